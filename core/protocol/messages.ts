@@ -1,0 +1,100 @@
+/**
+ * The FedMKT wire protocol: what actors say to each other.
+ *
+ * Every message is an {@link Envelope} around one {@link MessageBody}. Logit payloads are
+ * flat typed arrays over all public samples so that encoding is a memcpy, not a tree walk.
+ * Token ids are always ids of the sender's tokenizer (never a model's compact vocabulary).
+ */
+
+export const PROTOCOL_VERSION = 1;
+
+/** `server` or a client id from the scenario (`c1`, `c2`, ...). */
+export type ActorId = string;
+
+/**
+ * One party's top-K view of the public set D_p (FedMKT steps 2 and 5).
+ * Positions are concatenated over samples: sample i owns `lengths[i]` positions.
+ * At position t the logits predict token t+1.
+ */
+export interface PublicLogits {
+  /** Registry name of the tokenizer whose ids appear in `tokenIds` and `topKIds`. */
+  tokenizer: string;
+  /** K: entries kept per position. */
+  topK: number;
+  /** Non-pad token count of each public sample, in the sender's tokenisation. */
+  lengths: Int32Array;
+  /** Token ids of every sample, concatenated: sum(lengths) entries. */
+  tokenIds: Int32Array;
+  /** Top-K token ids per position, highest logit first: sum(lengths) * topK entries. */
+  topKIds: Int32Array;
+  /** The logits of `topKIds`, same layout. */
+  topKLogits: Float32Array;
+  /** Per sample: cross-entropy against the gold answer (answer-token CE sum / non-pad length). */
+  ce: Float32Array;
+}
+
+export interface RoundStartBody {
+  type: 'round-start';
+  /** Virtual or wall ms by which the server wants every upload of this round. */
+  uploadDeadline: number;
+}
+
+export interface SlmLogitsBody {
+  type: 'slm-logits';
+  logits: PublicLogits;
+}
+
+export interface LlmLogitsBody {
+  type: 'llm-logits';
+  logits: PublicLogits;
+}
+
+/** LoRA adapter weights of one client, for FedAvg in the homogeneous setting. */
+export interface AdapterBody {
+  type: 'adapter';
+  /** Named tensors, each with its shape; values flattened row-major. */
+  tensors: Record<string, { shape: number[]; values: Float32Array }>;
+  /** Weight of this adapter in the average (public-set size). */
+  weight: number;
+}
+
+export interface AdapterAverageBody {
+  type: 'adapter-average';
+  tensors: Record<string, { shape: number[]; values: Float32Array }>;
+  contributors: ActorId[];
+}
+
+export interface FinishBody {
+  type: 'finish';
+  reason: 'completed' | 'aborted';
+  detail?: string;
+}
+
+export type MessageBody =
+  | RoundStartBody
+  | SlmLogitsBody
+  | LlmLogitsBody
+  | AdapterBody
+  | AdapterAverageBody
+  | FinishBody;
+
+export type MessageType = MessageBody['type'];
+
+export const MESSAGE_TYPES: readonly MessageType[] = [
+  'round-start',
+  'slm-logits',
+  'llm-logits',
+  'adapter',
+  'adapter-average',
+  'finish',
+];
+
+export interface Envelope<B extends MessageBody = MessageBody> {
+  v: typeof PROTOCOL_VERSION;
+  run: string;
+  round: number;
+  sender: ActorId;
+  /** Unique per sender and run: `${sender}:${sequence}`; the dedup key. */
+  id: string;
+  body: B;
+}

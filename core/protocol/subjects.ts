@@ -1,0 +1,53 @@
+import type { ActorId, MessageType } from './messages.js';
+
+/**
+ * The subject scheme, shared by every transport (in-memory and NATS):
+ *
+ *   fedmkt.<run>.r<round>.slm-logits.<client>    client -> server   (step 2 upload)
+ *   fedmkt.<run>.r<round>.adapter.<client>       client -> server   (FedAvg upload)
+ *   fedmkt.<run>.r<round>.llm-logits             server -> clients  (step 6 broadcast)
+ *   fedmkt.<run>.r<round>.round-start            server -> clients
+ *   fedmkt.<run>.r<round>.adapter-average        server -> clients
+ *   fedmkt.<run>.r<round>.finish                 server -> clients
+ *   fedmkt.<run>.events.<actor>                  any -> observers   (monitoring)
+ *
+ * A client publishes only on subjects ending in its own id; the server only on broadcast
+ * subjects. NATS permissions (one credential per actor) are derived from exactly this table.
+ */
+
+const UPLOAD_TYPES = new Set<MessageType>(['slm-logits', 'adapter']);
+
+export function isUpload(type: MessageType): boolean {
+  return UPLOAD_TYPES.has(type);
+}
+
+export function messageSubject(run: string, round: number, type: MessageType, sender: ActorId): string {
+  return isUpload(type) ? `fedmkt.${run}.r${round}.${type}.${sender}` : `fedmkt.${run}.r${round}.${type}`;
+}
+
+/** What the server subscribes to: every upload of every round. */
+export function serverInbox(run: string): string[] {
+  return [`fedmkt.${run}.*.slm-logits.*`, `fedmkt.${run}.*.adapter.*`];
+}
+
+/** What a client subscribes to: every broadcast of every round. */
+export function clientInbox(run: string): string[] {
+  return ['llm-logits', 'round-start', 'adapter-average', 'finish'].map((t) => `fedmkt.${run}.*.${t}`);
+}
+
+export function eventsSubject(run: string, actor: ActorId): string {
+  return `fedmkt.${run}.events.${actor}`;
+}
+
+/** NATS-style match: `*` matches one token, `>` the rest (only as the last token). */
+export function subjectMatches(pattern: string, subject: string): boolean {
+  const p = pattern.split('.');
+  const s = subject.split('.');
+  for (let i = 0; i < p.length; i++) {
+    const token = p[i];
+    if (token === '>') return s.length > i;
+    if (i >= s.length) return false;
+    if (token !== '*' && token !== s[i]) return false;
+  }
+  return p.length === s.length;
+}
