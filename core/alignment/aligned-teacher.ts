@@ -1,3 +1,5 @@
+import type { PublicLogits } from '../protocol/messages.js';
+
 /**
  * A teacher signal laid over the *receiver's* tokenisation of the public set: the output of
  * token alignment (steps 3 and 7), the input of selection and distillation (steps 4 and 8).
@@ -29,4 +31,21 @@ export interface AlignedTeacher {
   source: Uint8Array;
   /** Per sample, the teacher's cross-entropy on the gold answer (for DualMinCE). */
   ce: Float32Array;
+}
+
+/**
+ * A party's own top-K as a teacher over its own tokenisation: the "itself" candidate of
+ * DualMinCE (self-distillation), and alignment between identical tokenizers.
+ */
+export function identityTeacher(own: PublicLogits): AlignedTeacher {
+  const positions = own.tokenIds.length;
+  return {
+    tokenizer: own.tokenizer,
+    topK: own.topK,
+    lengths: own.lengths.slice(),
+    topKIds: own.topKIds.slice(),
+    topKLogits: own.topKLogits.slice(),
+    source: new Uint8Array(positions).fill(TeacherSource.Teacher),
+    ce: own.ce.slice(),
+  };
 }
