@@ -49,3 +49,21 @@ export function identityTeacher(own: PublicLogits): AlignedTeacher {
     ce: own.ce.slice(),
   };
 }
+
+/** How alignment fills receiver positions without a one-to-one match (see FEDMKT.md). */
+export type AlignmentFallback = 'next-token' | 'none' | 'reference';
+
+export interface AlignmentStats {
+  positions: number;
+  teacherPositions: number;
+  fallbackPositions: number;
+}
+
+/** Steps 3 and 7 as the learners see them: sender's top-K onto the receiver's tokenisation. */
+export interface TokenAlignment {
+  align(
+    sender: PublicLogits,
+    receiver: PublicLogits,
+    fallback: AlignmentFallback,
+  ): Promise<{ teacher: AlignedTeacher; stats: AlignmentStats }>;
+}

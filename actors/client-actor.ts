@@ -1,0 +1,176 @@
+/**
+ * Wires the pure client machine to a transport, a clock and a {@link ClientLearner}.
+ */
+import { createActor, fromPromise, type Actor } from 'xstate';
+import type { Clock } from '../core/clock/clock.js';
+import type { ClientLearner } from '../core/learning/client-learner.js';
+import type { DecodeContext } from '../core/protocol/codec.js';
+import type { Envelope } from '../core/protocol/messages.js';
+import { clientInbox } from '../core/protocol/subjects.js';
+import type { ClientConfig, Scenario } from '../core/scenario/schema.js';
+import type { Transport } from '../core/transport/transport.js';
+import { clientMachine, type ClientEvent } from '../machines/client.js';
+import { ActorEndpoint } from './endpoint.js';
+import type { RoundMetrics, RunRecorder } from './run-recorder.js';
+import { trackStates } from './state-tracker.js';
+import { WorkRunner } from './work.js';
+
+export interface ClientActorDeps {
+  scenario: Scenario;
+  config: ClientConfig;
+  run: string;
+  learner: ClientLearner;
+  transport: Transport;
+  clock: Clock;
+  recorder: RunRecorder;
+  decode: DecodeContext;
+}
+
+export function createClientActor(deps: ClientActorDeps): Actor<typeof clientMachine> {
+  const { scenario, config, learner, clock, recorder } = deps;
+  const id = config.id;
+  const work = new WorkRunner(id, clock, config.profile, recorder);
+  const nPrivate = learner.data.privateSet.length;
+  const nPublic = learner.data.publicSet.length;
+  let currentRound = 0;
+  const endpoint = new ActorEndpoint({
+    run: deps.run,
+    actor: id,
+    transport: deps.transport,
+    clock,
+    recorder,
+    decode: deps.decode,
+    round: () => currentRound,
+  });
+
+  // Per-round measurements, flushed to metrics.jsonl by `evaluate`.
+  let roundStart = 0;
+  let bytesSentAtStart = 0;
+  let bytesReceivedAtStart = 0;
+  let trainLoss: number | null = null;
+  let distillLoss: number | null = null;
+  let publicCE: number | null = null;
+  let extra: Record<string, unknown> = {};
+
+  const machine = clientMachine.provide({
+    actors: {
+      trainPrivate: fromPromise(async ({ input }) => {
+        const stats = await work.run('trainPrivate', input.round, 'train', nPrivate * config.training.privateEpochs, () => learner.trainPrivate());
+        trainLoss = finiteOrNull(stats.loss);
+        return { loss: stats.loss };
+      }),
+      computePublicLogits: fromPromise(async ({ input }) => {
+        const logits = await work.run('computePublicLogits', input.round, 'infer', nPublic, () => learner.computePublicLogits());
+        publicCE = mean(logits.ce);
+        return { logits };
+      }),
+      uploadLogits: fromPromise(async ({ input }) => {
+        await endpoint.send(input.round, { type: 'slm-logits', logits: input.logits });
+      }),
+      alignLLMTokens: fromPromise(async ({ input }) => {
+        const { teacher, stats } = await work.run('alignLLMTokens', input.round, 'align', nPublic, () =>
+          learner.alignLLMTokens(input.llmLogits, input.ownLogits),
+        );
+        recorder.event({ t: clock.now(), actor: id, round: input.round, kind: 'alignment', from: 'server', ...stats });
+        extra.teacherShare = stats.positions ? stats.teacherPositions / stats.positions : 0;
+        return { teacher };
+      }),
+      distillFromLLM: fromPromise(async ({ input }) => {
+        const result = await work.run('distillFromLLM', input.round, 'train', nPublic * config.training.distillEpochs, () =>
+          learner.distillFromLLM(input.llmTeacher, input.ownLogits),
+        );
+        const fromLLM = result.chosen.reduce((n, c) => n + (c === 0 ? 1 : 0), 0);
+        recorder.event({ t: clock.now(), actor: id, round: input.round, kind: 'selected', llm: fromLLM, self: result.chosen.length - fromLLM });
+        extra.llmTeacherShare = result.chosen.length ? fromLLM / result.chosen.length : 0;
+        distillLoss = finiteOrNull(result.stats.loss);
+        return { loss: result.stats.loss };
+      }),
+      uploadAdapter: fromPromise(async ({ input }) => {
+        await endpoint.send(input.round, { type: 'adapter', tensors: learner.getAdapter(), weight: nPublic });
+      }),
+      applyAdapterAverage: fromPromise(async ({ input }) => {
+        learner.setAdapter(input.tensors);
+      }),
+      evaluate: fromPromise(async ({ input }) => {
+        const evaluation = await work.run('evaluate', input.round, 'measure', 0, () => learner.evaluate());
+        const metrics: RoundMetrics = {
+          round: input.round,
+          actor: id,
+          role: 'client',
+          accuracy: finiteOrNull(evaluation.accuracy),
+          accuracyNorm: finiteOrNull(evaluation.accuracyNorm),
+          publicCE,
+          trainLoss,
+          distillLoss,
+          bytesUp: endpoint.bytesSent - bytesSentAtStart,
+          bytesDown: endpoint.bytesReceived - bytesReceivedAtStart,
+          virtualSeconds: (clock.now() - roundStart) / 1000,
+          ...extra,
+        };
+        recorder.metric(metrics);
+        roundStart = clock.now();
+        bytesSentAtStart = endpoint.bytesSent;
+        bytesReceivedAtStart = endpoint.bytesReceived;
+        trainLoss = distillLoss = publicCE = null;
+        extra = {};
+      }),
+    },
+  });
+
+  const actor = createActor(machine, {
+    clock,
+    input: {
+      id,
+      totalRounds: scenario.rounds,
+      policy: {
+        llmLogitsDeadlineMs: scenario.protocol.awaitLLMLogits.deadlineMs,
+        onMissingLLMLogits: scenario.protocol.awaitLLMLogits.onMissing,
+        adapterDeadlineMs: scenario.protocol.awaitSLMLogits.deadlineMs,
+        serverSilenceMs: scenario.protocol.serverSilenceMs,
+        fedAvg: scenario.protocol.fedAvg,
+      },
+    },
+  });
+  trackStates(id, actor, clock, recorder, (_state, round) => {
+    currentRound = round;
+  });
+  for (const type of ['accepted', 'ignored', 'deadline'] as const) {
+    actor.on(type, (record) => recorder.event({ t: clock.now(), actor: id, kind: record.type, ...omitType(record) }));
+  }
+  endpoint.listen(clientInbox(deps.run), (envelope) => actor.send(toClientEvent(envelope)));
+  actor.subscribe({ complete: () => endpoint.close(), error: () => endpoint.close() });
+  return actor;
+}
+
+function toClientEvent(envelope: Envelope): ClientEvent {
+  const base = { round: envelope.round, sender: envelope.sender, messageId: envelope.id };
+  const body = envelope.body;
+  switch (body.type) {
+    case 'round-start':
+      return { type: 'ROUND_START', ...base, uploadDeadline: body.uploadDeadline };
+    case 'llm-logits':
+      return { type: 'LLM_LOGITS', ...base, logits: body.logits };
+    case 'adapter-average':
+      return { type: 'ADAPTER_AVERAGE', ...base, tensors: body.tensors };
+    case 'finish':
+      return { type: 'FINISH', ...base, reason: body.reason };
+    default:
+      throw new Error(`client inbox got a ${body.type} message from ${envelope.sender}: not a server broadcast`);
+  }
+}
+
+export function omitType<T extends { type: string }>(record: T): Omit<T, 'type'> {
+  const { type: _type, ...rest } = record;
+  return rest;
+}
+
+export function mean(values: ArrayLike<number>): number | null {
+  if (values.length === 0) return null;
+  let s = 0;
+  for (let i = 0; i < values.length; i++) s += values[i]!;
+  return s / values.length;
+}
+
+export function finiteOrNull(x: number): number | null {
+  return Number.isFinite(x) ? x : null;
+}

@@ -1,0 +1,86 @@
+/**
+ * An actor's door to the transport: encodes and publishes its messages, decodes and
+ * validates what arrives, and records both. A message that fails decoding or comes from an
+ * unknown sender is recorded as `reject` and dropped: it never reaches a machine.
+ */
+import type { Clock } from '../core/clock/clock.js';
+import { decodeMessage, encodeMessage, type DecodeContext } from '../core/protocol/codec.js';
+import { PROTOCOL_VERSION, type ActorId, type Envelope, type MessageBody } from '../core/protocol/messages.js';
+import { messageSubject } from '../core/protocol/subjects.js';
+import type { Subscription, Transport } from '../core/transport/transport.js';
+import type { RunRecorder } from './run-recorder.js';
+
+export interface EndpointOptions {
+  run: string;
+  actor: ActorId;
+  transport: Transport;
+  clock: Clock;
+  recorder: RunRecorder;
+  decode: DecodeContext;
+  /** Current round of the owning actor, for event records. */
+  round: () => number;
+}
+
+export class ActorEndpoint {
+  private sequence = 0;
+  private readonly subscriptions: Subscription[] = [];
+  bytesSent = 0;
+  bytesReceived = 0;
+
+  constructor(private readonly options: EndpointOptions) {}
+
+  /** Encode, record and publish one message for `round`. */
+  async send(round: number, body: MessageBody): Promise<void> {
+    const { run, actor, transport, clock, recorder } = this.options;
+    const envelope: Envelope = { v: PROTOCOL_VERSION, run, round, sender: actor, id: `${actor}:${++this.sequence}`, body };
+    const bytes = encodeMessage(envelope);
+    const subject = messageSubject(run, round, body.type, actor);
+    this.bytesSent += bytes.byteLength;
+    recorder.event({ t: clock.now(), actor, round, kind: 'send', type: body.type, id: envelope.id, subject, bytes: bytes.byteLength });
+    await transport.publish(subject, bytes, { sender: actor, messageId: envelope.id });
+  }
+
+  /** Deliver decoded, validated envelopes from these subject patterns to `handler`. */
+  listen(patterns: readonly string[], handler: (envelope: Envelope) => void): void {
+    const { actor, transport, clock, recorder } = this.options;
+    for (const pattern of patterns) {
+      this.subscriptions.push(
+        transport.subscribe(pattern, ({ subject, data }) => {
+          let envelope: Envelope;
+          try {
+            envelope = decodeMessage(data, this.options.decode);
+          } catch (error) {
+            recorder.event({
+              t: clock.now(),
+              actor,
+              round: this.options.round(),
+              kind: 'reject',
+              subject,
+              bytes: data.byteLength,
+              error: (error as Error).message,
+            });
+            return;
+          }
+          this.bytesReceived += data.byteLength;
+          recorder.event({
+            t: clock.now(),
+            actor,
+            round: this.options.round(),
+            kind: 'deliver',
+            type: envelope.body.type,
+            id: envelope.id,
+            from: envelope.sender,
+            msgRound: envelope.round,
+            bytes: data.byteLength,
+          });
+          handler(envelope);
+        }),
+      );
+    }
+  }
+
+  close(): void {
+    for (const s of this.subscriptions) s.unsubscribe();
+    this.subscriptions.length = 0;
+  }
+}

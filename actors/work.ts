@@ -1,0 +1,50 @@
+/**
+ * Work as the clock sees it: the virtual duration of a step comes from the actor's profile in
+ * the scenario, not from how long the CPU took; the CPU time is recorded in timings.jsonl.
+ */
+import type { Clock } from '../core/clock/clock.js';
+import type { Profile } from '../core/scenario/schema.js';
+import type { RunRecorder } from './run-recorder.js';
+
+export type WorkKind = 'train' | 'infer' | 'align' | 'measure';
+
+/** Virtual ms for `samples` samples of `kind` work on this profile. */
+export function workDuration(profile: Profile, kind: WorkKind, samples: number): number {
+  switch (kind) {
+    case 'train':
+      return profile.msPerTrainSample * samples;
+    case 'infer':
+      // A forward pass is about a third of forward plus backward.
+      return (profile.msPerTrainSample * samples) / 3;
+    case 'align':
+      return profile.msPerAlignSample * samples;
+    case 'measure':
+      return 0;
+  }
+}
+
+/** Link delay of the in-memory transport: latency plus encoded size over bandwidth. */
+export function transferDuration(profile: Profile, bytes: number): number {
+  return profile.latencyMs + (bytes * 8) / (profile.bandwidthMbps * 1000);
+}
+
+export class WorkRunner {
+  constructor(
+    private readonly actor: string,
+    private readonly clock: Clock,
+    private readonly profile: Profile,
+    private readonly recorder: RunRecorder,
+  ) {}
+
+  /** Run `work`, charge its profile duration to the clock, record its wall time. */
+  run<T>(state: string, round: number, kind: WorkKind, samples: number, work: () => Promise<T>): Promise<T> {
+    return this.clock.charge(workDuration(this.profile, kind, samples), async () => {
+      const start = process.hrtime.bigint();
+      try {
+        return await work();
+      } finally {
+        this.recorder.timing({ actor: this.actor, round, state, wallSeconds: Number(process.hrtime.bigint() - start) / 1e9 });
+      }
+    });
+  }
+}

@@ -1,0 +1,154 @@
+import { z } from 'zod';
+import { ModelSpecSchema } from '../models/spec.js';
+
+const actorId = z.string().regex(/^[A-Za-z][A-Za-z0-9_-]{0,31}$/, 'expected an id of letters, digits, _ or - (starting with a letter)');
+const positiveInt = z.number({ error: 'expected a positive integer' }).int('expected a positive integer').positive('expected a positive integer');
+const ms = z.number({ error: 'expected milliseconds (a number >= 0)' }).nonnegative('expected milliseconds (a number >= 0)');
+
+/** How long work takes on this actor, in virtual time (local runs only). */
+export const ProfileSchema = z
+  .object({
+    /** One training sample, forward and backward. Inference costs a third of it. */
+    msPerTrainSample: ms.default(20),
+    /** Aligning one public sample's tokens (MinED + DTW). */
+    msPerAlignSample: ms.default(1),
+    /** Uplink bandwidth in megabits per second. */
+    bandwidthMbps: z.number().positive().default(100),
+    /** One-way network latency. */
+    latencyMs: ms.default(20),
+  })
+  .strict();
+
+export const TrainingSchema = z
+  .object({
+    /** Step 1 (clients): epochs over private data per round. */
+    privateEpochs: z.number().int().nonnegative().default(1),
+    /** Steps 4 and 8: epochs of distillation over the public set per round. */
+    distillEpochs: z.number().int().nonnegative().default(1),
+    learningRate: z.number().positive().default(3e-3),
+    batchSize: positiveInt.default(8),
+  })
+  .strict();
+
+const modelField = z.union([z.string().min(1), ModelSpecSchema]);
+
+export const ServerSchema = z
+  .object({
+    id: z.literal('server').default('server'),
+    model: modelField,
+    tokenizer: z.string().min(1).default('gpt2'),
+    training: TrainingSchema.default(TrainingSchema.parse({})),
+    profile: ProfileSchema.default(ProfileSchema.parse({})),
+  })
+  .strict();
+
+export const ClientSchema = z
+  .object({
+    id: actorId.refine((id) => id !== 'server', 'the id "server" is reserved'),
+    model: modelField,
+    tokenizer: z.string().min(1).default('gpt2'),
+    /** Private shard index; defaults to the client's position in the list. */
+    shard: z.number().int().nonnegative().optional(),
+    training: TrainingSchema.default(TrainingSchema.parse({})),
+    profile: ProfileSchema.default(ProfileSchema.parse({})),
+  })
+  .strict();
+
+export const TaskSchema = z
+  .object({
+    /** `builtin` (generated, no download) or a real task name. */
+    name: z.string().min(1).default('builtin'),
+    /** A dataset file or folder for real tasks (default: ../shared/datasets/<name>). */
+    path: z.string().optional(),
+    privateSamplesPerClient: positiveInt.default(128),
+    publicSamples: positiveInt.default(64),
+    testSamples: positiveInt.default(120),
+    split: z.enum(['iid', 'domain', 'dirichlet']).default('iid'),
+    /** Non-IID `domain` split: share of a client's shard drawn from other domains. */
+    otherDomainShare: z.number().min(0).max(1).default(0.1),
+    dirichletAlpha: z.number().positive().default(0.5),
+  })
+  .strict();
+
+export const UploadPolicySchema = z
+  .object({
+    /** How long the server waits for SLM uploads after announcing a round. */
+    deadlineMs: ms.default(600_000),
+    /** Uploads needed to proceed at the deadline: a count (>= 1) or a fraction of clients (< 1). */
+    quorum: z.number().positive().default(1),
+    /** Below quorum at the deadline: skip this round, or abort the run. */
+    onQuorumLost: z.enum(['skip-round', 'abort']).default('skip-round'),
+    /** Uploads of a closed round: drop them (always recorded). */
+    lateMessages: z.enum(['drop']).default('drop'),
+  })
+  .strict();
+
+export const LlmLogitsPolicySchema = z
+  .object({
+    /** How long a client waits for the LLM's logits after uploading its own. */
+    deadlineMs: ms.default(1_800_000),
+    /** When they never come: distil from itself only, or skip distillation this round. */
+    onMissing: z.enum(['self-distil', 'skip']).default('self-distil'),
+  })
+  .strict();
+
+export const ProtocolSchema = z
+  .object({
+    topK: positiveInt.default(16),
+    kdAlpha: z.number().min(0).max(1).default(0.9),
+    temperature: z.number().positive().default(1),
+    /** Alignment fallback where no one-to-one match exists (see FEDMKT.md). */
+    alignmentFallback: z.enum(['next-token', 'none', 'reference']).default('next-token'),
+    /** Homogeneous setting: average the clients' LoRA adapters after step 8. */
+    fedAvg: z.boolean().default(false),
+    /** LLM2SLM variant: the LLM is never updated and its logits are sent once. */
+    llmFrozen: z.boolean().default(false),
+    awaitSLMLogits: UploadPolicySchema.default(UploadPolicySchema.parse({})),
+    awaitLLMLogits: LlmLogitsPolicySchema.default(LlmLogitsPolicySchema.parse({})),
+    /** A client that hears nothing from the server this long declares it gone. */
+    serverSilenceMs: ms.default(7_200_000),
+    /** Largest accepted message, in bytes. */
+    maxMessageBytes: positiveInt.default(512 * 1024 * 1024),
+  })
+  .strict();
+
+export const ScenarioSchema = z
+  .object({
+    name: z.string().regex(/^[A-Za-z0-9_-]+$/, 'expected letters, digits, _ or -'),
+    description: z.string().optional(),
+    seed: z.number().int().nonnegative().default(0),
+    rounds: positiveInt,
+    task: TaskSchema.default(TaskSchema.parse({})),
+    protocol: ProtocolSchema.default(ProtocolSchema.parse({})),
+    server: ServerSchema,
+    clients: z.array(ClientSchema).min(1, 'expected at least one client'),
+  })
+  .strict()
+  .superRefine((s, ctx) => {
+    const seen = new Map<string, number>();
+    s.clients.forEach((c, i) => {
+      const first = seen.get(c.id);
+      if (first !== undefined)
+        ctx.addIssue({ code: 'custom', path: ['clients', i, 'id'], message: `duplicate client id "${c.id}" (also clients[${first}])` });
+      seen.set(c.id, i);
+    });
+    const q = s.protocol.awaitSLMLogits.quorum;
+    if (q >= 1 && (!Number.isInteger(q) || q > s.clients.length))
+      ctx.addIssue({
+        code: 'custom',
+        path: ['protocol', 'awaitSLMLogits', 'quorum'],
+        message: `expected a fraction below 1 or a whole count of at most ${s.clients.length} clients, got ${q}`,
+      });
+  });
+
+export type Scenario = z.infer<typeof ScenarioSchema>;
+export type ClientConfig = z.infer<typeof ClientSchema>;
+export type ServerConfig = z.infer<typeof ServerSchema>;
+export type Profile = z.infer<typeof ProfileSchema>;
+export type Training = z.infer<typeof TrainingSchema>;
+
+/** Uploads the server needs to proceed at its deadline. */
+export function quorumCount(scenario: Scenario): number {
+  const q = scenario.protocol.awaitSLMLogits.quorum;
+  return q >= 1 ? q : Math.max(1, Math.ceil(q * scenario.clients.length));
+}

@@ -1,0 +1,352 @@
+/**
+ * The client's side of a FedMKT round (steps 1, 2, 7, 8 and optional FedAvg) as an XState
+ * machine. Pure: every piece of work is an invoked actor supplied with `provide`, every
+ * message arrives as an event, every protocol decision is emitted as a {@link ProtocolRecord}.
+ */
+import { assign, emit, enqueueActions, fromPromise, setup } from 'xstate';
+import type { AlignedTeacher } from '../core/alignment/aligned-teacher.js';
+import type { AdapterWeights } from '../core/models/model.js';
+import type { ActorId, PublicLogits } from '../core/protocol/messages.js';
+import type {
+  AdapterAverageEvent,
+  FinishEvent,
+  IgnoreReason,
+  LlmLogitsEvent,
+  ProtocolRecord,
+  RoundStartEvent,
+} from './protocol-events.js';
+import { messageName } from './protocol-events.js';
+
+export interface ClientPolicy {
+  /** How long to wait for the LLM's logits after uploading (step 6 -> 7). */
+  llmLogitsDeadlineMs: number;
+  onMissingLLMLogits: 'self-distil' | 'skip';
+  /** How long to wait for the FedAvg result after uploading the adapter. */
+  adapterDeadlineMs: number;
+  /** Silence from the server after which it is declared gone. */
+  serverSilenceMs: number;
+  fedAvg: boolean;
+}
+
+export interface ClientInput {
+  id: ActorId;
+  totalRounds: number;
+  policy: ClientPolicy;
+}
+
+export interface ClientContext extends ClientInput {
+  /** The round being worked on (0 before the first round starts). */
+  round: number;
+  /** Highest round the server has announced. */
+  announcedRound: number;
+  finishRequested: boolean;
+  /** Step 2 output of this round (the SLM's own top-K, also its DualMinCE "itself"). */
+  ownLogits: PublicLogits | null;
+  /** Step 6 message of this round, possibly received before the client was ready for it. */
+  llmLogits: { messageId: string; logits: PublicLogits } | null;
+  /** Step 7 output: the LLM's logits over this client's tokenisation. */
+  llmTeacher: AlignedTeacher | null;
+  adapterAverage: AdapterWeights | null;
+  /** Why the round went without the LLM, if it did. */
+  missedLLM: 'deadline' | 'server-moved-on' | null;
+  failure: string | null;
+}
+
+export type ClientEvent = RoundStartEvent | LlmLogitsEvent | AdapterAverageEvent | FinishEvent;
+
+type WorkInput = { round: number };
+
+function notProvided<TOutput, TInput>(name: string) {
+  return fromPromise<TOutput, TInput>(async () => {
+    throw new Error(`client work "${name}" was not provided: supply it with clientMachine.provide({ actors })`);
+  });
+}
+
+export const clientMachine = setup({
+  types: {
+    context: {} as ClientContext,
+    events: {} as ClientEvent,
+    input: {} as ClientInput,
+    emitted: {} as ProtocolRecord,
+  },
+  actors: {
+    /** Step 1: supervised LoRA training on the private shard. */
+    trainPrivate: notProvided<{ loss: number }, WorkInput>('trainPrivate'),
+    /** Step 2a: run the SLM over the public set (top-K logits, per-sample CE). */
+    computePublicLogits: notProvided<{ logits: PublicLogits }, WorkInput>('computePublicLogits'),
+    /** Step 2b: upload them to the server. */
+    uploadLogits: notProvided<void, WorkInput & { logits: PublicLogits }>('uploadLogits'),
+    /** Step 7: align the LLM's tokens to this client's. */
+    alignLLMTokens: notProvided<{ teacher: AlignedTeacher }, WorkInput & { llmLogits: PublicLogits; ownLogits: PublicLogits }>('alignLLMTokens'),
+    /** Step 8: DualMinCE selection between the aligned LLM and itself, then distillation. */
+    distillFromLLM: notProvided<{ loss: number }, WorkInput & { llmTeacher: AlignedTeacher | null; ownLogits: PublicLogits }>('distillFromLLM'),
+    /** Homogeneous setting: upload this client's LoRA adapter for averaging. */
+    uploadAdapter: notProvided<void, WorkInput>('uploadAdapter'),
+    /** Homogeneous setting: load the averaged adapter. */
+    applyAdapterAverage: notProvided<void, WorkInput & { tensors: AdapterWeights }>('applyAdapterAverage'),
+    /** Measurement, not protocol: evaluate the model after a round (round 0: zero-shot). */
+    evaluate: notProvided<void, WorkInput>('evaluate'),
+  },
+  delays: {
+    llmLogitsDeadline: ({ context }) => context.policy.llmLogitsDeadlineMs,
+    adapterDeadline: ({ context }) => context.policy.adapterDeadlineMs,
+    serverSilence: ({ context }) => context.policy.serverSilenceMs,
+  },
+  guards: {
+    isNewerRound: ({ context, event }) => event.type === 'ROUND_START' && event.round > context.round,
+    hasLLMLogits: ({ context }) => context.llmLogits !== null,
+    isLLMLogitsForThisRound: ({ context, event }) =>
+      event.type === 'LLM_LOGITS' && event.round === context.round && context.llmLogits === null,
+    isAverageForThisRound: ({ context, event }) => event.type === 'ADAPTER_AVERAGE' && event.round === context.round,
+    selfDistilWhenMissing: ({ context }) => context.policy.onMissingLLMLogits === 'self-distil',
+    fedAvgEnabled: ({ context }) => context.policy.fedAvg,
+    runIsOver: ({ context }) => context.finishRequested || context.round >= context.totalRounds,
+    newerRoundAnnounced: ({ context }) => context.announcedRound > context.round,
+  },
+  actions: {
+    startAnnouncedRound: assign(({ context }) => ({
+      round: context.announcedRound,
+      ownLogits: null,
+      llmLogits: null,
+      llmTeacher: null,
+      adapterAverage: null,
+      missedLLM: null,
+    })),
+    /** A round announcement: accepted once, a repeat or an old one changes nothing. */
+    noteAnnouncement: enqueueActions(({ context, event, enqueue }) => {
+      if (event.type !== 'ROUND_START') return;
+      if (event.round > context.announcedRound) {
+        enqueue.assign({ announcedRound: event.round });
+        enqueue.emit({ type: 'accepted', round: event.round, messageId: event.messageId, sender: event.sender, message: 'round-start' });
+      } else {
+        enqueue.emit({
+          type: 'ignored',
+          round: event.round,
+          atRound: context.round,
+          messageId: event.messageId,
+          sender: event.sender,
+          message: 'round-start',
+          reason: event.round === context.announcedRound ? 'duplicate' : 'late',
+        });
+      }
+    }),
+    keepLLMLogits: assign({
+      llmLogits: ({ event }) => (event.type === 'LLM_LOGITS' ? { messageId: event.messageId, logits: event.logits } : null),
+    }),
+    recordAccepted: emit(({ context, event }) => ({
+      type: 'accepted' as const,
+      round: context.round,
+      messageId: 'messageId' in event ? event.messageId : '',
+      sender: 'sender' in event ? event.sender : '',
+      message: messageName(event.type),
+    })),
+    recordIgnored: emit(({ context, event }) => ({
+      type: 'ignored' as const,
+      round: event.round,
+      atRound: context.round,
+      messageId: event.messageId,
+      sender: event.sender,
+      message: messageName(event.type),
+      reason: ignoreReason(event.round, context.round),
+    })),
+    requestFinish: assign({ finishRequested: true }),
+  },
+}).createMachine({
+  id: 'client',
+  context: ({ input }) => ({
+    ...input,
+    round: 0,
+    announcedRound: 0,
+    finishRequested: false,
+    ownLogits: null,
+    llmLogits: null,
+    llmTeacher: null,
+    adapterAverage: null,
+    missedLLM: null,
+    failure: null,
+  }),
+  initial: 'evaluateZeroShot',
+  on: {
+    // Anything a more specific state did not take is recorded and changes nothing.
+    ROUND_START: { actions: 'noteAnnouncement' },
+    LLM_LOGITS: [
+      { guard: 'isLLMLogitsForThisRound', actions: ['keepLLMLogits', 'recordAccepted'] },
+      { actions: 'recordIgnored' },
+    ],
+    ADAPTER_AVERAGE: { actions: 'recordIgnored' },
+    FINISH: { actions: ['requestFinish', 'recordAccepted'] },
+  },
+  states: {
+    evaluateZeroShot: {
+      invoke: {
+        id: 'evaluate',
+        src: 'evaluate',
+        input: () => ({ round: 0 }),
+        onDone: 'waitForRound',
+        onError: { target: 'failed', actions: assign({ failure: ({ event }) => `evaluate: ${String(event.error)}` }) },
+      },
+    },
+    waitForRound: {
+      always: [
+        { guard: 'newerRoundAnnounced', target: 'round', actions: 'startAnnouncedRound' },
+        { guard: 'runIsOver', target: 'done' },
+      ],
+      after: {
+        serverSilence: { target: 'failed', actions: assign({ failure: 'server gone: no round announcement before the silence deadline' }) },
+      },
+    },
+    round: {
+      initial: 'trainPrivate',
+      onDone: 'roundEnd',
+      states: {
+        trainPrivate: {
+          invoke: {
+            id: 'trainPrivate',
+            src: 'trainPrivate',
+            input: ({ context }) => ({ round: context.round }),
+            onDone: 'computePublicLogits',
+            onError: { target: '#client.failed', actions: assign({ failure: ({ event }) => `trainPrivate: ${String(event.error)}` }) },
+          },
+        },
+        computePublicLogits: {
+          invoke: {
+            id: 'computePublicLogits',
+            src: 'computePublicLogits',
+            input: ({ context }) => ({ round: context.round }),
+            onDone: { target: 'uploadLogits', actions: assign({ ownLogits: ({ event }) => event.output.logits }) },
+            onError: {
+              target: '#client.failed',
+              actions: assign({ failure: ({ event }) => `computePublicLogits: ${String(event.error)}` }),
+            },
+          },
+        },
+        uploadLogits: {
+          invoke: {
+            id: 'uploadLogits',
+            src: 'uploadLogits',
+            input: ({ context }) => ({ round: context.round, logits: context.ownLogits as PublicLogits }),
+            onDone: 'awaitLLMLogits',
+            onError: { target: '#client.failed', actions: assign({ failure: ({ event }) => `uploadLogits: ${String(event.error)}` }) },
+          },
+        },
+        awaitLLMLogits: {
+          always: { guard: 'hasLLMLogits', target: 'alignLLMTokens' },
+          on: {
+            ROUND_START: [
+              {
+                // The server has moved on: this round's logits will never come.
+                guard: 'isNewerRound',
+                target: 'llmLogitsMissing',
+                actions: ['noteAnnouncement', assign({ missedLLM: 'server-moved-on' })],
+              },
+              { actions: 'noteAnnouncement' },
+            ],
+          },
+          after: {
+            llmLogitsDeadline: {
+              target: 'llmLogitsMissing',
+              actions: [
+                assign({ missedLLM: 'deadline' }),
+                emit(({ context }) => ({ type: 'deadline' as const, round: context.round, state: 'awaitLLMLogits', action: context.policy.onMissingLLMLogits })),
+              ],
+            },
+          },
+        },
+        llmLogitsMissing: {
+          always: [{ guard: 'selfDistilWhenMissing', target: 'distillFromLLM' }, { target: 'roundComplete' }],
+        },
+        alignLLMTokens: {
+          invoke: {
+            id: 'alignLLMTokens',
+            src: 'alignLLMTokens',
+            input: ({ context }) => ({
+              round: context.round,
+              llmLogits: context.llmLogits?.logits as PublicLogits,
+              ownLogits: context.ownLogits as PublicLogits,
+            }),
+            onDone: { target: 'distillFromLLM', actions: assign({ llmTeacher: ({ event }) => event.output.teacher }) },
+            onError: { target: '#client.failed', actions: assign({ failure: ({ event }) => `alignLLMTokens: ${String(event.error)}` }) },
+          },
+        },
+        distillFromLLM: {
+          invoke: {
+            id: 'distillFromLLM',
+            src: 'distillFromLLM',
+            input: ({ context }) => ({ round: context.round, llmTeacher: context.llmTeacher, ownLogits: context.ownLogits as PublicLogits }),
+            onDone: [{ guard: 'fedAvgEnabled', target: 'fedAvg' }, { target: 'roundComplete' }],
+            onError: { target: '#client.failed', actions: assign({ failure: ({ event }) => `distillFromLLM: ${String(event.error)}` }) },
+          },
+        },
+        fedAvg: {
+          initial: 'uploadAdapter',
+          onDone: 'roundComplete',
+          on: {
+            ADAPTER_AVERAGE: [
+              {
+                guard: 'isAverageForThisRound',
+                actions: [assign({ adapterAverage: ({ event }) => event.tensors }), 'recordAccepted'],
+              },
+              { actions: 'recordIgnored' },
+            ],
+          },
+          states: {
+            uploadAdapter: {
+              invoke: {
+                id: 'uploadAdapter',
+                src: 'uploadAdapter',
+                input: ({ context }) => ({ round: context.round }),
+                onDone: 'awaitAverage',
+                onError: { target: '#client.failed', actions: assign({ failure: ({ event }) => `uploadAdapter: ${String(event.error)}` }) },
+              },
+            },
+            awaitAverage: {
+              always: { guard: ({ context }) => context.adapterAverage !== null, target: 'applyAverage' },
+              after: {
+                adapterDeadline: {
+                  target: 'skipped',
+                  actions: emit(({ context }) => ({ type: 'deadline' as const, round: context.round, state: 'fedAvg', action: 'keep-local-adapter' })),
+                },
+              },
+            },
+            applyAverage: {
+              invoke: {
+                id: 'applyAdapterAverage',
+                src: 'applyAdapterAverage',
+                input: ({ context }) => ({ round: context.round, tensors: context.adapterAverage as AdapterWeights }),
+                onDone: 'applied',
+                onError: {
+                  target: '#client.failed',
+                  actions: assign({ failure: ({ event }) => `applyAdapterAverage: ${String(event.error)}` }),
+                },
+              },
+            },
+            applied: { type: 'final' },
+            skipped: { type: 'final' },
+          },
+        },
+        roundComplete: { type: 'final' },
+      },
+    },
+    roundEnd: {
+      invoke: {
+        id: 'evaluate',
+        src: 'evaluate',
+        input: ({ context }) => ({ round: context.round }),
+        onDone: [
+          { guard: 'runIsOver', target: 'done' },
+          { guard: 'newerRoundAnnounced', target: 'round', actions: 'startAnnouncedRound' },
+          { target: 'waitForRound' },
+        ],
+        onError: { target: 'failed', actions: assign({ failure: ({ event }) => `evaluate: ${String(event.error)}` }) },
+      },
+    },
+    done: { type: 'final' },
+    failed: { type: 'final' },
+  },
+});
+
+function ignoreReason(messageRound: number, currentRound: number): IgnoreReason {
+  if (messageRound < currentRound) return 'late';
+  if (messageRound > currentRound) return 'future';
+  return 'duplicate';
+}

@@ -1,0 +1,351 @@
+/**
+ * The server's side of a FedMKT round (steps 3 to 6, plus FedAvg aggregation in the
+ * homogeneous setting) as an XState machine. Pure: work is invoked through actors supplied
+ * with `provide`, messages arrive as events, decisions are emitted as {@link ProtocolRecord}s.
+ */
+import { assign, emit, enqueueActions, fromPromise, setup } from 'xstate';
+import type { AlignedTeacher } from '../core/alignment/aligned-teacher.js';
+import type { AdapterWeights } from '../core/models/model.js';
+import type { ActorId, PublicLogits } from '../core/protocol/messages.js';
+import type { AdapterEvent, IgnoreReason, ProtocolRecord, SlmLogitsEvent } from './protocol-events.js';
+
+export interface ServerPolicy {
+  /** How long the server collects SLM uploads after announcing a round. */
+  uploadDeadlineMs: number;
+  /** Uploads needed to proceed when the deadline passes. */
+  quorum: number;
+  onQuorumLost: 'skip-round' | 'abort';
+  /** How long the server collects adapters for FedAvg. */
+  adapterDeadlineMs: number;
+  fedAvg: boolean;
+  /** LLM2SLM: the LLM is never distilled into. */
+  llmFrozen: boolean;
+}
+
+export interface ServerInput {
+  totalRounds: number;
+  clients: ActorId[];
+  policy: ServerPolicy;
+}
+
+export interface Upload {
+  messageId: string;
+  logits: PublicLogits;
+}
+
+export interface AdapterUpload {
+  messageId: string;
+  tensors: AdapterWeights;
+  weight: number;
+}
+
+export interface ServerContext extends ServerInput {
+  round: number;
+  /** Accepted step-2 uploads of the open round, by client. */
+  uploads: Record<ActorId, Upload>;
+  /** Step 3 output: each upload aligned to the LLM's tokenisation, in `clients` order. */
+  slmTeachers: { client: ActorId; teacher: AlignedTeacher }[];
+  /** Step 5 output. */
+  llmLogits: PublicLogits | null;
+  adapters: Record<ActorId, AdapterUpload>;
+  skippedRounds: number[];
+  failure: string | null;
+}
+
+export type ServerEvent = SlmLogitsEvent | AdapterEvent;
+
+type WorkInput = { round: number };
+
+function notProvided<TOutput, TInput>(name: string) {
+  return fromPromise<TOutput, TInput>(async () => {
+    throw new Error(`server work "${name}" was not provided: supply it with serverMachine.provide({ actors })`);
+  });
+}
+
+function failWith(step: string) {
+  return assign<ServerContext, { type: string; error?: unknown }, undefined, ServerEvent, never>({
+    failure: ({ event }) => `${step}: ${String(event.error)}`,
+  });
+}
+
+export const serverMachine = setup({
+  types: {
+    context: {} as ServerContext,
+    events: {} as ServerEvent,
+    input: {} as ServerInput,
+    emitted: {} as ProtocolRecord,
+  },
+  actors: {
+    /** Tell every client that round r is open and when uploads are due. */
+    announceRound: notProvided<void, WorkInput & { uploadDeadline: number }>('announceRound'),
+    /** Step 3: align each SLM's tokens to the LLM's. */
+    alignSLMTokens: notProvided<
+      { teachers: { client: ActorId; teacher: AlignedTeacher }[] },
+      WorkInput & { uploads: { client: ActorId; logits: PublicLogits }[] }
+    >('alignSLMTokens'),
+    /** Step 4: DualMinCE over {LLM itself, aligned SLMs}, then distillation into the LLM. */
+    distillFromSLMs: notProvided<{ loss: number }, WorkInput & { slmTeachers: { client: ActorId; teacher: AlignedTeacher }[] }>(
+      'distillFromSLMs',
+    ),
+    /** Step 5: the updated LLM over the public set. */
+    computeLLMLogits: notProvided<{ logits: PublicLogits }, WorkInput>('computeLLMLogits'),
+    /** Step 6: send them to every client. */
+    broadcastLLMLogits: notProvided<void, WorkInput & { logits: PublicLogits }>('broadcastLLMLogits'),
+    /** Homogeneous setting: average the adapters received and send the mean back. */
+    averageAdapters: notProvided<void, WorkInput & { adapters: { client: ActorId; upload: AdapterUpload }[] }>('averageAdapters'),
+    announceFinish: notProvided<void, WorkInput & { reason: 'completed' | 'aborted'; detail: string }>('announceFinish'),
+    /** Measurement, not protocol: evaluate the LLM after a round (round 0: zero-shot). */
+    evaluate: notProvided<void, WorkInput>('evaluate'),
+  },
+  delays: {
+    uploadDeadline: ({ context }) => context.policy.uploadDeadlineMs,
+    adapterDeadline: ({ context }) => context.policy.adapterDeadlineMs,
+  },
+  guards: {
+    allUploadsIn: ({ context }) => Object.keys(context.uploads).length === context.clients.length,
+    quorumMet: ({ context }) => Object.keys(context.uploads).length >= context.policy.quorum,
+    skipOnQuorumLost: ({ context }) => context.policy.onQuorumLost === 'skip-round',
+    llmFrozen: ({ context }) => context.policy.llmFrozen,
+    fedAvgEnabled: ({ context }) => context.policy.fedAvg,
+    allAdaptersIn: ({ context }) => Object.keys(context.adapters).length === context.clients.length,
+    anyAdapters: ({ context }) => Object.keys(context.adapters).length > 0,
+    moreRounds: ({ context }) => context.round < context.totalRounds,
+  },
+  actions: {
+    /** Step 2 upload: accepted once per client and round; everything else is recorded and dropped. */
+    takeUpload: enqueueActions(({ context, event, enqueue }) => {
+      if (event.type !== 'SLM_LOGITS') return;
+      const reason = rejectReason(context, event, event.sender in context.uploads);
+      if (reason) {
+        enqueue.emit(ignored(context, event, 'slm-logits', reason));
+        return;
+      }
+      enqueue.assign({ uploads: { ...context.uploads, [event.sender]: { messageId: event.messageId, logits: event.logits } } });
+      enqueue.emit({ type: 'accepted', round: event.round, messageId: event.messageId, sender: event.sender, message: 'slm-logits' });
+    }),
+    takeAdapter: enqueueActions(({ context, event, enqueue }) => {
+      if (event.type !== 'ADAPTER') return;
+      const reason = rejectReason(context, event, event.sender in context.adapters);
+      if (reason) {
+        enqueue.emit(ignored(context, event, 'adapter', reason));
+        return;
+      }
+      enqueue.assign({
+        adapters: { ...context.adapters, [event.sender]: { messageId: event.messageId, tensors: event.tensors, weight: event.weight } },
+      });
+      enqueue.emit({ type: 'accepted', round: event.round, messageId: event.messageId, sender: event.sender, message: 'adapter' });
+    }),
+    ignoreUpload: emit(({ context, event }) =>
+      ignored(context, event, event.type === 'SLM_LOGITS' ? 'slm-logits' : 'adapter', closedReason(context, event)),
+    ),
+    openNextRound: assign(({ context }) => ({
+      round: context.round + 1,
+      uploads: {},
+      slmTeachers: [],
+      llmLogits: null,
+      adapters: {},
+    })),
+  },
+}).createMachine({
+  id: 'server',
+  context: ({ input }) => ({
+    ...input,
+    round: 0,
+    uploads: {},
+    slmTeachers: [],
+    llmLogits: null,
+    adapters: {},
+    skippedRounds: [],
+    failure: null,
+  }),
+  initial: 'evaluateZeroShot',
+  on: {
+    // Uploads outside the collecting states belong to a closed or future round.
+    SLM_LOGITS: { actions: 'ignoreUpload' },
+    ADAPTER: { actions: 'ignoreUpload' },
+  },
+  states: {
+    evaluateZeroShot: {
+      invoke: {
+        id: 'evaluate',
+        src: 'evaluate',
+        input: () => ({ round: 0 }),
+        onDone: { target: 'round', actions: 'openNextRound' },
+        onError: { target: 'failed', actions: failWith('evaluate') },
+      },
+    },
+    round: {
+      initial: 'announceRound',
+      onDone: 'roundEnd',
+      states: {
+        announceRound: {
+          invoke: {
+            id: 'announceRound',
+            src: 'announceRound',
+            input: ({ context }) => ({ round: context.round, uploadDeadline: context.policy.uploadDeadlineMs }),
+            onDone: 'awaitSLMLogits',
+            onError: { target: '#server.failed', actions: failWith('announceRound') },
+          },
+        },
+        awaitSLMLogits: {
+          on: { SLM_LOGITS: { actions: 'takeUpload' } },
+          always: { guard: 'allUploadsIn', target: 'alignSLMTokens' },
+          after: {
+            uploadDeadline: [
+              {
+                guard: 'quorumMet',
+                target: 'alignSLMTokens',
+                actions: emit(({ context }) => quorumRecord(context, 'proceed')),
+              },
+              {
+                guard: 'skipOnQuorumLost',
+                target: 'roundSkipped',
+                actions: [
+                  emit(({ context }) => quorumRecord(context, 'skip-round')),
+                  assign({ skippedRounds: ({ context }) => [...context.skippedRounds, context.round] }),
+                ],
+              },
+              {
+                target: '#server.aborting',
+                actions: [
+                  emit(({ context }) => quorumRecord(context, 'abort')),
+                  assign({
+                    failure: ({ context }) =>
+                      `quorum lost in round ${context.round}: ${Object.keys(context.uploads).length} of ${context.policy.quorum} uploads by the deadline`,
+                  }),
+                ],
+              },
+            ],
+          },
+        },
+        alignSLMTokens: {
+          always: { guard: 'llmFrozen', target: 'computeLLMLogits' },
+          invoke: {
+            id: 'alignSLMTokens',
+            src: 'alignSLMTokens',
+            input: ({ context }) => ({
+              round: context.round,
+              uploads: context.clients.filter((c) => c in context.uploads).map((c) => ({ client: c, logits: context.uploads[c]!.logits })),
+            }),
+            onDone: { target: 'distillFromSLMs', actions: assign({ slmTeachers: ({ event }) => event.output.teachers }) },
+            onError: { target: '#server.failed', actions: failWith('alignSLMTokens') },
+          },
+        },
+        distillFromSLMs: {
+          invoke: {
+            id: 'distillFromSLMs',
+            src: 'distillFromSLMs',
+            input: ({ context }) => ({ round: context.round, slmTeachers: context.slmTeachers }),
+            onDone: 'computeLLMLogits',
+            onError: { target: '#server.failed', actions: failWith('distillFromSLMs') },
+          },
+        },
+        computeLLMLogits: {
+          invoke: {
+            id: 'computeLLMLogits',
+            src: 'computeLLMLogits',
+            input: ({ context }) => ({ round: context.round }),
+            onDone: { target: 'broadcastLLMLogits', actions: assign({ llmLogits: ({ event }) => event.output.logits }) },
+            onError: { target: '#server.failed', actions: failWith('computeLLMLogits') },
+          },
+        },
+        broadcastLLMLogits: {
+          invoke: {
+            id: 'broadcastLLMLogits',
+            src: 'broadcastLLMLogits',
+            input: ({ context }) => ({ round: context.round, logits: context.llmLogits as PublicLogits }),
+            onDone: [{ guard: 'fedAvgEnabled', target: 'fedAvg' }, { target: 'roundComplete' }],
+            onError: { target: '#server.failed', actions: failWith('broadcastLLMLogits') },
+          },
+        },
+        fedAvg: {
+          initial: 'awaitAdapters',
+          onDone: 'roundComplete',
+          states: {
+            awaitAdapters: {
+              on: { ADAPTER: { actions: 'takeAdapter' } },
+              always: { guard: 'allAdaptersIn', target: 'averageAdapters' },
+              after: {
+                adapterDeadline: [
+                  { guard: 'anyAdapters', target: 'averageAdapters' },
+                  {
+                    target: 'averaged',
+                    actions: emit(({ context }) => ({ type: 'deadline' as const, round: context.round, state: 'fedAvg', action: 'no-adapters' })),
+                  },
+                ],
+              },
+            },
+            averageAdapters: {
+              invoke: {
+                id: 'averageAdapters',
+                src: 'averageAdapters',
+                input: ({ context }) => ({
+                  round: context.round,
+                  adapters: context.clients.filter((c) => c in context.adapters).map((c) => ({ client: c, upload: context.adapters[c]! })),
+                }),
+                onDone: 'averaged',
+                onError: { target: '#server.failed', actions: failWith('averageAdapters') },
+              },
+            },
+            averaged: { type: 'final' },
+          },
+        },
+        roundSkipped: { type: 'final' },
+        roundComplete: { type: 'final' },
+      },
+    },
+    roundEnd: {
+      invoke: {
+        id: 'evaluate',
+        src: 'evaluate',
+        input: ({ context }) => ({ round: context.round }),
+        onDone: [{ guard: 'moreRounds', target: 'round', actions: 'openNextRound' }, { target: 'finishing' }],
+        onError: { target: 'failed', actions: failWith('evaluate') },
+      },
+    },
+    finishing: {
+      invoke: {
+        id: 'announceFinish',
+        src: 'announceFinish',
+        input: ({ context }) => ({ round: context.round, reason: 'completed' as const, detail: '' }),
+        onDone: 'done',
+        onError: { target: 'failed', actions: failWith('announceFinish') },
+      },
+    },
+    aborting: {
+      invoke: {
+        id: 'announceFinish',
+        src: 'announceFinish',
+        input: ({ context }) => ({ round: context.round, reason: 'aborted' as const, detail: context.failure ?? '' }),
+        onDone: 'failed',
+        onError: 'failed',
+      },
+    },
+    done: { type: 'final' },
+    failed: { type: 'final' },
+  },
+});
+
+function rejectReason(context: ServerContext, event: SlmLogitsEvent | AdapterEvent, alreadyHave: boolean): IgnoreReason | null {
+  if (!context.clients.includes(event.sender)) return 'unknown-sender';
+  if (event.round < context.round) return 'late';
+  if (event.round > context.round) return 'future';
+  return alreadyHave ? 'duplicate' : null;
+}
+
+function closedReason(context: ServerContext, event: SlmLogitsEvent | AdapterEvent): IgnoreReason {
+  if (!context.clients.includes(event.sender)) return 'unknown-sender';
+  if (event.round > context.round) return 'future';
+  if (event.round < context.round) return 'late';
+  // Same round, but collection has closed (deadline passed or everyone was in).
+  const have = event.type === 'SLM_LOGITS' ? event.sender in context.uploads : event.sender in context.adapters;
+  return have ? 'duplicate' : 'late';
+}
+
+function ignored(context: ServerContext, event: SlmLogitsEvent | AdapterEvent, message: string, reason: IgnoreReason): ProtocolRecord {
+  return { type: 'ignored', round: event.round, atRound: context.round, messageId: event.messageId, sender: event.sender, message, reason };
+}
+
+function quorumRecord(context: ServerContext, outcome: 'proceed' | 'skip-round' | 'abort'): ProtocolRecord {
+  return { type: 'quorum', round: context.round, accepted: Object.keys(context.uploads).length, needed: context.policy.quorum, outcome };
+}
