@@ -1,0 +1,122 @@
+/**
+ * Runs a whole federation in one process: one server actor and one actor per client, on a
+ * transport (in-memory with a virtual clock by default), until every actor has stopped.
+ */
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { stringify } from 'yaml';
+import type { AnyActorRef } from 'xstate';
+import type { TokenAlignment } from '../core/alignment/aligned-teacher.js';
+import { VirtualClock } from '../core/clock/virtual-clock.js';
+import { ClientLearner, type LearnerSettings } from '../core/learning/client-learner.js';
+import { ServerLearner } from '../core/learning/server-learner.js';
+import type { LanguageModel } from '../core/models/model.js';
+import type { DecodeContext } from '../core/protocol/codec.js';
+import type { ClientConfig, Scenario, ServerConfig } from '../core/scenario/schema.js';
+import { MemoryTransport } from '../core/transport/memory.js';
+import type { Tokenizer } from '../core/tokenizers/tokenizer.js';
+import { createClientActor } from './client-actor.js';
+import { federationData, type FederationData } from './federation-data.js';
+import type { RunEvent } from './run-recorder.js';
+import { RunRecorder } from './run-recorder.js';
+import { createServerActor } from './server-actor.js';
+import { transferDuration } from './work.js';
+
+/** What the learning side must supply to run a scenario: models and token alignment. */
+export interface LearningStack {
+  tokenizer(name: string): Promise<Tokenizer>;
+  createModel(party: ServerConfig | ClientConfig, tokenizer: Tokenizer, data: FederationData, seed: number): Promise<LanguageModel>;
+  aligner(): TokenAlignment;
+}
+
+export interface RunOptions {
+  /** Where events.jsonl, metrics.jsonl, timings.jsonl and scenario.yaml go; none when absent. */
+  outDir?: string;
+  learning: LearningStack;
+  /** Called for every recorded event (progress display, live view). */
+  onEvent?: (event: RunEvent) => void;
+}
+
+export interface RunResult {
+  recorder: RunRecorder;
+  /** Final state of each actor (`done`, `failed`, or where it stalled). */
+  finalStates: Record<string, string>;
+  failures: Record<string, string>;
+  virtualMs: number;
+  wallSeconds: number;
+}
+
+export async function runFederation(scenario: Scenario, options: RunOptions): Promise<RunResult> {
+  const wallStart = process.hrtime.bigint();
+  const run = scenario.name;
+  const recorder = new RunRecorder();
+  if (options.onEvent) recorder.onEvent(options.onEvent);
+  const clock = new VirtualClock();
+  const profiles = new Map<string, ServerConfig['profile']>([
+    ['server', scenario.server.profile],
+    ...scenario.clients.map((c) => [c.id, c.profile] as const),
+  ]);
+  const transport = new MemoryTransport(clock, (sender, bytes) => transferDuration(profiles.get(sender) ?? scenario.server.profile, bytes));
+
+  const data = federationData(scenario);
+  const { learning } = options;
+  const tokenizers = new Map<string, Tokenizer>();
+  for (const name of new Set([scenario.server.tokenizer, ...scenario.clients.map((c) => c.tokenizer)]))
+    tokenizers.set(name, await learning.tokenizer(name));
+  const vocabSizes = new Map([...tokenizers].map(([name, t]) => [name, t.vocabSize]));
+  const decode: DecodeContext = {
+    knownSenders: new Set(['server', ...scenario.clients.map((c) => c.id)]),
+    expectedSamples: data.publicSet.length,
+    maxBytes: scenario.protocol.maxMessageBytes,
+    vocabSize: (tokenizer: string) => vocabSizes.get(tokenizer),
+  };
+  const aligner = learning.aligner();
+  const settings = (party: ServerConfig | ClientConfig): LearnerSettings => ({
+    topK: scenario.protocol.topK,
+    kdAlpha: scenario.protocol.kdAlpha,
+    temperature: scenario.protocol.temperature,
+    alignmentFallback: scenario.protocol.alignmentFallback,
+    ...party.training,
+  });
+
+  const serverModel = await learning.createModel(scenario.server, tokenizers.get(scenario.server.tokenizer)!, data, scenario.seed);
+  const serverLearner = new ServerLearner(serverModel, { publicSet: data.publicSet, testSet: data.testSet }, aligner, settings(scenario.server));
+  const actors = new Map<string, AnyActorRef>();
+  actors.set('server', createServerActor({ scenario, run, learner: serverLearner, transport, clock, recorder, decode }));
+  const models: LanguageModel[] = [serverModel];
+  for (const [i, config] of scenario.clients.entries()) {
+    const model = await learning.createModel(config, tokenizers.get(config.tokenizer)!, data, scenario.seed + 1 + i);
+    models.push(model);
+    const learner = new ClientLearner(
+      model,
+      { privateSet: data.privateSets[i]!, publicSet: data.publicSet, testSet: data.testSet },
+      aligner,
+      settings(config),
+    );
+    actors.set(config.id, createClientActor({ scenario, config, run, learner, transport, clock, recorder, decode }));
+  }
+
+  // Clients first, so they listen before the server's first announcement is delivered.
+  for (const [id, actor] of [...actors].reverse()) if (id !== 'server') actor.start();
+  actors.get('server')!.start();
+  const virtualMs = await clock.run({ until: () => [...actors.values()].every((a) => a.getSnapshot().status !== 'active') });
+
+  const finalStates: Record<string, string> = {};
+  const failures: Record<string, string> = {};
+  for (const [id, actor] of actors) {
+    const snapshot = actor.getSnapshot() as { value: unknown; status: string; context: { failure: string | null } };
+    finalStates[id] = typeof snapshot.value === 'string' ? snapshot.value : JSON.stringify(snapshot.value);
+    if (snapshot.context.failure) failures[id] = snapshot.context.failure;
+    else if (snapshot.status === 'active') failures[id] = `stalled in ${finalStates[id]}: no event left to process`;
+    actor.stop();
+  }
+  await transport.close();
+  for (const m of models) m.dispose();
+
+  if (options.outDir) {
+    mkdirSync(options.outDir, { recursive: true });
+    recorder.write(options.outDir);
+    writeFileSync(join(options.outDir, 'scenario.yaml'), stringify(scenario));
+  }
+  return { recorder, finalStates, failures, virtualMs, wallSeconds: Number(process.hrtime.bigint() - wallStart) / 1e9 };
+}

@@ -1,0 +1,19 @@
+import { Command } from 'commander';
+import { ScenarioError } from '../core/scenario/load.js';
+import { registerRunCommand } from './commands/run.js';
+import { registerValidateCommand } from './commands/validate.js';
+
+const program = new Command();
+program.name('fedmkt').description('FedMKT federations as XState actors: run, inspect and stress the protocol').showHelpAfterError();
+registerRunCommand(program);
+registerValidateCommand(program);
+
+try {
+  await program.parseAsync(process.argv);
+} catch (error) {
+  if (error instanceof ScenarioError) {
+    process.stderr.write(`${error.message}\n`);
+    process.exit(2);
+  }
+  throw error;
+}
