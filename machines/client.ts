@@ -44,9 +44,13 @@ export interface ClientContext extends ClientInput {
   ownLogits: PublicLogits | null;
   /** Step 6 message of this round, possibly received before the client was ready for it. */
   llmLogits: { messageId: string; logits: PublicLogits } | null;
+  /** Step 6 message of an announced round the client has not started yet (it was still busy). */
+  earlyLLMLogits: { round: number; messageId: string; logits: PublicLogits } | null;
   /** Step 7 output: the LLM's logits over this client's tokenisation. */
   llmTeacher: AlignedTeacher | null;
   adapterAverage: AdapterWeights | null;
+  /** The FedAvg result of this round stopped being awaited (deadline passed). */
+  averageMissed: boolean;
   /** Why the round went without the LLM, if it did. */
   missedLLM: 'deadline' | 'server-moved-on' | null;
   failure: string | null;
@@ -95,23 +99,40 @@ export const clientMachine = setup({
   guards: {
     isNewerRound: ({ context, event }) => event.type === 'ROUND_START' && event.round > context.round,
     hasLLMLogits: ({ context }) => context.llmLogits !== null,
+    /** Usable: this round's, not yet had, and the client has not given up waiting for it. */
     isLLMLogitsForThisRound: ({ context, event }) =>
-      event.type === 'LLM_LOGITS' && event.round === context.round && context.llmLogits === null,
-    isAverageForThisRound: ({ context, event }) => event.type === 'ADAPTER_AVERAGE' && event.round === context.round,
+      event.type === 'LLM_LOGITS' && event.round === context.round && context.llmLogits === null && context.missedLLM === null,
+    /** A round already announced but not started: keep it for when the client gets there. */
+    isLLMLogitsForAnnouncedRound: ({ context, event }) =>
+      event.type === 'LLM_LOGITS' &&
+      event.round > context.round &&
+      event.round <= context.announcedRound &&
+      context.earlyLLMLogits?.round !== event.round,
+    isAverageForThisRound: ({ context, event }) =>
+      event.type === 'ADAPTER_AVERAGE' && event.round === context.round && context.adapterAverage === null && !context.averageMissed,
     selfDistilWhenMissing: ({ context }) => context.policy.onMissingLLMLogits === 'self-distil',
     fedAvgEnabled: ({ context }) => context.policy.fedAvg,
     runIsOver: ({ context }) => context.finishRequested || context.round >= context.totalRounds,
     newerRoundAnnounced: ({ context }) => context.announcedRound > context.round,
   },
   actions: {
-    startAnnouncedRound: assign(({ context }) => ({
-      round: context.announcedRound,
-      ownLogits: null,
-      llmLogits: null,
-      llmTeacher: null,
-      adapterAverage: null,
-      missedLLM: null,
-    })),
+    startAnnouncedRound: assign(({ context }) => {
+      const early = context.earlyLLMLogits;
+      return {
+        round: context.announcedRound,
+        ownLogits: null,
+        llmLogits: early && early.round === context.announcedRound ? { messageId: early.messageId, logits: early.logits } : null,
+        earlyLLMLogits: null,
+        llmTeacher: null,
+        adapterAverage: null,
+        averageMissed: false,
+        missedLLM: null,
+      };
+    }),
+    keepEarlyLLMLogits: assign({
+      earlyLLMLogits: ({ event }) =>
+        event.type === 'LLM_LOGITS' ? { round: event.round, messageId: event.messageId, logits: event.logits } : null,
+    }),
     /** A round announcement: accepted once, a repeat or an old one changes nothing. */
     noteAnnouncement: enqueueActions(({ context, event, enqueue }) => {
       if (event.type !== 'ROUND_START') return;
@@ -147,7 +168,7 @@ export const clientMachine = setup({
       messageId: event.messageId,
       sender: event.sender,
       message: messageName(event.type),
-      reason: ignoreReason(event.round, context.round),
+      reason: ignoreReason(event, context),
     })),
     requestFinish: assign({ finishRequested: true }),
   },
@@ -161,7 +182,9 @@ export const clientMachine = setup({
     ownLogits: null,
     llmLogits: null,
     llmTeacher: null,
+    earlyLLMLogits: null,
     adapterAverage: null,
+    averageMissed: false,
     missedLLM: null,
     failure: null,
   }),
@@ -171,9 +194,14 @@ export const clientMachine = setup({
     ROUND_START: { actions: 'noteAnnouncement' },
     LLM_LOGITS: [
       { guard: 'isLLMLogitsForThisRound', actions: ['keepLLMLogits', 'recordAccepted'] },
+      { guard: 'isLLMLogitsForAnnouncedRound', actions: ['keepEarlyLLMLogits', 'recordAccepted'] },
       { actions: 'recordIgnored' },
     ],
-    ADAPTER_AVERAGE: { actions: 'recordIgnored' },
+    // Kept even before the client reaches fedAvg: the server may average without waiting for it.
+    ADAPTER_AVERAGE: [
+      { guard: 'isAverageForThisRound', actions: [assign({ adapterAverage: ({ event }) => event.tensors }), 'recordAccepted'] },
+      { actions: 'recordIgnored' },
+    ],
     FINISH: { actions: ['requestFinish', 'recordAccepted'] },
   },
   states: {
@@ -280,15 +308,6 @@ export const clientMachine = setup({
         fedAvg: {
           initial: 'uploadAdapter',
           onDone: 'roundComplete',
-          on: {
-            ADAPTER_AVERAGE: [
-              {
-                guard: 'isAverageForThisRound',
-                actions: [assign({ adapterAverage: ({ event }) => event.tensors }), 'recordAccepted'],
-              },
-              { actions: 'recordIgnored' },
-            ],
-          },
           states: {
             uploadAdapter: {
               invoke: {
@@ -304,7 +323,7 @@ export const clientMachine = setup({
               after: {
                 adapterDeadline: {
                   target: 'skipped',
-                  actions: emit(({ context }) => ({ type: 'deadline' as const, round: context.round, state: 'fedAvg', action: 'keep-local-adapter' })),
+                  actions: [assign({ averageMissed: true }), emit(({ context }) => ({ type: 'deadline' as const, round: context.round, state: 'fedAvg', action: 'keep-local-adapter' }))],
                 },
               },
             },
@@ -345,8 +364,10 @@ export const clientMachine = setup({
   },
 });
 
-function ignoreReason(messageRound: number, currentRound: number): IgnoreReason {
-  if (messageRound < currentRound) return 'late';
-  if (messageRound > currentRound) return 'future';
+function ignoreReason(event: LlmLogitsEvent | AdapterAverageEvent | RoundStartEvent | FinishEvent, context: ClientContext): IgnoreReason {
+  if (event.round < context.round) return 'late';
+  if (event.round > context.round) return event.type === 'LLM_LOGITS' && event.round <= context.announcedRound ? 'duplicate' : 'future';
+  if (event.type === 'LLM_LOGITS') return context.llmLogits !== null ? 'duplicate' : 'late';
+  if (event.type === 'ADAPTER_AVERAGE') return context.adapterAverage !== null ? 'duplicate' : 'late';
   return 'duplicate';
 }

@@ -48,6 +48,8 @@ export interface ServerContext extends ServerInput {
   /** Step 5 output. */
   llmLogits: PublicLogits | null;
   adapters: Record<ActorId, AdapterUpload>;
+  /** FedAvg collection of this round has ended (averaged or given up). */
+  adaptersClosed: boolean;
   skippedRounds: number[];
   failure: string | null;
 }
@@ -108,6 +110,7 @@ export const serverMachine = setup({
     llmFrozen: ({ context }) => context.policy.llmFrozen,
     fedAvgEnabled: ({ context }) => context.policy.fedAvg,
     allAdaptersIn: ({ context }) => Object.keys(context.adapters).length === context.clients.length,
+    adapterCollectionOpen: ({ context }) => context.policy.fedAvg && !context.adaptersClosed,
     anyAdapters: ({ context }) => Object.keys(context.adapters).length > 0,
     moreRounds: ({ context }) => context.round < context.totalRounds,
   },
@@ -144,6 +147,7 @@ export const serverMachine = setup({
       slmTeachers: [],
       llmLogits: null,
       adapters: {},
+      adaptersClosed: false,
     })),
   },
 }).createMachine({
@@ -155,6 +159,7 @@ export const serverMachine = setup({
     slmTeachers: [],
     llmLogits: null,
     adapters: {},
+    adaptersClosed: false,
     skippedRounds: [],
     failure: null,
   }),
@@ -162,7 +167,8 @@ export const serverMachine = setup({
   on: {
     // Uploads outside the collecting states belong to a closed or future round.
     SLM_LOGITS: { actions: 'ignoreUpload' },
-    ADAPTER: { actions: 'ignoreUpload' },
+    // An adapter may arrive before the server reaches fedAvg (its broadcast still going out).
+    ADAPTER: [{ guard: 'adapterCollectionOpen', actions: 'takeAdapter' }, { actions: 'ignoreUpload' }],
   },
   states: {
     evaluateZeroShot: {
@@ -287,7 +293,7 @@ export const serverMachine = setup({
                 onError: { target: '#server.failed', actions: failWith('averageAdapters') },
               },
             },
-            averaged: { type: 'final' },
+            averaged: { type: 'final', entry: assign({ adaptersClosed: true }) },
           },
         },
         roundSkipped: { type: 'final' },

@@ -32,7 +32,7 @@ function eventsFor(machine: AnyStateMachine, messages: (s: AnySnapshot) => Event
 function serialize(s: AnySnapshot): string {
   const c = s.context;
   const keys = (x: unknown) => Object.keys((x as object | null) ?? {}).sort().join(',');
-  return JSON.stringify([s.value, c.round, c.announcedRound, c.finishRequested, keys(c.uploads), keys(c.adapters), c.llmLogits ? 1 : 0, c.adapterAverage ? 1 : 0]);
+  return JSON.stringify([s.value, c.round, c.announcedRound, c.finishRequested, keys(c.uploads), keys(c.adapters), c.llmLogits ? 1 : 0, c.earlyLLMLogits ? 1 : 0, c.missedLLM, c.averageMissed, c.adaptersClosed, c.adapterAverage ? 1 : 0]);
 }
 
 function reachableAndTerminating(machine: AnyStateMachine, input: unknown, messages: (s: AnySnapshot) => EventObject[]) {
@@ -73,12 +73,14 @@ describe('machine graphs', () => {
     };
     const messages = (s: AnySnapshot): EventObject[] => {
       const r = s.context.round as number;
-      return [
+      const events: EventObject[] = [
         { type: 'ROUND_START', round: r + 1, sender: 'server', messageId: `rs${r + 1}`, uploadDeadline: 10 },
         { type: 'LLM_LOGITS', round: r, sender: 'server', messageId: `ll${r}`, logits: tinyLogits() },
+        { type: 'LLM_LOGITS', round: r + 1, sender: 'server', messageId: `ll${r + 1}`, logits: tinyLogits() },
         { type: 'ADAPTER_AVERAGE', round: r, sender: 'server', messageId: `aa${r}`, tensors: {} },
         { type: 'FINISH', round: r, sender: 'server', messageId: 'fin', reason: 'completed' },
-      ] as EventObject[];
+      ];
+      return events;
     };
     const { paths, reachedLeaves, events } = reachableAndTerminating(clientMachine, input, messages);
     const all = outline(clientMachine).states;
