@@ -1,0 +1,94 @@
+import { decodeMessage, encodeMessage, type LogitEncoding } from '../core/protocol/codec.js';
+import type { Envelope, PublicLogits, SlmLogitsBody } from '../core/protocol/messages.js';
+import { Random } from '../core/random.js';
+import { timeIt, type Benchmark, type Figure } from './harness.js';
+
+/** Public-set shapes of one round's upload: N samples x L positions x top-K. */
+const PAYLOADS = [
+  { label: '64x48xK16', samples: 64, length: 48, topK: 16, repeats: 400 },
+  { label: '223x512xK128', samples: 223, length: 512, topK: 128, repeats: 7 },
+] as const;
+
+const VOCAB = 32_000;
+
+function roundPayload(samples: number, length: number, topK: number): Envelope<SlmLogitsBody> {
+  const random = new Random(0xc0dec);
+  const positions = samples * length;
+  const tokenIds = new Int32Array(positions);
+  for (let i = 0; i < positions; i++) tokenIds[i] = random.int(VOCAB);
+  const topKIds = new Int32Array(positions * topK);
+  const topKLogits = new Float32Array(positions * topK);
+  for (let p = 0; p < positions; p++) {
+    let logit = 10 + random.next() * 10;
+    for (let j = 0; j < topK; j++) {
+      topKIds[p * topK + j] = random.int(VOCAB);
+      topKLogits[p * topK + j] = logit;
+      logit -= random.next() * 0.5;
+    }
+  }
+  const ce = new Float32Array(samples).map(() => random.next() * 4);
+  const logits: PublicLogits = { tokenizer: 'llama2', topK, lengths: new Int32Array(samples).fill(length), tokenIds, topKIds, topKLogits, ce };
+  return { v: 1, run: 'bench', round: 1, sender: 'c1', id: 'c1:1', body: { type: 'slm-logits', logits } };
+}
+
+function payloadBytes(logits: PublicLogits): number {
+  return [logits.lengths, logits.tokenIds, logits.topKIds, logits.topKLogits, logits.ce].reduce((n, a) => n + a.byteLength, 0);
+}
+
+const context = { knownSenders: new Set(['server', 'c1']), vocabSize: () => VOCAB };
+const mbps = (bytes: number, seconds: number) => bytes / seconds / 1e6;
+
+const benchmarks: Benchmark[] = [
+  {
+    name: 'codec-roundtrip',
+    async run() {
+      const figures: Figure[] = [];
+      for (const { label, samples, length, topK, repeats } of PAYLOADS) {
+        const envelope = roundPayload(samples, length, topK);
+        const bytes = payloadBytes(envelope.body.logits);
+        const message = encodeMessage(envelope);
+        // Each timing after its own warm-up run of `repeats`: steady state of the allocator too.
+        const steady = async (fn: () => unknown) => (await timeIt(fn, repeats), timeIt(fn, repeats));
+        const copy = await steady(() => message.slice());
+        const encode = await steady(() => encodeMessage(envelope));
+        const decode = await steady(() => decodeMessage(message, context));
+        const both = await steady(() => decodeMessage(encodeMessage(envelope), context));
+        const base = mbps(bytes, copy);
+        const figure = (name: string, seconds: number, goal?: string): Figure => {
+          const value = mbps(bytes, seconds);
+          return { name, value, unit: 'MB/s', baseline: base, ratio: value / base, payloadBytes: bytes, ...(goal ? { goal } : {}) };
+        };
+        figures.push(
+          figure(`codec.f32.encode+decode.${label}`, both, 'ratio >= 0.5 of a plain copy'),
+          figure(`codec.f32.encode.${label}`, encode),
+          figure(`codec.f32.decode.${label}`, decode),
+        );
+      }
+      return figures;
+    },
+  },
+  {
+    name: 'codec-encodings',
+    async run() {
+      const figures: Figure[] = [];
+      for (const { label, samples, length, topK, repeats } of PAYLOADS) {
+        const envelope = roundPayload(samples, length, topK);
+        const bytes = payloadBytes(envelope.body.logits);
+        const f32Size = encodeMessage(envelope).length;
+        for (const encoding of ['f32', 'f16', 'q8'] as LogitEncoding[]) {
+          const message = encodeMessage(envelope, { logits: encoding });
+          const encode = await timeIt(() => encodeMessage(envelope, { logits: encoding }), repeats);
+          const decode = await timeIt(() => decodeMessage(message, context), repeats);
+          figures.push(
+            { name: `codec.${encoding}.bytes-per-round.${label}`, value: message.length, unit: 'bytes', baseline: f32Size, ratio: message.length / f32Size },
+            { name: `codec.${encoding}.encode.${label}`, value: mbps(bytes, encode), unit: 'MB/s (f32 payload)' },
+            { name: `codec.${encoding}.decode.${label}`, value: mbps(bytes, decode), unit: 'MB/s (f32 payload)' },
+          );
+        }
+      }
+      return figures;
+    },
+  },
+];
+
+export default benchmarks;

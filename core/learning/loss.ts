@@ -1,0 +1,201 @@
+/**
+ * The FedMKT training objective (steps 4 and 8), in one place:
+ *
+ *   p_teacher = softmax(topK logits / T) over the non-empty slots, 0 outside the top-K
+ *   KD        = mean over positions with a teacher of  -sum_v p_teacher(v) log p_student(v)
+ *   CE        = mean over answer-token targets of       -log p_student(target)
+ *   loss      = kdAlpha * CE + (1 - kdAlpha) * KD
+ *
+ * Position t holds the prediction of token t+1, for the student's logits and for an
+ * AlignedTeacher alike, so teacher row t is compared with student row t. The student's
+ * log-softmax is taken at temperature 1; T only shapes the teacher. An empty mean (no answer
+ * token, or no position with a teacher) is 0.
+ *
+ * Ids here are the student's model-vocabulary ids. A teacher id that has no row in the
+ * student's compact vocabulary is mapped to the student's unk by the caller (ModelVocab), so
+ * its probability mass teaches "some token outside my vocabulary" instead of being dropped
+ * and silently renormalised onto the remaining ids; ids that collide add up.
+ *
+ * `fedmktLoss` is the tfjs version that training differentiates; `fedmktLossReference` is the
+ * same arithmetic on plain numbers, the specification the tests hold the tfjs version to.
+ */
+import * as tf from '@tensorflow/tfjs';
+
+/** Slot id of an empty top-K entry (its logit is -Infinity). */
+export const EMPTY_SLOT = -1;
+
+function checkTemperature(temperature: number): void {
+  if (!(temperature > 0) || !Number.isFinite(temperature)) {
+    throw new Error(`distillation temperature must be a positive finite number, got ${temperature}`);
+  }
+}
+
+function isEmptySlot(id: number, logit: number): boolean {
+  return id < 0 || logit === -Infinity;
+}
+
+/**
+ * Teacher probabilities of one position's top-K slots: softmax(logit / T) over non-empty slots,
+ * 0 for empty slots. All slots empty gives all zeros.
+ */
+export function teacherDistribution(ids: ArrayLike<number>, logits: ArrayLike<number>, temperature: number): Float64Array {
+  checkTemperature(temperature);
+  if (ids.length !== logits.length) throw new Error(`teacherDistribution: ${ids.length} ids but ${logits.length} logits`);
+  const probs = new Float64Array(ids.length);
+  let max = -Infinity;
+  for (let k = 0; k < ids.length; k++) {
+    const logit = logits[k] as number;
+    if (Number.isNaN(logit)) throw new Error(`teacherDistribution: slot ${k} has a NaN logit`);
+    if (!isEmptySlot(ids[k] as number, logit)) max = Math.max(max, logit / temperature);
+  }
+  if (max === -Infinity) return probs;
+  let total = 0;
+  for (let k = 0; k < ids.length; k++) {
+    if (isEmptySlot(ids[k] as number, logits[k] as number)) continue;
+    probs[k] = Math.exp((logits[k] as number) / temperature - max);
+    total += probs[k] as number;
+  }
+  for (let k = 0; k < ids.length; k++) probs[k] = (probs[k] as number) / total;
+  return probs;
+}
+
+/**
+ * Adds one position's teacher distribution into a dense row `out[offset .. offset + vocab)`;
+ * `ids` are student ids (EMPTY_SLOT for empty). Returns whether the row received any mass.
+ */
+export function writeTeacherRow(
+  out: Float32Array,
+  offset: number,
+  vocab: number,
+  ids: ArrayLike<number>,
+  logits: ArrayLike<number>,
+  temperature: number,
+): boolean {
+  const probs = teacherDistribution(ids, logits, temperature);
+  let any = false;
+  for (let k = 0; k < probs.length; k++) {
+    const p = probs[k] as number;
+    if (p === 0) continue;
+    const id = ids[k] as number;
+    if (id >= vocab) throw new Error(`writeTeacherRow: student id ${id} at slot ${k} is outside a vocabulary of ${vocab}`);
+    out[offset + id] = (out[offset + id] as number) + p;
+    any = true;
+  }
+  return any;
+}
+
+/** One student position, for the reference computation. */
+export interface ReferencePosition {
+  /** The student's logits over its whole vocabulary. */
+  logits: readonly number[];
+  /** The answer token this position predicts, if it is an answer-token target. */
+  target?: number;
+  /** The teacher's top-K at this position (student ids), absent where the source is None. */
+  teacher?: { ids: readonly number[]; logits: readonly number[] };
+}
+
+export interface LossWeights {
+  kdAlpha: number;
+  temperature: number;
+}
+
+export interface LossParts<T> {
+  total: T;
+  ce: T;
+  kd: T;
+}
+
+function checkKdAlpha(kdAlpha: number): void {
+  if (!(kdAlpha >= 0 && kdAlpha <= 1)) throw new Error(`kdAlpha must be in [0, 1], got ${kdAlpha}`);
+}
+
+function logSoftmax(logits: readonly number[]): number[] {
+  const max = Math.max(...logits);
+  const logSum = Math.log(logits.reduce((s, l) => s + Math.exp(l - max), 0)) + max;
+  return logits.map((l) => l - logSum);
+}
+
+/** The FedMKT loss on plain numbers. */
+export function fedmktLossReference(positions: readonly ReferencePosition[], weights: LossWeights): LossParts<number> {
+  checkKdAlpha(weights.kdAlpha);
+  let ceSum = 0;
+  let ceCount = 0;
+  let kdSum = 0;
+  let kdCount = 0;
+  for (const pos of positions) {
+    const logp = logSoftmax(pos.logits);
+    if (pos.target !== undefined) {
+      ceSum -= logp[pos.target] as number;
+      ceCount++;
+    }
+    if (pos.teacher) {
+      const probs = teacherDistribution(pos.teacher.ids, pos.teacher.logits, weights.temperature);
+      pos.teacher.ids.forEach((id, k) => {
+        if ((probs[k] as number) > 0) kdSum -= (probs[k] as number) * (logp[id] as number);
+      });
+      kdCount++;
+    }
+  }
+  const ce = ceCount > 0 ? ceSum / ceCount : 0;
+  const kd = kdCount > 0 ? kdSum / kdCount : 0;
+  return { ce, kd, total: weights.kdAlpha * ce + (1 - weights.kdAlpha) * kd };
+}
+
+/** Per-position targets of a batch of n rows, flattened row-major. */
+export interface LossTargets {
+  /** [n] the token each row predicts (any id where `ceMask` is 0). */
+  targets: Int32Array;
+  /** [n] 1 where the row's target is an answer token. */
+  ceMask: Float32Array;
+  /** [n * vocab] dense teacher distributions (see writeTeacherRow); absent for plain CE. */
+  teacherProbs?: Float32Array;
+  /** [n] 1 where the row has a teacher (source != None). */
+  kdMask?: Float32Array;
+}
+
+function sum(values: Float32Array): number {
+  let s = 0;
+  for (const v of values) s += v;
+  return s;
+}
+
+/** Mean over masked rows of -sum_v target(v) log p(v); `targetDist` [n, vocab]. */
+function maskedSoftCrossEntropy(logp: tf.Tensor2D, targetDist: tf.Tensor2D, mask: Float32Array): tf.Scalar {
+  const count = sum(mask);
+  if (count === 0) return tf.scalar(0);
+  const perRow = tf.sum(tf.mul(logp, targetDist), -1);
+  return tf.div(tf.neg(tf.sum(tf.mul(perRow, tf.tensor1d(mask)))), count);
+}
+
+/** Supervised CE on answer tokens: mean of -log p(target) over rows with ceMask 1. */
+export function supervisedLoss(logits: tf.Tensor2D, targets: Int32Array, ceMask: Float32Array): tf.Scalar {
+  return tf.tidy(() => {
+    const logp = tf.logSoftmax(logits);
+    const oneHot = tf.oneHot(tf.tensor1d(targets, 'int32'), logits.shape[1]) as tf.Tensor2D;
+    return maskedSoftCrossEntropy(logp, tf.cast(oneHot, 'float32'), ceMask);
+  });
+}
+
+/** The FedMKT loss on a batch of student logits [n, vocab]. */
+export function fedmktLoss(logits: tf.Tensor2D, batch: LossTargets, kdAlpha: number): LossParts<tf.Scalar> {
+  checkKdAlpha(kdAlpha);
+  const [n, vocab] = logits.shape;
+  for (const [name, arr] of [['targets', batch.targets], ['ceMask', batch.ceMask], ['kdMask', batch.kdMask]] as const) {
+    if (arr && arr.length !== n) throw new Error(`fedmktLoss: ${name} has ${arr.length} entries for ${n} rows`);
+  }
+  if (batch.teacherProbs && batch.teacherProbs.length !== n * vocab) {
+    throw new Error(`fedmktLoss: teacherProbs has ${batch.teacherProbs.length} entries, expected ${n} x ${vocab}`);
+  }
+  if (!!batch.teacherProbs !== !!batch.kdMask) throw new Error('fedmktLoss: teacherProbs and kdMask come together');
+  return tf.tidy(() => {
+    const logp = tf.logSoftmax(logits);
+    const oneHot = tf.cast(tf.oneHot(tf.tensor1d(batch.targets, 'int32'), vocab), 'float32') as tf.Tensor2D;
+    const ce = maskedSoftCrossEntropy(logp, oneHot, batch.ceMask);
+    const kd =
+      batch.teacherProbs && batch.kdMask
+        ? maskedSoftCrossEntropy(logp, tf.tensor2d(batch.teacherProbs, [n, vocab]), batch.kdMask)
+        : tf.scalar(0);
+    const total = tf.add(tf.mul(ce, kdAlpha), tf.mul(kd, 1 - kdAlpha)) as tf.Scalar;
+    return { total, ce, kd };
+  });
+}
