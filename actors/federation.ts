@@ -20,12 +20,18 @@ import { federationData, type FederationData } from './federation-data.js';
 import type { RunEvent } from './run-recorder.js';
 import { RunRecorder } from './run-recorder.js';
 import { createServerActor } from './server-actor.js';
-import { transferDuration } from './work.js';
+import { linkOfProfile } from './work.js';
 
 /** What the learning side must supply to run a scenario: models and token alignment. */
 export interface LearningStack {
   tokenizer(name: string): Promise<Tokenizer>;
-  createModel(party: ServerConfig | ClientConfig, tokenizer: Tokenizer, data: FederationData, seed: number): Promise<LanguageModel>;
+  createModel(
+    party: ServerConfig | ClientConfig,
+    tokenizer: Tokenizer,
+    data: FederationData,
+    seed: number,
+    worldSeed: number,
+  ): Promise<LanguageModel>;
   aligner(): TokenAlignment;
 }
 
@@ -56,7 +62,7 @@ export async function runFederation(scenario: Scenario, options: RunOptions): Pr
     ['server', scenario.server.profile],
     ...scenario.clients.map((c) => [c.id, c.profile] as const),
   ]);
-  const transport = new MemoryTransport(clock, (sender, bytes) => transferDuration(profiles.get(sender) ?? scenario.server.profile, bytes));
+  const transport = new MemoryTransport(clock, (sender) => linkOfProfile(profiles.get(sender) ?? scenario.server.profile));
 
   const data = federationData(scenario);
   const { learning } = options;
@@ -79,13 +85,13 @@ export async function runFederation(scenario: Scenario, options: RunOptions): Pr
     ...party.training,
   });
 
-  const serverModel = await learning.createModel(scenario.server, tokenizers.get(scenario.server.tokenizer)!, data, scenario.seed);
+  const serverModel = await learning.createModel(scenario.server, tokenizers.get(scenario.server.tokenizer)!, data, scenario.seed, scenario.seed);
   const serverLearner = new ServerLearner(serverModel, { publicSet: data.publicSet, testSet: data.testSet }, aligner, settings(scenario.server));
   const actors = new Map<string, AnyActorRef>();
   actors.set('server', createServerActor({ scenario, run, learner: serverLearner, transport, clock, recorder, decode }));
   const models: LanguageModel[] = [serverModel];
   for (const [i, config] of scenario.clients.entries()) {
-    const model = await learning.createModel(config, tokenizers.get(config.tokenizer)!, data, scenario.seed + 1 + i);
+    const model = await learning.createModel(config, tokenizers.get(config.tokenizer)!, data, scenario.seed + 1 + i, scenario.seed);
     models.push(model);
     const learner = new ClientLearner(
       model,

@@ -4,6 +4,7 @@
  */
 import type { Clock } from '../core/clock/clock.js';
 import type { Profile } from '../core/scenario/schema.js';
+import type { Link } from '../core/transport/memory.js';
 import type { RunRecorder } from './run-recorder.js';
 
 export type WorkKind = 'train' | 'infer' | 'align' | 'measure';
@@ -23,9 +24,9 @@ export function workDuration(profile: Profile, kind: WorkKind, samples: number):
   }
 }
 
-/** Link delay of the in-memory transport: latency plus encoded size over bandwidth. */
-export function transferDuration(profile: Profile, bytes: number): number {
-  return profile.latencyMs + (bytes * 8) / (profile.bandwidthMbps * 1000);
+/** An actor's uplink in the in-memory transport: encoded size over bandwidth, then latency. */
+export function linkOfProfile(profile: Profile): Link {
+  return { transmitMs: (bytes) => (bytes * 8) / (profile.bandwidthMbps * 1000), latencyMs: profile.latencyMs };
 }
 
 export class WorkRunner {

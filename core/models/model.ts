@@ -63,6 +63,11 @@ export interface LanguageModel {
   distillEpochs(samples: readonly TextSample[], teacher: AlignedTeacher, options: DistillOptions): Promise<TrainStats>;
   /** Evaluation: log-likelihood of each choice. */
   scoreChoices(items: readonly ChoiceItem[]): Promise<ChoiceScores>;
+  /**
+   * Evaluation of generation tasks: greedy continuation of each prompt (stops at eos or after
+   * maxNewTokens). Optional: a model may not generate.
+   */
+  generate?(prompts: readonly string[], options: { maxNewTokens: number }): Promise<string[]>;
   getAdapter(): AdapterWeights;
   setAdapter(weights: AdapterWeights): void;
   /** Write base and adapter (safetensors) plus config into `dir`. */

@@ -20,11 +20,19 @@ export const ModelSpecSchema = z
     dModel: z.number().int().positive(),
     /** MLP hidden width; defaults to 4 * dModel (gpt2) or about 8/3 * dModel (llama). */
     dFF: z.number().int().positive().optional(),
-    maxSeqLen: z.number().int().positive().default(64),
+    maxSeqLen: z.number().int().min(2).default(64),
+    /** Epsilon of LayerNorm (gpt2, default 1e-5) or RMSNorm (llama, default 1e-6). */
+    normEps: z.number().positive().optional(),
+    /** Rotary base (llama only), default 10000. */
+    ropeTheta: z.number().positive().optional(),
     lora: LoraSpecSchema.default({ rank: 8, alpha: 16, dropout: 0.05, targets: ['q', 'v'] }),
   })
   .strict()
-  .refine((m) => m.dModel % m.heads === 0, { message: 'dModel must be divisible by heads', path: ['dModel'] });
+  .refine((m) => m.dModel % m.heads === 0, { message: 'dModel must be divisible by heads', path: ['dModel'] })
+  .refine((m) => m.arch !== 'llama' || (m.dModel / m.heads) % 2 === 0, {
+    message: 'llama head dimension (dModel / heads) must be even for rotary positions',
+    path: ['heads'],
+  });
 
 export type LoraSpec = z.infer<typeof LoraSpecSchema>;
 export type ModelSpec = z.infer<typeof ModelSpecSchema>;

@@ -32,11 +32,25 @@ export const TrainingSchema = z
 
 const modelField = z.union([z.string().min(1), ModelSpecSchema]);
 
+/**
+ * Full-weight pretraining of the base model before the run, on the built-in general corpus
+ * (language, templates and `factFraction` of the task's facts). Cached on disk by content.
+ */
+export const PretrainSchema = z
+  .object({
+    factFraction: z.number().min(0).max(1).default(0.5),
+    epochs: z.number().int().positive().default(20),
+    learningRate: z.number().positive().default(3e-3),
+    batchSize: positiveInt.default(16),
+  })
+  .strict();
+
 export const ServerSchema = z
   .object({
     id: z.literal('server').default('server'),
     model: modelField,
     tokenizer: z.string().min(1).default('gpt2'),
+    pretrain: PretrainSchema.optional(),
     training: TrainingSchema.default(TrainingSchema.parse({})),
     profile: ProfileSchema.default(ProfileSchema.parse({})),
   })
@@ -49,6 +63,7 @@ export const ClientSchema = z
     tokenizer: z.string().min(1).default('gpt2'),
     /** Private shard index; defaults to the client's position in the list. */
     shard: z.number().int().nonnegative().optional(),
+    pretrain: PretrainSchema.optional(),
     training: TrainingSchema.default(TrainingSchema.parse({})),
     profile: ProfileSchema.default(ProfileSchema.parse({})),
   })
@@ -146,6 +161,7 @@ export type ClientConfig = z.infer<typeof ClientSchema>;
 export type ServerConfig = z.infer<typeof ServerSchema>;
 export type Profile = z.infer<typeof ProfileSchema>;
 export type Training = z.infer<typeof TrainingSchema>;
+export type PretrainConfig = z.infer<typeof PretrainSchema>;
 
 /** Uploads the server needs to proceed at its deadline. */
 export function quorumCount(scenario: Scenario): number {

@@ -10,6 +10,12 @@ export interface SpecialTokens {
   unk?: number;
 }
 
+/**
+ * How raw bytes are spelled in a vocabulary: GPT-2's byte-level alphabet (`Ċ` = newline),
+ * SentencePiece byte-fallback tokens (`<0x0A>`), or plain text.
+ */
+export type ByteEncoding = 'byte-level' | 'byte-fallback' | 'none';
+
 export interface Tokenizer {
   /** Registry name (`gpt2`, `llama2`, ...) or the folder it was loaded from. */
   readonly name: string;
@@ -25,4 +31,8 @@ export interface Tokenizer {
   /** Vocabulary string of an id, exactly as in tokenizer.json. */
   idToToken(id: number): string;
   tokenToId(token: string): number | undefined;
+  /** How bytes are spelled; when absent, `Ġ` as marker implies byte-level, else byte-fallback tokens are recognised by shape. */
+  readonly byteEncoding?: ByteEncoding;
+  /** Ids of every special token (those with a role and others such as `<|im_start|>`); when absent, only `specials`. */
+  readonly specialIds?: readonly number[];
 }

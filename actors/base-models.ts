@@ -1,0 +1,51 @@
+/**
+ * Base models: pretrained once on the built-in general corpus, cached on disk by content
+ * (spec, tokenizer, corpus, settings, seed), reloaded by later runs.
+ */
+import { createHash } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { builtinPretrainCorpus } from '../core/data/builtin-task.js';
+import { createModel, loadModel } from '../core/models/factory.js';
+import type { LanguageModel, TextSample, ChoiceItem } from '../core/models/model.js';
+import { pretrain } from '../core/models/pretrain.js';
+import type { ModelSpec } from '../core/models/spec.js';
+import type { PretrainConfig } from '../core/scenario/schema.js';
+import type { Tokenizer } from '../core/tokenizers/tokenizer.js';
+
+export interface BaseModelRequest {
+  spec: ModelSpec | string;
+  tokenizer: Tokenizer;
+  /** The run's texts: the model's compact vocabulary covers them and the pretraining corpus. */
+  corpus: readonly (TextSample | ChoiceItem)[];
+  pretrain: PretrainConfig | undefined;
+  /** Seed of the task world (the corpus states its facts). */
+  worldSeed: number;
+  seed: number;
+  cacheDir: string;
+  log?: (line: string) => void;
+}
+
+export async function baseModel(request: BaseModelRequest): Promise<LanguageModel> {
+  const { spec, tokenizer, corpus, seed } = request;
+  if (!request.pretrain) return createModel({ spec, tokenizer, corpus: [...corpus], seed });
+  const settings = request.pretrain;
+  const texts = builtinPretrainCorpus(request.worldSeed, { factFraction: settings.factFraction }).texts;
+  const key = createHash('sha256')
+    .update(JSON.stringify({ spec, tokenizer: tokenizer.contentHash, settings, seed, worldSeed: request.worldSeed, texts, corpus }))
+    .digest('hex')
+    .slice(0, 16);
+  const dir = join(request.cacheDir, `${typeof spec === 'string' ? spec : spec.arch}-${tokenizer.name}-${key}`);
+  if (existsSync(join(dir, 'config.json'))) {
+    request.log?.(`base model ${dir}: cached`);
+    return loadModel(dir, tokenizer);
+  }
+  const model = createModel({ spec, tokenizer, corpus: [...corpus, ...texts], seed });
+  const start = Date.now();
+  const stats = await pretrain(model, texts, { epochs: settings.epochs, learningRate: settings.learningRate, batchSize: settings.batchSize });
+  request.log?.(
+    `base model ${typeof spec === 'string' ? spec : spec.arch} (${tokenizer.name}): pretrained ${settings.epochs} epochs on ${texts.length} texts, loss ${stats.loss.toFixed(3)}, ${((Date.now() - start) / 1000).toFixed(1)} s`,
+  );
+  await model.save(dir);
+  return model;
+}

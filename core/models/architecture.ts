@@ -1,0 +1,55 @@
+/**
+ * What an architecture file (gpt2.ts, llama.ts) provides, and the context its forward pass
+ * runs in. The context hides which weights train in this pass and where LoRA adapters sit, so
+ * an architecture's forward reads like the paper's equations.
+ */
+import type * as tf from '@tensorflow/tfjs';
+import type { TransformerConfig } from './config.js';
+import type { LoraTarget } from './lora.js';
+
+/** How a base parameter is initialised. */
+export type ParamInit =
+  | { shape: number[]; init: 'normal'; std: number }
+  | { shape: number[]; init: 'zeros' }
+  | { shape: number[]; init: 'ones' };
+
+/** A base projection `${name}.w` ([inDim, outDim]), optionally with bias `${name}.b`. */
+export interface ProjectionDef {
+  name: string;
+  inDim: number;
+  outDim: number;
+  /** Which LoRA target (from the spec) covers this projection. */
+  target: LoraTarget;
+}
+
+export interface ForwardShape {
+  batch: number;
+  seqLen: number;
+}
+
+export interface ForwardContext {
+  readonly config: TransformerConfig;
+  /** A base parameter by name. */
+  param(name: string): tf.Tensor;
+  /** x W (+ b) of base projection `name`, plus its LoRA branch if it has one. `x`: [rows, in]. */
+  project(x: tf.Tensor2D, name: string): tf.Tensor2D;
+  /** Rows of embedding table `name` at `ids`. */
+  embed(name: string, ids: tf.Tensor1D): tf.Tensor2D;
+  /** x E^T for embedding table `name` ([vocab, d]): the tied output layer. */
+  unembed(x: tf.Tensor2D, name: string): tf.Tensor2D;
+  /** A base matrix `name` used as a product weight outside LoRA (e.g. an untied output head). */
+  matmul(x: tf.Tensor2D, name: string): tf.Tensor2D;
+  /** Additive causal mask [seqLen, seqLen]. */
+  causalMask(seqLen: number): tf.Tensor2D;
+  /** Rotary tables [seqLen, headDim]. */
+  rotary(seqLen: number): { cos: tf.Tensor2D; sin: tf.Tensor2D };
+}
+
+export interface Architecture {
+  /** Every base parameter with its initialisation. */
+  params(config: TransformerConfig): Record<string, ParamInit>;
+  /** The projections LoRA may adapt. */
+  projections(config: TransformerConfig): ProjectionDef[];
+  /** Logits [batch * seqLen, vocab] for token ids [batch * seqLen] (model ids, row-major). */
+  forward(ctx: ForwardContext, ids: tf.Tensor1D, shape: ForwardShape): tf.Tensor2D;
+}

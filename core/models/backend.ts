@@ -1,0 +1,97 @@
+/**
+ * Chooses the TensorFlow.js backend once per process.
+ *
+ * Order without an override: `tensorflow` (native bindings, only if `@tensorflow/tfjs-node-gpu`
+ * or `@tensorflow/tfjs-node` can be imported; they are never imported statically), then
+ * `wasm` (XNNPACK with SIMD), then `cpu`. An override comes from the argument or from the
+ * `FEDMKT_TF_BACKEND` environment variable.
+ */
+import * as tf from '@tensorflow/tfjs';
+import { setWasmPaths } from '@tensorflow/tfjs-backend-wasm';
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
+
+export type BackendName = 'tensorflow' | 'wasm' | 'cpu';
+
+const BACKEND_NAMES: readonly BackendName[] = ['tensorflow', 'wasm', 'cpu'];
+
+let pending: Promise<string> | undefined;
+let wasmPathsSet = false;
+
+function parseBackendName(value: string, where: string): BackendName {
+  if ((BACKEND_NAMES as readonly string[]).includes(value)) return value as BackendName;
+  throw new Error(`${where}: unknown TensorFlow.js backend '${value}'; expected one of ${BACKEND_NAMES.join(', ')}`);
+}
+
+async function tryNativeBindings(): Promise<boolean> {
+  for (const pkg of ['@tensorflow/tfjs-node-gpu', '@tensorflow/tfjs-node']) {
+    try {
+      // A variable specifier keeps bundlers and tsc from resolving the optional package.
+      const specifier: string = pkg;
+      await import(specifier);
+      return true;
+    } catch {
+      // not installed or not loadable here; try the next
+    }
+  }
+  return false;
+}
+
+function pointWasmAtPackageFiles(): void {
+  if (wasmPathsSet) return;
+  const require = createRequire(import.meta.url);
+  const distDir = join(dirname(require.resolve('@tensorflow/tfjs-backend-wasm/package.json')), 'dist');
+  // A plain file path: emscripten reads it with fs in Node (fetch cannot read file: URLs).
+  setWasmPaths(`${distDir}/`);
+  wasmPathsSet = true;
+}
+
+async function activate(name: BackendName): Promise<boolean> {
+  if (name === 'tensorflow') {
+    if (!(await tryNativeBindings())) return false;
+  } else if (name === 'wasm') {
+    pointWasmAtPackageFiles();
+  }
+  try {
+    const ok = await tf.setBackend(name);
+    if (ok) await tf.ready();
+    return ok && tf.getBackend() === name;
+  } catch {
+    return false;
+  }
+}
+
+async function choose(preferred: BackendName | undefined): Promise<string> {
+  if (preferred) {
+    if (await activate(preferred)) return preferred;
+    throw new Error(`initBackend: the requested TensorFlow.js backend '${preferred}' could not be initialised`);
+  }
+  for (const name of BACKEND_NAMES) {
+    if (await activate(name)) return name;
+  }
+  throw new Error('initBackend: no TensorFlow.js backend (tensorflow, wasm, cpu) could be initialised');
+}
+
+/**
+ * Initialise (once) and return the active backend's name. A later call with a different explicit
+ * preference switches backends; tensors created before keep working (tfjs moves their data).
+ */
+export function initBackend(preferred?: BackendName): Promise<string> {
+  const fromEnv = process.env.FEDMKT_TF_BACKEND;
+  const wanted = preferred ?? (fromEnv ? parseBackendName(fromEnv, 'FEDMKT_TF_BACKEND') : undefined);
+  if (preferred !== undefined) parseBackendName(preferred, 'initBackend');
+  if (pending === undefined) {
+    pending = choose(wanted);
+    pending.catch(() => {
+      pending = undefined;
+    });
+    return pending;
+  }
+  if (preferred === undefined) return pending;
+  const previous = pending;
+  pending = previous.then(
+    async (current) => (current === preferred ? current : choose(preferred)),
+    async () => choose(preferred),
+  );
+  return pending;
+}

