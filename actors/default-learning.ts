@@ -2,7 +2,7 @@
  * The learning stack a local run uses by default: real tokenizers from the registry,
  * TensorFlow.js transformer models with LoRA, and MinED token alignment.
  */
-import { identityTeacher, type TokenAlignment } from '../core/alignment/aligned-teacher.js';
+import { TokenAligner } from '../core/alignment/token-aligner.js';
 import { initBackend, type BackendName } from '../core/models/backend.js';
 import { join } from 'node:path';
 import { loadTokenizer } from '../core/tokenizers/registry.js';
@@ -33,16 +33,6 @@ export async function defaultLearningStack(options: DefaultLearningOptions = {})
         cacheDir: options.cacheDir ?? join('.cache', 'fedmkt', 'base-models'),
         ...(options.log ? { log: options.log } : {}),
       }),
-    aligner: () => sameTokenizerAlignment,
+    aligner: () => new TokenAligner({ loadTokenizer }),
   };
 }
-
-const sameTokenizerAlignment: TokenAlignment = {
-  async align(sender, receiver) {
-    if (sender.tokenizer !== receiver.tokenizer)
-      throw new Error(`alignment between different tokenizers (${sender.tokenizer} -> ${receiver.tokenizer}) is not wired yet`);
-    const teacher = identityTeacher(sender);
-    const positions = teacher.source.length;
-    return { teacher, stats: { positions, teacherPositions: positions, fallbackPositions: 0 } };
-  },
-};

@@ -49,6 +49,9 @@ export interface RunResult {
   finalStates: Record<string, string>;
   failures: Record<string, string>;
   virtualMs: number;
+  /** Wall seconds from the actors' start to the last one stopping (setup excluded). */
+  roundsWallSeconds: number;
+  /** Wall seconds of the whole call, model creation and pretraining included. */
   wallSeconds: number;
 }
 
@@ -105,8 +108,10 @@ export async function runFederation(scenario: Scenario, options: RunOptions): Pr
   // Clients first, so they listen before the server's first announcement is delivered.
   for (const [id, actor] of [...actors].reverse()) if (id !== 'server') actor.start();
   actors.get('server')!.start();
+  const roundsStart = process.hrtime.bigint();
   const virtualMs = await clock.run({ until: () => [...actors.values()].every((a) => a.getSnapshot().status !== 'active') });
 
+  const roundsWallSeconds = Number(process.hrtime.bigint() - roundsStart) / 1e9;
   const finalStates: Record<string, string> = {};
   const failures: Record<string, string> = {};
   for (const [id, actor] of actors) {
@@ -124,5 +129,12 @@ export async function runFederation(scenario: Scenario, options: RunOptions): Pr
     recorder.write(options.outDir);
     writeFileSync(join(options.outDir, 'scenario.yaml'), stringify(scenario));
   }
-  return { recorder, finalStates, failures, virtualMs, wallSeconds: Number(process.hrtime.bigint() - wallStart) / 1e9 };
+  return {
+    recorder,
+    finalStates,
+    failures,
+    virtualMs,
+    roundsWallSeconds,
+    wallSeconds: Number(process.hrtime.bigint() - wallStart) / 1e9,
+  };
 }

@@ -29,23 +29,44 @@ export function linkOfProfile(profile: Profile): Link {
   return { transmitMs: (bytes) => (bytes * 8) / (profile.bandwidthMbps * 1000), latencyMs: profile.latencyMs };
 }
 
+/**
+ * Model work of one process, one piece at a time in the order it was started. TF.js on the
+ * main thread runs one kernel at a time anyway; serialising whole steps keeps each step's
+ * measured wall time its own and the order of work deterministic.
+ */
+export class ComputeQueue {
+  private tail: Promise<unknown> = Promise.resolve();
+
+  run<T>(work: () => Promise<T>): Promise<T> {
+    const result = this.tail.then(work, work);
+    this.tail = result.catch(() => undefined);
+    return result;
+  }
+}
+
+/** The queue every WorkRunner of this process shares unless given another. */
+export const processComputeQueue = new ComputeQueue();
+
 export class WorkRunner {
   constructor(
     private readonly actor: string,
     private readonly clock: Clock,
     private readonly profile: Profile,
     private readonly recorder: RunRecorder,
+    private readonly queue: ComputeQueue = processComputeQueue,
   ) {}
 
   /** Run `work`, charge its profile duration to the clock, record its wall time. */
   run<T>(state: string, round: number, kind: WorkKind, samples: number, work: () => Promise<T>): Promise<T> {
-    return this.clock.charge(workDuration(this.profile, kind, samples), async () => {
-      const start = process.hrtime.bigint();
-      try {
-        return await work();
-      } finally {
-        this.recorder.timing({ actor: this.actor, round, state, wallSeconds: Number(process.hrtime.bigint() - start) / 1e9 });
-      }
-    });
+    return this.clock.charge(workDuration(this.profile, kind, samples), () =>
+      this.queue.run(async () => {
+        const start = process.hrtime.bigint();
+        try {
+          return await work();
+        } finally {
+          this.recorder.timing({ actor: this.actor, round, state, wallSeconds: Number(process.hrtime.bigint() - start) / 1e9 });
+        }
+      }),
+    );
   }
 }

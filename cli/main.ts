@@ -1,12 +1,22 @@
 import { Command } from 'commander';
 import { ScenarioError } from '../core/scenario/load.js';
+import { registerAlignCommand } from './commands/align.js';
+import { registerDiagramCommand } from './commands/diagram.js';
+import { registerNatsConfigCommand } from './commands/nats-config.js';
+import { registerReportCommand } from './commands/report.js';
 import { registerRunCommand } from './commands/run.js';
 import { registerValidateCommand } from './commands/validate.js';
+import { registerVocabMapCommand } from './commands/vocab-map.js';
 
 const program = new Command();
 program.name('fedmkt').description('FedMKT federations as XState actors: run, inspect and stress the protocol').showHelpAfterError();
 registerRunCommand(program);
 registerValidateCommand(program);
+registerDiagramCommand(program);
+registerReportCommand(program);
+registerVocabMapCommand(program);
+registerAlignCommand(program);
+registerNatsConfigCommand(program);
 
 try {
   await program.parseAsync(process.argv);

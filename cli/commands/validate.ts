@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { loadScenario } from '../../core/scenario/load.js';
+import { loadScenario, ScenarioError } from '../../core/scenario/load.js';
 
 export function registerValidateCommand(program: Command): void {
   program
@@ -7,9 +7,17 @@ export function registerValidateCommand(program: Command): void {
     .description('check scenario files against the schema, reporting every problem with its place')
     .argument('<files...>', 'scenario YAML files')
     .action((files: string[]) => {
+      let bad = 0;
       for (const file of files) {
-        const s = loadScenario(file);
-        process.stdout.write(`${file}: ok (${s.name}: server + ${s.clients.length} clients, ${s.rounds} rounds)\n`);
+        try {
+          const s = loadScenario(file);
+          process.stdout.write(`${file}: ok (${s.name}: server + ${s.clients.length} clients, ${s.rounds} rounds)\n`);
+        } catch (error) {
+          if (!(error instanceof ScenarioError)) throw error;
+          process.stderr.write(`${error.message}\n`);
+          bad++;
+        }
       }
+      if (bad > 0) process.exitCode = 2;
     });
 }

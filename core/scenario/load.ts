@@ -41,7 +41,7 @@ export function parseScenario(text: string, file = '<scenario>', overrides: (doc
   if (doc.errors.length > 0) {
     throw new ScenarioError(
       file,
-      doc.errors.map((e) => ({ path: '', line: e.linePos?.[0]?.line, message: `YAML: ${e.message.split('\n')[0]}` })),
+      doc.errors.map((e) => ({ path: '', line: lineCounter.linePos(e.pos[0]).line, message: `YAML: ${e.message.split('\n')[0]}` })),
     );
   }
   const raw = overrides(doc.toJS());
@@ -83,10 +83,9 @@ function describeIssues(
     }
     const value = valueAt(raw, issue.path);
     let message = issue.message;
-    if (issue.code === 'invalid_type' || /^expected/.test(message)) {
-      const base = message.replace(/^Invalid input: /, '');
-      message = value === undefined ? (issue.code === 'invalid_type' ? `required field missing (${base})` : base) : `${base}, got ${JSON.stringify(value)}`;
-    }
+    const base = message.replace(/^Invalid input: /, '');
+    if (value === undefined) message = issue.code === 'invalid_type' ? `required field missing (${base})` : base;
+    else if (issue.code !== 'custom' && (value === null || typeof value !== 'object')) message = `${base}, got ${JSON.stringify(value)}`;
     problems.push({ path: formatPath(issue.path), line: line(issue.path), message });
   }
   return problems;

@@ -1,0 +1,494 @@
+/**
+ * The swimlane timeline of a run: one lane per actor, its states as coloured bars, messages
+ * as lines from the sender's lane at send time to the receiver's lane at delivery time, and
+ * faults as markers. Beyond `maxLanes` actors the clients are aggregated: a stacked count of
+ * clients per state over time, deliveries per time bin, and fault counts per time bin, with a
+ * few sample lanes kept in detail.
+ */
+import type { RecordedEvent } from './read-run.js';
+import { clockUnit, esc, formatClock, formatDuration, messageColour, n1, naturalCompare, stateColour, timeTicks } from './svg.js';
+import { mergeIntervals, timeScale, type TimeScale } from './time-scale.js';
+
+/** Kinds that are the normal course of a run; every other kind is drawn as a fault marker. */
+export const NON_FAULT_KINDS: ReadonlySet<string> = new Set(['state', 'send', 'deliver', 'accepted', 'selected', 'alignment']);
+
+export interface TimelineOptions {
+  /** Draw every actor in its own lane up to this many actors (default 40). */
+  maxLanes?: number;
+  /** Clients kept as detailed lanes when aggregating (default 8). */
+  sampleLanes?: number;
+  /** Time bins of the aggregated charts (default 400). */
+  bins?: number;
+  /** Squeeze stretches in which nothing is recorded (waiting out a deadline) to a narrow marked band (default true). */
+  compressIdle?: boolean;
+}
+
+export interface Timeline {
+  /** Inline SVG (no namespace declaration needed inside HTML). */
+  svg: string;
+  legend: string;
+  aggregated: boolean;
+  /** Actors drawn as lanes, top to bottom. */
+  lanes: string[];
+  /** Every actor seen in the events, servers first. */
+  actors: string[];
+  faultCounts: Record<string, number>;
+  states: string[];
+  messageTypes: string[];
+  t0: number;
+  t1: number;
+}
+
+interface StateMark {
+  t: number;
+  state: string;
+  round: number;
+}
+interface Send {
+  t: number;
+  actor: string;
+  type: string;
+  bytes: number;
+  round: number;
+}
+interface Deliver {
+  t: number;
+  actor: string;
+  id: string;
+  from: string;
+  type: string;
+  bytes: number;
+}
+
+/** States in which an actor waits for others (or has stopped): time there may be squeezed. */
+const WAITING = /(^|\.)(await|waitFor)|^(done|failed|roundComplete|roundSkipped)$|\.(applied|skipped|averaged)$/;
+
+const LABEL_W = 150;
+const PLOT_W = 1030;
+const W = LABEL_W + PLOT_W + 20;
+const LANE_H = 16;
+const LANE_PITCH = 22;
+/** Beyond this many bars or lines, tooltips are left out to keep the file small. */
+const TITLE_BUDGET = 20_000;
+
+export function buildTimeline(events: readonly RecordedEvent[], roles: ReadonlyMap<string, string>, options: TimelineOptions = {}): Timeline {
+  const maxLanes = options.maxLanes ?? 40;
+  const sampleLanes = options.sampleLanes ?? 8;
+
+  // One pass: states per actor, sends by id, deliveries, faults.
+  const states = new Map<string, StateMark[]>();
+  const sends = new Map<string, Send>();
+  const delivers: Deliver[] = [];
+  const faults: RecordedEvent[] = [];
+  const actorSet = new Set<string>();
+  const stateOrder = new Map<string, number>();
+  let t0 = Infinity;
+  let t1 = -Infinity;
+  const times = new Float64Array(events.length);
+  let nTimes = 0;
+  for (const e of events) {
+    const t = Number(e.t);
+    if (!Number.isFinite(t)) continue;
+    times[nTimes++] = t;
+    if (t < t0) t0 = t;
+    if (t > t1) t1 = t;
+    actorSet.add(e.actor);
+    switch (e.kind) {
+      case 'state': {
+        const state = String(e.state);
+        if (!stateOrder.has(state)) stateOrder.set(state, stateOrder.size);
+        let list = states.get(e.actor);
+        if (!list) states.set(e.actor, (list = []));
+        list.push({ t, state, round: e.round });
+        break;
+      }
+      case 'send':
+        if (typeof e.id === 'string') sends.set(e.id, { t, actor: e.actor, type: String(e.type), bytes: Number(e.bytes) || 0, round: e.round });
+        break;
+      case 'deliver':
+        delivers.push({ t, actor: e.actor, id: String(e.id), from: String(e.from), type: String(e.type), bytes: Number(e.bytes) || 0 });
+        break;
+      default:
+        if (!NON_FAULT_KINDS.has(e.kind)) faults.push(e);
+    }
+  }
+  if (!Number.isFinite(t0)) {
+    t0 = 0;
+    t1 = 1;
+  }
+  if (t1 <= t0) t1 = t0 + 1;
+  for (const list of states.values()) if (!isSorted(list)) list.sort((a, b) => a.t - b.t);
+
+  const isServer = (a: string) => roles.get(a) === 'server' || (!roles.has(a) && a === 'server');
+  const actors = [...actorSet].sort((a, b) => Number(isServer(b)) - Number(isServer(a)) || naturalCompare(a, b));
+  const servers = actors.filter(isServer);
+  const clients = actors.filter((a) => !isServer(a));
+  const aggregated = actors.length > maxLanes;
+  const lanes = aggregated ? [...servers, ...clients.slice(0, sampleLanes)] : actors;
+  const laneIndex = new Map(lanes.map((a, i) => [a, i]));
+
+  const stateNames = [...stateOrder.keys()];
+  const stateClass = new Map(stateNames.map((s, i) => [s, `s${i}`]));
+  const messageTypes = [...new Set([...sends.values()].map((s) => s.type).concat(delivers.map((d) => d.type)))].sort();
+  const messageClass = new Map(messageTypes.map((m, i) => [m, `m${i}`]));
+  const faultCounts: Record<string, number> = {};
+  for (const f of faults) faultCounts[f.kind] = (faultCounts[f.kind] ?? 0) + 1;
+  const faultKinds = Object.keys(faultCounts).sort();
+
+  // Working states keep time at full width; only stretches where everyone waits are squeezed.
+  const busy: [number, number][] = [];
+  for (const list of states.values())
+    for (let k = 0; k < list.length; k++) {
+      const s = list[k]!;
+      const end = list[k + 1]?.t ?? s.t;
+      if (end > s.t && !WAITING.test(s.state)) busy.push([s.t, end]);
+    }
+  const scale = timeScale(times.subarray(0, nTimes), t0, t1, { compress: options.compressIdle ?? true, busy: mergeIntervals(busy) });
+  const x = (t: number) => LABEL_W + (scale.u(t) / scale.U) * PLOT_W;
+  const TOP = 34;
+  const laneY = (i: number) => TOP + i * LANE_PITCH;
+  const laneMid = (a: string) => laneY(laneIndex.get(a)!) + LANE_H / 2;
+  const lanesH = TOP + lanes.length * LANE_PITCH + 40;
+
+  const out: string[] = [];
+  const style = [
+    ...stateNames.map((s) => `.tl .${stateClass.get(s)}{fill:${stateColour(s)}}`),
+    ...messageTypes.map((m) => `.tl .${messageClass.get(m)}{stroke:${messageColour(m)}}`),
+  ].join('');
+  out.push(`<style>${style}</style>`);
+  out.push(`<defs>${faultKindsWithDefaults(faultKinds)
+    .map((k) => `<symbol id="f-${k}" viewBox="-6 -6 12 12">${glyph(k)}</symbol>`)
+    .join('')}</defs>`);
+
+  // Round boundaries: when the server (or, without one, the first actor) enters each round.
+  const roundStarts = new Map<number, number>();
+  const boundaryActors = servers.length ? servers : actors.slice(0, 1);
+  for (const a of boundaryActors) for (const s of states.get(a) ?? []) if (s.round > 0 && !roundStarts.has(s.round)) roundStarts.set(s.round, s.t);
+
+  const axis = (y0: number, y1: number) => {
+    const parts: string[] = [];
+    const span = t1 - t0;
+    const unit = clockUnit(span);
+    if (unit) parts.push(`<text x="${LABEL_W - 26}" y="${y1 + 13}" text-anchor="end" class="tick">time (${unit})</text>`);
+    // Gap labels first (staggered when close), then ticks that keep clear of them.
+    const taken: number[] = [];
+    let lastGap = -Infinity;
+    let row = 0;
+    for (const g of scale.gaps) {
+      const gx = (x(g.t0) + x(g.t1)) / 2;
+      row = gx - lastGap < 70 ? (row + 1) % 2 : 0;
+      lastGap = gx;
+      taken.push(gx);
+      parts.push(`<text x="${n1(gx)}" y="${y1 + 13 + 11 * row}" text-anchor="middle" class="gaplabel">≈${esc(formatDuration(g.t1 - g.t0))}</text>`);
+    }
+    let lastX = -Infinity;
+    for (const seg of scale.active()) {
+      const px = ((seg.u1 - seg.u0) / scale.U) * PLOT_W;
+      for (const v of timeTicks(seg.t0, seg.t1, Math.max(1, Math.round(px / 110)))) {
+        const tx = x(v);
+        if (tx - lastX < 60 || taken.some((g) => Math.abs(g - tx) < 45)) continue;
+        lastX = tx;
+        parts.push(`<line x1="${n1(tx)}" x2="${n1(tx)}" y1="${y0}" y2="${y1}" class="grid"/>`);
+        parts.push(`<text x="${n1(tx)}" y="${y1 + 13}" text-anchor="middle" class="tick">${esc(formatClock(v, span))}</text>`);
+      }
+    }
+    for (const [r, t] of roundStarts) {
+      parts.push(`<line x1="${n1(x(t))}" x2="${n1(x(t))}" y1="${y0 - 12}" y2="${y1}" class="round"/>`);
+      parts.push(`<text x="${n1(x(t) + 3)}" y="${y0 - 3}" class="roundlabel">r${r}</text>`);
+    }
+    return parts.join('');
+  };
+  /** Bands over the squeezed stretches, drawn above the bars. */
+  const gapBands = (y0: number, y1: number) =>
+    scale.gaps
+      .map((g) => {
+        const ga = x(g.t0);
+        const gb = x(g.t1);
+        return `<rect class="gap" x="${n1(ga)}" y="${y0}" width="${n1(gb - ga)}" height="${y1 - y0}"><title>${esc(`nothing recorded for ${formatDuration(g.t1 - g.t0)} (${formatDuration(g.t0)} to ${formatDuration(g.t1)}): drawn narrow`)}</title></rect>`;
+      })
+      .join('');
+
+  // Detailed lanes.
+  out.push(`<g class="lanes">`);
+  out.push(axis(TOP - 6, TOP + lanes.length * LANE_PITCH));
+  const barCount = lanes.reduce((s, a) => s + (states.get(a)?.length ?? 0), 0);
+  const barTitles = barCount <= TITLE_BUDGET;
+  lanes.forEach((a, i) => {
+    const y = laneY(i);
+    const role = roles.get(a) ?? (isServer(a) ? 'server' : 'client');
+    out.push(
+      `<text x="${LABEL_W - 8}" y="${y + LANE_H - 4}" text-anchor="end" class="lane${role === 'server' ? ' server' : ''}">${esc(a)}</text>`,
+      `<rect x="${LABEL_W}" y="${y}" width="${PLOT_W}" height="${LANE_H}" class="lanebg"/>`,
+    );
+    const list = states.get(a) ?? [];
+    for (let k = 0; k < list.length; k++) {
+      const s = list[k]!;
+      const end = list[k + 1]?.t ?? t1;
+      const xa = x(s.t);
+      const w = x(end) - xa;
+      if (w < 0.25 && k + 1 < list.length) continue; // invisible: a pass-through state
+      const title = barTitles ? `<title>${esc(`${a}: ${s.state}, round ${s.round}, ${formatDuration(s.t)} to ${formatDuration(end)} (${formatDuration(end - s.t)})`)}</title>` : '';
+      out.push(`<rect class="${stateClass.get(s.state)}" x="${n1(xa)}" y="${y}" width="${n1(Math.max(w, 0.6))}" height="${LANE_H}">${title}</rect>`);
+    }
+  });
+  out.push(gapBands(TOP - 6, TOP + lanes.length * LANE_PITCH));
+  // Messages between drawn lanes.
+  const delivered = new Set<string>();
+  const drawn = delivers.filter((d) => {
+    delivered.add(d.id);
+    const s = sends.get(d.id);
+    return s !== undefined && laneIndex.has(s.actor) && laneIndex.has(d.actor);
+  });
+  const lineTitles = drawn.length <= TITLE_BUDGET;
+  out.push(`<g class="msgs">`);
+  for (const d of drawn) {
+    const s = sends.get(d.id)!;
+    const title = lineTitles ? `<title>${esc(`${d.type} ${d.id}: ${s.actor} → ${d.actor}, ${d.bytes} bytes, ${formatDuration(s.t)} to ${formatDuration(d.t)}`)}</title>` : '';
+    out.push(`<line class="${messageClass.get(d.type) ?? messageClass.get(s.type)}" x1="${n1(x(s.t))}" y1="${n1(laneMid(s.actor))}" x2="${n1(x(d.t))}" y2="${n1(laneMid(d.actor))}">${title}</line>`);
+  }
+  // Sent but delivered nowhere (only meaningful when the run records deliveries at all).
+  if (delivers.length > 0) {
+    for (const [id, s] of sends) {
+      if (delivered.has(id) || !laneIndex.has(s.actor)) continue;
+      out.push(
+        `<circle class="undelivered" cx="${n1(x(s.t))}" cy="${n1(laneMid(s.actor) - 5)}" r="2.5"><title>${esc(`${s.type} ${id} sent by ${s.actor} at ${formatDuration(s.t)}: no delivery recorded`)}</title></circle>`,
+      );
+    }
+  }
+  out.push(`</g>`);
+  // Faults on drawn lanes; a fault naming a message id gets a dashed line from its sender.
+  out.push(`<g class="faults">`);
+  for (const f of faults) {
+    if (!laneIndex.has(f.actor)) continue;
+    const fx = x(Number(f.t));
+    const fy = laneMid(f.actor);
+    const s = typeof f.id === 'string' ? sends.get(f.id) : typeof f.messageId === 'string' ? sends.get(f.messageId) : undefined;
+    if (s && s.actor !== f.actor && laneIndex.has(s.actor))
+      out.push(`<line class="faultline" x1="${n1(x(s.t))}" y1="${n1(laneMid(s.actor))}" x2="${n1(fx)}" y2="${n1(fy)}"/>`);
+    out.push(`<use href="#f-${glyphKind(f.kind)}" x="${n1(fx - 6)}" y="${n1(fy - 6)}" width="12" height="12"><title>${esc(faultTitle(f))}</title></use>`);
+  }
+  out.push(`</g></g>`);
+
+  let height = lanesH;
+  if (aggregated) {
+    const agg = aggregate(clients, states, delivers, faults, stateNames, stateClass, messageTypes, messageClass, faultKinds, scale, options.bins ?? 400);
+    out.push(`<g class="aggregate" transform="translate(0 ${height})">`);
+    out.push(`<text x="${LABEL_W}" y="14" class="heading">All ${clients.length} clients (lanes above: ${lanes.length} of ${actors.length} actors)</text>`);
+    out.push(axis(28, 28 + agg.height));
+    out.push(agg.svg);
+    out.push(gapBands(28, 28 + agg.height));
+    out.push(`</g>`);
+    height += agg.height + 70;
+  }
+
+  const svg = `<svg class="tl" viewBox="0 0 ${W} ${height}" role="img" aria-label="timeline">${out.join('')}</svg>`;
+  return {
+    svg,
+    legend: legend(stateNames, messageTypes, faultKinds, faultCounts),
+    aggregated,
+    lanes,
+    actors,
+    faultCounts,
+    states: stateNames,
+    messageTypes,
+    t0,
+    t1,
+  };
+}
+
+/** Drop points that repeat the previous one (flat runs of a step outline). */
+function dedupe(points: string[]): string[] {
+  return points.filter((p, i) => i === 0 || p !== points[i - 1]);
+}
+
+function isSorted(list: readonly StateMark[]): boolean {
+  for (let i = 1; i < list.length; i++) if (list[i]!.t < list[i - 1]!.t) return false;
+  return true;
+}
+
+/** Stacked clients per state, deliveries per bin by type, faults per bin by kind. */
+function aggregate(
+  clients: readonly string[],
+  states: ReadonlyMap<string, StateMark[]>,
+  delivers: readonly Deliver[],
+  faults: readonly RecordedEvent[],
+  stateNames: readonly string[],
+  stateClass: ReadonlyMap<string, string>,
+  messageTypes: readonly string[],
+  messageClass: ReadonlyMap<string, string>,
+  faultKinds: readonly string[],
+  scale: TimeScale,
+  binCount: number,
+): { svg: string; height: number } {
+  const B = Math.max(10, Math.min(binCount, PLOT_W));
+  // Bins are uniform on the drawn axis (display units), so squeezed stretches get few bins.
+  const bw = scale.U / B;
+  const t1 = scale.t1;
+  const binOf = (t: number) => Math.min(B - 1, Math.max(0, Math.floor(scale.u(t) / bw)));
+  const stateIndex = new Map(stateNames.map((s, i) => [s, i]));
+  const occ = stateNames.map(() => new Float64Array(B));
+  // Time-weighted occupancy: each interval adds its overlap with a bin, in bins.
+  for (const a of clients) {
+    const list = states.get(a);
+    if (!list) continue;
+    for (let k = 0; k < list.length; k++) {
+      const s = list[k]!;
+      const start = scale.u(s.t);
+      const end = scale.u(list[k + 1]?.t ?? t1);
+      if (end <= start) continue;
+      const row = occ[stateIndex.get(s.state)!]!;
+      const b0 = Math.min(B - 1, Math.floor(start / bw));
+      const b1 = Math.min(B - 1, Math.floor(end / bw));
+      if (b0 === b1) {
+        row[b0]! += (end - start) / bw;
+        continue;
+      }
+      row[b0]! += ((b0 + 1) * bw - start) / bw;
+      for (let b = b0 + 1; b < b1; b++) row[b]! += 1;
+      row[b1]! += Math.min(1, (end - b1 * bw) / bw);
+    }
+  }
+  const STACK_H = 220;
+  const parts: string[] = [];
+  const y0 = 28;
+  const n = Math.max(1, clients.length);
+  const yOf = (count: number) => y0 + STACK_H - (count / n) * STACK_H;
+  const bx = (b: number) => n1(LABEL_W + ((b * bw) / scale.U) * PLOT_W);
+  const bmid = (b: number) => n1(LABEL_W + (((b + 0.5) * bw) / scale.U) * PLOT_W);
+  const lower = new Float64Array(B);
+  parts.push(`<text x="${LABEL_W - 8}" y="${y0 + 12}" text-anchor="end" class="tick">${n} clients</text>`);
+  parts.push(`<text x="${LABEL_W - 8}" y="${y0 + STACK_H}" text-anchor="end" class="tick">0</text>`);
+  parts.push(`<text x="${LABEL_W - 8}" y="${y0 + STACK_H / 2}" text-anchor="end" class="axis">clients per state</text>`);
+  stateNames.forEach((state, si) => {
+    const row = occ[si]!;
+    let peak = 0;
+    for (let b = 0; b < B; b++) peak = Math.max(peak, row[b]!);
+    if (peak === 0) return;
+    // Step outline: top edge left to right, then bottom edge back.
+    const top: string[] = [];
+    const bottom: string[] = [];
+    for (let b = 0; b < B; b++) top.push(`${bx(b)} ${n1(yOf(lower[b]! + row[b]!))}`, `${bx(b + 1)} ${n1(yOf(lower[b]! + row[b]!))}`);
+    for (let b = B - 1; b >= 0; b--) bottom.push(`${bx(b + 1)} ${n1(yOf(lower[b]!))}`, `${bx(b)} ${n1(yOf(lower[b]!))}`);
+    for (let b = 0; b < B; b++) lower[b]! += row[b]!;
+    parts.push(
+      `<path class="${stateClass.get(state)}" d="M${dedupe(top).join('L')}L${dedupe(bottom).join('L')}Z"><title>${esc(`${state}: up to ${Math.round(peak * 10) / 10} clients at once`)}</title></path>`,
+    );
+  });
+  // Deliveries per bin by message type.
+  const MSG_Y = y0 + STACK_H + 24;
+  const MSG_H = 80;
+  const counts = messageTypes.map(() => new Float64Array(B));
+  const typeIndex = new Map(messageTypes.map((m, i) => [m, i]));
+  for (const d of delivers) {
+    const i = typeIndex.get(d.type);
+    if (i === undefined) continue;
+    counts[i]![binOf(d.t)]! += 1;
+  }
+  let maxCount = 1;
+  for (const c of counts) for (let b = 0; b < B; b++) maxCount = Math.max(maxCount, c[b]!);
+  parts.push(`<rect x="${LABEL_W}" y="${MSG_Y}" width="${PLOT_W}" height="${MSG_H}" class="lanebg"/>`);
+  parts.push(`<text x="${LABEL_W - 8}" y="${MSG_Y + MSG_H / 2 + 4}" text-anchor="end" class="axis">deliveries / bin</text>`);
+  parts.push(`<text x="${LABEL_W - 8}" y="${MSG_Y + 10}" text-anchor="end" class="tick">${maxCount}</text>`);
+  messageTypes.forEach((m, i) => {
+    const c = counts[i]!;
+    const pts: string[] = [];
+    for (let b = 0; b < B; b++) pts.push(`${bmid(b)} ${n1(MSG_Y + MSG_H - (c[b]! / maxCount) * MSG_H)}`);
+    const total = c.reduce((s, v) => s + v, 0);
+    parts.push(`<path class="${messageClass.get(m)} rate" d="M${pts.join('L')}"><title>${esc(`${m}: ${total} deliveries`)}</title></path>`);
+  });
+  // Faults per bin by kind: one row per kind, circle area by count.
+  let y = MSG_Y + MSG_H + 18;
+  for (const kind of faultKinds) {
+    const per = new Map<number, number>();
+    for (const f of faults) {
+      if (f.kind !== kind) continue;
+      const b = binOf(Number(f.t));
+      per.set(b, (per.get(b) ?? 0) + 1);
+    }
+    const max = Math.max(1, ...per.values());
+    parts.push(`<text x="${LABEL_W - 8}" y="${y + 4}" text-anchor="end" class="tick">${esc(kind)}</text>`);
+    parts.push(`<line x1="${LABEL_W}" x2="${LABEL_W + PLOT_W}" y1="${y}" y2="${y}" class="grid"/>`);
+    for (const [b, c] of per) {
+      const r = 1.5 + 5 * Math.sqrt(c / max);
+      parts.push(
+        `<circle class="fb f-${glyphKind(kind)}" cx="${bmid(b)}" cy="${y}" r="${n1(r)}"><title>${esc(`${kind}: ${c} between ${formatDuration(scale.t(b * bw))} and ${formatDuration(scale.t((b + 1) * bw))}`)}</title></circle>`,
+      );
+    }
+    y += 18;
+  }
+  return { svg: parts.join(''), height: y - y0 + 10 };
+}
+
+const FAULT_STYLE: Record<string, { colour: string; shape: string }> = {
+  ignored: { colour: '#757575', shape: 'circle' },
+  reject: { colour: '#ef6c00', shape: 'diamond' },
+  deadline: { colour: '#c62828', shape: 'triangle' },
+  quorum: { colour: '#6a1b9a', shape: 'square' },
+  drop: { colour: '#d50000', shape: 'x' },
+  duplicate: { colour: '#1565c0', shape: 'double' },
+  delay: { colour: '#ff8f00', shape: 'clock' },
+  corrupt: { colour: '#6d4c41', shape: 'diamondx' },
+  crash: { colour: '#000000', shape: 'star' },
+  other: { colour: '#9e9e9e', shape: 'diamond' },
+};
+
+/** The fault glyph family a kind is drawn with (`other` for kinds without a style). */
+export function glyphKind(kind: string): string {
+  return kind in FAULT_STYLE ? kind : 'other';
+}
+
+function faultKindsWithDefaults(kinds: readonly string[]): string[] {
+  return [...new Set(kinds.map(glyphKind))];
+}
+
+/** Glyph in a -6..6 box. */
+function glyph(kind: string): string {
+  const { colour, shape } = FAULT_STYLE[glyphKind(kind)]!;
+  switch (shape) {
+    case 'circle':
+      return `<circle r="4" fill="#fff" stroke="${colour}" stroke-width="2"/>`;
+    case 'diamond':
+      return `<path d="M0 -5 L5 0 L0 5 L-5 0 Z" fill="${colour}" stroke="#fff" stroke-width="1"/>`;
+    case 'triangle':
+      return `<path d="M0 -5.5 L5.5 4.5 L-5.5 4.5 Z" fill="${colour}" stroke="#fff" stroke-width="1"/>`;
+    case 'square':
+      return `<rect x="-4.5" y="-4.5" width="9" height="9" fill="${colour}" stroke="#fff" stroke-width="1"/>`;
+    case 'x':
+      return `<path d="M-4.5 -4.5 L4.5 4.5 M4.5 -4.5 L-4.5 4.5" stroke="${colour}" stroke-width="2.6"/>`;
+    case 'double':
+      return `<circle cx="-1.8" r="3.4" fill="none" stroke="${colour}" stroke-width="1.6"/><circle cx="1.8" r="3.4" fill="none" stroke="${colour}" stroke-width="1.6"/>`;
+    case 'clock':
+      return `<circle r="4.6" fill="#fff" stroke="${colour}" stroke-width="1.6"/><path d="M0 -3 L0 0 L2.4 1.4" stroke="${colour}" stroke-width="1.4" fill="none"/>`;
+    case 'diamondx':
+      return `<path d="M0 -5 L5 0 L0 5 L-5 0 Z" fill="${colour}"/><path d="M-2 -2 L2 2 M2 -2 L-2 2" stroke="#fff" stroke-width="1.2"/>`;
+    case 'star':
+      return `<path d="M0 -5.5 L1.6 -1.6 L5.5 -1.6 L2.4 1 L3.4 5 L0 2.6 L-3.4 5 L-2.4 1 L-5.5 -1.6 L-1.6 -1.6 Z" fill="${colour}"/>`;
+    default:
+      return `<circle r="4" fill="${colour}"/>`;
+  }
+}
+
+export function faultColour(kind: string): string {
+  return FAULT_STYLE[glyphKind(kind)]!.colour;
+}
+
+function faultTitle(f: RecordedEvent): string {
+  const { t, actor, round, kind, ...rest } = f;
+  let detail = JSON.stringify(rest);
+  if (detail.length > 200) detail = `${detail.slice(0, 197)}...`;
+  return `${kind} at ${actor}, round ${round}, ${formatDuration(Number(t))}${detail === '{}' ? '' : `: ${detail}`}`;
+}
+
+function legend(states: readonly string[], messageTypes: readonly string[], faultKinds: readonly string[], counts: Record<string, number>): string {
+  const items: string[] = [];
+  for (const s of states) items.push(`<li><span class="sw box" style="background:${stateColour(s)}"></span>${esc(s)}</li>`);
+  const msgs = messageTypes.map((m) => `<li><span class="sw" style="border-color:${messageColour(m)}"></span>${esc(m)}</li>`);
+  const faults = faultKinds.map(
+    (k) => `<li><svg class="glyph" viewBox="-6 -6 12 12" width="12" height="12">${glyph(k)}</svg>${esc(k)} (${counts[k]})</li>`,
+  );
+  return (
+    `<div class="legends"><div><h4>States</h4><ul class="legend">${items.join('')}</ul></div>` +
+    `<div><h4>Messages</h4><ul class="legend">${msgs.join('') || '<li>none</li>'}</ul></div>` +
+    `<div><h4>Faults</h4><ul class="legend">${faults.join('') || '<li>none</li>'}</ul></div></div>`
+  );
+}
