@@ -73,14 +73,14 @@ describe('machine graphs', () => {
     };
     const messages = (s: AnySnapshot): EventObject[] => {
       const r = s.context.round as number;
-      const events: EventObject[] = [
+      const events = [
         { type: 'ROUND_START', round: r + 1, sender: 'server', messageId: `rs${r + 1}`, uploadDeadline: 10 },
         { type: 'LLM_LOGITS', round: r, sender: 'server', messageId: `ll${r}`, logits: tinyLogits() },
         { type: 'LLM_LOGITS', round: r + 1, sender: 'server', messageId: `ll${r + 1}`, logits: tinyLogits() },
         { type: 'ADAPTER_AVERAGE', round: r, sender: 'server', messageId: `aa${r}`, tensors: {} },
         { type: 'FINISH', round: r, sender: 'server', messageId: 'fin', reason: 'completed' },
       ];
-      return events;
+      return events as EventObject[];
     };
     const { paths, reachedLeaves, events } = reachableAndTerminating(clientMachine, input, messages);
     const all = outline(clientMachine).states;
