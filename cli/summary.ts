@@ -2,7 +2,9 @@ import type { RoundMetrics } from '../actors/run-recorder.js';
 
 /** Per-round table: one row per round, accuracy of each actor, bytes, virtual time. */
 export function roundSummaryTable(metrics: readonly RoundMetrics[]): string {
-  const actors = [...new Set(metrics.map((m) => m.actor))];
+  const actors = [...new Set(metrics.map((m) => m.actor))].sort((a, b) =>
+    a === 'server' ? -1 : b === 'server' ? 1 : a.localeCompare(b, undefined, { numeric: true }),
+  );
   const rounds = [...new Set(metrics.map((m) => m.round))].sort((a, b) => a - b);
   const header = ['round', ...actors.map((a) => `acc ${a}`), 'bytes up', 'bytes down', 'virtual s'];
   const rows = rounds.map((r) => {

@@ -37,7 +37,7 @@ export function formatPath(path: readonly PropertyKey[]): string {
 /** Parse and validate scenario text; throws {@link ScenarioError} listing every problem. */
 export function parseScenario(text: string, file = '<scenario>', overrides: (doc: unknown) => unknown = (d) => d): Scenario {
   const lineCounter = new LineCounter();
-  const doc = parseDocument(text, { lineCounter, prettyErrors: false });
+  const doc = parseDocument(text, { lineCounter, prettyErrors: false, merge: true });
   if (doc.errors.length > 0) {
     throw new ScenarioError(
       file,
