@@ -77,9 +77,13 @@ async function choose(preferred: BackendName | undefined): Promise<string> {
  * preference switches backends; tensors created before keep working (tfjs moves their data).
  */
 export function initBackend(preferred?: BackendName): Promise<string> {
-  const fromEnv = process.env.FEDMKT_TF_BACKEND;
-  const wanted = preferred ?? (fromEnv ? parseBackendName(fromEnv, 'FEDMKT_TF_BACKEND') : undefined);
-  if (preferred !== undefined) parseBackendName(preferred, 'initBackend');
+  let wanted: BackendName | undefined;
+  try {
+    const fromEnv = process.env.FEDMKT_TF_BACKEND;
+    wanted = preferred === undefined ? (fromEnv ? parseBackendName(fromEnv, 'FEDMKT_TF_BACKEND') : undefined) : parseBackendName(preferred, 'initBackend');
+  } catch (e) {
+    return Promise.reject(e as Error);
+  }
   if (pending === undefined) {
     pending = choose(wanted);
     pending.catch(() => {
@@ -89,9 +93,11 @@ export function initBackend(preferred?: BackendName): Promise<string> {
   }
   if (preferred === undefined) return pending;
   const previous = pending;
-  pending = previous.then(
+  const attempt = previous.then(
     async (current) => (current === preferred ? current : choose(preferred)),
     async () => choose(preferred),
   );
-  return pending;
+  // a failed switch leaves the earlier backend in place
+  pending = attempt.catch(() => previous);
+  return attempt;
 }

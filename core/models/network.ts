@@ -108,6 +108,12 @@ export class TransformerNetwork {
     if (shape.seqLen > this.config.maxSeqLen) {
       throw new Error(`network.logits: sequence length ${shape.seqLen} exceeds maxSeqLen ${this.config.maxSeqLen}`);
     }
+    for (let i = 0; i < ids.length; i++) {
+      const id = ids[i] as number;
+      if (id < 0 || id >= this.config.vocabSize) {
+        throw new Error(`network.logits: id ${id} at position ${i} is outside the model vocabulary (size ${this.config.vocabSize})`);
+      }
+    }
     return tf.tidy(() => this.arch.forward(this.context(pass), tf.tensor1d(ids, 'int32'), shape));
   }
 

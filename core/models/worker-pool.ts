@@ -10,6 +10,7 @@
  */
 import { createRequire } from 'node:module';
 import { availableParallelism } from 'node:os';
+import { dirname, join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import type { PublicLogits } from '../protocol/messages.js';
@@ -41,13 +42,22 @@ interface Pending {
   reject: (e: Error) => void;
 }
 
-/** The worker entry, run through tsx's loader when this module itself runs as TypeScript. */
-function workerEntry(): { url: URL; execArgv: string[] } {
-  const ts = import.meta.url.endsWith('.ts');
-  const url = new URL(ts ? './model-worker.ts' : './model-worker.js', import.meta.url);
-  if (!ts) return { url, execArgv: [] };
-  const tsx = pathToFileURL(createRequire(import.meta.url).resolve('tsx')).href;
-  return { url, execArgv: ['--import', tsx] };
+/**
+ * How to start a worker: the compiled entry directly, or, when this module runs as TypeScript
+ * (tsx, vitest), a bootstrap that registers tsx's ESM loader in the worker and then imports
+ * the .ts entry (`--import` in a worker's execArgv does not install loader hooks).
+ */
+function workerStart(): { entry: URL | string; eval: boolean } {
+  if (!import.meta.url.endsWith('.ts')) return { entry: new URL('./model-worker.js', import.meta.url), eval: false };
+  const require = createRequire(import.meta.url);
+  const tsxDir = dirname(require.resolve('tsx/package.json'));
+  const exportsMap = (require('tsx/package.json') as { exports: Record<string, { import: { default: string } }> }).exports;
+  const api = pathToFileURL(join(tsxDir, exportsMap['./esm/api']?.import.default ?? 'dist/esm/api/index.mjs')).href;
+  const target = new URL('./model-worker.ts', import.meta.url).href;
+  const code =
+    `import(${JSON.stringify(api)}).then((tsx) => { tsx.register(); return import(${JSON.stringify(target)}); })` +
+    `.catch((e) => { console.error('model worker failed to start:', e); process.exit(1); });`;
+  return { entry: code, eval: true };
 }
 
 class WorkerSlot {
@@ -57,8 +67,8 @@ class WorkerSlot {
   failure: Error | undefined;
 
   constructor(index: number) {
-    const { url, execArgv } = workerEntry();
-    this.worker = new Worker(url, { execArgv, name: `fedmkt-model-${index}` });
+    const start = workerStart();
+    this.worker = new Worker(start.entry, { eval: start.eval, name: `fedmkt-model-${index}` });
     this.worker.on('message', (res: WorkerResponse) => {
       const p = this.pending.get(res.id);
       if (!p) return;
@@ -92,6 +102,8 @@ export class ModelWorkerPool {
     if (!Number.isInteger(size) || size < 1) throw new Error(`ModelWorkerPool: size must be a positive integer, got ${size}`);
     this.slots = Array.from({ length: size }, (_, i) => new WorkerSlot(i));
     this.ready = Promise.all(this.slots.map((slot) => this.send(slot, { op: 'init', ...(options.backend ? { backend: options.backend } : {}) })));
+    // surfaces through createModel/loadModel; not an unhandled rejection if neither is called
+    this.ready.catch(() => undefined);
   }
 
   get size(): number {

@@ -1,8 +1,10 @@
+import * as tf from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { TeacherSource, identityTeacher, type AlignedTeacher } from '../../core/alignment/aligned-teacher.js';
 import { initBackend } from '../../core/models/backend.js';
 import { createModel } from '../../core/models/factory.js';
 import type { LanguageModel, TextSample } from '../../core/models/model.js';
+import { pretrain } from '../../core/models/pretrain.js';
 import { encodeSample } from '../../core/models/sample-encoding.js';
 import type { TransformerModel } from '../../core/models/transformer-model.js';
 import { colorSamples, colorTokenizer } from './color-task.js';
@@ -165,5 +167,29 @@ describe('adapters and generation', () => {
     await m.trainEpochs(memorise, { epochs: 15, learningRate: 3e-2, batchSize: 4 });
     expect(await m.generate(['what color is the sky'], { maxNewTokens: 2 })).toEqual([' blue green']);
     m.dispose();
+  });
+});
+
+describe('memory', () => {
+  it('leaves no tensors behind: every method is balanced, and dispose frees the model', async () => {
+    const before = tf.memory().numTensors;
+    const m = model();
+    const own = identityTeacher(await m.scorePublic(samples, 4));
+    const everything = async (): Promise<void> => {
+      await m.trainEpochs(samples, { epochs: 1, learningRate: 1e-3, batchSize: 4 });
+      await m.scorePublic(samples, 4);
+      await m.distillEpochs(samples, own, { epochs: 1, learningRate: 1e-3, batchSize: 4, kdAlpha: 0.5, temperature: 1 });
+      await m.scoreChoices([{ prompt: 'what color', choices: [' red', ' blue'], label: 0 }]);
+      await m.generate(['what color'], { maxNewTokens: 2 });
+      await pretrain(m, ['what color is the sky red'], { epochs: 1, learningRate: 1e-3, batchSize: 4 });
+      m.mergeAdapter();
+      m.setAdapter(m.getAdapter());
+    };
+    await everything(); // first use creates cached masks and tables
+    const live = tf.memory().numTensors;
+    await everything();
+    expect(tf.memory().numTensors).toBe(live);
+    m.dispose();
+    expect(tf.memory().numTensors).toBe(before);
   });
 });
