@@ -3,7 +3,7 @@
  * (spec, tokenizer, corpus, settings, seed), reloaded by later runs.
  */
 import { createHash } from 'node:crypto';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { builtinPretrainCorpus } from '../core/data/builtin-task.js';
 import { createModel, loadModel } from '../core/models/factory.js';
@@ -26,11 +26,44 @@ export interface BaseModelRequest {
   log?: (line: string) => void;
 }
 
+/** A user's corpus: JSONL with a `text` field per line, or plain text split on blank lines. */
+export function readCorpusFile(file: string): string[] {
+  let raw: string;
+  try {
+    raw = readFileSync(file, 'utf8');
+  } catch (error) {
+    throw new Error(`pretrain.corpus: cannot read ${file}: ${(error as Error).message}`);
+  }
+  if (file.endsWith('.jsonl')) {
+    return raw
+      .split('\n')
+      .map((line, i) => [line.trim(), i + 1] as const)
+      .filter(([line]) => line.length > 0)
+      .map(([line, n]) => {
+        let row: unknown;
+        try {
+          row = JSON.parse(line);
+        } catch {
+          throw new Error(`${file}:${n}: not valid JSON`);
+        }
+        const text = (row as { text?: unknown }).text;
+        if (typeof text !== 'string') throw new Error(`${file}:${n}: expected a string field "text"`);
+        return text;
+      });
+  }
+  const docs = raw.split(/\n\s*\n/).map((d) => d.trim()).filter((d) => d.length > 0);
+  if (docs.length === 0) throw new Error(`pretrain.corpus: ${file} holds no text`);
+  return docs;
+}
+
 export async function baseModel(request: BaseModelRequest): Promise<LanguageModel> {
   const { spec, tokenizer, corpus, seed } = request;
   if (!request.pretrain) return createModel({ spec, tokenizer, corpus: [...corpus], seed });
   const settings = request.pretrain;
-  const texts = builtinPretrainCorpus(request.worldSeed, { factFraction: settings.factFraction }).texts;
+  const texts =
+    settings.corpus === 'builtin'
+      ? builtinPretrainCorpus(request.worldSeed, { factFraction: settings.factFraction }).texts
+      : readCorpusFile(settings.corpus);
   const key = createHash('sha256')
     .update(JSON.stringify({ spec, tokenizer: tokenizer.contentHash, settings, seed, worldSeed: request.worldSeed, texts, corpus }))
     .digest('hex')

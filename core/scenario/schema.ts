@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { ModelSpecSchema } from '../models/spec.js';
+import { checkFaultRefs, DEFAULT_FAULTS, FaultsSchema } from '../faults/schema.js';
 
 const actorId = z.string().regex(/^[A-Za-z][A-Za-z0-9_-]{0,31}$/, 'expected an id of letters, digits, _ or - (starting with a letter)');
 const positiveInt = z.number({ error: 'expected a positive integer' }).int('expected a positive integer').positive('expected a positive integer');
@@ -38,6 +39,9 @@ const modelField = z.union([z.string().min(1), ModelSpecSchema]);
  */
 export const PretrainSchema = z
   .object({
+    /** `builtin`, or a text file (one document per paragraph) or JSONL file (a `text` field per line). */
+    corpus: z.string().min(1).default('builtin'),
+    /** Built-in corpus only: share of the task's facts it states. */
     factFraction: z.number().min(0).max(1).default(0.5),
     epochs: z.number().int().positive().default(20),
     learningRate: z.number().positive().default(3e-3),
@@ -93,8 +97,16 @@ export const UploadPolicySchema = z
     quorum: z.number().positive().default(1),
     /** Below quorum at the deadline: skip this round, or abort the run. */
     onQuorumLost: z.enum(['skip-round', 'abort']).default('skip-round'),
-    /** Uploads of a closed round: drop them (always recorded). */
-    lateMessages: z.enum(['drop']).default('drop'),
+    /**
+     * Uploads of an earlier round: `drop` them (recorded as ignored, the default), or
+     * `{ acceptWithinRounds: n }`: an upload of round r reaching the server while it collects
+     * round r+k, k <= n, counts toward round r+k as that client's upload if it has none.
+     */
+    lateMessages: z
+      .union([z.literal('drop'), z.object({ acceptWithinRounds: positiveInt }).strict()], {
+        error: 'expected "drop" or { acceptWithinRounds: n }',
+      })
+      .default('drop'),
   })
   .strict();
 
@@ -137,9 +149,12 @@ export const ScenarioSchema = z
     protocol: ProtocolSchema.default(ProtocolSchema.parse({})),
     server: ServerSchema,
     clients: z.array(ClientSchema).min(1, 'expected at least one client'),
+    /** Injected faults (docs/faults.md); none by default. */
+    faults: FaultsSchema.default(DEFAULT_FAULTS),
   })
   .strict()
   .superRefine((s, ctx) => {
+    checkFaultRefs(s, ctx);
     const seen = new Map<string, number>();
     s.clients.forEach((c, i) => {
       const first = seen.get(c.id);
@@ -167,4 +182,10 @@ export type PretrainConfig = z.infer<typeof PretrainSchema>;
 export function quorumCount(scenario: Scenario): number {
   const q = scenario.protocol.awaitSLMLogits.quorum;
   return q >= 1 ? q : Math.max(1, Math.ceil(q * scenario.clients.length));
+}
+
+/** Rounds within which a late upload still counts (0: late uploads are dropped). */
+export function lateAcceptWithinRounds(scenario: Scenario): number {
+  const late = scenario.protocol.awaitSLMLogits.lateMessages;
+  return late === 'drop' ? 0 : late.acceptWithinRounds;
 }
