@@ -7,7 +7,9 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { builtinPretrainCorpus } from '../core/data/builtin-task.js';
 import { createModel, loadModel } from '../core/models/factory.js';
-import type { LanguageModel, TextSample, ChoiceItem } from '../core/models/model.js';
+import type { ChoiceItem, LanguageModel, TextSample, TrainOptions, TrainStats } from '../core/models/model.js';
+import { TransformerModel } from '../core/models/transformer-model.js';
+import type { VocabSource } from '../core/models/vocab.js';
 import { pretrain } from '../core/models/pretrain.js';
 import type { ModelSpec } from '../core/models/spec.js';
 import type { PretrainConfig } from '../core/scenario/schema.js';
@@ -56,9 +58,25 @@ export function readCorpusFile(file: string): string[] {
   return docs;
 }
 
-export async function baseModel(request: BaseModelRequest): Promise<LanguageModel> {
+/** Where models are made: in this thread, or in a worker pool. */
+export interface ModelMaker {
+  create(spec: ModelSpec | string, tokenizer: Tokenizer, corpus: readonly VocabSource[], seed: number): Promise<LanguageModel>;
+  load(dir: string, tokenizer: Tokenizer): Promise<LanguageModel>;
+  pretrain(model: LanguageModel, texts: readonly string[], options: TrainOptions): Promise<TrainStats>;
+}
+
+export const inProcessModels: ModelMaker = {
+  create: async (spec, tokenizer, corpus, seed) => createModel({ spec, tokenizer, corpus: [...corpus], seed }),
+  load: (dir, tokenizer) => loadModel(dir, tokenizer),
+  pretrain: (model, texts, options) => {
+    if (!(model instanceof TransformerModel)) throw new Error('pretrain: not an in-process transformer model');
+    return pretrain(model, texts, options);
+  },
+};
+
+export async function baseModel(request: BaseModelRequest, maker: ModelMaker = inProcessModels): Promise<LanguageModel> {
   const { spec, tokenizer, corpus, seed } = request;
-  if (!request.pretrain) return createModel({ spec, tokenizer, corpus: [...corpus], seed });
+  if (!request.pretrain) return maker.create(spec, tokenizer, corpus, seed);
   const settings = request.pretrain;
   const texts =
     settings.corpus === 'builtin'
@@ -68,16 +86,18 @@ export async function baseModel(request: BaseModelRequest): Promise<LanguageMode
     .update(JSON.stringify({ spec, tokenizer: tokenizer.contentHash, settings, seed, worldSeed: request.worldSeed, texts, corpus }))
     .digest('hex')
     .slice(0, 16);
-  const dir = join(request.cacheDir, `${typeof spec === 'string' ? spec : spec.arch}-${tokenizer.name}-${key}`);
+  const name = typeof spec === 'string' ? spec : spec.arch;
+  const dir = join(request.cacheDir, `${name}-${tokenizer.name}-${key}`);
   if (existsSync(join(dir, 'config.json'))) {
-    request.log?.(`base model ${dir}: cached`);
-    return loadModel(dir, tokenizer);
+    request.log?.(`base model ${name} (${tokenizer.name}): cached in ${dir}`);
+    return maker.load(dir, tokenizer);
   }
-  const model = createModel({ spec, tokenizer, corpus: [...corpus, ...texts], seed });
+  request.log?.(`base model ${name} (${tokenizer.name}): pretraining ${settings.epochs} epochs on ${texts.length} texts...`);
+  const model = await maker.create(spec, tokenizer, [...corpus, ...texts], seed);
   const start = Date.now();
-  const stats = await pretrain(model, texts, { epochs: settings.epochs, learningRate: settings.learningRate, batchSize: settings.batchSize });
+  const stats = await maker.pretrain(model, texts, { epochs: settings.epochs, learningRate: settings.learningRate, batchSize: settings.batchSize });
   request.log?.(
-    `base model ${typeof spec === 'string' ? spec : spec.arch} (${tokenizer.name}): pretrained ${settings.epochs} epochs on ${texts.length} texts, loss ${stats.loss.toFixed(3)}, ${((Date.now() - start) / 1000).toFixed(1)} s`,
+    `base model ${name} (${tokenizer.name}): pretrained, loss ${stats.loss.toFixed(3)}, ${((Date.now() - start) / 1000).toFixed(1)} s; cached in ${dir}`,
   );
   await model.save(dir);
   return model;

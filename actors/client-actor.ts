@@ -13,7 +13,7 @@ import { clientMachine, type ClientEvent } from '../machines/client.js';
 import { ActorEndpoint } from './endpoint.js';
 import type { RoundMetrics, RunRecorder } from './run-recorder.js';
 import { trackStates } from './state-tracker.js';
-import { WorkRunner } from './work.js';
+import { processComputeQueue, WorkRunner, type ComputeQueue } from './work.js';
 
 export interface ClientActorDeps {
   scenario: Scenario;
@@ -24,12 +24,14 @@ export interface ClientActorDeps {
   clock: Clock;
   recorder: RunRecorder;
   decode: DecodeContext;
+  /** Serialises model work; null when models run in worker threads. Default: the process queue. */
+  computeQueue?: ComputeQueue | null;
 }
 
 export function createClientActor(deps: ClientActorDeps): Actor<typeof clientMachine> {
   const { scenario, config, learner, clock, recorder } = deps;
   const id = config.id;
-  const work = new WorkRunner(id, clock, config.profile, recorder);
+  const work = new WorkRunner(id, clock, config.profile, recorder, deps.computeQueue === undefined ? processComputeQueue : deps.computeQueue);
   const nPrivate = learner.data.privateSet.length;
   const nPublic = learner.data.publicSet.length;
   let currentRound = 0;
@@ -41,6 +43,7 @@ export function createClientActor(deps: ClientActorDeps): Actor<typeof clientMac
     recorder,
     decode: deps.decode,
     round: () => currentRound,
+    logitEncoding: scenario.protocol.logitEncoding,
   });
 
   // Per-round measurements, flushed to metrics.jsonl by `evaluate`.

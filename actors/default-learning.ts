@@ -1,12 +1,14 @@
 /**
  * The learning stack a local run uses by default: real tokenizers from the registry,
- * TensorFlow.js transformer models with LoRA, and MinED token alignment.
+ * TensorFlow.js transformer models with LoRA (in worker threads when asked), and MinED
+ * token alignment.
  */
+import { join } from 'node:path';
 import { TokenAligner } from '../core/alignment/token-aligner.js';
 import { initBackend, type BackendName } from '../core/models/backend.js';
-import { join } from 'node:path';
+import { ModelWorkerPool, RemoteModel } from '../core/models/worker-pool.js';
 import { loadTokenizer } from '../core/tokenizers/registry.js';
-import { baseModel } from './base-models.js';
+import { baseModel, inProcessModels, type ModelMaker } from './base-models.js';
 import type { LearningStack } from './federation.js';
 
 export interface DefaultLearningOptions {
@@ -14,25 +16,52 @@ export interface DefaultLearningOptions {
   log?: (line: string) => void;
   /** Where pretrained base models are cached (default .cache/fedmkt/base-models). */
   cacheDir?: string;
+  /**
+   * Worker threads for model work (0: in this thread). With workers, training runs off the
+   * event loop: deadlines, deliveries and progress go on while models compute.
+   */
+  workers?: number;
 }
 
 export async function defaultLearningStack(options: DefaultLearningOptions = {}): Promise<LearningStack> {
   const backend = await initBackend(options.backend);
-  options.log?.(`TensorFlow.js backend: ${backend}`);
+  const workers = options.workers ?? 0;
+  options.log?.(`TensorFlow.js backend: ${backend}${workers > 0 ? `, ${workers} model worker thread${workers > 1 ? 's' : ''}` : ''}`);
+  const pool = workers > 0 ? new ModelWorkerPool({ size: workers, backend: backend as BackendName }) : null;
+  const maker: ModelMaker = pool ? pooledModels(pool) : inProcessModels;
   return {
     tokenizer: (name) => loadTokenizer(name),
     createModel: (party, tokenizer, data, seed, worldSeed) =>
-      baseModel({
-        spec: party.model,
-        tokenizer,
-        corpus: data.corpus,
-        pretrain: party.pretrain,
-        // Parties with the same architecture and tokenizer start from the same base model.
-        seed: party.pretrain ? worldSeed : seed,
-        worldSeed,
-        cacheDir: options.cacheDir ?? join('.cache', 'fedmkt', 'base-models'),
-        ...(options.log ? { log: options.log } : {}),
-      }),
+      baseModel(
+        {
+          spec: party.model,
+          tokenizer,
+          corpus: data.corpus,
+          pretrain: party.pretrain,
+          // Parties with the same architecture and tokenizer start from the same base model.
+          seed: party.pretrain ? worldSeed : seed,
+          worldSeed,
+          cacheDir: options.cacheDir ?? join('.cache', 'fedmkt', 'base-models'),
+          ...(options.log ? { log: options.log } : {}),
+        },
+        maker,
+      ),
     aligner: () => new TokenAligner({ loadTokenizer }),
+    // Each worker runs its models' requests one at a time; nothing to serialise here.
+    computeQueue: pool ? null : undefined,
+    close: async () => {
+      await pool?.close();
+    },
+  };
+}
+
+function pooledModels(pool: ModelWorkerPool): ModelMaker {
+  return {
+    create: (spec, tokenizer, corpus, seed) => pool.createModel({ spec, tokenizer: { registry: tokenizer.name }, corpus: [...corpus], seed }),
+    load: (dir, tokenizer) => pool.loadModel(dir, { registry: tokenizer.name }),
+    pretrain: (model, texts, options) => {
+      if (!(model instanceof RemoteModel)) throw new Error('pretrain: not a worker-thread model');
+      return model.pretrain(texts, options);
+    },
   };
 }

@@ -16,11 +16,11 @@ import type { ClientConfig, Scenario, ServerConfig } from '../core/scenario/sche
 import { MemoryTransport } from '../core/transport/memory.js';
 import type { Tokenizer } from '../core/tokenizers/tokenizer.js';
 import { createClientActor } from './client-actor.js';
-import { federationData, type FederationData } from './federation-data.js';
+import { loadFederationData, type FederationData } from './federation-data.js';
 import type { RunEvent } from './run-recorder.js';
 import { RunRecorder } from './run-recorder.js';
 import { createServerActor } from './server-actor.js';
-import { linkOfProfile } from './work.js';
+import { linkOfProfile, type ComputeQueue } from './work.js';
 
 /** What the learning side must supply to run a scenario: models and token alignment. */
 export interface LearningStack {
@@ -33,6 +33,10 @@ export interface LearningStack {
     worldSeed: number,
   ): Promise<LanguageModel>;
   aligner(): TokenAlignment;
+  /** Serialises model work in this process; null when models live in worker threads. */
+  computeQueue?: ComputeQueue | null;
+  /** Release what the stack holds (worker threads). */
+  close?(): Promise<void>;
 }
 
 export interface RunOptions {
@@ -41,6 +45,13 @@ export interface RunOptions {
   learning: LearningStack;
   /** Called for every recorded event (progress display, live view). */
   onEvent?: (event: RunEvent) => void;
+  /** The run's data when the caller already loaded it (same scenario); else loaded here. */
+  data?: FederationData;
+  /**
+   * Called once every actor has stopped, before the models are disposed: final evaluation of
+   * each party's model (`server`, then the clients in scenario order), e.g. Rouge-L of a generation task.
+   */
+  onFinish?: (parties: readonly { id: string; model: LanguageModel }[], data: FederationData) => Promise<void>;
 }
 
 export interface RunResult {
@@ -67,7 +78,7 @@ export async function runFederation(scenario: Scenario, options: RunOptions): Pr
   ]);
   const transport = new MemoryTransport(clock, (sender) => linkOfProfile(profiles.get(sender) ?? scenario.server.profile));
 
-  const data = federationData(scenario);
+  const data = options.data ?? (await loadFederationData(scenario));
   const { learning } = options;
   const tokenizers = new Map<string, Tokenizer>();
   for (const name of new Set([scenario.server.tokenizer, ...scenario.clients.map((c) => c.tokenizer)]))
@@ -91,7 +102,7 @@ export async function runFederation(scenario: Scenario, options: RunOptions): Pr
   const serverModel = await learning.createModel(scenario.server, tokenizers.get(scenario.server.tokenizer)!, data, scenario.seed, scenario.seed);
   const serverLearner = new ServerLearner(serverModel, { publicSet: data.publicSet, testSet: data.testSet }, aligner, settings(scenario.server));
   const actors = new Map<string, AnyActorRef>();
-  actors.set('server', createServerActor({ scenario, run, learner: serverLearner, transport, clock, recorder, decode }));
+  actors.set('server', createServerActor({ scenario, run, learner: serverLearner, transport, clock, recorder, decode, computeQueue: learning.computeQueue }));
   const models: LanguageModel[] = [serverModel];
   for (const [i, config] of scenario.clients.entries()) {
     const model = await learning.createModel(config, tokenizers.get(config.tokenizer)!, data, scenario.seed + 1 + i, scenario.seed);
@@ -102,7 +113,7 @@ export async function runFederation(scenario: Scenario, options: RunOptions): Pr
       aligner,
       settings(config),
     );
-    actors.set(config.id, createClientActor({ scenario, config, run, learner, transport, clock, recorder, decode }));
+    actors.set(config.id, createClientActor({ scenario, config, run, learner, transport, clock, recorder, decode, computeQueue: learning.computeQueue }));
   }
 
   // Clients first, so they listen before the server's first announcement is delivered.
@@ -122,7 +133,16 @@ export async function runFederation(scenario: Scenario, options: RunOptions): Pr
     actor.stop();
   }
   await transport.close();
-  for (const m of models) m.dispose();
+  try {
+    if (options.onFinish)
+      await options.onFinish(
+        models.map((model, i) => ({ id: i === 0 ? 'server' : scenario.clients[i - 1]!.id, model })),
+        data,
+      );
+  } finally {
+    for (const m of models) m.dispose();
+  }
+  await learning.close?.();
 
   if (options.outDir) {
     mkdirSync(options.outDir, { recursive: true });

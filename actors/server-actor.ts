@@ -14,7 +14,7 @@ import { finiteOrNull, mean, omitType } from './client-actor.js';
 import { ActorEndpoint } from './endpoint.js';
 import type { RunRecorder } from './run-recorder.js';
 import { trackStates } from './state-tracker.js';
-import { WorkRunner } from './work.js';
+import { processComputeQueue, WorkRunner, type ComputeQueue } from './work.js';
 
 export interface ServerActorDeps {
   scenario: Scenario;
@@ -24,13 +24,15 @@ export interface ServerActorDeps {
   clock: Clock;
   recorder: RunRecorder;
   decode: DecodeContext;
+  /** Serialises model work; null when models run in worker threads. Default: the process queue. */
+  computeQueue?: ComputeQueue | null;
 }
 
 export function createServerActor(deps: ServerActorDeps): Actor<typeof serverMachine> {
   const { scenario, learner, clock, recorder } = deps;
   const id = 'server';
   const profile = scenario.server.profile;
-  const work = new WorkRunner(id, clock, profile, recorder);
+  const work = new WorkRunner(id, clock, profile, recorder, deps.computeQueue === undefined ? processComputeQueue : deps.computeQueue);
   const nPublic = learner.data.publicSet.length;
   let currentRound = 0;
   const endpoint = new ActorEndpoint({
@@ -41,6 +43,7 @@ export function createServerActor(deps: ServerActorDeps): Actor<typeof serverMac
     recorder,
     decode: deps.decode,
     round: () => currentRound,
+    logitEncoding: scenario.protocol.logitEncoding,
   });
 
   let roundStart = 0;

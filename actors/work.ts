@@ -53,20 +53,20 @@ export class WorkRunner {
     private readonly clock: Clock,
     private readonly profile: Profile,
     private readonly recorder: RunRecorder,
-    private readonly queue: ComputeQueue = processComputeQueue,
+    /** null: no serialising here (models in worker threads queue their own work). */
+    private readonly queue: ComputeQueue | null = processComputeQueue,
   ) {}
 
   /** Run `work`, charge its profile duration to the clock, record its wall time. */
   run<T>(state: string, round: number, kind: WorkKind, samples: number, work: () => Promise<T>): Promise<T> {
-    return this.clock.charge(workDuration(this.profile, kind, samples), () =>
-      this.queue.run(async () => {
-        const start = process.hrtime.bigint();
-        try {
-          return await work();
-        } finally {
-          this.recorder.timing({ actor: this.actor, round, state, wallSeconds: Number(process.hrtime.bigint() - start) / 1e9 });
-        }
-      }),
-    );
+    const timed = async () => {
+      const start = process.hrtime.bigint();
+      try {
+        return await work();
+      } finally {
+        this.recorder.timing({ actor: this.actor, round, state, wallSeconds: Number(process.hrtime.bigint() - start) / 1e9 });
+      }
+    };
+    return this.clock.charge(workDuration(this.profile, kind, samples), () => (this.queue ? this.queue.run(timed) : timed()));
   }
 }

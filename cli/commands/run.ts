@@ -1,4 +1,5 @@
 import { Command, InvalidArgumentError } from 'commander';
+import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { defaultLearningStack } from '../../actors/default-learning.js';
 import { runFederation } from '../../actors/federation.js';
@@ -31,15 +32,16 @@ export function registerRunCommand(program: Command): void {
     .option('--rounds <n>', 'override the number of rounds', nonNegativeInt)
     .option('--out <dir>', 'output folder (default runs/<time>-<scenario>)')
     .option('--backend <name>', 'tensorflow | wasm | cpu (default: best available)')
+    .option('--workers <n>', 'model worker threads (0: in the main thread)', nonNegativeInt, Math.min(availableParallelism(), 4))
     .option('--quiet', 'no live progress')
-    .action(async (file: string, opts: { seed?: number; rounds?: number; out?: string; backend?: BackendName; quiet?: boolean }) => {
+    .action(async (file: string, opts: { seed?: number; rounds?: number; out?: string; backend?: BackendName; workers: number; quiet?: boolean }) => {
       const scenario = loadScenario(file, (doc) => applyOverrides(doc, opts));
       const outDir = opts.out ?? join('runs', `${new Date().toISOString().replace(/[:.]/g, '-')}-${scenario.name}`);
       const ids = ['server', ...scenario.clients.map((c) => c.id)];
       process.stderr.write(`[fedmkt] ${scenario.name}: server + ${scenario.clients.length} clients, ${scenario.rounds} rounds, seed ${scenario.seed}\n`);
       const result = await runFederation(scenario, {
         outDir,
-        learning: await defaultLearningStack({ backend: opts.backend, log: (line) => process.stderr.write(`[fedmkt] ${line}\n`) }),
+        learning: await defaultLearningStack({ backend: opts.backend, workers: opts.workers, log: (line) => process.stderr.write(`[fedmkt] ${line}\n`) }),
         ...(opts.quiet ? {} : { onEvent: progressReporter(ids) }),
       });
       process.stdout.write(`\n${roundSummaryTable(result.recorder.metrics)}\n\n`);
