@@ -66,7 +66,8 @@ async function runAlign(options: AlignOptions, print: Print): Promise<void> {
     print(`  blend[${i}] ${show(blend.idToToken(blendIds[i] as number))} -> base[${j}] ${show(base.idToToken(baseIds[j] as number))}`);
   }
 
-  const { teacher, stats } = alignLogits(pair, oracleLogits(blend.name, blendIds), { tokenizer: base.name, lengths: Int32Array.of(baseIds.length), tokenIds: Int32Array.from(baseIds) }, fallback);
+  const receiver = { tokenizer: base.name, lengths: Int32Array.of(baseIds.length), tokenIds: Int32Array.from(baseIds) };
+  const { teacher, stats } = alignLogits(pair, oracleLogits(blend.name, blendIds), receiver, fallback);
   print(`base positions (fallback ${fallback}; blend top-1 = its own next token, for display):`);
   for (let j = 0; j < baseIds.length; j++) {
     const i = alignment.senderOf[j] as number;

@@ -31,7 +31,14 @@ export interface VocabMapSummary {
 
 export function summariseVocabMap(map: VocabMap, source: Tokenizer): VocabMapSummary {
   const view = normalisedVocab(source);
-  const summary: VocabMapSummary = { tokens: map.targetOf.length, exact: 0, nearest: 0, meanDistance: 0, specialsPinned: 0, specialsUnmapped: 0 };
+  const summary: VocabMapSummary = {
+    tokens: map.targetOf.length,
+    exact: 0,
+    nearest: 0,
+    meanDistance: 0,
+    specialsPinned: 0,
+    specialsUnmapped: 0,
+  };
   let distanceSum = 0;
   for (let id = 0; id < map.targetOf.length; id++) {
     const distance = map.distance[id] as number;

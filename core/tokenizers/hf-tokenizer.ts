@@ -79,7 +79,8 @@ export class HfTokenizer implements Tokenizer {
       json.model.merges = (merges as string[][]).map((pair) => pair.join(' '));
     }
     const className = (config.tokenizer_class ?? 'PreTrainedTokenizer').replace(/Fast$/, '');
-    const classes = AutoTokenizer.TOKENIZER_CLASS_MAPPING as Record<string, typeof AutoTokenizer.TOKENIZER_CLASS_MAPPING.PreTrainedTokenizer>;
+    type TokenizerClass = typeof AutoTokenizer.TOKENIZER_CLASS_MAPPING.PreTrainedTokenizer;
+    const classes = AutoTokenizer.TOKENIZER_CLASS_MAPPING as Record<string, TokenizerClass>;
     const TokenizerClass = classes[className] ?? AutoTokenizer.TOKENIZER_CLASS_MAPPING.PreTrainedTokenizer;
     this.inner = new TokenizerClass(json, config);
     this.vocab = this.inner.model.vocab;
