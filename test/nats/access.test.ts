@@ -1,0 +1,151 @@
+import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Command } from 'commander';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { registerNatsConfigCommand } from '../../cli/commands/nats-config.js';
+import { actorPermissions, buildNatsAccessConfig, credentialLogin, readNatsCredential, writeNatsAccessConfig } from '../../core/nats/access-config.js';
+import { type NatsServerHandle, startNatsServer } from '../../core/nats/server-process.js';
+import { NatsPermissionError, NatsTransport } from '../../core/transport/nats-transport.js';
+import type { TransportMessage } from '../../core/transport/transport.js';
+import { captureLog, natsServerAvailable, waitFor } from './helpers.js';
+
+describe('access configuration', () => {
+  it('derives permissions from the subject scheme', () => {
+    expect(actorPermissions('exp', 'c1')).toEqual({
+      publish: ['fedmkt.exp.*.slm-logits.c1', 'fedmkt.exp.*.adapter.c1', 'fedmkt.exp.events.c1'],
+      subscribe: [
+        'fedmkt.exp.*.llm-logits',
+        'fedmkt.exp.*.round-start',
+        'fedmkt.exp.*.adapter-average',
+        'fedmkt.exp.*.finish',
+        'fedmkt.exp.*.slm-logits.c1',
+        'fedmkt.exp.*.adapter.c1',
+        'fedmkt.exp.events.c1',
+        '_INBOX.c1.>',
+      ],
+      allowResponses: false,
+    });
+    const server = actorPermissions('exp', 'server');
+    expect(server.publish).toEqual(['fedmkt.exp.*.llm-logits', 'fedmkt.exp.*.round-start', 'fedmkt.exp.*.adapter-average', 'fedmkt.exp.*.finish', 'fedmkt.exp.events.server']);
+    expect(server.subscribe).toContain('fedmkt.exp.*.slm-logits.*');
+    expect(server.allowResponses).toBe(true);
+  });
+
+  it('rejects ids that are not single subject tokens, duplicates and the reserved server id', () => {
+    expect(() => buildNatsAccessConfig({ run: 'exp', clientIds: ['c.1'] })).toThrow(/client id "c.1" must be one subject token/);
+    expect(() => buildNatsAccessConfig({ run: 'exp', clientIds: ['c1', 'c1'] })).toThrow(/"c1" appears twice/);
+    expect(() => buildNatsAccessConfig({ run: 'exp', clientIds: ['server'] })).toThrow(/reserved for the server/);
+    expect(() => buildNatsAccessConfig({ run: 'a b', clientIds: ['c1'] })).toThrow(/run name "a b"/);
+  });
+
+  it('writes the config and credentials through `fedmkt nats-config`, readable by the owner only', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'fedmkt-acl-cli-'));
+    try {
+      const scenario = join(dir, 'scenario.yaml');
+      writeFileSync(scenario, 'name: exp1\nserver: { model: x }\nclients:\n  - id: c1\n    model: a\n  - id: c2\n    model: b\n');
+      const program = new Command().exitOverride();
+      registerNatsConfigCommand(program);
+      const out = join(dir, 'out');
+      const printed: string[] = [];
+      const log = console.log;
+      console.log = (line: string) => printed.push(line);
+      try {
+        await program.parseAsync(['node', 'fedmkt', 'nats-config', scenario, '--out', out]);
+      } finally {
+        console.log = log;
+      }
+      expect(printed).toHaveLength(4);
+      const config = readFileSync(join(out, 'nats-server.conf'), 'utf8');
+      expect(config).toContain('"fedmkt.exp1.*.slm-logits.c2"');
+      expect(statSync(join(out, 'nats-server.conf')).mode & 0o777).toBe(0o600);
+      const c2 = readNatsCredential(join(out, 'credentials', 'c2.json'));
+      expect(c2).toMatchObject({ actor: 'c2', run: 'exp1', user: 'c2', inboxPrefix: '_INBOX.c2' });
+      expect(config).toContain(JSON.stringify(c2.password));
+
+      writeFileSync(scenario, 'name: exp1\nclients: []\n');
+      await expect(program.parseAsync(['node', 'fedmkt', 'nats-config', scenario, '--out', out])).rejects.toThrow(/scenario .*scenario.yaml: clients/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('names the file and field of an invalid credential', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'fedmkt-acl-cred-'));
+    try {
+      const file = join(dir, 'c1.json');
+      writeFileSync(file, JSON.stringify({ actor: 'c1', user: 'c1' }));
+      expect(() => readNatsCredential(file)).toThrow(/c1.json is invalid: run: .*password/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe.skipIf(!natsServerAvailable)('access control on a nats-server', () => {
+  const run = 'acl';
+  let dir: string;
+  let server: NatsServerHandle;
+  let files: Record<string, string>;
+  const transports: NatsTransport[] = [];
+  const as = async (actor: string, logger = captureLog().logger) => {
+    const t = await NatsTransport.connect({
+      servers: server.url,
+      ...credentialLogin(readNatsCredential(files[actor] as string)),
+      ackTimeoutMs: 2_000,
+      logger,
+    });
+    transports.push(t);
+    return t;
+  };
+
+  beforeAll(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'fedmkt-acl-'));
+    const written = writeNatsAccessConfig({ run, clientIds: ['c1', 'c2'] }, dir);
+    files = written.credentialFiles;
+    server = await startNatsServer({ configFile: written.configFile });
+  });
+  afterAll(async () => {
+    await Promise.all(transports.map((t) => t.close()));
+    await server?.stop();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('lets each actor do its part and nothing else', async () => {
+    const serverActor = await as('server');
+    const c1Log = captureLog();
+    const c1 = await as('c1', c1Log.logger);
+    const c2 = await as('c2');
+    const atServer: TransportMessage[] = [];
+    const atC1: TransportMessage[] = [];
+    const spied: TransportMessage[] = [];
+    serverActor.subscribe(`fedmkt.${run}.*.slm-logits.*`, (m) => atServer.push(m));
+    c1.subscribe(`fedmkt.${run}.*.llm-logits`, (m) => atC1.push(m));
+    c1.subscribe(`fedmkt.${run}.*.slm-logits.c2`, (m) => spied.push(m));
+    await waitFor('the denied subscription', () => c1Log.errors.some((e) => e.includes('denied subscription to "fedmkt.acl.*.slm-logits.c2" for user c1')));
+
+    // own upload: allowed, acknowledged by the server actor
+    await c1.publish(`fedmkt.${run}.r1.slm-logits.c1`, new Uint8Array([1]), { sender: 'c1', messageId: 'c1:1' });
+    await c2.publish(`fedmkt.${run}.r1.slm-logits.c2`, new Uint8Array([2]), { sender: 'c2', messageId: 'c2:1' });
+    expect(atServer.map((m) => m.subject)).toEqual([`fedmkt.${run}.r1.slm-logits.c1`, `fedmkt.${run}.r1.slm-logits.c2`]);
+
+    // posing as c2 or as the server: refused by the server
+    await expect(c1.publish(`fedmkt.${run}.r1.slm-logits.c2`, new Uint8Array([3]), { sender: 'c1', messageId: 'c1:2' })).rejects.toThrow(NatsPermissionError);
+    await expect(c1.publish(`fedmkt.${run}.r1.llm-logits`, new Uint8Array([4]), { sender: 'c1', messageId: 'c1:3' })).rejects.toThrow(
+      'NATS denied publish to "fedmkt.acl.r1.llm-logits" for user c1',
+    );
+
+    // the server's broadcast reaches c1
+    await serverActor.publish(`fedmkt.${run}.r1.llm-logits`, new Uint8Array([5]), { sender: 'server', messageId: 'server:1' });
+    await waitFor('the broadcast', () => atC1.length === 1);
+    await new Promise((r) => setTimeout(r, 100));
+    expect(spied).toHaveLength(0);
+    expect(atServer).toHaveLength(2);
+  });
+
+  it('refuses a wrong password with an error naming the user', async () => {
+    await expect(NatsTransport.connect({ servers: server.url, user: 'c1', pass: 'wrong', logger: captureLog().logger })).rejects.toThrow(
+      /could not connect to nats:\/\/127.0.0.1:\d+ as c1: 'Authorization Violation'/,
+    );
+  });
+});
