@@ -1,0 +1,77 @@
+/**
+ * The live view of a run (`fedmkt run SCENARIO --ui`): a local page that follows the actors'
+ * states on their statecharts, the round's progress and the messages as they flow. See
+ * docs/visualising.md.
+ */
+import type { Scenario } from '../scenario/schema.js';
+import type { LiveEvent } from './live-state.js';
+import { LiveServer } from './server.js';
+import { liveCharts, liveOptionsFromScenario } from './statecharts.js';
+import { connectStately, type StatelyBridge } from './stately.js';
+
+export { LiveState, type ActorRow, type CollectionProgress, type LiveEvent, type LiveSnapshot, type LiveStateOptions, type MessageRow, type Role } from './live-state.js';
+export { livePage } from './page.js';
+export { replay, type ReplayOptions } from './replay.js';
+export { LiveServer, type LiveServerOptions } from './server.js';
+export { liveChart, liveCharts, liveOptionsFromScenario, type LiveChart, type LiveCharts } from './statecharts.js';
+export { connectStately, stateValueOf, type StatelyBridge } from './stately.js';
+
+export interface LiveRunOptions {
+  /** Serve the live page. */
+  ui?: boolean;
+  /** Port for the page (default: a free one). */
+  port?: number;
+  /** Close the page's server when the run ends instead of waiting for Ctrl-C. */
+  exitAtEnd?: boolean;
+  /** Mirror the run to Stately's inspector: true (stately.ai sky) or a ws:// URL. */
+  inspect?: boolean | string;
+  log?: (line: string) => void;
+}
+
+export interface LiveRun {
+  server: LiveServer | null;
+  /** Every event of the run goes here. */
+  onEvent(event: LiveEvent): void;
+  /** The run is over: tell the page, then close at once (exitAtEnd) or on Ctrl-C. */
+  finish(info?: { finalStates?: Record<string, string>; text?: string }): Promise<void>;
+}
+
+/** Starts what `--ui` / `--inspect` ask for; null when neither. */
+export async function startLiveRun(scenario: Scenario, options: LiveRunOptions): Promise<LiveRun | null> {
+  if (!options.ui && !options.inspect) return null;
+  const log = options.log ?? ((line: string) => process.stderr.write(`${line}\n`));
+  let server: LiveServer | null = null;
+  if (options.ui) {
+    server = await LiveServer.start({ ...liveOptionsFromScenario(scenario), charts: liveCharts(scenario), ...(options.port !== undefined ? { port: options.port } : {}) });
+    log(`[fedmkt] live view: ${server.url}`);
+  }
+  let stately: StatelyBridge | null = null;
+  if (options.inspect) stately = await connectStately({ ...(typeof options.inspect === 'string' ? { url: options.inspect } : {}), log: (l) => log(`[fedmkt] ${l}`) });
+  return {
+    server,
+    onEvent(event) {
+      server?.push(event);
+      stately?.push(event);
+    },
+    async finish(info = {}) {
+      stately?.stop();
+      if (!server) return;
+      server.end(info);
+      if (options.exitAtEnd) {
+        await server.close();
+        return;
+      }
+      log(`[fedmkt] the run is over; the live view stays at ${server.url} — press Ctrl-C to exit`);
+      await new Promise<void>((resolve) => {
+        const stop = () => {
+          process.off('SIGINT', stop);
+          process.off('SIGTERM', stop);
+          resolve();
+        };
+        process.on('SIGINT', stop);
+        process.on('SIGTERM', stop);
+      });
+      await server.close();
+    },
+  };
+}
