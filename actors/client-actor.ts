@@ -7,13 +7,14 @@ import type { ClientLearner } from '../core/learning/client-learner.js';
 import type { DecodeContext } from '../core/protocol/codec.js';
 import type { Envelope } from '../core/protocol/messages.js';
 import { clientInbox } from '../core/protocol/subjects.js';
-import type { ClientConfig, Scenario } from '../core/scenario/schema.js';
+import type { ActorHooks } from '../core/faults/controller.js';
+import type { ClientConfig, Profile, Scenario } from '../core/scenario/schema.js';
 import type { Transport } from '../core/transport/transport.js';
 import { clientMachine, type ClientEvent } from '../machines/client.js';
-import { ActorEndpoint } from './endpoint.js';
+import { ActorEndpoint, type EndpointState } from './endpoint.js';
 import type { RoundMetrics, RunRecorder } from './run-recorder.js';
 import { trackStates } from './state-tracker.js';
-import { processComputeQueue, WorkRunner, type ComputeQueue } from './work.js';
+import { processComputeQueue, WorkRunner, type ComputeQueue, type WorkKind } from './work.js';
 
 export interface ClientActorDeps {
   scenario: Scenario;
@@ -26,12 +27,46 @@ export interface ClientActorDeps {
   decode: DecodeContext;
   /** Serialises model work; null when models run in worker threads. Default: the process queue. */
   computeQueue?: ComputeQueue | null;
+  /** Fault layer (core/faults): lifecycle, restore after a crash, state observation, straggler profiles. */
+  hooks?: ActorHooks;
+}
+
+/**
+ * Work as a fault-aware actor runs it: on the profile of its round (stragglers), started only
+ * while the incarnation is alive, its result delivered only to a live incarnation.
+ */
+export function faultAwareWork(
+  actor: string,
+  clock: Clock,
+  profile: Profile,
+  recorder: RunRecorder,
+  queue: ComputeQueue | null | undefined,
+  hooks: ActorHooks | undefined,
+): { run<T>(state: string, round: number, kind: WorkKind, samples: number, work: () => Promise<T>): Promise<T> } {
+  const resolvedQueue = queue === undefined ? processComputeQueue : queue;
+  const runners = new Map<Profile, WorkRunner>();
+  const runnerFor = (round: number): WorkRunner => {
+    const p = hooks ? hooks.profile(round) : profile;
+    let runner = runners.get(p);
+    if (!runner) runners.set(p, (runner = new WorkRunner(actor, clock, p, recorder, resolvedQueue)));
+    return runner;
+  };
+  return {
+    run(state, round, kind, samples, work) {
+      const runner = runnerFor(round);
+      if (!hooks) return runner.run(state, round, kind, samples, work);
+      const { life } = hooks;
+      return life.release(runner.run(state, round, kind, samples, () => life.start(work)));
+    },
+  };
 }
 
 export function createClientActor(deps: ClientActorDeps): Actor<typeof clientMachine> {
   const { scenario, config, learner, clock, recorder } = deps;
   const id = config.id;
-  const work = new WorkRunner(id, clock, config.profile, recorder, deps.computeQueue === undefined ? processComputeQueue : deps.computeQueue);
+  const { hooks } = deps;
+  const saved = hooks?.restore?.local as ClientLocal | undefined;
+  const work = faultAwareWork(id, clock, config.profile, recorder, deps.computeQueue, hooks);
   const nPrivate = learner.data.privateSet.length;
   const nPublic = learner.data.publicSet.length;
   let currentRound = 0;
@@ -44,16 +79,17 @@ export function createClientActor(deps: ClientActorDeps): Actor<typeof clientMac
     decode: deps.decode,
     round: () => currentRound,
     logitEncoding: scenario.protocol.logitEncoding,
+    ...(saved ? { resume: saved.endpoint } : {}),
   });
 
   // Per-round measurements, flushed to metrics.jsonl by `evaluate`.
-  let roundStart = 0;
-  let bytesSentAtStart = 0;
-  let bytesReceivedAtStart = 0;
-  let trainLoss: number | null = null;
-  let distillLoss: number | null = null;
-  let publicCE: number | null = null;
-  let extra: Record<string, unknown> = {};
+  let roundStart = saved?.roundStart ?? 0;
+  let bytesSentAtStart = saved?.bytesSentAtStart ?? 0;
+  let bytesReceivedAtStart = saved?.bytesReceivedAtStart ?? 0;
+  let trainLoss: number | null = saved?.trainLoss ?? null;
+  let distillLoss: number | null = saved?.distillLoss ?? null;
+  let publicCE: number | null = saved?.publicCE ?? null;
+  let extra: Record<string, unknown> = { ...saved?.extra };
 
   const machine = clientMachine.provide({
     actors: {
@@ -122,6 +158,7 @@ export function createClientActor(deps: ClientActorDeps): Actor<typeof clientMac
 
   const actor = createActor(machine, {
     clock,
+    ...(hooks?.restore ? { snapshot: hooks.restore.snapshot as never } : {}),
     input: {
       id,
       totalRounds: scenario.rounds,
@@ -134,15 +171,44 @@ export function createClientActor(deps: ClientActorDeps): Actor<typeof clientMac
       },
     },
   });
-  trackStates(id, actor, clock, recorder, (_state, round) => {
+  trackStates(id, actor, clock, recorder, (state, round) => {
     currentRound = round;
+    hooks?.onState(state, round);
   });
   for (const type of ['accepted', 'ignored', 'deadline'] as const) {
     actor.on(type, (record) => recorder.event({ t: clock.now(), actor: id, kind: record.type, ...omitType(record) }));
   }
   endpoint.listen(clientInbox(deps.run), (envelope) => actor.send(toClientEvent(envelope)));
   actor.subscribe({ complete: () => endpoint.close(), error: () => endpoint.close() });
+  hooks?.life.onKilled(() => endpoint.close());
+  hooks?.bind({
+    actor,
+    local: (): ClientLocal => ({
+      endpoint: endpoint.state(),
+      roundStart,
+      bytesSentAtStart,
+      bytesReceivedAtStart,
+      trainLoss,
+      distillLoss,
+      publicCE,
+      extra: { ...extra },
+    }),
+    getAdapter: () => learner.getAdapter(),
+    setAdapter: (weights) => learner.setAdapter(weights),
+  });
   return actor;
+}
+
+/** What a client persists besides its machine snapshot and adapter. */
+interface ClientLocal extends Record<string, unknown> {
+  endpoint: EndpointState;
+  roundStart: number;
+  bytesSentAtStart: number;
+  bytesReceivedAtStart: number;
+  trainLoss: number | null;
+  distillLoss: number | null;
+  publicCE: number | null;
+  extra: Record<string, unknown>;
 }
 
 function toClientEvent(envelope: Envelope): ClientEvent {

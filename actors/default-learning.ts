@@ -6,9 +6,10 @@
 import { join } from 'node:path';
 import { TokenAligner } from '../core/alignment/token-aligner.js';
 import { initBackend, type BackendName } from '../core/models/backend.js';
+import { bigramModelFor } from '../core/models/bigram-stack.js';
 import { ModelWorkerPool, RemoteModel } from '../core/models/worker-pool.js';
 import { loadTokenizer } from '../core/tokenizers/registry.js';
-import { baseModel, inProcessModels, type ModelMaker } from './base-models.js';
+import { baseModel, inProcessModels, readCorpusFile, type ModelMaker } from './base-models.js';
 import type { LearningStack } from './federation.js';
 
 export interface DefaultLearningOptions {
@@ -31,7 +32,9 @@ export async function defaultLearningStack(options: DefaultLearningOptions = {})
   const maker: ModelMaker = pool ? pooledModels(pool) : inProcessModels;
   return {
     tokenizer: (name) => loadTokenizer(name),
-    createModel: (party, tokenizer, data, seed, worldSeed) =>
+    createModel: async (party, tokenizer, data, seed, worldSeed) =>
+      // `model: bigram`: a plain typed-array bigram LM (core/models/bigram.ts), for protocol-scale runs.
+      bigramModelFor(party, tokenizer, data.corpus, seed, worldSeed, readCorpusFile) ??
       baseModel(
         {
           spec: party.model,

@@ -4,7 +4,7 @@
  * unknown sender is recorded as `reject` and dropped: it never reaches a machine.
  */
 import type { Clock } from '../core/clock/clock.js';
-import { decodeMessage, encodeMessage, type DecodeContext } from '../core/protocol/codec.js';
+import { decodeMessage, encodeMessage, type DecodeContext, type LogitEncoding } from '../core/protocol/codec.js';
 import { PROTOCOL_VERSION, type ActorId, type Envelope, type MessageBody } from '../core/protocol/messages.js';
 import { messageSubject } from '../core/protocol/subjects.js';
 import type { Subscription, Transport } from '../core/transport/transport.js';
@@ -19,21 +19,44 @@ export interface EndpointOptions {
   decode: DecodeContext;
   /** Current round of the owning actor, for event records. */
   round: () => number;
+  /** How logit payloads are encoded on the wire (scenario `protocol.logitEncoding`); default 'f32'. */
+  logitEncoding?: LogitEncoding;
+  /** Counters of an earlier incarnation of this actor (restart after a crash): ids stay unique. */
+  resume?: EndpointState;
+}
+
+/** What an endpoint persists across a crash. */
+export interface EndpointState {
+  sequence: number;
+  bytesSent: number;
+  bytesReceived: number;
 }
 
 export class ActorEndpoint {
   private sequence = 0;
   private readonly subscriptions: Subscription[] = [];
+  private closed = false;
   bytesSent = 0;
   bytesReceived = 0;
 
-  constructor(private readonly options: EndpointOptions) {}
+  constructor(private readonly options: EndpointOptions) {
+    if (options.resume) {
+      this.sequence = options.resume.sequence;
+      this.bytesSent = options.resume.bytesSent;
+      this.bytesReceived = options.resume.bytesReceived;
+    }
+  }
 
-  /** Encode, record and publish one message for `round`. */
+  state(): EndpointState {
+    return { sequence: this.sequence, bytesSent: this.bytesSent, bytesReceived: this.bytesReceived };
+  }
+
+  /** Encode, record and publish one message for `round` (nothing once closed: the actor is gone). */
   async send(round: number, body: MessageBody): Promise<void> {
+    if (this.closed) return;
     const { run, actor, transport, clock, recorder } = this.options;
     const envelope: Envelope = { v: PROTOCOL_VERSION, run, round, sender: actor, id: `${actor}:${++this.sequence}`, body };
-    const bytes = encodeMessage(envelope);
+    const bytes = encodeMessage(envelope, { logits: this.options.logitEncoding ?? 'f32' });
     const subject = messageSubject(run, round, body.type, actor);
     this.bytesSent += bytes.byteLength;
     recorder.event({ t: clock.now(), actor, round, kind: 'send', type: body.type, id: envelope.id, subject, bytes: bytes.byteLength });
@@ -80,6 +103,7 @@ export class ActorEndpoint {
   }
 
   close(): void {
+    this.closed = true;
     for (const s of this.subscriptions) s.unsubscribe();
     this.subscriptions.length = 0;
   }

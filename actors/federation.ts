@@ -5,14 +5,18 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
-import type { AnyActorRef } from 'xstate';
 import type { TokenAlignment } from '../core/alignment/aligned-teacher.js';
 import { VirtualClock } from '../core/clock/virtual-clock.js';
+import { FaultController } from '../core/faults/controller.js';
+import { FaultInterceptor } from '../core/faults/interceptor.js';
+import { DiskStateStore, MemoryStateStore } from '../core/faults/persistence.js';
+import { readTraceFile, straggledProfiles } from '../core/faults/stragglers.js';
+import { checkInvariants, type Violation } from '../core/invariants/check.js';
 import { ClientLearner, type LearnerSettings } from '../core/learning/client-learner.js';
 import { ServerLearner } from '../core/learning/server-learner.js';
 import type { LanguageModel } from '../core/models/model.js';
 import type { DecodeContext } from '../core/protocol/codec.js';
-import type { ClientConfig, Scenario, ServerConfig } from '../core/scenario/schema.js';
+import { lateAcceptWithinRounds, quorumCount, type ClientConfig, type Scenario, type ServerConfig } from '../core/scenario/schema.js';
 import { MemoryTransport } from '../core/transport/memory.js';
 import type { Tokenizer } from '../core/tokenizers/tokenizer.js';
 import { createClientActor } from './client-actor.js';
@@ -59,6 +63,8 @@ export interface RunResult {
   /** Final state of each actor (`done`, `failed`, or where it stalled). */
   finalStates: Record<string, string>;
   failures: Record<string, string>;
+  /** Protocol invariants the event trace breaks (core/invariants); empty for a sound run. */
+  violations: Violation[];
   virtualMs: number;
   /** Wall seconds from the actors' start to the last one stopping (setup excluded). */
   roundsWallSeconds: number;
@@ -66,17 +72,40 @@ export interface RunResult {
   wallSeconds: number;
 }
 
-export async function runFederation(scenario: Scenario, options: RunOptions): Promise<RunResult> {
+export async function runFederation(given: Scenario, options: RunOptions): Promise<RunResult> {
   const wallStart = process.hrtime.bigint();
+  const scenario = withTraceInlined(given);
   const run = scenario.name;
   const recorder = new RunRecorder();
   if (options.onEvent) recorder.onEvent(options.onEvent);
   const clock = new VirtualClock();
-  const profiles = new Map<string, ServerConfig['profile']>([
-    ['server', scenario.server.profile],
-    ...scenario.clients.map((c) => [c.id, c.profile] as const),
-  ]);
-  const transport = new MemoryTransport(clock, (sender) => linkOfProfile(profiles.get(sender) ?? scenario.server.profile));
+  const clientIds = scenario.clients.map((c) => c.id);
+  const profiles = straggledProfiles(
+    scenario.seed,
+    new Map<string, ServerConfig['profile']>([['server', scenario.server.profile], ...scenario.clients.map((c) => [c.id, c.profile] as const)]),
+    clientIds,
+    scenario.faults.stragglers,
+  );
+  for (const d of profiles.drawn) recorder.event({ t: 0, actor: d.client, round: 0, kind: 'straggler', ...profiles.linkProfile(d.client), ...omitClient(d) });
+  const inner = new MemoryTransport(clock, (sender) => linkOfProfile(profiles.linkProfile(sender)));
+  if (scenario.faults.persist === 'disk' && !options.outDir) throw new Error('faults.persist: disk needs an output folder (run --out DIR)');
+  const controller = new FaultController({
+    seed: scenario.seed,
+    faults: scenario.faults,
+    clock,
+    recorder,
+    store: scenario.faults.persist === 'disk' ? new DiskStateStore(join(options.outDir!, 'state')) : new MemoryStateStore(),
+    profiles,
+  });
+  // The one interceptor between actors and the transport: every message fault happens here.
+  const transport = new FaultInterceptor(inner, {
+    clock,
+    seed: scenario.seed,
+    recorder,
+    status: controller,
+    rules: scenario.faults.messages,
+    partitions: scenario.faults.partitions,
+  });
 
   const data = options.data ?? (await loadFederationData(scenario));
   const { learning } = options;
@@ -101,8 +130,9 @@ export async function runFederation(scenario: Scenario, options: RunOptions): Pr
 
   const serverModel = await learning.createModel(scenario.server, tokenizers.get(scenario.server.tokenizer)!, data, scenario.seed, scenario.seed);
   const serverLearner = new ServerLearner(serverModel, { publicSet: data.publicSet, testSet: data.testSet }, aligner, settings(scenario.server));
-  const actors = new Map<string, AnyActorRef>();
-  actors.set('server', createServerActor({ scenario, run, learner: serverLearner, transport, clock, recorder, decode, computeQueue: learning.computeQueue }));
+  controller.add('server', 'server', (hooks) =>
+    createServerActor({ scenario, run, learner: serverLearner, transport: transport.view('server'), clock, recorder, decode, computeQueue: learning.computeQueue, hooks }),
+  );
   const models: LanguageModel[] = [serverModel];
   for (const [i, config] of scenario.clients.entries()) {
     const model = await learning.createModel(config, tokenizers.get(config.tokenizer)!, data, scenario.seed + 1 + i, scenario.seed);
@@ -113,26 +143,40 @@ export async function runFederation(scenario: Scenario, options: RunOptions): Pr
       aligner,
       settings(config),
     );
-    actors.set(config.id, createClientActor({ scenario, config, run, learner, transport, clock, recorder, decode, computeQueue: learning.computeQueue }));
+    controller.add(config.id, 'client', (hooks) =>
+      createClientActor({ scenario, config, run, learner, transport: transport.view(config.id), clock, recorder, decode, computeQueue: learning.computeQueue, hooks }),
+    );
   }
 
-  // Clients first, so they listen before the server's first announcement is delivered.
-  for (const [id, actor] of [...actors].reverse()) if (id !== 'server') actor.start();
-  actors.get('server')!.start();
+  // Created server first; started clients first, so they listen before the server's first
+  // announcement is delivered.
+  controller.create(['server', ...clientIds]);
+  controller.start([...clientIds].reverse().concat('server'));
   const roundsStart = process.hrtime.bigint();
-  const virtualMs = await clock.run({ until: () => [...actors.values()].every((a) => a.getSnapshot().status !== 'active') });
+  const virtualMs = await clock.run({ until: () => controller.settled() });
 
   const roundsWallSeconds = Number(process.hrtime.bigint() - roundsStart) / 1e9;
   const finalStates: Record<string, string> = {};
   const failures: Record<string, string> = {};
-  for (const [id, actor] of actors) {
+  for (const id of ['server', ...clientIds]) {
+    const actor = controller.actorOf(id);
+    const down = controller.offline(id);
+    if (!actor || down) {
+      finalStates[id] = down ? `offline (${down.kind} in round ${down.round} at ${down.state})` : 'offline';
+      continue;
+    }
     const snapshot = actor.getSnapshot() as { value: unknown; status: string; context: { failure: string | null } };
     finalStates[id] = typeof snapshot.value === 'string' ? snapshot.value : JSON.stringify(snapshot.value);
     if (snapshot.context.failure) failures[id] = snapshot.context.failure;
     else if (snapshot.status === 'active') failures[id] = `stalled in ${finalStates[id]}: no event left to process`;
-    actor.stop();
   }
+  controller.stop();
   await transport.close();
+  const violations = checkInvariants(recorder.events, {
+    clients: clientIds,
+    quorum: quorumCount(scenario),
+    acceptWithinRounds: lateAcceptWithinRounds(scenario),
+  });
   try {
     if (options.onFinish)
       await options.onFinish(
@@ -153,8 +197,22 @@ export async function runFederation(scenario: Scenario, options: RunOptions): Pr
     recorder,
     finalStates,
     failures,
+    violations,
     virtualMs,
     roundsWallSeconds,
     wallSeconds: Number(process.hrtime.bigint() - wallStart) / 1e9,
   };
+}
+
+/** The scenario with its straggler trace file read into `faults.stragglers.trace`: what the run writes, and replays. */
+function withTraceInlined(scenario: Scenario): Scenario {
+  const stragglers = scenario.faults.stragglers;
+  if (!stragglers?.traceFile) return scenario;
+  const { traceFile, ...rest } = stragglers;
+  return { ...scenario, faults: { ...scenario.faults, stragglers: { ...rest, trace: [...rest.trace, ...readTraceFile(traceFile)] } } };
+}
+
+function omitClient<T extends { client: string }>(row: T): Omit<T, 'client'> {
+  const { client: _client, ...rest } = row;
+  return rest;
 }

@@ -16,7 +16,20 @@ export type EventKind =
   | 'quorum'
   | 'deadline'
   | 'selected'
-  | 'alignment';
+  | 'alignment'
+  // Fault decisions (core/faults): message faults, as each receiver met them...
+  | 'drop'
+  | 'delay'
+  | 'duplicate'
+  | 'reorder'
+  | 'corrupt'
+  | 'partition'
+  // ...and actor faults.
+  | 'crash'
+  | 'restart'
+  | 'dropout'
+  | 'rejoin'
+  | 'straggler';
 
 export interface RunEvent {
   /** Clock ms (virtual for local runs). */

@@ -7,14 +7,15 @@ import type { ServerLearner } from '../core/learning/server-learner.js';
 import type { DecodeContext } from '../core/protocol/codec.js';
 import type { Envelope } from '../core/protocol/messages.js';
 import { serverInbox } from '../core/protocol/subjects.js';
-import { quorumCount, type Scenario } from '../core/scenario/schema.js';
+import { lateAcceptWithinRounds, quorumCount, type Scenario } from '../core/scenario/schema.js';
 import type { Transport } from '../core/transport/transport.js';
 import { serverMachine, type ServerEvent } from '../machines/server.js';
-import { finiteOrNull, mean, omitType } from './client-actor.js';
-import { ActorEndpoint } from './endpoint.js';
+import type { ActorHooks } from '../core/faults/controller.js';
+import { faultAwareWork, finiteOrNull, mean, omitType } from './client-actor.js';
+import { ActorEndpoint, type EndpointState } from './endpoint.js';
 import type { RunRecorder } from './run-recorder.js';
 import { trackStates } from './state-tracker.js';
-import { processComputeQueue, WorkRunner, type ComputeQueue } from './work.js';
+import type { ComputeQueue } from './work.js';
 
 export interface ServerActorDeps {
   scenario: Scenario;
@@ -26,13 +27,17 @@ export interface ServerActorDeps {
   decode: DecodeContext;
   /** Serialises model work; null when models run in worker threads. Default: the process queue. */
   computeQueue?: ComputeQueue | null;
+  /** Fault layer (core/faults): lifecycle, restore after a crash, state observation. */
+  hooks?: ActorHooks;
 }
 
 export function createServerActor(deps: ServerActorDeps): Actor<typeof serverMachine> {
   const { scenario, learner, clock, recorder } = deps;
   const id = 'server';
   const profile = scenario.server.profile;
-  const work = new WorkRunner(id, clock, profile, recorder, deps.computeQueue === undefined ? processComputeQueue : deps.computeQueue);
+  const { hooks } = deps;
+  const saved = hooks?.restore?.local as ServerLocal | undefined;
+  const work = faultAwareWork(id, clock, profile, recorder, deps.computeQueue, hooks);
   const nPublic = learner.data.publicSet.length;
   let currentRound = 0;
   const endpoint = new ActorEndpoint({
@@ -44,14 +49,15 @@ export function createServerActor(deps: ServerActorDeps): Actor<typeof serverMac
     decode: deps.decode,
     round: () => currentRound,
     logitEncoding: scenario.protocol.logitEncoding,
+    ...(saved ? { resume: saved.endpoint } : {}),
   });
 
-  let roundStart = 0;
-  let bytesSentAtStart = 0;
-  let bytesReceivedAtStart = 0;
-  let distillLoss: number | null = null;
-  let publicCE: number | null = null;
-  let extra: Record<string, unknown> = {};
+  let roundStart = saved?.roundStart ?? 0;
+  let bytesSentAtStart = saved?.bytesSentAtStart ?? 0;
+  let bytesReceivedAtStart = saved?.bytesReceivedAtStart ?? 0;
+  let distillLoss: number | null = saved?.distillLoss ?? null;
+  let publicCE: number | null = saved?.publicCE ?? null;
+  let extra: Record<string, unknown> = { ...saved?.extra };
 
   const machine = serverMachine.provide({
     actors: {
@@ -127,6 +133,7 @@ export function createServerActor(deps: ServerActorDeps): Actor<typeof serverMac
 
   const actor = createActor(machine, {
     clock,
+    ...(hooks?.restore ? { snapshot: hooks.restore.snapshot as never } : {}),
     input: {
       totalRounds: scenario.rounds,
       clients: scenario.clients.map((c) => c.id),
@@ -137,11 +144,13 @@ export function createServerActor(deps: ServerActorDeps): Actor<typeof serverMac
         adapterDeadlineMs: scenario.protocol.awaitSLMLogits.deadlineMs,
         fedAvg: scenario.protocol.fedAvg,
         llmFrozen: scenario.protocol.llmFrozen,
+        lateAcceptWithinRounds: lateAcceptWithinRounds(scenario),
       },
     },
   });
-  trackStates(id, actor, clock, recorder, (_state, round) => {
+  trackStates(id, actor, clock, recorder, (state, round) => {
     currentRound = round;
+    hooks?.onState(state, round);
   });
   for (const type of ['accepted', 'ignored', 'deadline', 'quorum'] as const) {
     actor.on(type, (record) => recorder.event({ t: clock.now(), actor: id, kind: record.type, ...omitType(record) }));
@@ -151,7 +160,25 @@ export function createServerActor(deps: ServerActorDeps): Actor<typeof serverMac
     if (event) actor.send(event);
   });
   actor.subscribe({ complete: () => endpoint.close(), error: () => endpoint.close() });
+  hooks?.life.onKilled(() => endpoint.close());
+  hooks?.bind({
+    actor,
+    local: (): ServerLocal => ({ endpoint: endpoint.state(), roundStart, bytesSentAtStart, bytesReceivedAtStart, distillLoss, publicCE, extra: { ...extra } }),
+    getAdapter: () => learner.model.getAdapter(),
+    setAdapter: (weights) => learner.model.setAdapter(weights),
+  });
   return actor;
+}
+
+/** What the server persists besides its machine snapshot (accepted uploads included) and adapter. */
+interface ServerLocal extends Record<string, unknown> {
+  endpoint: EndpointState;
+  roundStart: number;
+  bytesSentAtStart: number;
+  bytesReceivedAtStart: number;
+  distillLoss: number | null;
+  publicCE: number | null;
+  extra: Record<string, unknown>;
 }
 
 function toServerEvent(envelope: Envelope): ServerEvent | null {

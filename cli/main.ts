@@ -5,7 +5,9 @@ import { registerDiagramCommand } from './commands/diagram.js';
 import { registerNatsConfigCommand } from './commands/nats-config.js';
 import { registerPretrainCommand } from './commands/pretrain.js';
 import { registerReportCommand } from './commands/report.js';
+import { registerReplayCommand } from './commands/replay.js';
 import { registerRunCommand } from './commands/run.js';
+import { registerSweepCommand } from './commands/sweep.js';
 import { registerValidateCommand } from './commands/validate.js';
 import { registerVocabMapCommand } from './commands/vocab-map.js';
 
@@ -13,6 +15,8 @@ const program = new Command();
 program.name('fedmkt').description('FedMKT federations as XState actors: run, inspect and stress the protocol').showHelpAfterError();
 registerRunCommand(program);
 registerValidateCommand(program);
+registerReplayCommand(program);
+registerSweepCommand(program);
 registerPretrainCommand(program);
 registerDiagramCommand(program);
 registerReportCommand(program);

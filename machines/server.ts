@@ -20,6 +20,12 @@ export interface ServerPolicy {
   fedAvg: boolean;
   /** LLM2SLM: the LLM is never distilled into. */
   llmFrozen: boolean;
+  /**
+   * Staleness bound for late uploads: an upload of round r arriving while round r+k collects,
+   * 0 < k <= this, counts toward round r+k as that client's upload if it has none. 0 (the
+   * default): late uploads are ignored.
+   */
+  lateAcceptWithinRounds?: number;
 }
 
 export interface ServerInput {
@@ -105,6 +111,8 @@ export const serverMachine = setup({
   },
   guards: {
     allUploadsIn: ({ context }) => Object.keys(context.uploads).length === context.clients.length,
+    /** Staleness policy: an earlier round's upload within the bound, from a client with no upload in this round yet. */
+    acceptableLateUpload: ({ context, event }) => event.type === 'SLM_LOGITS' && isAcceptableLate(context, event),
     quorumMet: ({ context }) => Object.keys(context.uploads).length >= context.policy.quorum,
     skipOnQuorumLost: ({ context }) => context.policy.onQuorumLost === 'skip-round',
     llmFrozen: ({ context }) => context.policy.llmFrozen,
@@ -125,6 +133,12 @@ export const serverMachine = setup({
       }
       enqueue.assign({ uploads: { ...context.uploads, [event.sender]: { messageId: event.messageId, logits: event.logits } } });
       enqueue.emit({ type: 'accepted', round: event.round, messageId: event.messageId, sender: event.sender, message: 'slm-logits' });
+    }),
+    /** A late upload the staleness policy lets count toward the open round. */
+    takeLateUpload: enqueueActions(({ context, event, enqueue }) => {
+      if (event.type !== 'SLM_LOGITS') return;
+      enqueue.assign({ uploads: { ...context.uploads, [event.sender]: { messageId: event.messageId, logits: event.logits } } });
+      enqueue.emit(lateAccepted(context, event));
     }),
     takeAdapter: enqueueActions(({ context, event, enqueue }) => {
       if (event.type !== 'ADAPTER') return;
@@ -194,7 +208,7 @@ export const serverMachine = setup({
           },
         },
         awaitSLMLogits: {
-          on: { SLM_LOGITS: { actions: 'takeUpload' } },
+          on: { SLM_LOGITS: [{ guard: 'acceptableLateUpload', actions: 'takeLateUpload' }, { actions: 'takeUpload' }] },
           always: { guard: 'allUploadsIn', target: 'alignSLMTokens' },
           after: {
             uploadDeadline: [
@@ -337,6 +351,24 @@ function rejectReason(context: ServerContext, event: SlmLogitsEvent | AdapterEve
   if (event.round < context.round) return 'late';
   if (event.round > context.round) return 'future';
   return alreadyHave ? 'duplicate' : null;
+}
+
+function isAcceptableLate(context: ServerContext, event: SlmLogitsEvent): boolean {
+  const k = context.round - event.round;
+  return k > 0 && k <= (context.policy.lateAcceptWithinRounds ?? 0) && context.clients.includes(event.sender) && !(event.sender in context.uploads);
+}
+
+/** Accepted toward the open round (`round`); `msgRound` is the round the upload was made for. */
+function lateAccepted(context: ServerContext, event: SlmLogitsEvent): ProtocolRecord {
+  const record: Extract<ProtocolRecord, { type: 'accepted' }> & { msgRound: number } = {
+    type: 'accepted',
+    round: context.round,
+    messageId: event.messageId,
+    sender: event.sender,
+    message: 'slm-logits',
+    msgRound: event.round,
+  };
+  return record;
 }
 
 function closedReason(context: ServerContext, event: SlmLogitsEvent | AdapterEvent): IgnoreReason {

@@ -3,8 +3,11 @@ import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { defaultLearningStack } from '../../actors/default-learning.js';
 import { runFederation } from '../../actors/federation.js';
+import type { RunEvent } from '../../actors/run-recorder.js';
+import { formatViolation } from '../../core/invariants/check.js';
 import type { BackendName } from '../../core/models/backend.js';
 import { loadScenario } from '../../core/scenario/load.js';
+import { startLiveRun } from '../../core/live/index.js';
 import { progressReporter } from '../progress.js';
 import { roundSummaryTable } from '../summary.js';
 
@@ -34,15 +37,22 @@ export function registerRunCommand(program: Command): void {
     .option('--backend <name>', 'tensorflow | wasm | cpu (default: best available)')
     .option('--workers <n>', 'model worker threads (0: in the main thread)', nonNegativeInt, Math.min(availableParallelism(), 4))
     .option('--quiet', 'no live progress')
-    .action(async (file: string, opts: { seed?: number; rounds?: number; out?: string; backend?: BackendName; workers: number; quiet?: boolean }) => {
+    .option('--ui', 'serve a live view of the run on 127.0.0.1 (prints its URL; stays open after the run until Ctrl-C)')
+    .option('--ui-port <n>', 'port of the live view (default: a free one; implies --ui)', nonNegativeInt)
+    .option('--ui-exit', 'close the live view when the run ends (implies --ui)')
+    .option('--inspect [url]', "mirror the run to Stately's inspector when @statelyai/inspect is installed (stately.ai, or a ws:// URL)")
+    .action(async (file: string, opts: { seed?: number; rounds?: number; out?: string; backend?: BackendName; workers: number; quiet?: boolean; ui?: boolean; uiPort?: number; uiExit?: boolean; inspect?: boolean | string }) => {
       const scenario = loadScenario(file, (doc) => applyOverrides(doc, opts));
       const outDir = opts.out ?? join('runs', `${new Date().toISOString().replace(/[:.]/g, '-')}-${scenario.name}`);
       const ids = ['server', ...scenario.clients.map((c) => c.id)];
       process.stderr.write(`[fedmkt] ${scenario.name}: server + ${scenario.clients.length} clients, ${scenario.rounds} rounds, seed ${scenario.seed}\n`);
+      const ui = opts.ui || opts.uiPort !== undefined || opts.uiExit === true;
+      const live = await startLiveRun(scenario, { ui, ...(opts.uiPort !== undefined ? { port: opts.uiPort } : {}), exitAtEnd: opts.uiExit === true, ...(opts.inspect !== undefined ? { inspect: opts.inspect } : {}) });
+      const progress = opts.quiet ? null : progressReporter(ids);
       const result = await runFederation(scenario, {
         outDir,
         learning: await defaultLearningStack({ backend: opts.backend, workers: opts.workers, log: (line) => process.stderr.write(`[fedmkt] ${line}\n`) }),
-        ...(opts.quiet ? {} : { onEvent: progressReporter(ids) }),
+        ...(progress || live ? { onEvent: (event: RunEvent) => (progress?.(event), live?.onEvent(event)) } : {}),
       });
       process.stdout.write(`\n${roundSummaryTable(result.recorder.metrics)}\n\n`);
       process.stdout.write(
@@ -54,6 +64,11 @@ export function registerRunCommand(program: Command): void {
       process.stdout.write(
         `virtual time ${(result.virtualMs / 1000).toFixed(1)} s, wall time ${result.wallSeconds.toFixed(1)} s; outputs in ${outDir}\n`,
       );
-      if (Object.keys(result.failures).length > 0) process.exitCode = 1;
+      if (result.violations.length > 0) {
+        process.stdout.write(`\n${result.violations.length} protocol invariant violation${result.violations.length === 1 ? '' : 's'}:\n`);
+        for (const v of result.violations) process.stdout.write(`${formatViolation(v)}\n`);
+      }
+      if (Object.keys(result.failures).length > 0 || result.violations.length > 0) process.exitCode = 1;
+      await live?.finish({ finalStates: result.finalStates, text: `virtual time ${(result.virtualMs / 1000).toFixed(1)} s, wall time ${result.wallSeconds.toFixed(1)} s` });
     });
 }

@@ -86,6 +86,10 @@ export const TaskSchema = z
     /** Non-IID `domain` split: share of a client's shard drawn from other domains. */
     otherDomainShare: z.number().min(0).max(1).default(0.1),
     dirichletAlpha: z.number().positive().default(0.5),
+    /** Real tasks shipped as one file (rte, wic, commonsenseqa, boolq, dialogsum): held-out evaluation share (default 0.2). */
+    evalFraction: z.number().gt(0).lt(1).optional(),
+    /** Generation tasks (dialogsum): most tokens generated per evaluation prompt (greedy). */
+    maxNewTokens: positiveInt.default(24),
   })
   .strict();
 
@@ -103,7 +107,7 @@ export const UploadPolicySchema = z
      * round r+k, k <= n, counts toward round r+k as that client's upload if it has none.
      */
     lateMessages: z
-      .union([z.literal('drop'), z.object({ acceptWithinRounds: positiveInt }).strict()], {
+      .union([z.literal('drop', { error: 'expected "drop" or { acceptWithinRounds: n }' }), z.object({ acceptWithinRounds: positiveInt }).strict()], {
         error: 'expected "drop" or { acceptWithinRounds: n }',
       })
       .default('drop'),
@@ -130,6 +134,8 @@ export const ProtocolSchema = z
     fedAvg: z.boolean().default(false),
     /** LLM2SLM variant: the LLM is never updated and its logits are sent once. */
     llmFrozen: z.boolean().default(false),
+    /** How top-K logits travel (core/protocol/logit-encodings.ts): exact float32, float16, or 8-bit quantised log-probabilities. */
+    logitEncoding: z.enum(['f32', 'f16', 'q8']).default('f32'),
     awaitSLMLogits: UploadPolicySchema.default(UploadPolicySchema.parse({})),
     awaitLLMLogits: LlmLogitsPolicySchema.default(LlmLogitsPolicySchema.parse({})),
     /** A client that hears nothing from the server this long declares it gone. */

@@ -1,0 +1,340 @@
+/**
+ * Client behaviour faults and actor lifecycles: watches every actor's state, crashes actors at
+ * a named state of a named round, makes clients drop out (scripted, or with probability p per
+ * client per round) and rejoin when a later round is announced, and restarts crashed actors
+ * from what they persisted. Also tells the {@link FaultInterceptor} who is online.
+ *
+ * An actor is created by a spawn function (its factory) given {@link ActorHooks}; a restart
+ * calls it again with the persisted record, and the factory resumes from it: XState snapshot,
+ * endpoint counters and measurements, LoRA adapter. Deadlines keep their absolute time.
+ */
+import type { AnyActor } from 'xstate';
+import type { Clock } from '../clock/clock.js';
+import type { AdapterWeights } from '../models/model.js';
+import { Random } from '../random.js';
+import type { Profile } from '../scenario/schema.js';
+import type { FaultEventSink } from './interceptor.js';
+import { ActorLife } from './life.js';
+import { activeNodeIds, persistedSnapshot, rearmDelays, type PersistedActor, type StateStore } from './persistence.js';
+import { faultsRestartActors, roundMatches, type Faults } from './schema.js';
+import { adapterChangingStates, leafOf, type Role } from './states.js';
+import type { ProfileSource } from './stragglers.js';
+
+/** What a factory hands back so that its actor can be persisted and resumed. */
+export interface ActorParts {
+  actor: AnyActor;
+  /** Actor-side state outside the machine (plain data, copied). */
+  local(): Record<string, unknown>;
+  getAdapter(): AdapterWeights;
+  setAdapter(weights: AdapterWeights): void;
+}
+
+/** What the controller hands a factory. */
+export interface ActorHooks {
+  life: ActorLife;
+  /** Resume from this record instead of starting fresh. */
+  restore: PersistedActor | undefined;
+  /** The actor's state changed (state-tracker's callback). */
+  onState(state: string, round: number): void;
+  /** The actor's profile for work of `round` (stragglers). */
+  profile(round: number): Profile;
+  bind(parts: ActorParts): void;
+}
+
+export type Spawn = (hooks: ActorHooks) => AnyActor;
+
+interface Incarnation {
+  actor: AnyActor;
+  life: ActorLife;
+  parts: ActorParts;
+  counted: boolean;
+}
+
+interface Entry {
+  id: string;
+  role: Role;
+  spawn: Spawn;
+  current: Incarnation | undefined;
+  online: boolean;
+  epoch: number;
+  state: { state: string; round: number } | undefined;
+  /** Why it is offline, while it is. */
+  down: { kind: 'crash' | 'dropout'; round: number; state: string } | null;
+  /** Dropped out: comes back when the server announces this round (null: never). */
+  rejoinRound: number | null;
+  enteredAt: Record<string, number>;
+  activeNodes: Set<string>;
+  persistedLeaf: string | null;
+  adapter: AdapterWeights | null;
+  /** The snapshot last saved (machine snapshots are immutable: the same object, nothing new). */
+  saved: unknown;
+}
+
+export interface ControllerOptions {
+  seed: number;
+  faults: Faults;
+  clock: Clock;
+  recorder: FaultEventSink;
+  store: StateStore;
+  profiles: ProfileSource;
+}
+
+export class FaultController {
+  private readonly entries = new Map<string, Entry>();
+  private active = 0;
+  private pendingRestarts = 0;
+  private readonly firedCrashes = new Set<number>();
+  private readonly firedScripts = new Set<number>();
+  private readonly dropoutDraws = new Set<string>();
+  readonly persisting: boolean;
+
+  constructor(private readonly options: ControllerOptions) {
+    this.persisting = faultsRestartActors(options.faults);
+  }
+
+  add(id: string, role: Role, spawn: Spawn): void {
+    this.entries.set(id, {
+      id,
+      role,
+      spawn,
+      current: undefined,
+      online: true,
+      epoch: 0,
+      state: undefined,
+      down: null,
+      rejoinRound: null,
+      enteredAt: {},
+      activeNodes: new Set(),
+      persistedLeaf: null,
+      adapter: null,
+      saved: null,
+    });
+  }
+
+  /** Create the actors, in this order (it is the order they subscribe in). */
+  create(order: readonly string[]): void {
+    for (const id of order) this.spawn(this.entry(id), undefined);
+  }
+
+  /** Start the created actors, in this order. */
+  start(order: readonly string[]): void {
+    for (const id of order) this.entry(id).current?.actor.start();
+    for (const id of order) this.persist(this.entry(id));
+  }
+
+  /** The current incarnation's actor (undefined while offline). */
+  actorOf(id: string): AnyActor | undefined {
+    return this.entry(id).current?.actor;
+  }
+
+  /** No actor is running and none is due to restart. */
+  settled(): boolean {
+    return this.active === 0 && this.pendingRestarts === 0;
+  }
+
+  /** Why an actor is offline at the end, if it is. */
+  offline(id: string): { kind: 'crash' | 'dropout'; round: number; state: string } | null {
+    const e = this.entry(id);
+    return e.online ? null : e.down;
+  }
+
+  // ---- ActorStatus (for the interceptor)
+  stateOf(actor: string): { state: string; round: number } | undefined {
+    return this.entries.get(actor)?.state;
+  }
+  online(actor: string): boolean {
+    return this.entries.get(actor)?.online ?? true;
+  }
+  epoch(actor: string): number {
+    return this.entries.get(actor)?.epoch ?? 0;
+  }
+
+  stop(): void {
+    for (const e of this.entries.values()) e.current?.actor.stop();
+  }
+
+  private entry(id: string): Entry {
+    const e = this.entries.get(id);
+    if (!e) throw new Error(`fault controller: unknown actor ${id}`);
+    return e;
+  }
+
+  private spawn(entry: Entry, restore: PersistedActor | undefined): Incarnation {
+    const life = new ActorLife();
+    let parts: ActorParts | undefined;
+    const hooks: ActorHooks = {
+      life,
+      restore,
+      onState: (state, round) => this.onState(entry, state, round),
+      profile: (round) => this.options.profiles.profile(entry.id, round),
+      bind: (p) => {
+        parts = p;
+      },
+    };
+    const actor = entry.spawn(hooks);
+    if (!parts) throw new Error(`fault controller: the factory of ${entry.id} did not bind its parts`);
+    const inc: Incarnation = { actor, life, parts, counted: true };
+    entry.current = inc;
+    entry.activeNodes = new Set();
+    this.active++;
+    const finished = () => this.release(inc);
+    actor.subscribe({
+      next: () => {
+        if (entry.current === inc) this.persist(entry);
+      },
+      complete: finished,
+      error: finished,
+    });
+    return inc;
+  }
+
+  private release(inc: Incarnation): void {
+    if (!inc.counted) return;
+    inc.counted = false;
+    this.active--;
+  }
+
+  /** Save what the actor needs to resume (when some fault can take it down). */
+  private persist(entry: Entry): void {
+    const inc = entry.current;
+    if (!this.persisting || !inc || !inc.life.alive) return;
+    const { clock, store } = this.options;
+    const snapshot = inc.actor.getSnapshot() as { status: string };
+    if (snapshot.status !== 'active' || (snapshot === entry.saved && entry.persistedLeaf === (entry.state?.state ?? null))) return;
+    entry.saved = snapshot;
+    const now = clock.now();
+    const ids = activeNodeIds(snapshot);
+    const next = new Set(ids);
+    for (const id of ids) if (!entry.activeNodes.has(id)) entry.enteredAt[id] = now;
+    for (const id of Object.keys(entry.enteredAt)) if (!next.has(id)) delete entry.enteredAt[id];
+    entry.activeNodes = next;
+    const leaf = entry.state?.state ?? null;
+    if (leaf !== entry.persistedLeaf) {
+      // The adapter changes only in a few states' work, which starts after the state is
+      // entered (work is queued): leaving such a state is when to take it again.
+      if (entry.adapter === null || (entry.persistedLeaf !== null && adapterChangingStates(entry.role).includes(entry.persistedLeaf)))
+        entry.adapter = inc.parts.getAdapter();
+      entry.persistedLeaf = leaf;
+    }
+    store.save(entry.id, { snapshot: persistedSnapshot(inc.actor), enteredAt: { ...entry.enteredAt }, local: inc.parts.local(), adapter: entry.adapter, at: now });
+  }
+
+  /**
+   * The record of the state just entered: a fault "at" this state takes the actor down as it
+   * was on entering it (the step that the state's work began, a send included, never completes).
+   */
+  private pin(entry: Entry): PersistedActor | undefined {
+    if (!this.persisting || !entry.current) return undefined;
+    this.persist(entry);
+    return this.options.store.load(entry.id);
+  }
+
+  private onState(entry: Entry, state: string, round: number): void {
+    entry.state = { state, round };
+    const { faults, clock, seed } = this.options;
+    faults.crashes.forEach((spec, i) => {
+      if (this.firedCrashes.has(i) || spec.actor !== entry.id || spec.round !== round || spec.state !== state) return;
+      this.firedCrashes.add(i);
+      const pinned = spec.afterMs === 0 ? this.pin(entry) : undefined;
+      clock.setTimeout(() => this.crashAndRestart(entry, i, pinned), spec.afterMs);
+    });
+    if (entry.role === 'client') {
+      const drop = (cause: string, rejoinRound: number | null) => {
+        const pinned = this.pin(entry);
+        clock.setTimeout(() => void this.goDown(entry, 'dropout', { cause, rejoinRound, pinned }), 0);
+      };
+      faults.dropout.script.forEach((spec, i) => {
+        if (this.firedScripts.has(i) || spec.client !== entry.id || spec.round !== round || spec.state !== state) return;
+        this.firedScripts.add(i);
+        drop(`dropout.script[${i}]`, spec.rejoinRound ?? null);
+      });
+      const d = faults.dropout;
+      const key = `${entry.id}/${round}`;
+      if (d.p > 0 && state === d.state && round > 0 && !this.dropoutDraws.has(key) && (!d.clients || d.clients.includes(entry.id)) && roundMatches(d.rounds, round)) {
+        this.dropoutDraws.add(key);
+        if (Random.stream(seed, `faults/dropout/${key}`).next() < d.p) drop('dropout.p', round + d.rejoinAfterRounds);
+      }
+    }
+    if (entry.role === 'server' && state === 'announceRound') {
+      for (const e of this.entries.values()) {
+        if (!e.online && e.down?.kind === 'dropout' && e.rejoinRound !== null && e.rejoinRound <= round) this.comeBack(e, 'rejoin');
+      }
+    }
+  }
+
+  private async crashAndRestart(entry: Entry, index: number, pinned: PersistedActor | undefined): Promise<void> {
+    const spec = this.options.faults.crashes[index];
+    if (!spec) return;
+    const crashed = await this.goDown(entry, 'crash', { cause: `crashes[${index}]`, rejoinRound: null, pinned });
+    if (!crashed || spec.restartAfterMs === 'never') return;
+    this.pendingRestarts++;
+    this.options.clock.setTimeout(() => {
+      this.pendingRestarts--;
+      this.comeBack(entry, 'restart');
+    }, spec.restartAfterMs);
+  }
+
+  /** Crash or drop out: stop the actor, cut its links, wait for its running work to settle. */
+  private async goDown(
+    entry: Entry,
+    kind: 'crash' | 'dropout',
+    detail: { cause: string; rejoinRound: number | null; pinned?: PersistedActor | undefined },
+  ): Promise<boolean> {
+    const inc = entry.current;
+    if (!inc || !entry.online || (inc.actor.getSnapshot() as { status: string }).status !== 'active') return false;
+    const { clock, recorder, store } = this.options;
+    // Down at the state it was pinned to (what happened since is undone), else where it is now.
+    let where = entry.state ?? { state: '', round: 0 };
+    if (detail.pinned) {
+      store.save(entry.id, detail.pinned);
+      const snap = detail.pinned.snapshot as { value?: unknown; context?: { round?: number } };
+      where = { state: leafOf(snap.value), round: snap.context?.round ?? where.round };
+    } else this.persist(entry);
+    entry.online = false;
+    entry.epoch++;
+    entry.down = { kind, round: where.round, state: where.state };
+    entry.rejoinRound = detail.rejoinRound;
+    recorder.event({
+      t: clock.now(),
+      actor: entry.id,
+      round: where.round,
+      kind,
+      state: where.state,
+      cause: detail.cause,
+      ...(kind === 'dropout' ? { rejoinRound: detail.rejoinRound } : {}),
+    });
+    this.release(inc);
+    inc.actor.stop();
+    entry.current = undefined;
+    await inc.life.kill();
+    return true;
+  }
+
+  /** Restart or rejoin from the persisted record. */
+  private comeBack(entry: Entry, kind: 'restart' | 'rejoin'): void {
+    if (entry.online) return;
+    const { clock, recorder, store } = this.options;
+    const record = store.load(entry.id);
+    entry.online = true;
+    entry.down = null;
+    entry.rejoinRound = null;
+    entry.enteredAt = { ...(record?.enteredAt ?? {}) };
+    entry.adapter = record?.adapter ?? null;
+    const snapshot = record?.snapshot as { value?: unknown; context?: { round?: number } } | undefined;
+    recorder.event({
+      t: clock.now(),
+      actor: entry.id,
+      round: snapshot?.context?.round ?? 0,
+      kind,
+      state: snapshot ? leafOf(snapshot.value) : '',
+      savedAt: record?.at ?? null,
+    });
+    const inc = this.spawn(entry, record);
+    if (record?.adapter) inc.parts.setAdapter(record.adapter);
+    entry.activeNodes = new Set(activeNodeIds(inc.actor.getSnapshot()));
+    entry.persistedLeaf = entry.state?.state ?? null;
+    inc.actor.start();
+    if (record) rearmDelays(inc.actor, record.enteredAt, clock.now());
+    this.persist(entry);
+  }
+}
