@@ -83,7 +83,7 @@ export function createClientActor(deps: ClientActorDeps): Actor<typeof clientMac
   });
 
   // Per-round measurements, flushed to metrics.jsonl by `evaluate`.
-  let roundStart = saved?.roundStart ?? 0;
+  let roundStart = saved?.roundStart ?? clock.now();
   let bytesSentAtStart = saved?.bytesSentAtStart ?? 0;
   let bytesReceivedAtStart = saved?.bytesReceivedAtStart ?? 0;
   let trainLoss: number | null = saved?.trainLoss ?? null;

@@ -6,6 +6,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
 import type { TokenAlignment } from '../core/alignment/aligned-teacher.js';
+import type { Clock, WallClock } from '../core/clock/clock.js';
 import { VirtualClock } from '../core/clock/virtual-clock.js';
 import { FaultController } from '../core/faults/controller.js';
 import { FaultInterceptor } from '../core/faults/interceptor.js';
@@ -18,6 +19,7 @@ import type { LanguageModel } from '../core/models/model.js';
 import type { DecodeContext } from '../core/protocol/codec.js';
 import { lateAcceptWithinRounds, quorumCount, type ClientConfig, type Scenario, type ServerConfig } from '../core/scenario/schema.js';
 import { MemoryTransport } from '../core/transport/memory.js';
+import type { Transport } from '../core/transport/transport.js';
 import type { Tokenizer } from '../core/tokenizers/tokenizer.js';
 import { createClientActor } from './client-actor.js';
 import { loadFederationData, type FederationData } from './federation-data.js';
@@ -56,6 +58,11 @@ export interface RunOptions {
    * each party's model (`server`, then the clients in scenario order), e.g. Rouge-L of a generation task.
    */
   onFinish?: (parties: readonly { id: string; model: LanguageModel }[], data: FederationData) => Promise<void>;
+  /**
+   * Deployment over a shared transport (NATS): the transport and a wall clock, and which
+   * actors live in this process (default: all). Without it: in-memory transport, virtual clock.
+   */
+  deployment?: { transport: Transport; clock: WallClock; parties?: readonly string[]; beforeServer?: () => Promise<void> };
 }
 
 export interface RunResult {
@@ -78,8 +85,13 @@ export async function runFederation(given: Scenario, options: RunOptions): Promi
   const run = scenario.name;
   const recorder = new RunRecorder();
   if (options.onEvent) recorder.onEvent(options.onEvent);
-  const clock = new VirtualClock();
+  const deployment = options.deployment;
+  const clock: Clock = deployment?.clock ?? new VirtualClock();
   const clientIds = scenario.clients.map((c) => c.id);
+  const local = new Set(deployment?.parties ?? ['server', ...clientIds]);
+  for (const id of local)
+    if (id !== 'server' && !clientIds.includes(id)) throw new Error(`unknown party "${id}": the scenario has server, ${clientIds.join(', ')}`);
+  const localClients = clientIds.filter((id) => local.has(id));
   const profiles = straggledProfiles(
     scenario.seed,
     new Map<string, ServerConfig['profile']>([['server', scenario.server.profile], ...scenario.clients.map((c) => [c.id, c.profile] as const)]),
@@ -87,7 +99,7 @@ export async function runFederation(given: Scenario, options: RunOptions): Promi
     scenario.faults.stragglers,
   );
   for (const d of profiles.drawn) recorder.event({ t: 0, actor: d.client, round: 0, kind: 'straggler', ...profiles.linkProfile(d.client), ...omitClient(d) });
-  const inner = new MemoryTransport(clock, (sender) => linkOfProfile(profiles.linkProfile(sender)));
+  const inner = deployment?.transport ?? new MemoryTransport(clock, (sender) => linkOfProfile(profiles.linkProfile(sender)));
   if (scenario.faults.persist === 'disk' && !options.outDir) throw new Error('faults.persist: disk needs an output folder (run --out DIR)');
   const controller = new FaultController({
     seed: scenario.seed,
@@ -128,15 +140,20 @@ export async function runFederation(given: Scenario, options: RunOptions): Promi
     ...party.training,
   });
 
-  const serverModel = await learning.createModel(scenario.server, tokenizers.get(scenario.server.tokenizer)!, data, scenario.seed, scenario.seed);
-  const serverLearner = new ServerLearner(serverModel, { publicSet: data.publicSet, testSet: data.testSet }, aligner, settings(scenario.server));
-  controller.add('server', 'server', (hooks) =>
-    createServerActor({ scenario, run, learner: serverLearner, transport: transport.view('server'), clock, recorder, decode, computeQueue: learning.computeQueue, hooks }),
-  );
-  const models: LanguageModel[] = [serverModel];
+  const models: { id: string; model: LanguageModel }[] = [];
+  if (local.has('server')) {
+    const serverModel = await learning.createModel(scenario.server, tokenizers.get(scenario.server.tokenizer)!, data, scenario.seed, scenario.seed);
+    models.push({ id: 'server', model: serverModel });
+    const serverLearner = new ServerLearner(serverModel, { publicSet: data.publicSet, testSet: data.testSet }, aligner, settings(scenario.server));
+    controller.add('server', 'server', (hooks) =>
+      createServerActor({ scenario, run, learner: serverLearner, transport: transport.view('server'), clock, recorder, decode, computeQueue: learning.computeQueue, hooks }),
+    );
+  }
   for (const [i, config] of scenario.clients.entries()) {
+    // A client process reads only its own private shard.
+    if (!local.has(config.id)) continue;
     const model = await learning.createModel(config, tokenizers.get(config.tokenizer)!, data, scenario.seed + 1 + i, scenario.seed);
-    models.push(model);
+    models.push({ id: config.id, model });
     const learner = new ClientLearner(
       model,
       { privateSet: data.privateSets[i]!, publicSet: data.publicSet, testSet: data.testSet },
@@ -150,15 +167,21 @@ export async function runFederation(given: Scenario, options: RunOptions): Promi
 
   // Created server first; started clients first, so they listen before the server's first
   // announcement is delivered.
-  controller.create(['server', ...clientIds]);
-  controller.start([...clientIds].reverse().concat('server'));
+  const localIds = [...(local.has('server') ? ['server'] : []), ...localClients];
+  controller.create(localIds);
+  controller.start([...localClients].reverse());
+  // Over NATS, the server waits until the clients are listening (their presence) before round 1.
+  if (local.has('server')) {
+    await deployment?.beforeServer?.();
+    controller.start(['server']);
+  }
   const roundsStart = process.hrtime.bigint();
-  const virtualMs = await clock.run({ until: () => controller.settled() });
+  const virtualMs = clock instanceof VirtualClock ? await clock.run({ until: () => controller.settled() }) : await wallClockSettled(controller);
 
   const roundsWallSeconds = Number(process.hrtime.bigint() - roundsStart) / 1e9;
   const finalStates: Record<string, string> = {};
   const failures: Record<string, string> = {};
-  for (const id of ['server', ...clientIds]) {
+  for (const id of localIds) {
     const actor = controller.actorOf(id);
     const down = controller.offline(id);
     if (!actor || down) {
@@ -172,19 +195,20 @@ export async function runFederation(given: Scenario, options: RunOptions): Promi
   }
   controller.stop();
   await transport.close();
-  const violations = checkInvariants(recorder.events, {
-    clients: clientIds,
-    quorum: quorumCount(scenario),
-    acceptWithinRounds: lateAcceptWithinRounds(scenario),
-  });
+  // The invariants read the whole federation's trace: checked where every actor ran.
+  const violations =
+    localIds.length === clientIds.length + 1
+      ? checkInvariants(recorder.events, {
+          clients: clientIds,
+          quorum: quorumCount(scenario),
+          acceptWithinRounds: lateAcceptWithinRounds(scenario),
+        })
+      : [];
   try {
     if (options.onFinish)
-      await options.onFinish(
-        models.map((model, i) => ({ id: i === 0 ? 'server' : scenario.clients[i - 1]!.id, model })),
-        data,
-      );
+      await options.onFinish(models, data);
   } finally {
-    for (const m of models) m.dispose();
+    for (const m of models) m.model.dispose();
   }
   await learning.close?.();
 
@@ -202,6 +226,13 @@ export async function runFederation(given: Scenario, options: RunOptions): Promi
     roundsWallSeconds,
     wallSeconds: Number(process.hrtime.bigint() - wallStart) / 1e9,
   };
+}
+
+/** With the wall clock, actors run on real timers: wait until every one has stopped. */
+async function wallClockSettled(controller: FaultController): Promise<number> {
+  const start = Date.now();
+  while (!controller.settled()) await new Promise((resolve) => setTimeout(resolve, 20));
+  return Date.now() - start;
 }
 
 /** The scenario with its straggler trace file read into `faults.stragglers.trace`: what the run writes, and replays. */

@@ -29,7 +29,9 @@ export type EventKind =
   | 'restart'
   | 'dropout'
   | 'rejoin'
-  | 'straggler';
+  | 'straggler'
+  // Deployment over NATS: a process announcing its actor before the first round.
+  | 'presence';
 
 export interface RunEvent {
   /** Clock ms (virtual for local runs). */

@@ -52,7 +52,7 @@ export function createServerActor(deps: ServerActorDeps): Actor<typeof serverMac
     ...(saved ? { resume: saved.endpoint } : {}),
   });
 
-  let roundStart = saved?.roundStart ?? 0;
+  let roundStart = saved?.roundStart ?? clock.now();
   let bytesSentAtStart = saved?.bytesSentAtStart ?? 0;
   let bytesReceivedAtStart = saved?.bytesReceivedAtStart ?? 0;
   let distillLoss: number | null = saved?.distillLoss ?? null;

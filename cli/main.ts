@@ -3,6 +3,7 @@ import { ScenarioError } from '../core/scenario/load.js';
 import { registerAlignCommand } from './commands/align.js';
 import { registerDiagramCommand } from './commands/diagram.js';
 import { registerNatsConfigCommand } from './commands/nats-config.js';
+import { registerNatsProcessCommands } from './commands/nats-run.js';
 import { registerPretrainCommand } from './commands/pretrain.js';
 import { registerReportCommand } from './commands/report.js';
 import { registerReplayCommand } from './commands/replay.js';
@@ -23,6 +24,7 @@ registerReportCommand(program);
 registerVocabMapCommand(program);
 registerAlignCommand(program);
 registerNatsConfigCommand(program);
+registerNatsProcessCommands(program);
 
 try {
   await program.parseAsync(process.argv);

@@ -3,6 +3,7 @@ import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { defaultLearningStack } from '../../actors/default-learning.js';
 import { runFederation } from '../../actors/federation.js';
+import { runOverNats } from '../../actors/nats-deployment.js';
 import type { RunEvent } from '../../actors/run-recorder.js';
 import { formatViolation } from '../../core/invariants/check.js';
 import type { BackendName } from '../../core/models/backend.js';
@@ -36,12 +37,15 @@ export function registerRunCommand(program: Command): void {
     .option('--out <dir>', 'output folder (default runs/<time>-<scenario>)')
     .option('--backend <name>', 'tensorflow | wasm | cpu (default: best available)')
     .option('--workers <n>', 'model worker threads (0: in the main thread)', nonNegativeInt, Math.min(availableParallelism(), 4))
+    .option('--transport <name>', 'memory (virtual clock) | nats (wall clock)', 'memory')
+    .option('--nats <url>', 'NATS server URL(s), comma-separated (implies --transport nats)')
+    .option('--spawn-nats', 'start a local nats-server on a free loopback port for the run (implies --transport nats)')
     .option('--quiet', 'no live progress')
     .option('--ui', 'serve a live view of the run on 127.0.0.1 (prints its URL; stays open after the run until Ctrl-C)')
     .option('--ui-port <n>', 'port of the live view (default: a free one; implies --ui)', nonNegativeInt)
     .option('--ui-exit', 'close the live view when the run ends (implies --ui)')
     .option('--inspect [url]', "mirror the run to Stately's inspector when @statelyai/inspect is installed (stately.ai, or a ws:// URL)")
-    .action(async (file: string, opts: { seed?: number; rounds?: number; out?: string; backend?: BackendName; workers: number; quiet?: boolean; ui?: boolean; uiPort?: number; uiExit?: boolean; inspect?: boolean | string }) => {
+    .action(async (file: string, opts: { seed?: number; rounds?: number; out?: string; backend?: BackendName; workers: number; quiet?: boolean; transport: string; nats?: string; spawnNats?: boolean; ui?: boolean; uiPort?: number; uiExit?: boolean; inspect?: boolean | string }) => {
       const scenario = loadScenario(file, (doc) => applyOverrides(doc, opts));
       const outDir = opts.out ?? join('runs', `${new Date().toISOString().replace(/[:.]/g, '-')}-${scenario.name}`);
       const ids = ['server', ...scenario.clients.map((c) => c.id)];
@@ -49,11 +53,21 @@ export function registerRunCommand(program: Command): void {
       const ui = opts.ui || opts.uiPort !== undefined || opts.uiExit === true;
       const live = await startLiveRun(scenario, { ui, ...(opts.uiPort !== undefined ? { port: opts.uiPort } : {}), exitAtEnd: opts.uiExit === true, ...(opts.inspect !== undefined ? { inspect: opts.inspect } : {}) });
       const progress = opts.quiet ? null : progressReporter(ids);
-      const result = await runFederation(scenario, {
-        outDir,
-        learning: await defaultLearningStack({ backend: opts.backend, workers: opts.workers, log: (line) => process.stderr.write(`[fedmkt] ${line}\n`) }),
-        ...(progress || live ? { onEvent: (event: RunEvent) => (progress?.(event), live?.onEvent(event)) } : {}),
-      });
+      const overNats = opts.transport === 'nats' || opts.nats !== undefined || opts.spawnNats === true;
+      if (!overNats && opts.transport !== 'memory') throw new InvalidArgumentError(`--transport: expected memory or nats, got "${opts.transport}"`);
+      const log = (line: string) => process.stderr.write(`[fedmkt] ${line}\n`);
+      const learning = await defaultLearningStack({ backend: opts.backend, workers: opts.workers, log });
+      const onEvent = progress || live ? { onEvent: (event: RunEvent) => (progress?.(event), live?.onEvent(event)) } : {};
+      const result = overNats
+        ? await runOverNats(scenario, {
+            ...(opts.nats ? { servers: opts.nats.split(',') } : {}),
+            spawn: opts.spawnNats === true,
+            learning,
+            outDir,
+            log,
+            ...onEvent,
+          })
+        : await runFederation(scenario, { outDir, learning, ...onEvent });
       process.stdout.write(`\n${roundSummaryTable(result.recorder.metrics)}\n\n`);
       process.stdout.write(
         `final states: ${Object.entries(result.finalStates)

@@ -58,7 +58,8 @@ export function actorPermissions(run: string, actor: string): ActorPermissions {
     const events = eventsSubject(run, actor);
     return {
       publish: [...clientInbox(run), events],
-      subscribe: [...serverInbox(run), events, ownInbox],
+      // Every actor's events: the coordinator sees who is present and where each one is.
+      subscribe: [...serverInbox(run), eventsSubject(run, '*'), ownInbox],
       allowResponses: true,
     };
   }

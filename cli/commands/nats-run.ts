@@ -1,0 +1,90 @@
+/**
+ * Processes of a federation over NATS: `serve` (the server actor), `join` (one client), and
+ * `watch` (an observer of every actor's events on the monitoring subject).
+ */
+import type { Command } from 'commander';
+import { join } from 'node:path';
+import { defaultLearningStack } from '../../actors/default-learning.js';
+import { watchEvents } from '../../actors/monitor.js';
+import { runOverNats } from '../../actors/nats-deployment.js';
+import type { BackendName } from '../../core/models/backend.js';
+import { credentialLogin, readNatsCredential } from '../../core/nats/access-config.js';
+import { loadScenario } from '../../core/scenario/load.js';
+import { NatsTransport } from '../../core/transport/nats-transport.js';
+import { roundSummaryTable } from '../summary.js';
+
+interface ProcessOptions {
+  nats: string;
+  creds?: string;
+  out?: string;
+  backend?: BackendName;
+  workers?: string;
+}
+
+const log = (line: string) => process.stderr.write(`[fedmkt] ${line}\n`);
+
+async function runParty(file: string, party: string, opts: ProcessOptions): Promise<void> {
+  const scenario = loadScenario(file);
+  const outDir = opts.out ?? join('runs', `${new Date().toISOString().replace(/[:.]/g, '-')}-${scenario.name}-${party}`);
+  const workers = opts.workers === undefined ? 0 : Number(opts.workers);
+  const result = await runOverNats(scenario, {
+    servers: opts.nats.split(','),
+    parties: [party],
+    ...(opts.creds ? { credentialFile: opts.creds } : {}),
+    learning: await defaultLearningStack({ ...(opts.backend ? { backend: opts.backend } : {}), workers, log }),
+    outDir,
+    log,
+  });
+  process.stdout.write(`${roundSummaryTable(result.recorder.metrics)}\n`);
+  process.stdout.write(`${party}: ${result.finalStates[party]}; outputs in ${outDir}\n`);
+  if (Object.keys(result.failures).length > 0) {
+    for (const [id, why] of Object.entries(result.failures)) process.stdout.write(`  ${id} failed: ${why}\n`);
+    process.exitCode = 1;
+  }
+}
+
+function processOptions(command: Command): Command {
+  return command
+    .requiredOption('--nats <url>', 'NATS server URL (comma-separated for a cluster)')
+    .option('--creds <file>', 'this actor\'s credential file from `fedmkt nats-config`')
+    .option('--out <dir>', 'output folder for this actor\'s events, metrics and timings')
+    .option('--backend <name>', 'tensorflow | wasm | cpu')
+    .option('--workers <n>', 'model worker threads (default 0)');
+}
+
+export function registerNatsProcessCommands(program: Command): void {
+  processOptions(program.command('serve').description('run the server actor of a scenario over NATS').argument('<scenario>', 'scenario YAML file')).action(
+    (file: string, opts: ProcessOptions) => runParty(file, 'server', opts),
+  );
+  processOptions(
+    program
+      .command('join')
+      .description('run one client actor of a scenario over NATS (it reads only its own private data)')
+      .argument('<scenario>', 'scenario YAML file')
+      .requiredOption('--client <id>', 'the client id from the scenario'),
+  ).action((file: string, opts: ProcessOptions & { client: string }) => runParty(file, opts.client, opts));
+  program
+    .command('watch')
+    .description("print every actor's events (the records of events.jsonl) from the monitoring subject, as JSON lines")
+    .argument('<scenario>', 'scenario YAML file (for the run name)')
+    .requiredOption('--nats <url>', 'NATS server URL')
+    .option('--creds <file>', 'a credential allowed to subscribe to fedmkt.<run>.events.*')
+    .action(async (file: string, opts: { nats: string; creds?: string }) => {
+      const scenario = loadScenario(file);
+      const login = opts.creds ? credentialLogin(readNatsCredential(opts.creds)) : undefined;
+      const transport = await NatsTransport.connect({
+        servers: opts.nats.split(','),
+        name: `fedmkt-${scenario.name}-watch`,
+        ...(login ? { user: login.user, pass: login.pass, inboxPrefix: login.inboxPrefix } : {}),
+      });
+      log(`watching fedmkt.${scenario.name}.events.* on ${transport.server} (Ctrl-C to stop)`);
+      watchEvents(
+        transport,
+        scenario.name,
+        (event) => process.stdout.write(`${JSON.stringify(event)}\n`),
+        (why) => log(why),
+      );
+      await new Promise<void>((resolve) => process.once('SIGINT', () => resolve()));
+      await transport.close();
+    });
+}
