@@ -6,6 +6,7 @@
  */
 import { defaultLearningStack } from '../actors/default-learning.js';
 import { runFederation } from '../actors/federation.js';
+import { runOverNats } from '../actors/nats-deployment.js';
 import { loadScenario } from '../core/scenario/load.js';
 import type { Benchmark } from './harness.js';
 
@@ -34,6 +35,28 @@ const benchmarks: Benchmark[] = [
           baseline: total,
           ratio: overhead / total,
           goal: '< 0.05',
+        },
+      ];
+    },
+  },
+  {
+    name: 'federation-nats-vs-memory',
+    async run() {
+      // The same small scenario, all actors in one process: in-memory transport (virtual clock)
+      // against one local nats-server (wall clock). Rounds' wall time, setup excluded.
+      const scenario = loadScenario('scenarios/nats-small.yaml');
+      await runFederation(scenario, { learning: await defaultLearningStack() }); // warm-up: JIT, tokenizer, kernels
+      const memory = await runFederation(scenario, { learning: await defaultLearningStack() });
+      const nats = await runOverNats(scenario, { spawn: true, learning: await defaultLearningStack() });
+      const perRound = (r: { roundsWallSeconds: number }) => r.roundsWallSeconds / scenario.rounds;
+      return [
+        {
+          name: 'nats-small.round_wall_nats',
+          value: perRound(nats),
+          unit: 's/round',
+          baseline: perRound(memory),
+          ratio: perRound(nats) / perRound(memory),
+          goal: 'ratio <= 1.25',
         },
       ];
     },
