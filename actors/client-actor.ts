@@ -13,6 +13,7 @@ import type { Transport } from '../core/transport/transport.js';
 import { clientMachine, type ClientEvent } from '../machines/client.js';
 import { ActorEndpoint, type EndpointState } from './endpoint.js';
 import type { RoundMetrics, RunRecorder } from './run-recorder.js';
+import { clientMachineInput } from './machine-inputs.js';
 import { trackStates } from './state-tracker.js';
 import { processComputeQueue, WorkRunner, type ComputeQueue, type WorkKind } from './work.js';
 
@@ -159,17 +160,7 @@ export function createClientActor(deps: ClientActorDeps): Actor<typeof clientMac
   const actor = createActor(machine, {
     clock,
     ...(hooks?.restore ? { snapshot: hooks.restore.snapshot as never } : {}),
-    input: {
-      id,
-      totalRounds: scenario.rounds,
-      policy: {
-        llmLogitsDeadlineMs: scenario.protocol.awaitLLMLogits.deadlineMs,
-        onMissingLLMLogits: scenario.protocol.awaitLLMLogits.onMissing,
-        adapterDeadlineMs: scenario.protocol.awaitSLMLogits.deadlineMs,
-        serverSilenceMs: scenario.protocol.serverSilenceMs,
-        fedAvg: scenario.protocol.fedAvg,
-      },
-    },
+    input: clientMachineInput(scenario, id),
   });
   trackStates(id, actor, clock, recorder, (state, round) => {
     currentRound = round;

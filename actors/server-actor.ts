@@ -7,13 +7,14 @@ import type { ServerLearner } from '../core/learning/server-learner.js';
 import type { DecodeContext } from '../core/protocol/codec.js';
 import type { Envelope } from '../core/protocol/messages.js';
 import { serverInbox } from '../core/protocol/subjects.js';
-import { lateAcceptWithinRounds, quorumCount, type Scenario } from '../core/scenario/schema.js';
+import type { Scenario } from '../core/scenario/schema.js';
 import type { Transport } from '../core/transport/transport.js';
 import { serverMachine, type ServerEvent } from '../machines/server.js';
 import type { ActorHooks } from '../core/faults/controller.js';
 import { faultAwareWork, finiteOrNull, mean, omitType } from './client-actor.js';
 import { ActorEndpoint, type EndpointState } from './endpoint.js';
 import type { RunRecorder } from './run-recorder.js';
+import { serverMachineInput } from './machine-inputs.js';
 import { trackStates } from './state-tracker.js';
 import type { ComputeQueue } from './work.js';
 
@@ -134,19 +135,7 @@ export function createServerActor(deps: ServerActorDeps): Actor<typeof serverMac
   const actor = createActor(machine, {
     clock,
     ...(hooks?.restore ? { snapshot: hooks.restore.snapshot as never } : {}),
-    input: {
-      totalRounds: scenario.rounds,
-      clients: scenario.clients.map((c) => c.id),
-      policy: {
-        uploadDeadlineMs: scenario.protocol.awaitSLMLogits.deadlineMs,
-        quorum: quorumCount(scenario),
-        onQuorumLost: scenario.protocol.awaitSLMLogits.onQuorumLost,
-        adapterDeadlineMs: scenario.protocol.awaitSLMLogits.deadlineMs,
-        fedAvg: scenario.protocol.fedAvg,
-        llmFrozen: scenario.protocol.llmFrozen,
-        lateAcceptWithinRounds: lateAcceptWithinRounds(scenario),
-      },
-    },
+    input: serverMachineInput(scenario),
   });
   trackStates(id, actor, clock, recorder, (state, round) => {
     currentRound = round;

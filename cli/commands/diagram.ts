@@ -5,52 +5,10 @@
  */
 import { writeFileSync } from 'node:fs';
 import { Option, type Command } from 'commander';
-import type { AnyStateMachine } from 'xstate';
-import type { ClientInput } from '../../machines/client.js';
-import { clientMachine } from '../../machines/client.js';
-import { drawMachine, type DiagramFormat } from '../../machines/diagram.js';
-import type { ServerInput } from '../../machines/server.js';
-import { serverMachine } from '../../machines/server.js';
+import { machineByName, machineInput, type MachineName } from '../../actors/machine-inputs.js';
 import { loadScenario } from '../../core/scenario/load.js';
-import { ProtocolSchema, quorumCount, type Scenario } from '../../core/scenario/schema.js';
-
-export type MachineName = 'server' | 'client';
-
-/** The machine input a run would give, from a scenario's protocol section (as the actors map it). */
-export function machineInput(name: MachineName, scenario?: Scenario): ClientInput | ServerInput {
-  const protocol = scenario?.protocol ?? ProtocolSchema.parse({});
-  const clients = scenario?.clients.map((c) => c.id) ?? ['client-1'];
-  const totalRounds = scenario?.rounds ?? 1;
-  if (name === 'client') {
-    return {
-      id: clients[0] ?? 'client-1',
-      totalRounds,
-      policy: {
-        llmLogitsDeadlineMs: protocol.awaitLLMLogits.deadlineMs,
-        onMissingLLMLogits: protocol.awaitLLMLogits.onMissing,
-        adapterDeadlineMs: protocol.awaitSLMLogits.deadlineMs,
-        serverSilenceMs: protocol.serverSilenceMs,
-        fedAvg: protocol.fedAvg,
-      },
-    };
-  }
-  return {
-    totalRounds,
-    clients,
-    policy: {
-      uploadDeadlineMs: protocol.awaitSLMLogits.deadlineMs,
-      quorum: scenario ? quorumCount(scenario) : 1,
-      onQuorumLost: protocol.awaitSLMLogits.onQuorumLost,
-      adapterDeadlineMs: protocol.awaitSLMLogits.deadlineMs,
-      fedAvg: protocol.fedAvg,
-      llmFrozen: protocol.llmFrozen,
-    },
-  };
-}
-
-export function machineByName(name: MachineName): AnyStateMachine {
-  return (name === 'server' ? serverMachine : clientMachine) as unknown as AnyStateMachine;
-}
+import type { Scenario } from '../../core/scenario/schema.js';
+import { drawMachine, type DiagramFormat } from '../../machines/diagram.js';
 
 export function registerDiagramCommand(program: Command): void {
   program

@@ -4,7 +4,7 @@
  * `fedAvg.awaitAverage`, `done`: the leaf without the `round.` wrapper, as
  * actors/state-tracker.ts names them) to the diagram's node ids (`data-id` of each state's `<g>`).
  */
-import { machineByName, machineInput, type MachineName } from '../../cli/commands/diagram.js';
+import { machineByName, machineInput, type MachineName } from '../../actors/machine-inputs.js';
 import { machineGraph, toSvg, type MachineGraph } from '../../machines/diagram.js';
 import { quorumCount, type Scenario } from '../scenario/schema.js';
 import type { LiveStateOptions } from './live-state.js';

@@ -7,7 +7,7 @@
  * with a `ws://` URL, `createWebSocketInspector`.
  */
 import type { AnyStateMachine } from 'xstate';
-import { machineByName } from '../../cli/commands/diagram.js';
+import { machineByName } from '../../actors/machine-inputs.js';
 import type { LiveEvent } from './live-state.js';
 
 interface InspectorLike {

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { LiveState, type LiveEvent } from '../../core/live/live-state.js';
 import { liveCharts, liveOptionsFromScenario, reportedName } from '../../core/live/statecharts.js';
 import { connectStately, stateValueOf } from '../../core/live/stately.js';
-import { machineByName } from '../../cli/commands/diagram.js';
+import { machineByName } from '../../actors/machine-inputs.js';
 import { machineGraph } from '../../machines/diagram.js';
 import { syntheticRun } from '../../core/report/synthetic.js';
 import { tinyScenario } from '../federation/tiny-scenario.js';

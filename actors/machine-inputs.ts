@@ -1,0 +1,54 @@
+/**
+ * From a scenario to the machines' inputs: the one mapping of scenario policies onto machine
+ * policies, used by the actors that run the machines and by the tools that draw them.
+ */
+import type { AnyStateMachine } from 'xstate';
+import { ProtocolSchema, lateAcceptWithinRounds, quorumCount, type Scenario } from '../core/scenario/schema.js';
+import { clientMachine, type ClientInput } from '../machines/client.js';
+import { serverMachine, type ServerInput } from '../machines/server.js';
+
+export type MachineName = 'server' | 'client';
+
+export function clientMachineInput(scenario: Scenario, id: string): ClientInput {
+  const p = scenario.protocol;
+  return {
+    id,
+    totalRounds: scenario.rounds,
+    policy: {
+      llmLogitsDeadlineMs: p.awaitLLMLogits.deadlineMs,
+      onMissingLLMLogits: p.awaitLLMLogits.onMissing,
+      adapterDeadlineMs: p.awaitSLMLogits.deadlineMs,
+      serverSilenceMs: p.serverSilenceMs,
+      fedAvg: p.fedAvg,
+    },
+  };
+}
+
+export function serverMachineInput(scenario: Scenario): ServerInput {
+  const p = scenario.protocol;
+  return {
+    totalRounds: scenario.rounds,
+    clients: scenario.clients.map((c) => c.id),
+    policy: {
+      uploadDeadlineMs: p.awaitSLMLogits.deadlineMs,
+      quorum: quorumCount(scenario),
+      onQuorumLost: p.awaitSLMLogits.onQuorumLost,
+      adapterDeadlineMs: p.awaitSLMLogits.deadlineMs,
+      fedAvg: p.fedAvg,
+      llmFrozen: p.llmFrozen,
+      lateAcceptWithinRounds: lateAcceptWithinRounds(scenario),
+    },
+  };
+}
+
+/** The input a run of `scenario` would give; without one, the schema's defaults and one client. */
+export function machineInput(name: MachineName, scenario?: Scenario): ClientInput | ServerInput {
+  const s: Scenario =
+    scenario ??
+    ({ rounds: 1, clients: [{ id: 'client-1' }], protocol: ProtocolSchema.parse({}) } as unknown as Scenario);
+  return name === 'client' ? clientMachineInput(s, s.clients[0]?.id ?? 'client-1') : serverMachineInput(s);
+}
+
+export function machineByName(name: MachineName): AnyStateMachine {
+  return (name === 'server' ? serverMachine : clientMachine) as unknown as AnyStateMachine;
+}
