@@ -1,21 +1,9 @@
 import type { AnyActorRef, Snapshot } from 'xstate';
 import type { Clock } from '../core/clock/clock.js';
+import { leafStateName } from '../machines/introspect.js';
 import type { RunRecorder } from './run-recorder.js';
 
-/** `trainPrivate`, `fedAvg.awaitAverage`, `done`: the active leaf, without the `round.` wrapper. */
-export function leafStateName(value: unknown): string {
-  const parts: string[] = [];
-  let cur = value;
-  while (cur !== null && typeof cur === 'object') {
-    const [key, next] = Object.entries(cur as Record<string, unknown>)[0] ?? [];
-    if (key === undefined) break;
-    parts.push(key);
-    cur = next;
-  }
-  if (typeof cur === 'string') parts.push(cur);
-  if (parts[0] === 'round' && parts.length > 1) parts.shift();
-  return parts.join('.');
-}
+export { leafStateName };
 
 /** Records a `state` event each time an actor's active state changes. */
 export function trackStates(

@@ -1,3 +1,4 @@
+import { leafStateName } from '../../machines/introspect.js';
 /**
  * The state names an actor can be observed in (as `state` events record them: the active leaf
  * without the `round.` wrapper). Fault triggers name these; the invariant checker knows them.
@@ -60,17 +61,5 @@ export function adapterChangingStates(role: Role): readonly string[] {
   return role === 'server' ? ['distillFromSLMs'] : ['trainPrivate', 'distillFromLLM', 'fedAvg.applyAverage'];
 }
 
-/** `trainPrivate`, `fedAvg.awaitAverage`, `done`: a state value's active leaf without the `round.` wrapper. */
-export function leafOf(value: unknown): string {
-  const parts: string[] = [];
-  let cur = value;
-  while (cur !== null && typeof cur === 'object') {
-    const [key, next] = Object.entries(cur as Record<string, unknown>)[0] ?? [];
-    if (key === undefined) break;
-    parts.push(key);
-    cur = next;
-  }
-  if (typeof cur === 'string') parts.push(cur);
-  if (parts[0] === 'round' && parts.length > 1) parts.shift();
-  return parts.join('.');
-}
+/** A state value's active leaf (see machines/introspect.ts). */
+export const leafOf = leafStateName;
