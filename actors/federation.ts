@@ -169,13 +169,13 @@ export async function runFederation(given: Scenario, options: RunOptions): Promi
   // announcement is delivered.
   const localIds = [...(local.has('server') ? ['server'] : []), ...localClients];
   controller.create(localIds);
+  const roundsStart = process.hrtime.bigint();
   controller.start([...localClients].reverse());
   // Over NATS, the server waits until the clients are listening (their presence) before round 1.
   if (local.has('server')) {
     await deployment?.beforeServer?.();
     controller.start(['server']);
   }
-  const roundsStart = process.hrtime.bigint();
   const virtualMs = clock instanceof VirtualClock ? await clock.run({ until: () => controller.settled() }) : await wallClockSettled(controller);
 
   const roundsWallSeconds = Number(process.hrtime.bigint() - roundsStart) / 1e9;
