@@ -6,6 +6,7 @@ import type { Command } from 'commander';
 import { join } from 'node:path';
 import { defaultLearningStack } from '../../actors/default-learning.js';
 import { watchEvents } from '../../actors/monitor.js';
+import { startLiveRun } from '../../core/live/index.js';
 import { runOverNats } from '../../actors/nats-deployment.js';
 import type { BackendName } from '../../core/models/backend.js';
 import { credentialLogin, readNatsCredential } from '../../core/nats/access-config.js';
@@ -69,7 +70,9 @@ export function registerNatsProcessCommands(program: Command): void {
     .argument('<scenario>', 'scenario YAML file (for the run name)')
     .requiredOption('--nats <url>', 'NATS server URL')
     .option('--creds <file>', 'a credential allowed to subscribe to fedmkt.<run>.events.*')
-    .action(async (file: string, opts: { nats: string; creds?: string }) => {
+    .option('--ui', 'also serve the live view of the federation on 127.0.0.1')
+    .option('--ui-port <n>', 'port of the live view (implies --ui)')
+    .action(async (file: string, opts: { nats: string; creds?: string; ui?: boolean; uiPort?: string }) => {
       const scenario = loadScenario(file);
       const login = opts.creds ? credentialLogin(readNatsCredential(opts.creds)) : undefined;
       const transport = await NatsTransport.connect({
@@ -78,13 +81,23 @@ export function registerNatsProcessCommands(program: Command): void {
         ...(login ? { user: login.user, pass: login.pass, inboxPrefix: login.inboxPrefix } : {}),
       });
       log(`watching fedmkt.${scenario.name}.events.* on ${transport.server} (Ctrl-C to stop)`);
+      const live = await startLiveRun(scenario, {
+        ui: opts.ui === true || opts.uiPort !== undefined,
+        ...(opts.uiPort !== undefined ? { port: Number(opts.uiPort) } : {}),
+        clock: 'wall',
+        log,
+      });
       watchEvents(
         transport,
         scenario.name,
-        (event) => process.stdout.write(`${JSON.stringify(event)}\n`),
+        (event) => {
+          process.stdout.write(`${JSON.stringify(event)}\n`);
+          live?.onEvent(event);
+        },
         (why) => log(why),
       );
       await new Promise<void>((resolve) => process.once('SIGINT', () => resolve()));
       await transport.close();
+      await live?.server?.close();
     });
 }

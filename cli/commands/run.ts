@@ -51,9 +51,10 @@ export function registerRunCommand(program: Command): void {
       const ids = ['server', ...scenario.clients.map((c) => c.id)];
       process.stderr.write(`[fedmkt] ${scenario.name}: server + ${scenario.clients.length} clients, ${scenario.rounds} rounds, seed ${scenario.seed}\n`);
       const ui = opts.ui || opts.uiPort !== undefined || opts.uiExit === true;
-      const live = await startLiveRun(scenario, { ui, ...(opts.uiPort !== undefined ? { port: opts.uiPort } : {}), exitAtEnd: opts.uiExit === true, ...(opts.inspect !== undefined ? { inspect: opts.inspect } : {}) });
-      const progress = opts.quiet ? null : progressReporter(ids);
       const overNats = opts.transport === 'nats' || opts.nats !== undefined || opts.spawnNats === true;
+      const live = await startLiveRun(scenario, {
+        ...(overNats ? { clock: 'wall' as const } : {}), ui, ...(opts.uiPort !== undefined ? { port: opts.uiPort } : {}), exitAtEnd: opts.uiExit === true, ...(opts.inspect !== undefined ? { inspect: opts.inspect } : {}) });
+      const progress = opts.quiet ? null : progressReporter(ids);
       if (!overNats && opts.transport !== 'memory') throw new InvalidArgumentError(`--transport: expected memory or nats, got "${opts.transport}"`);
       const log = (line: string) => process.stderr.write(`[fedmkt] ${line}\n`);
       const learning = await defaultLearningStack({ backend: opts.backend, workers: opts.workers, log });

@@ -25,6 +25,8 @@ export interface LiveRunOptions {
   exitAtEnd?: boolean;
   /** Mirror the run to Stately's inspector: true (stately.ai sky) or a ws:// URL. */
   inspect?: boolean | string;
+  /** Deadlines count down in virtual time (local runs) or wall time (NATS). */
+  clock?: 'virtual' | 'wall';
   log?: (line: string) => void;
 }
 
@@ -42,7 +44,12 @@ export async function startLiveRun(scenario: Scenario, options: LiveRunOptions):
   const log = options.log ?? ((line: string) => process.stderr.write(`${line}\n`));
   let server: LiveServer | null = null;
   if (options.ui) {
-    server = await LiveServer.start({ ...liveOptionsFromScenario(scenario), charts: liveCharts(scenario), ...(options.port !== undefined ? { port: options.port } : {}) });
+    server = await LiveServer.start({
+      ...liveOptionsFromScenario(scenario),
+      charts: liveCharts(scenario),
+      ...(options.port !== undefined ? { port: options.port } : {}),
+      ...(options.clock ? { clock: options.clock } : {}),
+    });
     log(`[fedmkt] live view: ${server.url}`);
   }
   let stately: StatelyBridge | null = null;
