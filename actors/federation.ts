@@ -132,6 +132,14 @@ export async function runFederation(given: Scenario, options: RunOptions): Promi
     vocabSize: (tokenizer: string) => vocabSizes.get(tokenizer),
   };
   const aligner = learning.aligner();
+  // Vocabulary mappings, once per direction between the server's and each local client's
+  // tokenizer, built or loaded before round 1 rather than inside it.
+  for (const c of scenario.clients) {
+    if (!local.has(c.id) && !local.has('server')) continue;
+    if (c.tokenizer === scenario.server.tokenizer) continue;
+    if (local.has('server')) await aligner.prepare?.(c.tokenizer, scenario.server.tokenizer);
+    if (local.has(c.id)) await aligner.prepare?.(scenario.server.tokenizer, c.tokenizer);
+  }
   const settings = (party: ServerConfig | ClientConfig): LearnerSettings => ({
     topK: scenario.protocol.topK,
     kdAlpha: scenario.protocol.kdAlpha,

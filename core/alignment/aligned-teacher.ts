@@ -66,4 +66,6 @@ export interface TokenAlignment {
     receiver: PublicLogits,
     fallback: AlignmentFallback,
   ): Promise<{ teacher: AlignedTeacher; stats: AlignmentStats }>;
+  /** Build (or load) the vocabulary mapping of one direction ahead of use: before round 1. */
+  prepare?(senderTokenizer: string, receiverTokenizer: string): Promise<void>;
 }

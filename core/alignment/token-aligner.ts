@@ -45,6 +45,10 @@ export class TokenAligner implements TokenAlignment {
     return pending;
   }
 
+  async prepare(senderTokenizer: string, receiverTokenizer: string): Promise<void> {
+    await this.pair(senderTokenizer, receiverTokenizer);
+  }
+
   /**
    * The sender's top-K as a teacher over the receiver's tokens (`receiver`: its own scored
    * view's `tokenizer`, `tokenIds` and `lengths`). The teacher's `ce` is the sender's.
