@@ -4,42 +4,12 @@
  * latest snapshot once per animation frame, however many arrive, and never draws more than
  * the snapshot holds (a sample of actors beyond the detail limit, a bounded message list).
  */
+import { CLIENT_STATES, CLIENT_TRANSIENT_STATES, SERVER_STATES, SERVER_TRANSIENT_STATES } from '../faults/states.js';
+import { MESSAGE_TYPES } from '../protocol/messages.js';
 import { esc, messageColour, stateColour } from '../report/svg.js';
 
-const KNOWN_STATES = [
-  'starting',
-  'evaluateZeroShot',
-  'waitForRound',
-  'trainPrivate',
-  'computePublicLogits',
-  'uploadLogits',
-  'awaitLLMLogits',
-  'llmLogitsMissing',
-  'alignLLMTokens',
-  'distillFromLLM',
-  'fedAvg.uploadAdapter',
-  'fedAvg.awaitAverage',
-  'fedAvg.applyAverage',
-  'fedAvg.applied',
-  'fedAvg.skipped',
-  'roundComplete',
-  'announceRound',
-  'awaitSLMLogits',
-  'alignSLMTokens',
-  'distillFromSLMs',
-  'computeLLMLogits',
-  'broadcastLLMLogits',
-  'fedAvg.awaitAdapters',
-  'fedAvg.averageAdapters',
-  'fedAvg.averaged',
-  'roundSkipped',
-  'roundEnd',
-  'finishing',
-  'aborting',
-  'done',
-  'failed',
-];
-const KNOWN_MESSAGES = ['round-start', 'slm-logits', 'llm-logits', 'adapter', 'adapter-average', 'finish'];
+const KNOWN_STATES = ['starting', ...new Set([...CLIENT_STATES, ...CLIENT_TRANSIENT_STATES, ...SERVER_STATES, ...SERVER_TRANSIENT_STATES])];
+const KNOWN_MESSAGES = MESSAGE_TYPES;
 
 /** JSON that cannot close its script element. */
 function jsonForScript(value: unknown): string {
