@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { crc32, decodeFrame, encodeFrames, headerBytes, tableCrc32 } from '../../core/transport/nats/frame.js';
+import { crc32, crc32Portable as tableCrc32 } from '../../core/protocol/crc32.js';
+import { decodeFrame, encodeFrames, headerBytes } from '../../core/transport/nats/frame.js';
 import { Reassembler } from '../../core/transport/nats/reassembler.js';
 import { isUploadSubject, patternWithin, patternsOverlap, subjectProblem } from '../../core/transport/nats/subject-rules.js';
 import { captureLog, equalBytes, patternBytes, waitFor } from './helpers.js';

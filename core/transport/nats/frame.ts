@@ -1,4 +1,4 @@
-import * as zlib from 'node:zlib';
+import { crc32 } from '../../protocol/crc32.js';
 
 /**
  * Every message the NATS transport sends is one or more frames: a fixed binary header, the
@@ -35,26 +35,6 @@ export type DecodeResult = { ok: true; frame: Frame } | { ok: false; reason: str
 const encoder = new TextEncoder();
 const decoder = new TextDecoder('utf-8', { fatal: true });
 
-let table: Uint32Array | undefined;
-
-/** Table-driven CRC-32, for Node releases without zlib.crc32. */
-export function tableCrc32(data: Uint8Array): number {
-  if (!table) {
-    table = new Uint32Array(256);
-    for (let n = 0; n < 256; n++) {
-      let c = n;
-      for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
-      table[n] = c >>> 0;
-    }
-  }
-  let crc = 0xffffffff;
-  for (let i = 0; i < data.length; i++) crc = (table[(crc ^ (data[i] as number)) & 0xff] as number) ^ (crc >>> 8);
-  return (crc ^ 0xffffffff) >>> 0;
-}
-
-/** CRC-32 (IEEE, as zlib); zlib.crc32 exists from Node 20.15, the table is for older releases. */
-export const crc32: (data: Uint8Array) => number =
-  typeof (zlib as { crc32?: unknown }).crc32 === 'function' ? (data) => zlib.crc32(data) >>> 0 : tableCrc32;
 
 export function headerBytes(sender: string, messageId: string): number {
   return FIXED_HEADER_BYTES + 1 + encoder.encode(sender).length + 2 + encoder.encode(messageId).length;

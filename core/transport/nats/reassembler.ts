@@ -1,4 +1,5 @@
-import { crc32, decodeFrame } from './frame.js';
+import { crc32 } from '../../protocol/crc32.js';
+import { decodeFrame } from './frame.js';
 import type { NatsTransportLogger } from './logger.js';
 
 export interface ReassemblerOptions {
