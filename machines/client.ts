@@ -16,6 +16,9 @@ import type {
   RoundStartEvent,
 } from './protocol-events.js';
 import { messageName } from './protocol-events.js';
+import { failWith as failStep } from './work-failure.js';
+
+const failWith = (step: string) => failStep<ClientContext, ClientEvent>(step);
 
 export interface ClientPolicy {
   /** How long to wait for the LLM's logits after uploading (step 6 -> 7). */
@@ -211,7 +214,7 @@ export const clientMachine = setup({
         src: 'evaluate',
         input: () => ({ round: 0 }),
         onDone: 'waitForRound',
-        onError: { target: 'failed', actions: assign({ failure: ({ event }) => `evaluate: ${String(event.error)}` }) },
+        onError: { target: 'failed', actions: failWith('evaluate') },
       },
     },
     waitForRound: {
@@ -233,7 +236,7 @@ export const clientMachine = setup({
             src: 'trainPrivate',
             input: ({ context }) => ({ round: context.round }),
             onDone: 'computePublicLogits',
-            onError: { target: '#client.failed', actions: assign({ failure: ({ event }) => `trainPrivate: ${String(event.error)}` }) },
+            onError: { target: '#client.failed', actions: failWith('trainPrivate') },
           },
         },
         computePublicLogits: {
@@ -244,7 +247,7 @@ export const clientMachine = setup({
             onDone: { target: 'uploadLogits', actions: assign({ ownLogits: ({ event }) => event.output.logits }) },
             onError: {
               target: '#client.failed',
-              actions: assign({ failure: ({ event }) => `computePublicLogits: ${String(event.error)}` }),
+              actions: failWith('computePublicLogits'),
             },
           },
         },
@@ -254,7 +257,7 @@ export const clientMachine = setup({
             src: 'uploadLogits',
             input: ({ context }) => ({ round: context.round, logits: context.ownLogits as PublicLogits }),
             onDone: 'awaitLLMLogits',
-            onError: { target: '#client.failed', actions: assign({ failure: ({ event }) => `uploadLogits: ${String(event.error)}` }) },
+            onError: { target: '#client.failed', actions: failWith('uploadLogits') },
           },
         },
         awaitLLMLogits: {
@@ -293,7 +296,7 @@ export const clientMachine = setup({
               ownLogits: context.ownLogits as PublicLogits,
             }),
             onDone: { target: 'distillFromLLM', actions: assign({ llmTeacher: ({ event }) => event.output.teacher }) },
-            onError: { target: '#client.failed', actions: assign({ failure: ({ event }) => `alignLLMTokens: ${String(event.error)}` }) },
+            onError: { target: '#client.failed', actions: failWith('alignLLMTokens') },
           },
         },
         distillFromLLM: {
@@ -302,7 +305,7 @@ export const clientMachine = setup({
             src: 'distillFromLLM',
             input: ({ context }) => ({ round: context.round, llmTeacher: context.llmTeacher, ownLogits: context.ownLogits as PublicLogits }),
             onDone: [{ guard: 'fedAvgEnabled', target: 'fedAvg' }, { target: 'roundComplete' }],
-            onError: { target: '#client.failed', actions: assign({ failure: ({ event }) => `distillFromLLM: ${String(event.error)}` }) },
+            onError: { target: '#client.failed', actions: failWith('distillFromLLM') },
           },
         },
         fedAvg: {
@@ -315,7 +318,7 @@ export const clientMachine = setup({
                 src: 'uploadAdapter',
                 input: ({ context }) => ({ round: context.round }),
                 onDone: 'awaitAverage',
-                onError: { target: '#client.failed', actions: assign({ failure: ({ event }) => `uploadAdapter: ${String(event.error)}` }) },
+                onError: { target: '#client.failed', actions: failWith('uploadAdapter') },
               },
             },
             awaitAverage: {
@@ -335,7 +338,7 @@ export const clientMachine = setup({
                 onDone: 'applied',
                 onError: {
                   target: '#client.failed',
-                  actions: assign({ failure: ({ event }) => `applyAdapterAverage: ${String(event.error)}` }),
+                  actions: failWith('applyAdapterAverage'),
                 },
               },
             },
@@ -356,7 +359,7 @@ export const clientMachine = setup({
           { guard: 'newerRoundAnnounced', target: 'round', actions: 'startAnnouncedRound' },
           { target: 'waitForRound' },
         ],
-        onError: { target: 'failed', actions: assign({ failure: ({ event }) => `evaluate: ${String(event.error)}` }) },
+        onError: { target: 'failed', actions: failWith('evaluate') },
       },
     },
     done: { type: 'final' },

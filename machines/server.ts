@@ -7,6 +7,7 @@ import { assign, emit, enqueueActions, fromPromise, setup } from 'xstate';
 import type { AlignedTeacher } from '../core/alignment/aligned-teacher.js';
 import type { AdapterWeights } from '../core/models/model.js';
 import type { ActorId, PublicLogits } from '../core/protocol/messages.js';
+import { failWith as failStep } from './work-failure.js';
 import type { AdapterEvent, IgnoreReason, ProtocolRecord, SlmLogitsEvent } from './protocol-events.js';
 
 export interface ServerPolicy {
@@ -70,11 +71,7 @@ function notProvided<TOutput, TInput>(name: string) {
   });
 }
 
-function failWith(step: string) {
-  return assign<ServerContext, { type: string; error?: unknown }, undefined, ServerEvent, never>({
-    failure: ({ event }) => `${step}: ${String(event.error)}`,
-  });
-}
+const failWith = (step: string) => failStep<ServerContext, ServerEvent>(step);
 
 export const serverMachine = setup({
   types: {
