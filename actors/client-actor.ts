@@ -11,8 +11,9 @@ import type { ActorHooks } from '../core/faults/controller.js';
 import type { ClientConfig, Profile, Scenario } from '../core/scenario/schema.js';
 import type { Transport } from '../core/transport/transport.js';
 import { clientMachine, type ClientEvent } from '../machines/client.js';
+import { RoundMeter, type RoundMeterState } from './round-meter.js';
 import { ActorEndpoint, type EndpointState } from './endpoint.js';
-import type { RoundMetrics, RunRecorder } from './run-recorder.js';
+import type { RunRecorder } from './run-recorder.js';
 import { clientMachineInput } from './machine-inputs.js';
 import { trackStates } from './state-tracker.js';
 import { processComputeQueue, WorkRunner, type ComputeQueue, type WorkKind } from './work.js';
@@ -83,25 +84,18 @@ export function createClientActor(deps: ClientActorDeps): Actor<typeof clientMac
     ...(saved ? { resume: saved.endpoint } : {}),
   });
 
-  // Per-round measurements, flushed to metrics.jsonl by `evaluate`.
-  let roundStart = saved?.roundStart ?? clock.now();
-  let bytesSentAtStart = saved?.bytesSentAtStart ?? 0;
-  let bytesReceivedAtStart = saved?.bytesReceivedAtStart ?? 0;
-  let trainLoss: number | null = saved?.trainLoss ?? null;
-  let distillLoss: number | null = saved?.distillLoss ?? null;
-  let publicCE: number | null = saved?.publicCE ?? null;
-  let extra: Record<string, unknown> = { ...saved?.extra };
+  const meter = new RoundMeter(id, 'client', clock, endpoint, saved?.meter);
 
   const machine = clientMachine.provide({
     actors: {
       trainPrivate: fromPromise(async ({ input }) => {
         const stats = await work.run('trainPrivate', input.round, 'train', nPrivate * config.training.privateEpochs, () => learner.trainPrivate());
-        trainLoss = finiteOrNull(stats.loss);
+        meter.trainLoss = stats.loss;
         return { loss: stats.loss };
       }),
       computePublicLogits: fromPromise(async ({ input }) => {
         const logits = await work.run('computePublicLogits', input.round, 'infer', nPublic, () => learner.computePublicLogits());
-        publicCE = mean(logits.ce);
+        meter.publicCE = logits.ce;
         return { logits };
       }),
       uploadLogits: fromPromise(async ({ input }) => {
@@ -112,7 +106,7 @@ export function createClientActor(deps: ClientActorDeps): Actor<typeof clientMac
           learner.alignLLMTokens(input.llmLogits, input.ownLogits),
         );
         recorder.event({ t: clock.now(), actor: id, round: input.round, kind: 'alignment', from: 'server', ...stats });
-        extra.teacherShare = stats.positions ? stats.teacherPositions / stats.positions : 0;
+        meter.note('teacherShare', stats.positions ? stats.teacherPositions / stats.positions : 0);
         return { teacher };
       }),
       distillFromLLM: fromPromise(async ({ input }) => {
@@ -121,8 +115,8 @@ export function createClientActor(deps: ClientActorDeps): Actor<typeof clientMac
         );
         const fromLLM = result.chosen.reduce((n, c) => n + (c === 0 ? 1 : 0), 0);
         recorder.event({ t: clock.now(), actor: id, round: input.round, kind: 'selected', llm: fromLLM, self: result.chosen.length - fromLLM });
-        extra.llmTeacherShare = result.chosen.length ? fromLLM / result.chosen.length : 0;
-        distillLoss = finiteOrNull(result.stats.loss);
+        meter.note('llmTeacherShare', result.chosen.length ? fromLLM / result.chosen.length : 0);
+        meter.distillLoss = result.stats.loss;
         return { loss: result.stats.loss };
       }),
       uploadAdapter: fromPromise(async ({ input }) => {
@@ -133,26 +127,7 @@ export function createClientActor(deps: ClientActorDeps): Actor<typeof clientMac
       }),
       evaluate: fromPromise(async ({ input }) => {
         const evaluation = await work.run('evaluate', input.round, 'measure', 0, () => learner.evaluate());
-        const metrics: RoundMetrics = {
-          round: input.round,
-          actor: id,
-          role: 'client',
-          accuracy: finiteOrNull(evaluation.accuracy),
-          accuracyNorm: finiteOrNull(evaluation.accuracyNorm),
-          publicCE,
-          trainLoss,
-          distillLoss,
-          bytesUp: endpoint.bytesSent - bytesSentAtStart,
-          bytesDown: endpoint.bytesReceived - bytesReceivedAtStart,
-          virtualSeconds: (clock.now() - roundStart) / 1000,
-          ...extra,
-        };
-        recorder.metric(metrics);
-        roundStart = clock.now();
-        bytesSentAtStart = endpoint.bytesSent;
-        bytesReceivedAtStart = endpoint.bytesReceived;
-        trainLoss = distillLoss = publicCE = null;
-        extra = {};
+        meter.close(input.round, evaluation, recorder);
       }),
     },
   });
@@ -176,13 +151,7 @@ export function createClientActor(deps: ClientActorDeps): Actor<typeof clientMac
     actor,
     local: (): ClientLocal => ({
       endpoint: endpoint.state(),
-      roundStart,
-      bytesSentAtStart,
-      bytesReceivedAtStart,
-      trainLoss,
-      distillLoss,
-      publicCE,
-      extra: { ...extra },
+      meter: meter.state(),
     }),
     getAdapter: () => learner.getAdapter(),
     setAdapter: (weights) => learner.setAdapter(weights),
@@ -193,13 +162,7 @@ export function createClientActor(deps: ClientActorDeps): Actor<typeof clientMac
 /** What a client persists besides its machine snapshot and adapter. */
 interface ClientLocal extends Record<string, unknown> {
   endpoint: EndpointState;
-  roundStart: number;
-  bytesSentAtStart: number;
-  bytesReceivedAtStart: number;
-  trainLoss: number | null;
-  distillLoss: number | null;
-  publicCE: number | null;
-  extra: Record<string, unknown>;
+  meter: RoundMeterState;
 }
 
 function toClientEvent(envelope: Envelope): ClientEvent {
@@ -224,13 +187,3 @@ export function omitType<T extends { type: string }>(record: T): Omit<T, 'type'>
   return rest;
 }
 
-export function mean(values: ArrayLike<number>): number | null {
-  if (values.length === 0) return null;
-  let s = 0;
-  for (let i = 0; i < values.length; i++) s += values[i]!;
-  return s / values.length;
-}
-
-export function finiteOrNull(x: number): number | null {
-  return Number.isFinite(x) ? x : null;
-}

@@ -11,7 +11,8 @@ import type { Scenario } from '../core/scenario/schema.js';
 import type { Transport } from '../core/transport/transport.js';
 import { serverMachine, type ServerEvent } from '../machines/server.js';
 import type { ActorHooks } from '../core/faults/controller.js';
-import { faultAwareWork, finiteOrNull, mean, omitType } from './client-actor.js';
+import { faultAwareWork, omitType } from './client-actor.js';
+import { RoundMeter, type RoundMeterState } from './round-meter.js';
 import { ActorEndpoint, type EndpointState } from './endpoint.js';
 import type { RunRecorder } from './run-recorder.js';
 import { serverMachineInput } from './machine-inputs.js';
@@ -53,12 +54,7 @@ export function createServerActor(deps: ServerActorDeps): Actor<typeof serverMac
     ...(saved ? { resume: saved.endpoint } : {}),
   });
 
-  let roundStart = saved?.roundStart ?? clock.now();
-  let bytesSentAtStart = saved?.bytesSentAtStart ?? 0;
-  let bytesReceivedAtStart = saved?.bytesReceivedAtStart ?? 0;
-  let distillLoss: number | null = saved?.distillLoss ?? null;
-  let publicCE: number | null = saved?.publicCE ?? null;
-  let extra: Record<string, unknown> = { ...saved?.extra };
+  const meter = new RoundMeter(id, 'server', clock, endpoint, saved?.meter);
 
   const machine = serverMachine.provide({
     actors: {
@@ -72,10 +68,10 @@ export function createServerActor(deps: ServerActorDeps): Actor<typeof serverMac
         const teachers = input.uploads.map((u, i) => {
           const { teacher, stats } = aligned[i]!;
           recorder.event({ t: clock.now(), actor: id, round: input.round, kind: 'alignment', from: u.client, ...stats });
-          extra[`teacherShare.${u.client}`] = stats.positions ? stats.teacherPositions / stats.positions : 0;
+          meter.note(`teacherShare.${u.client}`, stats.positions ? stats.teacherPositions / stats.positions : 0);
           return { client: u.client, teacher };
         });
-        extra.uploads = input.uploads.length;
+        meter.note('uploads', input.uploads.length);
         return { teachers };
       }),
       distillFromSLMs: fromPromise(async ({ input }) => {
@@ -89,12 +85,12 @@ export function createServerActor(deps: ServerActorDeps): Actor<typeof serverMac
           picks[key] = (picks[key] ?? 0) + 1;
         }
         recorder.event({ t: clock.now(), actor: id, round: input.round, kind: 'selected', ...picks });
-        distillLoss = finiteOrNull(result.stats.loss);
+        meter.distillLoss = result.stats.loss;
         return { loss: result.stats.loss };
       }),
       computeLLMLogits: fromPromise(async ({ input }) => {
         const logits = await work.run('computeLLMLogits', input.round, 'infer', nPublic, () => learner.computeLLMLogits());
-        publicCE = mean(logits.ce);
+        meter.publicCE = logits.ce;
         return { logits };
       }),
       broadcastLLMLogits: fromPromise(async ({ input }) => {
@@ -109,25 +105,7 @@ export function createServerActor(deps: ServerActorDeps): Actor<typeof serverMac
       }),
       evaluate: fromPromise(async ({ input }) => {
         const evaluation = await work.run('evaluate', input.round, 'measure', 0, () => learner.evaluate());
-        recorder.metric({
-          round: input.round,
-          actor: id,
-          role: 'server',
-          accuracy: finiteOrNull(evaluation.accuracy),
-          accuracyNorm: finiteOrNull(evaluation.accuracyNorm),
-          publicCE,
-          trainLoss: null,
-          distillLoss,
-          bytesUp: endpoint.bytesSent - bytesSentAtStart,
-          bytesDown: endpoint.bytesReceived - bytesReceivedAtStart,
-          virtualSeconds: (clock.now() - roundStart) / 1000,
-          ...extra,
-        });
-        roundStart = clock.now();
-        bytesSentAtStart = endpoint.bytesSent;
-        bytesReceivedAtStart = endpoint.bytesReceived;
-        distillLoss = publicCE = null;
-        extra = {};
+        meter.close(input.round, evaluation, recorder);
       }),
     },
   });
@@ -152,7 +130,7 @@ export function createServerActor(deps: ServerActorDeps): Actor<typeof serverMac
   hooks?.life.onKilled(() => endpoint.close());
   hooks?.bind({
     actor,
-    local: (): ServerLocal => ({ endpoint: endpoint.state(), roundStart, bytesSentAtStart, bytesReceivedAtStart, distillLoss, publicCE, extra: { ...extra } }),
+    local: (): ServerLocal => ({ endpoint: endpoint.state(), meter: meter.state() }),
     getAdapter: () => learner.model.getAdapter(),
     setAdapter: (weights) => learner.model.setAdapter(weights),
   });
@@ -162,12 +140,7 @@ export function createServerActor(deps: ServerActorDeps): Actor<typeof serverMac
 /** What the server persists besides its machine snapshot (accepted uploads included) and adapter. */
 interface ServerLocal extends Record<string, unknown> {
   endpoint: EndpointState;
-  roundStart: number;
-  bytesSentAtStart: number;
-  bytesReceivedAtStart: number;
-  distillLoss: number | null;
-  publicCE: number | null;
-  extra: Record<string, unknown>;
+  meter: RoundMeterState;
 }
 
 function toServerEvent(envelope: Envelope): ServerEvent | null {
