@@ -2,89 +2,26 @@
  * Wires the pure client machine to a transport, a clock and a {@link ClientLearner}.
  */
 import { createActor, fromPromise, type Actor } from 'xstate';
-import type { Clock } from '../core/clock/clock.js';
 import type { ClientLearner } from '../core/learning/client-learner.js';
-import type { DecodeContext } from '../core/protocol/codec.js';
 import type { Envelope } from '../core/protocol/messages.js';
 import { clientInbox } from '../core/protocol/subjects.js';
-import type { ActorHooks } from '../core/faults/controller.js';
-import type { ClientConfig, Profile, Scenario } from '../core/scenario/schema.js';
-import type { Transport } from '../core/transport/transport.js';
+import type { ClientConfig } from '../core/scenario/schema.js';
 import { clientMachine, type ClientEvent } from '../machines/client.js';
-import { RoundMeter, type RoundMeterState } from './round-meter.js';
-import { ActorEndpoint, type EndpointState } from './endpoint.js';
-import type { RunRecorder } from './run-recorder.js';
+import { ActorShell, type ActorDeps } from './actor-shell.js';
 import { clientMachineInput } from './machine-inputs.js';
-import { trackStates } from './state-tracker.js';
-import { processComputeQueue, WorkRunner, type ComputeQueue, type WorkKind } from './work.js';
 
-export interface ClientActorDeps {
-  scenario: Scenario;
+export interface ClientActorDeps extends ActorDeps {
   config: ClientConfig;
-  run: string;
   learner: ClientLearner;
-  transport: Transport;
-  clock: Clock;
-  recorder: RunRecorder;
-  decode: DecodeContext;
-  /** Serialises model work; null when models run in worker threads. Default: the process queue. */
-  computeQueue?: ComputeQueue | null;
-  /** Fault layer (core/faults): lifecycle, restore after a crash, state observation, straggler profiles. */
-  hooks?: ActorHooks;
-}
-
-/**
- * Work as a fault-aware actor runs it: on the profile of its round (stragglers), started only
- * while the incarnation is alive, its result delivered only to a live incarnation.
- */
-export function faultAwareWork(
-  actor: string,
-  clock: Clock,
-  profile: Profile,
-  recorder: RunRecorder,
-  queue: ComputeQueue | null | undefined,
-  hooks: ActorHooks | undefined,
-): { run<T>(state: string, round: number, kind: WorkKind, samples: number, work: () => Promise<T>): Promise<T> } {
-  const resolvedQueue = queue === undefined ? processComputeQueue : queue;
-  const runners = new Map<Profile, WorkRunner>();
-  const runnerFor = (round: number): WorkRunner => {
-    const p = hooks ? hooks.profile(round) : profile;
-    let runner = runners.get(p);
-    if (!runner) runners.set(p, (runner = new WorkRunner(actor, clock, p, recorder, resolvedQueue)));
-    return runner;
-  };
-  return {
-    run(state, round, kind, samples, work) {
-      const runner = runnerFor(round);
-      if (!hooks) return runner.run(state, round, kind, samples, work);
-      const { life } = hooks;
-      return life.release(runner.run(state, round, kind, samples, () => life.start(work)));
-    },
-  };
 }
 
 export function createClientActor(deps: ClientActorDeps): Actor<typeof clientMachine> {
   const { scenario, config, learner, clock, recorder } = deps;
   const id = config.id;
-  const { hooks } = deps;
-  const saved = hooks?.restore?.local as ClientLocal | undefined;
-  const work = faultAwareWork(id, clock, config.profile, recorder, deps.computeQueue, hooks);
+  const shell = new ActorShell(id, 'client', config.profile, deps);
+  const { endpoint, meter, work } = shell;
   const nPrivate = learner.data.privateSet.length;
   const nPublic = learner.data.publicSet.length;
-  let currentRound = 0;
-  const endpoint = new ActorEndpoint({
-    run: deps.run,
-    actor: id,
-    transport: deps.transport,
-    clock,
-    recorder,
-    decode: deps.decode,
-    round: () => currentRound,
-    logitEncoding: scenario.protocol.logitEncoding,
-    ...(saved ? { resume: saved.endpoint } : {}),
-  });
-
-  const meter = new RoundMeter(id, 'client', clock, endpoint, saved?.meter);
 
   const machine = clientMachine.provide({
     actors: {
@@ -132,37 +69,14 @@ export function createClientActor(deps: ClientActorDeps): Actor<typeof clientMac
     },
   });
 
-  const actor = createActor(machine, {
-    clock,
-    ...(hooks?.restore ? { snapshot: hooks.restore.snapshot as never } : {}),
-    input: clientMachineInput(scenario, id),
-  });
-  trackStates(id, actor, clock, recorder, (state, round) => {
-    currentRound = round;
-    hooks?.onState(state, round);
-  });
-  for (const type of ['accepted', 'ignored', 'deadline'] as const) {
-    actor.on(type, (record) => recorder.event({ t: clock.now(), actor: id, kind: record.type, ...omitType(record) }));
-  }
-  endpoint.listen(clientInbox(deps.run), (envelope) => actor.send(toClientEvent(envelope)));
-  actor.subscribe({ complete: () => endpoint.close(), error: () => endpoint.close() });
-  hooks?.life.onKilled(() => endpoint.close());
-  hooks?.bind({
-    actor,
-    local: (): ClientLocal => ({
-      endpoint: endpoint.state(),
-      meter: meter.state(),
-    }),
-    getAdapter: () => learner.getAdapter(),
-    setAdapter: (weights) => learner.setAdapter(weights),
+  const actor = createActor(machine, { clock, ...shell.restoredSnapshot, input: clientMachineInput(scenario, id) });
+  shell.attach(actor, {
+    inbox: clientInbox(deps.run),
+    toEvent: toClientEvent,
+    records: ['accepted', 'ignored', 'deadline'],
+    adapter: { get: () => learner.getAdapter(), set: (weights) => learner.setAdapter(weights) },
   });
   return actor;
-}
-
-/** What a client persists besides its machine snapshot and adapter. */
-interface ClientLocal extends Record<string, unknown> {
-  endpoint: EndpointState;
-  meter: RoundMeterState;
 }
 
 function toClientEvent(envelope: Envelope): ClientEvent {
@@ -181,9 +95,3 @@ function toClientEvent(envelope: Envelope): ClientEvent {
       throw new Error(`client inbox got a ${body.type} message from ${envelope.sender}: not a server broadcast`);
   }
 }
-
-export function omitType<T extends { type: string }>(record: T): Omit<T, 'type'> {
-  const { type: _type, ...rest } = record;
-  return rest;
-}
-

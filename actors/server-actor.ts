@@ -2,59 +2,24 @@
  * Wires the pure server machine to a transport, a clock and a {@link ServerLearner}.
  */
 import { createActor, fromPromise, type Actor } from 'xstate';
-import type { Clock } from '../core/clock/clock.js';
 import type { ServerLearner } from '../core/learning/server-learner.js';
-import type { DecodeContext } from '../core/protocol/codec.js';
 import type { Envelope } from '../core/protocol/messages.js';
 import { serverInbox } from '../core/protocol/subjects.js';
-import type { Scenario } from '../core/scenario/schema.js';
-import type { Transport } from '../core/transport/transport.js';
 import { serverMachine, type ServerEvent } from '../machines/server.js';
-import type { ActorHooks } from '../core/faults/controller.js';
-import { faultAwareWork, omitType } from './client-actor.js';
-import { RoundMeter, type RoundMeterState } from './round-meter.js';
-import { ActorEndpoint, type EndpointState } from './endpoint.js';
-import type { RunRecorder } from './run-recorder.js';
+import { ActorShell, type ActorDeps } from './actor-shell.js';
 import { serverMachineInput } from './machine-inputs.js';
-import { trackStates } from './state-tracker.js';
-import type { ComputeQueue } from './work.js';
 
-export interface ServerActorDeps {
-  scenario: Scenario;
-  run: string;
+export interface ServerActorDeps extends ActorDeps {
   learner: ServerLearner;
-  transport: Transport;
-  clock: Clock;
-  recorder: RunRecorder;
-  decode: DecodeContext;
-  /** Serialises model work; null when models run in worker threads. Default: the process queue. */
-  computeQueue?: ComputeQueue | null;
-  /** Fault layer (core/faults): lifecycle, restore after a crash, state observation. */
-  hooks?: ActorHooks;
 }
 
 export function createServerActor(deps: ServerActorDeps): Actor<typeof serverMachine> {
   const { scenario, learner, clock, recorder } = deps;
   const id = 'server';
   const profile = scenario.server.profile;
-  const { hooks } = deps;
-  const saved = hooks?.restore?.local as ServerLocal | undefined;
-  const work = faultAwareWork(id, clock, profile, recorder, deps.computeQueue, hooks);
+  const shell = new ActorShell(id, 'server', profile, deps);
+  const { endpoint, meter, work } = shell;
   const nPublic = learner.data.publicSet.length;
-  let currentRound = 0;
-  const endpoint = new ActorEndpoint({
-    run: deps.run,
-    actor: id,
-    transport: deps.transport,
-    clock,
-    recorder,
-    decode: deps.decode,
-    round: () => currentRound,
-    logitEncoding: scenario.protocol.logitEncoding,
-    ...(saved ? { resume: saved.endpoint } : {}),
-  });
-
-  const meter = new RoundMeter(id, 'server', clock, endpoint, saved?.meter);
 
   const machine = serverMachine.provide({
     actors: {
@@ -110,37 +75,14 @@ export function createServerActor(deps: ServerActorDeps): Actor<typeof serverMac
     },
   });
 
-  const actor = createActor(machine, {
-    clock,
-    ...(hooks?.restore ? { snapshot: hooks.restore.snapshot as never } : {}),
-    input: serverMachineInput(scenario),
-  });
-  trackStates(id, actor, clock, recorder, (state, round) => {
-    currentRound = round;
-    hooks?.onState(state, round);
-  });
-  for (const type of ['accepted', 'ignored', 'deadline', 'quorum'] as const) {
-    actor.on(type, (record) => recorder.event({ t: clock.now(), actor: id, kind: record.type, ...omitType(record) }));
-  }
-  endpoint.listen(serverInbox(deps.run), (envelope) => {
-    const event = toServerEvent(envelope);
-    if (event) actor.send(event);
-  });
-  actor.subscribe({ complete: () => endpoint.close(), error: () => endpoint.close() });
-  hooks?.life.onKilled(() => endpoint.close());
-  hooks?.bind({
-    actor,
-    local: (): ServerLocal => ({ endpoint: endpoint.state(), meter: meter.state() }),
-    getAdapter: () => learner.model.getAdapter(),
-    setAdapter: (weights) => learner.model.setAdapter(weights),
+  const actor = createActor(machine, { clock, ...shell.restoredSnapshot, input: serverMachineInput(scenario) });
+  shell.attach(actor, {
+    inbox: serverInbox(deps.run),
+    toEvent: toServerEvent,
+    records: ['accepted', 'ignored', 'deadline', 'quorum'],
+    adapter: { get: () => learner.model.getAdapter(), set: (weights) => learner.model.setAdapter(weights) },
   });
   return actor;
-}
-
-/** What the server persists besides its machine snapshot (accepted uploads included) and adapter. */
-interface ServerLocal extends Record<string, unknown> {
-  endpoint: EndpointState;
-  meter: RoundMeterState;
 }
 
 function toServerEvent(envelope: Envelope): ServerEvent | null {
