@@ -50,10 +50,9 @@ export class ServerLearner {
     return result;
   }
 
-  /** Step 5. */
-  async computeLLMLogits(): Promise<PublicLogits> {
-    this.own = await this.model.scorePublic(this.data.publicSet, this.settings.topK);
-    return this.own;
+  /** Step 5: the LLM's top-K after this round's distillation (unchanged weights are not rescored, as with a frozen LLM). */
+  computeLLMLogits(): Promise<PublicLogits> {
+    return this.ownLogits();
   }
 
   averageAdapters(adapters: readonly { weights: AdapterWeights; weight: number }[]): AdapterWeights {
