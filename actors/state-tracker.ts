@@ -3,8 +3,6 @@ import type { Clock } from '../core/clock/clock.js';
 import { leafStateName } from '../machines/introspect.js';
 import type { RunRecorder } from './run-recorder.js';
 
-export { leafStateName };
-
 /** Records a `state` event each time an actor's active state changes. */
 export function trackStates(
   actorId: string,

@@ -17,7 +17,8 @@ import type { FaultEventSink } from './interceptor.js';
 import { ActorLife } from './life.js';
 import { activeNodeIds, persistedSnapshot, rearmDelays, type PersistedActor, type StateStore } from './persistence.js';
 import { faultsRestartActors, roundMatches, type Faults } from './schema.js';
-import { adapterChangingStates, leafOf, type Role } from './states.js';
+import { leafStateName } from '../../machines/introspect.js';
+import { adapterChangingStates, type Role } from './states.js';
 import type { ProfileSource } from './stragglers.js';
 
 /** What a factory hands back so that its actor can be persisted and resumed. */
@@ -288,7 +289,7 @@ export class FaultController {
     if (detail.pinned) {
       store.save(entry.id, detail.pinned);
       const snap = detail.pinned.snapshot as { value?: unknown; context?: { round?: number } };
-      where = { state: leafOf(snap.value), round: snap.context?.round ?? where.round };
+      where = { state: leafStateName(snap.value), round: snap.context?.round ?? where.round };
     } else this.persist(entry);
     entry.online = false;
     entry.epoch++;
@@ -326,7 +327,7 @@ export class FaultController {
       actor: entry.id,
       round: snapshot?.context?.round ?? 0,
       kind,
-      state: snapshot ? leafOf(snapshot.value) : '',
+      state: snapshot ? leafStateName(snapshot.value) : '',
       savedAt: record?.at ?? null,
     });
     const inc = this.spawn(entry, record);

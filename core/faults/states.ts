@@ -1,4 +1,3 @@
-import { leafStateName } from '../../machines/introspect.js';
 /**
  * The state names an actor can be observed in (as `state` events record them: the active leaf
  * without the `round.` wrapper). Fault triggers name these; the invariant checker knows them.
@@ -61,5 +60,3 @@ export function adapterChangingStates(role: Role): readonly string[] {
   return role === 'server' ? ['distillFromSLMs'] : ['trainPrivate', 'distillFromLLM', 'fedAvg.applyAverage'];
 }
 
-/** A state value's active leaf (see machines/introspect.ts). */
-export const leafOf = leafStateName;

@@ -1,5 +1,5 @@
 import { createActor, fromPromise, type Actor, type AnyStateMachine, type EventFromLogic } from 'xstate';
-import { leafStateName } from '../../actors/state-tracker.js';
+import { leafStateName } from '../../machines/introspect.js';
 import { VirtualClock } from '../../core/clock/virtual-clock.js';
 import type { PublicLogits } from '../../core/protocol/messages.js';
 
