@@ -12,6 +12,7 @@ import type { Envelope } from '../core/protocol/messages.js';
 import type { Profile, Scenario } from '../core/scenario/schema.js';
 import type { Transport } from '../core/transport/transport.js';
 import { ActorEndpoint, type EndpointState } from './endpoint.js';
+import type { RoundCheckpointing } from './round-checkpoints.js';
 import { RoundMeter, type RoundMeterState } from './round-meter.js';
 import type { RunEvent, RunRecorder } from './run-recorder.js';
 import { trackStates } from './state-tracker.js';
@@ -29,6 +30,10 @@ export interface ActorDeps {
   computeQueue?: ComputeQueue | null;
   /** Fault layer (core/faults): lifecycle, restore after a crash, state observation, straggler profiles. */
   hooks?: ActorHooks;
+  /** Round checkpoints to write (and, resuming, the one this actor goes on from). */
+  checkpoints?: RoundCheckpointing;
+  /** Resuming the run from the checkpoints of this round (default 0: a fresh run). */
+  resumeAfterRound?: number;
 }
 
 /** What an actor persists besides its machine snapshot and adapter. */
@@ -54,7 +59,7 @@ export class ActorShell {
     private readonly deps: ActorDeps,
   ) {
     const { clock, recorder, hooks } = deps;
-    const saved = hooks?.restore?.local as ShellLocal | undefined;
+    const saved = (hooks?.restore?.local ?? deps.checkpoints?.resumedLocal) as ShellLocal | undefined;
     this.endpoint = new ActorEndpoint({
       run: deps.run,
       actor: id,
@@ -65,9 +70,24 @@ export class ActorShell {
       round: () => this.currentRound,
       logitEncoding: deps.scenario.protocol.logitEncoding,
       ...(saved ? { resume: saved.endpoint } : {}),
+      ...(deps.checkpoints?.usedSequence !== undefined ? { usedSequence: deps.checkpoints.usedSequence } : {}),
     });
     this.meter = new RoundMeter(id, role, clock, this.endpoint, saved?.meter);
     this.work = faultAwareWork(id, clock, profile, recorder, deps.computeQueue, hooks);
+  }
+
+  /** Actor-side state outside the machine: what a crash restart and a round checkpoint keep. */
+  local(): ShellLocal {
+    return { endpoint: this.endpoint.state(), meter: this.meter.state() };
+  }
+
+  /** After round `round`'s evaluation: its checkpoint, which a run can resume from. */
+  async checkpoint(round: number): Promise<void> {
+    const checkpoints = this.deps.checkpoints;
+    if (!checkpoints || round === 0) return;
+    await this.work.run('checkpoint', round, 'measure', 0, () =>
+      checkpoints.save(round, { recorded: this.deps.recorder.events.length, local: this.local() }),
+    );
   }
 
   /** The machine snapshot to start from after a crash, if any. */
@@ -107,7 +127,7 @@ export class ActorShell {
     hooks?.life.onKilled(() => endpoint.close());
     hooks?.bind({
       actor,
-      local: (): ShellLocal => ({ endpoint: endpoint.state(), meter: this.meter.state() }),
+      local: () => this.local(),
       getAdapter: () => options.adapter.get(),
       setAdapter: (weights) => options.adapter.set(weights),
     });

@@ -65,11 +65,12 @@ export function createClientActor(deps: ClientActorDeps): Actor<typeof clientMac
       evaluate: fromPromise(async ({ input }) => {
         const evaluation = await work.run('evaluate', input.round, 'measure', 0, () => learner.evaluate());
         meter.close(input.round, evaluation, recorder);
+        await shell.checkpoint(input.round);
       }),
     },
   });
 
-  const actor = createActor(machine, { clock, ...shell.restoredSnapshot, input: clientMachineInput(scenario, id) });
+  const actor = createActor(machine, { clock, ...shell.restoredSnapshot, input: clientMachineInput(scenario, id, deps.resumeAfterRound) });
   shell.attach(actor, {
     inbox: clientInbox(deps.run),
     toEvent: toClientEvent,

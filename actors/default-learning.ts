@@ -50,6 +50,7 @@ export async function defaultLearningStack(options: DefaultLearningOptions = {})
         maker,
       ),
     aligner: () => new TokenAligner({ loadTokenizer }),
+    restoreModel: (dir, tokenizer) => maker.load(dir, tokenizer),
     // Each worker runs its models' requests one at a time; nothing to serialise here.
     computeQueue: pool ? null : undefined,
     close: async () => {

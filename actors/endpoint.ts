@@ -23,6 +23,8 @@ export interface EndpointOptions {
   logitEncoding?: LogitEncoding;
   /** Counters of an earlier incarnation of this actor (restart after a crash): ids stay unique. */
   resume?: EndpointState;
+  /** Resuming a run: the highest sequence number its ids used; new ids go on after it. */
+  usedSequence?: number;
 }
 
 /** What an endpoint persists across a crash. */
@@ -45,6 +47,7 @@ export class ActorEndpoint {
       this.bytesSent = options.resume.bytesSent;
       this.bytesReceived = options.resume.bytesReceived;
     }
+    this.sequence = Math.max(this.sequence, options.usedSequence ?? 0);
   }
 
   state(): EndpointState {

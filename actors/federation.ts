@@ -2,7 +2,7 @@
  * Runs a whole federation in one process: one server actor and one actor per client, on a
  * transport (in-memory with a virtual clock by default), until every actor has stopped.
  */
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
 import type { TokenAlignment } from '../core/alignment/aligned-teacher.js';
@@ -25,6 +25,7 @@ import { createClientActor } from './client-actor.js';
 import { loadFederationData, type FederationData } from './federation-data.js';
 import type { RunEvent } from './run-recorder.js';
 import { RunRecorder } from './run-recorder.js';
+import { actorCheckpoints, recordsBeforeResume, type ResumePoint } from './round-checkpoints.js';
 import { createServerActor } from './server-actor.js';
 import { linkOfProfile, type ComputeQueue } from './work.js';
 
@@ -39,6 +40,8 @@ export interface LearningStack {
     worldSeed: number,
   ): Promise<LanguageModel>;
   aligner(): TokenAlignment;
+  /** A model from a round checkpoint (`model.save`'s folder), to resume a run. */
+  restoreModel?(dir: string, tokenizer: Tokenizer): Promise<LanguageModel>;
   /** Serialises model work in this process; null when models live in worker threads. */
   computeQueue?: ComputeQueue | null;
   /** Release what the stack holds (worker threads). */
@@ -63,6 +66,10 @@ export interface RunOptions {
    * actors live in this process (default: all). Without it: in-memory transport, virtual clock.
    */
   deployment?: { transport: Transport; clock: WallClock; parties?: readonly string[]; beforeServer?: () => Promise<void> };
+  /** Write round checkpoints into `outDir`/checkpoints, which a run resumes from (needs `outDir`). */
+  checkpoints?: boolean;
+  /** Resume the run in `outDir` from these checkpoints (see round-checkpoints.ts): its records so far are kept. */
+  resume?: ResumePoint;
 }
 
 export interface RunResult {
@@ -85,8 +92,14 @@ export async function runFederation(given: Scenario, options: RunOptions): Promi
   const run = scenario.name;
   const recorder = new RunRecorder();
   if (options.onEvent) recorder.onEvent(options.onEvent);
-  const deployment = options.deployment;
-  const clock: Clock = deployment?.clock ?? new VirtualClock();
+  const { deployment, resume, outDir } = options;
+  if (resume && (deployment || !outDir)) throw new Error('resume: only a local run (in-memory transport) with its output folder resumes');
+  const earlier = resume && outDir ? recordsBeforeResume(outDir, resume) : undefined;
+  if (outDir) {
+    recorder.streamTo(outDir, earlier?.records);
+    writeFileSync(join(outDir, 'scenario.yaml'), stringify(scenario));
+  }
+  const clock: Clock = deployment?.clock ?? new VirtualClock(resume?.at ?? 0);
   const clientIds = scenario.clients.map((c) => c.id);
   const local = new Set(deployment?.parties ?? ['server', ...clientIds]);
   for (const id of local)
@@ -98,15 +111,17 @@ export async function runFederation(given: Scenario, options: RunOptions): Promi
     clientIds,
     scenario.faults.stragglers,
   );
-  for (const d of profiles.drawn) recorder.event({ t: 0, actor: d.client, round: 0, kind: 'straggler', ...profiles.linkProfile(d.client), ...omitClient(d) });
+  // Drawn again from the seed when resuming; recorded once, by the run that started.
+  if (!resume)
+    for (const d of profiles.drawn) recorder.event({ t: 0, actor: d.client, round: 0, kind: 'straggler', ...profiles.linkProfile(d.client), ...omitClient(d) });
   const inner = deployment?.transport ?? new MemoryTransport(clock, (sender) => linkOfProfile(profiles.linkProfile(sender)));
-  if (scenario.faults.persist === 'disk' && !options.outDir) throw new Error('faults.persist: disk needs an output folder (run --out DIR)');
+  if (scenario.faults.persist === 'disk' && !outDir) throw new Error('faults.persist: disk needs an output folder (run --out DIR)');
   const controller = new FaultController({
     seed: scenario.seed,
     faults: scenario.faults,
     clock,
     recorder,
-    store: scenario.faults.persist === 'disk' ? new DiskStateStore(join(options.outDir!, 'state')) : new MemoryStateStore(),
+    store: scenario.faults.persist === 'disk' ? new DiskStateStore(join(outDir!, 'state')) : new MemoryStateStore(),
     profiles,
   });
   // The one interceptor between actors and the transport: every message fault happens here.
@@ -148,19 +163,53 @@ export async function runFederation(given: Scenario, options: RunOptions): Promi
     ...party.training,
   });
 
+  const partyModel = async (id: string, party: ServerConfig | ClientConfig, seed: number): Promise<LanguageModel> => {
+    const tokenizer = tokenizers.get(party.tokenizer)!;
+    const checkpoint = resume?.actors[id];
+    if (!checkpoint) return learning.createModel(party, tokenizer, data, seed, scenario.seed);
+    if (!learning.restoreModel) throw new Error(`resume: this learning stack cannot restore ${id}'s model from ${checkpoint.dir}`);
+    return learning.restoreModel(checkpoint.dir, tokenizer);
+  };
+  if (options.checkpoints && !outDir) throw new Error('checkpoints: they go into the output folder (run --out DIR)');
+  const writeCheckpoints = outDir !== undefined && options.checkpoints === true;
+  /** What an actor needs for round checkpoints: where to write them, and what it resumes from. */
+  const checkpointing = (id: string, model: LanguageModel) => ({
+    ...(writeCheckpoints
+      ? {
+          checkpoints: {
+            ...actorCheckpoints(outDir, id, model, clock),
+            resumedLocal: resume?.actors[id]?.local,
+            usedSequence: earlier?.usedSequence[id],
+          },
+        }
+      : {}),
+    ...(resume ? { resumeAfterRound: resume.afterRound } : {}),
+  });
+
   const models: { id: string; model: LanguageModel }[] = [];
   if (local.has('server')) {
-    const serverModel = await learning.createModel(scenario.server, tokenizers.get(scenario.server.tokenizer)!, data, scenario.seed, scenario.seed);
+    const serverModel = await partyModel('server', scenario.server, scenario.seed);
     models.push({ id: 'server', model: serverModel });
     const serverLearner = new ServerLearner(serverModel, { publicSet: data.publicSet, testSet: data.testSet }, aligner, settings(scenario.server));
     controller.add('server', 'server', (hooks) =>
-      createServerActor({ scenario, run, learner: serverLearner, transport: transport.view('server'), clock, recorder, decode, computeQueue: learning.computeQueue, hooks }),
+      createServerActor({
+        scenario,
+        run,
+        learner: serverLearner,
+        transport: transport.view('server'),
+        clock,
+        recorder,
+        decode,
+        computeQueue: learning.computeQueue,
+        hooks,
+        ...checkpointing('server', serverModel),
+      }),
     );
   }
   for (const [i, config] of scenario.clients.entries()) {
     // A client process reads only its own private shard.
     if (!local.has(config.id)) continue;
-    const model = await learning.createModel(config, tokenizers.get(config.tokenizer)!, data, scenario.seed + 1 + i, scenario.seed);
+    const model = await partyModel(config.id, config, scenario.seed + 1 + i);
     models.push({ id: config.id, model });
     const learner = new ClientLearner(
       model,
@@ -169,13 +218,28 @@ export async function runFederation(given: Scenario, options: RunOptions): Promi
       settings(config),
     );
     controller.add(config.id, 'client', (hooks) =>
-      createClientActor({ scenario, config, run, learner, transport: transport.view(config.id), clock, recorder, decode, computeQueue: learning.computeQueue, hooks }),
+      createClientActor({
+        scenario,
+        config,
+        run,
+        learner,
+        transport: transport.view(config.id),
+        clock,
+        recorder,
+        decode,
+        computeQueue: learning.computeQueue,
+        hooks,
+        ...checkpointing(config.id, model),
+      }),
     );
   }
 
   // Created server first; started clients first, so they listen before the server's first
   // announcement is delivered.
   const localIds = [...(local.has('server') ? ['server'] : []), ...localClients];
+  if (resume)
+    for (const id of localIds)
+      recorder.event({ t: clock.now(), actor: id, round: resume.afterRound, kind: 'resume', fromRound: resume.actors[id]?.round ?? 0 });
   controller.create(localIds);
   const roundsStart = process.hrtime.bigint();
   controller.start([...localClients].reverse());
@@ -220,11 +284,7 @@ export async function runFederation(given: Scenario, options: RunOptions): Promi
   }
   await learning.close?.();
 
-  if (options.outDir) {
-    mkdirSync(options.outDir, { recursive: true });
-    recorder.write(options.outDir);
-    writeFileSync(join(options.outDir, 'scenario.yaml'), stringify(scenario));
-  }
+  recorder.close();
   return {
     recorder,
     finalStates,

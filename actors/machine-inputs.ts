@@ -9,11 +9,13 @@ import { serverMachine, type ServerInput } from '../machines/server.js';
 
 export type MachineName = 'server' | 'client';
 
-export function clientMachineInput(scenario: Scenario, id: string): ClientInput {
+/** `resumeAfterRound`: the run resumes from the checkpoints of this round (0: a fresh run). */
+export function clientMachineInput(scenario: Scenario, id: string, resumeAfterRound = 0): ClientInput {
   const p = scenario.protocol;
   return {
     id,
     totalRounds: scenario.rounds,
+    ...(resumeAfterRound > 0 ? { resumeAfterRound } : {}),
     policy: {
       llmLogitsDeadlineMs: p.awaitLLMLogits.deadlineMs,
       onMissingLLMLogits: p.awaitLLMLogits.onMissing,
@@ -24,10 +26,11 @@ export function clientMachineInput(scenario: Scenario, id: string): ClientInput 
   };
 }
 
-export function serverMachineInput(scenario: Scenario): ServerInput {
+export function serverMachineInput(scenario: Scenario, resumeAfterRound = 0): ServerInput {
   const p = scenario.protocol;
   return {
     totalRounds: scenario.rounds,
+    ...(resumeAfterRound > 0 ? { resumeAfterRound } : {}),
     clients: scenario.clients.map((c) => c.id),
     policy: {
       uploadDeadlineMs: p.awaitSLMLogits.deadlineMs,

@@ -3,7 +3,7 @@
  * seeded figures, so the same scenario and seed write byte-identical files; wall-clock
  * figures go to `timings.jsonl` alone.
  */
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { closeSync, mkdirSync, openSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 
 export type EventKind =
@@ -30,6 +30,8 @@ export type EventKind =
   | 'dropout'
   | 'rejoin'
   | 'straggler'
+  // A run resumed from its round checkpoints (fedmkt run --resume).
+  | 'resume'
   // Deployment over NATS: a process announcing its actor before the first round.
   | 'presence';
 
@@ -69,38 +71,75 @@ export interface Timing {
 
 export type EventListener = (event: RunEvent) => void;
 
+/** What a run has recorded: also what a resumed run takes over from the one it resumes. */
+export interface RunRecords {
+  events: RunEvent[];
+  metrics: RoundMetrics[];
+  timings: Timing[];
+}
+
+type FileName = 'events.jsonl' | 'metrics.jsonl' | 'timings.jsonl';
+
 export class RunRecorder {
   readonly events: RunEvent[] = [];
   readonly metrics: RoundMetrics[] = [];
   readonly timings: Timing[] = [];
   private readonly listeners: EventListener[] = [];
+  private files: Record<FileName, number> | null = null;
 
   event(event: RunEvent): void {
     this.events.push(event);
+    this.append('events.jsonl', event);
     for (const l of this.listeners) l(event);
   }
 
   metric(m: RoundMetrics): void {
     this.metrics.push(m);
+    this.append('metrics.jsonl', m);
   }
 
   timing(t: Timing): void {
     this.timings.push(t);
+    this.append('timings.jsonl', t);
   }
 
   onEvent(listener: EventListener): void {
     this.listeners.push(listener);
   }
 
-  /** Write events.jsonl, metrics.jsonl and timings.jsonl into `dir`. */
-  write(dir: string): void {
+  /**
+   * From now on write every record to events.jsonl, metrics.jsonl and timings.jsonl in `dir`
+   * as it is made (a run that dies leaves its records so far), starting the files with what
+   * was recorded before and with `earlier` (the records a resumed run takes over).
+   */
+  streamTo(dir: string, earlier?: RunRecords): void {
+    if (this.files) throw new Error('RunRecorder: already writing its files');
+    if (earlier) {
+      this.events.unshift(...earlier.events);
+      this.metrics.unshift(...earlier.metrics);
+      this.timings.unshift(...earlier.timings);
+    }
     mkdirSync(dir, { recursive: true });
-    writeFileSync(join(dir, 'events.jsonl'), jsonl(this.events));
-    writeFileSync(join(dir, 'metrics.jsonl'), jsonl(this.metrics));
-    writeFileSync(join(dir, 'timings.jsonl'), jsonl(this.timings));
+    const open = (name: FileName, rows: readonly object[]): number => {
+      const fd = openSync(join(dir, name), 'w');
+      for (const row of rows) writeSync(fd, `${JSON.stringify(row)}\n`);
+      return fd;
+    };
+    this.files = {
+      'events.jsonl': open('events.jsonl', this.events),
+      'metrics.jsonl': open('metrics.jsonl', this.metrics),
+      'timings.jsonl': open('timings.jsonl', this.timings),
+    };
   }
-}
 
-function jsonl(rows: readonly object[]): string {
-  return rows.map((r) => JSON.stringify(r)).join('\n') + (rows.length ? '\n' : '');
+  /** Stop writing the files (every record is already in them). */
+  close(): void {
+    if (!this.files) return;
+    for (const fd of Object.values(this.files)) closeSync(fd);
+    this.files = null;
+  }
+
+  private append(name: FileName, row: object): void {
+    if (this.files) writeSync(this.files[name], `${JSON.stringify(row)}\n`);
+  }
 }

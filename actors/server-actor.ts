@@ -71,11 +71,12 @@ export function createServerActor(deps: ServerActorDeps): Actor<typeof serverMac
       evaluate: fromPromise(async ({ input }) => {
         const evaluation = await work.run('evaluate', input.round, 'measure', 0, () => learner.evaluate());
         meter.close(input.round, evaluation, recorder);
+        await shell.checkpoint(input.round);
       }),
     },
   });
 
-  const actor = createActor(machine, { clock, ...shell.restoredSnapshot, input: serverMachineInput(scenario) });
+  const actor = createActor(machine, { clock, ...shell.restoredSnapshot, input: serverMachineInput(scenario, deps.resumeAfterRound) });
   shell.attach(actor, {
     inbox: serverInbox(deps.run),
     toEvent: toServerEvent,

@@ -34,6 +34,8 @@ export interface ClientPolicy {
 export interface ClientInput {
   id: ActorId;
   totalRounds: number;
+  /** Resuming a run from the checkpoints of this round: no zero-shot evaluation, wait for the next round. */
+  resumeAfterRound?: number;
   policy: ClientPolicy;
 }
 
@@ -117,6 +119,7 @@ export const clientMachine = setup({
     fedAvgEnabled: ({ context }) => context.policy.fedAvg,
     runIsOver: ({ context }) => context.finishRequested || context.round >= context.totalRounds,
     newerRoundAnnounced: ({ context }) => context.announcedRound > context.round,
+    resuming: ({ context }) => (context.resumeAfterRound ?? 0) > 0,
   },
   actions: {
     startAnnouncedRound: assign(({ context }) => {
@@ -179,8 +182,8 @@ export const clientMachine = setup({
   id: 'client',
   context: ({ input }) => ({
     ...input,
-    round: 0,
-    announcedRound: 0,
+    round: input.resumeAfterRound ?? 0,
+    announcedRound: input.resumeAfterRound ?? 0,
     finishRequested: false,
     ownLogits: null,
     llmLogits: null,
@@ -191,7 +194,7 @@ export const clientMachine = setup({
     missedLLM: null,
     failure: null,
   }),
-  initial: 'evaluateZeroShot',
+  initial: 'start',
   on: {
     // Anything a more specific state did not take is recorded and changes nothing.
     ROUND_START: { actions: 'noteAnnouncement' },
@@ -208,6 +211,10 @@ export const clientMachine = setup({
     FINISH: { actions: ['requestFinish', 'recordAccepted'] },
   },
   states: {
+    /** A fresh run measures the zero-shot SLM first; a resumed one waits for its next round. */
+    start: {
+      always: [{ guard: 'resuming', target: 'waitForRound' }, { target: 'evaluateZeroShot' }],
+    },
     evaluateZeroShot: {
       invoke: {
         id: 'evaluate',

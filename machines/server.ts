@@ -3,7 +3,7 @@
  * homogeneous setting) as an XState machine. Pure: work is invoked through actors supplied
  * with `provide`, messages arrive as events, decisions are emitted as {@link ProtocolRecord}s.
  */
-import { assign, emit, enqueueActions, fromPromise, setup } from 'xstate';
+import { and, assign, emit, enqueueActions, fromPromise, setup } from 'xstate';
 import type { AlignedTeacher } from '../core/alignment/aligned-teacher.js';
 import type { AdapterWeights } from '../core/models/model.js';
 import type { ActorId, PublicLogits } from '../core/protocol/messages.js';
@@ -31,6 +31,8 @@ export interface ServerPolicy {
 
 export interface ServerInput {
   totalRounds: number;
+  /** Resuming a run from the checkpoints of this round: no zero-shot evaluation, the next round opens first. */
+  resumeAfterRound?: number;
   clients: ActorId[];
   policy: ServerPolicy;
 }
@@ -118,6 +120,7 @@ export const serverMachine = setup({
     adapterCollectionOpen: ({ context }) => context.policy.fedAvg && !context.adaptersClosed,
     anyAdapters: ({ context }) => Object.keys(context.adapters).length > 0,
     moreRounds: ({ context }) => context.round < context.totalRounds,
+    resuming: ({ context }) => (context.resumeAfterRound ?? 0) > 0,
   },
   actions: {
     /** Step 2 upload: accepted once per client and round; everything else is recorded and dropped. */
@@ -165,7 +168,7 @@ export const serverMachine = setup({
   id: 'server',
   context: ({ input }) => ({
     ...input,
-    round: 0,
+    round: input.resumeAfterRound ?? 0,
     uploads: {},
     slmTeachers: [],
     llmLogits: null,
@@ -174,7 +177,7 @@ export const serverMachine = setup({
     skippedRounds: [],
     failure: null,
   }),
-  initial: 'evaluateZeroShot',
+  initial: 'start',
   on: {
     // Uploads outside the collecting states belong to a closed or future round.
     SLM_LOGITS: { actions: 'ignoreUpload' },
@@ -182,6 +185,14 @@ export const serverMachine = setup({
     ADAPTER: [{ guard: 'adapterCollectionOpen', actions: 'takeAdapter' }, { actions: 'ignoreUpload' }],
   },
   states: {
+    /** A fresh run measures the zero-shot LLM first; a resumed one opens its next round. */
+    start: {
+      always: [
+        { guard: and(['resuming', 'moreRounds']), target: 'round', actions: 'openNextRound' },
+        { guard: 'resuming', target: 'finishing' },
+        { target: 'evaluateZeroShot' },
+      ],
+    },
     evaluateZeroShot: {
       invoke: {
         id: 'evaluate',

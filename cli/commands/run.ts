@@ -1,13 +1,17 @@
 import { Command, InvalidArgumentError } from 'commander';
 import { availableParallelism } from 'node:os';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { defaultLearningStack } from '../../actors/default-learning.js';
 import { runFederation } from '../../actors/federation.js';
 import { runOverNats } from '../../actors/nats-deployment.js';
+import { resumePoint, type ResumePoint } from '../../actors/round-checkpoints.js';
 import type { RunEvent } from '../../actors/run-recorder.js';
 import { formatViolation } from '../../core/invariants/check.js';
 import type { BackendName } from '../../core/models/backend.js';
+import { parseBigramSpec } from '../../core/models/bigram.js';
 import { loadScenario } from '../../core/scenario/load.js';
+import type { Scenario } from '../../core/scenario/schema.js';
 import { startLiveRun } from '../../core/live/index.js';
 import { progressReporter } from '../progress.js';
 import { roundSummaryTable } from '../summary.js';
@@ -27,14 +31,57 @@ export function applyOverrides(doc: unknown, overrides: { seed?: number; rounds?
   return out;
 }
 
+/** Round checkpoints by default where every model can be restored from one (not the bigram models). */
+function checkpointsByDefault(scenario: Scenario): boolean {
+  return [scenario.server, ...scenario.clients].every((party) => parseBigramSpec(party.model) === null);
+}
+
+interface RunOpts {
+  seed?: number;
+  rounds?: number;
+  out?: string;
+  resume?: string;
+  checkpoints?: boolean;
+  backend?: BackendName;
+  workers: number;
+  quiet?: boolean;
+  transport: string;
+  nats?: string;
+  spawnNats?: boolean;
+  ui?: boolean;
+  uiPort?: number;
+  uiExit?: boolean;
+  inspect?: boolean | string;
+}
+
+/** The scenario, output folder and resume point of `run FILE` or `run --resume DIR`. */
+function runTarget(file: string | undefined, opts: RunOpts): { scenario: Scenario; outDir: string; resume?: ResumePoint } {
+  if (opts.resume === undefined) {
+    if (file === undefined) throw new InvalidArgumentError('run: give a scenario file, or --resume RUN_DIR');
+    const scenario = loadScenario(file, (doc) => applyOverrides(doc, opts));
+    return { scenario, outDir: opts.out ?? join('runs', `${new Date().toISOString().replace(/[:.]/g, '-')}-${scenario.name}`) };
+  }
+  const dir = opts.resume;
+  if (file !== undefined) throw new InvalidArgumentError(`--resume ${dir}: the scenario is the run's own (${join(dir, 'scenario.yaml')}); give no scenario file`);
+  if (opts.out !== undefined) throw new InvalidArgumentError(`--resume ${dir}: a resumed run writes into its own folder; drop --out`);
+  if (opts.seed !== undefined) throw new InvalidArgumentError(`--resume ${dir}: the seed is the run's own; drop --seed`);
+  const scenarioFile = join(dir, 'scenario.yaml');
+  if (!existsSync(scenarioFile)) throw new InvalidArgumentError(`--resume ${dir}: no scenario.yaml there, so not a run folder`);
+  // --rounds may extend a finished run.
+  const scenario = loadScenario(scenarioFile, (doc) => applyOverrides(doc, { ...(opts.rounds !== undefined ? { rounds: opts.rounds } : {}) }));
+  return { scenario, outDir: dir, resume: resumePoint(dir, ['server', ...scenario.clients.map((c) => c.id)]) };
+}
+
 export function registerRunCommand(program: Command): void {
   program
     .command('run')
     .description('run a whole federation from a scenario file (in-memory transport, virtual clock)')
-    .argument('<scenario>', 'scenario YAML file')
+    .argument('[scenario]', 'scenario YAML file (none with --resume)')
     .option('--seed <n>', 'override the scenario seed', nonNegativeInt)
     .option('--rounds <n>', 'override the number of rounds', nonNegativeInt)
     .option('--out <dir>', 'output folder (default runs/<time>-<scenario>)')
+    .option('--resume <dir>', "resume the run in DIR from its latest round checkpoints (with --rounds N: go on to round N)")
+    .option('--no-checkpoints', 'write no round checkpoints (default: after every round, where all models can be restored)')
     .option('--backend <name>', 'tensorflow | wasm | cpu (default: best available)')
     .option('--workers <n>', 'model worker threads (0: in the main thread)', nonNegativeInt, Math.min(availableParallelism(), 4))
     .option('--transport <name>', 'memory (virtual clock) | nats (wall clock)', 'memory')
@@ -45,17 +92,22 @@ export function registerRunCommand(program: Command): void {
     .option('--ui-port <n>', 'port of the live view (default: a free one; implies --ui)', nonNegativeInt)
     .option('--ui-exit', 'close the live view when the run ends (implies --ui)')
     .option('--inspect [url]', "mirror the run to Stately's inspector when @statelyai/inspect is installed (stately.ai, or a ws:// URL)")
-    .action(async (file: string, opts: { seed?: number; rounds?: number; out?: string; backend?: BackendName; workers: number; quiet?: boolean; transport: string; nats?: string; spawnNats?: boolean; ui?: boolean; uiPort?: number; uiExit?: boolean; inspect?: boolean | string }) => {
-      const scenario = loadScenario(file, (doc) => applyOverrides(doc, opts));
-      const outDir = opts.out ?? join('runs', `${new Date().toISOString().replace(/[:.]/g, '-')}-${scenario.name}`);
+    .action(async (file: string | undefined, opts: RunOpts) => {
+      const { scenario, outDir, resume } = runTarget(file, opts);
       const ids = ['server', ...scenario.clients.map((c) => c.id)];
       process.stderr.write(`[fedmkt] ${scenario.name}: server + ${scenario.clients.length} clients, ${scenario.rounds} rounds, seed ${scenario.seed}\n`);
+      if (resume) {
+        const from = Object.entries(resume.actors).map(([id, c]) => `${id}@${c?.round ?? 'base'}`);
+        process.stderr.write(`[fedmkt] resuming ${outDir} after round ${resume.afterRound} (${from.join(' ')}) at virtual ${(resume.at / 1000).toFixed(1)} s\n`);
+      }
+      const checkpoints = opts.checkpoints !== false && checkpointsByDefault(scenario);
       const ui = opts.ui || opts.uiPort !== undefined || opts.uiExit === true;
       const overNats = opts.transport === 'nats' || opts.nats !== undefined || opts.spawnNats === true;
       const live = await startLiveRun(scenario, {
         ...(overNats ? { clock: 'wall' as const } : {}), ui, ...(opts.uiPort !== undefined ? { port: opts.uiPort } : {}), exitAtEnd: opts.uiExit === true, ...(opts.inspect !== undefined ? { inspect: opts.inspect } : {}) });
       const progress = opts.quiet ? null : progressReporter(ids);
       if (!overNats && opts.transport !== 'memory') throw new InvalidArgumentError(`--transport: expected memory or nats, got "${opts.transport}"`);
+      if (overNats && resume) throw new InvalidArgumentError('--resume: runs over NATS do not resume yet; resume a local run');
       const log = (line: string) => process.stderr.write(`[fedmkt] ${line}\n`);
       const learning = await defaultLearningStack({ backend: opts.backend, workers: opts.workers, log });
       const onEvent = progress || live ? { onEvent: (event: RunEvent) => (progress?.(event), live?.onEvent(event)) } : {};
@@ -68,7 +120,7 @@ export function registerRunCommand(program: Command): void {
             log,
             ...onEvent,
           })
-        : await runFederation(scenario, { outDir, learning, ...onEvent });
+        : await runFederation(scenario, { outDir, learning, checkpoints, ...(resume ? { resume } : {}), ...onEvent });
       process.stdout.write(`\n${roundSummaryTable(result.recorder.metrics)}\n\n`);
       process.stdout.write(
         `final states: ${Object.entries(result.finalStates)

@@ -16,12 +16,17 @@ interface Scheduled {
  * a 10-minute straggler costs no wall time.
  */
 export class VirtualClock implements Clock {
-  private time = 0;
+  private time: number;
   private seq = 0;
   private nextId = 1;
   private readonly heap: Scheduled[] = [];
   private readonly cancelled = new Set<TimerId>();
   private running = false;
+
+  /** `startMs`: where virtual time begins (a resumed run goes on from its checkpoint's time). */
+  constructor(startMs = 0) {
+    this.time = startMs;
+  }
 
   now(): number {
     return this.time;

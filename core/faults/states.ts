@@ -25,7 +25,7 @@ export const CLIENT_STATES = [
 ] as const;
 
 /** Leaves a client passes through within one step: never observed, so never a trigger. */
-export const CLIENT_TRANSIENT_STATES = ['llmLogitsMissing', 'fedAvg.applied', 'fedAvg.skipped', 'roundComplete'] as const;
+export const CLIENT_TRANSIENT_STATES = ['start', 'llmLogitsMissing', 'fedAvg.applied', 'fedAvg.skipped', 'roundComplete'] as const;
 
 export const SERVER_STATES = [
   'evaluateZeroShot',
@@ -44,7 +44,7 @@ export const SERVER_STATES = [
   'failed',
 ] as const;
 
-export const SERVER_TRANSIENT_STATES = ['fedAvg.averaged', 'roundSkipped', 'roundComplete'] as const;
+export const SERVER_TRANSIENT_STATES = ['start', 'fedAvg.averaged', 'roundSkipped', 'roundComplete'] as const;
 
 export function statesOf(role: Role): readonly string[] {
   return role === 'server' ? SERVER_STATES : CLIENT_STATES;

@@ -79,6 +79,7 @@ function server(
   opts: {
     clients?: string[];
     totalRounds?: number;
+    resumeAfterRound?: number;
     policy?: Partial<ServerPolicy>;
     uploads?: (round: number, h: Server) => [number, ReturnType<typeof upload> | Parameters<Server['sendAt']>[1]][];
     durations?: Partial<typeof SERVER_DURATIONS>;
@@ -88,7 +89,7 @@ function server(
   return harness(
     serverMachine,
     SERVER_WORK,
-    { totalRounds: opts.totalRounds ?? 1, clients, policy: serverPolicy(opts.policy) },
+    { totalRounds: opts.totalRounds ?? 1, clients, policy: serverPolicy(opts.policy), ...(opts.resumeAfterRound ? { resumeAfterRound: opts.resumeAfterRound } : {}) },
     {
       durations: { ...SERVER_DURATIONS, ...opts.durations },
       outputs: {
@@ -335,13 +336,17 @@ const averageMessage = (round: number) => ({ type: 'ADAPTER_AVERAGE' as const, r
  * LLM logits 200 ms later and the next announcement 250 ms later; `hooks` override that.
  */
 function client(
-  opts: { totalRounds?: number; policy?: Partial<ClientPolicy>; announceFirst?: boolean } & Pick<FakeWork<typeof clientMachine>, 'fail' | 'hooks'> = {},
+  opts: { totalRounds?: number; resumeAfterRound?: number; policy?: Partial<ClientPolicy>; announceFirst?: boolean } & Pick<
+    FakeWork<typeof clientMachine>,
+    'fail' | 'hooks'
+  > = {},
 ): Client {
   const totalRounds = opts.totalRounds ?? 1;
+  const resume = opts.resumeAfterRound ? { resumeAfterRound: opts.resumeAfterRound } : {};
   const h = harness(
     clientMachine,
     CLIENT_WORK,
-    { id: 'c1', totalRounds, policy: clientPolicy(opts.policy) },
+    { id: 'c1', totalRounds, policy: clientPolicy(opts.policy), ...resume },
     {
       durations: CLIENT_DURATIONS,
       outputs: {
@@ -360,7 +365,7 @@ function client(
       fail: opts.fail,
     },
   );
-  if (opts.announceFirst ?? true) h.sendAt(1, roundStart(1));
+  if (opts.announceFirst ?? true) h.sendAt(1, roundStart((opts.resumeAfterRound ?? 0) + 1));
   return h;
 }
 
@@ -559,6 +564,36 @@ describe('client machine', () => {
 });
 
 // ---------------------------------------------------------------- failures
+
+describe('10. resuming from the checkpoints of round r', () => {
+  it('server: no zero-shot evaluation, round r+1 is announced first, the run ends after totalRounds', async () => {
+    const s = server({ totalRounds: 3, resumeAfterRound: 1 });
+    await s.run();
+    expect(s.trace[0]!.state).toBe('announceRound');
+    expect(s.callsOf('evaluate').map((c) => c.input.round)).toEqual([2, 3]);
+    expect(s.callsOf('announceRound').map((c) => c.input.round)).toEqual([2, 3]);
+    expect(s.statesIn(2)).toEqual([...ROUND_STEPS, 'roundEnd']);
+    expect(s.actor.getSnapshot().value).toBe('done');
+  });
+
+  it('server resumed after its last round: announces the finish and is done', async () => {
+    const s = server({ totalRounds: 2, resumeAfterRound: 2 });
+    await s.run();
+    expect(s.callsOf('announceRound')).toEqual([]);
+    expect(s.callsOf('evaluate')).toEqual([]);
+    expect(s.callsOf('announceFinish').map((c) => c.input)).toEqual([{ round: 2, reason: 'completed', detail: '' }]);
+    expect(s.actor.getSnapshot().value).toBe('done');
+  });
+
+  it('client: no zero-shot evaluation, waits for round r+1 and works it', async () => {
+    const c = client({ totalRounds: 3, resumeAfterRound: 1 });
+    await c.run();
+    expect(c.callsOf('evaluate').map((call) => call.input.round)).toEqual([2, 3]);
+    expect(c.callsOf('trainPrivate').map((call) => call.input.round)).toEqual([2, 3]);
+    expect(c.statesIn(2)).toEqual(FULL_ROUND);
+    expect(c.actor.getSnapshot().value).toBe('done');
+  });
+});
 
 describe('9. a work actor that throws ends the machine in failed, naming the step', () => {
   const serverSteps = SERVER_WORK;

@@ -1,6 +1,6 @@
 import { getShortestPaths } from '@xstate/graph';
 import { describe, expect, it } from 'vitest';
-import { getMicrosteps, type AnyStateMachine, type EventObject, type Snapshot } from 'xstate';
+import { getInitialMicrosteps, getMicrosteps, type AnyStateMachine, type EventObject, type Snapshot } from 'xstate';
 import { clientMachine } from '../../machines/client.js';
 import { outline } from '../../machines/introspect.js';
 import { serverMachine } from '../../machines/server.js';
@@ -48,8 +48,11 @@ function reachableAndTerminating(machine: AnyStateMachine, input: unknown, messa
     const snap = p.state as unknown as AnySnapshot;
     for (const id of machine.resolveState(snap as never)._nodes.map((n: { id: string }) => n.id)) reachedLeaves.add(id);
   }
-  // Pass-through states (`llmLogitsMissing`, a compound's final child) are entered and left
-  // within one macrostep, so no resting snapshot shows them: replay each step's microsteps.
+  // Pass-through states (`start`, `llmLogitsMissing`, a compound's final child) are entered and
+  // left within one macrostep, so no resting snapshot shows them: replay the microsteps.
+  for (const [micro] of getInitialMicrosteps(machine, input as never)) {
+    for (const n of (micro as unknown as { _nodes: { id: string }[] })._nodes) reachedLeaves.add(n.id);
+  }
   for (const p of paths) {
     let prev = p.steps.length ? undefined : p.state;
     for (const step of p.steps) {

@@ -1,0 +1,169 @@
+/**
+ * Round checkpoints, and resuming a run from them.
+ *
+ * After evaluating round r, every actor writes RUN_DIR/checkpoints/<actor>/round-<r>/: its
+ * model as `model.save` writes it (base and adapter safetensors, config with the count of
+ * random draws so far: core/models/checkpoint.ts) and `actor.json` (the round, the clock time,
+ * the number of events recorded so far, the actor-side counters: message sequence, bytes). The folder appears whole or not at all
+ * (written aside, then renamed), so a run killed mid-save leaves the previous round usable.
+ *
+ * `fedmkt run --resume RUN_DIR` picks the latest round r that every actor checkpointed, keeps
+ * the records of the killed run up to each actor's checkpoint, and starts the actors at round
+ * r + 1 on a clock set to the latest of those checkpoints' times. Learning replays exactly: a
+ * checkpoint holds the model's count of random draws, and every other draw is keyed by round.
+ */
+import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Clock } from '../core/clock/clock.js';
+import type { LanguageModel } from '../core/models/model.js';
+import type { RunEvent, RunRecords, RoundMetrics, Timing } from './run-recorder.js';
+
+/** What an actor does with checkpoints: save one after each round, and what it resumed from. */
+export interface RoundCheckpointing {
+  /** `recorded`: events in the run's trace so far; `local`: the actor-side counters. */
+  save(round: number, state: { recorded: number; local: Record<string, unknown> }): Promise<void>;
+  /** The actor-side counters saved with the checkpoint this actor resumes from. */
+  resumedLocal?: Record<string, unknown>;
+  /** The highest message sequence number this actor used in the run it resumes: new ids go on from there. */
+  usedSequence?: number;
+}
+
+/** One actor's checkpoint of one round. */
+export interface ActorCheckpoint {
+  round: number;
+  /** Clock ms at which it was written. */
+  at: number;
+  /** Events in the run's trace (events.jsonl lines) when it was written. */
+  recorded: number;
+  /** The model folder (`model.save` layout), for the learning stack to restore. */
+  dir: string;
+  local: Record<string, unknown>;
+}
+
+export interface ResumePoint {
+  /** The server's latest checkpointed round: the resumed run opens round `afterRound + 1`. */
+  afterRound: number;
+  /** Clock ms the resumed run starts at: the latest of the chosen checkpoints. */
+  at: number;
+  /** Per actor, the checkpoint of round `afterRound` it resumes from. */
+  actors: Record<string, ActorCheckpoint | undefined>;
+}
+
+const ACTOR_FILE = 'actor.json';
+const ROUND_DIR = /^round-(\d+)$/;
+
+export function checkpointsDir(runDir: string): string {
+  return join(runDir, 'checkpoints');
+}
+
+/** The checkpoint writer of one actor. */
+export function actorCheckpoints(runDir: string, actor: string, model: LanguageModel, clock: Clock): RoundCheckpointing {
+  const dir = join(checkpointsDir(runDir), actor);
+  return {
+    async save(round, { recorded, local }) {
+      mkdirSync(dir, { recursive: true });
+      const final = join(dir, `round-${round}`);
+      const partial = `${final}.partial`;
+      rmSync(partial, { recursive: true, force: true });
+      await model.save(partial);
+      writeFileSync(join(partial, ACTOR_FILE), `${JSON.stringify({ round, at: clock.now(), recorded, local })}\n`);
+      rmSync(final, { recursive: true, force: true });
+      renameSync(partial, final);
+    },
+  };
+}
+
+/** An actor's complete checkpoints, by round. */
+function checkpointsOf(runDir: string, actor: string): ActorCheckpoint[] {
+  const dir = join(checkpointsDir(runDir), actor);
+  if (!existsSync(dir)) return [];
+  const found: ActorCheckpoint[] = [];
+  for (const name of readdirSync(dir)) {
+    const match = ROUND_DIR.exec(name);
+    if (!match) continue;
+    const file = join(dir, name, ACTOR_FILE);
+    if (!existsSync(file)) continue;
+    let saved: { round?: unknown; at?: unknown; recorded?: unknown; local?: unknown };
+    try {
+      saved = JSON.parse(readFileSync(file, 'utf8')) as typeof saved;
+    } catch (error) {
+      throw new Error(`checkpoint ${file}: not valid JSON (${(error as Error).message})`);
+    }
+    const round = Number(match[1]);
+    const { at, recorded, local } = saved;
+    if (saved.round !== round || typeof at !== 'number' || !Number.isInteger(recorded) || typeof local !== 'object' || local === null) {
+      throw new Error(`checkpoint ${file}: expected { round: ${round}, at: number, recorded: integer, local: object }`);
+    }
+    found.push({ round, at, recorded: recorded as number, dir: join(dir, name), local: local as Record<string, unknown> });
+  }
+  return found.sort((a, b) => a.round - b.round);
+}
+
+/**
+ * Where a run in `runDir` resumes: the latest round that every actor checkpointed (a consistent
+ * cut: everything each actor learned up to it is saved; the rounds after it are run again).
+ * Throws, naming each actor's latest checkpoint, when there is none.
+ */
+export function resumePoint(runDir: string, actors: readonly string[]): ResumePoint {
+  const found = new Map(actors.map((id) => [id, checkpointsOf(runDir, id)] as const));
+  const server = found.get('server') ?? [];
+  const cut = server
+    .map((c) => c.round)
+    .filter((round) => actors.every((id) => found.get(id)?.some((c) => c.round === round)))
+    .at(-1);
+  if (cut === undefined) {
+    const latest = actors.map((id) => `${id}: ${found.get(id)?.at(-1)?.round ?? 'none'}`).join(', ');
+    throw new Error(
+      `cannot resume ${runDir}: no round checkpoint of every actor in ${checkpointsDir(runDir)} (latest per actor: ${latest}); ` +
+        'the run ended before its first round did, or ran without checkpoints: run it again from the start',
+    );
+  }
+  const chosen: Record<string, ActorCheckpoint> = {};
+  for (const id of actors) chosen[id] = found.get(id)!.find((c) => c.round === cut)!;
+  return { afterRound: cut, at: Math.max(...Object.values(chosen).map((c) => c.at)), actors: chosen };
+}
+
+/**
+ * The records of the killed run that the resumed one keeps: each actor's events of the rounds
+ * its checkpoint covers and recorded before it (a client without one: before the server's),
+ * its metrics and timings of those rounds. What happened after is redone by the resumed run;
+ * so is what a client heard of the next round while finishing its own (the announcement of
+ * round r + 1, which the resumed server sends again).
+ */
+export function recordsBeforeResume(runDir: string, point: ResumePoint): { records: RunRecords; usedSequence: Record<string, number> } {
+  const roundOf = (actor: string): number => point.actors[actor]?.round ?? 0;
+  const recordedOf = (actor: string): number => (point.actors[actor] ?? point.actors.server)?.recorded ?? 0;
+  const events = readJsonl<RunEvent>(join(runDir, 'events.jsonl'));
+  // Message ids are `<sender>:<sequence>`: every id the killed run sent, kept or not, stays its own.
+  const usedSequence: Record<string, number> = {};
+  for (const e of events) {
+    if (e.kind !== 'send' || typeof e.id !== 'string') continue;
+    const sequence = Number(e.id.slice(e.id.lastIndexOf(':') + 1));
+    if (Number.isInteger(sequence)) usedSequence[e.actor] = Math.max(usedSequence[e.actor] ?? 0, sequence);
+  }
+  return {
+    records: {
+      events: events.filter((e, line) => line < recordedOf(e.actor) && e.round <= roundOf(e.actor)),
+      metrics: readJsonl<RoundMetrics>(join(runDir, 'metrics.jsonl')).filter((m) => m.round <= roundOf(m.actor)),
+      timings: readJsonl<Timing>(join(runDir, 'timings.jsonl')).filter((t) => t.round <= roundOf(t.actor)),
+    },
+    usedSequence,
+  };
+}
+
+/** Rows of a JSON-lines file; a last line cut short by the kill is left out. */
+function readJsonl<T>(file: string): T[] {
+  if (!existsSync(file)) return [];
+  const lines = readFileSync(file, 'utf8').split('\n');
+  const rows: T[] = [];
+  for (const [i, line] of lines.entries()) {
+    if (line.trim() === '') continue;
+    try {
+      rows.push(JSON.parse(line) as T);
+    } catch (error) {
+      if (i === lines.length - 1) break; // the write in progress when the run was killed
+      throw new Error(`${file}:${i + 1}: not a JSON record (${(error as Error).message})`);
+    }
+  }
+  return rows;
+}
