@@ -11,7 +11,7 @@ export function registerValidateCommand(program: Command): void {
       for (const file of files) {
         try {
           const s = loadScenario(file);
-          process.stdout.write(`${file}: ok (${s.name}: server + ${s.clients.length} clients, ${s.rounds} rounds)\n`);
+          process.stdout.write(`${file}: ok (${s.name}: server + ${s.clients.length} client${s.clients.length === 1 ? '' : 's'}, ${s.rounds} rounds)\n`);
         } catch (error) {
           if (!(error instanceof ScenarioError)) throw error;
           process.stderr.write(`${error.message}\n`);
