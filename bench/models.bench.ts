@@ -2,9 +2,14 @@
  * Transformer training throughput on the active TensorFlow.js backend.
  *
  * - models.train: training tokens/s and achieved GFLOP/s (products actually run, see
- *   core/models/flops.ts) of LoRA fine-tuning for a tiny SLM and a larger LLM config, and of
- *   full-weight training for the LLM config; GFLOP/s figures carry as baseline a plain
- *   tf.matMul's GFLOP/s measured in the same run on the same backend (goal: ratio >= 0.3).
+ *   core/models/flops.ts, padding included) of the shipped configurations: the SLM and LLM of
+ *   scenarios/quickstart.yaml (also those of homogeneous/heterogeneous.yaml), each with the
+ *   scenario's batch size and learning rate, the built-in task's real samples (private set for
+ *   step 1, public set for the distillation steps 4 and 8, with the other model's top-K as
+ *   teacher) and the compact vocabulary a run builds (task texts plus pretraining corpus).
+ *   Also LoRA and full-weight training of the larger llama-small on synthetic 48-token rows.
+ *   Every GFLOP/s figure carries as baseline a plain tf.matMul's GFLOP/s measured in the same
+ *   run on the same backend (goal: ratio >= 0.3).
  * - models.scenario: a FedMKT-shaped workload, 1 server (llama 2L/96) and 3 clients
  *   (gpt2 2L/64) over the GPT-2 tokenizer, 128 private + 64 public samples each, seq <= 48,
  *   3 rounds of (train 1 epoch, score, distil 1 epoch); goal well under 180 s on 2 cores.
@@ -12,14 +17,17 @@
  *   in-process time being the pool figure's baseline.
  */
 import * as tf from '@tensorflow/tfjs';
+import { fileURLToPath } from 'node:url';
+import { federationData } from '../actors/federation-data.js';
 import { identityTeacher } from '../core/alignment/aligned-teacher.js';
+import { builtinPretrainCorpus } from '../core/data/builtin-task.js';
 import { supervisedLoss } from '../core/learning/loss.js';
 import { initBackend } from '../core/models/backend.js';
 import { resolveConfig, resolveModelSpec } from '../core/models/config.js';
 import { createModel } from '../core/models/factory.js';
 import { stepFlops } from '../core/models/flops.js';
 import type { BackendName } from '../core/models/backend.js';
-import type { LanguageModel, TextSample } from '../core/models/model.js';
+import type { LanguageModel, TextSample, TrainStats } from '../core/models/model.js';
 import { encodeSample } from '../core/models/sample-encoding.js';
 import { ModelVocab } from '../core/models/vocab.js';
 import { ModelWorkerPool } from '../core/models/worker-pool.js';
@@ -27,6 +35,8 @@ import { TransformerNetwork } from '../core/models/network.js';
 import type { ModelSpec } from '../core/models/spec.js';
 import { optimise, type TrainedWeights } from '../core/models/training.js';
 import { Random } from '../core/random.js';
+import { loadScenario } from '../core/scenario/load.js';
+import type { ClientConfig, ServerConfig } from '../core/scenario/schema.js';
 import { loadTokenizer } from '../core/tokenizers/registry.js';
 import type { Benchmark, Figure } from './harness.js';
 
@@ -94,6 +104,99 @@ async function trainFigures(c: TrainCase, backend: string, matmul: number): Prom
       ...detail,
     },
   ];
+}
+
+const QUICKSTART = fileURLToPath(new URL('../scenarios/quickstart.yaml', import.meta.url));
+
+/** Timed epochs of a training call, after one untimed warm-up epoch. */
+const TIMED_EPOCHS = 3;
+
+function trainFigure(label: string, stats: TrainStats, seconds: number, cpuSeconds: number, matmul: number, detail: Record<string, unknown>): Figure[] {
+  const gflops = (stats.flops ?? Number.NaN) / seconds / 1e9;
+  const all = { wallSeconds: seconds, cpuSeconds, steps: stats.steps, tokens: stats.tokens, ...detail };
+  return [
+    { name: `models.train.${label}.tokens_per_s`, value: stats.tokens / seconds, unit: 'tokens/s', ...all },
+    {
+      name: `models.train.${label}.gflops`,
+      value: gflops,
+      unit: 'GFLOP/s',
+      baseline: matmul,
+      ratio: gflops / matmul,
+      goal: 'ratio >= 0.3',
+      baselineIs: 'plain tf.matMul 512x512x512, same run and backend',
+      ...all,
+    },
+  ];
+}
+
+async function timed(run: (epochs: number) => Promise<TrainStats>): Promise<{ stats: TrainStats; seconds: number; cpuSeconds: number }> {
+  await run(1); // warm-up
+  const start = performance.now();
+  const cpu = process.cpuUsage();
+  const stats = await run(TIMED_EPOCHS);
+  return { stats, seconds: (performance.now() - start) / 1000, cpuSeconds: cpuSecondsSince(cpu) };
+}
+
+/**
+ * The shipped SLM (client c1) and LLM (server) of quickstart.yaml on the built-in task: step 1
+ * (private CE training) and the distillation steps 4 and 8 (kdAlpha CE + KD against the other
+ * model's top-K over the public set), at the scenario's batch sizes and learning rates.
+ */
+async function shippedFigures(backend: string, matmul: number): Promise<Figure[]> {
+  const scenario = loadScenario(QUICKSTART);
+  const data = federationData(scenario);
+  const client = scenario.clients[0] as ClientConfig;
+  const server: ServerConfig = scenario.server;
+  if (client.tokenizer !== server.tokenizer) throw new Error('models.train: the shipped SLM and LLM are expected to share a tokenizer');
+  const tokenizer = await loadTokenizer(client.tokenizer);
+  // As actors/base-models.ts builds it: the run's texts plus the party's pretraining corpus.
+  const vocabFor = (party: ClientConfig | ServerConfig): ModelVocab => {
+    const texts = party.pretrain?.corpus === 'builtin' ? builtinPretrainCorpus(scenario.seed, { factFraction: party.pretrain.factFraction }).texts : [];
+    return ModelVocab.build(tokenizer, [...data.corpus, ...texts]);
+  };
+  const privateSet = data.privateSets[0] as TextSample[];
+  const { publicSet } = data;
+  const { topK, kdAlpha, temperature } = scenario.protocol;
+  const parties = [
+    { label: 'slm', party: client as ClientConfig | ServerConfig },
+    { label: 'llm', party: server as ClientConfig | ServerConfig },
+  ];
+  const models = parties.map(({ party }, i) => createModel({ spec: resolveModelSpec(party.model), tokenizer, vocab: vocabFor(party), seed: 1 + i }));
+  const lengths = (set: readonly TextSample[], maxSeqLen: number): number[] => set.map((s) => encodeSample(tokenizer, s, maxSeqLen).ids.length);
+  const mean = (xs: number[]): number => xs.reduce((a, b) => a + b, 0) / xs.length;
+  // each model distils from the other's top-K (same tokenizer: alignment is the identity)
+  const scores = await Promise.all(models.map((m) => m.scorePublic(publicSet, topK)));
+  const figures: Figure[] = [];
+  for (const [i, { label, party }] of parties.entries()) {
+    const model = models[i] as (typeof models)[number];
+    const { learningRate, batchSize } = party.training;
+    const config = model.config;
+    const common = {
+      backend,
+      arch: config.arch,
+      layers: config.layers,
+      heads: config.heads,
+      dModel: config.dModel,
+      lora: `r${config.lora.rank} ${config.lora.targets.join(',')}`,
+      vocab: config.vocabSize,
+      batch: batchSize,
+    };
+    const teacher = identityTeacher(scores[1 - i] as (typeof scores)[number]);
+    const train = await timed((epochs) => model.trainEpochs(privateSet, { epochs, learningRate, batchSize }));
+    figures.push(...trainFigure(`${label}.lora`, train.stats, train.seconds, train.cpuSeconds, matmul, { ...common, step: 'private CE (step 1)', samples: privateSet.length, meanSeqLen: mean(lengths(privateSet, config.maxSeqLen)) }));
+    const distill = await timed((epochs) => model.distillEpochs(publicSet, teacher, { epochs, learningRate, batchSize, kdAlpha, temperature }));
+    figures.push(
+      ...trainFigure(`${label}.lora.distill`, distill.stats, distill.seconds, distill.cpuSeconds, matmul, {
+        ...common,
+        step: 'distillation (steps 4, 8)',
+        samples: publicSet.length,
+        meanSeqLen: mean(lengths(publicSet, config.maxSeqLen)),
+        topK,
+      }),
+    );
+  }
+  models.forEach((m) => m.dispose());
+  return figures;
 }
 
 /** Pseudo-words from syllables: a few hundred distinct GPT-2 tokens, like a small task corpus. */
@@ -218,8 +321,8 @@ const benchmarks: Benchmark[] = [
       const figures: Figure[] = [
         { name: 'models.matmul.gflops', value: matmul, unit: 'GFLOP/s', backend, shape: '512x512x512' },
       ];
+      figures.push(...(await shippedFigures(backend, matmul)));
       const cases: TrainCase[] = [
-        { label: 'gpt2-tiny.lora', spec: resolveModelSpec('gpt2-tiny'), trained: 'adapters', sequences: 64, batchSize: 8 },
         { label: 'llama-small.lora', spec: resolveModelSpec('llama-small'), trained: 'adapters', sequences: 32, batchSize: 8 },
         { label: 'llama-small.full', spec: resolveModelSpec('llama-small'), trained: 'base', sequences: 32, batchSize: 8 },
       ];

@@ -40,6 +40,9 @@ export interface TrainStats {
   tokens: number;
   /** Optimiser steps taken. */
   steps: number;
+  /** Floating-point operations of the products the steps ran (core/models/flops.ts), padding
+   * included; absent for models that do not count them. */
+  flops?: number;
 }
 
 export interface ChoiceScores {

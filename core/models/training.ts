@@ -7,6 +7,7 @@ import { Random } from '../random.js';
 import type { TrainOptions, TrainStats } from './model.js';
 import { AdamW } from './adamw.js';
 import { batchIndices, padBatch, type ModelRow, type PaddedBatch } from './batching.js';
+import { stepFlops } from './flops.js';
 import type { TransformerNetwork } from './network.js';
 
 /** Which weights an optimisation trains; the others stay bit-identical. */
@@ -45,6 +46,7 @@ export async function optimise(
   const pass = { trainBase: trained === 'base', trainAdapters: trained === 'adapters', dropout: trained === 'adapters' };
   let tokens = 0;
   let steps = 0;
+  let flops = 0;
   let lastEpochLoss = 0;
   try {
     for (let epoch = 0; epoch < options.epochs; epoch++) {
@@ -66,6 +68,7 @@ export async function optimise(
         value.dispose();
         tf.dispose(Object.values(grads));
         tokens += batch.lengths.reduce((a, b) => a + b, 0);
+        flops += stepFlops(network.config, batch.batch * batch.seqLen, batch.seqLen, trained);
         steps++;
         await yieldToEventLoop();
       }
@@ -74,5 +77,5 @@ export async function optimise(
   } finally {
     optimizer.dispose();
   }
-  return { loss: lastEpochLoss, tokens, steps };
+  return { loss: lastEpochLoss, tokens, steps, flops };
 }
