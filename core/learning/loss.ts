@@ -16,8 +16,10 @@
  * its probability mass teaches "some token outside my vocabulary" instead of being dropped
  * and silently renormalised onto the remaining ids; ids that collide add up.
  *
- * `fedmktLoss` is the tfjs version that training differentiates; `fedmktLossReference` is the
- * same arithmetic on plain numbers, the specification the tests hold the tfjs version to.
+ * `fedmktLossReference` is the arithmetic on plain numbers, the specification the tests hold
+ * the tfjs versions to: `fedmktLoss` (each part, by tfjs's own gradients) and
+ * `fedmktTrainingLoss` (the total as one tape node with its gradient written out), which
+ * training differentiates, as does `supervisedLoss`.
  */
 import * as tf from '@tensorflow/tfjs';
 
@@ -105,6 +107,16 @@ export interface LossParts<T> {
   kd: T;
 }
 
+function checkLossTargets(batch: LossTargets, n: number, vocab: number): void {
+  for (const [name, arr] of [['targets', batch.targets], ['ceMask', batch.ceMask], ['kdMask', batch.kdMask]] as const) {
+    if (arr && arr.length !== n) throw new Error(`fedmktLoss: ${name} has ${arr.length} entries for ${n} rows`);
+  }
+  if (batch.teacherProbs && batch.teacherProbs.length !== n * vocab) {
+    throw new Error(`fedmktLoss: teacherProbs has ${batch.teacherProbs.length} entries, expected ${n} x ${vocab}`);
+  }
+  if (!!batch.teacherProbs !== !!batch.kdMask) throw new Error('fedmktLoss: teacherProbs and kdMask come together');
+}
+
 function checkKdAlpha(kdAlpha: number): void {
   if (!(kdAlpha >= 0 && kdAlpha <= 1)) throw new Error(`kdAlpha must be in [0, 1], got ${kdAlpha}`);
 }
@@ -169,24 +181,86 @@ function maskedSoftCrossEntropy(logp: tf.Tensor2D, targetDist: tf.Tensor2D, mask
 
 /** Supervised CE on answer tokens: mean of -log p(target) over rows with ceMask 1. */
 export function supervisedLoss(logits: tf.Tensor2D, targets: Int32Array, ceMask: Float32Array): tf.Scalar {
-  return tf.tidy(() => {
-    const logp = tf.logSoftmax(logits);
-    const oneHot = tf.oneHot(tf.tensor1d(targets, 'int32'), logits.shape[1]) as tf.Tensor2D;
-    return maskedSoftCrossEntropy(logp, tf.cast(oneHot, 'float32'), ceMask);
+  return fedmktTrainingLoss(logits, { targets, ceMask }, 1);
+}
+
+/**
+ * The per-cell weights W [n * vocab] of the total loss, which is -sum W log softmax(logits):
+ * kdAlpha / nCE at each CE row's target plus (1 - kdAlpha) / nKD times each KD row's teacher
+ * distribution. Null when no row has a CE target or a teacher: the loss is then an empty mean
+ * (0, and not a function of the logits).
+ */
+export function lossWeights(batch: LossTargets, vocab: number, kdAlpha: number): Float32Array | null {
+  checkKdAlpha(kdAlpha);
+  const n = batch.targets.length;
+  const weights = new Float32Array(n * vocab);
+  const ceCount = sum(batch.ceMask);
+  const kdCount = batch.teacherProbs && batch.kdMask ? sum(batch.kdMask) : 0;
+  if (ceCount === 0 && kdCount === 0) return null;
+  if (ceCount > 0 && kdAlpha > 0) {
+    const w = kdAlpha / ceCount;
+    for (let r = 0; r < n; r++) {
+      if (batch.ceMask[r] === 0) continue;
+      const target = batch.targets[r] as number;
+      if (target < 0 || target >= vocab) throw new Error(`loss: target ${target} at row ${r} is outside a vocabulary of ${vocab}`);
+      weights[r * vocab + target] = (weights[r * vocab + target] as number) + w * (batch.ceMask[r] as number);
+    }
+  }
+  const { teacherProbs, kdMask } = batch;
+  if (teacherProbs && kdMask && kdCount > 0 && kdAlpha < 1) {
+    const w = (1 - kdAlpha) / kdCount;
+    for (let r = 0; r < n; r++) {
+      const m = kdMask[r] as number;
+      if (m === 0) continue;
+      for (let v = 0, i = r * vocab; v < vocab; v++, i++) weights[i] = (weights[i] as number) + w * m * (teacherProbs[i] as number);
+    }
+  }
+  return weights;
+}
+
+/**
+ * fedmktLoss's total, -sum_{r,v} W[r,v] log softmax(logits)[r,v] with W from lossWeights, as
+ * one differentiable op: forward e = exp(logits - max), z = rowsum(e), loss = sum W (log z -
+ * (logits - max)); gradient dloss/dlogits = softmax(logits) rowsum(W) - W. One exponential
+ * pass over [n, vocab] and a few kernels, against tfjs's gradients of every elementary op.
+ */
+export function fedmktTrainingLoss(logits: tf.Tensor2D, batch: LossTargets, kdAlpha: number): tf.Scalar {
+  const [n, vocab] = logits.shape;
+  checkLossTargets(batch, n, vocab);
+  const weights = lossWeights(batch, vocab, kdAlpha);
+  // no CE target and no teacher: 0, with no gradient (as an empty mean in fedmktLoss)
+  if (!weights) return tf.scalar(0);
+  const rowSums = new Float32Array(n);
+  for (let r = 0; r < n; r++) {
+    let t = 0;
+    for (let v = 0, i = r * vocab; v < vocab; v++, i++) t += weights[i] as number;
+    rowSums[r] = t;
+  }
+  const op = tf.customGrad((...args: Array<tf.Tensor | tf.GradSaveFunc>) => {
+    const [x, save] = args as [tf.Tensor2D, tf.GradSaveFunc];
+    const w = tf.tensor2d(weights, [n, vocab]);
+    const shifted = tf.sub(x, tf.max(x, -1, true));
+    const e = tf.exp(shifted);
+    const z = tf.sum(e, -1, true);
+    const loss = tf.sum(tf.mul(w, tf.sub(tf.log(z), shifted))) as tf.Scalar;
+    // softmax rowsum(W) = e * (rowsum(W) / z)
+    save([e, tf.div(tf.tensor2d(rowSums, [n, 1]), z), w]);
+    return {
+      value: loss,
+      gradFunc: (dy: tf.Tensor | tf.Tensor[], saved: tf.Tensor[]) => {
+        const [es, scale, ws] = saved as [tf.Tensor2D, tf.Tensor2D, tf.Tensor2D];
+        return tf.mul(tf.sub(tf.mul(es, scale), ws), dy as tf.Scalar);
+      },
+    };
   });
+  return op(logits) as tf.Scalar;
 }
 
 /** The FedMKT loss on a batch of student logits [n, vocab]. */
 export function fedmktLoss(logits: tf.Tensor2D, batch: LossTargets, kdAlpha: number): LossParts<tf.Scalar> {
   checkKdAlpha(kdAlpha);
   const [n, vocab] = logits.shape;
-  for (const [name, arr] of [['targets', batch.targets], ['ceMask', batch.ceMask], ['kdMask', batch.kdMask]] as const) {
-    if (arr && arr.length !== n) throw new Error(`fedmktLoss: ${name} has ${arr.length} entries for ${n} rows`);
-  }
-  if (batch.teacherProbs && batch.teacherProbs.length !== n * vocab) {
-    throw new Error(`fedmktLoss: teacherProbs has ${batch.teacherProbs.length} entries, expected ${n} x ${vocab}`);
-  }
-  if (!!batch.teacherProbs !== !!batch.kdMask) throw new Error('fedmktLoss: teacherProbs and kdMask come together');
+  checkLossTargets(batch, n, vocab);
   return tf.tidy(() => {
     const logp = tf.logSoftmax(logits);
     const oneHot = tf.cast(tf.oneHot(tf.tensor1d(batch.targets, 'int32'), vocab), 'float32') as tf.Tensor2D;

@@ -26,7 +26,9 @@ export class AdamW {
   private readonly wd: number;
   private readonly maxGradNorm: number;
   private readonly decayed: Set<tf.Variable>;
-  private readonly moments = new Map<tf.Variable, { m: tf.Variable; v: tf.Variable }>();
+  /** First and second moments, in JS: the update is a handful of elementwise operations that
+   * cost one kernel dispatch each in TensorFlow.js, but one loop here. */
+  private readonly moments = new Map<tf.Variable, { m: Float32Array; v: Float32Array }>();
   private step = 0;
 
   /** `decayed`: the variables that get weight decay (the others only the Adam update). */
@@ -46,39 +48,43 @@ export class AdamW {
     this.step++;
     const t = this.step;
     const stepSize = (this.lr * Math.sqrt(1 - this.b2 ** t)) / (1 - this.b1 ** t);
-    tf.tidy(() => {
-      const clip = this.clipFactor(grads.map(([, g]) => g));
-      for (const [variable, rawGrad] of grads) {
-        const g = clip ? tf.mul(rawGrad, clip) : rawGrad;
-        let state = this.moments.get(variable);
-        if (!state) {
-          state = { m: tf.variable(tf.zerosLike(variable), false), v: tf.variable(tf.zerosLike(variable), false) };
-          this.moments.set(variable, state);
-        }
-        const m = tf.add(tf.mul(state.m, this.b1), tf.mul(g, 1 - this.b1));
-        const v = tf.add(tf.mul(state.v, this.b2), tf.mul(tf.square(g), 1 - this.b2));
-        state.m.assign(m);
-        state.v.assign(v);
-        // eps is scaled like torch's, which adds it to the bias-corrected sqrt(v)
-        const update = tf.mul(tf.div(m, tf.add(tf.sqrt(v), this.eps * Math.sqrt(1 - this.b2 ** t))), stepSize);
-        const decayed = this.decayed.has(variable) && this.wd > 0 ? tf.mul(variable, 1 - this.lr * this.wd) : variable;
-        variable.assign(tf.sub(decayed, update));
+    // eps is scaled like torch's, which adds it to the bias-corrected sqrt(v)
+    const eps = this.eps * Math.sqrt(1 - this.b2 ** t);
+    const { b1, b2 } = this;
+    const values = grads.map(([, g]) => g.dataSync() as Float32Array);
+    const clip = this.clipFactor(values);
+    grads.forEach(([variable, g], i) => {
+      if (g.size !== variable.size) throw new Error(`AdamW: gradient of shape [${g.shape}] for a variable of shape [${variable.shape}]`);
+      const gv = values[i] as Float32Array;
+      let state = this.moments.get(variable);
+      if (!state) {
+        state = { m: new Float32Array(variable.size), v: new Float32Array(variable.size) };
+        this.moments.set(variable, state);
       }
+      const { m, v } = state;
+      const w = Float32Array.from(variable.dataSync() as Float32Array);
+      const keep = this.decayed.has(variable) && this.wd > 0 ? 1 - this.lr * this.wd : 1;
+      for (let j = 0; j < w.length; j++) {
+        const gj = (gv[j] as number) * clip;
+        const mj = (m[j] = b1 * (m[j] as number) + (1 - b1) * gj);
+        const vj = (v[j] = b2 * (v[j] as number) + (1 - b2) * gj * gj);
+        w[j] = (w[j] as number) * keep - (mj / (Math.sqrt(vj) + eps)) * stepSize;
+      }
+      const next = tf.tensor(w, variable.shape, 'float32');
+      variable.assign(next);
+      next.dispose();
     });
   }
 
   dispose(): void {
-    for (const { m, v } of this.moments.values()) {
-      m.dispose();
-      v.dispose();
-    }
     this.moments.clear();
   }
 
-  /** min(1, maxNorm / ||g||) as a scalar tensor, or null without clipping. */
-  private clipFactor(grads: tf.Tensor[]): tf.Scalar | null {
-    if (this.maxGradNorm <= 0 || grads.length === 0) return null;
-    const sq = tf.addN(grads.map((g) => tf.sum(tf.square(g))));
-    return tf.minimum(tf.scalar(1), tf.div(this.maxGradNorm, tf.add(tf.sqrt(sq), 1e-6))) as tf.Scalar;
+  /** min(1, maxNorm / ||g||) over all gradients; 1 without clipping. */
+  private clipFactor(grads: readonly Float32Array[]): number {
+    if (this.maxGradNorm <= 0 || grads.length === 0) return 1;
+    let sq = 0;
+    for (const g of grads) for (let j = 0; j < g.length; j++) sq += (g[j] as number) * (g[j] as number);
+    return Math.min(1, this.maxGradNorm / (Math.sqrt(sq) + 1e-6));
   }
 }

@@ -33,16 +33,21 @@ export interface ForwardContext {
   param(name: string): tf.Tensor;
   /** x W (+ b) of base projection `name`, plus its LoRA branch if it has one. `x`: [rows, in]. */
   project(x: tf.Tensor2D, name: string): tf.Tensor2D;
+  /** LayerNorm with gain `${name}.g` and bias `${name}.b`. */
+  layerNorm(x: tf.Tensor2D, name: string): tf.Tensor2D;
+  /** RMSNorm with gain `${name}.g`. */
+  rmsNorm(x: tf.Tensor2D, name: string): tf.Tensor2D;
+  /** Causal multi-head self-attention of [rows, dModel] queries, keys and values, optionally
+   * with rotary positions on queries and keys. */
+  attention(q: tf.Tensor2D, k: tf.Tensor2D, v: tf.Tensor2D, shape: ForwardShape, options?: { rotary?: boolean }): tf.Tensor2D;
   /** Rows of embedding table `name` at `ids`. */
   embed(name: string, ids: tf.Tensor1D): tf.Tensor2D;
+  /** The first `seqLen` rows of base parameter `name` (e.g. learned positions). */
+  leadingRows(name: string, seqLen: number): tf.Tensor2D;
   /** x E^T for embedding table `name` ([vocab, d]): the tied output layer. */
   unembed(x: tf.Tensor2D, name: string): tf.Tensor2D;
   /** A base matrix `name` used as a product weight outside LoRA (e.g. an untied output head). */
   matmul(x: tf.Tensor2D, name: string): tf.Tensor2D;
-  /** Additive causal mask [seqLen, seqLen]. */
-  causalMask(seqLen: number): tf.Tensor2D;
-  /** Rotary tables [seqLen, headDim]. */
-  rotary(seqLen: number): { cos: tf.Tensor2D; sin: tf.Tensor2D };
 }
 
 export interface Architecture {

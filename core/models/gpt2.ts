@@ -15,7 +15,7 @@
 import * as tf from '@tensorflow/tfjs';
 import type { Architecture, ForwardContext, ForwardShape, ParamInit, ProjectionDef } from './architecture.js';
 import type { TransformerConfig } from './config.js';
-import { causalAttention, gelu, layerNorm, mergeHeads, splitHeads } from './layers.js';
+import { gelu } from './layers.js';
 
 function projections(c: TransformerConfig): ProjectionDef[] {
   const defs: ProjectionDef[] = [];
@@ -56,28 +56,22 @@ function params(c: TransformerConfig): Record<string, ParamInit> {
   return out;
 }
 
-function forward(ctx: ForwardContext, ids: tf.Tensor1D, { batch, seqLen }: ForwardShape): tf.Tensor2D {
+function forward(ctx: ForwardContext, ids: tf.Tensor1D, shape: ForwardShape): tf.Tensor2D {
   const c = ctx.config;
-  const heads = { batch, seqLen, heads: c.heads };
-  const norm = (x: tf.Tensor2D, name: string): tf.Tensor2D =>
-    layerNorm(x, ctx.param(`${name}.g`) as tf.Tensor1D, ctx.param(`${name}.b`) as tf.Tensor1D, c.normEps);
-
-  const positions = tf.slice(ctx.param('wpe'), [0, 0], [seqLen, c.dModel]);
+  const { batch, seqLen } = shape;
+  const positions = ctx.leadingRows('wpe', seqLen);
   let h = tf.add(ctx.embed('wte', ids).reshape([batch, seqLen, c.dModel]), positions).reshape([batch * seqLen, c.dModel]) as tf.Tensor2D;
-  const mask = ctx.causalMask(seqLen);
 
   for (let i = 0; i < c.layers; i++) {
     const p = `h.${i}`;
-    const a = norm(h, `${p}.ln_1`);
-    const q = splitHeads(ctx.project(a, `${p}.attn.q`), heads);
-    const k = splitHeads(ctx.project(a, `${p}.attn.k`), heads);
-    const v = splitHeads(ctx.project(a, `${p}.attn.v`), heads);
-    h = tf.add(h, ctx.project(mergeHeads(causalAttention(q, k, v, mask), heads), `${p}.attn.o`));
+    const a = ctx.layerNorm(h, `${p}.ln_1`);
+    const attn = ctx.attention(ctx.project(a, `${p}.attn.q`), ctx.project(a, `${p}.attn.k`), ctx.project(a, `${p}.attn.v`), shape);
+    h = tf.add(h, ctx.project(attn, `${p}.attn.o`));
 
-    const m = norm(h, `${p}.ln_2`);
+    const m = ctx.layerNorm(h, `${p}.ln_2`);
     h = tf.add(h, ctx.project(gelu(ctx.project(m, `${p}.mlp.fc`)), `${p}.mlp.proj`));
   }
-  return ctx.unembed(norm(h, 'ln_f'), 'wte');
+  return ctx.unembed(ctx.layerNorm(h, 'ln_f'), 'wte');
 }
 
 export const gpt2: Architecture = { params, projections, forward };

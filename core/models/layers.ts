@@ -1,55 +1,186 @@
 /**
- * Transformer building blocks shared by the architectures, written for the wasm backend:
+ * Transformer building blocks with hand-written gradients, written for the wasm backend, where a
+ * small model's training step costs kernel dispatches rather than FLOPs:
  *
- * - Products use explicit transposes inside `tf.customGrad`: tfjs's default matMul gradient
- *   multiplies with transpose flags, which the wasm backend runs about 13x slower than a
- *   transpose followed by a plain product.
+ * - Each block (projection with its LoRA branch, LayerNorm, RMSNorm, GELU, SwiGLU, causal
+ *   self-attention) is one node on the gradient tape. Its forward records nothing, and its
+ *   backward runs only the products and elementwise kernels the derivative needs, instead of
+ *   tfjs's generic gradients of each elementary op (which also clone every saved input).
+ * - Gradients are per input and lazy: backprop asks only for the inputs on a path from the
+ *   trained weights, so no work is spent on, say, the input gradient of the first layer when
+ *   only adapters train.
+ * - Products use explicit transposes: the wasm backend runs a 2-D product through XNNPACK only
+ *   without transpose flags (it runs others, and every batched product, as a plain loop about
+ *   13x slower). XNNPACK repacks the right operand whenever it is a new tensor (about 3.5 ns an
+ *   element), so products are ordered to keep that operand a weight, a cached transpose of a
+ *   frozen weight, or a narrow [rows, r] activation.
  * - The embedding lookup has its own gradient: wasm has no UnsortedSegmentSum kernel, so
  *   `tf.gather` cannot be differentiated there.
- * - A frozen weight is not an input of the custom op, so backprop never computes (and then
- *   discards) its gradient. Tensors the gradient needs go through `save`, never a closure:
- *   an enclosing tidy may dispose them before backprop runs.
  *
  * Activations are row-major `[rows, features]` with rows = batch * time.
  */
 import * as tf from '@tensorflow/tfjs';
 
-/** y = x W, gradients to both x and W. `x`: [n, in], `w`: [in, out]. */
-export function linear(x: tf.Tensor2D, w: tf.Tensor2D): tf.Tensor2D {
+// ---------------------------------------------------------------------------------------------
+// One tape node with per-input lazy gradients
+
+/** Tensors a block's backward needs, by name; the engine keeps a copy while a tape records. */
+type Saved = Record<string, tf.Tensor>;
+
+export interface BlockForward<T extends tf.Tensor> {
+  value: T;
+  save?: Saved;
+  /**
+   * Called once by backprop with the output gradient: does the work several input gradients
+   * share, then returns one thunk per input (in input order) that computes that input's
+   * gradient; backprop calls only the thunks of inputs it needs.
+   */
+  backward: (dy: tf.Tensor, saved: Saved) => Array<() => tf.Tensor>;
+}
+
+interface KernelFuncParams {
+  forwardFunc: (backend: unknown, save: (tensors: tf.Tensor[]) => void) => tf.Tensor;
+  backwardsFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => Record<number, () => tf.Tensor>;
+  inputs: Record<number, tf.Tensor>;
+}
+
+/** The engine entry point under tf.customGrad, which also takes lazy gradients. */
+function engineRunKernelFunc(): ((params: KernelFuncParams) => tf.Tensor) | undefined {
+  const engine = tf.engine() as unknown as { runKernelFunc?: (params: KernelFuncParams) => tf.Tensor };
+  return typeof engine.runKernelFunc === 'function' ? engine.runKernelFunc.bind(engine) : undefined;
+}
+
+/**
+ * Runs `forward` as one differentiable op of `inputs`. Inside `forward` nothing is recorded on
+ * the tape; anything `backward` needs must be an input, a value in `save`, or a tensor that
+ * outlives the step (a variable or a cached constant).
+ */
+export function block<T extends tf.Tensor>(inputs: readonly tf.Tensor[], forward: () => BlockForward<T>): T {
+  let spec: BlockForward<T> | undefined;
+  let names: string[] = [];
+  const forwardFunc = (save: (tensors: tf.Tensor[]) => void): T => {
+    spec = forward();
+    names = Object.keys(spec.save ?? {});
+    if (names.length > 0) save(names.map((n) => (spec?.save as Saved)[n] as tf.Tensor));
+    return spec.value;
+  };
+  const thunks = (dy: tf.Tensor, saved: tf.Tensor[]): Array<() => tf.Tensor> => {
+    const byName: Saved = {};
+    names.forEach((n, i) => (byName[n] = saved[i] as tf.Tensor));
+    const out = (spec as BlockForward<T>).backward(dy, byName);
+    if (out.length !== inputs.length) throw new Error(`block: backward returned ${out.length} gradients for ${inputs.length} inputs`);
+    return out;
+  };
+  const run = engineRunKernelFunc();
+  if (run) {
+    const inputMap: Record<number, tf.Tensor> = {};
+    inputs.forEach((t, i) => (inputMap[i] = t));
+    return run({
+      forwardFunc: (_backend, save) => forwardFunc(save),
+      backwardsFunc: (dy, saved) => {
+        const map: Record<number, () => tf.Tensor> = {};
+        thunks(dy, saved).forEach((t, i) => (map[i] = t));
+        return map;
+      },
+      inputs: inputMap,
+    }) as T;
+  }
+  // Fallback for an engine without runKernelFunc: every gradient, computed eagerly.
   const op = tf.customGrad((...args: Array<tf.Tensor | tf.GradSaveFunc>) => {
-    const [xIn, wIn, save] = args as [tf.Tensor2D, tf.Tensor2D, tf.GradSaveFunc];
-    save([xIn, wIn]);
+    const save = args[args.length - 1] as tf.GradSaveFunc;
     return {
-      value: tf.matMul(xIn, wIn),
-      gradFunc: (dy: tf.Tensor | tf.Tensor[], saved: tf.Tensor[]) => {
-        const [xs, ws] = saved as [tf.Tensor2D, tf.Tensor2D];
-        const g = dy as tf.Tensor2D;
-        return [tf.matMul(g, tf.transpose(ws)), tf.matMul(tf.transpose(xs), g)];
+      value: forwardFunc((ts) => save(ts)),
+      gradFunc: (dy: tf.Tensor | tf.Tensor[], saved: tf.Tensor[]) => thunks(dy as tf.Tensor, saved).map((t) => t()),
+    };
+  });
+  return op(...inputs) as T;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Products
+
+export interface LoraBranch {
+  /** A: [in, r]. */
+  a: tf.Tensor2D;
+  /** B: [r, out]. */
+  b: tf.Tensor2D;
+  /**
+   * What the adapter's input is multiplied by: the LoRA scale alpha/r, or a dropout mask
+   * ([rows * in] values, 0 where dropped) with that scale folded in.
+   */
+  inputScale: number | Float32Array;
+  /** Whether A and B receive gradients. */
+  train: boolean;
+}
+
+export interface DenseWeights {
+  /** W: [in, out]. */
+  w: tf.Tensor2D;
+  bias?: tf.Tensor1D | undefined;
+  /** W^T, when W is frozen and its transpose is kept; otherwise transposed when needed. */
+  wT?: (() => tf.Tensor2D) | undefined;
+  /** Whether W and the bias receive gradients. */
+  train: boolean;
+  lora?: LoraBranch | undefined;
+}
+
+/**
+ * y = x W + b + inputScale(x) A B, the LoRA update of Hu et al. (2021) with its input dropout
+ * and scale in `inputScale`. `x`: [rows, in]. Gradients: x always; W, b when `train`; A, B when
+ * `lora.train`.
+ */
+export function dense(x: tf.Tensor2D, p: DenseWeights): tf.Tensor2D {
+  const { w, bias, lora } = p;
+  const inputs: tf.Tensor[] = [x];
+  if (p.train) {
+    inputs.push(w);
+    if (bias) inputs.push(bias);
+  }
+  if (lora?.train) inputs.push(lora.a, lora.b);
+  return block<tf.Tensor2D>(inputs, () => {
+    const base: tf.Tensor2D = bias ? (tf.fused.matMul({ a: x, b: w, bias }) as tf.Tensor2D) : tf.matMul(x, w);
+    // W itself only when no transpose is kept (it may be an intermediate, e.g. a transposed table)
+    const save: Saved = { ...(p.train ? { x } : {}), ...(p.wT ? {} : { w }) };
+    let value = base;
+    let mask: tf.Tensor2D | undefined;
+    if (lora) {
+      const scale = lora.inputScale;
+      mask = typeof scale === 'number' ? undefined : tf.tensor2d(scale, x.shape);
+      const xm = mask ? tf.mul(x, mask) : tf.mul(x, scale as number);
+      const u = tf.matMul(xm, lora.a);
+      value = tf.add(base, tf.matMul(u, lora.b));
+      Object.assign(save, { xm, u }, mask ? { mask } : {});
+    }
+    return {
+      value,
+      save,
+      backward: (dyIn, s) => {
+        const dy = dyIn as tf.Tensor2D;
+        // shared by the x and A gradients
+        const dU = lora ? tf.matMul(dy, tf.transpose(lora.b)) : undefined;
+        const grads: Array<() => tf.Tensor> = [
+          () => {
+            const dx = tf.matMul(dy, p.wT ? p.wT() : tf.transpose(s.w as tf.Tensor2D));
+            if (!lora || !dU) return dx;
+            const dxm = tf.matMul(dU, tf.transpose(lora.a));
+            return tf.add(dx, s.mask ? tf.mul(dxm, s.mask) : tf.mul(dxm, lora.inputScale as number));
+          },
+        ];
+        if (p.train) {
+          grads.push(() => tf.matMul(tf.transpose(s.x as tf.Tensor2D), dy));
+          if (bias) grads.push(() => tf.sum(dy, 0));
+        }
+        if (lora?.train) {
+          grads.push(
+            () => tf.matMul(tf.transpose(s.xm as tf.Tensor2D), dU as tf.Tensor2D),
+            // (dy^T u)^T rather than u^T dy: the right operand (packed per call) stays [rows, r]
+            () => tf.transpose(tf.matMul(tf.transpose(dy), s.u as tf.Tensor2D)),
+          );
+        }
+        return grads;
       },
     };
   });
-  return op(x, w) as tf.Tensor2D;
-}
-
-/** y = x W with W held constant: the gradient flows to x only. */
-export function frozenLinear(x: tf.Tensor2D, w: tf.Tensor2D): tf.Tensor2D {
-  const op = tf.customGrad((...args: Array<tf.Tensor | tf.GradSaveFunc>) => {
-    const [xIn, save] = args as [tf.Tensor2D, tf.GradSaveFunc];
-    // Saved, not closed over: `w` may be an intermediate (a transposed table) that the
-    // enclosing tidy disposes before backprop runs.
-    save([w]);
-    return {
-      value: tf.matMul(xIn, w),
-      gradFunc: (dy: tf.Tensor | tf.Tensor[], saved: tf.Tensor[]) =>
-        tf.matMul(dy as tf.Tensor2D, tf.transpose(saved[0] as tf.Tensor2D)),
-    };
-  });
-  return op(x) as tf.Tensor2D;
-}
-
-/** `linear` or `frozenLinear`, by whether the weight trains in this pass. */
-export function project(x: tf.Tensor2D, w: tf.Tensor2D, trainWeight: boolean): tf.Tensor2D {
-  return trainWeight ? linear(x, w) : frozenLinear(x, w);
 }
 
 /**
@@ -60,50 +191,129 @@ export function project(x: tf.Tensor2D, w: tf.Tensor2D, trainWeight: boolean): t
 export function embedding(table: tf.Tensor2D, ids: tf.Tensor1D, trainTable: boolean): tf.Tensor2D {
   if (!trainTable) return tf.gather(table, ids);
   const vocab = table.shape[0];
-  const op = tf.customGrad((...args: Array<tf.Tensor | tf.GradSaveFunc>) => {
-    const [t, save] = args as [tf.Tensor2D, tf.GradSaveFunc];
-    save([ids]);
-    return {
-      value: tf.gather(t, ids),
-      gradFunc: (dy: tf.Tensor | tf.Tensor[], saved: tf.Tensor[]) => {
-        const savedIds = saved[0] as tf.Tensor1D;
-        const rowsOfIds = tf.cast(tf.equal(tf.range(0, vocab, 1, 'int32').reshape([vocab, 1]), savedIds.reshape([1, -1])), 'float32');
+  return block<tf.Tensor2D>([table], () => ({
+    value: tf.gather(table, ids) as tf.Tensor2D,
+    save: { ids },
+    backward: (dy, s) => [
+      () => {
+        const rowsOfIds = tf.cast(tf.equal(tf.range(0, vocab, 1, 'int32').reshape([vocab, 1]), (s.ids as tf.Tensor1D).reshape([1, -1])), 'float32');
         return tf.matMul(rowsOfIds as tf.Tensor2D, dy as tf.Tensor2D);
+      },
+    ],
+  }));
+}
+
+// ---------------------------------------------------------------------------------------------
+// Normalisations and activations
+
+/**
+ * LayerNorm over the last axis: xhat gain + bias, xhat = (x - mean) / sqrt(var + eps).
+ * Backward: dx = (g - mean(g) - xhat mean(g xhat)) / sqrt(var + eps), g = dy * gain.
+ */
+export function layerNorm(x: tf.Tensor2D, gain: tf.Tensor1D, bias: tf.Tensor1D, eps: number, trainParams = false): tf.Tensor2D {
+  return block(trainParams ? [x, gain, bias] : [x], () => {
+    const centred = tf.sub(x, tf.mean(x, -1, true));
+    const rstd = tf.rsqrt(tf.add(tf.mean(tf.square(centred), -1, true), eps));
+    const xhat = tf.mul(centred, rstd);
+    return {
+      value: tf.add(tf.mul(xhat, gain), bias),
+      save: { xhat, rstd },
+      backward: (dy, s) => {
+        const xh = s.xhat as tf.Tensor2D;
+        const grads = [
+          () => {
+            const g = tf.mul(dy, gain);
+            const centredG = tf.sub(g, tf.mean(g, -1, true));
+            return tf.mul(tf.sub(centredG, tf.mul(xh, tf.mean(tf.mul(g, xh), -1, true))), s.rstd as tf.Tensor);
+          },
+        ];
+        if (trainParams) grads.push(() => tf.sum(tf.mul(dy, xh), 0), () => tf.sum(dy, 0));
+        return grads;
       },
     };
   });
-  return op(table) as tf.Tensor2D;
 }
 
-/** LayerNorm over the last axis: (x - mean) / sqrt(var + eps) * gain + bias. */
-export function layerNorm(x: tf.Tensor2D, gain: tf.Tensor1D, bias: tf.Tensor1D, eps: number): tf.Tensor2D {
-  const mean = tf.mean(x, -1, true);
-  const centred = tf.sub(x, mean);
-  const variance = tf.mean(tf.square(centred), -1, true);
-  return tf.add(tf.mul(tf.mul(centred, tf.rsqrt(tf.add(variance, eps))), gain), bias);
-}
-
-/** RMSNorm over the last axis: x / sqrt(mean(x^2) + eps) * gain. */
-export function rmsNorm(x: tf.Tensor2D, gain: tf.Tensor1D, eps: number): tf.Tensor2D {
-  const meanSquare = tf.mean(tf.square(x), -1, true);
-  return tf.mul(tf.mul(x, tf.rsqrt(tf.add(meanSquare, eps))), gain);
+/**
+ * RMSNorm over the last axis: xhat gain, xhat = x / sqrt(mean(x^2) + eps).
+ * Backward: dx = (g - xhat mean(g xhat)) / sqrt(mean(x^2) + eps), g = dy * gain.
+ */
+export function rmsNorm(x: tf.Tensor2D, gain: tf.Tensor1D, eps: number, trainParams = false): tf.Tensor2D {
+  return block(trainParams ? [x, gain] : [x], () => {
+    const rstd = tf.rsqrt(tf.add(tf.mean(tf.square(x), -1, true), eps));
+    const xhat = tf.mul(x, rstd);
+    return {
+      value: tf.mul(xhat, gain),
+      save: { xhat, rstd },
+      backward: (dy, s) => {
+        const xh = s.xhat as tf.Tensor2D;
+        const grads = [
+          () => {
+            const g = tf.mul(dy, gain);
+            return tf.mul(tf.sub(g, tf.mul(xh, tf.mean(tf.mul(g, xh), -1, true))), s.rstd as tf.Tensor);
+          },
+        ];
+        if (trainParams) grads.push(() => tf.sum(tf.mul(dy, xh), 0));
+        return grads;
+      },
+    };
+  });
 }
 
 const GELU_C = Math.sqrt(2 / Math.PI);
+const GELU_K = 0.044715;
 
 /**
- * GPT-2's GELU, tanh approximation: 0.5 x (1 + tanh(c (x + 0.044715 x^3))). Written with the
- * identity 0.5 (1 + tanh z) = sigmoid(2z), which is exact and about 8x cheaper on wasm.
+ * GPT-2's GELU, tanh approximation: 0.5 x (1 + tanh(c (x + 0.044715 x^3))), written with the
+ * identity 0.5 (1 + tanh z) = sigmoid(2z), which is exact and about 8x cheaper on wasm:
+ * y = x s, s = sigmoid(z), z = 2c (x + k x^3). Backward: dy (s + x s (1 - s) 2c (1 + 3k x^2)).
  */
 export function gelu(x: tf.Tensor2D): tf.Tensor2D {
-  const inner = tf.mul(tf.add(x, tf.mul(tf.mul(tf.square(x), x), 0.044715)), 2 * GELU_C);
-  return tf.mul(x, tf.sigmoid(inner));
+  return block([x], () => {
+    const z = tf.mul(x, tf.add(tf.mul(tf.square(x), 2 * GELU_C * GELU_K), 2 * GELU_C));
+    const s = tf.sigmoid(z);
+    return {
+      value: tf.mul(x, s),
+      save: { x, s },
+      backward: (dy, saved) => [
+        () => {
+          const xs = saved.x as tf.Tensor2D;
+          const sg = saved.s as tf.Tensor2D;
+          const dz = tf.add(tf.mul(tf.square(xs), 6 * GELU_C * GELU_K), 2 * GELU_C);
+          // s + x s (1 - s) dz = s (1 + x (1 - s) dz)
+          const local = tf.mul(sg, tf.add(tf.mul(tf.mul(xs, tf.sub(1, sg)), dz), 1));
+          return tf.mul(dy, local);
+        },
+      ],
+    };
+  });
 }
 
-/** SiLU (swish): x * sigmoid(x). */
-export function silu(x: tf.Tensor2D): tf.Tensor2D {
-  return tf.mul(x, tf.sigmoid(x));
+/**
+ * LLaMA's gated unit SiLU(g) * u, SiLU(g) = g sigmoid(g).
+ * Backward: du = dy SiLU(g); dg = dy u s (1 + g (1 - s)), s = sigmoid(g).
+ */
+export function swiglu(gate: tf.Tensor2D, up: tf.Tensor2D): tf.Tensor2D {
+  return block([gate, up], () => {
+    const s = tf.sigmoid(gate);
+    const silu = tf.mul(gate, s);
+    return {
+      value: tf.mul(silu, up),
+      save: { gate, up, s, silu },
+      backward: (dy, saved) => [
+        () => {
+          const sg = saved.s as tf.Tensor2D;
+          const local = tf.mul(sg, tf.add(tf.mul(saved.gate as tf.Tensor2D, tf.sub(1, sg)), 1));
+          return tf.mul(tf.mul(dy, saved.up as tf.Tensor2D), local);
+        },
+        () => tf.mul(dy, saved.silu as tf.Tensor2D),
+      ],
+    };
+  });
 }
+
+// ---------------------------------------------------------------------------------------------
+// Attention
 
 /** Additive causal mask [t, t]: 0 where key <= query, a large negative number above the diagonal. */
 export function causalMask(seqLen: number): tf.Tensor2D {
@@ -132,12 +342,18 @@ export function rotaryTables(seqLen: number, headDim: number, theta: number): { 
   return { cos: tf.tensor2d(cos, [seqLen, headDim]), sin: tf.tensor2d(sin, [seqLen, headDim]) };
 }
 
-/** x * cos + rotateHalf(x) * sin, with rotateHalf([a, b]) = [-b, a]. `x`: [..., seqLen, headDim]. */
-export function applyRotary(x: tf.Tensor3D, cos: tf.Tensor2D, sin: tf.Tensor2D): tf.Tensor3D {
-  const half = x.shape[2] / 2;
-  const [a, b] = tf.split(x, [half, half], 2);
-  const rotated = tf.concat([tf.neg(b as tf.Tensor), a as tf.Tensor], 2);
-  return tf.add(tf.mul(x, cos), tf.mul(rotated, sin));
+/**
+ * rotateHalf as a product: x R = [-x2, x1] for x = [x1, x2] (halves of the head dimension).
+ * A [headDim, headDim] signed permutation; its transpose is -R.
+ */
+export function rotateHalfMatrix(headDim: number): tf.Tensor2D {
+  const half = headDim / 2;
+  const r = new Float32Array(headDim * headDim);
+  for (let i = 0; i < half; i++) {
+    r[(i + half) * headDim + i] = -1;
+    r[i * headDim + i + half] = 1;
+  }
+  return tf.tensor2d(r, [headDim, headDim]);
 }
 
 export interface AttentionShape {
@@ -146,30 +362,97 @@ export interface AttentionShape {
   heads: number;
 }
 
+/**
+ * Rotary embedding for query and key heads: x cos + rotateHalf(x) sin, with rotateHalf(x) = x R.
+ * The query tables carry the attention scale 1/sqrt(headDim).
+ */
+export interface RotaryInput {
+  cos: tf.Tensor2D;
+  sin: tf.Tensor2D;
+  cosQ: tf.Tensor2D;
+  sinQ: tf.Tensor2D;
+  /** R and R^T (see rotateHalfMatrix). */
+  r: tf.Tensor2D;
+  rT: tf.Tensor2D;
+}
+
 /** [batch*t, heads*hd] -> [batch*heads, t, hd] */
 export function splitHeads(x: tf.Tensor2D, s: AttentionShape): tf.Tensor3D {
   const headDim = x.shape[1] / s.heads;
-  return tf
-    .transpose(tf.reshape(x, [s.batch, s.seqLen, s.heads, headDim]), [0, 2, 1, 3])
-    .reshape([s.batch * s.heads, s.seqLen, headDim]);
+  return tf.reshape(toHeads(x, s), [s.batch * s.heads, s.seqLen, headDim]);
 }
 
 /** [batch*heads, t, hd] -> [batch*t, heads*hd] */
 export function mergeHeads(x: tf.Tensor3D, s: AttentionShape): tf.Tensor2D {
-  const headDim = x.shape[2];
-  return tf
-    .transpose(tf.reshape(x, [s.batch, s.heads, s.seqLen, headDim]), [0, 2, 1, 3])
-    .reshape([s.batch * s.seqLen, s.heads * headDim]);
+  return fromHeads(tf.reshape(x, [s.batch, s.heads, s.seqLen, x.shape[2]]), s);
+}
+
+/** [batch*t, heads*hd] -> [batch, heads, t, hd] */
+function toHeads(x: tf.Tensor, s: AttentionShape): tf.Tensor4D {
+  const headDim = x.shape[1] as number;
+  return tf.transpose(tf.reshape(x, [s.batch, s.seqLen, s.heads, headDim / s.heads]), [0, 2, 1, 3]);
+}
+
+/** [batch, heads, t, hd] -> [batch*t, heads*hd] */
+function fromHeads(x: tf.Tensor, s: AttentionShape): tf.Tensor2D {
+  const headDim = x.shape[3] as number;
+  return tf.reshape(tf.transpose(x, [0, 2, 1, 3]), [s.batch * s.seqLen, s.heads * headDim]);
+}
+
+/** x cos + (x R) sin over heads [batch, heads, t, hd]; cos, sin: [t, hd]. */
+function rotate(x: tf.Tensor4D, cos: tf.Tensor2D, sin: tf.Tensor2D, r: tf.Tensor2D): tf.Tensor4D {
+  const hd = x.shape[3];
+  const xr = tf.reshape(tf.matMul(tf.reshape(x, [-1, hd]), r), x.shape);
+  return tf.add(tf.mul(x, cos), tf.mul(xr, sin));
 }
 
 /**
- * Causal scaled dot-product attention over head-split tensors [batch*heads, t, hd].
- * Right padding needs no key mask: under the causal mask, real queries only see earlier
- * (real) keys, and padded query rows are excluded from every loss.
+ * Causal scaled dot-product attention of Vaswani et al. (2017) over [batch*t, heads*hd] queries,
+ * keys and values (optionally rotary-embedded, Su et al. 2021); returns [batch*t, heads*hd].
+ * Right padding needs no key mask: under the causal mask, real queries only see earlier (real)
+ * keys, and padded query rows are excluded from every loss.
+ *
+ * Backward, with P = softmax(S), S = Q K^T / sqrt(hd) + mask:
+ *   dV = P^T dO,  dP = dO V^T,  dS = P (dP - rowsum(dP P)),  dQ = dS K / sqrt(hd),  dK = dS^T Q / sqrt(hd)
+ * (through the rotation: d x = g cos + (g sin) R^T).
  */
-export function causalAttention(q: tf.Tensor3D, k: tf.Tensor3D, v: tf.Tensor3D, mask: tf.Tensor2D): tf.Tensor3D {
-  const headDim = q.shape[2];
-  const scaledQ = tf.mul(q, 1 / Math.sqrt(headDim));
-  const scores = tf.add(tf.matMul(scaledQ, tf.transpose(k, [0, 2, 1])), mask);
-  return tf.matMul(tf.softmax(scores), v);
+export function causalSelfAttention(
+  q: tf.Tensor2D,
+  k: tf.Tensor2D,
+  v: tf.Tensor2D,
+  s: AttentionShape,
+  mask: tf.Tensor2D,
+  rotary?: RotaryInput,
+): tf.Tensor2D {
+  const headDim = q.shape[1] / s.heads;
+  const scale = 1 / Math.sqrt(headDim);
+  return block([q, k, v], () => {
+    let qh = toHeads(q, s);
+    let kh = toHeads(k, s);
+    const vh = toHeads(v, s);
+    if (rotary) {
+      qh = rotate(qh, rotary.cosQ, rotary.sinQ, rotary.r);
+      kh = rotate(kh, rotary.cos, rotary.sin, rotary.r);
+    }
+    const product = tf.matMul(qh, kh, false, true);
+    const p = tf.softmax(tf.add(rotary ? product : tf.mul(product, scale), mask));
+    return {
+      value: fromHeads(tf.matMul(p, vh), s),
+      save: { qh, kh, vh, p },
+      backward: (dy, saved) => {
+        const doh = toHeads(dy, s);
+        const pr = saved.p as tf.Tensor4D;
+        const dp = tf.matMul(doh, saved.vh as tf.Tensor4D, false, true);
+        const dScores = tf.mul(pr, tf.sub(dp, tf.sum(tf.mul(dp, pr), -1, true)));
+        const dProduct = rotary ? dScores : tf.mul(dScores, scale);
+        // g cos + (g sin) R^T; (g sin) R^T = (g R^T) sin since sin repeats over both halves
+        const unrotate = (g: tf.Tensor4D, cos: tf.Tensor2D, sin: tf.Tensor2D): tf.Tensor4D => (rotary ? rotate(g, cos, sin, rotary.rT) : g);
+        return [
+          () => fromHeads(unrotate(tf.matMul(dProduct, saved.kh as tf.Tensor4D), rotary?.cosQ as tf.Tensor2D, rotary?.sinQ as tf.Tensor2D), s),
+          () => fromHeads(unrotate(tf.matMul(dProduct, saved.qh as tf.Tensor4D, true, false), rotary?.cos as tf.Tensor2D, rotary?.sin as tf.Tensor2D), s),
+          () => fromHeads(tf.matMul(pr, doh, true, false), s),
+        ];
+      },
+    };
+  });
 }

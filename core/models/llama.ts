@@ -14,7 +14,7 @@
 import * as tf from '@tensorflow/tfjs';
 import type { Architecture, ForwardContext, ForwardShape, ParamInit, ProjectionDef } from './architecture.js';
 import type { TransformerConfig } from './config.js';
-import { applyRotary, causalAttention, mergeHeads, rmsNorm, silu, splitHeads } from './layers.js';
+import { swiglu } from './layers.js';
 
 function projections(c: TransformerConfig): ProjectionDef[] {
   const defs: ProjectionDef[] = [];
@@ -48,27 +48,19 @@ function params(c: TransformerConfig): Record<string, ParamInit> {
   return out;
 }
 
-function forward(ctx: ForwardContext, ids: tf.Tensor1D, { batch, seqLen }: ForwardShape): tf.Tensor2D {
+function forward(ctx: ForwardContext, ids: tf.Tensor1D, shape: ForwardShape): tf.Tensor2D {
   const c = ctx.config;
-  const heads = { batch, seqLen, heads: c.heads };
-  const norm = (x: tf.Tensor2D, name: string): tf.Tensor2D => rmsNorm(x, ctx.param(`${name}.g`) as tf.Tensor1D, c.normEps);
-  const { cos, sin } = ctx.rotary(seqLen);
-  const mask = ctx.causalMask(seqLen);
-
   let h = ctx.embed('embed', ids);
   for (let i = 0; i < c.layers; i++) {
     const p = `layers.${i}`;
-    const n = norm(h, `${p}.attn_norm`);
-    const q = applyRotary(splitHeads(ctx.project(n, `${p}.attn.q`), heads), cos, sin);
-    const k = applyRotary(splitHeads(ctx.project(n, `${p}.attn.k`), heads), cos, sin);
-    const v = splitHeads(ctx.project(n, `${p}.attn.v`), heads);
-    h = tf.add(h, ctx.project(mergeHeads(causalAttention(q, k, v, mask), heads), `${p}.attn.o`));
+    const n = ctx.rmsNorm(h, `${p}.attn_norm`);
+    const attn = ctx.attention(ctx.project(n, `${p}.attn.q`), ctx.project(n, `${p}.attn.k`), ctx.project(n, `${p}.attn.v`), shape, { rotary: true });
+    h = tf.add(h, ctx.project(attn, `${p}.attn.o`));
 
-    const m = norm(h, `${p}.mlp_norm`);
-    const gated: tf.Tensor2D = tf.mul(silu(ctx.project(m, `${p}.mlp.gate`)), ctx.project(m, `${p}.mlp.up`));
-    h = tf.add(h, ctx.project(gated, `${p}.mlp.down`));
+    const m = ctx.rmsNorm(h, `${p}.mlp_norm`);
+    h = tf.add(h, ctx.project(swiglu(ctx.project(m, `${p}.mlp.gate`), ctx.project(m, `${p}.mlp.up`)), `${p}.mlp.down`));
   }
-  return ctx.matmul(norm(h, 'norm'), 'lm_head.w');
+  return ctx.matmul(ctx.rmsNorm(h, 'norm'), 'lm_head.w');
 }
 
 export const llama: Architecture = { params, projections, forward };

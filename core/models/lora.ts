@@ -9,7 +9,6 @@
 import * as tf from '@tensorflow/tfjs';
 import { Random } from '../random.js';
 import type { LoraSpec } from './spec.js';
-import { project } from './layers.js';
 
 export type LoraTarget = LoraSpec['targets'][number];
 
@@ -35,32 +34,22 @@ export function initLoraValues(inDim: number, outDim: number, rank: number, rng:
   return { a, b: new Float32Array(rank * outDim) };
 }
 
-export interface LoraPass {
-  /** Whether A and B receive gradients in this pass. */
-  train: boolean;
-  /** Dropout on the adapter's input; 0 outside training. */
-  dropout: number;
-  /** Seed of this call's dropout mask. */
-  dropoutSeed: number;
-}
-
 /**
- * Inverted dropout: x * mask, mask = 0 with probability `rate`, else 1 / (1 - rate). The mask
- * is drawn in JS from the seed; tf.dropout's own generator costs several kernels per call.
+ * Inverted dropout of the adapter's input with the LoRA scale folded in: each element
+ * independently 0 with probability `rate`, else scale / (1 - rate), so that
+ * dropout(x) * (alpha / r) = x * mask. Drawn by geometric gaps (the number of kept elements
+ * before the next dropped one is Geometric(rate)): one draw of Random(seed) per dropped element
+ * instead of one per element, the same distribution as elementwise Bernoulli draws.
  */
-export function dropout(x: tf.Tensor2D, rate: number, seed: number): tf.Tensor2D {
+export function dropoutMask(size: number, rate: number, seed: number, scale = 1): Float32Array {
+  if (!(rate >= 0 && rate < 1)) throw new Error(`dropout rate must be in [0, 1), got ${rate}`);
+  const mask = new Float32Array(size).fill(scale / (1 - rate));
+  if (rate === 0) return mask;
   const rng = new Random(seed);
-  const keep = 1 / (1 - rate);
-  const mask = new Float32Array(x.size);
-  for (let i = 0; i < mask.length; i++) mask[i] = rng.next() < rate ? 0 : keep;
-  return tf.mul(x, tf.tensor2d(mask, x.shape));
-}
-
-/** (alpha / r) * dropout(x) A B. */
-export function loraDelta(x: tf.Tensor2D, adapter: LoraAdapter, scale: number, pass: LoraPass): tf.Tensor2D {
-  const input = pass.dropout > 0 ? dropout(x, pass.dropout, pass.dropoutSeed) : x;
-  const down = project(input, adapter.a, pass.train);
-  return tf.mul(project(down, adapter.b, pass.train), scale);
+  const logKeep = Math.log1p(-rate);
+  // gap = floor(ln U / ln(1 - rate)), U uniform in (0, 1]
+  for (let i = Math.floor(Math.log(1 - rng.next()) / logKeep); i < size; i += 1 + Math.floor(Math.log(1 - rng.next()) / logKeep)) mask[i] = 0;
+  return mask;
 }
 
 /** W + (alpha / r) A B: the base weight with the adapter folded in. */

@@ -7,9 +7,9 @@ import { Random } from '../random.js';
 import type { Architecture, ForwardContext, ForwardShape, ParamInit, ProjectionDef } from './architecture.js';
 import type { TransformerConfig } from './config.js';
 import { gpt2 } from './gpt2.js';
-import { causalMask, embedding, frozenLinear, linear, project, rotaryTables } from './layers.js';
+import { causalMask, causalSelfAttention, dense, embedding, layerNorm, rmsNorm, rotaryTables, rotateHalfMatrix, type LoraBranch, type RotaryInput } from './layers.js';
 import { llama } from './llama.js';
-import { adapterNames, initLoraValues, loraDelta, loraScale, mergeLora, type LoraAdapter } from './lora.js';
+import { adapterNames, dropoutMask, initLoraValues, loraScale, mergeLora, type LoraAdapter } from './lora.js';
 
 /** Named float32 tensors, flattened row-major (the layout of safetensors files and AdapterWeights). */
 export type WeightRecord = Record<string, { shape: number[]; values: Float32Array }>;
@@ -46,8 +46,14 @@ export class TransformerNetwork {
   /** Keyed by projection name. */
   private readonly adapters = new Map<string, LoraAdapter>();
   private readonly adapted: ProjectionDef[];
+  /** Causal masks and rotary tables by sequence length. */
   private readonly masks = new Map<number, tf.Tensor2D>();
-  private rotaryFull: { cos: tf.Tensor2D; sin: tf.Tensor2D } | undefined;
+  private readonly rotaries = new Map<number, RotaryInput>();
+  /** Tensors derived from base weights while these are frozen (transposes, leading rows),
+   * dropped whenever the base changes. */
+  private readonly frozen = new Map<string, tf.Tensor>();
+  /** Values of frozen embedding tables, for row lookups in JS. */
+  private readonly frozenTables = new Map<string, Float32Array>();
   private disposed = false;
 
   private constructor(config: TransformerConfig, base: WeightRecord, adapter: WeightRecord) {
@@ -165,6 +171,7 @@ export class TransformerNetwork {
       w.assign(merged);
       merged.dispose();
     }
+    this.dropFrozen();
     this.writeAdapters(TransformerNetwork.freshAdapter(this.config, seed), 'mergeAdapters');
   }
 
@@ -179,8 +186,8 @@ export class TransformerNetwork {
     for (const v of this.base.values()) v.dispose();
     for (const v of this.adapterVariables()) v.dispose();
     for (const m of this.masks.values()) m.dispose();
-    this.rotaryFull?.cos.dispose();
-    this.rotaryFull?.sin.dispose();
+    for (const r of this.rotaries.values()) tf.dispose(Object.values(r));
+    this.dropFrozen();
   }
 
   private writeAdapters(weights: WeightRecord, where: string): void {
@@ -234,50 +241,109 @@ export class TransformerNetwork {
   }
 
   private context(pass: NetworkPass): ForwardContext {
-    const scale = loraScale(this.config.lora);
-    const dropout = pass.dropout ? this.config.lora.dropout : 0;
+    const config = this.config;
+    const scale = loraScale(config.lora);
+    const rate = pass.dropout ? config.lora.dropout : 0;
+    // Base weights that train change every step: nothing derived from them is kept.
+    const frozen = !pass.trainBase;
+    if (!frozen) this.dropFrozen();
     let dropoutCalls = 0;
+    const transposed = (name: string): (() => tf.Tensor2D) | undefined =>
+      frozen ? () => this.derived(`${name}^T`, () => tf.transpose(this.param(name))) as tf.Tensor2D : undefined;
     return {
-      config: this.config,
+      config,
       param: (name) => this.param(name),
       project: (x, name) => {
-        const w = this.param(`${name}.w`) as tf.Tensor2D;
-        let y = project(x, w, pass.trainBase);
-        const bias = this.base.get(`${name}.b`);
-        if (bias) y = tf.add(y, bias);
         const adapter = this.adapters.get(name);
+        let lora: LoraBranch | undefined;
         if (adapter) {
           const seed = (pass.seed + Math.imul(++dropoutCalls, 0x9e3779b1)) >>> 0;
-          y = tf.add(y, loraDelta(x, adapter, scale, { train: pass.trainAdapters, dropout, dropoutSeed: seed }));
+          const inputScale = rate > 0 ? dropoutMask(x.size, rate, seed, scale) : scale;
+          lora = { a: adapter.a, b: adapter.b, inputScale, train: pass.trainAdapters };
         }
-        return y;
+        const w = this.param(`${name}.w`) as tf.Tensor2D;
+        const bias = this.base.get(`${name}.b`) as tf.Tensor1D | undefined;
+        return dense(x, { w, bias, wT: transposed(`${name}.w`), train: pass.trainBase, lora });
       },
-      embed: (name, ids) => embedding(this.param(name) as tf.Tensor2D, ids, pass.trainBase),
+      layerNorm: (x, name) =>
+        layerNorm(x, this.param(`${name}.g`) as tf.Tensor1D, this.param(`${name}.b`) as tf.Tensor1D, config.normEps, pass.trainBase),
+      rmsNorm: (x, name) => rmsNorm(x, this.param(`${name}.g`) as tf.Tensor1D, config.normEps, pass.trainBase),
+      attention: (q, k, v, { batch, seqLen }, options) =>
+        causalSelfAttention(q, k, v, { batch, seqLen, heads: config.heads }, this.causalMask(seqLen), options?.rotary ? this.rotary(seqLen) : undefined),
+      embed: (name, ids) => (frozen ? this.lookupRows(name, ids) : embedding(this.param(name) as tf.Tensor2D, ids, true)),
+      leadingRows: (name, seqLen) => {
+        const rows = (): tf.Tensor2D => tf.slice(this.param(name) as tf.Tensor2D, [0, 0], [seqLen, this.param(name).shape[1] as number]);
+        return frozen ? (this.derived(`${name}[:${seqLen}]`, rows) as tf.Tensor2D) : rows();
+      },
       unembed: (x, name) => {
-        const table = tf.transpose(this.param(name) as tf.Tensor2D);
-        return pass.trainBase ? linear(x, table) : frozenLinear(x, table);
+        const table = this.param(name) as tf.Tensor2D;
+        if (!frozen) return dense(x, { w: tf.transpose(table), train: true });
+        return dense(x, { w: this.derived(`${name}^T`, () => tf.transpose(table)) as tf.Tensor2D, wT: () => table, train: false });
       },
-      matmul: (x, name) => project(x, this.param(name) as tf.Tensor2D, pass.trainBase),
-      causalMask: (seqLen) => {
-        let m = this.masks.get(seqLen);
-        if (!m) {
-          m = tf.keep(causalMask(seqLen));
-          this.masks.set(seqLen, m);
-        }
-        return m;
-      },
-      rotary: (seqLen) => {
-        if (!this.rotaryFull) {
-          const full = rotaryTables(this.config.maxSeqLen, this.config.dModel / this.config.heads, this.config.ropeTheta);
-          this.rotaryFull = { cos: tf.keep(full.cos), sin: tf.keep(full.sin) };
-        }
-        const hd = this.config.dModel / this.config.heads;
-        return {
-          cos: tf.slice(this.rotaryFull.cos, [0, 0], [seqLen, hd]),
-          sin: tf.slice(this.rotaryFull.sin, [0, 0], [seqLen, hd]),
-        };
-      },
+      matmul: (x, name) => dense(x, { w: this.param(name) as tf.Tensor2D, wT: transposed(name), train: pass.trainBase }),
     };
+  }
+
+  /** A tensor derived from frozen base weights, computed once and kept until the base changes. */
+  private derived(key: string, make: () => tf.Tensor): tf.Tensor {
+    let t = this.frozen.get(key);
+    if (!t) {
+      t = tf.keep(tf.tidy(make));
+      this.frozen.set(key, t);
+    }
+    return t;
+  }
+
+  private dropFrozen(): void {
+    for (const t of this.frozen.values()) t.dispose();
+    this.frozen.clear();
+    this.frozenTables.clear();
+  }
+
+  /** Rows of frozen table `name` at `ids`, copied in JS (wasm's Gather kernel checks and
+   * indexes every element in JS and costs more than the rest of an embedding step). */
+  private lookupRows(name: string, ids: tf.Tensor1D): tf.Tensor2D {
+    const table = this.param(name);
+    const d = table.shape[1] as number;
+    let values = this.frozenTables.get(name);
+    if (!values) {
+      values = table.dataSync() as Float32Array;
+      this.frozenTables.set(name, values);
+    }
+    const idValues = ids.dataSync();
+    const out = new Float32Array(idValues.length * d);
+    for (let i = 0; i < idValues.length; i++) {
+      const row = idValues[i] as number;
+      out.set(values.subarray(row * d, (row + 1) * d), i * d);
+    }
+    return tf.tensor2d(out, [idValues.length, d]);
+  }
+
+  private causalMask(seqLen: number): tf.Tensor2D {
+    let m = this.masks.get(seqLen);
+    if (!m) {
+      m = tf.keep(causalMask(seqLen));
+      this.masks.set(seqLen, m);
+    }
+    return m;
+  }
+
+  /** Rotary tables for `seqLen` positions; the query tables carry the scale 1/sqrt(headDim). */
+  private rotary(seqLen: number): RotaryInput {
+    let r = this.rotaries.get(seqLen);
+    if (!r) {
+      const hd = this.config.dModel / this.config.heads;
+      const built = tf.tidy(() => {
+        const { cos, sin } = rotaryTables(seqLen, hd, this.config.ropeTheta);
+        const rotate = rotateHalfMatrix(hd);
+        const scale = 1 / Math.sqrt(hd);
+        return { cos, sin, cosQ: tf.mul(cos, scale) as tf.Tensor2D, sinQ: tf.mul(sin, scale) as tf.Tensor2D, r: rotate, rT: tf.transpose(rotate) };
+      });
+      for (const t of Object.values(built)) tf.keep(t);
+      r = built;
+      this.rotaries.set(seqLen, r);
+    }
+    return r;
   }
 
   private assertLive(): void {

@@ -4,7 +4,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { TeacherSource, type AlignedTeacher } from '../alignment/aligned-teacher.js';
-import { EMPTY_SLOT, fedmktLoss, supervisedLoss, writeTeacherRow } from '../learning/loss.js';
+import { EMPTY_SLOT, fedmktTrainingLoss, supervisedLoss, writeTeacherRow } from '../learning/loss.js';
 import type { PublicLogits } from '../protocol/messages.js';
 import { Random } from '../random.js';
 import type { Tokenizer } from '../tokenizers/tokenizer.js';
@@ -104,7 +104,7 @@ export class TransformerModel implements LanguageModel {
           if (writeTeacherRow(teacherProbs, row * vocab, vocab, ids, logitsOfSlots, options.temperature)) kdMask[row] = 1;
         }
       });
-      return fedmktLoss(logits, { targets: batch.targets, ceMask: batch.ceMask, teacherProbs, kdMask }, options.kdAlpha).total;
+      return fedmktTrainingLoss(logits, { targets: batch.targets, ceMask: batch.ceMask, teacherProbs, kdMask }, options.kdAlpha);
     });
   }
 

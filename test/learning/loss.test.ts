@@ -4,6 +4,7 @@ import {
   EMPTY_SLOT,
   fedmktLoss,
   fedmktLossReference,
+  fedmktTrainingLoss,
   supervisedLoss,
   teacherDistribution,
   writeTeacherRow,
@@ -134,5 +135,32 @@ describe('fedmktLoss (tfjs, used in training)', () => {
     expect(noTeacher.kd.dataSync()[0]).toBe(0);
     expect(noTeacher.total.dataSync()[0]).toBeCloseTo(0.5 * LN2, 5);
     expect(() => fedmktLoss(logits, { ...batch, ceMask: new Float32Array(2) }, 0.5)).toThrow(/ceMask has 2 entries for 3 rows/);
+  });
+});
+
+describe('fedmktTrainingLoss (one tape node, used in training)', () => {
+  it('has the value and gradient of fedmktLoss total, for distillation and plain CE', () => {
+    const { logits, batch } = tfInputs();
+    for (const [b, alpha] of [
+      [batch, weights.kdAlpha],
+      [batch, 0],
+      [{ targets: batch.targets, ceMask: batch.ceMask }, 1],
+    ] as const) {
+      const fused = (x: tf.Tensor): tf.Scalar => fedmktTrainingLoss(x as tf.Tensor2D, b, alpha);
+      const plain = (x: tf.Tensor): tf.Scalar => fedmktLoss(x as tf.Tensor2D, b, alpha).total;
+      expect(fused(logits).dataSync()[0]).toBeCloseTo(plain(logits).dataSync()[0] as number, 5);
+      const got = tf.grad(fused)(logits).dataSync();
+      const want = tf.grad(plain)(logits).dataSync();
+      want.forEach((g, i) => expect(got[i]).toBeCloseTo(g, 6));
+    }
+    expect(supervisedLoss(logits, batch.targets, batch.ceMask).dataSync()[0]).toBeCloseTo(LN2, 5);
+  });
+
+  it('is 0 and no function of the logits when no row has a target or a teacher', () => {
+    const { logits, batch } = tfInputs();
+    const loss = fedmktTrainingLoss(logits, { ...batch, ceMask: new Float32Array(3), kdMask: new Float32Array(3) }, 0.5);
+    expect(loss.dataSync()[0]).toBe(0);
+    const v = tf.variable(logits);
+    expect(Object.keys(tf.variableGrads(() => fedmktTrainingLoss(v, { targets: batch.targets, ceMask: new Float32Array(3) }, 1), [v]).grads)).toEqual([]);
   });
 });

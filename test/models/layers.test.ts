@@ -2,18 +2,20 @@ import * as tf from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { initBackend } from '../../core/models/backend.js';
 import {
-  applyRotary,
-  causalAttention,
   causalMask,
+  causalSelfAttention,
+  dense,
   embedding,
-  frozenLinear,
   gelu,
   layerNorm,
-  linear,
   rmsNorm,
   rotaryTables,
+  rotateHalfMatrix,
+  swiglu,
+  type RotaryInput,
 } from '../../core/models/layers.js';
-import { dropout } from '../../core/models/lora.js';
+import { dropoutMask } from '../../core/models/lora.js';
+import { Random } from '../../core/random.js';
 
 beforeAll(async () => {
   await initBackend();
@@ -24,37 +26,68 @@ function expectClose(actual: ArrayLike<number>, expected: ArrayLike<number>, dig
   for (let i = 0; i < expected.length; i++) expect(actual[i]).toBeCloseTo(expected[i] as number, digits);
 }
 
-function productCase(): { x: tf.Tensor2D; w: tf.Tensor2D; objective: (y: tf.Tensor) => tf.Scalar } {
-  const dy = tf.tensor2d([1, -0.5, 2, 0.25], [2, 2]);
-  return {
-    x: tf.tensor2d([0.5, -1, 2, 0.25, 3, -0.5], [2, 3]),
-    w: tf.tensor2d([1, -2, 0.5, 0.75, -1, 1.5], [3, 2]),
-    // a weighted sum makes dy non-uniform, so transposition mistakes show
-    objective: (y) => tf.sum(tf.mul(y, dy)),
-  };
+function random(shape: number[], seed: number, offset = 0): tf.Tensor {
+  const rng = new Random(seed);
+  return tf.tensor(Float32Array.from({ length: shape.reduce((a, b) => a * b, 1) }, () => offset + rng.normal()), shape);
 }
 
-describe('custom-gradient products', () => {
-  it('linear has the value and both gradients of tf.matMul', () => {
-    const { x, w, objective } = productCase();
-    const [gx, gw] = tf.grads((a: tf.Tensor, b: tf.Tensor) => objective(linear(a as tf.Tensor2D, b as tf.Tensor2D)))([x, w]);
-    const [rx, rw] = tf.grads((a: tf.Tensor, b: tf.Tensor) => objective(tf.matMul(a as tf.Tensor2D, b as tf.Tensor2D)))([x, w]);
-    expectClose(linear(x, w).dataSync(), tf.matMul(x, w).dataSync());
-    expectClose(gx!.dataSync(), rx!.dataSync());
-    expectClose(gw!.dataSync(), rw!.dataSync());
+/** A weighted sum, so that dy is non-uniform and transposition mistakes show. */
+function objective(y: tf.Tensor, seed = 99): tf.Scalar {
+  return tf.sum(tf.mul(y, random(y.shape, seed)));
+}
+
+/**
+ * The gradients of objective(op(inputs)) equal those of objective(reference(inputs)), the
+ * reference written with plain tfjs ops and differentiated by tfjs.
+ */
+function expectSameGradients(op: (...xs: tf.Tensor[]) => tf.Tensor, reference: (...xs: tf.Tensor[]) => tf.Tensor, inputs: tf.Tensor[], digits = 4): void {
+  expectClose(op(...inputs).dataSync(), reference(...inputs).dataSync(), digits);
+  const got = tf.grads((...xs: tf.Tensor[]) => objective(op(...xs)))(inputs);
+  const want = tf.grads((...xs: tf.Tensor[]) => objective(reference(...xs)))(inputs);
+  got.forEach((g, i) => expectClose(g.dataSync(), (want[i] as tf.Tensor).dataSync(), digits));
+}
+
+describe('dense: x W + b + LoRA', () => {
+  const mask = dropoutMask(15, 0.3, 7, 2);
+  const inputs = (): { x: tf.Tensor2D; w: tf.Tensor2D; b: tf.Tensor1D; a: tf.Tensor2D; bl: tf.Tensor2D } => ({
+    x: random([5, 3], 1) as tf.Tensor2D,
+    w: random([3, 4], 2) as tf.Tensor2D,
+    b: random([4], 3) as tf.Tensor1D,
+    a: random([3, 2], 4) as tf.Tensor2D,
+    bl: random([2, 4], 5) as tf.Tensor2D,
   });
 
-  it('frozenLinear passes the gradient to x and none to W', () => {
-    const { x, w, objective } = productCase();
+  it('has the value and every gradient of the plain formula (dropout mask with scale folded in)', () => {
+    const { x, w, b, a, bl } = inputs();
+    const op = (xs: tf.Tensor, ws: tf.Tensor, bs: tf.Tensor, as: tf.Tensor, bls: tf.Tensor): tf.Tensor =>
+      dense(xs as tf.Tensor2D, { w: ws as tf.Tensor2D, bias: bs as tf.Tensor1D, train: true, lora: { a: as as tf.Tensor2D, b: bls as tf.Tensor2D, inputScale: mask, train: true } });
+    const reference = (xs: tf.Tensor, ws: tf.Tensor, bs: tf.Tensor, as: tf.Tensor, bls: tf.Tensor): tf.Tensor =>
+      tf.add(tf.add(tf.matMul(xs as tf.Tensor2D, ws as tf.Tensor2D), bs), tf.matMul(tf.matMul(tf.mul(xs, tf.tensor2d(mask, [5, 3])) as tf.Tensor2D, as as tf.Tensor2D), bls as tf.Tensor2D));
+    expectSameGradients(op, reference, [x, w, b, a, bl]);
+  });
+
+  it('with a scalar scale and a cached W^T, and without bias', () => {
+    const { x, w, a, bl } = inputs();
+    const op = (xs: tf.Tensor, as: tf.Tensor, bls: tf.Tensor): tf.Tensor =>
+      dense(xs as tf.Tensor2D, { w, wT: () => tf.transpose(w), train: false, lora: { a: as as tf.Tensor2D, b: bls as tf.Tensor2D, inputScale: 2, train: true } });
+    const reference = (xs: tf.Tensor, as: tf.Tensor, bls: tf.Tensor): tf.Tensor =>
+      tf.add(tf.matMul(xs as tf.Tensor2D, w), tf.mul(tf.matMul(tf.matMul(xs as tf.Tensor2D, as as tf.Tensor2D), bls as tf.Tensor2D), 2));
+    expectSameGradients(op, reference, [x, a, bl]);
+  });
+
+  it('gives frozen weights no gradient', () => {
+    const { x, w } = inputs();
     const wVar = tf.variable(w);
     const xVar = tf.variable(x);
-    const { grads } = tf.variableGrads(() => objective(frozenLinear(xVar, wVar)), [xVar, wVar]);
-    const [rx] = tf.grads((a: tf.Tensor) => objective(tf.matMul(a as tf.Tensor2D, w)))([x]);
-    expectClose(grads[xVar.name]!.dataSync(), rx!.dataSync());
+    const { grads } = tf.variableGrads(() => objective(dense(xVar, { w: wVar, train: false })), [xVar, wVar]);
     expect(grads[wVar.name]).toBeUndefined();
+    const [rx] = tf.grads((xs: tf.Tensor) => objective(tf.matMul(xs as tf.Tensor2D, w)))([x]);
+    expectClose(grads[xVar.name]!.dataSync(), rx!.dataSync());
   });
+});
 
-  it('embedding gradient is the scatter-add of dy into the looked-up rows', () => {
+describe('embedding', () => {
+  it('gradient is the scatter-add of dy into the looked-up rows', () => {
     const table = tf.tensor2d([1, 2, 3, 4, 5, 6, 7, 8], [4, 2]);
     const ids = tf.tensor1d([2, 0, 2], 'int32');
     const g = tf.tensor2d([1, 10, 100, 1000, 0.5, 0.25], [3, 2]);
@@ -72,56 +105,118 @@ describe('normalisations and activations', () => {
     expectClose(y.dataSync(), [-1.341641, -0.894427, 0.447214, 2.341641]);
   });
 
+  it('LayerNorm gradients (input, gain, bias) are those of the formula', () => {
+    const reference = (x: tf.Tensor, g: tf.Tensor, b: tf.Tensor): tf.Tensor => {
+      const centred = tf.sub(x, tf.mean(x, -1, true));
+      return tf.add(tf.mul(tf.mul(centred, tf.rsqrt(tf.add(tf.mean(tf.square(centred), -1, true), 1e-5))), g), b);
+    };
+    const op = (x: tf.Tensor, g: tf.Tensor, b: tf.Tensor): tf.Tensor => layerNorm(x as tf.Tensor2D, g as tf.Tensor1D, b as tf.Tensor1D, 1e-5, true);
+    expectSameGradients(op, reference, [random([4, 6], 1), random([6], 2, 1), random([6], 3)]);
+  });
+
   it('RMSNorm of [1, 2, 3, 4]: mean square 7.5', () => {
     // x / sqrt(7.5) = x * 0.365148; gain [1, 1, 2, 1]
     const y = rmsNorm(tf.tensor2d([[1, 2, 3, 4]]), tf.tensor1d([1, 1, 2, 1]), 0);
     expectClose(y.dataSync(), [0.365148, 0.730297, 2.19089, 1.460593]);
   });
 
-  it("GELU is GPT-2's tanh approximation", () => {
+  it('RMSNorm gradients (input, gain) are those of the formula', () => {
+    const reference = (x: tf.Tensor, g: tf.Tensor): tf.Tensor => tf.mul(tf.mul(x, tf.rsqrt(tf.add(tf.mean(tf.square(x), -1, true), 1e-6))), g);
+    const op = (x: tf.Tensor, g: tf.Tensor): tf.Tensor => rmsNorm(x as tf.Tensor2D, g as tf.Tensor1D, 1e-6, true);
+    expectSameGradients(op, reference, [random([4, 6], 4), random([6], 5, 1)]);
+  });
+
+  it("GELU is GPT-2's tanh approximation, with its derivative", () => {
     // gelu(1) = 0.5 (1 + tanh(0.797885 * 1.044715)) = 0.5 (1 + tanh(0.833563)) = 0.841192
     const xs = [-2, -0.5, 0, 1, 3];
     const expected = xs.map((v) => 0.5 * v * (1 + Math.tanh(Math.sqrt(2 / Math.PI) * (v + 0.044715 * v ** 3))));
     expect(expected[3]).toBeCloseTo(0.841192, 5);
     expectClose(gelu(tf.tensor2d([xs])).dataSync(), expected);
+    const reference = (x: tf.Tensor): tf.Tensor => tf.mul(tf.mul(x, 0.5), tf.add(1, tf.tanh(tf.mul(tf.add(x, tf.mul(tf.pow(x, 3), 0.044715)), Math.sqrt(2 / Math.PI)))));
+    expectSameGradients((x) => gelu(x as tf.Tensor2D), reference, [random([3, 5], 6)]);
+  });
+
+  it('SwiGLU is SiLU(gate) * up, with its derivatives', () => {
+    // silu(1) = 1 / (1 + e^-1) = 0.731059
+    expectClose(swiglu(tf.tensor2d([[1, 0]]), tf.tensor2d([[2, 5]])).dataSync(), [1.462117, 0]);
+    const reference = (g: tf.Tensor, u: tf.Tensor): tf.Tensor => tf.mul(tf.mul(g, tf.sigmoid(g)), u);
+    expectSameGradients((g, u) => swiglu(g as tf.Tensor2D, u as tf.Tensor2D), reference, [random([3, 5], 7), random([3, 5], 8)]);
   });
 });
 
-describe('rotary positions', () => {
-  it('rotates pair (i, i + hd/2) by p * theta^(-2i/hd)', () => {
-    // head dim 4, theta 10000: frequencies 1 and 10000^(-1/2) = 0.01. Position 2: angles 2 and 0.02.
-    // x = [1, 2, 3, 4] pairs (x0, x2) = (1, 3) and (x1, x3) = (2, 4):
-    //   out0 = 1 cos2 - 3 sin2,   out2 = 3 cos2 + 1 sin2
-    //   out1 = 2 cos0.02 - 4 sin0.02,   out3 = 4 cos0.02 + 2 sin0.02
-    const { cos, sin } = rotaryTables(3, 4, 10000);
-    const x = tf.tensor3d([[[0, 0, 0, 0], [0, 0, 0, 0], [1, 2, 3, 4]]]);
-    const out = applyRotary(x, cos, sin).dataSync().slice(8, 12);
-    const c2 = Math.cos(2), s2 = Math.sin(2), c = Math.cos(0.02), s = Math.sin(0.02);
-    expectClose(out, [c2 - 3 * s2, 2 * c - 4 * s, 3 * c2 + s2, 4 * c + 2 * s]);
-    expectClose(out, [-3.144039, 1.919605, -0.339144, 4.039197]);
-  });
-});
+/** Plain tfjs attention over [batch*t, heads*hd] inputs, optionally rotary (rotate-half by split/concat). */
+function referenceAttention(q: tf.Tensor, k: tf.Tensor, v: tf.Tensor, batch: number, seqLen: number, heads: number, rotary?: { cos: tf.Tensor; sin: tf.Tensor }): tf.Tensor {
+  const hd = (q.shape[1] as number) / heads;
+  const split = (x: tf.Tensor): tf.Tensor => tf.transpose(tf.reshape(x, [batch, seqLen, heads, hd]), [0, 2, 1, 3]);
+  const rotate = (x: tf.Tensor): tf.Tensor => {
+    if (!rotary) return x;
+    const [a, b] = tf.split(x, 2, 3);
+    return tf.add(tf.mul(x, rotary.cos), tf.mul(tf.concat([tf.neg(b as tf.Tensor), a as tf.Tensor], 3), rotary.sin));
+  };
+  const scores = tf.div(tf.matMul(rotate(split(q)) as tf.Tensor4D, rotate(split(k)) as tf.Tensor4D, false, true), Math.sqrt(hd));
+  const p = tf.softmax(tf.add(scores, causalMask(seqLen)));
+  const o = tf.matMul(p as tf.Tensor4D, split(v) as tf.Tensor4D);
+  return tf.reshape(tf.transpose(o, [0, 2, 1, 3]), [batch * seqLen, heads * hd]);
+}
 
-describe('causal attention', () => {
+function rotaryInput(seqLen: number, hd: number): RotaryInput {
+  const { cos, sin } = rotaryTables(seqLen, hd, 10000);
+  const r = rotateHalfMatrix(hd);
+  const scale = 1 / Math.sqrt(hd);
+  return { cos, sin, cosQ: tf.mul(cos, scale) as tf.Tensor2D, sinQ: tf.mul(sin, scale) as tf.Tensor2D, r, rT: tf.transpose(r) };
+}
+
+describe('causal self-attention', () => {
   it('lets position 0 see only itself and weights position 1 by softmax(q k)', () => {
     // head dim 1, q = [1, 1], k = [0, ln3], v = [2, 6]
     // row 0: only key 0 -> 2.  row 1: softmax([0, ln3]) = [1/4, 3/4] -> 0.5 + 4.5 = 5
-    const q = tf.tensor3d([[[1], [1]]]);
-    const k = tf.tensor3d([[[0], [Math.log(3)]]]);
-    const v = tf.tensor3d([[[2], [6]]]);
-    expectClose(causalAttention(q, k, v, causalMask(2)).dataSync(), [2, 5]);
+    const q = tf.tensor2d([[1], [1]]);
+    const k = tf.tensor2d([[0], [Math.log(3)]]);
+    const v = tf.tensor2d([[2], [6]]);
+    expectClose(causalSelfAttention(q, k, v, { batch: 1, seqLen: 2, heads: 1 }, causalMask(2)).dataSync(), [2, 5]);
+  });
+
+  it('rotary tables rotate pair (i, i + hd/2) by p * theta^(-2i/hd)', () => {
+    // head dim 4, theta 10000: frequencies 1 and 10000^(-1/2) = 0.01. Position 2: angles 2 and 0.02.
+    const { cos, sin } = rotaryTables(3, 4, 10000);
+    const c = cos.dataSync();
+    const s = sin.dataSync();
+    expectClose([c[8], c[9], c[10], c[11]] as number[], [Math.cos(2), Math.cos(0.02), Math.cos(2), Math.cos(0.02)]);
+    expectClose([s[8], s[9], s[10], s[11]] as number[], [Math.sin(2), Math.sin(0.02), Math.sin(2), Math.sin(0.02)]);
+    // x R = rotateHalf(x) = [-x3, -x4, x1, x2]
+    expectClose(tf.matMul(tf.tensor2d([[1, 2, 3, 4]]), rotateHalfMatrix(4)).dataSync(), [-3, -4, 1, 2]);
+  });
+
+  it.each([false, true])('has the value and gradients of the plain formula (rotary %s, 2 sequences, 2 heads)', (withRotary) => {
+    const [batch, seqLen, heads, hd] = [2, 4, 2, 4];
+    const rot = withRotary ? rotaryInput(seqLen, hd) : undefined;
+    const op = (q: tf.Tensor, k: tf.Tensor, v: tf.Tensor): tf.Tensor =>
+      causalSelfAttention(q as tf.Tensor2D, k as tf.Tensor2D, v as tf.Tensor2D, { batch, seqLen, heads }, causalMask(seqLen), rot);
+    const reference = (q: tf.Tensor, k: tf.Tensor, v: tf.Tensor): tf.Tensor => referenceAttention(q, k, v, batch, seqLen, heads, rot);
+    const shape = [batch * seqLen, heads * hd];
+    expectSameGradients(op, reference, [random(shape, 11), random(shape, 12), random(shape, 13)]);
   });
 });
 
-describe('LoRA dropout', () => {
-  it('zeroes about `rate` of the inputs, scales the rest by 1 / (1 - rate), and repeats per seed', () => {
-    const x = tf.ones([100, 50]) as tf.Tensor2D;
-    const a = dropout(x, 0.2, 7).dataSync();
+describe('LoRA dropout mask', () => {
+  it('zeroes about `rate` of the inputs, scales the rest by scale / (1 - rate), and repeats per seed', () => {
+    const a = dropoutMask(5000, 0.2, 7, 2);
     const zeros = a.filter((v) => v === 0).length;
     expect(zeros / a.length).toBeGreaterThan(0.17);
     expect(zeros / a.length).toBeLessThan(0.23);
-    expect(a.every((v) => v === 0 || Math.abs(v - 1.25) < 1e-6)).toBe(true);
-    expect(Array.from(dropout(x, 0.2, 7).dataSync())).toEqual(Array.from(a));
-    expect(Array.from(dropout(x, 0.2, 8).dataSync())).not.toEqual(Array.from(a));
+    expect(a.every((v) => v === 0 || Math.abs(v - 2.5) < 1e-6)).toBe(true);
+    expect(Array.from(dropoutMask(5000, 0.2, 7, 2))).toEqual(Array.from(a));
+    expect(Array.from(dropoutMask(5000, 0.2, 8, 2))).not.toEqual(Array.from(a));
+  });
+
+  it('drops independently: adjacent pairs both dropped at rate^2', () => {
+    let both = 0;
+    let pairs = 0;
+    for (let seed = 0; seed < 40; seed++) {
+      const m = dropoutMask(5000, 0.3, seed);
+      for (let i = 0; i + 1 < m.length; i++, pairs++) if (m[i] === 0 && m[i + 1] === 0) both++;
+    }
+    expect(both / pairs).toBeGreaterThan(0.085);
+    expect(both / pairs).toBeLessThan(0.095);
   });
 });
