@@ -1,16 +1,29 @@
 /**
  * Floating-point operations of one training step, counted from the products the implementation
- * actually runs (multiply-add = 2 FLOPs), for throughput figures:
+ * actually runs (multiply-add = 2 FLOPs), for throughput figures. With T positions (padding
+ * included) in sequences of length S:
  *
- *   forward    every projection 2 T in out, LoRA 2 T r (in + out), attention 4 T^2 d,
- *              output layer 2 T d V
- *   backward   input gradients of all of the above (same counts; attention twice: 8 T^2 d),
- *              plus weight gradients of the weights that train, and for full-weight training
- *              the one-hot embedding gradient 2 T V d
+ *   forward    every projection 2 T in out, its LoRA branch 2 T r (in + out), attention
+ *              4 T S d (Q K^T and P V over all heads), output layer 2 T d V
+ *   backward   only what backprop asks for (layers.ts: gradients are per input and lazy):
+ *              - a projection whose output depends on trained weights: dU = dy B^T (2 T out r)
+ *                when adapted; the input gradient (2 T in out, plus 2 T r in through LoRA)
+ *                only when its input depends on trained weights; the gradients of trained
+ *                weights (W: 2 T in out; A and B: 2 T r (in + out))
+ *              - attention: dP = dO V^T, then one product per input (Q, K, V) that depends
+ *                on trained weights: 2 T S d each
+ *              - the output layer's input gradient (2 T d V), for full-weight training its
+ *                weight gradient (2 T d V) and the one-hot embedding gradient (2 T V d)
  *
- * Elementwise work (norms, activations, softmax) is not counted: it is what separates
- * achieved from peak.
+ * When only adapters train, the embedding and so the first layer's q, k and v inputs depend on
+ * nothing trained: their input gradients are never computed, and neither is any gradient
+ * upstream of the first adapted projection.
+ *
+ * Not counted: elementwise work (norms, activations, softmax), which is what separates achieved
+ * from peak, and LLaMA's rotate-half, which runs as a product with a signed permutation matrix
+ * (2 T d hd per rotated tensor) but is elementwise work.
  */
+import type { ProjectionDef } from './architecture.js';
 import type { TransformerConfig } from './config.js';
 import { ARCHITECTURES } from './network.js';
 import type { TrainedWeights } from './training.js';
@@ -18,19 +31,54 @@ import type { TrainedWeights } from './training.js';
 /** FLOPs of a forward pass plus, when `trained` is given, its backward pass, over `tokens`
  * positions in sequences of length `seqLen` (tokens = batch * seqLen, padding included). */
 export function stepFlops(config: TransformerConfig, tokens: number, seqLen: number, trained?: TrainedWeights): number {
-  const targets = new Set(config.lora.targets);
+  const T = tokens;
   const r = config.lora.rank;
-  let base = 0;
-  let lora = 0;
-  for (const p of ARCHITECTURES[config.arch].projections(config)) {
-    base += 2 * tokens * p.inDim * p.outDim;
-    if (targets.has(p.target)) lora += 2 * tokens * r * (p.inDim + p.outDim);
+  const targets = new Set(config.lora.targets);
+  const trainsBase = trained === 'base';
+  const trainsAdapters = trained === 'adapters';
+  let flops = 0;
+
+  /** One projection; returns whether its output depends on trained weights. */
+  const project = (p: ProjectionDef, inputCarries: boolean): boolean => {
+    const adapted = targets.has(p.target);
+    const base = 2 * T * p.inDim * p.outDim;
+    const loraIn = 2 * T * p.inDim * r;
+    const loraOut = 2 * T * r * p.outDim;
+    flops += base + (adapted ? loraIn + loraOut : 0);
+    const adapterTrains = adapted && trainsAdapters;
+    const carries = inputCarries || adapterTrains || trainsBase;
+    if (trained && carries) {
+      if (adapted) flops += loraOut; // dU
+      if (inputCarries) flops += base + (adapted ? loraIn : 0); // dx
+      if (trainsBase) flops += base; // dW
+      if (adapterTrains) flops += loraIn + loraOut; // dA, dB
+    }
+    return carries;
+  };
+
+  const projections = ARCHITECTURES[config.arch].projections(config);
+  const perLayer = projections.length / config.layers;
+  const attentionProduct = 2 * T * seqLen * config.dModel;
+  // whether the residual stream depends on trained weights (from the start when the embedding trains)
+  let stream = trainsBase;
+  for (let layer = 0; layer < config.layers; layer++) {
+    const defs = projections.slice(layer * perLayer, (layer + 1) * perLayer);
+    // q, k, v read the normalised stream; o reads the attention; the last MLP projection reads
+    // the activation, the others the normalised stream
+    const qkv = defs.filter((p) => p.target === 'q' || p.target === 'k' || p.target === 'v').map((p) => project(p, stream));
+    flops += 2 * attentionProduct;
+    let attention = qkv.some(Boolean);
+    if (trained && attention) flops += attentionProduct * (1 + qkv.filter(Boolean).length);
+    for (const p of defs.filter((d) => d.target === 'o')) attention = project(p, attention);
+    stream ||= attention;
+    const mlp = defs.filter((p) => p.target === 'mlp');
+    let activation = mlp.slice(0, -1).map((p) => project(p, stream)).some(Boolean);
+    for (const p of mlp.slice(-1)) activation = project(p, activation);
+    stream ||= activation;
   }
-  const attention = config.layers * 4 * tokens * seqLen * config.dModel;
-  const head = 2 * tokens * config.dModel * config.vocabSize;
-  const forward = base + lora + attention + head;
-  if (!trained) return forward;
-  const inputGrads = base + lora + 2 * attention + head;
-  const weightGrads = trained === 'adapters' ? lora : base + head + 2 * tokens * config.vocabSize * config.dModel;
-  return forward + inputGrads + weightGrads;
+  const head = 2 * T * config.dModel * config.vocabSize;
+  flops += head;
+  if (trained && stream) flops += head; // input gradient
+  if (trainsBase) flops += head + 2 * T * config.vocabSize * config.dModel; // output weights, embedding
+  return flops;
 }
