@@ -51,6 +51,35 @@ function engineRunKernelFunc(): ((params: KernelFuncParams) => tf.Tensor) | unde
 }
 
 /**
+ * Tensors kept for backprop by blocks recorded inside `withBackpropState`, released when it
+ * returns; null outside it. Keeping an alias (a reshape to the same shape shares the data) costs
+ * no copy, where the engine's save() copies each tensor.
+ */
+let keptForBackprop: tf.Tensor[] | null = null;
+
+/**
+ * Runs `f` (which records and differentiates blocks, e.g. a tf.variableGrads) and then frees
+ * what its blocks kept for backprop. Blocks recorded outside such a scope use the engine's
+ * save() instead, which copies.
+ */
+export function withBackpropState<T>(f: () => T): T {
+  if (keptForBackprop) return f();
+  keptForBackprop = [];
+  try {
+    return f();
+  } finally {
+    const kept = keptForBackprop;
+    keptForBackprop = null;
+    tf.dispose(kept);
+  }
+}
+
+function isTapeOn(): boolean {
+  const engine = tf.engine() as unknown as { isTapeOn?: () => boolean };
+  return typeof engine.isTapeOn === 'function' ? engine.isTapeOn() : true;
+}
+
+/**
  * Runs `forward` as one differentiable op of `inputs`. Inside `forward` nothing is recorded on
  * the tape; anything `backward` needs must be an input, a value in `save`, or a tensor that
  * outlives the step (a variable or a cached constant).
@@ -58,15 +87,24 @@ function engineRunKernelFunc(): ((params: KernelFuncParams) => tf.Tensor) | unde
 export function block<T extends tf.Tensor>(inputs: readonly tf.Tensor[], forward: () => BlockForward<T>): T {
   let spec: BlockForward<T> | undefined;
   let names: string[] = [];
+  const kept = keptForBackprop && isTapeOn() ? keptForBackprop : null;
+  let aliases: tf.Tensor[] = [];
   const forwardFunc = (save: (tensors: tf.Tensor[]) => void): T => {
     spec = forward();
     names = Object.keys(spec.save ?? {});
-    if (names.length > 0) save(names.map((n) => (spec?.save as Saved)[n] as tf.Tensor));
+    if (names.length > 0) {
+      const tensors = names.map((n) => (spec?.save as Saved)[n] as tf.Tensor);
+      if (kept) {
+        aliases = tensors.map((t) => tf.keep(tf.reshape(t, t.shape)));
+        kept.push(...aliases);
+      } else save(tensors);
+    }
     return spec.value;
   };
   const thunks = (dy: tf.Tensor, saved: tf.Tensor[]): Array<() => tf.Tensor> => {
     const byName: Saved = {};
-    names.forEach((n, i) => (byName[n] = saved[i] as tf.Tensor));
+    const values = kept ? aliases : saved;
+    names.forEach((n, i) => (byName[n] = values[i] as tf.Tensor));
     const out = (spec as BlockForward<T>).backward(dy, byName);
     if (out.length !== inputs.length) throw new Error(`block: backward returned ${out.length} gradients for ${inputs.length} inputs`);
     return out;

@@ -8,6 +8,7 @@ import type { TrainOptions, TrainStats } from './model.js';
 import { AdamW } from './adamw.js';
 import { batchIndices, padBatch, type ModelRow, type PaddedBatch } from './batching.js';
 import { stepFlops } from './flops.js';
+import { withBackpropState } from './layers.js';
 import type { TransformerNetwork } from './network.js';
 
 /** Which weights an optimisation trains; the others stay bit-identical. */
@@ -55,9 +56,8 @@ export async function optimise(
       for (const indices of batches) {
         const batch = padBatch(rows, indices);
         const dropoutSeed = Math.floor(dropout.next() * 2 ** 32);
-        const { value, grads } = tf.variableGrads(
-          () => lossOf(network.logits(batch.ids, batch, { ...pass, seed: dropoutSeed }), batch),
-          variables,
+        const { value, grads } = withBackpropState(() =>
+          tf.variableGrads(() => lossOf(network.logits(batch.ids, batch, { ...pass, seed: dropoutSeed }), batch), variables),
         );
         const pairs = variables.flatMap((v) => {
           const g = grads[v.name];
