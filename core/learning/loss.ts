@@ -184,76 +184,161 @@ export function supervisedLoss(logits: tf.Tensor2D, targets: Int32Array, ceMask:
   return fedmktTrainingLoss(logits, { targets, ceMask }, 1);
 }
 
-/**
- * The per-cell weights W [n * vocab] of the total loss, which is -sum W log softmax(logits):
- * kdAlpha / nCE at each CE row's target plus (1 - kdAlpha) / nKD times each KD row's teacher
- * distribution. Null when no row has a CE target or a teacher: the loss is then an empty mean
- * (0, and not a function of the logits).
- */
-export function lossWeights(batch: LossTargets, vocab: number, kdAlpha: number): Float32Array | null {
-  checkKdAlpha(kdAlpha);
-  const n = batch.targets.length;
-  const weights = new Float32Array(n * vocab);
-  const ceCount = sum(batch.ceMask);
-  const kdCount = batch.teacherProbs && batch.kdMask ? sum(batch.kdMask) : 0;
-  if (ceCount === 0 && kdCount === 0) return null;
-  if (ceCount > 0 && kdAlpha > 0) {
-    const w = kdAlpha / ceCount;
-    for (let r = 0; r < n; r++) {
-      if (batch.ceMask[r] === 0) continue;
-      const target = batch.targets[r] as number;
-      if (target < 0 || target >= vocab) throw new Error(`loss: target ${target} at row ${r} is outside a vocabulary of ${vocab}`);
-      weights[r * vocab + target] = (weights[r * vocab + target] as number) + w * (batch.ceMask[r] as number);
-    }
+/** Teacher distributions of a batch's rows, sparse: row r's are entries offsets[r] .. offsets[r+1]. */
+export interface SparseTeacher {
+  offsets: Int32Array;
+  /** Student ids (collisions may repeat an id: their probabilities add). */
+  ids: Int32Array;
+  probs: Float32Array;
+}
+
+/** Builds a SparseTeacher row by row (rows without a call have no teacher). */
+export class SparseTeacherBuilder {
+  private readonly offsets: Int32Array;
+  private ids: number[] = [];
+  private probs: number[] = [];
+  private next = 0;
+
+  constructor(readonly rows: number) {
+    this.offsets = new Int32Array(rows + 1);
   }
-  const { teacherProbs, kdMask } = batch;
-  if (teacherProbs && kdMask && kdCount > 0 && kdAlpha < 1) {
-    const w = (1 - kdAlpha) / kdCount;
-    for (let r = 0; r < n; r++) {
-      const m = kdMask[r] as number;
-      if (m === 0) continue;
-      for (let v = 0, i = r * vocab; v < vocab; v++, i++) weights[i] = (weights[i] as number) + w * m * (teacherProbs[i] as number);
+
+  /** Row `row`'s teacher (rows in increasing order): softmax(logit / T) over its non-empty
+   * slots, as teacherDistribution. Returns whether the row received any mass. */
+  addRow(row: number, ids: ArrayLike<number>, logits: ArrayLike<number>, temperature: number): boolean {
+    if (row < this.next) throw new Error(`SparseTeacherBuilder: row ${row} after row ${this.next - 1}`);
+    this.offsets.fill(this.ids.length, this.next, row + 1);
+    const probs = teacherDistribution(ids, logits, temperature);
+    for (let k = 0; k < probs.length; k++) {
+      if ((probs[k] as number) === 0) continue;
+      this.ids.push(ids[k] as number);
+      this.probs.push(probs[k] as number);
     }
+    this.next = row + 1;
+    return this.offsets[row] !== this.ids.length;
   }
-  return weights;
+
+  build(): SparseTeacher {
+    this.offsets.fill(this.ids.length, this.next, this.rows + 1);
+    return { offsets: this.offsets, ids: Int32Array.from(this.ids), probs: Float32Array.from(this.probs) };
+  }
+}
+
+/** What the training loss of a batch of n rows is taken against. */
+export interface TrainingTargets {
+  /** [n] the token each row predicts (any id where `ceMask` is 0). */
+  targets: Int32Array;
+  /** [n] 1 where the row's target is an answer token. */
+  ceMask: Float32Array;
+  /** Teacher distributions; a row with entries is a KD row. */
+  teacher?: SparseTeacher;
 }
 
 /**
- * fedmktLoss's total, -sum_{r,v} W[r,v] log softmax(logits)[r,v] with W from lossWeights, as
- * one differentiable op: forward e = exp(logits - max), z = rowsum(e), loss = sum W (log z -
- * (logits - max)); gradient dloss/dlogits = softmax(logits) rowsum(W) - W. One exponential
- * pass over [n, vocab] and a few kernels, against tfjs's gradients of every elementary op.
+ * fedmktLoss's total as -sum_{r,v} W[r,v] log softmax(logits)[r,v], W holding kdAlpha / nCE at
+ * each CE row's target and (1 - kdAlpha) / nKD times each KD row's teacher distribution: at most
+ * 1 + K cells a row, kept sparse. One differentiable op: forward one softmax kernel, then the
+ * sum over W's cells in JS, with log p[r,v] = logit[r,v] - logit[r,m] + log p[r,m] at the row's
+ * most likely id m (exact where p underflows); gradient softmax(logits) rowsum(W) - W, built in
+ * one pass. The empty mean (no CE target and no teacher) is 0 and no function of the logits.
  */
-export function fedmktTrainingLoss(logits: tf.Tensor2D, batch: LossTargets, kdAlpha: number): tf.Scalar {
+export function fedmktTrainingLoss(logits: tf.Tensor2D, batch: TrainingTargets, kdAlpha: number): tf.Scalar {
+  checkKdAlpha(kdAlpha);
   const [n, vocab] = logits.shape;
-  checkLossTargets(batch, n, vocab);
-  const weights = lossWeights(batch, vocab, kdAlpha);
-  // no CE target and no teacher: 0, with no gradient (as an empty mean in fedmktLoss)
-  if (!weights) return tf.scalar(0);
-  const rowSums = new Float32Array(n);
+  const { targets, ceMask, teacher } = batch;
+  if (targets.length !== n) throw new Error(`fedmktLoss: targets has ${targets.length} entries for ${n} rows`);
+  if (ceMask.length !== n) throw new Error(`fedmktLoss: ceMask has ${ceMask.length} entries for ${n} rows`);
+  if (teacher && teacher.offsets.length !== n + 1) throw new Error(`fedmktLoss: teacher covers ${teacher.offsets.length - 1} rows, not ${n}`);
+  const ceCount = sum(ceMask);
+  let kdCount = 0;
+  if (teacher) for (let r = 0; r < n; r++) if ((teacher.offsets[r + 1] as number) > (teacher.offsets[r] as number)) kdCount++;
+  if (ceCount === 0 && kdCount === 0) return tf.scalar(0);
+  const ceWeight = ceCount > 0 ? kdAlpha / ceCount : 0;
+  const kdWeight = kdCount > 0 ? (1 - kdAlpha) / kdCount : 0;
+  const rowSums = new Float64Array(n);
   for (let r = 0; r < n; r++) {
-    let t = 0;
-    for (let v = 0, i = r * vocab; v < vocab; v++, i++) t += weights[i] as number;
-    rowSums[r] = t;
+    if (ceMask[r] !== 0) {
+      const t = targets[r] as number;
+      if (t < 0 || t >= vocab) throw new Error(`fedmktLoss: target ${t} at row ${r} is outside a vocabulary of ${vocab}`);
+      rowSums[r] = ceWeight * (ceMask[r] as number);
+    }
+    if (teacher) {
+      for (let j = teacher.offsets[r] as number; j < (teacher.offsets[r + 1] as number); j++) {
+        const id = teacher.ids[j] as number;
+        if (id < 0 || id >= vocab) throw new Error(`fedmktLoss: teacher id ${id} at row ${r} is outside a vocabulary of ${vocab}`);
+        rowSums[r] = (rowSums[r] as number) + kdWeight * (teacher.probs[j] as number);
+      }
+    }
   }
   const op = tf.customGrad((...args: Array<tf.Tensor | tf.GradSaveFunc>) => {
     const [x, save] = args as [tf.Tensor2D, tf.GradSaveFunc];
-    const w = tf.tensor2d(weights, [n, vocab]);
-    const shifted = tf.sub(x, tf.max(x, -1, true));
-    const e = tf.exp(shifted);
-    const z = tf.sum(e, -1, true);
-    const loss = tf.sum(tf.mul(w, tf.sub(tf.log(z), shifted))) as tf.Scalar;
-    // softmax rowsum(W) = e * (rowsum(W) / z)
-    save([e, tf.div(tf.tensor2d(rowSums, [n, 1]), z), w]);
+    const probs = tf.softmax(x);
+    const p = probs.dataSync() as Float32Array;
+    const l = x.dataSync() as Float32Array;
+    let loss = 0;
+    for (let r = 0; r < n; r++) {
+      if (rowSums[r] === 0) continue;
+      const o = r * vocab;
+      let m = o;
+      for (let i = o + 1; i < o + vocab; i++) if ((p[i] as number) > (p[m] as number)) m = i;
+      const shift = Math.log(p[m] as number) - (l[m] as number);
+      if (ceMask[r] !== 0) loss -= ceWeight * (ceMask[r] as number) * ((l[o + (targets[r] as number)] as number) + shift);
+      if (teacher) {
+        for (let j = teacher.offsets[r] as number; j < (teacher.offsets[r + 1] as number); j++) {
+          loss -= kdWeight * (teacher.probs[j] as number) * ((l[o + (teacher.ids[j] as number)] as number) + shift);
+        }
+      }
+    }
+    save([probs]);
     return {
-      value: loss,
+      value: tf.scalar(loss),
       gradFunc: (dy: tf.Tensor | tf.Tensor[], saved: tf.Tensor[]) => {
-        const [es, scale, ws] = saved as [tf.Tensor2D, tf.Tensor2D, tf.Tensor2D];
-        return tf.mul(tf.sub(tf.mul(es, scale), ws), dy as tf.Scalar);
+        const scale = (dy as tf.Scalar).dataSync()[0] as number;
+        const pv = (saved[0] as tf.Tensor2D).dataSync() as Float32Array;
+        const g = new Float32Array(n * vocab);
+        for (let r = 0; r < n; r++) {
+          const w = (rowSums[r] as number) * scale;
+          if (w === 0) continue;
+          const o = r * vocab;
+          for (let i = o; i < o + vocab; i++) g[i] = (pv[i] as number) * w;
+          if (ceMask[r] !== 0) {
+            const i = o + (targets[r] as number);
+            g[i] = (g[i] as number) - ceWeight * (ceMask[r] as number) * scale;
+          }
+          if (teacher) {
+            for (let j = teacher.offsets[r] as number; j < (teacher.offsets[r + 1] as number); j++) {
+              const i = o + (teacher.ids[j] as number);
+              g[i] = (g[i] as number) - kdWeight * (teacher.probs[j] as number) * scale;
+            }
+          }
+        }
+        return tf.tensor2d(g, [n, vocab]);
       },
     };
   });
   return op(logits) as tf.Scalar;
+}
+
+/** A dense LossTargets batch (as fedmktLoss takes) in the sparse form training uses. */
+export function toTrainingTargets(batch: LossTargets, vocab: number): TrainingTargets {
+  const { teacherProbs, kdMask } = batch;
+  if (!teacherProbs || !kdMask) return { targets: batch.targets, ceMask: batch.ceMask };
+  const n = batch.targets.length;
+  const offsets = new Int32Array(n + 1);
+  const ids: number[] = [];
+  const probs: number[] = [];
+  for (let r = 0; r < n; r++) {
+    if (kdMask[r] !== 0) {
+      for (let v = 0; v < vocab; v++) {
+        const q = teacherProbs[r * vocab + v] as number;
+        if (q === 0) continue;
+        ids.push(v);
+        probs.push(q * (kdMask[r] as number));
+      }
+    }
+    offsets[r + 1] = ids.length;
+  }
+  return { targets: batch.targets, ceMask: batch.ceMask, teacher: { offsets, ids: Int32Array.from(ids), probs: Float32Array.from(probs) } };
 }
 
 /** The FedMKT loss on a batch of student logits [n, vocab]. */

@@ -4,7 +4,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { TeacherSource, type AlignedTeacher } from '../alignment/aligned-teacher.js';
-import { EMPTY_SLOT, fedmktTrainingLoss, supervisedLoss, writeTeacherRow } from '../learning/loss.js';
+import { EMPTY_SLOT, fedmktTrainingLoss, SparseTeacherBuilder, supervisedLoss } from '../learning/loss.js';
 import type { PublicLogits } from '../protocol/messages.js';
 import { Random } from '../random.js';
 import type { Tokenizer } from '../tokenizers/tokenizer.js';
@@ -88,23 +88,20 @@ export class TransformerModel implements LanguageModel {
     const offsets = this.checkTeacher(teacher, encoded);
     const teacherIds = Int32Array.from(teacher.topKIds, (id) => (id < 0 ? EMPTY_SLOT : this.vocab.toModel(id)));
     const rows = encoded.map((e) => this.modelRow(e));
-    const vocab = this.config.vocabSize;
     const k = teacher.topK;
     return this.optimiseRows(rows, options, 'adapters', 'distill', (logits, batch) => {
-      const teacherProbs = new Float32Array(batch.batch * batch.seqLen * vocab);
-      const kdMask = new Float32Array(batch.batch * batch.seqLen);
+      const sparse = new SparseTeacherBuilder(batch.batch * batch.seqLen);
       batch.indices.forEach((sampleIndex, b) => {
         const offset = offsets[sampleIndex] as number;
         for (let t = 0; t < (batch.lengths[b] as number); t++) {
           const pos = offset + t;
           if (teacher.source[pos] === TeacherSource.None) continue;
-          const row = b * batch.seqLen + t;
           const ids = teacherIds.subarray(pos * k, (pos + 1) * k);
           const logitsOfSlots = teacher.topKLogits.subarray(pos * k, (pos + 1) * k);
-          if (writeTeacherRow(teacherProbs, row * vocab, vocab, ids, logitsOfSlots, options.temperature)) kdMask[row] = 1;
+          sparse.addRow(b * batch.seqLen + t, ids, logitsOfSlots, options.temperature);
         }
       });
-      return fedmktTrainingLoss(logits, { targets: batch.targets, ceMask: batch.ceMask, teacherProbs, kdMask }, options.kdAlpha);
+      return fedmktTrainingLoss(logits, { targets: batch.targets, ceMask: batch.ceMask, teacher: sparse.build() }, options.kdAlpha);
     });
   }
 

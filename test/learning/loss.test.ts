@@ -5,6 +5,8 @@ import {
   fedmktLoss,
   fedmktLossReference,
   fedmktTrainingLoss,
+  SparseTeacherBuilder,
+  toTrainingTargets,
   supervisedLoss,
   teacherDistribution,
   writeTeacherRow,
@@ -146,7 +148,7 @@ describe('fedmktTrainingLoss (one tape node, used in training)', () => {
       [batch, 0],
       [{ targets: batch.targets, ceMask: batch.ceMask }, 1],
     ] as const) {
-      const fused = (x: tf.Tensor): tf.Scalar => fedmktTrainingLoss(x as tf.Tensor2D, b, alpha);
+      const fused = (x: tf.Tensor): tf.Scalar => fedmktTrainingLoss(x as tf.Tensor2D, toTrainingTargets(b, 3), alpha);
       const plain = (x: tf.Tensor): tf.Scalar => fedmktLoss(x as tf.Tensor2D, b, alpha).total;
       expect(fused(logits).dataSync()[0]).toBeCloseTo(plain(logits).dataSync()[0] as number, 5);
       const got = tf.grad(fused)(logits).dataSync();
@@ -156,9 +158,26 @@ describe('fedmktTrainingLoss (one tape node, used in training)', () => {
     expect(supervisedLoss(logits, batch.targets, batch.ceMask).dataSync()[0]).toBeCloseTo(LN2, 5);
   });
 
+  it('builds sparse teacher rows as writeTeacherRow builds dense ones (collisions add)', () => {
+    const builder = new SparseTeacherBuilder(3);
+    expect(builder.addRow(0, [1, 2, 1], [0, Math.log(2), -Infinity], 1)).toBe(true);
+    expect(builder.addRow(2, [EMPTY_SLOT, 0], [1, Math.log(3)], 1)).toBe(true);
+    const sparse = builder.build();
+    expect(Array.from(sparse.offsets)).toEqual([0, 2, 2, 3]);
+    expect(Array.from(sparse.ids)).toEqual([1, 2, 0]);
+    [1 / 3, 2 / 3, 1].forEach((q, i) => expect(sparse.probs[i]).toBeCloseTo(q, 6));
+  });
+
+  it('stays finite where the softmax underflows: log p from the logits', () => {
+    // p(id 1) = e^-200 / (1 + e^-200) underflows to 0 in float32; its -log p is 200
+    const logits = tf.tensor2d([[0, -200]]);
+    const loss = fedmktTrainingLoss(logits, { targets: Int32Array.from([1]), ceMask: Float32Array.from([1]) }, 1);
+    expect(loss.dataSync()[0]).toBeCloseTo(200, 3);
+  });
+
   it('is 0 and no function of the logits when no row has a target or a teacher', () => {
     const { logits, batch } = tfInputs();
-    const loss = fedmktTrainingLoss(logits, { ...batch, ceMask: new Float32Array(3), kdMask: new Float32Array(3) }, 0.5);
+    const loss = fedmktTrainingLoss(logits, { targets: batch.targets, ceMask: new Float32Array(3), teacher: { offsets: new Int32Array(4), ids: new Int32Array(0), probs: new Float32Array(0) } }, 0.5);
     expect(loss.dataSync()[0]).toBe(0);
     const v = tf.variable(logits);
     expect(() => tf.variableGrads(() => fedmktTrainingLoss(v, { targets: batch.targets, ceMask: new Float32Array(3) }, 1), [v])).toThrow(/connection/);
