@@ -4,14 +4,17 @@
  * included) in sequences of length S:
  *
  *   forward    every projection 2 T in out, its LoRA branch 2 T r (in + out), attention
- *              4 T S d (Q K^T and P V over all heads), output layer 2 T d V
+ *              Q K^T and P V over all heads, output layer 2 T d V; an attention product is
+ *              2 T S d over all (query, key) pairs, or T (S + 1) d over the causal pairs only
+ *              when the JS kernel runs it (wasm and cpu backends, see layers.ts)
  *   backward   only what backprop asks for (layers.ts: gradients are per input and lazy):
  *              - a projection whose output depends on trained weights: dU = dy B^T (2 T out r)
  *                when adapted; the input gradient (2 T in out, plus 2 T r in through LoRA)
  *                only when its input depends on trained weights; the gradients of trained
  *                weights (W: 2 T in out; A and B: 2 T r (in + out))
- *              - attention: dP = dO V^T, then one product per input (Q, K, V) that depends
- *                on trained weights: 2 T S d each
+ *              - attention: one product per input (Q, K, V) that depends on trained weights,
+ *                and dP = dO V^T (with tfjs ops whenever attention's backward runs, in the JS
+ *                kernel only when Q or K needs a gradient)
  *              - the output layer's input gradient (2 T d V), for full-weight training its
  *                weight gradient (2 T d V) and the one-hot embedding gradient (2 T V d)
  *
@@ -25,6 +28,7 @@
  */
 import type { ProjectionDef } from './architecture.js';
 import type { TransformerConfig } from './config.js';
+import { attentionRunsInJs } from './layers.js';
 import { ARCHITECTURES } from './network.js';
 import type { TrainedWeights } from './training.js';
 
@@ -58,17 +62,21 @@ export function stepFlops(config: TransformerConfig, tokens: number, seqLen: num
 
   const projections = ARCHITECTURES[config.arch].projections(config);
   const perLayer = projections.length / config.layers;
-  const attentionProduct = 2 * T * seqLen * config.dModel;
+  const js = attentionRunsInJs();
+  const attentionProduct = js ? T * (seqLen + 1) * config.dModel : 2 * T * seqLen * config.dModel;
   // whether the residual stream depends on trained weights (from the start when the embedding trains)
   let stream = trainsBase;
   for (let layer = 0; layer < config.layers; layer++) {
     const defs = projections.slice(layer * perLayer, (layer + 1) * perLayer);
     // q, k, v read the normalised stream; o reads the attention; the last MLP projection reads
     // the activation, the others the normalised stream
-    const qkv = defs.filter((p) => p.target === 'q' || p.target === 'k' || p.target === 'v').map((p) => project(p, stream));
+    const carries = new Map(defs.filter((p) => p.target === 'q' || p.target === 'k' || p.target === 'v').map((p) => [p.target, project(p, stream)]));
     flops += 2 * attentionProduct;
-    let attention = qkv.some(Boolean);
-    if (trained && attention) flops += attentionProduct * (1 + qkv.filter(Boolean).length);
+    let attention = [...carries.values()].some(Boolean);
+    if (trained && attention) {
+      const dP = js ? Boolean(carries.get('q') || carries.get('k')) : true;
+      flops += attentionProduct * ((dP ? 1 : 0) + [...carries.values()].filter(Boolean).length);
+    }
     for (const p of defs.filter((d) => d.target === 'o')) attention = project(p, attention);
     stream ||= attention;
     const mlp = defs.filter((p) => p.target === 'mlp');

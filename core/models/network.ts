@@ -7,7 +7,7 @@ import { Random } from '../random.js';
 import type { Architecture, ForwardContext, ForwardShape, ParamInit, ProjectionDef } from './architecture.js';
 import type { TransformerConfig } from './config.js';
 import { gpt2 } from './gpt2.js';
-import { causalMask, causalSelfAttention, dense, embedding, layerNorm, rmsNorm, rotaryTables, rotateHalfMatrix, type LoraBranch, type RotaryInput } from './layers.js';
+import { attentionRunsInJs, causalMask, causalSelfAttention, causalSelfAttentionJs, dense, embedding, layerNorm, rmsNorm, rotaryTables, rotateHalfMatrix, type LoraBranch, type RotaryInput } from './layers.js';
 import { llama } from './llama.js';
 import { adapterNames, dropoutMask, initLoraValues, loraScale, mergeLora, type LoraAdapter } from './lora.js';
 
@@ -186,7 +186,7 @@ export class TransformerNetwork {
     for (const v of this.base.values()) v.dispose();
     for (const v of this.adapterVariables()) v.dispose();
     for (const m of this.masks.values()) m.dispose();
-    for (const r of this.rotaries.values()) tf.dispose(Object.values(r));
+    for (const r of this.rotaries.values()) tf.dispose([r.cos, r.sin, r.cosQ, r.sinQ, r.r, r.rT]);
     this.dropFrozen();
   }
 
@@ -268,8 +268,12 @@ export class TransformerNetwork {
       layerNorm: (x, name) =>
         layerNorm(x, this.param(`${name}.g`) as tf.Tensor1D, this.param(`${name}.b`) as tf.Tensor1D, config.normEps, pass.trainBase),
       rmsNorm: (x, name) => rmsNorm(x, this.param(`${name}.g`) as tf.Tensor1D, config.normEps, pass.trainBase),
-      attention: (q, k, v, { batch, seqLen }, options) =>
-        causalSelfAttention(q, k, v, { batch, seqLen, heads: config.heads }, this.causalMask(seqLen), options?.rotary ? this.rotary(seqLen) : undefined),
+      attention: (q, k, v, { batch, seqLen }, options) => {
+        const shape = { batch, seqLen, heads: config.heads };
+        const rotary = options?.rotary ? this.rotary(seqLen) : undefined;
+        if (attentionRunsInJs()) return causalSelfAttentionJs(q, k, v, shape, rotary && { cos: rotary.cosValues, sin: rotary.sinValues });
+        return causalSelfAttention(q, k, v, shape, this.causalMask(seqLen), rotary);
+      },
       embed: (name, ids) => (frozen ? this.lookupRows(name, ids) : embedding(this.param(name) as tf.Tensor2D, ids, true)),
       leadingRows: (name, seqLen) => {
         const rows = (): tf.Tensor2D => tf.slice(this.param(name) as tf.Tensor2D, [0, 0], [seqLen, this.param(name).shape[1] as number]);
@@ -340,7 +344,7 @@ export class TransformerNetwork {
         return { cos, sin, cosQ: tf.mul(cos, scale) as tf.Tensor2D, sinQ: tf.mul(sin, scale) as tf.Tensor2D, r: rotate, rT: tf.transpose(rotate) };
       });
       for (const t of Object.values(built)) tf.keep(t);
-      r = built;
+      r = { ...built, cosValues: built.cos.dataSync() as Float32Array, sinValues: built.sin.dataSync() as Float32Array };
       this.rotaries.set(seqLen, r);
     }
     return r;

@@ -4,6 +4,7 @@ import { initBackend } from '../../core/models/backend.js';
 import {
   causalMask,
   causalSelfAttention,
+  causalSelfAttentionJs,
   dense,
   embedding,
   gelu,
@@ -163,7 +164,16 @@ function rotaryInput(seqLen: number, hd: number): RotaryInput {
   const { cos, sin } = rotaryTables(seqLen, hd, 10000);
   const r = rotateHalfMatrix(hd);
   const scale = 1 / Math.sqrt(hd);
-  return { cos, sin, cosQ: tf.mul(cos, scale) as tf.Tensor2D, sinQ: tf.mul(sin, scale) as tf.Tensor2D, r, rT: tf.transpose(r) };
+  return {
+    cos,
+    sin,
+    cosValues: cos.dataSync() as Float32Array,
+    sinValues: sin.dataSync() as Float32Array,
+    cosQ: tf.mul(cos, scale) as tf.Tensor2D,
+    sinQ: tf.mul(sin, scale) as tf.Tensor2D,
+    r,
+    rT: tf.transpose(r),
+  };
 }
 
 describe('causal self-attention', () => {
@@ -195,6 +205,16 @@ describe('causal self-attention', () => {
     const reference = (q: tf.Tensor, k: tf.Tensor, v: tf.Tensor): tf.Tensor => referenceAttention(q, k, v, batch, seqLen, heads, rot);
     const shape = [batch * seqLen, heads * hd];
     expectSameGradients(op, reference, [random(shape, 11), random(shape, 12), random(shape, 13)]);
+  });
+
+  it.each([false, true])('the JS kernel has the same value and gradients (rotary %s, 3 sequences, 2 heads)', (withRotary) => {
+    const [batch, seqLen, heads, hd] = [3, 5, 2, 6];
+    const rot = withRotary ? rotaryInput(seqLen, hd) : undefined;
+    const op = (q: tf.Tensor, k: tf.Tensor, v: tf.Tensor): tf.Tensor =>
+      causalSelfAttentionJs(q as tf.Tensor2D, k as tf.Tensor2D, v as tf.Tensor2D, { batch, seqLen, heads }, rot && { cos: rot.cosValues, sin: rot.sinValues });
+    const reference = (q: tf.Tensor, k: tf.Tensor, v: tf.Tensor): tf.Tensor => referenceAttention(q, k, v, batch, seqLen, heads, rot);
+    const shape = [batch * seqLen, heads * hd];
+    expectSameGradients(op, reference, [random(shape, 21), random(shape, 22), random(shape, 23)]);
   });
 });
 
