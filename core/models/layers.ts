@@ -20,6 +20,7 @@
  * Activations are row-major `[rows, features]` with rows = batch * time.
  */
 import * as tf from '@tensorflow/tfjs';
+import { withKernels } from './kernels.js';
 
 // ---------------------------------------------------------------------------------------------
 // One tape node with per-input lazy gradients
@@ -95,7 +96,9 @@ export function block<T extends tf.Tensor>(inputs: readonly tf.Tensor[], forward
     if (names.length > 0) {
       const tensors = names.map((n) => (spec?.save as Saved)[n] as tf.Tensor);
       if (kept) {
-        aliases = tensors.map((t) => tf.keep(tf.reshape(t, t.shape)));
+        // the block's own intermediates are kept as they are; inputs and persistent tensors
+        // (variables, cached constants) through an alias, so that releasing does not free them
+        aliases = tensors.map((t) => (inputs.includes(t) || t.kept || t instanceof tf.Variable ? tf.keep(tf.reshape(t, t.shape)) : tf.keep(t)));
         kept.push(...aliases);
       } else save(tensors);
     }
@@ -175,50 +178,54 @@ export function dense(x: tf.Tensor2D, p: DenseWeights): tf.Tensor2D {
     if (bias) inputs.push(bias);
   }
   if (lora?.train) inputs.push(lora.a, lora.b);
-  return block<tf.Tensor2D>(inputs, () => {
-    const base: tf.Tensor2D = bias ? (tf.fused.matMul({ a: x, b: w, bias }) as tf.Tensor2D) : tf.matMul(x, w);
-    // W itself only when no transpose is kept (it may be an intermediate, e.g. a transposed table)
-    const save: Saved = { ...(p.train ? { x } : {}), ...(p.wT ? {} : { w }) };
-    let value = base;
-    let mask: tf.Tensor2D | undefined;
-    if (lora) {
-      const scale = lora.inputScale;
-      mask = typeof scale === 'number' ? undefined : tf.tensor2d(scale, x.shape);
-      const xm = mask ? tf.mul(x, mask) : tf.mul(x, scale as number);
-      const u = tf.matMul(xm, lora.a);
-      value = tf.add(base, tf.matMul(u, lora.b));
-      Object.assign(save, { xm, u }, mask ? { mask } : {});
-    }
-    return {
-      value,
-      save,
-      backward: (dyIn, s) => {
-        const dy = dyIn as tf.Tensor2D;
-        // shared by the x and A gradients
-        const dU = lora ? tf.matMul(dy, tf.transpose(lora.b)) : undefined;
-        const grads: Array<() => tf.Tensor> = [
-          () => {
-            const dx = tf.matMul(dy, p.wT ? p.wT() : tf.transpose(s.w as tf.Tensor2D));
-            if (!lora || !dU) return dx;
-            const dxm = tf.matMul(dU, tf.transpose(lora.a));
-            return tf.add(dx, s.mask ? tf.mul(dxm, s.mask) : tf.mul(dxm, lora.inputScale as number));
-          },
-        ];
-        if (p.train) {
-          grads.push(() => tf.matMul(tf.transpose(s.x as tf.Tensor2D), dy));
-          if (bias) grads.push(() => tf.sum(dy, 0));
-        }
-        if (lora?.train) {
-          grads.push(
-            () => tf.matMul(tf.transpose(s.xm as tf.Tensor2D), dU as tf.Tensor2D),
-            // (dy^T u)^T rather than u^T dy: the right operand (packed per call) stays [rows, r]
-            () => tf.transpose(tf.matMul(tf.transpose(dy), s.u as tf.Tensor2D)),
-          );
-        }
-        return grads;
-      },
-    };
-  });
+  return block<tf.Tensor2D>(inputs, () =>
+    withKernels((k) => {
+      const base = bias ? k.matMulBias(x, w, bias) : k.matMul(x, w);
+      // W itself only when no transpose is kept (it may be an intermediate, e.g. a transposed table)
+      const save: Saved = { ...(p.train ? { x } : {}), ...(p.wT ? {} : { w }) };
+      let value = base;
+      if (lora) {
+        const scale = lora.inputScale;
+        const mask = typeof scale === 'number' ? undefined : k.upload(scale, x.shape);
+        const xm = mask ? k.mul(x, mask) : k.mul(x, k.scalar(scale as number));
+        const u = k.matMul(xm, lora.a);
+        value = k.add(base, k.matMul(u, lora.b));
+        save.xm = k.tensor(xm);
+        save.u = k.tensor(u);
+        if (mask) save.mask = k.tensor(mask);
+      }
+      return {
+        value: k.tensor<tf.Tensor2D>(value),
+        save,
+        backward: (dyIn, s) => {
+          const dy = dyIn as tf.Tensor2D;
+          // shared by the x and A gradients
+          const dU = lora ? withKernels((kb) => kb.tensor(kb.matMul(dy, kb.transpose(lora.b)))) : undefined;
+          const grads: Array<() => tf.Tensor> = [
+            () =>
+              withKernels((kb) => {
+                const dx = kb.matMul(dy, p.wT ? p.wT() : kb.transpose(s.w as tf.Tensor2D));
+                if (!lora || !dU) return kb.tensor(dx);
+                const dxm = kb.matMul(dU, kb.transpose(lora.a));
+                return kb.tensor(kb.add(dx, kb.mul(dxm, s.mask ?? kb.scalar(lora.inputScale as number))));
+              }),
+          ];
+          if (p.train) {
+            grads.push(() => withKernels((kb) => kb.tensor(kb.matMul(kb.transpose(s.x as tf.Tensor2D), dy))));
+            if (bias) grads.push(() => withKernels((kb) => kb.tensor(kb.sumRows(dy))));
+          }
+          if (lora?.train) {
+            grads.push(
+              () => withKernels((kb) => kb.tensor(kb.matMul(kb.transpose(s.xm as tf.Tensor2D), dU as tf.Tensor2D))),
+              // (dy^T u)^T rather than u^T dy: the right operand (packed per call) stays [rows, r]
+              () => withKernels((kb) => kb.tensor(kb.transpose(kb.matMul(kb.transpose(dy), s.u as tf.Tensor2D)))),
+            );
+          }
+          return grads;
+        },
+      };
+    }),
+  );
 }
 
 /**
@@ -249,27 +256,30 @@ export function embedding(table: tf.Tensor2D, ids: tf.Tensor1D, trainTable: bool
  * Backward: dx = (g - mean(g) - xhat mean(g xhat)) / sqrt(var + eps), g = dy * gain.
  */
 export function layerNorm(x: tf.Tensor2D, gain: tf.Tensor1D, bias: tf.Tensor1D, eps: number, trainParams = false): tf.Tensor2D {
-  return block(trainParams ? [x, gain, bias] : [x], () => {
-    const centred = tf.sub(x, tf.mean(x, -1, true));
-    const rstd = tf.rsqrt(tf.add(tf.mean(tf.square(centred), -1, true), eps));
-    const xhat = tf.mul(centred, rstd);
-    return {
-      value: tf.add(tf.mul(xhat, gain), bias),
-      save: { xhat, rstd },
-      backward: (dy, s) => {
-        const xh = s.xhat as tf.Tensor2D;
-        const grads = [
-          () => {
-            const g = tf.mul(dy, gain);
-            const centredG = tf.sub(g, tf.mean(g, -1, true));
-            return tf.mul(tf.sub(centredG, tf.mul(xh, tf.mean(tf.mul(g, xh), -1, true))), s.rstd as tf.Tensor);
-          },
-        ];
-        if (trainParams) grads.push(() => tf.sum(tf.mul(dy, xh), 0), () => tf.sum(dy, 0));
-        return grads;
-      },
-    };
-  });
+  return block<tf.Tensor2D>(trainParams ? [x, gain, bias] : [x], () =>
+    withKernels((k) => {
+      const centred = k.sub(x, k.meanLast(x));
+      const rstd = k.rsqrt(k.add(k.meanLast(k.square(centred)), k.scalar(eps)));
+      const xhat = k.mul(centred, rstd);
+      return {
+        value: k.tensor<tf.Tensor2D>(k.add(k.mul(xhat, gain), bias)),
+        save: { xhat: k.tensor(xhat), rstd: k.tensor(rstd) },
+        backward: (dy, s) => {
+          const xh = s.xhat as tf.Tensor2D;
+          const grads = [
+            () =>
+              withKernels((kb) => {
+                const g = kb.mul(dy, gain);
+                const centredG = kb.sub(g, kb.meanLast(g));
+                return kb.tensor(kb.mul(kb.sub(centredG, kb.mul(xh, kb.meanLast(kb.mul(g, xh)))), s.rstd as tf.Tensor));
+              }),
+          ];
+          if (trainParams) grads.push(() => withKernels((kb) => kb.tensor(kb.sumRows(kb.mul(dy, xh)))), () => withKernels((kb) => kb.tensor(kb.sumRows(dy))));
+          return grads;
+        },
+      };
+    }),
+  );
 }
 
 /**
@@ -277,25 +287,28 @@ export function layerNorm(x: tf.Tensor2D, gain: tf.Tensor1D, bias: tf.Tensor1D, 
  * Backward: dx = (g - xhat mean(g xhat)) / sqrt(mean(x^2) + eps), g = dy * gain.
  */
 export function rmsNorm(x: tf.Tensor2D, gain: tf.Tensor1D, eps: number, trainParams = false): tf.Tensor2D {
-  return block(trainParams ? [x, gain] : [x], () => {
-    const rstd = tf.rsqrt(tf.add(tf.mean(tf.square(x), -1, true), eps));
-    const xhat = tf.mul(x, rstd);
-    return {
-      value: tf.mul(xhat, gain),
-      save: { xhat, rstd },
-      backward: (dy, s) => {
-        const xh = s.xhat as tf.Tensor2D;
-        const grads = [
-          () => {
-            const g = tf.mul(dy, gain);
-            return tf.mul(tf.sub(g, tf.mul(xh, tf.mean(tf.mul(g, xh), -1, true))), s.rstd as tf.Tensor);
-          },
-        ];
-        if (trainParams) grads.push(() => tf.sum(tf.mul(dy, xh), 0));
-        return grads;
-      },
-    };
-  });
+  return block<tf.Tensor2D>(trainParams ? [x, gain] : [x], () =>
+    withKernels((k) => {
+      const rstd = k.rsqrt(k.add(k.meanLast(k.square(x)), k.scalar(eps)));
+      const xhat = k.mul(x, rstd);
+      return {
+        value: k.tensor<tf.Tensor2D>(k.mul(xhat, gain)),
+        save: { xhat: k.tensor(xhat), rstd: k.tensor(rstd) },
+        backward: (dy, s) => {
+          const xh = s.xhat as tf.Tensor2D;
+          const grads = [
+            () =>
+              withKernels((kb) => {
+                const g = kb.mul(dy, gain);
+                return kb.tensor(kb.mul(kb.sub(g, kb.mul(xh, kb.meanLast(kb.mul(g, xh)))), s.rstd as tf.Tensor));
+              }),
+          ];
+          if (trainParams) grads.push(() => withKernels((kb) => kb.tensor(kb.sumRows(kb.mul(dy, xh)))));
+          return grads;
+        },
+      };
+    }),
+  );
 }
 
 const GELU_C = Math.sqrt(2 / Math.PI);
@@ -307,24 +320,27 @@ const GELU_K = 0.044715;
  * y = x s, s = sigmoid(z), z = 2c (x + k x^3). Backward: dy (s + x s (1 - s) 2c (1 + 3k x^2)).
  */
 export function gelu(x: tf.Tensor2D): tf.Tensor2D {
-  return block([x], () => {
-    const z = tf.mul(x, tf.add(tf.mul(tf.square(x), 2 * GELU_C * GELU_K), 2 * GELU_C));
-    const s = tf.sigmoid(z);
-    return {
-      value: tf.mul(x, s),
-      save: { x, s },
-      backward: (dy, saved) => [
-        () => {
-          const xs = saved.x as tf.Tensor2D;
-          const sg = saved.s as tf.Tensor2D;
-          const dz = tf.add(tf.mul(tf.square(xs), 6 * GELU_C * GELU_K), 2 * GELU_C);
-          // s + x s (1 - s) dz = s (1 + x (1 - s) dz)
-          const local = tf.mul(sg, tf.add(tf.mul(tf.mul(xs, tf.sub(1, sg)), dz), 1));
-          return tf.mul(dy, local);
-        },
-      ],
-    };
-  });
+  return block<tf.Tensor2D>([x], () =>
+    withKernels((k) => {
+      const z = k.mul(x, k.add(k.mul(k.square(x), k.scalar(2 * GELU_C * GELU_K)), k.scalar(2 * GELU_C)));
+      const s = k.sigmoid(z);
+      return {
+        value: k.tensor<tf.Tensor2D>(k.mul(x, s)),
+        save: { x, s: k.tensor(s) },
+        backward: (dy, saved) => [
+          () =>
+            withKernels((kb) => {
+              const xs = saved.x as tf.Tensor2D;
+              const sg = saved.s as tf.Tensor2D;
+              const dz = kb.add(kb.mul(kb.square(xs), kb.scalar(6 * GELU_C * GELU_K)), kb.scalar(2 * GELU_C));
+              // s + x s (1 - s) dz = s (1 + x (1 - s) dz)
+              const local = kb.mul(sg, kb.add(kb.mul(kb.mul(xs, kb.sub(kb.scalar(1), sg)), dz), kb.scalar(1)));
+              return kb.tensor(kb.mul(dy, local));
+            }),
+        ],
+      };
+    }),
+  );
 }
 
 /**
@@ -332,22 +348,25 @@ export function gelu(x: tf.Tensor2D): tf.Tensor2D {
  * Backward: du = dy SiLU(g); dg = dy u s (1 + g (1 - s)), s = sigmoid(g).
  */
 export function swiglu(gate: tf.Tensor2D, up: tf.Tensor2D): tf.Tensor2D {
-  return block([gate, up], () => {
-    const s = tf.sigmoid(gate);
-    const silu = tf.mul(gate, s);
-    return {
-      value: tf.mul(silu, up),
-      save: { gate, up, s, silu },
-      backward: (dy, saved) => [
-        () => {
-          const sg = saved.s as tf.Tensor2D;
-          const local = tf.mul(sg, tf.add(tf.mul(saved.gate as tf.Tensor2D, tf.sub(1, sg)), 1));
-          return tf.mul(tf.mul(dy, saved.up as tf.Tensor2D), local);
-        },
-        () => tf.mul(dy, saved.silu as tf.Tensor2D),
-      ],
-    };
-  });
+  return block<tf.Tensor2D>([gate, up], () =>
+    withKernels((k) => {
+      const s = k.sigmoid(gate);
+      const silu = k.mul(gate, s);
+      return {
+        value: k.tensor<tf.Tensor2D>(k.mul(silu, up)),
+        save: { gate, up, s: k.tensor(s), silu: k.tensor(silu) },
+        backward: (dy, saved) => [
+          () =>
+            withKernels((kb) => {
+              const sg = saved.s as tf.Tensor2D;
+              const local = kb.mul(sg, kb.add(kb.mul(saved.gate as tf.Tensor2D, kb.sub(kb.scalar(1), sg)), kb.scalar(1)));
+              return kb.tensor(kb.mul(kb.mul(dy, saved.up as tf.Tensor2D), local));
+            }),
+          () => withKernels((kb) => kb.tensor(kb.mul(dy, saved.silu as tf.Tensor2D))),
+        ],
+      };
+    }),
+  );
 }
 
 // ---------------------------------------------------------------------------------------------

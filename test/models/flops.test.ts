@@ -9,32 +9,35 @@ import { INFERENCE, TransformerNetwork, type NetworkPass } from '../../core/mode
 import type { LoraSpec } from '../../core/models/spec.js';
 import type { TrainedWeights } from '../../core/models/training.js';
 
+/** FLOPs of every product run: tfjs's product kernels (however they are called) and the JS attention kernel's. */
+const counted = { all: 0, rotateHalf: 0, headDim: 0 };
+
 beforeAll(async () => {
   await initBackend();
+  // count at the kernels, which blocks call directly as well as through the engine
+  for (const name of ['BatchMatMul', '_FusedMatMul']) {
+    const config = tf.getKernel(name, tf.getBackend()) as tf.KernelConfig;
+    const inner = config.kernelFunc;
+    (config as { kernelFunc: tf.KernelFunc }).kernelFunc = (args) => {
+      const out = inner(args) as tf.TensorInfo;
+      const { a, b } = args.inputs as { a: tf.TensorInfo; b: tf.TensorInfo };
+      const attrs = args.attrs as { transposeA?: boolean; transposeB?: boolean };
+      // 2 M N K per batch entry: out [.., M, N], K the inner dimension of a
+      const k = attrs.transposeA ? (a.shape[a.shape.length - 2] as number) : (a.shape[a.shape.length - 1] as number);
+      const flops = 2 * out.shape.reduce((x, y) => x * y, 1) * k;
+      counted.all += flops;
+      // the rotate-half product of tfjs attention: [rows, hd] x [hd, hd]
+      if (b.shape.length === 2 && b.shape[0] === counted.headDim && b.shape[1] === counted.headDim) counted.rotateHalf += flops;
+      return out;
+    };
+  }
 });
 
-/** FLOPs of every product `f` runs: tfjs's (BatchMatMul, _FusedMatMul, from the shapes tf.profile
- * records) and the JS attention kernel's (as its loops count them). */
 async function productFlops(f: () => void, headDim: number): Promise<{ all: number; rotateHalf: number }> {
   const jsBefore = jsAttentionFlops.total;
-  const profile = await tf.profile(() => {
-    f();
-  });
-  let all = jsAttentionFlops.total - jsBefore;
-  let rotateHalf = 0;
-  for (const k of profile.kernels) {
-    if (k.name !== 'BatchMatMul' && k.name !== '_FusedMatMul') continue;
-    const [a, b] = k.inputShapes as number[][];
-    const out = k.outputShapes[0] as number[];
-    const m = out[out.length - 2] as number;
-    const aSize = (a as number[]).slice(-2).reduce((x, y) => x * y, 1);
-    // 2 M N K per batch entry, K = (a's last two dims) / M, and out size / M = batch * N
-    const flops = 2 * (out.reduce((x, y) => x * y, 1) / m) * aSize;
-    all += flops;
-    // the rotate-half product: [rows, hd] x [hd, hd]
-    if ((b as number[]).length === 2 && (b as number[])[0] === headDim && (b as number[])[1] === headDim) rotateHalf += flops;
-  }
-  return { all, rotateHalf };
+  Object.assign(counted, { all: 0, rotateHalf: 0, headDim });
+  f();
+  return { all: counted.all + jsAttentionFlops.total - jsBefore, rotateHalf: counted.rotateHalf };
 }
 
 function config(arch: 'gpt2' | 'llama', targets: LoraSpec['targets']): TransformerConfig {

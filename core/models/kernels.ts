@@ -1,0 +1,145 @@
+/**
+ * Kernels called directly on the active backend, for the insides of the blocks in layers.ts.
+ *
+ * A tfjs op goes through the engine: a Tensor object per result, scope tracking, tape checks,
+ * memory accounting, and disposal by the enclosing tidy. Inside a block, whose forward records
+ * nothing and whose intermediates die with it, that bookkeeping is pure overhead: here a kernel
+ * runs on TensorInfos, and the scope frees every result it made except those handed out as
+ * Tensors (`tensor`) when it is disposed.
+ */
+import * as tf from '@tensorflow/tfjs';
+
+type Info = tf.TensorInfo;
+type Input = Info | tf.Tensor;
+type KernelFn = (params: { inputs: Record<string, Input>; attrs: Record<string, unknown>; backend: unknown }) => Info | Info[];
+
+interface Backend {
+  disposeData(dataId: object, force?: boolean): boolean;
+  /** Every backend's way to hold values (the cpu backend keeps the array itself). */
+  write(values: Float32Array, shape: number[], dtype: string): object;
+}
+
+const kernelCache = new Map<string, KernelFn>();
+/** Scalars by backend and value, kept for the process. */
+const scalarCache = new Map<string, tf.Tensor>();
+
+function kernel(name: string, backendName: string): KernelFn {
+  const key = `${backendName}/${name}`;
+  let k = kernelCache.get(key);
+  if (!k) {
+    const config = tf.getKernel(name, backendName);
+    if (!config) throw new Error(`kernels: no '${name}' kernel for backend '${backendName}'`);
+    k = config.kernelFunc as unknown as KernelFn;
+    kernelCache.set(key, k);
+  }
+  return k;
+}
+
+export class KernelScope {
+  private readonly backend = tf.backend() as unknown as Backend;
+  private readonly backendName = tf.getBackend();
+  private owned: Info[] = [];
+
+  run(name: string, inputs: Record<string, Input>, attrs: Record<string, unknown> = {}): Info {
+    const out = kernel(name, this.backendName)({ inputs, attrs, backend: this.backend });
+    if (Array.isArray(out)) throw new Error(`kernels: '${name}' returned several outputs`);
+    this.owned.push(out);
+    return out;
+  }
+
+  add(a: Input, b: Input): Info {
+    return this.run('Add', { a, b });
+  }
+
+  sub(a: Input, b: Input): Info {
+    return this.run('Sub', { a, b });
+  }
+
+  mul(a: Input, b: Input): Info {
+    return this.run('Multiply', { a, b });
+  }
+
+  square(x: Input): Info {
+    return this.run('Square', { x });
+  }
+
+  rsqrt(x: Input): Info {
+    return this.run('Rsqrt', { x });
+  }
+
+  sigmoid(x: Input): Info {
+    return this.run('Sigmoid', { x });
+  }
+
+  /** Mean over the last axis, kept as size 1. */
+  meanLast(x: Input): Info {
+    return this.run('Mean', { x }, { axis: [x.shape.length - 1], keepDims: true });
+  }
+
+  /** Sum over axis 0 (of a 2-D tensor). */
+  sumRows(x: Input): Info {
+    return this.run('Sum', { x }, { axis: [0], keepDims: false });
+  }
+
+  transpose(x: Input): Info {
+    return this.run('Transpose', { x }, { perm: [1, 0] });
+  }
+
+  reshape(x: Input, shape: number[]): Info {
+    return this.run('Reshape', { x }, { shape });
+  }
+
+  matMul(a: Input, b: Input): Info {
+    return this.run('BatchMatMul', { a, b }, { transposeA: false, transposeB: false });
+  }
+
+  /** a b + bias for 2-D a and b, as one kernel. */
+  matMulBias(a: Input, b: Input, bias: Input): Info {
+    const [m, kDim] = a.shape as [number, number];
+    const n = b.shape[1] as number;
+    const out = this.run('_FusedMatMul', { a: this.reshape(a, [1, m, kDim]), b: this.reshape(b, [1, kDim, n]), bias }, { transposeA: false, transposeB: false, activation: 'linear' });
+    return this.reshape(out, [m, n]);
+  }
+
+  /** A float32 constant (kept for the process). */
+  scalar(value: number): tf.Tensor {
+    const key = `${this.backendName}/${value}`;
+    let t = scalarCache.get(key);
+    if (!t || t.isDisposed) {
+      t = tf.keep(tf.scalar(value));
+      scalarCache.set(key, t);
+    }
+    return t;
+  }
+
+  /** Values uploaded as a new tensor of this scope (`values` must not change afterwards). */
+  upload(values: Float32Array, shape: number[]): Info {
+    const out: Info = { dataId: this.backend.write(values, shape, 'float32'), shape, dtype: 'float32' };
+    this.owned.push(out);
+    return out;
+  }
+
+  /** `info` handed out as an engine Tensor: no longer freed by this scope. */
+  tensor<T extends tf.Tensor>(info: Info): T {
+    const i = this.owned.indexOf(info);
+    if (i < 0) throw new Error('kernels: only a result of this scope can be handed out');
+    this.owned.splice(i, 1);
+    return (tf.engine() as unknown as { makeTensorFromTensorInfo(info: Info): T }).makeTensorFromTensorInfo(info);
+  }
+
+  /** Frees every result not handed out. */
+  dispose(): void {
+    for (const info of this.owned) this.backend.disposeData(info.dataId);
+    this.owned = [];
+  }
+}
+
+/** Runs `f` with a fresh scope, frees what it did not hand out, and returns its result. */
+export function withKernels<T>(f: (k: KernelScope) => T): T {
+  const k = new KernelScope();
+  try {
+    return f(k);
+  } finally {
+    k.dispose();
+  }
+}
