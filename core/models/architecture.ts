@@ -40,10 +40,11 @@ export interface ForwardContext {
   /** Causal multi-head self-attention of [rows, dModel] queries, keys and values, optionally
    * with rotary positions on queries and keys. */
   attention(q: tf.Tensor2D, k: tf.Tensor2D, v: tf.Tensor2D, shape: ForwardShape, options?: { rotary?: boolean }): tf.Tensor2D;
-  /** Rows of embedding table `name` at `ids`. */
-  embed(name: string, ids: tf.Tensor1D): tf.Tensor2D;
-  /** The first `seqLen` rows of base parameter `name` (e.g. learned positions). */
-  leadingRows(name: string, seqLen: number): tf.Tensor2D;
+  /** Rows of embedding table `name` at `ids`, plus, with `positions`, that table's rows at each
+   * id's position in its sequence (learned positions; `ids` laid out [batch, seqLen]). */
+  embed(name: string, ids: tf.Tensor1D, positions?: { table: string; seqLen: number }): tf.Tensor2D;
+  /** h + y, a residual connection. */
+  residual(h: tf.Tensor2D, y: tf.Tensor2D): tf.Tensor2D;
   /** x E^T for embedding table `name` ([vocab, d]): the tied output layer. */
   unembed(x: tf.Tensor2D, name: string): tf.Tensor2D;
   /** A base matrix `name` used as a product weight outside LoRA (e.g. an untied output head). */

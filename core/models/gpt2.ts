@@ -58,18 +58,17 @@ function params(c: TransformerConfig): Record<string, ParamInit> {
 
 function forward(ctx: ForwardContext, ids: tf.Tensor1D, shape: ForwardShape): tf.Tensor2D {
   const c = ctx.config;
-  const { batch, seqLen } = shape;
-  const positions = ctx.leadingRows('wpe', seqLen);
-  let h = tf.add(ctx.embed('wte', ids).reshape([batch, seqLen, c.dModel]), positions).reshape([batch * seqLen, c.dModel]) as tf.Tensor2D;
+  const { seqLen } = shape;
+  let h = ctx.embed('wte', ids, { table: 'wpe', seqLen });
 
   for (let i = 0; i < c.layers; i++) {
     const p = `h.${i}`;
     const a = ctx.layerNorm(h, `${p}.ln_1`);
     const attn = ctx.attention(ctx.project(a, `${p}.attn.q`), ctx.project(a, `${p}.attn.k`), ctx.project(a, `${p}.attn.v`), shape);
-    h = tf.add(h, ctx.project(attn, `${p}.attn.o`));
+    h = ctx.residual(h, ctx.project(attn, `${p}.attn.o`));
 
     const m = ctx.layerNorm(h, `${p}.ln_2`);
-    h = tf.add(h, ctx.project(gelu(ctx.project(m, `${p}.mlp.fc`)), `${p}.mlp.proj`));
+    h = ctx.residual(h, ctx.project(gelu(ctx.project(m, `${p}.mlp.fc`)), `${p}.mlp.proj`));
   }
   return ctx.unembed(ctx.layerNorm(h, 'ln_f'), 'wte');
 }

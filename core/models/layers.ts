@@ -228,6 +228,17 @@ export function dense(x: tf.Tensor2D, p: DenseWeights): tf.Tensor2D {
   );
 }
 
+/** h + y for a residual connection: both inputs get the output gradient itself (no copies saved). */
+export function residual(h: tf.Tensor2D, y: tf.Tensor2D): tf.Tensor2D {
+  return block<tf.Tensor2D>([h, y], () =>
+    withKernels((k) => ({
+      value: k.tensor<tf.Tensor2D>(k.add(h, y)),
+      // distinct tensors on the same data: backprop may dispose one gradient while using the other
+      backward: (dy) => [() => withKernels((kb) => kb.tensor(kb.reshape(dy, dy.shape))), () => withKernels((kb) => kb.tensor(kb.reshape(dy, dy.shape)))],
+    })),
+  );
+}
+
 /**
  * Rows of `table` ([vocab, d]) at `ids` ([n] int32). When `trainTable` is set, the gradient is
  * the scatter-add of dy into the table rows, computed as onehot(ids)^T dy with the one-hot

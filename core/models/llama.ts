@@ -55,10 +55,10 @@ function forward(ctx: ForwardContext, ids: tf.Tensor1D, shape: ForwardShape): tf
     const p = `layers.${i}`;
     const n = ctx.rmsNorm(h, `${p}.attn_norm`);
     const attn = ctx.attention(ctx.project(n, `${p}.attn.q`), ctx.project(n, `${p}.attn.k`), ctx.project(n, `${p}.attn.v`), shape, { rotary: true });
-    h = tf.add(h, ctx.project(attn, `${p}.attn.o`));
+    h = ctx.residual(h, ctx.project(attn, `${p}.attn.o`));
 
     const m = ctx.rmsNorm(h, `${p}.mlp_norm`);
-    h = tf.add(h, ctx.project(swiglu(ctx.project(m, `${p}.mlp.gate`), ctx.project(m, `${p}.mlp.up`)), `${p}.mlp.down`));
+    h = ctx.residual(h, ctx.project(swiglu(ctx.project(m, `${p}.mlp.gate`), ctx.project(m, `${p}.mlp.up`)), `${p}.mlp.down`));
   }
   return ctx.matmul(ctx.rmsNorm(h, 'norm'), 'lm_head.w');
 }

@@ -7,7 +7,7 @@ import { Random } from '../random.js';
 import type { Architecture, ForwardContext, ForwardShape, ParamInit, ProjectionDef } from './architecture.js';
 import type { TransformerConfig } from './config.js';
 import { gpt2 } from './gpt2.js';
-import { attentionRunsInJs, causalMask, causalSelfAttention, causalSelfAttentionJs, dense, embedding, layerNorm, rmsNorm, rotaryTables, rotateHalfMatrix, type LoraBranch, type RotaryInput } from './layers.js';
+import { attentionRunsInJs, causalMask, causalSelfAttention, causalSelfAttentionJs, dense, embedding, residual, layerNorm, rmsNorm, rotaryTables, rotateHalfMatrix, type LoraBranch, type RotaryInput } from './layers.js';
 import { llama } from './llama.js';
 import { adapterNames, dropoutMask, initLoraValues, loraScale, mergeLora, type LoraAdapter } from './lora.js';
 
@@ -274,11 +274,15 @@ export class TransformerNetwork {
         if (attentionRunsInJs()) return causalSelfAttentionJs(q, k, v, shape, rotary && { cos: rotary.cosValues, sin: rotary.sinValues });
         return causalSelfAttention(q, k, v, shape, this.causalMask(seqLen), rotary);
       },
-      embed: (name, ids) => (frozen ? this.lookupRows(name, ids) : embedding(this.param(name) as tf.Tensor2D, ids, true)),
-      leadingRows: (name, seqLen) => {
-        const rows = (): tf.Tensor2D => tf.slice(this.param(name) as tf.Tensor2D, [0, 0], [seqLen, this.param(name).shape[1] as number]);
-        return frozen ? (this.derived(`${name}[:${seqLen}]`, rows) as tf.Tensor2D) : rows();
+      embed: (name, ids, positions) => {
+        if (frozen) return this.lookupRows(name, ids, positions);
+        const rows = embedding(this.param(name) as tf.Tensor2D, ids, true);
+        if (!positions) return rows;
+        const d = rows.shape[1];
+        const table = tf.slice(this.param(positions.table) as tf.Tensor2D, [0, 0], [positions.seqLen, d]);
+        return tf.add(rows.reshape([-1, positions.seqLen, d]), table).reshape([-1, d]) as tf.Tensor2D;
       },
+      residual: (h, y) => residual(h, y),
       unembed: (x, name) => {
         const table = this.param(name) as tf.Tensor2D;
         if (!frozen) return dense(x, { w: tf.transpose(table), train: true });
@@ -304,23 +308,34 @@ export class TransformerNetwork {
     this.frozenTables.clear();
   }
 
-  /** Rows of frozen table `name` at `ids`, copied in JS (wasm's Gather kernel checks and
-   * indexes every element in JS and costs more than the rest of an embedding step). */
-  private lookupRows(name: string, ids: tf.Tensor1D): tf.Tensor2D {
-    const table = this.param(name);
-    const d = table.shape[1] as number;
-    let values = this.frozenTables.get(name);
-    if (!values) {
-      values = table.dataSync() as Float32Array;
-      this.frozenTables.set(name, values);
-    }
+  /** Rows of frozen table `name` at `ids` (plus learned positions), copied in JS (wasm's Gather
+   * kernel checks and indexes every element in JS and costs more than the rest of an embedding step). */
+  private lookupRows(name: string, ids: tf.Tensor1D, positions?: { table: string; seqLen: number }): tf.Tensor2D {
+    const values = this.tableValues(name);
+    const d = this.param(name).shape[1] as number;
     const idValues = ids.dataSync();
     const out = new Float32Array(idValues.length * d);
     for (let i = 0; i < idValues.length; i++) {
       const row = idValues[i] as number;
       out.set(values.subarray(row * d, (row + 1) * d), i * d);
     }
+    if (positions) {
+      const pos = this.tableValues(positions.table);
+      for (let i = 0; i < idValues.length; i++) {
+        const p = (i % positions.seqLen) * d;
+        for (let c = 0; c < d; c++) out[i * d + c] = (out[i * d + c] as number) + (pos[p + c] as number);
+      }
+    }
     return tf.tensor2d(out, [idValues.length, d]);
+  }
+
+  private tableValues(name: string): Float32Array {
+    let values = this.frozenTables.get(name);
+    if (!values) {
+      values = this.param(name).dataSync() as Float32Array;
+      this.frozenTables.set(name, values);
+    }
+    return values;
   }
 
   private causalMask(seqLen: number): tf.Tensor2D {
