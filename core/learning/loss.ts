@@ -22,6 +22,7 @@
  * training differentiates, as does `supervisedLoss`.
  */
 import * as tf from '@tensorflow/tfjs';
+import { uploadBuffer } from '../models/kernels.js';
 
 /** Slot id of an empty top-K entry (its logit is -Infinity). */
 export const EMPTY_SLOT = -1;
@@ -238,9 +239,9 @@ export interface TrainingTargets {
  * fedmktLoss's total as -sum_{r,v} W[r,v] log softmax(logits)[r,v], W holding kdAlpha / nCE at
  * each CE row's target and (1 - kdAlpha) / nKD times each KD row's teacher distribution: at most
  * 1 + K cells a row, kept sparse. One differentiable op: forward one softmax kernel, then the
- * sum over W's cells in JS, with log p[r,v] = logit[r,v] - logit[r,m] + log p[r,m] at the row's
- * most likely id m (exact where p underflows); gradient softmax(logits) rowsum(W) - W, built in
- * one pass. The empty mean (no CE target and no teacher) is 0 and no function of the logits.
+ * sum over W's cells in JS (log p, or where p underflows logit[r,v] - logit[r,m] + log p[r,m] at
+ * the row's most likely id m); gradient softmax(logits) rowsum(W) - W, built in one pass. The
+ * empty mean (no CE target and no teacher) is 0 and no function of the logits.
  */
 export function fedmktTrainingLoss(logits: tf.Tensor2D, batch: TrainingTargets, kdAlpha: number): tf.Scalar {
   checkKdAlpha(kdAlpha);
@@ -271,36 +272,46 @@ export function fedmktTrainingLoss(logits: tf.Tensor2D, batch: TrainingTargets, 
     }
   }
   const op = tf.customGrad((...args: Array<tf.Tensor | tf.GradSaveFunc>) => {
-    const [x, save] = args as [tf.Tensor2D, tf.GradSaveFunc];
+    const x = args[0] as tf.Tensor2D;
     const probs = tf.softmax(x);
+    // kept for the gradient (a JS copy, no saved tensor)
     const p = probs.dataSync() as Float32Array;
-    const l = x.dataSync() as Float32Array;
+    probs.dispose();
+    let logitValues: Float32Array | undefined;
+    // log p at cell i of row r (offset o): from p, or where p underflows, exactly from the logits
+    // as logit_i - logit_m + log p_m at the row's most likely id m
+    const logP = (o: number, i: number): number => {
+      const pi = p[i] as number;
+      if (pi > 1e-30) return Math.log(pi);
+      logitValues ??= x.dataSync() as Float32Array;
+      let m = o;
+      for (let j = o + 1; j < o + vocab; j++) if ((p[j] as number) > (p[m] as number)) m = j;
+      return (logitValues[i] as number) - (logitValues[m] as number) + Math.log(p[m] as number);
+    };
     let loss = 0;
     for (let r = 0; r < n; r++) {
       if (rowSums[r] === 0) continue;
       const o = r * vocab;
-      let m = o;
-      for (let i = o + 1; i < o + vocab; i++) if ((p[i] as number) > (p[m] as number)) m = i;
-      const shift = Math.log(p[m] as number) - (l[m] as number);
-      if (ceMask[r] !== 0) loss -= ceWeight * (ceMask[r] as number) * ((l[o + (targets[r] as number)] as number) + shift);
+      if (ceMask[r] !== 0) loss -= ceWeight * (ceMask[r] as number) * logP(o, o + (targets[r] as number));
       if (teacher) {
         for (let j = teacher.offsets[r] as number; j < (teacher.offsets[r + 1] as number); j++) {
-          loss -= kdWeight * (teacher.probs[j] as number) * ((l[o + (teacher.ids[j] as number)] as number) + shift);
+          loss -= kdWeight * (teacher.probs[j] as number) * logP(o, o + (teacher.ids[j] as number));
         }
       }
     }
-    save([probs]);
     return {
       value: tf.scalar(loss),
-      gradFunc: (dy: tf.Tensor | tf.Tensor[], saved: tf.Tensor[]) => {
+      gradFunc: (dy: tf.Tensor | tf.Tensor[]) => {
         const scale = (dy as tf.Scalar).dataSync()[0] as number;
-        const pv = (saved[0] as tf.Tensor2D).dataSync() as Float32Array;
-        const g = new Float32Array(n * vocab);
+        const g = uploadBuffer(n * vocab);
         for (let r = 0; r < n; r++) {
           const w = (rowSums[r] as number) * scale;
-          if (w === 0) continue;
           const o = r * vocab;
-          for (let i = o; i < o + vocab; i++) g[i] = (pv[i] as number) * w;
+          if (w === 0) {
+            g.fill(0, o, o + vocab);
+            continue;
+          }
+          for (let i = o; i < o + vocab; i++) g[i] = (p[i] as number) * w;
           if (ceMask[r] !== 0) {
             const i = o + (targets[r] as number);
             g[i] = (g[i] as number) - ceWeight * (ceMask[r] as number) * scale;

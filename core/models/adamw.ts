@@ -7,6 +7,7 @@
  * Gradients are first clipped to a global L2 norm (1.0 by default, as Hugging Face's Trainer).
  */
 import * as tf from '@tensorflow/tfjs';
+import { uploadBuffer } from './kernels.js';
 
 export interface AdamWOptions {
   learningRate: number;
@@ -28,7 +29,7 @@ export class AdamW {
   private readonly decayed: Set<tf.Variable>;
   /** First and second moments, in JS: the update is a handful of elementwise operations that
    * cost one kernel dispatch each in TensorFlow.js, but one loop here. */
-  private readonly moments = new Map<tf.Variable, { m: Float32Array; v: Float32Array }>();
+  private readonly moments = new Map<tf.Variable, { m: Float32Array; v: Float32Array; w?: Float32Array; dataId?: object }>();
   private step = 0;
 
   /** `decayed`: the variables that get weight decay (the others only the Adam update). */
@@ -62,7 +63,8 @@ export class AdamW {
         this.moments.set(variable, state);
       }
       const { m, v } = state;
-      const w = Float32Array.from(variable.dataSync() as Float32Array);
+      // the values this optimiser last wrote, unless the variable was assigned since
+      const w = state.w && state.dataId === variable.dataId ? state.w : Float32Array.from(variable.dataSync() as Float32Array);
       const keep = this.decayed.has(variable) && this.wd > 0 ? 1 - this.lr * this.wd : 1;
       for (let j = 0; j < w.length; j++) {
         const gj = (gv[j] as number) * clip;
@@ -70,9 +72,14 @@ export class AdamW {
         const vj = (v[j] = b2 * (v[j] as number) + (1 - b2) * gj * gj);
         w[j] = (w[j] as number) * keep - (mj / (Math.sqrt(vj) + eps)) * stepSize;
       }
-      const next = tf.tensor(w, variable.shape, 'float32');
+      // a copy: the backend may keep the array it is given (cpu)
+      const upload = uploadBuffer(w.length);
+      upload.set(w);
+      const next = tf.tensor(upload, variable.shape, 'float32');
       variable.assign(next);
       next.dispose();
+      state.w = w;
+      state.dataId = variable.dataId;
     });
   }
 

@@ -143,3 +143,22 @@ export function withKernels<T>(f: (k: KernelScope) => T): T {
     k.dispose();
   }
 }
+
+const uploadBuffers = new Map<number, Float32Array<ArrayBuffer>>();
+
+/**
+ * A buffer of `size` floats to fill and then upload at once (tf.tensor, KernelScope.upload): on
+ * the wasm backend, which copies uploads into its heap, the same buffer is handed out again,
+ * saving the garbage collector a typed array per upload; elsewhere a fresh one (the cpu backend
+ * keeps the array it is given). Contents are stale: fill every element.
+ */
+export function uploadBuffer(size: number): Float32Array<ArrayBuffer> {
+  if (tf.getBackend() !== 'wasm') return new Float32Array(size);
+  let b = uploadBuffers.get(size);
+  if (!b) {
+    if (uploadBuffers.size > 256) uploadBuffers.clear();
+    b = new Float32Array(size);
+    uploadBuffers.set(size, b);
+  }
+  return b;
+}

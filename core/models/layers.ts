@@ -20,7 +20,8 @@
  * Activations are row-major `[rows, features]` with rows = batch * time.
  */
 import * as tf from '@tensorflow/tfjs';
-import { withKernels } from './kernels.js';
+import { uploadBuffer, withKernels } from './kernels.js';
+import { dropoutMask } from './lora.js';
 
 // ---------------------------------------------------------------------------------------------
 // One tape node with per-input lazy gradients
@@ -145,11 +146,11 @@ export interface LoraBranch {
   a: tf.Tensor2D;
   /** B: [r, out]. */
   b: tf.Tensor2D;
-  /**
-   * What the adapter's input is multiplied by: the LoRA scale alpha/r, or a dropout mask
-   * ([rows * in] values, 0 where dropped) with that scale folded in.
-   */
-  inputScale: number | Float32Array;
+  /** The LoRA scale alpha / r. */
+  scale: number;
+  /** Dropout of the adapter's input: its rate and the seed of this call's mask (lora.ts
+   * dropoutMask, with the scale folded in); absent, no dropout. */
+  dropout?: { rate: number; seed: number } | undefined;
   /** Whether A and B receive gradients. */
   train: boolean;
 }
@@ -166,8 +167,7 @@ export interface DenseWeights {
 }
 
 /**
- * y = x W + b + inputScale(x) A B, the LoRA update of Hu et al. (2021) with its input dropout
- * and scale in `inputScale`. `x`: [rows, in]. Gradients: x always; W, b when `train`; A, B when
+ * y = x W + b + (alpha / r) dropout(x) A B, the LoRA update of Hu et al. (2021). `x`: [rows, in]. Gradients: x always; W, b when `train`; A, B when
  * `lora.train`.
  */
 export function dense(x: tf.Tensor2D, p: DenseWeights): tf.Tensor2D {
@@ -185,9 +185,9 @@ export function dense(x: tf.Tensor2D, p: DenseWeights): tf.Tensor2D {
       const save: Saved = { ...(p.train ? { x } : {}), ...(p.wT ? {} : { w }) };
       let value = base;
       if (lora) {
-        const scale = lora.inputScale;
-        const mask = typeof scale === 'number' ? undefined : k.upload(scale, x.shape);
-        const xm = mask ? k.mul(x, mask) : k.mul(x, k.scalar(scale as number));
+        const { scale, dropout } = lora;
+        const mask = dropout ? k.upload(dropoutMask(x.size, dropout.rate, dropout.seed, scale, uploadBuffer(x.size)), x.shape) : undefined;
+        const xm = mask ? k.mul(x, mask) : k.mul(x, k.scalar(scale));
         const u = k.matMul(xm, lora.a);
         value = k.add(base, k.matMul(u, lora.b));
         save.xm = k.tensor(xm);
@@ -207,7 +207,7 @@ export function dense(x: tf.Tensor2D, p: DenseWeights): tf.Tensor2D {
                 const dx = kb.matMul(dy, p.wT ? p.wT() : kb.transpose(s.w as tf.Tensor2D));
                 if (!lora || !dU) return kb.tensor(dx);
                 const dxm = kb.matMul(dU, kb.transpose(lora.a));
-                return kb.tensor(kb.add(dx, kb.mul(dxm, s.mask ?? kb.scalar(lora.inputScale as number))));
+                return kb.tensor(kb.add(dx, kb.mul(dxm, s.mask ?? kb.scalar(lora.scale))));
               }),
           ];
           if (p.train) {
@@ -567,7 +567,7 @@ export function causalSelfAttentionJs(q: tf.Tensor2D, k: tf.Tensor2D, v: tf.Tens
       kv = rotateRows(kv, rotary.cos, rotary.sin, seqLen, heads, hd, 1);
     }
     const p = new Float32Array(batch * heads * seqLen * seqLen);
-    const out = new Float32Array(rows * d);
+    const out = uploadBuffer(rows * d);
     attentionForward(qv, kv, vv, p, out, batch, seqLen, heads, hd, scale);
     jsAttentionFlops.total += 2 * product;
     let scoreGrads: Float32Array | undefined;
@@ -631,6 +631,23 @@ function rotateRows(x: Float32Array, cos: Float32Array, sin: Float32Array, seqLe
   return out;
 }
 
+/** q_i . k_j over `hd` entries from offsets `qo`, `ko`, with four partial sums. */
+function dot(q: Float32Array, qo: number, k: Float32Array, ko: number, hd: number): number {
+  let s0 = 0;
+  let s1 = 0;
+  let s2 = 0;
+  let s3 = 0;
+  let c = 0;
+  for (; c + 3 < hd; c += 4) {
+    s0 += (q[qo + c] as number) * (k[ko + c] as number);
+    s1 += (q[qo + c + 1] as number) * (k[ko + c + 1] as number);
+    s2 += (q[qo + c + 2] as number) * (k[ko + c + 2] as number);
+    s3 += (q[qo + c + 3] as number) * (k[ko + c + 3] as number);
+  }
+  for (; c < hd; c++) s0 += (q[qo + c] as number) * (k[ko + c] as number);
+  return s0 + s1 + s2 + s3;
+}
+
 /** Scores, softmax over keys <= query, and P V; `p` [batch, heads, t, t] gets the probabilities. */
 function attentionForward(
   q: Float32Array,
@@ -654,16 +671,7 @@ function attentionForward(
         const pr = pBase + i * seqLen;
         let max = -Infinity;
         for (let j = 0; j <= i; j++) {
-          const ko = (b * seqLen + j) * d + col;
-          let s0 = 0;
-          let s1 = 0;
-          let c = 0;
-          for (; c + 1 < hd; c += 2) {
-            s0 += (q[qo + c] as number) * (k[ko + c] as number);
-            s1 += (q[qo + c + 1] as number) * (k[ko + c + 1] as number);
-          }
-          if (c < hd) s0 += (q[qo + c] as number) * (k[ko + c] as number);
-          const score = (s0 + s1) * scale;
+          const score = dot(q, qo, k, (b * seqLen + j) * d + col, hd) * scale;
           p[pr + j] = score;
           if (score > max) max = score;
         }
@@ -674,16 +682,11 @@ function attentionForward(
           z += e;
         }
         const inv = 1 / z;
-        for (let j = 0; j <= i; j++) {
-          const pj = (p[pr + j] as number) * inv;
-          p[pr + j] = pj;
-          const vo = (b * seqLen + j) * d + col;
-          if (j === 0) for (let c = 0; c < hd; c++) out[qo + c] = pj * (v[vo + c] as number);
-          else for (let c = 0; c < hd; c++) out[qo + c] = (out[qo + c] as number) + pj * (v[vo + c] as number);
-        }
+        for (let j = 0; j <= i; j++) p[pr + j] = (p[pr + j] as number) * inv;
       }
     }
   }
+  attentionPairProductInto(p, v, out, batch, seqLen, heads, hd, false);
 }
 
 /** dS = P (dP - rowsum(dP P)) * scale with dP = dO V^T, over causal pairs; [batch, heads, t, t]. */
@@ -706,22 +709,13 @@ function attentionScoreGrads(
       for (let i = 0; i < seqLen; i++) {
         const oo = (b * seqLen + i) * d + col;
         const pr = pBase + i * seqLen;
-        let dot = 0;
+        let rowDot = 0;
         for (let j = 0; j <= i; j++) {
-          const vo = (b * seqLen + j) * d + col;
-          let s0 = 0;
-          let s1 = 0;
-          let c = 0;
-          for (; c + 1 < hd; c += 2) {
-            s0 += (dOut[oo + c] as number) * (v[vo + c] as number);
-            s1 += (dOut[oo + c + 1] as number) * (v[vo + c + 1] as number);
-          }
-          if (c < hd) s0 += (dOut[oo + c] as number) * (v[vo + c] as number);
-          const dp = s0 + s1;
+          const dp = dot(dOut, oo, v, (b * seqLen + j) * d + col, hd);
           g[pr + j] = dp;
-          dot += dp * (p[pr + j] as number);
+          rowDot += dp * (p[pr + j] as number);
         }
-        for (let j = 0; j <= i; j++) g[pr + j] = (p[pr + j] as number) * ((g[pr + j] as number) - dot) * scale;
+        for (let j = 0; j <= i; j++) g[pr + j] = (p[pr + j] as number) * ((g[pr + j] as number) - rowDot) * scale;
       }
     }
   }
@@ -733,24 +727,50 @@ function attentionScoreGrads(
  * with `transposed` out_j = sum_i w_ij x_i. Rows [batch*t, heads*hd].
  */
 function attentionPairProduct(w: Float32Array, x: Float32Array, batch: number, seqLen: number, heads: number, hd: number, transposed: boolean): Float32Array {
+  const out = uploadBuffer(batch * seqLen * heads * hd);
+  attentionPairProductInto(w, x, out, batch, seqLen, heads, hd, transposed);
+  return out;
+}
+
+/** attentionPairProduct into `out`: each output row at a time, four columns in registers. */
+function attentionPairProductInto(w: Float32Array, x: Float32Array, out: Float32Array, batch: number, seqLen: number, heads: number, hd: number, transposed: boolean): void {
   const d = heads * hd;
-  const out = new Float32Array(batch * seqLen * d);
   for (let b = 0; b < batch; b++) {
     for (let h = 0; h < heads; h++) {
       const col = h * hd;
       const wBase = (b * heads + h) * seqLen * seqLen;
-      for (let i = 0; i < seqLen; i++) {
-        const io = (b * seqLen + i) * d + col;
-        const wr = wBase + i * seqLen;
-        for (let j = 0; j <= i; j++) {
-          const wij = w[wr + j] as number;
-          if (wij === 0) continue;
-          const jo = (b * seqLen + j) * d + col;
-          if (transposed) for (let c = 0; c < hd; c++) out[jo + c] = (out[jo + c] as number) + wij * (x[io + c] as number);
-          else for (let c = 0; c < hd; c++) out[io + c] = (out[io + c] as number) + wij * (x[jo + c] as number);
+      for (let r = 0; r < seqLen; r++) {
+        const ro = (b * seqLen + r) * d + col;
+        // pairs of output row r: (r, j <= r) read row r of w; transposed, (i >= r, r) read column r
+        const from = transposed ? r : 0;
+        const to = transposed ? seqLen - 1 : r;
+        const wStart = transposed ? wBase + r * seqLen + r : wBase + r * seqLen;
+        const wStep = transposed ? seqLen : 1;
+        let c = 0;
+        for (; c + 3 < hd; c += 4) {
+          let a0 = 0;
+          let a1 = 0;
+          let a2 = 0;
+          let a3 = 0;
+          for (let m = from, wi = wStart; m <= to; m++, wi += wStep) {
+            const wm = w[wi] as number;
+            const o = (b * seqLen + m) * d + col + c;
+            a0 += wm * (x[o] as number);
+            a1 += wm * (x[o + 1] as number);
+            a2 += wm * (x[o + 2] as number);
+            a3 += wm * (x[o + 3] as number);
+          }
+          out[ro + c] = a0;
+          out[ro + c + 1] = a1;
+          out[ro + c + 2] = a2;
+          out[ro + c + 3] = a3;
+        }
+        for (; c < hd; c++) {
+          let a = 0;
+          for (let m = from, wi = wStart; m <= to; m++, wi += wStep) a += (w[wi] as number) * (x[(b * seqLen + m) * d + col + c] as number);
+          out[ro + c] = a;
         }
       }
     }
   }
-  return out;
 }

@@ -39,17 +39,19 @@ export function initLoraValues(inDim: number, outDim: number, rank: number, rng:
  * independently 0 with probability `rate`, else scale / (1 - rate), so that
  * dropout(x) * (alpha / r) = x * mask. Drawn by geometric gaps (the number of kept elements
  * before the next dropped one is Geometric(rate)): one draw of Random(seed) per dropped element
- * instead of one per element, the same distribution as elementwise Bernoulli draws.
+ * instead of one per element, the same distribution as elementwise Bernoulli draws. Written into
+ * `out` when given.
  */
-export function dropoutMask(size: number, rate: number, seed: number, scale = 1): Float32Array {
+export function dropoutMask(size: number, rate: number, seed: number, scale = 1, out: Float32Array<ArrayBuffer> = new Float32Array(size)): Float32Array<ArrayBuffer> {
   if (!(rate >= 0 && rate < 1)) throw new Error(`dropout rate must be in [0, 1), got ${rate}`);
-  const mask = new Float32Array(size).fill(scale / (1 - rate));
-  if (rate === 0) return mask;
+  if (out.length !== size) throw new Error(`dropoutMask: ${out.length} floats for a mask of ${size}`);
+  out.fill(scale / (1 - rate));
+  if (rate === 0) return out;
   const rng = new Random(seed);
   const logKeep = Math.log1p(-rate);
   // gap = floor(ln U / ln(1 - rate)), U uniform in (0, 1]
-  for (let i = Math.floor(Math.log(1 - rng.next()) / logKeep); i < size; i += 1 + Math.floor(Math.log(1 - rng.next()) / logKeep)) mask[i] = 0;
-  return mask;
+  for (let i = Math.floor(Math.log(1 - rng.next()) / logKeep); i < size; i += 1 + Math.floor(Math.log(1 - rng.next()) / logKeep)) out[i] = 0;
+  return out;
 }
 
 /** W + (alpha / r) A B: the base weight with the adapter folded in. */

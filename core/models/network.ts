@@ -9,7 +9,7 @@ import type { TransformerConfig } from './config.js';
 import { gpt2 } from './gpt2.js';
 import { attentionRunsInJs, causalMask, causalSelfAttention, causalSelfAttentionJs, dense, embedding, residual, layerNorm, rmsNorm, rotaryTables, rotateHalfMatrix, type LoraBranch, type RotaryInput } from './layers.js';
 import { llama } from './llama.js';
-import { adapterNames, dropoutMask, initLoraValues, loraScale, mergeLora, type LoraAdapter } from './lora.js';
+import { adapterNames, initLoraValues, loraScale, mergeLora, type LoraAdapter } from './lora.js';
 
 /** Named float32 tensors, flattened row-major (the layout of safetensors files and AdapterWeights). */
 export type WeightRecord = Record<string, { shape: number[]; values: Float32Array }>;
@@ -258,8 +258,7 @@ export class TransformerNetwork {
         let lora: LoraBranch | undefined;
         if (adapter) {
           const seed = (pass.seed + Math.imul(++dropoutCalls, 0x9e3779b1)) >>> 0;
-          const inputScale = rate > 0 ? dropoutMask(x.size, rate, seed, scale) : scale;
-          lora = { a: adapter.a, b: adapter.b, inputScale, train: pass.trainAdapters };
+          lora = { a: adapter.a, b: adapter.b, scale, dropout: rate > 0 ? { rate, seed } : undefined, train: pass.trainAdapters };
         }
         const w = this.param(`${name}.w`) as tf.Tensor2D;
         const bias = this.base.get(`${name}.b`) as tf.Tensor1D | undefined;

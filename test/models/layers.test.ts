@@ -61,7 +61,7 @@ describe('dense: x W + b + LoRA', () => {
   it('has the value and every gradient of the plain formula (dropout mask with scale folded in)', () => {
     const { x, w, b, a, bl } = inputs();
     const op = (xs: tf.Tensor, ws: tf.Tensor, bs: tf.Tensor, as: tf.Tensor, bls: tf.Tensor): tf.Tensor =>
-      dense(xs as tf.Tensor2D, { w: ws as tf.Tensor2D, bias: bs as tf.Tensor1D, train: true, lora: { a: as as tf.Tensor2D, b: bls as tf.Tensor2D, inputScale: mask, train: true } });
+      dense(xs as tf.Tensor2D, { w: ws as tf.Tensor2D, bias: bs as tf.Tensor1D, train: true, lora: { a: as as tf.Tensor2D, b: bls as tf.Tensor2D, scale: 2, dropout: { rate: 0.3, seed: 7 }, train: true } });
     const reference = (xs: tf.Tensor, ws: tf.Tensor, bs: tf.Tensor, as: tf.Tensor, bls: tf.Tensor): tf.Tensor =>
       tf.add(tf.add(tf.matMul(xs as tf.Tensor2D, ws as tf.Tensor2D), bs), tf.matMul(tf.matMul(tf.mul(xs, tf.tensor2d(mask, [5, 3])) as tf.Tensor2D, as as tf.Tensor2D), bls as tf.Tensor2D));
     expectSameGradients(op, reference, [x, w, b, a, bl]);
@@ -70,7 +70,7 @@ describe('dense: x W + b + LoRA', () => {
   it('with a scalar scale and a cached W^T, and without bias', () => {
     const { x, w, a, bl } = inputs();
     const op = (xs: tf.Tensor, as: tf.Tensor, bls: tf.Tensor): tf.Tensor =>
-      dense(xs as tf.Tensor2D, { w, wT: () => tf.transpose(w), train: false, lora: { a: as as tf.Tensor2D, b: bls as tf.Tensor2D, inputScale: 2, train: true } });
+      dense(xs as tf.Tensor2D, { w, wT: () => tf.transpose(w), train: false, lora: { a: as as tf.Tensor2D, b: bls as tf.Tensor2D, scale: 2, train: true } });
     const reference = (xs: tf.Tensor, as: tf.Tensor, bls: tf.Tensor): tf.Tensor =>
       tf.add(tf.matMul(xs as tf.Tensor2D, w), tf.mul(tf.matMul(tf.matMul(xs as tf.Tensor2D, as as tf.Tensor2D), bls as tf.Tensor2D), 2));
     expectSameGradients(op, reference, [x, a, bl]);
