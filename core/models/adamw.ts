@@ -7,7 +7,7 @@
  * Gradients are first clipped to a global L2 norm (1.0 by default, as Hugging Face's Trainer).
  */
 import * as tf from '@tensorflow/tfjs';
-import { uploadBuffer } from './kernels.js';
+import { readView, uploadBuffer } from './kernels.js';
 
 export interface AdamWOptions {
   learningRate: number;
@@ -52,11 +52,11 @@ export class AdamW {
     // eps is scaled like torch's, which adds it to the bias-corrected sqrt(v)
     const eps = this.eps * Math.sqrt(1 - this.b2 ** t);
     const { b1, b2 } = this;
-    const values = grads.map(([, g]) => g.dataSync() as Float32Array);
-    const clip = this.clipFactor(values);
-    grads.forEach(([variable, g], i) => {
+    const clip = this.clipFactor(grads.map(([, g]) => g));
+    grads.forEach(([variable, g]) => {
       if (g.size !== variable.size) throw new Error(`AdamW: gradient of shape [${g.shape}] for a variable of shape [${variable.shape}]`);
-      const gv = values[i] as Float32Array;
+      // a view, read before this iteration's upload allocates
+      const gv = readView(g);
       let state = this.moments.get(variable);
       if (!state) {
         state = { m: new Float32Array(variable.size), v: new Float32Array(variable.size) };
@@ -88,10 +88,13 @@ export class AdamW {
   }
 
   /** min(1, maxNorm / ||g||) over all gradients; 1 without clipping. */
-  private clipFactor(grads: readonly Float32Array[]): number {
+  private clipFactor(grads: readonly tf.Tensor[]): number {
     if (this.maxGradNorm <= 0 || grads.length === 0) return 1;
     let sq = 0;
-    for (const g of grads) for (let j = 0; j < g.length; j++) sq += (g[j] as number) * (g[j] as number);
+    for (const t of grads) {
+      const g = readView(t);
+      for (let j = 0; j < g.length; j++) sq += (g[j] as number) * (g[j] as number);
+    }
     return Math.min(1, this.maxGradNorm / (Math.sqrt(sq) + 1e-6));
   }
 }

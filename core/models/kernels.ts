@@ -162,3 +162,23 @@ export function uploadBuffer(size: number): Float32Array<ArrayBuffer> {
   }
   return b;
 }
+
+/**
+ * The values of `t` without a copy where the backend allows: a view of the wasm heap, or the cpu
+ * backend's own array; elsewhere dataSync(). Read only, and only until the next allocation on the
+ * backend (a growing wasm heap detaches earlier views): take it, read it, drop it.
+ */
+export function readView(t: tf.Tensor): Float32Array {
+  if (t.dtype !== 'float32') throw new Error(`readView: ${t.dtype} tensor`);
+  const backend = tf.backend() as unknown as {
+    typedArrayFromHeap?: (info: tf.TensorInfo) => Float32Array;
+    data?: { get(dataId: object): { values?: unknown } | undefined };
+  };
+  const name = tf.getBackend();
+  if (name === 'wasm' && typeof backend.typedArrayFromHeap === 'function') return backend.typedArrayFromHeap(t);
+  if (name === 'cpu') {
+    const values = backend.data?.get(t.dataId)?.values;
+    if (values instanceof Float32Array) return values;
+  }
+  return t.dataSync() as Float32Array;
+}

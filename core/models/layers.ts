@@ -20,7 +20,7 @@
  * Activations are row-major `[rows, features]` with rows = batch * time.
  */
 import * as tf from '@tensorflow/tfjs';
-import { uploadBuffer, withKernels } from './kernels.js';
+import { readView, uploadBuffer, withKernels } from './kernels.js';
 import { dropoutMask } from './lora.js';
 
 // ---------------------------------------------------------------------------------------------
@@ -559,25 +559,21 @@ export function causalSelfAttentionJs(q: tf.Tensor2D, k: tf.Tensor2D, v: tf.Tens
   const scale = 1 / Math.sqrt(hd);
   const product = batch * heads * ((seqLen * (seqLen + 1)) / 2) * hd * 2;
   return block([q, k, v], () => {
-    let qv = q.dataSync() as Float32Array;
-    let kv = k.dataSync() as Float32Array;
-    const vv = v.dataSync() as Float32Array;
-    if (rotary) {
-      qv = rotateRows(qv, rotary.cos, rotary.sin, seqLen, heads, hd, 1);
-      kv = rotateRows(kv, rotary.cos, rotary.sin, seqLen, heads, hd, 1);
-    }
+    // rotated copies, or views of q and k read now and again in backward
+    const rq = rotary ? rotateRows(readView(q), rotary.cos, rotary.sin, seqLen, heads, hd, 1) : undefined;
+    const rk = rotary ? rotateRows(readView(k), rotary.cos, rotary.sin, seqLen, heads, hd, 1) : undefined;
     const p = new Float32Array(batch * heads * seqLen * seqLen);
     const out = uploadBuffer(rows * d);
-    attentionForward(qv, kv, vv, p, out, batch, seqLen, heads, hd, scale);
+    attentionForward(rq ?? readView(q), rk ?? readView(k), readView(v), p, out, batch, seqLen, heads, hd, scale);
     jsAttentionFlops.total += 2 * product;
     let scoreGrads: Float32Array | undefined;
     return {
       value: tf.tensor2d(out, [rows, d]),
-      backward: (dy) => {
-        const dOut = dy.dataSync() as Float32Array;
+      save: (rotary ? { v } : { q, k, v }) as Saved,
+      backward: (dy, saved) => {
         const dScores = (): Float32Array => {
           if (!scoreGrads) {
-            scoreGrads = attentionScoreGrads(dOut, vv, p, batch, seqLen, heads, hd, scale);
+            scoreGrads = attentionScoreGrads(readView(dy), readView(saved.v as tf.Tensor), p, batch, seqLen, heads, hd, scale);
             jsAttentionFlops.total += product;
           }
           return scoreGrads;
@@ -585,17 +581,17 @@ export function causalSelfAttentionJs(q: tf.Tensor2D, k: tf.Tensor2D, v: tf.Tens
         const unrotate = (g: Float32Array): Float32Array => (rotary ? rotateRows(g, rotary.cos, rotary.sin, seqLen, heads, hd, -1) : g);
         return [
           () => {
-            const g = attentionPairProduct(dScores(), kv, batch, seqLen, heads, hd, false);
+            const g = attentionPairProduct(dScores(), rk ?? readView(saved.k as tf.Tensor), batch, seqLen, heads, hd, false);
             jsAttentionFlops.total += product;
             return tf.tensor2d(unrotate(g), [rows, d]);
           },
           () => {
-            const g = attentionPairProduct(dScores(), qv, batch, seqLen, heads, hd, true);
+            const g = attentionPairProduct(dScores(), rq ?? readView(saved.q as tf.Tensor), batch, seqLen, heads, hd, true);
             jsAttentionFlops.total += product;
             return tf.tensor2d(unrotate(g), [rows, d]);
           },
           () => {
-            const g = attentionPairProduct(p, dOut, batch, seqLen, heads, hd, true);
+            const g = attentionPairProduct(p, readView(dy), batch, seqLen, heads, hd, true);
             jsAttentionFlops.total += product;
             return tf.tensor2d(g, [rows, d]);
           },
