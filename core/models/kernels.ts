@@ -11,6 +11,8 @@ import * as tf from '@tensorflow/tfjs';
 
 type Info = tf.TensorInfo;
 type Input = Info | tf.Tensor;
+const NO_ATTRS: Record<string, unknown> = {};
+const FUSED_LINEAR: Record<string, unknown> = { transposeA: false, transposeB: false, activation: 'linear' };
 type KernelFn = (params: { inputs: Record<string, Input>; attrs: Record<string, unknown>; backend: unknown }) => Info | Info[];
 
 interface Backend {
@@ -19,18 +21,27 @@ interface Backend {
   write(values: Float32Array, shape: number[], dtype: string): object;
 }
 
-const kernelCache = new Map<string, KernelFn>();
+/** Kernel functions by backend, then by name. */
+const kernelCache = new Map<string, Map<string, KernelFn>>();
 /** Scalars by backend and value, kept for the process. */
 const scalarCache = new Map<string, tf.Tensor>();
 
-function kernel(name: string, backendName: string): KernelFn {
-  const key = `${backendName}/${name}`;
-  let k = kernelCache.get(key);
+function kernelsOf(backendName: string): Map<string, KernelFn> {
+  let m = kernelCache.get(backendName);
+  if (!m) {
+    m = new Map();
+    kernelCache.set(backendName, m);
+  }
+  return m;
+}
+
+function kernel(kernels: Map<string, KernelFn>, name: string, backendName: string): KernelFn {
+  let k = kernels.get(name);
   if (!k) {
     const config = tf.getKernel(name, backendName);
     if (!config) throw new Error(`kernels: no '${name}' kernel for backend '${backendName}'`);
     k = config.kernelFunc as unknown as KernelFn;
-    kernelCache.set(key, k);
+    kernels.set(name, k);
   }
   return k;
 }
@@ -38,10 +49,11 @@ function kernel(name: string, backendName: string): KernelFn {
 export class KernelScope {
   private readonly backend = tf.backend() as unknown as Backend;
   private readonly backendName = tf.getBackend();
+  private readonly kernels = kernelsOf(this.backendName);
   private owned: Info[] = [];
 
-  run(name: string, inputs: Record<string, Input>, attrs: Record<string, unknown> = {}): Info {
-    const out = kernel(name, this.backendName)({ inputs, attrs, backend: this.backend });
+  run(name: string, inputs: Record<string, Input>, attrs: Record<string, unknown> = NO_ATTRS): Info {
+    const out = kernel(this.kernels, name, this.backendName)({ inputs, attrs, backend: this.backend });
     if (Array.isArray(out)) throw new Error(`kernels: '${name}' returned several outputs`);
     this.owned.push(out);
     return out;
@@ -93,12 +105,16 @@ export class KernelScope {
     return this.run('BatchMatMul', { a, b }, { transposeA: false, transposeB: false });
   }
 
-  /** a b + bias for 2-D a and b, as one kernel. */
+  /** a b + bias for 2-D a and b, as one kernel (which takes 3-D shapes: the same data relabelled,
+   * as a reshape kernel would, without running one). */
   matMulBias(a: Input, b: Input, bias: Input): Info {
     const [m, kDim] = a.shape as [number, number];
     const n = b.shape[1] as number;
-    const out = this.run('_FusedMatMul', { a: this.reshape(a, [1, m, kDim]), b: this.reshape(b, [1, kDim, n]), bias }, { transposeA: false, transposeB: false, activation: 'linear' });
-    return this.reshape(out, [m, n]);
+    const a3: Info = { dataId: a.dataId, shape: [1, m, kDim], dtype: a.dtype };
+    const b3: Info = { dataId: b.dataId, shape: [1, kDim, n], dtype: b.dtype };
+    const out = this.run('_FusedMatMul', { a: a3, b: b3, bias }, FUSED_LINEAR);
+    out.shape = [m, n];
+    return out;
   }
 
   /** A float32 constant (kept for the process). */
