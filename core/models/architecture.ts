@@ -25,6 +25,9 @@ export interface ProjectionDef {
 export interface ForwardShape {
   batch: number;
   seqLen: number;
+  /** Non-pad length of each sequence (right padding), when known: the outputs of padded
+   * positions are then unspecified (finite), as no real position and no loss depends on them. */
+  lengths?: readonly number[];
 }
 
 export interface ForwardContext {

@@ -5,8 +5,9 @@
  *
  *   forward    every projection 2 T in out, its LoRA branch 2 T r (in + out), attention
  *              Q K^T and P V over all heads, output layer 2 T d V; an attention product is
- *              2 T S d over all (query, key) pairs, or T (S + 1) d over the causal pairs only
- *              when the JS kernel runs it (wasm and cpu backends, see layers.ts)
+ *              2 T S d over all (query, key) pairs, or 2 P d over the causal pairs of real
+ *              queries (P = sum over sequences of L (L + 1) / 2, L = S without lengths) when
+ *              the JS kernel runs it (wasm and cpu backends, see layers.ts)
  *   backward   only what backprop asks for (layers.ts: gradients are per input and lazy):
  *              - a projection whose output depends on trained weights: dU = dy B^T (2 T out r)
  *                when adapted; the input gradient (2 T in out, plus 2 T r in through LoRA)
@@ -28,13 +29,14 @@
  */
 import type { ProjectionDef } from './architecture.js';
 import type { TransformerConfig } from './config.js';
-import { attentionRunsInJs } from './layers.js';
+import { attentionRunsInJs, causalPairs } from './layers.js';
 import { ARCHITECTURES } from './network.js';
 import type { TrainedWeights } from './training.js';
 
 /** FLOPs of a forward pass plus, when `trained` is given, its backward pass, over `tokens`
- * positions in sequences of length `seqLen` (tokens = batch * seqLen, padding included). */
-export function stepFlops(config: TransformerConfig, tokens: number, seqLen: number, trained?: TrainedWeights): number {
+ * positions in sequences of length `seqLen` (tokens = batch * seqLen, padding included), the
+ * sequences' real lengths given when the forward pass was given them (ForwardShape). */
+export function stepFlops(config: TransformerConfig, tokens: number, seqLen: number, trained?: TrainedWeights, lengths?: readonly number[]): number {
   const T = tokens;
   const r = config.lora.rank;
   const targets = new Set(config.lora.targets);
@@ -63,7 +65,7 @@ export function stepFlops(config: TransformerConfig, tokens: number, seqLen: num
   const projections = ARCHITECTURES[config.arch].projections(config);
   const perLayer = projections.length / config.layers;
   const js = attentionRunsInJs();
-  const attentionProduct = js ? T * (seqLen + 1) * config.dModel : 2 * T * seqLen * config.dModel;
+  const attentionProduct = js ? 2 * causalPairs(seqLen, lengths, T / seqLen) * config.dModel : 2 * T * seqLen * config.dModel;
   // whether the residual stream depends on trained weights (from the start when the embedding trains)
   let stream = trainsBase;
   for (let layer = 0; layer < config.layers; layer++) {

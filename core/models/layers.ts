@@ -544,27 +544,57 @@ export function attentionRunsInJs(): boolean {
 /** FLOPs (2 per multiply-add) the JS attention kernel has run so far, as counted by its loops. */
 export const jsAttentionFlops = { total: 0 };
 
+/** (query, key) pairs the JS kernel visits: key <= query < the sequence's length, per head. */
+export function causalPairs(seqLen: number, lengths?: readonly number[], batch = lengths?.length ?? 1): number {
+  let pairs = 0;
+  for (let b = 0; b < batch; b++) {
+    const len = lengths ? Math.min(lengths[b] as number, seqLen) : seqLen;
+    pairs += (len * (len + 1)) / 2;
+  }
+  return pairs;
+}
+
+/** Shape of a JS attention call: heads indexed in place in [batch*t, heads*hd] rows. */
+interface Geometry {
+  batch: number;
+  seqLen: number;
+  heads: number;
+  hd: number;
+  /** Real length of each sequence; rows beyond are padding, left out. */
+  lens: Int32Array;
+}
+
 /**
  * causalSelfAttention computed in JS over [batch*t, heads*hd] rows, with heads indexed in place
- * (no head transposes), the scale, mask and softmax fused, and only the causal pairs (key <= query)
- * visited. Rotary embedding (tables [t * hd]) is applied in JS too. Backward: the score gradients
+ * (no head transposes), the scale, mask and softmax fused, and only the causal pairs (key <=
+ * query) visited, of real queries only when the sequences' lengths are given (padded query rows
+ * come out 0: under right padding no real position and no loss depends on them). Rotary
+ * embedding (tables [t * hd]) is applied in JS too. Backward: the score gradients
  * dS = P (dP - rowsum(dP P)) / sqrt(hd) once, for whichever of dQ = dS K and dK = dS^T Q backprop
  * asks for; dV = P^T dO on its own.
  */
-export function causalSelfAttentionJs(q: tf.Tensor2D, k: tf.Tensor2D, v: tf.Tensor2D, s: AttentionShape, rotary?: { cos: Float32Array; sin: Float32Array }): tf.Tensor2D {
+export function causalSelfAttentionJs(
+  q: tf.Tensor2D,
+  k: tf.Tensor2D,
+  v: tf.Tensor2D,
+  s: AttentionShape & { lengths?: readonly number[] | undefined },
+  rotary?: { cos: Float32Array; sin: Float32Array },
+): tf.Tensor2D {
   const { batch, seqLen, heads } = s;
   const d = q.shape[1];
   const hd = d / heads;
   const rows = batch * seqLen;
   const scale = 1 / Math.sqrt(hd);
-  const product = batch * heads * ((seqLen * (seqLen + 1)) / 2) * hd * 2;
+  const lens = Int32Array.from({ length: batch }, (_, b) => (s.lengths ? Math.min(s.lengths[b] as number, seqLen) : seqLen));
+  const g: Geometry = { batch, seqLen, heads, hd, lens };
+  const product = 2 * heads * causalPairs(seqLen, s.lengths, batch) * hd;
   return block([q, k, v], () => {
     // rotated copies, or views of q and k read now and again in backward
     const rq = rotary ? rotateRows(readView(q), rotary.cos, rotary.sin, seqLen, heads, hd, 1) : undefined;
     const rk = rotary ? rotateRows(readView(k), rotary.cos, rotary.sin, seqLen, heads, hd, 1) : undefined;
     const p = new Float32Array(batch * heads * seqLen * seqLen);
     const out = uploadBuffer(rows * d);
-    attentionForward(rq ?? readView(q), rk ?? readView(k), readView(v), p, out, batch, seqLen, heads, hd, scale);
+    attentionForward(rq ?? readView(q), rk ?? readView(k), readView(v), p, out, g, scale);
     jsAttentionFlops.total += 2 * product;
     let scoreGrads: Float32Array | undefined;
     return {
@@ -573,27 +603,27 @@ export function causalSelfAttentionJs(q: tf.Tensor2D, k: tf.Tensor2D, v: tf.Tens
       backward: (dy, saved) => {
         const dScores = (): Float32Array => {
           if (!scoreGrads) {
-            scoreGrads = attentionScoreGrads(readView(dy), readView(saved.v as tf.Tensor), p, batch, seqLen, heads, hd, scale);
+            scoreGrads = attentionScoreGrads(readView(dy), readView(saved.v as tf.Tensor), p, g, scale);
             jsAttentionFlops.total += product;
           }
           return scoreGrads;
         };
-        const unrotate = (g: Float32Array): Float32Array => (rotary ? rotateRows(g, rotary.cos, rotary.sin, seqLen, heads, hd, -1) : g);
+        const unrotate = (x: Float32Array): Float32Array => (rotary ? rotateRows(x, rotary.cos, rotary.sin, seqLen, heads, hd, -1) : x);
         return [
           () => {
-            const g = attentionPairProduct(dScores(), rk ?? readView(saved.k as tf.Tensor), batch, seqLen, heads, hd, false);
+            const x = attentionPairProduct(dScores(), rk ?? readView(saved.k as tf.Tensor), g, false);
             jsAttentionFlops.total += product;
-            return tf.tensor2d(unrotate(g), [rows, d]);
+            return tf.tensor2d(unrotate(x), [rows, d]);
           },
           () => {
-            const g = attentionPairProduct(dScores(), rq ?? readView(saved.q as tf.Tensor), batch, seqLen, heads, hd, true);
+            const x = attentionPairProduct(dScores(), rq ?? readView(saved.q as tf.Tensor), g, true);
             jsAttentionFlops.total += product;
-            return tf.tensor2d(unrotate(g), [rows, d]);
+            return tf.tensor2d(unrotate(x), [rows, d]);
           },
           () => {
-            const g = attentionPairProduct(p, readView(dy), batch, seqLen, heads, hd, true);
+            const x = attentionPairProduct(p, readView(dy), g, true);
             jsAttentionFlops.total += product;
-            return tf.tensor2d(g, [rows, d]);
+            return tf.tensor2d(x, [rows, d]);
           },
         ];
       },
@@ -645,24 +675,15 @@ function dot(q: Float32Array, qo: number, k: Float32Array, ko: number, hd: numbe
 }
 
 /** Scores, softmax over keys <= query, and P V; `p` [batch, heads, t, t] gets the probabilities. */
-function attentionForward(
-  q: Float32Array,
-  k: Float32Array,
-  v: Float32Array,
-  p: Float32Array,
-  out: Float32Array,
-  batch: number,
-  seqLen: number,
-  heads: number,
-  hd: number,
-  scale: number,
-): void {
+function attentionForward(q: Float32Array, k: Float32Array, v: Float32Array, p: Float32Array, out: Float32Array, g: Geometry, scale: number): void {
+  const { batch, seqLen, heads, hd, lens } = g;
   const d = heads * hd;
   for (let b = 0; b < batch; b++) {
+    const len = lens[b] as number;
     for (let h = 0; h < heads; h++) {
       const col = h * hd;
       const pBase = (b * heads + h) * seqLen * seqLen;
-      for (let i = 0; i < seqLen; i++) {
+      for (let i = 0; i < len; i++) {
         const qo = (b * seqLen + i) * d + col;
         const pr = pBase + i * seqLen;
         let max = -Infinity;
@@ -682,64 +703,61 @@ function attentionForward(
       }
     }
   }
-  attentionPairProductInto(p, v, out, batch, seqLen, heads, hd, false);
+  attentionPairProductInto(p, v, out, g, false);
 }
 
 /** dS = P (dP - rowsum(dP P)) * scale with dP = dO V^T, over causal pairs; [batch, heads, t, t]. */
-function attentionScoreGrads(
-  dOut: Float32Array,
-  v: Float32Array,
-  p: Float32Array,
-  batch: number,
-  seqLen: number,
-  heads: number,
-  hd: number,
-  scale: number,
-): Float32Array {
+function attentionScoreGrads(dOut: Float32Array, v: Float32Array, p: Float32Array, g: Geometry, scale: number): Float32Array {
+  const { batch, seqLen, heads, hd, lens } = g;
   const d = heads * hd;
-  const g = new Float32Array(p.length);
+  const grads = new Float32Array(p.length);
   for (let b = 0; b < batch; b++) {
+    const len = lens[b] as number;
     for (let h = 0; h < heads; h++) {
       const col = h * hd;
       const pBase = (b * heads + h) * seqLen * seqLen;
-      for (let i = 0; i < seqLen; i++) {
+      for (let i = 0; i < len; i++) {
         const oo = (b * seqLen + i) * d + col;
         const pr = pBase + i * seqLen;
         let rowDot = 0;
         for (let j = 0; j <= i; j++) {
           const dp = dot(dOut, oo, v, (b * seqLen + j) * d + col, hd);
-          g[pr + j] = dp;
+          grads[pr + j] = dp;
           rowDot += dp * (p[pr + j] as number);
         }
-        for (let j = 0; j <= i; j++) g[pr + j] = (p[pr + j] as number) * ((g[pr + j] as number) - rowDot) * scale;
+        for (let j = 0; j <= i; j++) grads[pr + j] = (p[pr + j] as number) * ((grads[pr + j] as number) - rowDot) * scale;
       }
     }
   }
-  return g;
+  return grads;
 }
 
 /**
- * Over causal pairs (i, j <= i) with weights w [batch, heads, t, t]: out_i = sum_j w_ij x_j, or
- * with `transposed` out_j = sum_i w_ij x_i. Rows [batch*t, heads*hd].
+ * Over causal pairs (i, j <= i) of real queries with weights w [batch, heads, t, t]:
+ * out_i = sum_j w_ij x_j, or with `transposed` out_j = sum_i w_ij x_i. Rows [batch*t, heads*hd].
  */
-function attentionPairProduct(w: Float32Array, x: Float32Array, batch: number, seqLen: number, heads: number, hd: number, transposed: boolean): Float32Array {
-  const out = uploadBuffer(batch * seqLen * heads * hd);
-  attentionPairProductInto(w, x, out, batch, seqLen, heads, hd, transposed);
+function attentionPairProduct(w: Float32Array, x: Float32Array, g: Geometry, transposed: boolean): Float32Array {
+  const out = uploadBuffer(g.batch * g.seqLen * g.heads * g.hd);
+  attentionPairProductInto(w, x, out, g, transposed);
   return out;
 }
 
-/** attentionPairProduct into `out`: each output row at a time, four columns in registers. */
-function attentionPairProductInto(w: Float32Array, x: Float32Array, out: Float32Array, batch: number, seqLen: number, heads: number, hd: number, transposed: boolean): void {
+/** attentionPairProduct into `out`: each output row at a time, four columns in registers;
+ * rows at or past a sequence's length get 0. */
+function attentionPairProductInto(w: Float32Array, x: Float32Array, out: Float32Array, g: Geometry, transposed: boolean): void {
+  const { batch, seqLen, heads, hd, lens } = g;
   const d = heads * hd;
   for (let b = 0; b < batch; b++) {
+    const len = lens[b] as number;
+    out.fill(0, (b * seqLen + len) * d, (b + 1) * seqLen * d);
     for (let h = 0; h < heads; h++) {
       const col = h * hd;
       const wBase = (b * heads + h) * seqLen * seqLen;
-      for (let r = 0; r < seqLen; r++) {
+      for (let r = 0; r < len; r++) {
         const ro = (b * seqLen + r) * d + col;
         // pairs of output row r: (r, j <= r) read row r of w; transposed, (i >= r, r) read column r
         const from = transposed ? r : 0;
-        const to = transposed ? seqLen - 1 : r;
+        const to = transposed ? len - 1 : r;
         const wStart = transposed ? wBase + r * seqLen + r : wBase + r * seqLen;
         const wStep = transposed ? seqLen : 1;
         let c = 0;

@@ -267,10 +267,10 @@ export class TransformerNetwork {
       layerNorm: (x, name) =>
         layerNorm(x, this.param(`${name}.g`) as tf.Tensor1D, this.param(`${name}.b`) as tf.Tensor1D, config.normEps, pass.trainBase),
       rmsNorm: (x, name) => rmsNorm(x, this.param(`${name}.g`) as tf.Tensor1D, config.normEps, pass.trainBase),
-      attention: (q, k, v, { batch, seqLen }, options) => {
+      attention: (q, k, v, { batch, seqLen, lengths }, options) => {
         const shape = { batch, seqLen, heads: config.heads };
         const rotary = options?.rotary ? this.rotary(seqLen) : undefined;
-        if (attentionRunsInJs()) return causalSelfAttentionJs(q, k, v, shape, rotary && { cos: rotary.cosValues, sin: rotary.sinValues });
+        if (attentionRunsInJs()) return causalSelfAttentionJs(q, k, v, { ...shape, lengths }, rotary && { cos: rotary.cosValues, sin: rotary.sinValues });
         return causalSelfAttention(q, k, v, shape, this.causalMask(seqLen), rotary);
       },
       embed: (name, ids, positions) => {

@@ -68,7 +68,7 @@ export async function optimise(
         value.dispose();
         tf.dispose(Object.values(grads));
         tokens += batch.lengths.reduce((a, b) => a + b, 0);
-        flops += stepFlops(network.config, batch.batch * batch.seqLen, batch.seqLen, trained);
+        flops += stepFlops(network.config, batch.batch * batch.seqLen, batch.seqLen, trained, batch.lengths);
         steps++;
         await yieldToEventLoop();
       }

@@ -48,14 +48,17 @@ const [batch, seqLen] = [3, 5];
 const ids = Int32Array.from({ length: batch * seqLen }, (_, i) => (i * 7) % 13);
 const targets = Int32Array.from({ length: batch * seqLen }, (_, i) => (i * 5 + 1) % 13);
 const ceMask = new Float32Array(batch * seqLen).fill(1);
+/** Padded batch: real lengths of the 3 sequences. */
+const lengths = [5, 2, 4];
 
-async function measured(net: TransformerNetwork, trained: TrainedWeights | undefined): Promise<{ all: number; rotateHalf: number }> {
+async function measured(net: TransformerNetwork, trained: TrainedWeights | undefined, lens?: number[]): Promise<{ all: number; rotateHalf: number }> {
   const headDim = net.config.dModel / net.config.heads;
-  if (!trained) return productFlops(() => net.logits(ids, { batch, seqLen }, INFERENCE).dispose(), headDim);
+  const shape = { batch, seqLen, ...(lens ? { lengths: lens } : {}) };
+  if (!trained) return productFlops(() => net.logits(ids, shape, INFERENCE).dispose(), headDim);
   const pass: NetworkPass = { trainBase: trained === 'base', trainAdapters: trained === 'adapters', dropout: true, seed: 3 };
   const vars = trained === 'base' ? net.baseVariables() : net.adapterVariables();
   return productFlops(() => {
-    const { value, grads } = tf.variableGrads(() => supervisedLoss(net.logits(ids, { batch, seqLen }, pass), targets, ceMask), vars);
+    const { value, grads } = tf.variableGrads(() => supervisedLoss(net.logits(ids, shape, pass), targets, ceMask), vars);
     value.dispose();
     tf.dispose(Object.values(grads));
   }, headDim);
@@ -78,6 +81,9 @@ describe('stepFlops counts the products a step runs', () => {
         if (arch === 'gpt2' || attentionRunsInJs()) expect(rotateHalf).toBe(0);
         else expect(rotateHalf).toBeGreaterThan(0);
         expect(all - rotateHalf).toBe(stepFlops(c, batch * seqLen, seqLen, trained));
+        // a padded batch whose lengths the forward pass is told
+        const padded = await measured(net, trained, lengths);
+        expect(padded.all - padded.rotateHalf).toBe(stepFlops(c, batch * seqLen, seqLen, trained, lengths));
         net.dispose();
       });
     }

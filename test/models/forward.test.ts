@@ -37,6 +37,11 @@ describe.each(['gpt2', 'llama'] as const)('%s forward', (arch) => {
         rowExpected.forEach((v, j) => expect(got[b * 6 + t]?.[j]).toBeCloseTo(v, 4));
       });
     });
+    // told the sequences' lengths, it may leave padded positions out: real positions are unchanged
+    const withLengths = net.logits(batchIds(), { batch: 2, seqLen: 6, lengths: sequences.map((s) => s.length) }, INFERENCE);
+    const gotWithLengths = withLengths.arraySync() as number[][];
+    withLengths.dispose();
+    sequences.forEach((seq, b) => seq.forEach((_, t) => gotWithLengths[b * 6 + t]?.forEach((v, j) => expect(v).toBeCloseTo(got[b * 6 + t]?.[j] as number, 5))));
     net.dispose();
   });
 });

@@ -207,6 +207,19 @@ describe('causal self-attention', () => {
     expectSameGradients(op, reference, [random(shape, 11), random(shape, 12), random(shape, 13)]);
   });
 
+  it.each([false, true])('the JS kernel skips padded queries and keeps every real output and gradient (rotary %s)', (withRotary) => {
+    const [batch, seqLen, heads, hd] = [3, 5, 2, 4];
+    const lengths = [5, 2, 3];
+    const rot = withRotary ? rotaryInput(seqLen, hd) : undefined;
+    // objective over real rows only: padded rows' outputs are unspecified
+    const real = tf.tensor2d(Float32Array.from({ length: batch * seqLen }, (_, r) => (r % seqLen < (lengths[Math.floor(r / seqLen)] as number) ? 1 : 0)), [batch * seqLen, 1]);
+    const op = (q: tf.Tensor, k: tf.Tensor, v: tf.Tensor): tf.Tensor =>
+      tf.mul(causalSelfAttentionJs(q as tf.Tensor2D, k as tf.Tensor2D, v as tf.Tensor2D, { batch, seqLen, heads, lengths }, rot && { cos: rot.cosValues, sin: rot.sinValues }), real);
+    const reference = (q: tf.Tensor, k: tf.Tensor, v: tf.Tensor): tf.Tensor => tf.mul(referenceAttention(q, k, v, batch, seqLen, heads, rot), real);
+    const shape = [batch * seqLen, heads * hd];
+    expectSameGradients(op, reference, [random(shape, 31), random(shape, 32), random(shape, 33)]);
+  });
+
   it.each([false, true])('the JS kernel has the same value and gradients (rotary %s, 3 sequences, 2 heads)', (withRotary) => {
     const [batch, seqLen, heads, hd] = [3, 5, 2, 6];
     const rot = withRotary ? rotaryInput(seqLen, hd) : undefined;
