@@ -22,7 +22,8 @@
  * training differentiates, as does `supervisedLoss`.
  */
 import * as tf from '@tensorflow/tfjs';
-import { uploadBuffer } from '../models/kernels.js';
+import { readView, uploadBuffer } from '../models/kernels.js';
+import { keepForBackprop } from '../models/layers.js';
 
 /** Slot id of an empty top-K entry (its logit is -Infinity). */
 export const EMPTY_SLOT = -1;
@@ -274,9 +275,12 @@ export function fedmktTrainingLoss(logits: tf.Tensor2D, batch: TrainingTargets, 
   const op = tf.customGrad((...args: Array<tf.Tensor | tf.GradSaveFunc>) => {
     const x = args[0] as tf.Tensor2D;
     const probs = tf.softmax(x);
-    // kept for the gradient (a JS copy, no saved tensor)
-    const p = probs.dataSync() as Float32Array;
-    probs.dispose();
+    // inside a training step the softmax is kept and read in place; otherwise a JS copy is kept
+    const kept = keepForBackprop(probs);
+    const copy = kept ? undefined : (probs.dataSync() as Float32Array);
+    if (!kept) probs.dispose();
+    const softmaxValues = (): Float32Array => copy ?? readView(probs);
+    let p = softmaxValues();
     let logitValues: Float32Array | undefined;
     // log p at cell i of row r (offset o): from p, or where p underflows, exactly from the logits
     // as logit_i - logit_m + log p_m at the row's most likely id m
@@ -284,6 +288,7 @@ export function fedmktTrainingLoss(logits: tf.Tensor2D, batch: TrainingTargets, 
       const pi = p[i] as number;
       if (pi > 1e-30) return Math.log(pi);
       logitValues ??= x.dataSync() as Float32Array;
+      p = softmaxValues();
       let m = o;
       for (let j = o + 1; j < o + vocab; j++) if ((p[j] as number) > (p[m] as number)) m = j;
       return (logitValues[i] as number) - (logitValues[m] as number) + Math.log(p[m] as number);
@@ -304,6 +309,7 @@ export function fedmktTrainingLoss(logits: tf.Tensor2D, batch: TrainingTargets, 
       gradFunc: (dy: tf.Tensor | tf.Tensor[]) => {
         const scale = (dy as tf.Scalar).dataSync()[0] as number;
         const g = uploadBuffer(n * vocab);
+        p = softmaxValues();
         for (let r = 0; r < n; r++) {
           const w = (rowSums[r] as number) * scale;
           const o = r * vocab;

@@ -17,14 +17,16 @@ type KernelFn = (params: { inputs: Record<string, Input>; attrs: Record<string, 
 
 interface Backend {
   disposeData(dataId: object, force?: boolean): boolean;
+  incRef(dataId: object): void;
   /** Every backend's way to hold values (the cpu backend keeps the array itself). */
   write(values: Float32Array, shape: number[], dtype: string): object;
 }
 
 /** Kernel functions by backend, then by name. */
 const kernelCache = new Map<string, Map<string, KernelFn>>();
-/** Scalars by backend and value, kept for the process. */
-const scalarCache = new Map<string, tf.Tensor>();
+/** Scalar constants by backend and value: backend data kept for the process, outside the
+ * engine's accounting (so they never show in tf.memory()). */
+const scalarCache = new Map<string, Info>();
 
 function kernelsOf(backendName: string): Map<string, KernelFn> {
   let m = kernelCache.get(backendName);
@@ -118,11 +120,11 @@ export class KernelScope {
   }
 
   /** A float32 constant (kept for the process). */
-  scalar(value: number): tf.Tensor {
+  scalar(value: number): Info {
     const key = `${this.backendName}/${value}`;
     let t = scalarCache.get(key);
-    if (!t || t.isDisposed) {
-      t = tf.keep(tf.scalar(value));
+    if (!t) {
+      t = { dataId: this.backend.write(Float32Array.of(value), [], 'float32'), shape: [], dtype: 'float32' };
       scalarCache.set(key, t);
     }
     return t;
@@ -197,4 +199,13 @@ export function readView(t: tf.Tensor): Float32Array {
     if (values instanceof Float32Array) return values;
   }
   return t.dataSync() as Float32Array;
+}
+
+/**
+ * A new Tensor on the data of `t` (no copy, no kernel): the data lives until both are disposed,
+ * which is what a reshape to the same shape gives, minus the kernel call.
+ */
+export function alias<T extends tf.Tensor>(t: T): T {
+  (tf.backend() as unknown as Backend).incRef(t.dataId);
+  return (tf.engine() as unknown as { makeTensorFromDataId(dataId: object, shape: number[], dtype: string): T }).makeTensorFromDataId(t.dataId, t.shape, t.dtype);
 }

@@ -20,7 +20,7 @@
  * Activations are row-major `[rows, features]` with rows = batch * time.
  */
 import * as tf from '@tensorflow/tfjs';
-import { readView, uploadBuffer, withKernels } from './kernels.js';
+import { alias, readView, uploadBuffer, withKernels } from './kernels.js';
 import { dropoutMask } from './lora.js';
 
 // ---------------------------------------------------------------------------------------------
@@ -76,6 +76,13 @@ export function withBackpropState<T>(f: () => T): T {
   }
 }
 
+/** Keeps `t` until the current withBackpropState scope ends; false (nothing kept) outside one. */
+export function keepForBackprop(t: tf.Tensor): boolean {
+  if (!keptForBackprop) return false;
+  keptForBackprop.push(tf.keep(t));
+  return true;
+}
+
 function isTapeOn(): boolean {
   const engine = tf.engine() as unknown as { isTapeOn?: () => boolean };
   return typeof engine.isTapeOn === 'function' ? engine.isTapeOn() : true;
@@ -99,7 +106,7 @@ export function block<T extends tf.Tensor>(inputs: readonly tf.Tensor[], forward
       if (kept) {
         // the block's own intermediates are kept as they are; inputs and persistent tensors
         // (variables, cached constants) through an alias, so that releasing does not free them
-        aliases = tensors.map((t) => (inputs.includes(t) || t.kept || t instanceof tf.Variable ? tf.keep(tf.reshape(t, t.shape)) : tf.keep(t)));
+        aliases = tensors.map((t) => tf.keep(inputs.includes(t) || t.kept || t instanceof tf.Variable ? alias(t) : t));
         kept.push(...aliases);
       } else save(tensors);
     }
@@ -234,7 +241,7 @@ export function residual(h: tf.Tensor2D, y: tf.Tensor2D): tf.Tensor2D {
     withKernels((k) => ({
       value: k.tensor<tf.Tensor2D>(k.add(h, y)),
       // distinct tensors on the same data: backprop may dispose one gradient while using the other
-      backward: (dy) => [() => withKernels((kb) => kb.tensor(kb.reshape(dy, dy.shape))), () => withKernels((kb) => kb.tensor(kb.reshape(dy, dy.shape)))],
+      backward: (dy) => [() => alias(dy), () => alias(dy)],
     })),
   );
 }
@@ -337,15 +344,15 @@ export function gelu(x: tf.Tensor2D): tf.Tensor2D {
       const s = k.sigmoid(z);
       return {
         value: k.tensor<tf.Tensor2D>(k.mul(x, s)),
-        save: { x, s: k.tensor(s) },
+        save: { x, s: k.tensor(s), z: k.tensor(z) },
         backward: (dy, saved) => [
           () =>
             withKernels((kb) => {
               const xs = saved.x as tf.Tensor2D;
               const sg = saved.s as tf.Tensor2D;
-              const dz = kb.add(kb.mul(kb.square(xs), kb.scalar(6 * GELU_C * GELU_K)), kb.scalar(2 * GELU_C));
-              // s + x s (1 - s) dz = s (1 + x (1 - s) dz)
-              const local = kb.mul(sg, kb.add(kb.mul(kb.mul(xs, kb.sub(kb.scalar(1), sg)), dz), kb.scalar(1)));
+              // dy/dx = s + x s (1 - s) dz/dx, and x dz/dx = x 2c (1 + 3k x^2) = 3z - 4c x
+              const xdz = kb.sub(kb.mul(saved.z as tf.Tensor2D, kb.scalar(3)), kb.mul(xs, kb.scalar(4 * GELU_C)));
+              const local = kb.mul(sg, kb.add(kb.mul(kb.sub(kb.scalar(1), sg), xdz), kb.scalar(1)));
               return kb.tensor(kb.mul(dy, local));
             }),
         ],
