@@ -24,8 +24,10 @@
  * upstream of the first adapted projection.
  *
  * Not counted: elementwise work (norms, activations, softmax), which is what separates achieved
- * from peak, and LLaMA's rotate-half, which runs as a product with a signed permutation matrix
- * (2 T d hd per rotated tensor) but is elementwise work.
+ * from peak; and products that run but multiply structural zeros or only permute
+ * (uncountedFlops): the zero blocks of qkvDense's block-diagonal adapter products (when the base
+ * is frozen the q, k, v projections run as one block), and LLaMA's rotate-half with tfjs
+ * attention, a product with a signed permutation matrix.
  */
 import type { ProjectionDef } from './architecture.js';
 import type { TransformerConfig } from './config.js';
@@ -90,5 +92,43 @@ export function stepFlops(config: TransformerConfig, tokens: number, seqLen: num
   flops += head;
   if (trained && stream) flops += head; // input gradient
   if (trainsBase) flops += head + 2 * T * config.vocabSize * config.dModel; // output weights, embedding
+  return flops;
+}
+
+/**
+ * FLOPs of the products a step runs that stepFlops leaves out: per layer, when q, k and v run as
+ * one block (frozen base, all three adapted) its block-diagonal products u diag(B), dy diag(B)^T
+ * and (for trained adapters) dy^T u each multiply 6 zero blocks of [r, out] (12 T r out FLOPs);
+ * with tfjs attention (not the JS kernel), LLaMA's rotate-half of queries and keys, 2 T d hd each,
+ * forward and backward.
+ */
+export function uncountedFlops(config: TransformerConfig, tokens: number, seqLen: number, trained?: TrainedWeights): number {
+  const T = tokens;
+  const r = config.lora.rank;
+  const targets = new Set(config.lora.targets);
+  const trainsBase = trained === 'base';
+  const trainsAdapters = trained === 'adapters';
+  const fused = !trainsBase && targets.has('q') && targets.has('k') && targets.has('v');
+  const projections = ARCHITECTURES[config.arch].projections(config);
+  const perLayer = projections.length / config.layers;
+  let flops = 0;
+  // whether the residual stream depends on trained weights, as in stepFlops
+  let stream = trainsBase;
+  for (let layer = 0; layer < config.layers; layer++) {
+    const defs = projections.slice(layer * perLayer, (layer + 1) * perLayer);
+    const carries = (target: 'q' | 'k' | 'v'): boolean => stream || trainsBase || (trainsAdapters && targets.has(target));
+    if (fused) {
+      const zeros = 12 * T * r * (defs.find((p) => p.target === 'q') as ProjectionDef).outDim;
+      flops += zeros; // u diag(B)
+      if (trained && carries('q')) flops += zeros; // dy diag(B)^T
+      if (trainsAdapters) flops += zeros; // dy^T u
+    }
+    if (config.arch === 'llama' && !attentionRunsInJs()) {
+      const rotate = 2 * T * config.dModel * (config.dModel / config.heads);
+      flops += 2 * rotate;
+      if (trained && (carries('q') || carries('k') || carries('v'))) flops += rotate * ((carries('q') ? 1 : 0) + (carries('k') ? 1 : 0));
+    }
+    stream ||= trainsAdapters && defs.some((p) => targets.has(p.target));
+  }
   return flops;
 }

@@ -64,7 +64,7 @@ function forward(ctx: ForwardContext, ids: tf.Tensor1D, shape: ForwardShape): tf
   for (let i = 0; i < c.layers; i++) {
     const p = `h.${i}`;
     const a = ctx.layerNorm(h, `${p}.ln_1`);
-    const attn = ctx.attention(ctx.project(a, `${p}.attn.q`), ctx.project(a, `${p}.attn.k`), ctx.project(a, `${p}.attn.v`), shape);
+    const attn = ctx.selfAttention(a, `${p}.attn`, shape);
     h = ctx.residual(h, ctx.project(attn, `${p}.attn.o`));
 
     const m = ctx.layerNorm(h, `${p}.ln_2`);

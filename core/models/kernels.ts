@@ -137,6 +137,24 @@ export class KernelScope {
     return out;
   }
 
+  /**
+   * Edits the values of `info`, a result of this scope not yet used by any other kernel: in place
+   * where the backend's memory is reachable (wasm heap, cpu array), else on a copy uploaded in
+   * its stead. `f` must not run kernels or upload (that could move the wasm heap).
+   */
+  edit(info: Info, f: (values: Float32Array) => void): Info {
+    if (this.owned.indexOf(info) < 0) throw new Error('kernels: only a result of this scope can be edited');
+    const t = { dataId: info.dataId, shape: info.shape, dtype: info.dtype, size: info.shape.reduce((a, b) => a * b, 1) };
+    const view = heapView(t);
+    if (view) {
+      f(view);
+      return info;
+    }
+    const copy = Float32Array.from(tf.engine().readSync(info.dataId) as Float32Array);
+    f(copy);
+    return this.upload(copy, info.shape);
+  }
+
   /** `info` handed out as an engine Tensor: no longer freed by this scope. */
   tensor<T extends tf.Tensor>(info: Info): T {
     const i = this.owned.indexOf(info);
@@ -188,17 +206,22 @@ export function uploadBuffer(size: number): Float32Array<ArrayBuffer> {
  */
 export function readView(t: tf.Tensor): Float32Array {
   if (t.dtype !== 'float32') throw new Error(`readView: ${t.dtype} tensor`);
+  return heapView(t) ?? (t.dataSync() as Float32Array);
+}
+
+/** The backend's own float32 memory of `t` (wasm heap view, cpu array), or undefined. */
+function heapView(t: { dataId: object; shape: number[]; dtype: string; size: number }): Float32Array | undefined {
   const backend = tf.backend() as unknown as {
     typedArrayFromHeap?: (info: tf.TensorInfo) => Float32Array;
     data?: { get(dataId: object): { values?: unknown } | undefined };
   };
   const name = tf.getBackend();
-  if (name === 'wasm' && typeof backend.typedArrayFromHeap === 'function') return backend.typedArrayFromHeap(t);
+  if (name === 'wasm' && typeof backend.typedArrayFromHeap === 'function') return backend.typedArrayFromHeap(t as tf.TensorInfo);
   if (name === 'cpu') {
     const values = backend.data?.get(t.dataId)?.values;
-    if (values instanceof Float32Array) return values;
+    if (values instanceof Float32Array && values.length === t.size) return values;
   }
-  return t.dataSync() as Float32Array;
+  return undefined;
 }
 
 /**

@@ -21,7 +21,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { alias, readView, uploadBuffer, withKernels } from './kernels.js';
-import { dropoutMask } from './lora.js';
+import { dropoutMask, dropPositions } from './lora.js';
 
 // ---------------------------------------------------------------------------------------------
 // One tape node with per-input lazy gradients
@@ -233,6 +233,173 @@ export function dense(x: tf.Tensor2D, p: DenseWeights): tf.Tensor2D {
       };
     }),
   );
+}
+
+export interface QkvLora {
+  /** A ([in, r]) and B ([r, out]) of the q, k and v adapters, in that order. */
+  a: readonly tf.Tensor2D[];
+  b: readonly tf.Tensor2D[];
+  /** The LoRA scale alpha / r. */
+  scale: number;
+  /** Input dropout: its rate and the seed of each adapter's mask (q, k, v), as `dense` takes. */
+  dropout?: { rate: number; seeds: readonly number[] } | undefined;
+  /** Whether the six adapter matrices receive gradients. */
+  train: boolean;
+}
+
+export interface QkvWeights {
+  /** W_q | W_k | W_v side by side, [in, 3 out], frozen. */
+  w: tf.Tensor2D;
+  /** Its transpose [3 out, in]. */
+  wT: () => tf.Tensor2D;
+  /** b_q | b_k | b_v, [3 out]. */
+  bias?: tf.Tensor1D | undefined;
+  lora?: QkvLora | undefined;
+}
+
+/**
+ * The q, k and v projections of one input under frozen base weights, as one block with output
+ * q | k | v side by side ([rows, 3 out]): what three `dense` calls give, the same dropout masks
+ * included, in a fraction of the kernels. The adapters' updates (alpha/r) dropout_j(x) A_j B_j
+ * are computed together: x [A_q | A_k | A_v] in one product, the dropped inputs' contributions
+ * subtracted in JS (dropout is sparse), then one product with the block-diagonal [B_q, B_k, B_v].
+ * Backward likewise, fixing up only the dropped elements. The block-diagonal products also
+ * multiply their zero blocks (see flops.ts). Gradients: x; the six adapter matrices (a_q, b_q,
+ * a_k, b_k, a_v, b_v) when `lora.train`.
+ */
+export function qkvDense(x: tf.Tensor2D, p: QkvWeights): tf.Tensor2D {
+  const { lora } = p;
+  const [rows, inDim] = x.shape;
+  const out3 = p.w.shape[1];
+  const out = out3 / 3;
+  const inputs: tf.Tensor[] = [x];
+  if (lora?.train) for (let j = 0; j < 3; j++) inputs.push(lora.a[j] as tf.Tensor, lora.b[j] as tf.Tensor);
+  return block<tf.Tensor2D>(inputs, () =>
+    withKernels((k) => {
+      const base = p.bias ? k.matMulBias(x, p.w, p.bias) : k.matMul(x, p.w);
+      if (!lora) {
+        return { value: k.tensor<tf.Tensor2D>(base), backward: (dy) => [() => withKernels((kb) => kb.tensor(kb.matMul(dy, p.wT())))] };
+      }
+      const r = (lora.a[0] as tf.Tensor2D).shape[1];
+      const r3 = 3 * r;
+      const keep = lora.dropout ? lora.scale / (1 - lora.dropout.rate) : lora.scale;
+      // keep * A_j and B_j as JS copies (views do not outlive an allocation)
+      const a = lora.a.map((t) => scaledCopy(readView(t), keep));
+      const b = lora.b.map((t) => readView(t).slice());
+      const drops = lora.dropout ? lora.dropout.seeds.map((seed) => dropPositions(rows * inDim, (lora.dropout as { rate: number }).rate, seed)) : undefined;
+      // u = keep (x A_j - the dropped inputs' contributions), for all three side by side
+      const aCat = uploadBuffer(inDim * r3);
+      for (let j = 0; j < 3; j++) for (let c = 0; c < inDim; c++) for (let t = 0; t < r; t++) aCat[c * r3 + j * r + t] = (a[j] as Float32Array)[c * r + t] as number;
+      const u = k.edit(k.matMul(x, k.upload(aCat, [inDim, r3])), (uv) => {
+        if (drops) subtractDropped(uv, r3, r, drops, inDim, readView(x), a, 'rows');
+      });
+      const bDiag = uploadBuffer(r3 * out3).fill(0);
+      for (let j = 0; j < 3; j++) for (let t = 0; t < r; t++) bDiag.set((b[j] as Float32Array).subarray(t * out, (t + 1) * out), (j * r + t) * out3 + j * out);
+      const value = k.add(base, k.matMul(u, k.upload(bDiag, [r3, out3])));
+      return {
+        value: k.tensor<tf.Tensor2D>(value),
+        save: { x, u: k.tensor(u) },
+        backward: (dyIn, s) => {
+          const dy = dyIn as tf.Tensor2D;
+          // dU = dy diag(B)^T, shared by the x and A gradients
+          const bDiagT = uploadBuffer(out3 * r3).fill(0);
+          for (let j = 0; j < 3; j++) for (let t = 0; t < r; t++) for (let o = 0; o < out; o++) bDiagT[(j * out + o) * r3 + j * r + t] = (b[j] as Float32Array)[t * out + o] as number;
+          const dU = withKernels((kb) => kb.tensor(kb.matMul(dy, kb.upload(bDiagT, [out3, r3]))));
+          let adapterGrads: Float32Array[] | undefined;
+          const adapters = (): Float32Array[] => {
+            if (adapterGrads) return adapterGrads;
+            adapterGrads = withKernels((kb) => {
+              // dA_j = keep (x with j's drops zeroed)^T dU_j;  dB_j = u_j^T dy_j, the diagonal blocks of u^T dy
+              const dA = kb.edit(kb.matMul(kb.transpose(s.x as tf.Tensor2D), dU), (m) => {
+                if (drops) subtractDropped(m, r3, r, drops, inDim, readView(s.x as tf.Tensor), [readView(dU)], 'columns');
+              });
+              const dBt = kb.matMul(kb.transpose(dy), s.u as tf.Tensor2D);
+              const m = readView(kb.tensor(dA));
+              const grads: Float32Array[] = [];
+              for (let j = 0; j < 3; j++) {
+                const g = new Float32Array(inDim * r);
+                for (let c = 0; c < inDim; c++) for (let t = 0; t < r; t++) g[c * r + t] = keep * (m[c * r3 + j * r + t] as number);
+                grads.push(g);
+              }
+              const mt = readView(kb.tensor(dBt));
+              for (let j = 0; j < 3; j++) {
+                const g = new Float32Array(r * out);
+                for (let t = 0; t < r; t++) for (let o = 0; o < out; o++) g[t * out + o] = mt[(j * out + o) * r3 + j * r + t] as number;
+                grads.splice(2 * j + 1, 0, g);
+              }
+              return grads;
+            });
+            return adapterGrads;
+          };
+          const grads: Array<() => tf.Tensor> = [
+            () =>
+              withKernels((kb) => {
+                // dx = dy W^T + keep dU [A_q | A_k | A_v]^T, less the dropped elements' share
+                const aCatT = uploadBuffer(r3 * inDim);
+                for (let j = 0; j < 3; j++) for (let t = 0; t < r; t++) for (let c = 0; c < inDim; c++) aCatT[(j * r + t) * inDim + c] = (a[j] as Float32Array)[c * r + t] as number;
+                const dx = kb.add(kb.matMul(dy, p.wT()), kb.matMul(dU, kb.upload(aCatT, [r3, inDim])));
+                return kb.tensor(
+                  kb.edit(dx, (dv) => {
+                    if (!drops) return;
+                    const du = readView(dU);
+                    for (let j = 0; j < 3; j++) {
+                      const dropped = drops[j] as Int32Array;
+                      const aj = a[j] as Float32Array;
+                      for (let n = 0; n < dropped.length; n++) {
+                        const idx = dropped[n] as number;
+                        const i = (idx / inDim) | 0;
+                        const uo = i * r3 + j * r;
+                        const ao = (idx - i * inDim) * r;
+                        let sum = 0;
+                        for (let t = 0; t < r; t++) sum += (du[uo + t] as number) * (aj[ao + t] as number);
+                        dv[idx] = (dv[idx] as number) - sum;
+                      }
+                    }
+                  }),
+                );
+              }),
+          ];
+          if (lora.train) {
+            for (let n = 0; n < 6; n++) {
+              const shape = n % 2 === 0 ? [inDim, r] : [r, out];
+              grads.push(() => tf.tensor2d(adapters()[n] as Float32Array, shape as [number, number]));
+            }
+          }
+          return grads;
+        },
+      };
+    }),
+  );
+}
+
+/** values * scale as a new array. */
+function scaledCopy(values: Float32Array, scale: number): Float32Array {
+  const out = new Float32Array(values.length);
+  for (let i = 0; i < values.length; i++) out[i] = (values[i] as number) * scale;
+  return out;
+}
+
+/**
+ * For every element (i, c) dropped from adapter j's input, subtracts x[i, c] times a row of
+ * length r: `rows` mode, y[i, j r ..] -= x[i, c] w_j[c r ..] (w_j = keep A_j; the forward u);
+ * `columns` mode, y[c, j r ..] -= x[i, c] w[i, j r ..] (w = dU; the A gradient). y has rows of
+ * length r3 = 3 r.
+ */
+function subtractDropped(y: Float32Array, r3: number, r: number, drops: readonly Int32Array[], inDim: number, x: Float32Array, w: readonly Float32Array[], mode: 'rows' | 'columns'): void {
+  for (let j = 0; j < 3; j++) {
+    const dropped = drops[j] as Int32Array;
+    const wj = (mode === 'rows' ? w[j] : w[0]) as Float32Array;
+    for (let n = 0; n < dropped.length; n++) {
+      const idx = dropped[n] as number;
+      const xic = x[idx] as number;
+      if (xic === 0) continue;
+      const i = (idx / inDim) | 0;
+      const c = idx - i * inDim;
+      const yo = (mode === 'rows' ? i : c) * r3 + j * r;
+      const wo = mode === 'rows' ? c * r : i * r3 + j * r;
+      for (let t = 0; t < r; t++) y[yo + t] = (y[yo + t] as number) - xic * (wj[wo + t] as number);
+    }
+  }
 }
 
 /** h + y for a residual connection: both inputs get the output gradient itself (no copies saved). */
@@ -571,131 +738,174 @@ interface Geometry {
   lens: Int32Array;
 }
 
+/** A [batch*t, heads*hd] matrix inside a row-major array: row r starts at offset + r * stride. */
+interface Rows {
+  values: Float32Array;
+  offset: number;
+  stride: number;
+}
+
 /**
- * causalSelfAttention computed in JS over [batch*t, heads*hd] rows, with heads indexed in place
- * (no head transposes), the scale, mask and softmax fused, and only the causal pairs (key <=
- * query) visited, of real queries only when the sequences' lengths are given (padded query rows
- * come out 0: under right padding no real position and no loss depends on them). Rotary
- * embedding (tables [t * hd]) is applied in JS too. Backward: the score gradients
+ * causalSelfAttention computed in JS over [batch*t, heads*hd] queries, keys and values, with
+ * heads indexed in place (no head transposes), the scale, mask and softmax fused, and only the
+ * causal pairs (key <= query) visited, of real queries only when the sequences' lengths are
+ * given (padded query rows come out 0: under right padding no real position and no loss depends
+ * on them). Rotary embedding (tables [t * hd]) is applied in JS too. `q` is either the queries,
+ * with `k` and `v` given, or q | k | v side by side ([batch*t, 3 heads*hd], see qkvDense), whose
+ * gradient then comes packed the same way. Backward: the score gradients
  * dS = P (dP - rowsum(dP P)) / sqrt(hd) once, for whichever of dQ = dS K and dK = dS^T Q backprop
  * asks for; dV = P^T dO on its own.
  */
 export function causalSelfAttentionJs(
   q: tf.Tensor2D,
-  k: tf.Tensor2D,
-  v: tf.Tensor2D,
+  k: tf.Tensor2D | undefined,
+  v: tf.Tensor2D | undefined,
   s: AttentionShape & { lengths?: readonly number[] | undefined },
   rotary?: { cos: Float32Array; sin: Float32Array },
 ): tf.Tensor2D {
+  const packed = !k || !v;
   const { batch, seqLen, heads } = s;
-  const d = q.shape[1];
+  const d = packed ? q.shape[1] / 3 : q.shape[1];
   const hd = d / heads;
   const rows = batch * seqLen;
   const scale = 1 / Math.sqrt(hd);
   const lens = Int32Array.from({ length: batch }, (_, b) => (s.lengths ? Math.min(s.lengths[b] as number, seqLen) : seqLen));
   const g: Geometry = { batch, seqLen, heads, hd, lens };
   const product = 2 * heads * causalPairs(seqLen, s.lengths, batch) * hd;
-  return block([q, k, v], () => {
-    // rotated copies, or views of q and k read now and again in backward
-    const rq = rotary ? rotateRows(readView(q), rotary.cos, rotary.sin, seqLen, heads, hd, 1) : undefined;
-    const rk = rotary ? rotateRows(readView(k), rotary.cos, rotary.sin, seqLen, heads, hd, 1) : undefined;
+  const stride = packed ? 3 * d : d;
+  // where q, k and v sit (views are read right away, never across an allocation)
+  const at = (which: 0 | 1 | 2, t: tf.Tensor | undefined): Rows =>
+    packed ? { values: readView(q), offset: which * d, stride } : { values: readView(t as tf.Tensor), offset: 0, stride: d };
+  const inputs = packed ? [q] : [q, k as tf.Tensor2D, v as tf.Tensor2D];
+  return block(inputs, () => {
+    // rotated copies of q and k ([rows, d]), kept for backward
+    const rq = rotary ? rotateRows(at(0, q), rows, rotary, g, 1) : undefined;
+    const rk = rotary ? rotateRows(at(1, k), rows, rotary, g, 1) : undefined;
+    const qRows = (t?: tf.Tensor): Rows => (rq ? { values: rq, offset: 0, stride: d } : at(0, t ?? q));
+    const kRows = (t?: tf.Tensor): Rows => (rk ? { values: rk, offset: 0, stride: d } : at(1, t ?? k));
     const p = new Float32Array(batch * heads * seqLen * seqLen);
     const out = uploadBuffer(rows * d);
-    attentionForward(rq ?? readView(q), rk ?? readView(k), readView(v), p, out, g, scale);
+    attentionForward(qRows(), kRows(), at(2, v), p, { values: out, offset: 0, stride: d }, g, scale);
     jsAttentionFlops.total += 2 * product;
     let scoreGrads: Float32Array | undefined;
     return {
       value: tf.tensor2d(out, [rows, d]),
-      save: (rotary ? { v } : { q, k, v }) as Saved,
+      save: (packed ? { qkv: q } : rotary ? { v: v as tf.Tensor } : { q, k: k as tf.Tensor, v: v as tf.Tensor }) as Saved,
       backward: (dy, saved) => {
+        const savedAt = (which: 0 | 1 | 2): Rows =>
+          packed ? { values: readView(saved.qkv as tf.Tensor), offset: which * d, stride } : { values: readView(saved[['q', 'k', 'v'][which] as string] as tf.Tensor), offset: 0, stride: d };
+        const dOut = (): Rows => ({ values: readView(dy), offset: 0, stride: d });
         const dScores = (): Float32Array => {
           if (!scoreGrads) {
-            scoreGrads = attentionScoreGrads(readView(dy), readView(saved.v as tf.Tensor), p, g, scale);
+            scoreGrads = attentionScoreGrads(dOut(), savedAt(2), p, g, scale);
             jsAttentionFlops.total += product;
           }
           return scoreGrads;
         };
-        const unrotate = (x: Float32Array): Float32Array => (rotary ? rotateRows(x, rotary.cos, rotary.sin, seqLen, heads, hd, -1) : x);
-        return [
-          () => {
-            const x = attentionPairProduct(dScores(), rk ?? readView(saved.k as tf.Tensor), g, false);
-            jsAttentionFlops.total += product;
-            return tf.tensor2d(unrotate(x), [rows, d]);
-          },
-          () => {
-            const x = attentionPairProduct(dScores(), rq ?? readView(saved.q as tf.Tensor), g, true);
-            jsAttentionFlops.total += product;
-            return tf.tensor2d(unrotate(x), [rows, d]);
-          },
-          () => {
-            const x = attentionPairProduct(p, readView(dy), g, true);
-            jsAttentionFlops.total += product;
-            return tf.tensor2d(x, [rows, d]);
-          },
-        ];
+        // dQ, dK or dV into `target` at `offset`
+        const gradient = (which: 0 | 1 | 2, target: Rows): void => {
+          if (which === 2) attentionPairProductInto(p, dOut(), target, g, true);
+          else {
+            const other = which === 0 ? (rk ? { values: rk, offset: 0, stride: d } : savedAt(1)) : rq ? { values: rq, offset: 0, stride: d } : savedAt(0);
+            const scores = dScores();
+            if (rotary) {
+              const unrotated = new Float32Array(rows * d);
+              attentionPairProductInto(scores, other, { values: unrotated, offset: 0, stride: d }, g, which === 1);
+              rotateRowsInto({ values: unrotated, offset: 0, stride: d }, rows, rotary, g, -1, target);
+            } else attentionPairProductInto(scores, other, target, g, which === 1);
+          }
+          jsAttentionFlops.total += product;
+        };
+        if (packed) {
+          return [
+            () => {
+              const all = uploadBuffer(rows * 3 * d);
+              gradient(0, { values: all, offset: 0, stride: 3 * d });
+              if (rotary) {
+                gradient(1, { values: all, offset: d, stride: 3 * d });
+                gradient(2, { values: all, offset: 2 * d, stride: 3 * d });
+              } else {
+                // dK = dS^T Q and dV = P^T dO visit the same pairs: one pass
+                attentionPairProductsInto(dScores(), savedAt(0), { values: all, offset: d, stride: 3 * d }, p, dOut(), { values: all, offset: 2 * d, stride: 3 * d }, g);
+                jsAttentionFlops.total += 2 * product;
+              }
+              return tf.tensor2d(all, [rows, 3 * d]);
+            },
+          ];
+        }
+        return ([0, 1, 2] as const).map((which) => () => {
+          const one = uploadBuffer(rows * d);
+          gradient(which, { values: one, offset: 0, stride: d });
+          return tf.tensor2d(one, [rows, d]);
+        });
       },
     };
   });
+}
+
+/** rotateRowsInto a new [rows, d] array. */
+function rotateRows(x: Rows, rows: number, rotary: { cos: Float32Array; sin: Float32Array }, g: Geometry, sign: number): Float32Array {
+  const out = new Float32Array(rows * g.heads * g.hd);
+  rotateRowsInto(x, rows, rotary, g, sign, { values: out, offset: 0, stride: g.heads * g.hd });
+  return out;
 }
 
 /**
  * x cos + rotateHalf(x) sin per head (sign 1), or its inverse (sign -1, the rotation by minus the
  * angle, which is also its transpose): rotateHalf([a, b]) = [-b, a]. Tables [t * hd].
  */
-function rotateRows(x: Float32Array, cos: Float32Array, sin: Float32Array, seqLen: number, heads: number, hd: number, sign: number): Float32Array {
-  const out = new Float32Array(x.length);
+function rotateRowsInto(x: Rows, rows: number, rotary: { cos: Float32Array; sin: Float32Array }, g: Geometry, sign: number, out: Rows): void {
+  const { cos, sin } = rotary;
+  const { seqLen, heads, hd } = g;
   const half = hd / 2;
-  const d = heads * hd;
-  const rows = x.length / d;
   for (let r = 0; r < rows; r++) {
     const t = (r % seqLen) * hd;
     for (let h = 0; h < heads; h++) {
-      const o = r * d + h * hd;
+      const xo = x.offset + r * x.stride + h * hd;
+      const o = out.offset + r * out.stride + h * hd;
       for (let c = 0; c < half; c++) {
-        const a = x[o + c] as number;
-        const b = x[o + c + half] as number;
+        const a = x.values[xo + c] as number;
+        const b = x.values[xo + c + half] as number;
         const cs = cos[t + c] as number;
         const sn = sign * (sin[t + c] as number);
-        out[o + c] = a * cs - b * sn;
-        out[o + c + half] = b * cs + a * sn;
+        out.values[o + c] = a * cs - b * sn;
+        out.values[o + c + half] = b * cs + a * sn;
       }
     }
   }
-  return out;
 }
 
-/** q_i . k_j over `hd` entries from offsets `qo`, `ko`, with four partial sums. */
-function dot(q: Float32Array, qo: number, k: Float32Array, ko: number, hd: number): number {
+/** x_i . y_j over `hd` entries from offsets `xo`, `yo`, with four partial sums. */
+function dot(x: Float32Array, xo: number, y: Float32Array, yo: number, hd: number): number {
   let s0 = 0;
   let s1 = 0;
   let s2 = 0;
   let s3 = 0;
   let c = 0;
   for (; c + 3 < hd; c += 4) {
-    s0 += (q[qo + c] as number) * (k[ko + c] as number);
-    s1 += (q[qo + c + 1] as number) * (k[ko + c + 1] as number);
-    s2 += (q[qo + c + 2] as number) * (k[ko + c + 2] as number);
-    s3 += (q[qo + c + 3] as number) * (k[ko + c + 3] as number);
+    s0 += (x[xo + c] as number) * (y[yo + c] as number);
+    s1 += (x[xo + c + 1] as number) * (y[yo + c + 1] as number);
+    s2 += (x[xo + c + 2] as number) * (y[yo + c + 2] as number);
+    s3 += (x[xo + c + 3] as number) * (y[yo + c + 3] as number);
   }
-  for (; c < hd; c++) s0 += (q[qo + c] as number) * (k[ko + c] as number);
+  for (; c < hd; c++) s0 += (x[xo + c] as number) * (y[yo + c] as number);
   return s0 + s1 + s2 + s3;
 }
 
 /** Scores, softmax over keys <= query, and P V; `p` [batch, heads, t, t] gets the probabilities. */
-function attentionForward(q: Float32Array, k: Float32Array, v: Float32Array, p: Float32Array, out: Float32Array, g: Geometry, scale: number): void {
+function attentionForward(q: Rows, k: Rows, v: Rows, p: Float32Array, out: Rows, g: Geometry, scale: number): void {
   const { batch, seqLen, heads, hd, lens } = g;
-  const d = heads * hd;
   for (let b = 0; b < batch; b++) {
     const len = lens[b] as number;
     for (let h = 0; h < heads; h++) {
       const col = h * hd;
       const pBase = (b * heads + h) * seqLen * seqLen;
       for (let i = 0; i < len; i++) {
-        const qo = (b * seqLen + i) * d + col;
+        const qo = q.offset + (b * seqLen + i) * q.stride + col;
         const pr = pBase + i * seqLen;
         let max = -Infinity;
         for (let j = 0; j <= i; j++) {
-          const score = dot(q, qo, k, (b * seqLen + j) * d + col, hd) * scale;
+          const score = dot(q.values, qo, k.values, k.offset + (b * seqLen + j) * k.stride + col, hd) * scale;
           p[pr + j] = score;
           if (score > max) max = score;
         }
@@ -714,9 +924,8 @@ function attentionForward(q: Float32Array, k: Float32Array, v: Float32Array, p: 
 }
 
 /** dS = P (dP - rowsum(dP P)) * scale with dP = dO V^T, over causal pairs; [batch, heads, t, t]. */
-function attentionScoreGrads(dOut: Float32Array, v: Float32Array, p: Float32Array, g: Geometry, scale: number): Float32Array {
+function attentionScoreGrads(dOut: Rows, v: Rows, p: Float32Array, g: Geometry, scale: number): Float32Array {
   const { batch, seqLen, heads, hd, lens } = g;
-  const d = heads * hd;
   const grads = new Float32Array(p.length);
   for (let b = 0; b < batch; b++) {
     const len = lens[b] as number;
@@ -724,11 +933,11 @@ function attentionScoreGrads(dOut: Float32Array, v: Float32Array, p: Float32Arra
       const col = h * hd;
       const pBase = (b * heads + h) * seqLen * seqLen;
       for (let i = 0; i < len; i++) {
-        const oo = (b * seqLen + i) * d + col;
+        const oo = dOut.offset + (b * seqLen + i) * dOut.stride + col;
         const pr = pBase + i * seqLen;
         let rowDot = 0;
         for (let j = 0; j <= i; j++) {
-          const dp = dot(dOut, oo, v, (b * seqLen + j) * d + col, hd);
+          const dp = dot(dOut.values, oo, v.values, v.offset + (b * seqLen + j) * v.stride + col, hd);
           grads[pr + j] = dp;
           rowDot += dp * (p[pr + j] as number);
         }
@@ -741,32 +950,28 @@ function attentionScoreGrads(dOut: Float32Array, v: Float32Array, p: Float32Arra
 
 /**
  * Over causal pairs (i, j <= i) of real queries with weights w [batch, heads, t, t]:
- * out_i = sum_j w_ij x_j, or with `transposed` out_j = sum_i w_ij x_i. Rows [batch*t, heads*hd].
+ * out_i = sum_j w_ij x_j, or with `transposed` out_j = sum_i w_ij x_i, each output row at a time
+ * with four columns in registers; rows at or past a sequence's length get 0.
  */
-function attentionPairProduct(w: Float32Array, x: Float32Array, g: Geometry, transposed: boolean): Float32Array {
-  const out = uploadBuffer(g.batch * g.seqLen * g.heads * g.hd);
-  attentionPairProductInto(w, x, out, g, transposed);
-  return out;
-}
-
-/** attentionPairProduct into `out`: each output row at a time, four columns in registers;
- * rows at or past a sequence's length get 0. */
-function attentionPairProductInto(w: Float32Array, x: Float32Array, out: Float32Array, g: Geometry, transposed: boolean): void {
+function attentionPairProductInto(w: Float32Array, x: Rows, out: Rows, g: Geometry, transposed: boolean): void {
   const { batch, seqLen, heads, hd, lens } = g;
   const d = heads * hd;
+  const xs = x.values;
+  const os = out.values;
   for (let b = 0; b < batch; b++) {
     const len = lens[b] as number;
-    out.fill(0, (b * seqLen + len) * d, (b + 1) * seqLen * d);
+    for (let r = len; r < seqLen; r++) os.fill(0, out.offset + (b * seqLen + r) * out.stride, out.offset + (b * seqLen + r) * out.stride + d);
     for (let h = 0; h < heads; h++) {
       const col = h * hd;
       const wBase = (b * heads + h) * seqLen * seqLen;
       for (let r = 0; r < len; r++) {
-        const ro = (b * seqLen + r) * d + col;
+        const ro = out.offset + (b * seqLen + r) * out.stride + col;
         // pairs of output row r: (r, j <= r) read row r of w; transposed, (i >= r, r) read column r
         const from = transposed ? r : 0;
         const to = transposed ? len - 1 : r;
         const wStart = transposed ? wBase + r * seqLen + r : wBase + r * seqLen;
         const wStep = transposed ? seqLen : 1;
+        const xBase = x.offset + b * seqLen * x.stride + col;
         let c = 0;
         for (; c + 3 < hd; c += 4) {
           let a0 = 0;
@@ -775,21 +980,91 @@ function attentionPairProductInto(w: Float32Array, x: Float32Array, out: Float32
           let a3 = 0;
           for (let m = from, wi = wStart; m <= to; m++, wi += wStep) {
             const wm = w[wi] as number;
-            const o = (b * seqLen + m) * d + col + c;
-            a0 += wm * (x[o] as number);
-            a1 += wm * (x[o + 1] as number);
-            a2 += wm * (x[o + 2] as number);
-            a3 += wm * (x[o + 3] as number);
+            const o = xBase + m * x.stride + c;
+            a0 += wm * (xs[o] as number);
+            a1 += wm * (xs[o + 1] as number);
+            a2 += wm * (xs[o + 2] as number);
+            a3 += wm * (xs[o + 3] as number);
           }
-          out[ro + c] = a0;
-          out[ro + c + 1] = a1;
-          out[ro + c + 2] = a2;
-          out[ro + c + 3] = a3;
+          os[ro + c] = a0;
+          os[ro + c + 1] = a1;
+          os[ro + c + 2] = a2;
+          os[ro + c + 3] = a3;
         }
         for (; c < hd; c++) {
           let a = 0;
-          for (let m = from, wi = wStart; m <= to; m++, wi += wStep) a += (w[wi] as number) * (x[(b * seqLen + m) * d + col + c] as number);
-          out[ro + c] = a;
+          for (let m = from, wi = wStart; m <= to; m++, wi += wStep) a += (w[wi] as number) * (xs[xBase + m * x.stride + c] as number);
+          os[ro + c] = a;
+        }
+      }
+    }
+  }
+}
+
+/** attentionPairProductInto transposed for two weight/input pairs over the same pairs in one pass:
+ * out1_j = sum_i w1_ij x1_i and out2_j = sum_i w2_ij x2_i. */
+function attentionPairProductsInto(w1: Float32Array, x1: Rows, out1: Rows, w2: Float32Array, x2: Rows, out2: Rows, g: Geometry): void {
+  const { batch, seqLen, heads, hd, lens } = g;
+  const d = heads * hd;
+  const x1s = x1.values;
+  const x2s = x2.values;
+  for (let b = 0; b < batch; b++) {
+    const len = lens[b] as number;
+    for (let r = len; r < seqLen; r++) {
+      out1.values.fill(0, out1.offset + (b * seqLen + r) * out1.stride, out1.offset + (b * seqLen + r) * out1.stride + d);
+      out2.values.fill(0, out2.offset + (b * seqLen + r) * out2.stride, out2.offset + (b * seqLen + r) * out2.stride + d);
+    }
+    for (let h = 0; h < heads; h++) {
+      const col = h * hd;
+      const wBase = (b * heads + h) * seqLen * seqLen;
+      const x1Base = x1.offset + b * seqLen * x1.stride + col;
+      const x2Base = x2.offset + b * seqLen * x2.stride + col;
+      for (let r = 0; r < len; r++) {
+        const o1 = out1.offset + (b * seqLen + r) * out1.stride + col;
+        const o2 = out2.offset + (b * seqLen + r) * out2.stride + col;
+        const wStart = wBase + r * seqLen + r;
+        let c = 0;
+        for (; c + 3 < hd; c += 4) {
+          let a0 = 0;
+          let a1 = 0;
+          let a2 = 0;
+          let a3 = 0;
+          let b0 = 0;
+          let b1 = 0;
+          let b2 = 0;
+          let b3 = 0;
+          for (let m = r, wi = wStart; m < len; m++, wi += seqLen) {
+            const u = w1[wi] as number;
+            const v = w2[wi] as number;
+            const i1 = x1Base + m * x1.stride + c;
+            const i2 = x2Base + m * x2.stride + c;
+            a0 += u * (x1s[i1] as number);
+            a1 += u * (x1s[i1 + 1] as number);
+            a2 += u * (x1s[i1 + 2] as number);
+            a3 += u * (x1s[i1 + 3] as number);
+            b0 += v * (x2s[i2] as number);
+            b1 += v * (x2s[i2 + 1] as number);
+            b2 += v * (x2s[i2 + 2] as number);
+            b3 += v * (x2s[i2 + 3] as number);
+          }
+          out1.values[o1 + c] = a0;
+          out1.values[o1 + c + 1] = a1;
+          out1.values[o1 + c + 2] = a2;
+          out1.values[o1 + c + 3] = a3;
+          out2.values[o2 + c] = b0;
+          out2.values[o2 + c + 1] = b1;
+          out2.values[o2 + c + 2] = b2;
+          out2.values[o2 + c + 3] = b3;
+        }
+        for (; c < hd; c++) {
+          let a = 0;
+          let bb = 0;
+          for (let m = r, wi = wStart; m < len; m++, wi += seqLen) {
+            a += (w1[wi] as number) * (x1s[x1Base + m * x1.stride + c] as number);
+            bb += (w2[wi] as number) * (x2s[x2Base + m * x2.stride + c] as number);
+          }
+          out1.values[o1 + c] = a;
+          out2.values[o2 + c] = bb;
         }
       }
     }

@@ -54,7 +54,7 @@ function forward(ctx: ForwardContext, ids: tf.Tensor1D, shape: ForwardShape): tf
   for (let i = 0; i < c.layers; i++) {
     const p = `layers.${i}`;
     const n = ctx.rmsNorm(h, `${p}.attn_norm`);
-    const attn = ctx.attention(ctx.project(n, `${p}.attn.q`), ctx.project(n, `${p}.attn.k`), ctx.project(n, `${p}.attn.v`), shape, { rotary: true });
+    const attn = ctx.selfAttention(n, `${p}.attn`, shape, { rotary: true });
     h = ctx.residual(h, ctx.project(attn, `${p}.attn.o`));
 
     const m = ctx.rmsNorm(h, `${p}.mlp_norm`);

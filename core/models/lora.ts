@@ -37,21 +37,32 @@ export function initLoraValues(inDim: number, outDim: number, rank: number, rng:
 /**
  * Inverted dropout of the adapter's input with the LoRA scale folded in: each element
  * independently 0 with probability `rate`, else scale / (1 - rate), so that
- * dropout(x) * (alpha / r) = x * mask. Drawn by geometric gaps (the number of kept elements
- * before the next dropped one is Geometric(rate)): one draw of Random(seed) per dropped element
- * instead of one per element, the same distribution as elementwise Bernoulli draws. Written into
- * `out` when given.
+ * dropout(x) * (alpha / r) = x * mask. The dropped elements are dropPositions(size, rate, seed).
+ * Written into `out` when given.
  */
 export function dropoutMask(size: number, rate: number, seed: number, scale = 1, out: Float32Array<ArrayBuffer> = new Float32Array(size)): Float32Array<ArrayBuffer> {
-  if (!(rate >= 0 && rate < 1)) throw new Error(`dropout rate must be in [0, 1), got ${rate}`);
   if (out.length !== size) throw new Error(`dropoutMask: ${out.length} floats for a mask of ${size}`);
+  const dropped = dropPositions(size, rate, seed);
   out.fill(scale / (1 - rate));
-  if (rate === 0) return out;
+  for (let i = 0; i < dropped.length; i++) out[dropped[i] as number] = 0;
+  return out;
+}
+
+/**
+ * The elements of `size` that dropout at `rate` drops, ascending: each independently with
+ * probability `rate`, drawn by geometric gaps (the number of kept elements before the next
+ * dropped one is Geometric(rate)), one draw of Random(seed) per dropped element instead of one
+ * per element; the same distribution as elementwise Bernoulli draws.
+ */
+export function dropPositions(size: number, rate: number, seed: number): Int32Array {
+  if (!(rate >= 0 && rate < 1)) throw new Error(`dropout rate must be in [0, 1), got ${rate}`);
+  if (rate === 0) return new Int32Array(0);
   const rng = new Random(seed);
   const logKeep = Math.log1p(-rate);
+  const out: number[] = [];
   // gap = floor(ln U / ln(1 - rate)), U uniform in (0, 1]
-  for (let i = Math.floor(Math.log(1 - rng.next()) / logKeep); i < size; i += 1 + Math.floor(Math.log(1 - rng.next()) / logKeep)) out[i] = 0;
-  return out;
+  for (let i = Math.floor(Math.log(1 - rng.next()) / logKeep); i < size; i += 1 + Math.floor(Math.log(1 - rng.next()) / logKeep)) out.push(i);
+  return Int32Array.from(out);
 }
 
 /** W + (alpha / r) A B: the base weight with the adapter folded in. */

@@ -7,7 +7,7 @@ import { Random } from '../random.js';
 import type { Architecture, ForwardContext, ForwardShape, ParamInit, ProjectionDef } from './architecture.js';
 import type { TransformerConfig } from './config.js';
 import { gpt2 } from './gpt2.js';
-import { attentionRunsInJs, causalMask, causalSelfAttention, causalSelfAttentionJs, dense, embedding, residual, layerNorm, rmsNorm, rotaryTables, rotateHalfMatrix, type LoraBranch, type RotaryInput } from './layers.js';
+import { attentionRunsInJs, causalMask, causalSelfAttention, causalSelfAttentionJs, dense, embedding, qkvDense, residual, type QkvLora, layerNorm, rmsNorm, rotaryTables, rotateHalfMatrix, type LoraBranch, type RotaryInput } from './layers.js';
 import { llama } from './llama.js';
 import { adapterNames, initLoraValues, loraScale, mergeLora, type LoraAdapter } from './lora.js';
 
@@ -250,27 +250,54 @@ export class TransformerNetwork {
     let dropoutCalls = 0;
     const transposed = (name: string): (() => tf.Tensor2D) | undefined =>
       frozen ? () => this.derived(`${name}^T`, () => tf.transpose(this.param(name))) as tf.Tensor2D : undefined;
+    const project = (x: tf.Tensor2D, name: string): tf.Tensor2D => {
+      const adapter = this.adapters.get(name);
+      let lora: LoraBranch | undefined;
+      if (adapter) {
+        const seed = (pass.seed + Math.imul(++dropoutCalls, 0x9e3779b1)) >>> 0;
+        lora = { a: adapter.a, b: adapter.b, scale, dropout: rate > 0 ? { rate, seed } : undefined, train: pass.trainAdapters };
+      }
+      const w = this.param(`${name}.w`) as tf.Tensor2D;
+      const bias = this.base.get(`${name}.b`) as tf.Tensor1D | undefined;
+      return dense(x, { w, bias, wT: transposed(`${name}.w`), train: pass.trainBase, lora });
+    };
     return {
       config,
       param: (name) => this.param(name),
-      project: (x, name) => {
-        const adapter = this.adapters.get(name);
-        let lora: LoraBranch | undefined;
-        if (adapter) {
-          const seed = (pass.seed + Math.imul(++dropoutCalls, 0x9e3779b1)) >>> 0;
-          lora = { a: adapter.a, b: adapter.b, scale, dropout: rate > 0 ? { rate, seed } : undefined, train: pass.trainAdapters };
-        }
-        const w = this.param(`${name}.w`) as tf.Tensor2D;
-        const bias = this.base.get(`${name}.b`) as tf.Tensor1D | undefined;
-        return dense(x, { w, bias, wT: transposed(`${name}.w`), train: pass.trainBase, lora });
-      },
+      project,
       layerNorm: (x, name) =>
         layerNorm(x, this.param(`${name}.g`) as tf.Tensor1D, this.param(`${name}.b`) as tf.Tensor1D, config.normEps, pass.trainBase),
       rmsNorm: (x, name) => rmsNorm(x, this.param(`${name}.g`) as tf.Tensor1D, config.normEps, pass.trainBase),
-      attention: (q, k, v, { batch, seqLen, lengths }, options) => {
+      selfAttention: (x, prefix, { batch, seqLen, lengths }, options) => {
         const shape = { batch, seqLen, heads: config.heads };
         const rotary = options?.rotary ? this.rotary(seqLen) : undefined;
-        if (attentionRunsInJs()) return causalSelfAttentionJs(q, k, v, { ...shape, lengths }, rotary && { cos: rotary.cosValues, sin: rotary.sinValues });
+        const names = ['q', 'k', 'v'].map((n) => `${prefix}.${n}`);
+        const adapters = names.map((n) => this.adapters.get(n));
+        const js = attentionRunsInJs();
+        // frozen base and all of q, k, v adapted (or none): one block for the three projections
+        if (frozen && (adapters.every(Boolean) || !adapters.some(Boolean))) {
+          let lora: QkvLora | undefined;
+          if (adapters.every(Boolean)) {
+            // the seeds the three projections would draw one by one
+            const seeds = names.map(() => (pass.seed + Math.imul(++dropoutCalls, 0x9e3779b1)) >>> 0);
+            lora = {
+              a: adapters.map((ad) => (ad as LoraAdapter).a),
+              b: adapters.map((ad) => (ad as LoraAdapter).b),
+              scale,
+              dropout: rate > 0 ? { rate, seeds } : undefined,
+              train: pass.trainAdapters,
+            };
+          }
+          const w = this.derived(`${prefix}.qkv.w`, () => tf.concat(names.map((n) => this.param(`${n}.w`)), 1)) as tf.Tensor2D;
+          const hasBias = this.base.has(`${names[0]}.b`);
+          const bias = hasBias ? (this.derived(`${prefix}.qkv.b`, () => tf.concat(names.map((n) => this.param(`${n}.b`)), 0)) as tf.Tensor1D) : undefined;
+          const qkv = qkvDense(x, { w, wT: () => this.derived(`${prefix}.qkv.w^T`, () => tf.transpose(w)) as tf.Tensor2D, bias, lora });
+          if (js) return causalSelfAttentionJs(qkv, undefined, undefined, { ...shape, lengths }, rotary && { cos: rotary.cosValues, sin: rotary.sinValues });
+          const [q, k, v] = tf.split(qkv, 3, 1) as [tf.Tensor2D, tf.Tensor2D, tf.Tensor2D];
+          return causalSelfAttention(q, k, v, shape, this.causalMask(seqLen), rotary);
+        }
+        const [q, k, v] = names.map((n) => project(x, n)) as [tf.Tensor2D, tf.Tensor2D, tf.Tensor2D];
+        if (js) return causalSelfAttentionJs(q, k, v, { ...shape, lengths }, rotary && { cos: rotary.cosValues, sin: rotary.sinValues });
         return causalSelfAttention(q, k, v, shape, this.causalMask(seqLen), rotary);
       },
       embed: (name, ids, positions) => {

@@ -3,14 +3,14 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { supervisedLoss } from '../../core/learning/loss.js';
 import { initBackend } from '../../core/models/backend.js';
 import { resolveConfig, type TransformerConfig } from '../../core/models/config.js';
-import { stepFlops } from '../../core/models/flops.js';
-import { attentionRunsInJs, jsAttentionFlops } from '../../core/models/layers.js';
+import { stepFlops, uncountedFlops } from '../../core/models/flops.js';
+import { jsAttentionFlops } from '../../core/models/layers.js';
 import { INFERENCE, TransformerNetwork, type NetworkPass } from '../../core/models/network.js';
 import type { LoraSpec } from '../../core/models/spec.js';
 import type { TrainedWeights } from '../../core/models/training.js';
 
 /** FLOPs of every product run: tfjs's product kernels (however they are called) and the JS attention kernel's. */
-const counted = { all: 0, rotateHalf: 0, headDim: 0 };
+const counted = { all: 0 };
 
 beforeAll(async () => {
   await initBackend();
@@ -20,24 +20,22 @@ beforeAll(async () => {
     const inner = config.kernelFunc;
     (config as { kernelFunc: tf.KernelFunc }).kernelFunc = (args) => {
       const out = inner(args) as tf.TensorInfo;
-      const { a, b } = args.inputs as { a: tf.TensorInfo; b: tf.TensorInfo };
+      const { a } = args.inputs as { a: tf.TensorInfo };
       const attrs = args.attrs as { transposeA?: boolean; transposeB?: boolean };
       // 2 M N K per batch entry: out [.., M, N], K the inner dimension of a
       const k = attrs.transposeA ? (a.shape[a.shape.length - 2] as number) : (a.shape[a.shape.length - 1] as number);
       const flops = 2 * out.shape.reduce((x, y) => x * y, 1) * k;
       counted.all += flops;
-      // the rotate-half product of tfjs attention: [rows, hd] x [hd, hd]
-      if (b.shape.length === 2 && b.shape[0] === counted.headDim && b.shape[1] === counted.headDim) counted.rotateHalf += flops;
       return out;
     };
   }
 });
 
-async function productFlops(f: () => void, headDim: number): Promise<{ all: number; rotateHalf: number }> {
+function productFlops(f: () => void): number {
   const jsBefore = jsAttentionFlops.total;
-  Object.assign(counted, { all: 0, rotateHalf: 0, headDim });
+  counted.all = 0;
   f();
-  return { all: counted.all + jsAttentionFlops.total - jsBefore, rotateHalf: counted.rotateHalf };
+  return counted.all + jsAttentionFlops.total - jsBefore;
 }
 
 function config(arch: 'gpt2' | 'llama', targets: LoraSpec['targets']): TransformerConfig {
@@ -51,17 +49,16 @@ const ceMask = new Float32Array(batch * seqLen).fill(1);
 /** Padded batch: real lengths of the 3 sequences. */
 const lengths = [5, 2, 4];
 
-async function measured(net: TransformerNetwork, trained: TrainedWeights | undefined, lens?: number[]): Promise<{ all: number; rotateHalf: number }> {
-  const headDim = net.config.dModel / net.config.heads;
+function measured(net: TransformerNetwork, trained: TrainedWeights | undefined, lens?: number[]): number {
   const shape = { batch, seqLen, ...(lens ? { lengths: lens } : {}) };
-  if (!trained) return productFlops(() => net.logits(ids, shape, INFERENCE).dispose(), headDim);
+  if (!trained) return productFlops(() => net.logits(ids, shape, INFERENCE).dispose());
   const pass: NetworkPass = { trainBase: trained === 'base', trainAdapters: trained === 'adapters', dropout: true, seed: 3 };
   const vars = trained === 'base' ? net.baseVariables() : net.adapterVariables();
   return productFlops(() => {
     const { value, grads } = tf.variableGrads(() => supervisedLoss(net.logits(ids, shape, pass), targets, ceMask), vars);
     value.dispose();
     tf.dispose(Object.values(grads));
-  }, headDim);
+  });
 }
 
 describe('stepFlops counts the products a step runs', () => {
@@ -76,14 +73,11 @@ describe('stepFlops counts the products a step runs', () => {
       it(`${arch}, LoRA on ${t.join(',')}, ${trained ?? 'inference'}`, async () => {
         const c = config(arch, [...t]);
         const net = TransformerNetwork.create(c, 1);
-        const { all, rotateHalf } = await measured(net, trained);
-        // rotate-half products (LLaMA with tfjs attention) are elementwise work and deliberately not counted
-        if (arch === 'gpt2' || attentionRunsInJs()) expect(rotateHalf).toBe(0);
-        else expect(rotateHalf).toBeGreaterThan(0);
-        expect(all - rotateHalf).toBe(stepFlops(c, batch * seqLen, seqLen, trained));
+        // every product run is counted, except structural zeros and permutations (uncountedFlops)
+        const uncounted = uncountedFlops(c, batch * seqLen, seqLen, trained);
+        expect(measured(net, trained)).toBe(stepFlops(c, batch * seqLen, seqLen, trained) + uncounted);
         // a padded batch whose lengths the forward pass is told
-        const padded = await measured(net, trained, lengths);
-        expect(padded.all - padded.rotateHalf).toBe(stepFlops(c, batch * seqLen, seqLen, trained, lengths));
+        expect(measured(net, trained, lengths)).toBe(stepFlops(c, batch * seqLen, seqLen, trained, lengths) + uncounted);
         net.dispose();
       });
     }

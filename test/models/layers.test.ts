@@ -7,6 +7,7 @@ import {
   causalSelfAttentionJs,
   dense,
   embedding,
+  qkvDense,
   gelu,
   layerNorm,
   rmsNorm,
@@ -84,6 +85,37 @@ describe('dense: x W + b + LoRA', () => {
     expect(grads[wVar.name]).toBeUndefined();
     const [rx] = tf.grads((xs: tf.Tensor) => objective(tf.matMul(xs as tf.Tensor2D, w)))([x]);
     expectClose(grads[xVar.name]!.dataSync(), rx!.dataSync());
+  });
+});
+
+describe('qkvDense: q, k and v as one block', () => {
+  it.each([false, true])('equals three dense projections with the same dropout masks, value and every gradient (bias %s)', (withBias) => {
+    const [rows, inDim, out, r] = [6, 5, 4, 2];
+    const w = [0, 1, 2].map((j) => random([inDim, out], 40 + j) as tf.Tensor2D);
+    const bias = [0, 1, 2].map((j) => random([out], 50 + j) as tf.Tensor1D);
+    const dropout = { rate: 0.3, seeds: [7, 8, 9] };
+    const separate = (x: tf.Tensor, ...ab: tf.Tensor[]): tf.Tensor =>
+      tf.concat(
+        [0, 1, 2].map((j) =>
+          dense(x as tf.Tensor2D, {
+            w: w[j] as tf.Tensor2D,
+            bias: withBias ? bias[j] : undefined,
+            train: false,
+            lora: { a: ab[2 * j] as tf.Tensor2D, b: ab[2 * j + 1] as tf.Tensor2D, scale: 2, dropout: { rate: dropout.rate, seed: dropout.seeds[j] as number }, train: true },
+          }),
+        ),
+        1,
+      );
+    const wCat = tf.concat(w, 1) as tf.Tensor2D;
+    const fused = (x: tf.Tensor, ...ab: tf.Tensor[]): tf.Tensor =>
+      qkvDense(x as tf.Tensor2D, {
+        w: wCat,
+        wT: () => tf.transpose(wCat),
+        bias: withBias ? (tf.concat(bias, 0) as tf.Tensor1D) : undefined,
+        lora: { a: [0, 2, 4].map((n) => ab[n] as tf.Tensor2D), b: [1, 3, 5].map((n) => ab[n] as tf.Tensor2D), scale: 2, dropout, train: true },
+      });
+    const adapters = [0, 1, 2].flatMap((j) => [random([inDim, r], 60 + j), random([r, out], 70 + j)]);
+    expectSameGradients(fused, separate, [random([rows, inDim], 80), ...adapters]);
   });
 });
 
@@ -218,6 +250,18 @@ describe('causal self-attention', () => {
     const reference = (q: tf.Tensor, k: tf.Tensor, v: tf.Tensor): tf.Tensor => tf.mul(referenceAttention(q, k, v, batch, seqLen, heads, rot), real);
     const shape = [batch * seqLen, heads * hd];
     expectSameGradients(op, reference, [random(shape, 31), random(shape, 32), random(shape, 33)]);
+  });
+
+  it.each([false, true])('the JS kernel takes q | k | v packed and gives their gradient packed (rotary %s)', (withRotary) => {
+    const [batch, seqLen, heads, hd] = [2, 4, 2, 4];
+    const lengths = [4, 3];
+    const rot = withRotary ? rotaryInput(seqLen, hd) : undefined;
+    const real = tf.tensor2d(Float32Array.from({ length: batch * seqLen }, (_, r) => (r % seqLen < (lengths[Math.floor(r / seqLen)] as number) ? 1 : 0)), [batch * seqLen, 1]);
+    const op = (q: tf.Tensor, k: tf.Tensor, v: tf.Tensor): tf.Tensor =>
+      tf.mul(causalSelfAttentionJs(tf.concat([q, k, v], 1) as tf.Tensor2D, undefined, undefined, { batch, seqLen, heads, lengths }, rot && { cos: rot.cosValues, sin: rot.sinValues }), real);
+    const reference = (q: tf.Tensor, k: tf.Tensor, v: tf.Tensor): tf.Tensor => tf.mul(referenceAttention(q, k, v, batch, seqLen, heads, rot), real);
+    const shape = [batch * seqLen, heads * hd];
+    expectSameGradients(op, reference, [random(shape, 41), random(shape, 42), random(shape, 43)]);
   });
 
   it.each([false, true])('the JS kernel has the same value and gradients (rotary %s, 3 sequences, 2 heads)', (withRotary) => {
