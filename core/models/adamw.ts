@@ -66,15 +66,9 @@ export class AdamW {
       // the values this optimiser last wrote, unless the variable was assigned since
       const w = state.w && state.dataId === variable.dataId ? state.w : Float32Array.from(variable.dataSync() as Float32Array);
       const keep = this.decayed.has(variable) && this.wd > 0 ? 1 - this.lr * this.wd : 1;
-      for (let j = 0; j < w.length; j++) {
-        const gj = (gv[j] as number) * clip;
-        const mj = (m[j] = b1 * (m[j] as number) + (1 - b1) * gj);
-        const vj = (v[j] = b2 * (v[j] as number) + (1 - b2) * gj * gj);
-        w[j] = (w[j] as number) * keep - (mj / (Math.sqrt(vj) + eps)) * stepSize;
-      }
-      // a copy: the backend may keep the array it is given (cpu)
+      // written to a separate buffer too: the backend may keep the array it is given (cpu)
       const upload = uploadBuffer(w.length);
-      upload.set(w);
+      adamwUpdate(w, m, v, gv, upload, clip, b1, b2, keep, eps, stepSize);
       const next = tf.tensor(upload, variable.shape, 'float32');
       variable.assign(next);
       next.dispose();
@@ -96,5 +90,33 @@ export class AdamW {
       for (let j = 0; j < g.length; j++) sq += (g[j] as number) * (g[j] as number);
     }
     return Math.min(1, this.maxGradNorm / (Math.sqrt(sq) + 1e-6));
+  }
+}
+
+/** One AdamW step over a variable's values, in place (w, m, v), w also into `out`. */
+function adamwUpdate(
+  w: Float32Array,
+  m: Float32Array,
+  v: Float32Array,
+  g: Float32Array,
+  out: Float32Array,
+  clip: number,
+  b1: number,
+  b2: number,
+  keep: number,
+  eps: number,
+  stepSize: number,
+): void {
+  const c1 = 1 - b1;
+  const c2 = 1 - b2;
+  for (let j = 0; j < w.length; j++) {
+    const gj = (g[j] as number) * clip;
+    const mj = b1 * (m[j] as number) + c1 * gj;
+    const vj = b2 * (v[j] as number) + c2 * gj * gj;
+    m[j] = mj;
+    v[j] = vj;
+    const wj = (w[j] as number) * keep - (mj / (Math.sqrt(vj) + eps)) * stepSize;
+    w[j] = wj;
+    out[j] = wj;
   }
 }
