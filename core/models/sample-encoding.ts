@@ -3,9 +3,11 @@
  * scoring, distillation, choice scoring), so the lengths a model reports in PublicLogits are
  * the lengths it later validates an AlignedTeacher against.
  *
- *   ids = [bos if the tokenizer has one] + encode(prompt) + encode(answer)
+ *   ids = [bos if the tokenizer has one] + encode(prompt + answer)
  *
- * Prompt and answer are encoded separately so the answer span is exact. Too long a sample
+ * The answer span is the answer as the tokenizer splits it in context, after the tokens it
+ * shares with encode(prompt) (lm-evaluation-harness's continuation): a SentencePiece tokenizer
+ * encodes " blue" alone as "▁" "blue" but "Answer: blue" as ... ":" "▁blue". Too long a sample
  * loses prompt tokens from the left (the end of the prompt, next to the answer, matters most);
  * an answer that alone overflows keeps its first tokens.
  */
@@ -25,10 +27,20 @@ export function encodeSample(tokenizer: Tokenizer, sample: TextSample, maxSeqLen
   }
   const prefix = tokenizer.specials.bos === undefined ? [] : [tokenizer.specials.bos];
   const room = maxSeqLen - prefix.length;
-  const answer = tokenizer.encode(sample.answer).slice(0, room);
-  const prompt = tokenizer.encode(sample.prompt);
+  const { prompt, answer: fullAnswer } = splitInContext(tokenizer, sample);
+  const answer = fullAnswer.slice(0, room);
   const promptKept = prompt.slice(Math.max(0, prompt.length - (room - answer.length)));
   return { ids: [...prefix, ...promptKept, ...answer], answerStart: prefix.length + promptKept.length };
+}
+
+/** encode(prompt + answer) split where it stops agreeing with encode(prompt); never an empty answer. */
+function splitInContext(tokenizer: Tokenizer, sample: TextSample): { prompt: number[]; answer: number[] } {
+  const alone = tokenizer.encode(sample.prompt);
+  const whole = tokenizer.encode(sample.prompt + sample.answer);
+  let shared = 0;
+  while (shared < alone.length && shared < whole.length && alone[shared] === whole[shared]) shared++;
+  if (shared === whole.length) return { prompt: alone, answer: tokenizer.encode(sample.answer) };
+  return { prompt: whole.slice(0, shared), answer: whole.slice(shared) };
 }
 
 /**

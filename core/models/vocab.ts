@@ -11,8 +11,8 @@
 import type { ChoiceItem, TextSample } from './model.js';
 import type { Tokenizer } from '../tokenizers/tokenizer.js';
 
-/** Anything whose text a model will see; prompt, answer and each choice are encoded separately,
- * exactly as sample encoding does. */
+/** Anything whose text a model will see; a prompt is encoded alone and followed by its answer
+ * (or each choice), exactly as sample encoding does. */
 export type VocabSource = string | TextSample | ChoiceItem;
 
 export const MODEL_UNK = 0;
@@ -43,8 +43,8 @@ export class ModelVocab {
       if (typeof item === 'string') add(item);
       else {
         add(item.prompt);
-        if ('choices' in item) item.choices.forEach(add);
-        else add(item.answer);
+        if ('choices' in item) for (const choice of item.choices) add(item.prompt + choice);
+        else add(item.prompt + item.answer);
       }
     }
     return ModelVocab.fromTokenizerIds(tokenizer, ids);
