@@ -2,18 +2,23 @@
  * Transformer building blocks with hand-written gradients, written for the wasm backend, where a
  * small model's training step costs kernel dispatches rather than FLOPs:
  *
- * - Each block (projection with its LoRA branch, LayerNorm, RMSNorm, GELU, SwiGLU, causal
- *   self-attention) is one node on the gradient tape. Its forward records nothing, and its
- *   backward runs only the products and elementwise kernels the derivative needs, instead of
- *   tfjs's generic gradients of each elementary op (which also clone every saved input).
+ * - Each block (projection with its LoRA branch, the q, k, v projections together, LayerNorm,
+ *   RMSNorm, GELU, SwiGLU, causal self-attention, a residual connection) is one node on the
+ *   gradient tape. Its forward records nothing, and its backward runs only the products and
+ *   elementwise kernels the derivative needs, instead of tfjs's generic gradients of each
+ *   elementary op (which also clone every saved input). Inside a block, kernels are called
+ *   directly on the backend (kernels.ts), without the engine's per-op bookkeeping.
  * - Gradients are per input and lazy: backprop asks only for the inputs on a path from the
  *   trained weights, so no work is spent on, say, the input gradient of the first layer when
  *   only adapters train.
+ * - Inside a training step (withBackpropState) what backward needs is kept without copies and
+ *   freed when the step ends.
  * - Products use explicit transposes: the wasm backend runs a 2-D product through XNNPACK only
  *   without transpose flags (it runs others, and every batched product, as a plain loop about
  *   13x slower). XNNPACK repacks the right operand whenever it is a new tensor (about 3.5 ns an
  *   element), so products are ordered to keep that operand a weight, a cached transpose of a
- *   frozen weight, or a narrow [rows, r] activation.
+ *   frozen weight, or a narrow [rows, r] activation. Attention, batched by nature, runs as a JS
+ *   kernel on CPU-side backends (causalSelfAttentionJs).
  * - The embedding lookup has its own gradient: wasm has no UnsortedSegmentSum kernel, so
  *   `tf.gather` cannot be differentiated there.
  *
@@ -26,7 +31,7 @@ import { dropoutMask, dropPositions } from './lora.js';
 // ---------------------------------------------------------------------------------------------
 // One tape node with per-input lazy gradients
 
-/** Tensors a block's backward needs, by name; the engine keeps a copy while a tape records. */
+/** Tensors a block's backward needs, by name (kept for backprop, see block). */
 type Saved = Record<string, tf.Tensor>;
 
 export interface BlockForward<T extends tf.Tensor> {
@@ -54,8 +59,8 @@ function engineRunKernelFunc(): ((params: KernelFuncParams) => tf.Tensor) | unde
 
 /**
  * Tensors kept for backprop by blocks recorded inside `withBackpropState`, released when it
- * returns; null outside it. Keeping an alias (a reshape to the same shape shares the data) costs
- * no copy, where the engine's save() copies each tensor.
+ * returns; null outside it. A block's own intermediates are kept as they are and its inputs
+ * through an alias on the same data, at no copy, where the engine's save() copies each tensor.
  */
 let keptForBackprop: tf.Tensor[] | null = null;
 
