@@ -137,6 +137,16 @@ export class KernelScope {
     return out;
   }
 
+  /** A new float32 tensor of this scope with unspecified contents (to be filled in place: see
+   * simd.ts); on a backend without its own allocation, zeros uploaded. */
+  alloc(shape: number[]): Info {
+    const makeOutput = (this.backend as unknown as { makeOutput?: (shape: number[], dtype: string) => Info }).makeOutput;
+    if (this.backendName !== 'wasm' || typeof makeOutput !== 'function') return this.upload(new Float32Array(shape.reduce((a, b) => a * b, 1)), shape);
+    const out = makeOutput.call(this.backend, shape, 'float32');
+    this.owned.push(out);
+    return out;
+  }
+
   /**
    * Edits the values of `info`, a result of this scope not yet used by any other kernel: in place
    * where the backend's memory is reachable (wasm heap, cpu array), else on a copy uploaded in

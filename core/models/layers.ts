@@ -18,7 +18,8 @@
  *   13x slower). XNNPACK repacks the right operand whenever it is a new tensor (about 3.5 ns an
  *   element), so products are ordered to keep that operand a weight, a cached transpose of a
  *   frozen weight, or a narrow [rows, r] activation. Attention, batched by nature, runs as a JS
- *   kernel on CPU-side backends (causalSelfAttentionJs).
+ *   kernel on CPU-side backends (causalSelfAttentionJs), its inner loops in WebAssembly SIMD on
+ *   the wasm backend (simd.ts).
  * - The embedding lookup has its own gradient: wasm has no UnsortedSegmentSum kernel, so
  *   `tf.gather` cannot be differentiated there.
  *
@@ -27,6 +28,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { alias, readView, uploadBuffer, withKernels } from './kernels.js';
 import { dropoutMask, dropPositions } from './lora.js';
+import { attentionLoops, type AttentionLoops } from './simd.js';
 
 // ---------------------------------------------------------------------------------------------
 // One tape node with per-input lazy gradients
@@ -782,6 +784,8 @@ export function causalSelfAttentionJs(
   const at = (which: 0 | 1 | 2, t: tf.Tensor | undefined): Rows =>
     packed ? { values: readView(q), offset: which * d, stride } : { values: readView(t as tf.Tensor), offset: 0, stride: d };
   const inputs = packed ? [q] : [q, k as tf.Tensor2D, v as tf.Tensor2D];
+  const loops = attentionLoops(hd);
+  if (loops) return attentionSimd(loops, inputs, packed, g, scale, product, rotary);
   return block(inputs, () => {
     // rotated copies of q and k ([rows, d]), kept for backward
     const rq = rotary ? rotateRows(at(0, q), rows, rotary, g, 1) : undefined;
@@ -846,6 +850,181 @@ export function causalSelfAttentionJs(
       },
     };
   });
+}
+
+/**
+ * causalSelfAttentionJs on the wasm backend with SIMD loops (simd.ts) over the backend's heap:
+ * the probabilities, rotated q and k, outputs and gradients are tensors there, written in place;
+ * the softmax and the score gradients (a few operations a pair) stay in JS.
+ */
+function attentionSimd(
+  loops: AttentionLoops,
+  inputs: tf.Tensor2D[],
+  packed: boolean,
+  g: Geometry,
+  scale: number,
+  product: number,
+  rotary: { cos: Float32Array; sin: Float32Array } | undefined,
+): tf.Tensor2D {
+  const { batch, seqLen, heads, hd, lens } = g;
+  const d = heads * hd;
+  const rows = batch * seqLen;
+  const tt = seqLen * seqLen;
+  const first = inputs[0] as tf.Tensor2D;
+  // byte address and row stride (bytes) of q (0), k (1) or v (2) in the inputs
+  const inputAt = (which: number, tensors: readonly tf.Tensor[]): { at: number; stride: number } =>
+    packed
+      ? { at: loops.offsetOf(tensors[0] as tf.Tensor) + which * d * 4, stride: 3 * d * 4 }
+      : { at: loops.offsetOf(tensors[which] as tf.Tensor), stride: d * 4 };
+  /** Rows r >= the sequence's length of a [rows, width] matrix at byte `at`, columns [from, from + d), set to 0. */
+  const zeroPadding = (heap: Float32Array, at: number, width: number, from: number): void => {
+    for (let b = 0; b < batch; b++)
+      for (let r = lens[b] as number; r < seqLen; r++) {
+        const o = at / 4 + (b * seqLen + r) * width + from;
+        heap.fill(0, o, o + d);
+      }
+  };
+  /** Rows at `from` rotated (sign 1) or rotated back (sign -1) into rows at `to`. */
+  const rotateAt = (heap: Float32Array, from: { at: number; stride: number }, to: { at: number; stride: number }, sign: number): void =>
+    rotateRowsInto({ values: heap, offset: from.at / 4, stride: from.stride / 4 }, rows, rotary as { cos: Float32Array; sin: Float32Array }, g, sign, { values: heap, offset: to.at / 4, stride: to.stride / 4 });
+  return block(inputs, () =>
+    withKernels((k) => {
+      const pInfo = k.alloc([batch * heads * tt]);
+      const outInfo = k.alloc([rows, d]);
+      const rq = rotary ? k.alloc([rows, d]) : undefined;
+      const rk = rotary ? k.alloc([rows, d]) : undefined;
+      // no allocation from here on: addresses and the heap view stay valid
+      const heap = loops.heap();
+      if (rq && rk) {
+        rotateAt(heap, inputAt(0, inputs), { at: loops.offsetOf(rq), stride: d * 4 }, 1);
+        rotateAt(heap, inputAt(1, inputs), { at: loops.offsetOf(rk), stride: d * 4 }, 1);
+      }
+      const qAt = rq ? { at: loops.offsetOf(rq), stride: d * 4 } : inputAt(0, inputs);
+      const kAt = rk ? { at: loops.offsetOf(rk), stride: d * 4 } : inputAt(1, inputs);
+      const vAt = inputAt(2, inputs);
+      const pAt = loops.offsetOf(pInfo);
+      const outAt = loops.offsetOf(outInfo);
+      for (let b = 0; b < batch; b++) {
+        const len = lens[b] as number;
+        for (let h = 0; h < heads; h++) {
+          const pBlock = pAt + (b * heads + h) * tt * 4;
+          const col = h * hd * 4;
+          loops.scores(qAt.at + b * seqLen * qAt.stride + col, qAt.stride, kAt.at + b * seqLen * kAt.stride + col, kAt.stride, pBlock, seqLen * 4, len, scale);
+          // softmax over keys <= query
+          for (let i = 0; i < len; i++) {
+            const row = pBlock / 4 + i * seqLen;
+            let max = -Infinity;
+            for (let j = 0; j <= i; j++) if ((heap[row + j] as number) > max) max = heap[row + j] as number;
+            let z = 0;
+            for (let j = 0; j <= i; j++) {
+              const e = Math.exp((heap[row + j] as number) - max);
+              heap[row + j] = e;
+              z += e;
+            }
+            const inv = 1 / z;
+            for (let j = 0; j <= i; j++) heap[row + j] = (heap[row + j] as number) * inv;
+          }
+          loops.pairSum(pBlock, seqLen * 4, vAt.at + b * seqLen * vAt.stride + col, vAt.stride, outAt + b * seqLen * d * 4 + col, d * 4, len);
+        }
+      }
+      zeroPadding(heap, outAt, d, 0);
+      jsAttentionFlops.total += 2 * product;
+      const save: Saved = { p: k.tensor(pInfo) };
+      inputs.forEach((t, i) => (save[`in${i}`] = t));
+      if (rq && rk) {
+        save.rq = k.tensor(rq);
+        save.rk = k.tensor(rk);
+      }
+      return {
+        value: k.tensor<tf.Tensor2D>(outInfo),
+        save,
+        backward: (dy, saved) => {
+          const savedInputs = inputs.map((_, i) => saved[`in${i}`] as tf.Tensor);
+          let scoreGrads: Float32Array | undefined;
+          /**
+           * The gradients of q (0), k (1) and v (2) asked for, each into its target (byte address,
+           * row stride in bytes), for every (sequence, head) block.
+           */
+          const gradients = (wanted: ReadonlyArray<0 | 1 | 2>, targets: Array<{ at: number; stride: number }>, kb: { alloc(shape: number[]): tf.TensorInfo }): void => {
+            const needScores = wanted.some((w) => w !== 2);
+            const dsInfo = needScores ? kb.alloc([batch * heads * tt]) : undefined;
+            // gradients through the rotation land in rotated space first
+            const rotatedTargets = wanted.map((w) => (rotary && w !== 2 ? kb.alloc([rows, d]) : undefined));
+            const heap = loops.heap();
+            const pAt = loops.offsetOf(saved.p as tf.Tensor);
+            const dyAt = { at: loops.offsetOf(dy), stride: d * 4 };
+            const qAt = saved.rq ? { at: loops.offsetOf(saved.rq), stride: d * 4 } : inputAt(0, savedInputs);
+            const kAt = saved.rk ? { at: loops.offsetOf(saved.rk), stride: d * 4 } : inputAt(1, savedInputs);
+            const vAt = inputAt(2, savedInputs);
+            const dsAt = dsInfo ? loops.offsetOf(dsInfo) : 0;
+            const into = wanted.map((w, n) => {
+              const r = rotatedTargets[n];
+              return r ? { at: loops.offsetOf(r), stride: d * 4 } : (targets[n] as { at: number; stride: number });
+            });
+            for (let b = 0; b < batch; b++) {
+              const len = lens[b] as number;
+              const rowAt = (x: { at: number; stride: number }, col: number): number => x.at + b * seqLen * x.stride + col;
+              for (let h = 0; h < heads; h++) {
+                const col = h * hd * 4;
+                const block = (b * heads + h) * tt;
+                const pBlock = pAt + block * 4;
+                const dsBlock = dsAt + block * 4;
+                if (needScores) {
+                  if (scoreGrads) heap.set(scoreGrads.subarray(block, block + tt), dsBlock / 4);
+                  else {
+                    // dP = dO V^T, then dS = P (dP - rowsum(dP P)) / sqrt(hd), in place
+                    loops.scores(rowAt(dyAt, col), dyAt.stride, rowAt(vAt, col), vAt.stride, dsBlock, seqLen * 4, len, 1);
+                    for (let i = 0; i < len; i++) {
+                      const row = dsBlock / 4 + i * seqLen;
+                      const prow = pBlock / 4 + i * seqLen;
+                      let rowDot = 0;
+                      for (let j = 0; j <= i; j++) rowDot += (heap[row + j] as number) * (heap[prow + j] as number);
+                      for (let j = 0; j <= i; j++) heap[row + j] = (heap[prow + j] as number) * ((heap[row + j] as number) - rowDot) * scale;
+                    }
+                  }
+                }
+                wanted.forEach((w, n) => {
+                  const target = into[n] as { at: number; stride: number };
+                  if (w === 0) loops.pairSum(dsBlock, seqLen * 4, rowAt(kAt, col), kAt.stride, rowAt(target, col), target.stride, len);
+                  else if (w === 1) loops.pairSumT(dsBlock, seqLen * 4, rowAt(qAt, col), qAt.stride, rowAt(target, col), target.stride, len);
+                  else loops.pairSumT(pBlock, seqLen * 4, rowAt(dyAt, col), dyAt.stride, rowAt(target, col), target.stride, len);
+                });
+              }
+            }
+            if (needScores && !scoreGrads) {
+              scoreGrads = heap.slice(dsAt / 4, dsAt / 4 + batch * heads * tt);
+              jsAttentionFlops.total += product;
+            }
+            wanted.forEach((w, n) => {
+              const target = targets[n] as { at: number; stride: number };
+              const r = rotatedTargets[n];
+              if (r) rotateAt(heap, { at: loops.offsetOf(r), stride: d * 4 }, target, -1);
+              zeroPadding(heap, target.at, target.stride / 4, 0);
+              jsAttentionFlops.total += product;
+            });
+          };
+          if (packed) {
+            return [
+              () =>
+                withKernels((kb) => {
+                  const all = kb.alloc([rows, 3 * d]);
+                  const at = loops.offsetOf(all);
+                  gradients([0, 1, 2], [0, 1, 2].map((w) => ({ at: at + w * d * 4, stride: 3 * d * 4 })), kb);
+                  return kb.tensor<tf.Tensor2D>(all);
+                }),
+            ];
+          }
+          return ([0, 1, 2] as const).map((which) => () =>
+            withKernels((kb) => {
+              const one = kb.alloc([rows, d]);
+              gradients([which], [{ at: loops.offsetOf(one), stride: d * 4 }], kb);
+              return kb.tensor<tf.Tensor2D>(one);
+            }),
+          );
+        },
+      };
+    }),
+  );
 }
 
 /** rotateRowsInto a new [rows, d] array. */
