@@ -28,7 +28,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { alias, readView, uploadBuffer, withKernels } from './kernels.js';
 import { dropoutMask, dropPositions } from './lora.js';
-import { attentionLoops, type AttentionLoops } from './simd.js';
+import { addressOf, attentionLoops, heapF32, normLoops, type AttentionLoops, type NormLoops } from './simd.js';
 
 // ---------------------------------------------------------------------------------------------
 // One tape node with per-input lazy gradients
@@ -448,6 +448,8 @@ export function embedding(table: tf.Tensor2D, ids: tf.Tensor1D, trainTable: bool
  * Backward: dx = (g - mean(g) - xhat mean(g xhat)) / sqrt(var + eps), g = dy * gain.
  */
 export function layerNorm(x: tf.Tensor2D, gain: tf.Tensor1D, bias: tf.Tensor1D, eps: number, trainParams = false): tf.Tensor2D {
+  const loops = normLoops(x.shape[1], true);
+  if (loops) return normSimd(loops, x, gain, bias, eps, trainParams);
   return block<tf.Tensor2D>(trainParams ? [x, gain, bias] : [x], () =>
     withKernels((k) => {
       const centred = k.sub(x, k.meanLast(x));
@@ -479,6 +481,8 @@ export function layerNorm(x: tf.Tensor2D, gain: tf.Tensor1D, bias: tf.Tensor1D, 
  * Backward: dx = (g - xhat mean(g xhat)) / sqrt(mean(x^2) + eps), g = dy * gain.
  */
 export function rmsNorm(x: tf.Tensor2D, gain: tf.Tensor1D, eps: number, trainParams = false): tf.Tensor2D {
+  const loops = normLoops(x.shape[1], false);
+  if (loops) return normSimd(loops, x, gain, undefined, eps, trainParams);
   return block<tf.Tensor2D>(trainParams ? [x, gain] : [x], () =>
     withKernels((k) => {
       const rstd = k.rsqrt(k.add(k.meanLast(k.square(x)), k.scalar(eps)));
@@ -496,6 +500,44 @@ export function rmsNorm(x: tf.Tensor2D, gain: tf.Tensor1D, eps: number, trainPar
               }),
           ];
           if (trainParams) grads.push(() => withKernels((kb) => kb.tensor(kb.sumRows(kb.mul(dy, xh)))));
+          return grads;
+        },
+      };
+    }),
+  );
+}
+
+/**
+ * layerNorm (with `bias`) or rmsNorm (without) on the wasm backend: each direction one SIMD
+ * loop over the rows (simd.ts) instead of eight or nine elementwise kernels; the gain and bias
+ * gradients, when trained, as in the kernel versions.
+ */
+function normSimd(loops: NormLoops, x: tf.Tensor2D, gain: tf.Tensor1D, bias: tf.Tensor1D | undefined, eps: number, trainParams: boolean): tf.Tensor2D {
+  const [rows, d] = x.shape;
+  const inputs: tf.Tensor[] = trainParams ? (bias ? [x, gain, bias] : [x, gain]) : [x];
+  return block<tf.Tensor2D>(inputs, () =>
+    withKernels((k) => {
+      const out = k.alloc([rows, d]);
+      const xhat = k.alloc([rows, d]);
+      const rstd = k.alloc([rows, 1]);
+      loops.forward(addressOf(x), addressOf(out), addressOf(xhat), addressOf(rstd), addressOf(gain), bias ? addressOf(bias) : 0, rows, eps);
+      return {
+        value: k.tensor<tf.Tensor2D>(out),
+        save: { xhat: k.tensor(xhat), rstd: k.tensor(rstd) },
+        backward: (dy, s) => {
+          const xh = s.xhat as tf.Tensor2D;
+          const grads = [
+            () =>
+              withKernels((kb) => {
+                const dx = kb.alloc([rows, d]);
+                loops.backward(addressOf(dy), addressOf(gain), addressOf(xh), addressOf(s.rstd as tf.Tensor), addressOf(dx), rows);
+                return kb.tensor(dx);
+              }),
+          ];
+          if (trainParams) {
+            grads.push(() => withKernels((kb) => kb.tensor(kb.sumRows(kb.mul(dy, xh)))));
+            if (bias) grads.push(() => withKernels((kb) => kb.tensor(kb.sumRows(dy))));
+          }
           return grads;
         },
       };
@@ -874,8 +916,8 @@ function attentionSimd(
   // byte address and row stride (bytes) of q (0), k (1) or v (2) in the inputs
   const inputAt = (which: number, tensors: readonly tf.Tensor[]): { at: number; stride: number } =>
     packed
-      ? { at: loops.offsetOf(tensors[0] as tf.Tensor) + which * d * 4, stride: 3 * d * 4 }
-      : { at: loops.offsetOf(tensors[which] as tf.Tensor), stride: d * 4 };
+      ? { at: addressOf(tensors[0] as tf.Tensor) + which * d * 4, stride: 3 * d * 4 }
+      : { at: addressOf(tensors[which] as tf.Tensor), stride: d * 4 };
   /** Rows r >= the sequence's length of a [rows, width] matrix at byte `at`, columns [from, from + d), set to 0. */
   const zeroPadding = (heap: Float32Array, at: number, width: number, from: number): void => {
     for (let b = 0; b < batch; b++)
@@ -894,16 +936,16 @@ function attentionSimd(
       const rq = rotary ? k.alloc([rows, d]) : undefined;
       const rk = rotary ? k.alloc([rows, d]) : undefined;
       // no allocation from here on: addresses and the heap view stay valid
-      const heap = loops.heap();
+      const heap = heapF32();
       if (rq && rk) {
-        rotateAt(heap, inputAt(0, inputs), { at: loops.offsetOf(rq), stride: d * 4 }, 1);
-        rotateAt(heap, inputAt(1, inputs), { at: loops.offsetOf(rk), stride: d * 4 }, 1);
+        rotateAt(heap, inputAt(0, inputs), { at: addressOf(rq), stride: d * 4 }, 1);
+        rotateAt(heap, inputAt(1, inputs), { at: addressOf(rk), stride: d * 4 }, 1);
       }
-      const qAt = rq ? { at: loops.offsetOf(rq), stride: d * 4 } : inputAt(0, inputs);
-      const kAt = rk ? { at: loops.offsetOf(rk), stride: d * 4 } : inputAt(1, inputs);
+      const qAt = rq ? { at: addressOf(rq), stride: d * 4 } : inputAt(0, inputs);
+      const kAt = rk ? { at: addressOf(rk), stride: d * 4 } : inputAt(1, inputs);
       const vAt = inputAt(2, inputs);
-      const pAt = loops.offsetOf(pInfo);
-      const outAt = loops.offsetOf(outInfo);
+      const pAt = addressOf(pInfo);
+      const outAt = addressOf(outInfo);
       for (let b = 0; b < batch; b++) {
         const len = lens[b] as number;
         for (let h = 0; h < heads; h++) {
@@ -950,16 +992,16 @@ function attentionSimd(
             const dsInfo = needScores ? kb.alloc([batch * heads * tt]) : undefined;
             // gradients through the rotation land in rotated space first
             const rotatedTargets = wanted.map((w) => (rotary && w !== 2 ? kb.alloc([rows, d]) : undefined));
-            const heap = loops.heap();
-            const pAt = loops.offsetOf(saved.p as tf.Tensor);
-            const dyAt = { at: loops.offsetOf(dy), stride: d * 4 };
-            const qAt = saved.rq ? { at: loops.offsetOf(saved.rq), stride: d * 4 } : inputAt(0, savedInputs);
-            const kAt = saved.rk ? { at: loops.offsetOf(saved.rk), stride: d * 4 } : inputAt(1, savedInputs);
+            const heap = heapF32();
+            const pAt = addressOf(saved.p as tf.Tensor);
+            const dyAt = { at: addressOf(dy), stride: d * 4 };
+            const qAt = saved.rq ? { at: addressOf(saved.rq), stride: d * 4 } : inputAt(0, savedInputs);
+            const kAt = saved.rk ? { at: addressOf(saved.rk), stride: d * 4 } : inputAt(1, savedInputs);
             const vAt = inputAt(2, savedInputs);
-            const dsAt = dsInfo ? loops.offsetOf(dsInfo) : 0;
+            const dsAt = dsInfo ? addressOf(dsInfo) : 0;
             const into = wanted.map((w, n) => {
               const r = rotatedTargets[n];
-              return r ? { at: loops.offsetOf(r), stride: d * 4 } : (targets[n] as { at: number; stride: number });
+              return r ? { at: addressOf(r), stride: d * 4 } : (targets[n] as { at: number; stride: number });
             });
             for (let b = 0; b < batch; b++) {
               const len = lens[b] as number;
@@ -998,7 +1040,7 @@ function attentionSimd(
             wanted.forEach((w, n) => {
               const target = targets[n] as { at: number; stride: number };
               const r = rotatedTargets[n];
-              if (r) rotateAt(heap, { at: loops.offsetOf(r), stride: d * 4 }, target, -1);
+              if (r) rotateAt(heap, { at: addressOf(r), stride: d * 4 }, target, -1);
               zeroPadding(heap, target.at, target.stride / 4, 0);
               jsAttentionFlops.total += product;
             });
@@ -1008,7 +1050,7 @@ function attentionSimd(
               () =>
                 withKernels((kb) => {
                   const all = kb.alloc([rows, 3 * d]);
-                  const at = loops.offsetOf(all);
+                  const at = addressOf(all);
                   gradients([0, 1, 2], [0, 1, 2].map((w) => ({ at: at + w * d * 4, stride: 3 * d * 4 })), kb);
                   return kb.tensor<tf.Tensor2D>(all);
                 }),
@@ -1017,7 +1059,7 @@ function attentionSimd(
           return ([0, 1, 2] as const).map((which) => () =>
             withKernels((kb) => {
               const one = kb.alloc([rows, d]);
-              gradients([which], [{ at: loops.offsetOf(one), stride: d * 4 }], kb);
+              gradients([which], [{ at: addressOf(one), stride: d * 4 }], kb);
               return kb.tensor<tf.Tensor2D>(one);
             }),
           );

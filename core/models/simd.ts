@@ -1,33 +1,40 @@
 /**
- * WebAssembly SIMD loops for the JS attention kernel (layers.ts causalSelfAttentionJs) on the
- * wasm backend, working in place on the backend's own heap.
+ * WebAssembly SIMD loops for the blocks of layers.ts on the wasm backend, working in place on
+ * the backend's own heap: attention's pair loops and LayerNorm/RMSNorm rows.
  *
- * At the shipped sizes (head size 24 to 32, sequences of a few to 64 tokens) attention is a few
- * hundred thousand multiply-adds a step, far too small for a product kernel to pay off, and the
- * scalar JS loops run at about one multiply-add a nanosecond. These loops do the same multiply-
- * adds four lanes at a time: a module is built at run time (a few hundred bytes, no toolchain)
- * for each head size, fully unrolled over the head's columns, importing the tfjs wasm backend's
- * memory so that queries, keys, values and gradients are read where the backend keeps them.
+ * At the shipped sizes (width 64 to 96, head size 24 to 32, sequences of a few to 64 tokens) a
+ * training step's elementwise work and attention are small enough that the cost is the number
+ * of kernel dispatches (each an allocation and a JS wrapper) and the scalar JS loops, about one
+ * multiply-add a nanosecond. These loops do the same arithmetic four lanes at a time in one call:
+ * a module is built at run time (a few hundred bytes, emitted below, no toolchain) per width or
+ * head size, fully unrolled over it, importing the tfjs wasm backend's memory so that tensors are
+ * read and written where the backend keeps them (addresses from addressOf).
  *
- * Each call covers one (sequence, head) block of `len` real positions, over the causal pairs
- * (key j <= query i) only:
+ * Attention: each call covers one (sequence, head) block of `len` real positions, over the
+ * causal pairs (key j <= query i) only:
  *   scores:     w[i, j] = scale * x_i . y_j                      (Q K^T, dO V^T)
  *   pairSum:    out_i = sum_{j <= i} w[i, j] y_j                  (P V, dS K)
  *   pairSumT:   out_j = sum_{i >= j} w[i, j] y_i                  (P^T dO, dS^T Q)
  * Row i of x, y and out starts at base + i * stride (bytes); w rows are `wStride` bytes apart.
- * Sums are kept in float32 lanes (the scalar loops keep float64), so results differ from them in
- * the last bits.
+ * Norms: one call for all rows, forward and backward as in layers.ts layerNorm and rmsNorm.
+ * Sums are kept in float32 lanes, in another order than tfjs's kernels or the scalar loops (which
+ * keep float64), so results differ from them in the last bits.
  */
 import * as tf from '@tensorflow/tfjs';
 
+/** The loops of attentionModule, on byte addresses in the wasm backend's heap. */
 export interface AttentionLoops {
-  /** The backend's heap, as floats (fetched anew after every allocation). */
-  heap(): Float32Array;
-  /** Byte offset of a tensor's data in the heap. */
-  offsetOf(t: tf.TensorInfo): number;
   scores(x: number, xStride: number, y: number, yStride: number, w: number, wStride: number, len: number, scale: number): void;
   pairSum(w: number, wStride: number, y: number, yStride: number, out: number, outStride: number, len: number): void;
   pairSumT(w: number, wStride: number, y: number, yStride: number, out: number, outStride: number, len: number): void;
+}
+
+/** The loops of normModule: LayerNorm (centred) or RMSNorm rows of a fixed width. */
+export interface NormLoops {
+  /** xhat, out = xhat gain (+ bias), rstd per row; `bias` 0 for none. */
+  forward(x: number, out: number, xhat: number, rstd: number, gain: number, bias: number, rows: number, eps: number): void;
+  /** dx = (g - mean(g) - xhat mean(g xhat)) rstd, g = dy gain (no mean(g) term for RMSNorm). */
+  backward(dy: number, gain: number, xhat: number, rstd: number, dx: number, rows: number): void;
 }
 
 /** The parts of the WebAssembly global used here (the project's TS libs do not declare it). */
@@ -46,38 +53,57 @@ interface WasmBackendInternals {
   dataIdMap: { get(dataId: object): { memoryOffset: number } | undefined };
 }
 
-/** Built loops by head size, with the memory they were built on (null: could not be built). */
-const cache = new Map<number, { memory: object; loops: AttentionLoops | null }>();
-
-/** The loops for head size `hd` on the active backend, or undefined where they do not apply
- * (not the wasm backend, hd not a multiple of 4, no SIMD in this runtime). */
-export function attentionLoops(hd: number): AttentionLoops | undefined {
-  if (tf.getBackend() !== 'wasm' || hd % 4 !== 0 || hd <= 0) return undefined;
+function wasmBackend(): WasmBackendInternals | undefined {
+  if (tf.getBackend() !== 'wasm' || !wasmGlobal) return undefined;
   const backend = tf.backend() as unknown as WasmBackendInternals;
-  const memory = backend.wasm?.asm?.memory;
-  if (!wasmGlobal || !(memory instanceof wasmGlobal.Memory)) return undefined;
-  // per head size and memory (a new wasm backend has a new one)
-  const cached = cache.get(hd);
-  if (cached && cached.memory === memory) return cached.loops ?? undefined;
-  let loops: AttentionLoops | null = null;
+  return backend.wasm?.asm?.memory instanceof wasmGlobal.Memory ? backend : undefined;
+}
+
+/** The wasm backend's heap as floats; fetch it anew after any allocation (the heap may grow). */
+export function heapF32(): Float32Array {
+  const backend = wasmBackend();
+  if (!backend) throw new Error('simd: not on the wasm backend');
+  return backend.wasm.HEAPF32;
+}
+
+/** Byte address of a tensor's data in the wasm backend's heap. */
+export function addressOf(t: tf.TensorInfo): number {
+  const data = wasmBackend()?.dataIdMap.get(t.dataId);
+  if (!data) throw new Error('simd: tensor data not on the wasm backend');
+  return data.memoryOffset;
+}
+
+/** Built modules' exports by key, with the memory they import (null: could not be built). */
+const cache = new Map<string, { memory: object; exports: object | null }>();
+
+function instantiate<T>(key: string, build: () => Uint8Array): T | undefined {
+  const backend = wasmBackend();
+  if (!backend || !wasmGlobal) return undefined;
+  const memory = backend.wasm.asm.memory;
+  // a new wasm backend has a new memory
+  const cached = cache.get(key);
+  if (cached && cached.memory === memory) return (cached.exports as T | null) ?? undefined;
+  let exports: object | null = null;
   try {
-    const exports = new wasmGlobal.Instance(new wasmGlobal.Module(attentionModule(hd / 4)), { env: { memory } }).exports as unknown as Pick<AttentionLoops, 'scores' | 'pairSum' | 'pairSumT'>;
-    loops = {
-      heap: () => backend.wasm.HEAPF32,
-      offsetOf: (t) => {
-        const data = backend.dataIdMap.get(t.dataId);
-        if (!data) throw new Error('attentionLoops: tensor data not on the wasm backend');
-        return data.memoryOffset;
-      },
-      scores: exports.scores,
-      pairSum: exports.pairSum,
-      pairSumT: exports.pairSumT,
-    };
+    exports = new wasmGlobal.Instance(new wasmGlobal.Module(build()), { env: { memory } }).exports;
   } catch {
-    loops = null;
+    exports = null;
   }
-  cache.set(hd, { memory, loops });
-  return loops ?? undefined;
+  cache.set(key, { memory, exports });
+  return (exports as T | null) ?? undefined;
+}
+
+/** The attention loops for head size `hd` on the active backend, or undefined where they do not
+ * apply (not the wasm backend, hd not a multiple of 4, no SIMD in this runtime). */
+export function attentionLoops(hd: number): AttentionLoops | undefined {
+  if (hd % 4 !== 0 || hd <= 0) return undefined;
+  return instantiate<AttentionLoops>(`attention/${hd}`, () => attentionModule(hd / 4));
+}
+
+/** LayerNorm (`centred`) or RMSNorm loops for rows of width `d`, as attentionLoops. */
+export function normLoops(d: number, centred: boolean): NormLoops | undefined {
+  if (d % 4 !== 0 || d <= 0) return undefined;
+  return instantiate<NormLoops>(`norm/${d}/${centred}`, () => normModule(d / 4, centred));
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -171,6 +197,26 @@ class Code {
   }
   f32Mul(): this {
     return this.op(0x94);
+  }
+  f32Sub(): this {
+    return this.op(0x93);
+  }
+  f32Div(): this {
+    return this.op(0x95);
+  }
+  f32Sqrt(): this {
+    return this.op(0x91);
+  }
+  f32Const(c: number): this {
+    return this.op(0x43, ...new Uint8Array(Float32Array.of(c).buffer));
+  }
+  f32x4Sub(): this {
+    return this.op(0xfd, ...uleb(229));
+  }
+  /** The sum of the four lanes of the v128 on the stack, as f32 (kept in local `tmp`). */
+  hsum(tmp: number): this {
+    this.set(tmp);
+    return this.get(tmp).f32x4Lane(0).get(tmp).f32x4Lane(1).f32Add().get(tmp).f32x4Lane(2).get(tmp).f32x4Lane(3).f32Add().f32Add();
   }
   v128Load(offset = 0): this {
     return this.op(0xfd, 0x00, 4, ...uleb(offset));
@@ -317,5 +363,81 @@ function attentionModule(lanes: number): Uint8Array {
     { name: 'scores', params: [I32, I32, I32, I32, I32, I32, I32, F32], locals: [I32, I32, I32, I32, I32, V128, V128], code: scores },
     { name: 'pairSum', params: [I32, I32, I32, I32, I32, I32, I32], locals: [I32, I32, I32, I32, I32, V128, ...new Array<number>(lanes).fill(V128)], code: pairSum },
     { name: 'pairSumT', params: [I32, I32, I32, I32, I32, I32, I32], locals: [I32, I32, I32, I32, V128, ...new Array<number>(lanes).fill(V128)], code: pairSumT },
+  ]);
+}
+
+/**
+ * LayerNorm (`centred`, with bias) or RMSNorm (no bias) over rows of `lanes` * 4 floats, each row
+ * held in locals. forward(x, out, xhat, rstd, gain, bias, rows, eps);
+ * backward(dy, gain, xhat, rstd, dx, rows).
+ */
+function normModule(lanes: number, centred: boolean): Uint8Array {
+  const invD = 1 / (lanes * 4);
+  const rowBytes = lanes * 16;
+  const forward = new Code();
+  {
+    const [x, out, xhat, rstd, gain, bias, rows, eps] = [0, 1, 2, 3, 4, 5, 6, 7];
+    const [r, t, v, sum] = [8, 9, 10, 11];
+    const xs = 12;
+    forward.i32(0).set(r);
+    forward.loopUntil(r, rows, (c) => {
+      for (let l = 0; l < lanes; l++) c.get(x).v128Load(l * 16).set(xs + l);
+      if (centred) {
+        c.get(xs);
+        for (let l = 1; l < lanes; l++) c.get(xs + l).f32x4Add();
+        c.hsum(sum).f32Const(invD).f32Mul().f32x4Splat().set(v);
+        for (let l = 0; l < lanes; l++) c.get(xs + l).get(v).f32x4Sub().set(xs + l);
+      }
+      c.get(xs).get(xs).f32x4Mul();
+      for (let l = 1; l < lanes; l++) c.get(xs + l).get(xs + l).f32x4Mul().f32x4Add();
+      // rstd = 1 / sqrt(mean of squares + eps)
+      c.hsum(sum).f32Const(invD).f32Mul().get(eps).f32Add().f32Sqrt().set(t);
+      c.get(rstd).f32Const(1).get(t).f32Div().set(t).get(t).f32Store();
+      c.get(t).f32x4Splat().set(v);
+      for (let l = 0; l < lanes; l++) {
+        c.get(xs + l).get(v).f32x4Mul().set(xs + l);
+        c.get(xhat).get(xs + l).v128Store(l * 16);
+        c.get(out).get(xs + l).get(gain).v128Load(l * 16).f32x4Mul();
+        if (centred) c.get(bias).v128Load(l * 16).f32x4Add();
+        c.v128Store(l * 16);
+      }
+      c.get(x).i32(rowBytes).add().set(x);
+      c.get(out).i32(rowBytes).add().set(out);
+      c.get(xhat).i32(rowBytes).add().set(xhat);
+      c.incConst(rstd, 4);
+    });
+  }
+  const backward = new Code();
+  {
+    const [dy, gain, xhat, rstd, dx, rows] = [0, 1, 2, 3, 4, 5];
+    const [r, meanG, meanGx, sum] = [6, 7, 8, 9];
+    const gs = 10;
+    backward.i32(0).set(r);
+    backward.loopUntil(r, rows, (c) => {
+      for (let l = 0; l < lanes; l++) c.get(dy).v128Load(l * 16).get(gain).v128Load(l * 16).f32x4Mul().set(gs + l);
+      if (centred) {
+        c.get(gs);
+        for (let l = 1; l < lanes; l++) c.get(gs + l).f32x4Add();
+        c.hsum(sum).f32Const(invD).f32Mul().f32x4Splat().set(meanG);
+      }
+      c.get(gs).get(xhat).v128Load(0).f32x4Mul();
+      for (let l = 1; l < lanes; l++) c.get(gs + l).get(xhat).v128Load(l * 16).f32x4Mul().f32x4Add();
+      c.hsum(sum).f32Const(invD).f32Mul().f32x4Splat().set(meanGx);
+      c.get(rstd).f32Load().f32x4Splat().set(sum);
+      for (let l = 0; l < lanes; l++) {
+        c.get(dx).get(gs + l);
+        if (centred) c.get(meanG).f32x4Sub();
+        c.get(xhat).v128Load(l * 16).get(meanGx).f32x4Mul().f32x4Sub().get(sum).f32x4Mul().v128Store(l * 16);
+      }
+      c.get(dy).i32(rowBytes).add().set(dy);
+      c.get(xhat).i32(rowBytes).add().set(xhat);
+      c.get(dx).i32(rowBytes).add().set(dx);
+      c.incConst(rstd, 4);
+    });
+  }
+  const v128s = (n: number): number[] => new Array<number>(n).fill(V128);
+  return moduleBytes([
+    { name: 'forward', params: [I32, I32, I32, I32, I32, I32, I32, F32], locals: [I32, F32, V128, V128, ...v128s(lanes)], code: forward },
+    { name: 'backward', params: [I32, I32, I32, I32, I32, I32], locals: [I32, V128, V128, V128, ...v128s(lanes)], code: backward },
   ]);
 }
