@@ -28,7 +28,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { alias, readView, uploadBuffer, withKernels } from './kernels.js';
 import { dropoutMask, dropPositions } from './lora.js';
-import { addressOf, attentionLoops, heapF32, normLoops, type AttentionLoops, type NormLoops } from './simd.js';
+import { activationLoops, addressOf, attentionLoops, heapF32, normLoops, type AttentionLoops, type NormLoops } from './simd.js';
 
 // ---------------------------------------------------------------------------------------------
 // One tape node with per-input lazy gradients
@@ -554,6 +554,29 @@ const GELU_K = 0.044715;
  * y = x s, s = sigmoid(z), z = 2c (x + k x^3). Backward: dy (s + x s (1 - s) 2c (1 + 3k x^2)).
  */
 export function gelu(x: tf.Tensor2D): tf.Tensor2D {
+  const loops = x.size % 4 === 0 ? activationLoops() : undefined;
+  if (loops) {
+    // on wasm: one SIMD loop each way (simd.ts), s kept, z recomputed from x
+    return block<tf.Tensor2D>([x], () =>
+      withKernels((k) => {
+        const y = k.alloc(x.shape);
+        const s = k.alloc(x.shape);
+        loops.geluForward(addressOf(x), addressOf(y), addressOf(s), x.size);
+        return {
+          value: k.tensor<tf.Tensor2D>(y),
+          save: { x, s: k.tensor(s) },
+          backward: (dy, saved) => [
+            () =>
+              withKernels((kb) => {
+                const dx = kb.alloc(x.shape);
+                loops.geluBackward(addressOf(dy), addressOf(saved.x as tf.Tensor), addressOf(saved.s as tf.Tensor), addressOf(dx), x.size);
+                return kb.tensor(dx);
+              }),
+          ],
+        };
+      }),
+    );
+  }
   return block<tf.Tensor2D>([x], () =>
     withKernels((k) => {
       const z = k.mul(x, k.add(k.mul(k.square(x), k.scalar(2 * GELU_C * GELU_K)), k.scalar(2 * GELU_C)));
@@ -582,6 +605,36 @@ export function gelu(x: tf.Tensor2D): tf.Tensor2D {
  * Backward: du = dy SiLU(g); dg = dy u s (1 + g (1 - s)), s = sigmoid(g).
  */
 export function swiglu(gate: tf.Tensor2D, up: tf.Tensor2D): tf.Tensor2D {
+  const loops = gate.size % 4 === 0 ? activationLoops() : undefined;
+  if (loops) {
+    // on wasm: one SIMD loop per direction and input (simd.ts), s kept
+    const n = gate.size;
+    return block<tf.Tensor2D>([gate, up], () =>
+      withKernels((k) => {
+        const y = k.alloc(gate.shape);
+        const s = k.alloc(gate.shape);
+        loops.swigluForward(addressOf(gate), addressOf(up), addressOf(y), addressOf(s), n);
+        return {
+          value: k.tensor<tf.Tensor2D>(y),
+          save: { gate, up, s: k.tensor(s) },
+          backward: (dy, saved) => [
+            () =>
+              withKernels((kb) => {
+                const dg = kb.alloc(gate.shape);
+                loops.swigluGate(addressOf(dy), addressOf(saved.gate as tf.Tensor), addressOf(saved.up as tf.Tensor), addressOf(saved.s as tf.Tensor), addressOf(dg), n);
+                return kb.tensor(dg);
+              }),
+            () =>
+              withKernels((kb) => {
+                const du = kb.alloc(gate.shape);
+                loops.swigluUp(addressOf(dy), addressOf(saved.gate as tf.Tensor), addressOf(saved.s as tf.Tensor), addressOf(du), n);
+                return kb.tensor(du);
+              }),
+          ],
+        };
+      }),
+    );
+  }
   return block<tf.Tensor2D>([gate, up], () =>
     withKernels((k) => {
       const s = k.sigmoid(gate);

@@ -1,6 +1,6 @@
 /**
  * WebAssembly SIMD loops for the blocks of layers.ts on the wasm backend, working in place on
- * the backend's own heap: attention's pair loops and LayerNorm/RMSNorm rows.
+ * the backend's own heap: attention's pair loops, LayerNorm/RMSNorm rows, GELU and SwiGLU.
  *
  * At the shipped sizes (width 64 to 96, head size 24 to 32, sequences of a few to 64 tokens) a
  * training step's elementwise work and attention are small enough that the cost is the number
@@ -16,7 +16,8 @@
  *   pairSum:    out_i = sum_{j <= i} w[i, j] y_j                  (P V, dS K)
  *   pairSumT:   out_j = sum_{i >= j} w[i, j] y_i                  (P^T dO, dS^T Q)
  * Row i of x, y and out starts at base + i * stride (bytes); w rows are `wStride` bytes apart.
- * Norms: one call for all rows, forward and backward as in layers.ts layerNorm and rmsNorm.
+ * Norms and activations: one call for all rows, forward and backward as in layers.ts layerNorm,
+ * rmsNorm, gelu and swiglu; exp (for the sigmoids) is Cephes's single-precision polynomial.
  * Sums are kept in float32 lanes, in another order than tfjs's kernels or the scalar loops (which
  * keep float64), so results differ from them in the last bits.
  */
@@ -76,7 +77,11 @@ export function addressOf(t: tf.TensorInfo): number {
 /** Built modules' exports by key, with the memory they import (null: could not be built). */
 const cache = new Map<string, { memory: object; exports: object | null }>();
 
+/** Whether the loops are used where they apply (off: the kernel versions, for comparisons). */
+export const simdLoops = { enabled: true };
+
 function instantiate<T>(key: string, build: () => Uint8Array): T | undefined {
+  if (!simdLoops.enabled) return undefined;
   const backend = wasmBackend();
   if (!backend || !wasmGlobal) return undefined;
   const memory = backend.wasm.asm.memory;
@@ -217,6 +222,54 @@ class Code {
   hsum(tmp: number): this {
     this.set(tmp);
     return this.get(tmp).f32x4Lane(0).get(tmp).f32x4Lane(1).f32Add().get(tmp).f32x4Lane(2).get(tmp).f32x4Lane(3).f32Add().f32Add();
+  }
+  /** v128.const with `c` in every f32 lane. */
+  f32x4Const(c: number): this {
+    return this.op(0xfd, 0x0c, ...new Uint8Array(Float32Array.of(c, c, c, c).buffer));
+  }
+  f32x4Div(): this {
+    return this.op(0xfd, ...uleb(231));
+  }
+  f32x4Min(): this {
+    return this.op(0xfd, ...uleb(232));
+  }
+  f32x4Max(): this {
+    return this.op(0xfd, ...uleb(233));
+  }
+  f32x4Nearest(): this {
+    return this.op(0xfd, ...uleb(106));
+  }
+  i32x4TruncSatF32x4(): this {
+    return this.op(0xfd, ...uleb(248));
+  }
+  i32x4Add(): this {
+    return this.op(0xfd, ...uleb(174));
+  }
+  i32x4Shl(): this {
+    return this.op(0xfd, ...uleb(171));
+  }
+  /**
+   * exp of the f32x4 on the stack (Cephes expf: x = n ln 2 + r, exp(r) by a degree-7 polynomial,
+   * 2^n into the exponent bits; inputs clamped to [-87.3, 88.3]), using v128 locals t0, t1.
+   */
+  f32x4Exp(t0: number, t1: number): this {
+    this.f32x4Const(-87.3).f32x4Max().f32x4Const(88.3).f32x4Min().set(t0);
+    this.get(t0).f32x4Const(Math.LOG2E).f32x4Mul().f32x4Nearest().set(t1);
+    // r = x - n ln2_hi - n ln2_lo
+    this.get(t0).get(t1).f32x4Const(0.693359375).f32x4Mul().f32x4Sub().get(t1).f32x4Const(-2.12194440e-4).f32x4Mul().f32x4Sub().set(t0);
+    this.f32x4Const(1.9875691500e-4);
+    for (const c of [1.3981999507e-3, 8.3334519073e-3, 4.1665795894e-2, 1.6666665459e-1, 5.0000001201e-1]) this.get(t0).f32x4Mul().f32x4Const(c).f32x4Add();
+    // p r^2 + r + 1
+    this.get(t0).f32x4Mul().get(t0).f32x4Mul().get(t0).f32x4Add().f32x4Const(1).f32x4Add();
+    // 2^n: (n + 127) << 23 as float bits
+    this.get(t1).i32x4TruncSatF32x4().op(0xfd, 0x0c, ...new Uint8Array(Int32Array.of(127, 127, 127, 127).buffer)).i32x4Add().i32(23).i32x4Shl();
+    return this.f32x4Mul();
+  }
+  /** 1 / (1 + exp(-z)) of the f32x4 on the stack, with v128 locals t0, t1. */
+  f32x4Sigmoid(t0: number, t1: number): this {
+    this.set(t0);
+    this.f32x4Const(1).f32x4Const(1).f32x4Const(0).get(t0).f32x4Sub().f32x4Exp(t0, t1).f32x4Add().f32x4Div();
+    return this;
   }
   v128Load(offset = 0): this {
     return this.op(0xfd, 0x00, 4, ...uleb(offset));
@@ -439,5 +492,91 @@ function normModule(lanes: number, centred: boolean): Uint8Array {
   return moduleBytes([
     { name: 'forward', params: [I32, I32, I32, I32, I32, I32, I32, F32], locals: [I32, F32, V128, V128, ...v128s(lanes)], code: forward },
     { name: 'backward', params: [I32, I32, I32, I32, I32, I32], locals: [I32, V128, V128, V128, ...v128s(lanes)], code: backward },
+  ]);
+}
+
+/** The loops of activationModule over n floats (n a multiple of 4). */
+export interface ActivationLoops {
+  /** y = x s, s = sigmoid(z), z = 2c (x + k x^3) (GPT-2's GELU); keeps s. */
+  geluForward(x: number, y: number, s: number, n: number): void;
+  /** dx = dy (s + x s (1 - s) dz/dx) = dy s (1 + (1 - s)(3 z - 4 c x)). */
+  geluBackward(dy: number, x: number, s: number, dx: number, n: number): void;
+  /** y = g sigmoid(g) u; keeps s = sigmoid(g). */
+  swigluForward(g: number, u: number, y: number, s: number, n: number): void;
+  /** dg = dy u s (1 + g (1 - s)). */
+  swigluGate(dy: number, g: number, u: number, s: number, dg: number, n: number): void;
+  /** du = dy g s. */
+  swigluUp(dy: number, g: number, s: number, du: number, n: number): void;
+}
+
+/** The activation loops (GELU with constants c = sqrt(2/pi), k = 0.044715), as attentionLoops. */
+export function activationLoops(): ActivationLoops | undefined {
+  return instantiate<ActivationLoops>('activations', activationModule);
+}
+
+function activationModule(): Uint8Array {
+  const c = Math.sqrt(2 / Math.PI);
+  const k = 0.044715;
+  /** A loop over n floats, 4 at a time; `ptrs` params advance 16 bytes a step. */
+  const elementwise = (ptrs: number[], nParam: number, body: (code: Code) => void): Code => {
+    const code = new Code();
+    const i = nParam + 1;
+    code.i32(0).set(i);
+    code.get(nParam).i32(2).op(0x76).set(nParam); // n / 4 (i32.shr_u)
+    code.loopUntil(i, nParam, (b) => {
+      body(b);
+      for (const p of ptrs) b.incConst(p, 16);
+    });
+    return code;
+  };
+  // locals after the params: i (i32), then v128 t0, t1, t2, t3
+  const geluForward = elementwise([0, 1, 2], 3, (b) => {
+    const [x, y, s] = [0, 1, 2];
+    const [xv, t0, t1, sv] = [5, 6, 7, 8];
+    b.get(x).v128Load().set(xv);
+    // z = x (2c + 2ck x^2)
+    b.get(xv).get(xv).f32x4Mul().f32x4Const(2 * c * k).f32x4Mul().f32x4Const(2 * c).f32x4Add().get(xv).f32x4Mul();
+    b.f32x4Sigmoid(t0, t1).set(sv);
+    b.get(s).get(sv).v128Store();
+    b.get(y).get(xv).get(sv).f32x4Mul().v128Store();
+  });
+  const geluBackward = elementwise([0, 1, 2, 3], 4, (b) => {
+    const [dy, x, s, dx] = [0, 1, 2, 3];
+    const [xv, sv, t0] = [6, 7, 8];
+    b.get(x).v128Load().set(xv).get(s).v128Load().set(sv);
+    // x dz/dx = 3 z - 4 c x = x (2c + 6ck x^2)
+    b.get(xv).get(xv).f32x4Mul().f32x4Const(6 * c * k).f32x4Mul().f32x4Const(2 * c).f32x4Add().get(xv).f32x4Mul().set(t0);
+    b.get(dx).get(dy).v128Load();
+    b.f32x4Const(1).get(sv).f32x4Sub().get(t0).f32x4Mul().f32x4Const(1).f32x4Add().get(sv).f32x4Mul();
+    b.f32x4Mul().v128Store();
+  });
+  const swigluForward = elementwise([0, 1, 2, 3], 4, (b) => {
+    const [g, u, y, s] = [0, 1, 2, 3];
+    const [gv, sv, t0, t1] = [6, 7, 8, 9];
+    b.get(g).v128Load().set(gv);
+    b.get(gv).f32x4Sigmoid(t0, t1).set(sv);
+    b.get(s).get(sv).v128Store();
+    b.get(y).get(gv).get(sv).f32x4Mul().get(u).v128Load().f32x4Mul().v128Store();
+  });
+  const swigluGate = elementwise([0, 1, 2, 3, 4], 5, (b) => {
+    const [dy, g, u, s, dg] = [0, 1, 2, 3, 4];
+    const [gv, sv] = [7, 8];
+    b.get(g).v128Load().set(gv).get(s).v128Load().set(sv);
+    b.get(dg).get(dy).v128Load().get(u).v128Load().f32x4Mul().get(sv).f32x4Mul();
+    b.f32x4Const(1).get(sv).f32x4Sub().get(gv).f32x4Mul().f32x4Const(1).f32x4Add();
+    b.f32x4Mul().v128Store();
+  });
+  const swigluUp = elementwise([0, 1, 2, 3], 4, (b) => {
+    const [dy, g, s, du] = [0, 1, 2, 3];
+    b.get(du).get(dy).v128Load().get(g).v128Load().f32x4Mul().get(s).v128Load().f32x4Mul().v128Store();
+  });
+  const i32s = (n: number): number[] => new Array<number>(n).fill(I32);
+  const locals = [I32, V128, V128, V128, V128];
+  return moduleBytes([
+    { name: 'geluForward', params: i32s(4), locals, code: geluForward },
+    { name: 'geluBackward', params: i32s(5), locals, code: geluBackward },
+    { name: 'swigluForward', params: i32s(5), locals, code: swigluForward },
+    { name: 'swigluGate', params: i32s(6), locals, code: swigluGate },
+    { name: 'swigluUp', params: i32s(5), locals, code: swigluUp },
   ]);
 }

@@ -160,21 +160,25 @@ describe('normalisations and activations', () => {
     expectSameGradients(op, reference, [random([4, width], 4), random([width], 5, 1)]);
   });
 
-  it("GELU is GPT-2's tanh approximation, with its derivative", () => {
+  // sizes that are multiples of 4 run the SIMD loops on wasm (simd.ts), the others the kernels
+  it.each([5, 8])("GELU is GPT-2's tanh approximation, with its derivative (width %i)", (width) => {
     // gelu(1) = 0.5 (1 + tanh(0.797885 * 1.044715)) = 0.5 (1 + tanh(0.833563)) = 0.841192
-    const xs = [-2, -0.5, 0, 1, 3];
+    const xs = [-2, -0.5, 0, 1, 3, 12, -12, 0.25].slice(0, width);
     const expected = xs.map((v) => 0.5 * v * (1 + Math.tanh(Math.sqrt(2 / Math.PI) * (v + 0.044715 * v ** 3))));
     expect(expected[3]).toBeCloseTo(0.841192, 5);
     expectClose(gelu(tf.tensor2d([xs])).dataSync(), expected);
     const reference = (x: tf.Tensor): tf.Tensor => tf.mul(tf.mul(x, 0.5), tf.add(1, tf.tanh(tf.mul(tf.add(x, tf.mul(tf.pow(x, 3), 0.044715)), Math.sqrt(2 / Math.PI)))));
-    expectSameGradients((x) => gelu(x as tf.Tensor2D), reference, [random([3, 5], 6)]);
+    expectSameGradients((x) => gelu(x as tf.Tensor2D), reference, [random([3, width], 6)]);
   });
 
-  it('SwiGLU is SiLU(gate) * up, with its derivatives', () => {
-    // silu(1) = 1 / (1 + e^-1) = 0.731059
+  it.each([5, 8])('SwiGLU is SiLU(gate) * up, with its derivatives (width %i)', (width) => {
+    // silu(1) = 1 / (1 + e^-1) = 0.731059; silu(-20) = -20 / (1 + e^20) = -4.122307e-8
+    const gate = [1, 0, -20, 20, 0.5, -1, 2, 3].slice(0, width);
+    const up = [2, 5, 1, 1, 1, 1, 1, 1].slice(0, width);
+    expectClose(swiglu(tf.tensor2d([gate]), tf.tensor2d([up])).dataSync(), gate.map((g, i) => (g / (1 + Math.exp(-g))) * (up[i] as number)));
     expectClose(swiglu(tf.tensor2d([[1, 0]]), tf.tensor2d([[2, 5]])).dataSync(), [1.462117, 0]);
     const reference = (g: tf.Tensor, u: tf.Tensor): tf.Tensor => tf.mul(tf.mul(g, tf.sigmoid(g)), u);
-    expectSameGradients((g, u) => swiglu(g as tf.Tensor2D, u as tf.Tensor2D), reference, [random([3, 5], 7), random([3, 5], 8)]);
+    expectSameGradients((g, u) => swiglu(g as tf.Tensor2D, u as tf.Tensor2D), reference, [random([3, width], 7), random([3, width], 8)]);
   });
 });
 
