@@ -198,10 +198,27 @@ export function dense(x: tf.Tensor2D, p: DenseWeights): tf.Tensor2D {
       // W itself only when no transpose is kept (it may be an intermediate, e.g. a transposed table)
       const save: Saved = { ...(p.train ? { x } : {}), ...(p.wT ? {} : { w }) };
       let value = base;
+      // on wasm: dropout as a SIMD scaling with the dropped elements zeroed from JS (no mask)
+      const loops = lora && x.size % 4 === 0 ? activationLoops() : undefined;
+      let drops: Int32Array | undefined;
+      const keep = lora ? (lora.dropout ? lora.scale / (1 - lora.dropout.rate) : lora.scale) : 1;
       if (lora) {
         const { scale, dropout } = lora;
-        const mask = dropout ? k.upload(dropoutMask(x.size, dropout.rate, dropout.seed, scale, uploadBuffer(x.size)), x.shape) : undefined;
-        const xm = mask ? k.mul(x, mask) : k.mul(x, k.scalar(scale));
+        let xm: tf.TensorInfo;
+        let mask: tf.TensorInfo | undefined;
+        if (loops) {
+          xm = k.alloc(x.shape);
+          loops.scale(addressOf(x), addressOf(xm), keep, x.size);
+          if (dropout) {
+            drops = dropPositions(x.size, dropout.rate, dropout.seed);
+            const heap = heapF32();
+            const at = addressOf(xm) / 4;
+            for (let n = 0; n < drops.length; n++) heap[at + (drops[n] as number)] = 0;
+          }
+        } else {
+          mask = dropout ? k.upload(dropoutMask(x.size, dropout.rate, dropout.seed, scale, uploadBuffer(x.size)), x.shape) : undefined;
+          xm = mask ? k.mul(x, mask) : k.mul(x, k.scalar(scale));
+        }
         const u = k.matMul(xm, lora.a);
         value = k.add(base, k.matMul(u, lora.b));
         save.xm = k.tensor(xm);
@@ -221,6 +238,16 @@ export function dense(x: tf.Tensor2D, p: DenseWeights): tf.Tensor2D {
                 const dx = kb.matMul(dy, p.wT ? p.wT() : kb.transpose(s.w as tf.Tensor2D));
                 if (!lora || !dU) return kb.tensor(dx);
                 const dxm = kb.matMul(dU, kb.transpose(lora.a));
+                if (loops) {
+                  // dx += keep dxm, with dxm zeroed at the dropped elements first
+                  if (drops) {
+                    const heap = heapF32();
+                    const at = addressOf(dxm) / 4;
+                    for (let n = 0; n < drops.length; n++) heap[at + (drops[n] as number)] = 0;
+                  }
+                  loops.axpy(addressOf(dx), addressOf(dxm), keep, x.size);
+                  return kb.tensor(dx);
+                }
                 return kb.tensor(kb.add(dx, kb.mul(dxm, s.mask ?? kb.scalar(lora.scale))));
               }),
           ];

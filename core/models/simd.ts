@@ -507,6 +507,10 @@ export interface ActivationLoops {
   swigluGate(dy: number, g: number, u: number, s: number, dg: number, n: number): void;
   /** du = dy g s. */
   swigluUp(dy: number, g: number, s: number, du: number, n: number): void;
+  /** out = c x. */
+  scale(x: number, out: number, c: number, n: number): void;
+  /** y += c x, in place. */
+  axpy(y: number, x: number, c: number, n: number): void;
 }
 
 /** The activation loops (GELU with constants c = sqrt(2/pi), k = 0.044715), as attentionLoops. */
@@ -570,6 +574,17 @@ function activationModule(): Uint8Array {
     const [dy, g, s, du] = [0, 1, 2, 3];
     b.get(du).get(dy).v128Load().get(g).v128Load().f32x4Mul().get(s).v128Load().f32x4Mul().v128Store();
   });
+  // scale(x, out, c, n) and axpy(y, x, c, n): c is param 2, splatted into a v128 local first
+  const withSplat = (ptrs: number[], body: (code: Code, cv: number) => void): Code => {
+    const code = new Code();
+    const cv = 5;
+    code.get(2).f32x4Splat().set(cv);
+    const rest = elementwise(ptrs, 3, (b) => body(b, cv));
+    code.op(...rest.bytes);
+    return code;
+  };
+  const scale = withSplat([0, 1], (b, cv) => b.get(1).get(0).v128Load().get(cv).f32x4Mul().v128Store());
+  const axpy = withSplat([0, 1], (b, cv) => b.get(0).get(0).v128Load().get(1).v128Load().get(cv).f32x4Mul().f32x4Add().v128Store());
   const i32s = (n: number): number[] => new Array<number>(n).fill(I32);
   const locals = [I32, V128, V128, V128, V128];
   return moduleBytes([
@@ -578,5 +593,7 @@ function activationModule(): Uint8Array {
     { name: 'swigluForward', params: i32s(5), locals, code: swigluForward },
     { name: 'swigluGate', params: i32s(6), locals, code: swigluGate },
     { name: 'swigluUp', params: i32s(5), locals, code: swigluUp },
+    { name: 'scale', params: [I32, I32, F32, I32], locals, code: scale },
+    { name: 'axpy', params: [I32, I32, F32, I32], locals, code: axpy },
   ]);
 }
