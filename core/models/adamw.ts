@@ -7,7 +7,8 @@
  * Gradients are first clipped to a global L2 norm (1.0 by default, as Hugging Face's Trainer).
  */
 import * as tf from '@tensorflow/tfjs';
-import { readView, uploadBuffer } from './kernels.js';
+import { readView, uploadBuffer, withKernels } from './kernels.js';
+import { addressOf, optimizerLoops, type OptimizerLoops } from './simd.js';
 
 export interface AdamWOptions {
   learningRate: number;
@@ -30,6 +31,8 @@ export class AdamW {
   /** First and second moments, in JS: the update is a handful of elementwise operations that
    * cost one kernel dispatch each in TensorFlow.js, but one loop here. */
   private readonly moments = new Map<tf.Variable, { m: Float32Array; v: Float32Array; w?: Float32Array; dataId?: object }>();
+  /** On the wasm backend: the moments as tensors on its heap, updated by one SIMD loop. */
+  private readonly heapMoments = new Map<tf.Variable, { m: tf.Tensor; v: tf.Tensor }>();
   private step = 0;
 
   /** `decayed`: the variables that get weight decay (the others only the Adam update). */
@@ -52,7 +55,24 @@ export class AdamW {
     // eps is scaled like torch's, which adds it to the bias-corrected sqrt(v)
     const eps = this.eps * Math.sqrt(1 - this.b2 ** t);
     const { b1, b2 } = this;
-    const clip = this.clipFactor(grads.map(([, g]) => g));
+    const loops = grads.every(([variable]) => variable.size % 4 === 0 && !this.moments.has(variable)) ? optimizerLoops() : undefined;
+    const clip = this.clipFactor(grads.map(([, g]) => g), loops);
+    if (loops) {
+      grads.forEach(([variable, g]) => {
+        if (g.size !== variable.size) throw new Error(`AdamW: gradient of shape [${g.shape}] for a variable of shape [${variable.shape}]`);
+        let state = this.heapMoments.get(variable);
+        if (!state) {
+          state = { m: tf.keep(tf.zeros([variable.size])), v: tf.keep(tf.zeros([variable.size])) };
+          this.heapMoments.set(variable, state);
+        }
+        const keep = this.decayed.has(variable) && this.wd > 0 ? 1 - this.lr * this.wd : 1;
+        const next = withKernels((k) => k.tensor(k.alloc(variable.shape)));
+        loops.adamw(addressOf(variable), addressOf(state.m), addressOf(state.v), addressOf(g), addressOf(next), variable.size, clip, b1, 1 - b1, b2, 1 - b2, keep, eps, stepSize);
+        variable.assign(next);
+        next.dispose();
+      });
+      return;
+    }
     grads.forEach(([variable, g]) => {
       if (g.size !== variable.size) throw new Error(`AdamW: gradient of shape [${g.shape}] for a variable of shape [${variable.shape}]`);
       // a view, read before this iteration's upload allocates
@@ -79,13 +99,19 @@ export class AdamW {
 
   dispose(): void {
     this.moments.clear();
+    for (const { m, v } of this.heapMoments.values()) tf.dispose([m, v]);
+    this.heapMoments.clear();
   }
 
   /** min(1, maxNorm / ||g||) over all gradients; 1 without clipping. */
-  private clipFactor(grads: readonly tf.Tensor[]): number {
+  private clipFactor(grads: readonly tf.Tensor[], loops?: OptimizerLoops): number {
     if (this.maxGradNorm <= 0 || grads.length === 0) return 1;
     let sq = 0;
     for (const t of grads) {
+      if (loops && t.size % 4 === 0) {
+        sq += loops.sumSquares(addressOf(t), t.size);
+        continue;
+      }
       const g = readView(t);
       for (let j = 0; j < g.length; j++) sq += (g[j] as number) * (g[j] as number);
     }

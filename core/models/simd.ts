@@ -215,6 +215,9 @@ class Code {
   f32Const(c: number): this {
     return this.op(0x43, ...new Uint8Array(Float32Array.of(c).buffer));
   }
+  f32x4Sqrt(): this {
+    return this.op(0xfd, ...uleb(227));
+  }
   f32x4Sub(): this {
     return this.op(0xfd, ...uleb(229));
   }
@@ -312,11 +315,13 @@ interface FunctionSpec {
   params: number[];
   /** Extra locals, by type, after the params. */
   locals: number[];
+  /** Result types (none by default). */
+  results?: number[];
   code: Code;
 }
 
 function moduleBytes(fns: FunctionSpec[]): Uint8Array {
-  const types = fns.map((f) => [0x60, ...vec(f.params.map((p) => [p])), 0]);
+  const types = fns.map((f) => [0x60, ...vec(f.params.map((p) => [p])), ...vec((f.results ?? []).map((r) => [r]))]);
   const imports = vec([[...name('env'), ...name('memory'), 0x02, 0x00, 0x00]]);
   const funcs = vec(fns.map((_, i) => uleb(i)));
   const exports = vec(fns.map((f, i) => [...name(f.name), 0x00, ...uleb(i)]));
@@ -595,5 +600,63 @@ function activationModule(): Uint8Array {
     { name: 'swigluUp', params: i32s(5), locals, code: swigluUp },
     { name: 'scale', params: [I32, I32, F32, I32], locals, code: scale },
     { name: 'axpy', params: [I32, I32, F32, I32], locals, code: axpy },
+  ]);
+}
+
+/** The loops of optimizerModule over n floats (n a multiple of 4). */
+export interface OptimizerLoops {
+  /**
+   * One AdamW step (adamw.ts): with gc = clip g, m = b1 m + c1 gc, v = b2 v + c2 gc^2 in place,
+   * out = keep w - step m / (sqrt(v) + eps).
+   */
+  adamw(w: number, m: number, v: number, g: number, out: number, n: number, clip: number, b1: number, c1: number, b2: number, c2: number, keep: number, eps: number, step: number): void;
+  /** sum of x^2 (float32 lanes). */
+  sumSquares(x: number, n: number): number;
+}
+
+/** The optimiser loops, as attentionLoops. */
+export function optimizerLoops(): OptimizerLoops | undefined {
+  return instantiate<OptimizerLoops>('optimizer', optimizerModule);
+}
+
+function optimizerModule(): Uint8Array {
+  const adamw = new Code();
+  {
+    const [w, m, v, g, out, n] = [0, 1, 2, 3, 4, 5];
+    const i = 14;
+    // f32 params 6..13 splatted into v128 locals 15..22
+    const splat = (param: number): number => 15 + param - 6;
+    for (let p = 6; p <= 13; p++) adamw.get(p).f32x4Splat().set(splat(p));
+    const [clip, b1, c1, b2, c2, keep, eps, step] = [6, 7, 8, 9, 10, 11, 12, 13].map(splat) as [number, number, number, number, number, number, number, number];
+    const [gv, mv, vv] = [23, 24, 25];
+    adamw.i32(0).set(i);
+    adamw.get(n).i32(2).op(0x76).set(n);
+    adamw.loopUntil(i, n, (b) => {
+      b.get(g).v128Load().get(clip).f32x4Mul().set(gv);
+      b.get(b1).get(m).v128Load().f32x4Mul().get(c1).get(gv).f32x4Mul().f32x4Add().set(mv);
+      b.get(m).get(mv).v128Store();
+      b.get(b2).get(v).v128Load().f32x4Mul().get(c2).get(gv).f32x4Mul().get(gv).f32x4Mul().f32x4Add().set(vv);
+      b.get(v).get(vv).v128Store();
+      b.get(out).get(w).v128Load().get(keep).f32x4Mul();
+      b.get(mv).get(vv).f32x4Sqrt().get(eps).f32x4Add().f32x4Div().get(step).f32x4Mul().f32x4Sub().v128Store();
+      for (const p of [w, m, v, g, out]) b.incConst(p, 16);
+    });
+  }
+  const sumSquares = new Code();
+  {
+    const [x, n] = [0, 1];
+    const [i, acc, t] = [2, 3, 4];
+    sumSquares.v128Zero().set(acc).i32(0).set(i);
+    sumSquares.get(n).i32(2).op(0x76).set(n);
+    sumSquares.loopUntil(i, n, (b) => {
+      b.get(x).v128Load().set(t).get(acc).get(t).get(t).f32x4Mul().f32x4Add().set(acc);
+      b.incConst(x, 16);
+    });
+    sumSquares.get(acc).hsum(t);
+  }
+  const v128s = (k: number): number[] => new Array<number>(k).fill(V128);
+  return moduleBytes([
+    { name: 'adamw', params: [I32, I32, I32, I32, I32, I32, F32, F32, F32, F32, F32, F32, F32, F32], locals: [I32, ...v128s(11)], code: adamw },
+    { name: 'sumSquares', params: [I32, I32], locals: [I32, V128, V128], results: [F32], code: sumSquares },
   ]);
 }
