@@ -63,10 +63,11 @@ function parseJson(bytes: Buffer, file: string, forName: string): unknown {
 }
 
 async function loadFromFolder(name: string, folder: string): Promise<Tokenizer> {
-  const [tokenizerBytes, configBytes] = await Promise.all([
-    readRequired(folder, TOKENIZER_FILE, name),
-    readRequired(folder, CONFIG_FILE, name),
-  ]);
+  // Both reads start at once; a failure is reported for tokenizer.json first whichever settles first.
+  const [tokenizerRead, configRead] = await Promise.allSettled([readRequired(folder, TOKENIZER_FILE, name), readRequired(folder, CONFIG_FILE, name)]);
+  if (tokenizerRead.status === 'rejected') throw tokenizerRead.reason;
+  if (configRead.status === 'rejected') throw configRead.reason;
+  const [tokenizerBytes, configBytes] = [tokenizerRead.value, configRead.value];
   const contentHash = createHash('sha256').update(tokenizerBytes).update(configBytes).digest('hex');
   return new HfTokenizer(
     name,
