@@ -12,7 +12,7 @@ import type { Envelope } from '../core/protocol/messages.js';
 import type { Profile, Scenario } from '../core/scenario/schema.js';
 import type { Transport } from '../core/transport/transport.js';
 import { ActorEndpoint, type EndpointState } from './endpoint.js';
-import type { RoundCheckpointing } from './round-checkpoints.js';
+import type { ActorResume, RoundCheckpointing } from './round-checkpoints.js';
 import { RoundMeter, type RoundMeterState } from './round-meter.js';
 import type { RunEvent, RunRecorder } from './run-recorder.js';
 import { trackStates } from './state-tracker.js';
@@ -30,10 +30,10 @@ export interface ActorDeps {
   computeQueue?: ComputeQueue | null;
   /** Fault layer (core/faults): lifecycle, restore after a crash, state observation, straggler profiles. */
   hooks?: ActorHooks;
-  /** Round checkpoints to write (and, resuming, the one this actor goes on from). */
+  /** Round checkpoints to write. */
   checkpoints?: RoundCheckpointing;
-  /** Resuming the run from the checkpoints of this round (default 0: a fresh run). */
-  resumeAfterRound?: number;
+  /** Resuming a run: the checkpoint this actor goes on from (none: a fresh run). */
+  resume?: ActorResume;
 }
 
 /** What an actor persists besides its machine snapshot and adapter. */
@@ -59,7 +59,7 @@ export class ActorShell {
     private readonly deps: ActorDeps,
   ) {
     const { clock, recorder, hooks } = deps;
-    const saved = (hooks?.restore?.local ?? deps.checkpoints?.resumedLocal) as ShellLocal | undefined;
+    const saved = (hooks?.restore?.local ?? deps.resume?.local) as ShellLocal | undefined;
     this.endpoint = new ActorEndpoint({
       run: deps.run,
       actor: id,
@@ -70,7 +70,7 @@ export class ActorShell {
       round: () => this.currentRound,
       logitEncoding: deps.scenario.protocol.logitEncoding,
       ...(saved ? { resume: saved.endpoint } : {}),
-      ...(deps.checkpoints?.usedSequence !== undefined ? { usedSequence: deps.checkpoints.usedSequence } : {}),
+      ...(deps.resume ? { usedSequence: deps.resume.usedSequence } : {}),
     });
     this.meter = new RoundMeter(id, role, clock, this.endpoint, saved?.meter);
     this.work = faultAwareWork(id, clock, profile, recorder, deps.computeQueue, hooks);

@@ -70,7 +70,7 @@ export function createClientActor(deps: ClientActorDeps): Actor<typeof clientMac
     },
   });
 
-  const actor = createActor(machine, { clock, ...shell.restoredSnapshot, input: clientMachineInput(scenario, id, deps.resumeAfterRound) });
+  const actor = createActor(machine, { clock, ...shell.restoredSnapshot, input: clientMachineInput(scenario, id, deps.resume?.afterRound) });
   shell.attach(actor, {
     inbox: clientInbox(deps.run),
     toEvent: toClientEvent,

@@ -94,7 +94,7 @@ export async function runFederation(given: Scenario, options: RunOptions): Promi
   if (options.onEvent) recorder.onEvent(options.onEvent);
   const { deployment, resume, outDir } = options;
   if (resume && (deployment || !outDir)) throw new Error('resume: only a local run (in-memory transport) with its output folder resumes');
-  const earlier = resume && outDir ? recordsBeforeResume(outDir, resume) : undefined;
+  const earlier = resume ? recordsBeforeResume(outDir!, resume) : undefined;
   if (outDir) {
     recorder.streamTo(outDir, earlier?.records);
     writeFileSync(join(outDir, 'scenario.yaml'), stringify(scenario));
@@ -172,18 +172,12 @@ export async function runFederation(given: Scenario, options: RunOptions): Promi
   };
   if (options.checkpoints && !outDir) throw new Error('checkpoints: they go into the output folder (run --out DIR)');
   const writeCheckpoints = outDir !== undefined && options.checkpoints === true;
-  /** What an actor needs for round checkpoints: where to write them, and what it resumes from. */
+  /** An actor's round checkpoints to write, and the one it resumes from. */
   const checkpointing = (id: string, model: LanguageModel) => ({
-    ...(writeCheckpoints
-      ? {
-          checkpoints: {
-            ...actorCheckpoints(outDir, id, model, clock),
-            resumedLocal: resume?.actors[id]?.local,
-            usedSequence: earlier?.usedSequence[id],
-          },
-        }
+    ...(writeCheckpoints ? { checkpoints: actorCheckpoints(outDir, id, model, clock) } : {}),
+    ...(resume && earlier
+      ? { resume: { afterRound: resume.afterRound, local: resume.actors[id]?.local, usedSequence: earlier.usedSequence[id] ?? 0 } }
       : {}),
-    ...(resume ? { resumeAfterRound: resume.afterRound } : {}),
   });
 
   const models: { id: string; model: LanguageModel }[] = [];

@@ -18,14 +18,20 @@ import type { Clock } from '../core/clock/clock.js';
 import type { LanguageModel } from '../core/models/model.js';
 import type { RunEvent, RunRecords, RoundMetrics, Timing } from './run-recorder.js';
 
-/** What an actor does with checkpoints: save one after each round, and what it resumed from. */
+/** What an actor does with checkpoints: save one after each round. */
 export interface RoundCheckpointing {
   /** `recorded`: events in the run's trace so far; `local`: the actor-side counters. */
   save(round: number, state: { recorded: number; local: Record<string, unknown> }): Promise<void>;
-  /** The actor-side counters saved with the checkpoint this actor resumes from. */
-  resumedLocal?: Record<string, unknown>;
+}
+
+/** What one actor of a resumed run goes on from. */
+export interface ActorResume {
+  /** The round whose checkpoint the run resumes from. */
+  afterRound: number;
+  /** The actor-side counters saved with that checkpoint. */
+  local: Record<string, unknown> | undefined;
   /** The highest message sequence number this actor used in the run it resumes: new ids go on from there. */
-  usedSequence?: number;
+  usedSequence: number;
 }
 
 /** One actor's checkpoint of one round. */

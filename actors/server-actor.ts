@@ -76,7 +76,7 @@ export function createServerActor(deps: ServerActorDeps): Actor<typeof serverMac
     },
   });
 
-  const actor = createActor(machine, { clock, ...shell.restoredSnapshot, input: serverMachineInput(scenario, deps.resumeAfterRound) });
+  const actor = createActor(machine, { clock, ...shell.restoredSnapshot, input: serverMachineInput(scenario, deps.resume?.afterRound) });
   shell.attach(actor, {
     inbox: serverInbox(deps.run),
     toEvent: toServerEvent,
