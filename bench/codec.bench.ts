@@ -1,5 +1,5 @@
 import { decodeMessage, encodeMessage, type LogitEncoding } from '../core/protocol/codec.js';
-import type { Envelope, PublicLogits, SlmLogitsBody } from '../core/protocol/messages.js';
+import { PROTOCOL_VERSION, type Envelope, type PublicLogits, type SlmLogitsBody } from '../core/protocol/messages.js';
 import { Random } from '../core/random.js';
 import { timeIt, type Benchmark, type Figure } from './harness.js';
 
@@ -28,7 +28,7 @@ function roundPayload(samples: number, length: number, topK: number): Envelope<S
   }
   const ce = new Float32Array(samples).map(() => random.next() * 4);
   const logits: PublicLogits = { tokenizer: 'llama2', topK, lengths: new Int32Array(samples).fill(length), tokenIds, topKIds, topKLogits, ce };
-  return { v: 1, run: 'bench', round: 1, sender: 'c1', id: 'c1:1', body: { type: 'slm-logits', logits } };
+  return { v: PROTOCOL_VERSION, run: 'bench', round: 1, sender: 'c1', id: 'c1:1', body: { type: 'slm-logits', logits } };
 }
 
 function payloadBytes(logits: PublicLogits): number {

@@ -1,23 +1,37 @@
 /**
  * The wire codec: an {@link Envelope} as one standard msgpack map.
  *
- *   { v, run, round, sender, id, body, crc }
+ *   { v, run, round, sender, id, body, sum }
  *
- * - Typed arrays are msgpack ext type 0x74 (msgpackr's `moreTypes`: one byte naming the
- *   array class, then the raw little-endian elements), so a payload is written with one copy.
+ * - Typed arrays are msgpack ext type 0x74 as msgpackr's `moreTypes` writes them (one byte naming
+ *   the array class, then the raw little-endian elements), so a payload is written with one copy.
  *   Any msgpack library reads the plain fields; msgpackr also restores the typed arrays.
- * - `crc` is always the last entry, a 4-byte bin: the CRC-32 (zlib polynomial, big-endian) of
- *   every byte before it. Decoding checks it before unpacking, so corruption is refused even
- *   where the damaged bytes would still parse as another message.
+ * - The encoder places each array's elements at a multiple of their size from the first byte
+ *   (aligned-msgpack.ts), and the decoder returns aligned arrays as views of the received bytes,
+ *   not copies: decoding a round's logits copies nothing but the header. Decoded arrays therefore
+ *   share memory with the message; nobody writes to a received message.
+ * - `sum` is always the last entry, an 8-byte bin: the lane-sums checksum (message-scan.ts) of
+ *   every byte before it. Decoding checks it in the same pass that checks the arrays' values
+ *   (finite floats, ids within the vocabulary), and a mismatch is reported as corruption before
+ *   any other finding, so damaged bytes that still parse as another message are refused too.
  * - Logit payloads may use a compact form (see `logit-encodings.ts`): the logits map then
  *   carries `logitEncoding` ('f16' | 'q8'), and ids may be Uint8Array / Uint16Array.
  */
-import { clearSource, Packr, Unpackr } from 'msgpackr';
-import { crc32 } from './crc32.js';
+import { addExtension, clearSource, Unpackr } from 'msgpackr';
+import { packAligned, type WireValue } from './aligned-msgpack.js';
 import { encodeFloat16, narrowIds, quantiseLogProbs } from './logit-encodings.js';
+import { CHECKSUM_BYTES, ChecksumWriter, FLOAT_MAGNITUDE, NON_FINITE_BITS, scanMessage, WHOLE_WORD, type WordRange } from './message-scan.js';
 import { PROTOCOL_VERSION, type Envelope, type MessageBody, type PublicLogits } from './messages.js';
 import { ProtocolError } from './protocol-error.js';
-import { checkLogitsShape, MessageScope, messageLabel, validateEnvelope, type DecodeContext } from './validate.js';
+import {
+  checkLogitsShape,
+  immediateChecks,
+  MessageScope,
+  messageLabel,
+  validateEnvelope,
+  type DecodeContext,
+  type ValueChecks,
+} from './validate.js';
 
 export type { DecodeContext } from './validate.js';
 
@@ -31,37 +45,21 @@ export interface EncodeOptions {
   narrowIds?: boolean;
 }
 
-const packr = new Packr({ moreTypes: true, useRecords: false, structuredClone: false, bundleStrings: false });
 const unpackr = new Unpackr({ moreTypes: true, useRecords: false, structuredClone: false, mapsAsObjects: true });
 
-/** `"crc"` as a fixstr key, then a bin8 of 4 bytes: the last 10 bytes are this plus the CRC. */
-const TRAILER = Uint8Array.of(0xa3, 0x63, 0x72, 0x63, 0xc4, 0x04);
-const TRAILER_BYTES = TRAILER.length + 4;
-const CRC_PLACEHOLDER = Buffer.alloc(4);
-/** msgpackr refuses to start packing with less than 0x800 bytes free in its buffer. */
-const PACKR_HEADROOM = 0x800 + 64;
-const IDLE_BUFFER = Buffer.alloc(64);
+/** `"sum"` as a fixstr key, then a bin8 of 8 bytes: the last 14 bytes are this plus the checksum. */
+const TRAILER = Uint8Array.of(0xa3, 0x73, 0x75, 0x6d, 0xc4, CHECKSUM_BYTES);
+const TRAILER_BYTES = TRAILER.length + CHECKSUM_BYTES;
 
 export function encodeMessage(envelope: Envelope, options: EncodeOptions = {}): Uint8Array {
   const { v, run, round, sender, id, body } = envelope;
   const scope = new MessageScope(`encoding ${messageLabel(body.type, sender, round)}`);
-  const wire = { v, run, round, sender, id, body: wireBody(scope, body, options), crc: CRC_PLACEHOLDER };
-  // One buffer sized up front: msgpackr would otherwise grow (and copy) a large payload
-  // several times. The message owns its buffer; msgpackr writes every byte of the message,
-  // and the unused tail is zeroed so that no stale memory travels with `.buffer`.
-  const target = Buffer.allocUnsafeSlow(packedSizeBound(wire) + PACKR_HEADROOM);
-  packr.useBuffer(target);
-  let packed: Uint8Array;
-  try {
-    packed = packr.pack(wire);
-  } finally {
-    packr.useBuffer(IDLE_BUFFER);
-  }
-  target.fill(0, packed.byteOffset + packed.byteLength);
-  const bytes = new Uint8Array(packed.buffer, packed.byteOffset, packed.byteLength);
-  const end = bytes.length - 4;
-  if (!hasTrailer(bytes)) throw new Error('encodeMessage: msgpackr did not end the map with the crc entry');
-  new DataView(bytes.buffer, bytes.byteOffset + end, 4).setUint32(0, crc32(bytes.subarray(0, end)));
+  const wire: WireValue = { v, run, round, sender, id, body: wireBody(scope, body, options), sum: Buffer.alloc(CHECKSUM_BYTES) };
+  let checksum: ChecksumWriter | undefined;
+  const bytes = packAligned(wire, (written, to) => (checksum ??= new ChecksumWriter(written)).written(to));
+  if (!hasTrailer(bytes)) throw new Error('encodeMessage: the map does not end with the sum entry');
+  const end = bytes.length - CHECKSUM_BYTES;
+  bytes.set((checksum ?? new ChecksumWriter(bytes)).finish(end), end);
   return bytes;
 }
 
@@ -83,33 +81,139 @@ export function decodeMessage(bytes: Uint8Array, context: DecodeContext): Envelo
     throw new ProtocolError('unknown-version', 'v', `${scope.label}: v is ${version}, an unknown protocol version (this build speaks ${PROTOCOL_VERSION})`);
   }
   if (!hasTrailer(bytes)) {
-    throw new ProtocolError('truncated', 'crc', `${scope.label}: no crc entry at the end: truncated, or its last ${TRAILER_BYTES} bytes are corrupted`);
+    throw new ProtocolError('truncated', 'sum', `${scope.label}: no sum entry at the end: truncated, or its last ${TRAILER_BYTES} bytes are corrupted`);
   }
-  const end = size - 4;
-  const carried = new DataView(bytes.buffer, bytes.byteOffset + end, 4).getUint32(0);
-  const computed = crc32(bytes.subarray(0, end));
-  if (carried !== computed) {
+  const end = size - CHECKSUM_BYTES;
+  const unread = scope.label; // corrupted bytes name no sender: the header read below may be damaged
+  // Read first (arrays as views), then one pass checks the checksum and the arrays' values together.
+  const checks = new GatheredChecks(scope);
+  let envelope: Envelope | undefined;
+  let failure: unknown;
+  try {
+    envelope = validateEnvelope(unpackViews(bytes, scope), context, scope, checks);
+  } catch (error) {
+    failure = error;
+  }
+  const ranges = envelope ? checks.ranges(bytes, end) : [];
+  const scan = scanMessage(bytes, end, ranges.map((r) => r.range));
+  const carried = bytes.subarray(end);
+  if (!scan.checksum.every((b, i) => b === carried[i])) {
     throw new ProtocolError(
       'corrupted',
-      'crc',
-      `${scope.label}: CRC-32 mismatch (carried 0x${hex32(carried)}, computed 0x${hex32(computed)}): corrupted in transit`,
+      'sum',
+      `${unread}: checksum mismatch (carried ${hex(carried)}, computed ${hex(scan.checksum)}): corrupted in transit`,
     );
   }
+  if (failure !== undefined || !envelope) throw failure;
+  checks.verify(ranges, scan.largest);
+  return envelope;
+}
+
+/**
+ * msgpackr's reader of ext 0x74 (typed arrays), except that while `decodeMessage` unpacks, an
+ * aligned array is returned as a view of the message instead of a copy. Other users of msgpackr
+ * in the process get msgpackr's behaviour (always a copy).
+ */
+const TYPED_ARRAYS = [
+  Int8Array,
+  Uint8Array,
+  Uint8ClampedArray,
+  Int16Array,
+  Uint16Array,
+  Int32Array,
+  Uint32Array,
+  Float32Array,
+  Float64Array,
+  BigInt64Array,
+  BigUint64Array,
+] as const;
+let viewsOf: ArrayBufferLike | undefined;
+
+addExtension({
+  type: 0x74,
+  unpack(data: Uint8Array): unknown {
+    const code = data[0] as number;
+    const Class = TYPED_ARRAYS[code];
+    const start = data.byteOffset + 1;
+    const byteLength = data.length - 1;
+    if (Class && data.buffer === viewsOf && start % Class.BYTES_PER_ELEMENT === 0 && byteLength % Class.BYTES_PER_ELEMENT === 0) {
+      return new Class(data.buffer as ArrayBuffer, start, byteLength / Class.BYTES_PER_ELEMENT);
+    }
+    const copy = Uint8Array.prototype.slice.call(data, 1).buffer;
+    if (Class) return new Class(copy);
+    if (code === 16) return copy;
+    if (code === 17) return new DataView(copy);
+    throw new Error(`Could not find typed array for code ${code}`);
+  },
+});
+
+function unpackViews(bytes: Uint8Array, scope: MessageScope): unknown {
   let raw: unknown;
+  viewsOf = bytes.buffer;
   try {
     raw = unpackr.unpack(bytes);
   } catch (error) {
     clearSource(); // msgpackr keeps a failed message's bytes otherwise
     throw new ProtocolError('malformed', '', `${scope.label}: not valid msgpack: ${error instanceof Error ? error.message : String(error)}`);
+  } finally {
+    viewsOf = undefined;
   }
-  const crc = (raw as { crc?: unknown } | null)?.crc;
-  if (!(crc instanceof Uint8Array) || crc.length !== 4) {
-    throw new ProtocolError('malformed', 'crc', `${scope.label}: the map does not end with its 4-byte crc entry`);
+  const sum = (raw as { sum?: unknown } | null)?.sum;
+  if (!(sum instanceof Uint8Array) || sum.length !== CHECKSUM_BYTES) {
+    throw new ProtocolError('malformed', 'sum', `${scope.label}: the map does not end with its ${CHECKSUM_BYTES}-byte sum entry`);
   }
-  return validateEnvelope(raw, context, scope);
+  return raw;
 }
 
-function wireBody(scope: MessageScope, body: MessageBody, options: EncodeOptions): Record<string, unknown> {
+type Gathered =
+  | { kind: 'finite'; values: Float32Array; path: string }
+  | { kind: 'ids'; ids: Int32Array; path: string; vocab: number | undefined; tokenizer: string };
+
+/** Value checks gathered while reading, run in the message scan where the array is in the message. */
+class GatheredChecks implements ValueChecks {
+  private readonly list: Gathered[] = [];
+  private readonly now: ValueChecks;
+  constructor(scope: MessageScope) {
+    this.now = immediateChecks(scope);
+  }
+
+  finite(values: Float32Array, path: string): void {
+    this.list.push({ kind: 'finite', values, path });
+  }
+
+  ids(ids: Int32Array, path: string, vocab: number | undefined, tokenizer: string): void {
+    this.list.push({ kind: 'ids', ids, path, vocab, tokenizer });
+  }
+
+  /** Each check with its word range in the message, where its array is an aligned view of it. */
+  ranges(bytes: Uint8Array, end: number): Array<{ check: Gathered; range: WordRange }> {
+    const out: Array<{ check: Gathered; range: WordRange }> = [];
+    for (const check of this.list) {
+      const array = check.kind === 'finite' ? check.values : check.ids;
+      const offset = array.byteOffset - bytes.byteOffset;
+      if (array.buffer !== bytes.buffer || offset % 4 !== 0 || offset < 0 || offset + array.byteLength > end) continue;
+      out.push({ check, range: { offset, words: array.length, mask: check.kind === 'finite' ? FLOAT_MAGNITUDE : WHOLE_WORD } });
+    }
+    return out;
+  }
+
+  /** Throws for the first failing check, in the order they were met, naming its first bad entry. */
+  verify(scanned: Array<{ check: Gathered; range: WordRange }>, largest: number[]): void {
+    const passed = new Set<Gathered>();
+    scanned.forEach(({ check }, i) => {
+      const top = largest[i] as number;
+      const ok = check.kind === 'finite' ? top < NON_FINITE_BITS : top <= (check.vocab === undefined ? 0x7fffffff : check.vocab - 1);
+      if (ok) passed.add(check);
+    });
+    for (const check of this.list) {
+      if (passed.has(check)) continue;
+      if (check.kind === 'finite') this.now.finite(check.values, check.path);
+      else this.now.ids(check.ids, check.path, check.vocab, check.tokenizer);
+    }
+  }
+}
+
+function wireBody(scope: MessageScope, body: MessageBody, options: EncodeOptions): WireValue {
   switch (body.type) {
     case 'slm-logits':
     case 'llm-logits':
@@ -129,7 +233,7 @@ function wireBody(scope: MessageScope, body: MessageBody, options: EncodeOptions
   }
 }
 
-function wireLogits(scope: MessageScope, logits: PublicLogits, options: EncodeOptions): Record<string, unknown> {
+function wireLogits(scope: MessageScope, logits: PublicLogits, options: EncodeOptions): WireValue {
   const path = 'body.logits';
   checkLogitsShape(scope, logits, path);
   const encoding = options.logits ?? 'f32';
@@ -167,23 +271,6 @@ function checkTensorShapes(scope: MessageScope, tensors: Record<string, { shape:
   }
 }
 
-/** An upper bound of msgpackr's output for `value` (strings at 3 bytes per UTF-16 unit). */
-function packedSizeBound(value: unknown): number {
-  if (ArrayBuffer.isView(value)) return value.byteLength + 8;
-  if (typeof value === 'string') return value.length * 3 + 8;
-  if (Array.isArray(value)) {
-    let n = 5;
-    for (const item of value) n += packedSizeBound(item);
-    return n;
-  }
-  if (typeof value === 'object' && value !== null) {
-    let n = 5;
-    for (const [key, item] of Object.entries(value)) n += key.length * 3 + 8 + packedSizeBound(item);
-    return n;
-  }
-  return 9;
-}
-
 function isMapHeader(byte: number | undefined): boolean {
   return byte !== undefined && ((byte & 0xf0) === 0x80 || byte === 0xde || byte === 0xdf);
 }
@@ -204,6 +291,6 @@ function hasTrailer(bytes: Uint8Array): boolean {
   return true;
 }
 
-function hex32(n: number): string {
-  return n.toString(16).padStart(8, '0');
+function hex(bytes: Uint8Array): string {
+  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length).toString('hex');
 }

@@ -114,6 +114,23 @@ function expectLength(scope: MessageScope, array: { length: number }, expected: 
   }
 }
 
+/**
+ * The value checks of a message's arrays: floats finite, token ids within the vocabulary. By
+ * default they run where they are met; the codec gathers them to run inside its one pass over
+ * the message's bytes (message-scan.ts), and then calls these to name the first bad entry.
+ */
+export interface ValueChecks {
+  finite(values: Float32Array, path: string): void;
+  ids(ids: Int32Array, path: string, vocab: number | undefined, tokenizer: string): void;
+}
+
+export function immediateChecks(scope: MessageScope): ValueChecks {
+  return {
+    finite: (values, path) => checkFinite(scope, values, path),
+    ids: (ids, path, vocab, tokenizer) => checkIds(scope, ids, path, vocab, tokenizer),
+  };
+}
+
 /** Rejects NaN and ±Infinity. One branch-free pass over the float bits; a second only on failure. */
 export function checkFinite(scope: MessageScope, values: Float32Array, path: string): void {
   if (largestMagnitudeBits(values) < 0x7f800000) return;
@@ -223,7 +240,14 @@ function idArray(scope: MessageScope, value: unknown, path: string): Int32Array 
   return scope.fail('ill-typed', path, `must be an Int32Array (or a narrowed Uint16Array / Uint8Array), got ${describe(value)}`);
 }
 
-function readTopKLogits(scope: MessageScope, raw: Record<string, unknown>, path: string, topK: number, positions: number): Float32Array {
+function readTopKLogits(
+  scope: MessageScope,
+  checks: ValueChecks,
+  raw: Record<string, unknown>,
+  path: string,
+  topK: number,
+  positions: number,
+): Float32Array {
   const encoding = raw['logitEncoding'] ?? 'f32';
   const entries = positions * topK;
   const why = `sum(lengths) ${positions} * topK ${topK}`;
@@ -247,8 +271,8 @@ function readTopKLogits(scope: MessageScope, raw: Record<string, unknown>, path:
       const offset = typedArray(scope, field(scope, raw, 'logitOffset', path), `${path}.logitOffset`, Float32Array);
       expectLength(scope, scale, positions, `${path}.logitScale`, 'one per position');
       expectLength(scope, offset, positions, `${path}.logitOffset`, 'one per position');
-      checkFinite(scope, scale, `${path}.logitScale`);
-      checkFinite(scope, offset, `${path}.logitOffset`);
+      checks.finite(scale, `${path}.logitScale`);
+      checks.finite(offset, `${path}.logitOffset`);
       for (let p = 0; p < positions; p++) {
         if ((scale[p] as number) < 0) scope.fail('out-of-range', `${path}.logitScale[${p}]`, `is ${scale[p]}, a negative step`);
       }
@@ -259,7 +283,7 @@ function readTopKLogits(scope: MessageScope, raw: Record<string, unknown>, path:
   }
 }
 
-function readPublicLogits(scope: MessageScope, value: unknown, path: string, context: DecodeContext): PublicLogits {
+function readPublicLogits(scope: MessageScope, checks: ValueChecks, value: unknown, path: string, context: DecodeContext): PublicLogits {
   const raw = record(scope, value, path);
   const tokenizer = text(scope, field(scope, raw, 'tokenizer', path), `${path}.tokenizer`);
   const topK = integer(scope, field(scope, raw, 'topK', path), `${path}.topK`, 1);
@@ -271,22 +295,22 @@ function readPublicLogits(scope: MessageScope, value: unknown, path: string, con
   expectLength(scope, tokenIds, positions, `${path}.tokenIds`, 'sum(lengths)');
   expectLength(scope, topKIds, positions * topK, `${path}.topKIds`, `sum(lengths) ${positions} * topK ${topK}`);
   expectLength(scope, ce, lengths.length, `${path}.ce`, 'one per sample, lengths.length');
-  const topKLogits = readTopKLogits(scope, raw, path, topK, positions);
+  const topKLogits = readTopKLogits(scope, checks, raw, path, topK, positions);
 
-  checkFinite(scope, ce, `${path}.ce`);
+  checks.finite(ce, `${path}.ce`);
   for (let i = 0; i < ce.length; i++) {
     if ((ce[i] as number) < 0) scope.fail('out-of-range', `${path}.ce[${i}]`, `is ${ce[i]}, a negative cross-entropy`);
   }
   const vocab = context.vocabSize?.(tokenizer);
-  checkIds(scope, tokenIds, `${path}.tokenIds`, vocab, tokenizer);
-  checkIds(scope, topKIds, `${path}.topKIds`, vocab, tokenizer);
-  checkFinite(scope, topKLogits, `${path}.topKLogits`);
+  checks.ids(tokenIds, `${path}.tokenIds`, vocab, tokenizer);
+  checks.ids(topKIds, `${path}.topKIds`, vocab, tokenizer);
+  checks.finite(topKLogits, `${path}.topKLogits`);
   return { tokenizer, topK, lengths, tokenIds, topKIds, topKLogits, ce };
 }
 
 type Tensors = Record<string, { shape: number[]; values: Float32Array }>;
 
-function readTensors(scope: MessageScope, value: unknown, path: string): Tensors {
+function readTensors(scope: MessageScope, checks: ValueChecks, value: unknown, path: string): Tensors {
   const raw = record(scope, value, path);
   const tensors: Tensors = {};
   for (const [name, entry] of Object.entries(raw)) {
@@ -298,27 +322,27 @@ function readTensors(scope: MessageScope, value: unknown, path: string): Tensors
     const values = typedArray(scope, field(scope, tensor, 'values', at), `${at}.values`, Float32Array);
     const size = shape.reduce((a, b) => a * b, 1);
     expectLength(scope, values, size, `${at}.values`, `the product of shape [${shape.join(', ')}]`);
-    checkFinite(scope, values, `${at}.values`);
+    checks.finite(values, `${at}.values`);
     Object.defineProperty(tensors, name, { value: { shape, values }, enumerable: true, writable: true, configurable: true });
   }
   return tensors;
 }
 
-function readBody(scope: MessageScope, type: MessageType, raw: Record<string, unknown>, context: DecodeContext): MessageBody {
+function readBody(scope: MessageScope, checks: ValueChecks, type: MessageType, raw: Record<string, unknown>, context: DecodeContext): MessageBody {
   switch (type) {
     case 'round-start':
       return { type, uploadDeadline: finiteNumber(scope, field(scope, raw, 'uploadDeadline', 'body'), 'body.uploadDeadline') };
     case 'slm-logits':
     case 'llm-logits':
-      return { type, logits: readPublicLogits(scope, field(scope, raw, 'logits', 'body'), 'body.logits', context) };
+      return { type, logits: readPublicLogits(scope, checks, field(scope, raw, 'logits', 'body'), 'body.logits', context) };
     case 'adapter': {
-      const tensors = readTensors(scope, field(scope, raw, 'tensors', 'body'), 'body.tensors');
+      const tensors = readTensors(scope, checks, field(scope, raw, 'tensors', 'body'), 'body.tensors');
       const weight = finiteNumber(scope, field(scope, raw, 'weight', 'body'), 'body.weight');
       if (weight <= 0) scope.fail('out-of-range', 'body.weight', `must be positive, got ${weight}`);
       return { type, tensors, weight };
     }
     case 'adapter-average': {
-      const tensors = readTensors(scope, field(scope, raw, 'tensors', 'body'), 'body.tensors');
+      const tensors = readTensors(scope, checks, field(scope, raw, 'tensors', 'body'), 'body.tensors');
       const list = field(scope, raw, 'contributors', 'body');
       if (!Array.isArray(list)) scope.fail('ill-typed', 'body.contributors', `must be an array of actor ids, got ${describe(list)}`);
       const contributors = list.map((entry: unknown, i) => {
@@ -347,7 +371,12 @@ function readBody(scope: MessageScope, type: MessageType, raw: Record<string, un
  * {@link Envelope} (compact logit encodings restored to Float32Array / Int32Array).
  * Throws {@link ProtocolError} naming the first problem found.
  */
-export function validateEnvelope(raw: unknown, context: DecodeContext, scope = new MessageScope('message')): Envelope {
+export function validateEnvelope(
+  raw: unknown,
+  context: DecodeContext,
+  scope = new MessageScope('message'),
+  checks: ValueChecks = immediateChecks(scope),
+): Envelope {
   const env = record(scope, raw, '');
   const v = field(scope, env, 'v', '');
   if (v !== PROTOCOL_VERSION) {
@@ -374,5 +403,5 @@ export function validateEnvelope(raw: unknown, context: DecodeContext, scope = n
       isUpload(messageType) ? `"${sender}" may not upload ${messageType}: only clients do` : `"${sender}" may not send ${messageType}: only the server does`,
     );
   }
-  return { v: PROTOCOL_VERSION, run, round, sender, id, body: readBody(scope, messageType, body, context) };
+  return { v: PROTOCOL_VERSION, run, round, sender, id, body: readBody(scope, checks, messageType, body, context) };
 }

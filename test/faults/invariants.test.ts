@@ -29,7 +29,7 @@ describe('invariant checker', () => {
     const events = copy();
     const accepted = events[indexOf(events, isUpload('c2', 2))]!;
     const deliver = indexOf(events, (e) => e.kind === 'deliver' && e.actor === 'server' && e.id === accepted.messageId);
-    events.splice(deliver, 1, { t: accepted.t, actor: 'server', round: 2, kind: 'reject', error: 'CRC-32 mismatch' });
+    events.splice(deliver, 1, { t: accepted.t, actor: 'server', round: 2, kind: 'reject', error: 'checksum mismatch' });
     const [v, ...rest] = checkInvariants(events, options);
     expect(rest).toEqual([]);
     expect(v).toMatchObject({ invariant: 'validated', message: `server accepted slm-logits ${accepted.messageId} from c2, which was never delivered to it (no validated copy arrived)` });

@@ -63,7 +63,7 @@ describe('message faults', () => {
     expect(accepted(events, 'server', 'slm-logits').filter((e) => e.round === 2).map((e) => e.sender)).not.toContain('c2');
   });
 
-  it('corrupt: flipped bytes in c3\'s upload fail the CRC; the endpoint rejects it and the machine never sees it', async () => {
+  it('corrupt: flipped bytes in c3\'s upload fail the checksum; the endpoint rejects it and the machine never sees it', async () => {
     const { recorder } = await run('  messages: [ { action: corrupt, type: slm-logits, from: c3, round: 1, bytes: 2 } ]');
     const events = recorder.events;
     const corrupt = eventsOf(events, 'corrupt')[0]!;
@@ -71,7 +71,7 @@ describe('message faults', () => {
     expect((corrupt.positions as number[]).length).toBe(2);
     const reject = eventsOf(events, 'reject', 'server')[0]!;
     expect(reject.subject).toBe('fedmkt.faults-test.r1.slm-logits.c3');
-    expect(String(reject.error)).toMatch(/CRC-32 mismatch .*corrupted in transit/);
+    expect(String(reject.error)).toMatch(/checksum mismatch .*corrupted in transit/);
     expect(events.some((e) => e.kind === 'accepted' && e.messageId === 'c3:1')).toBe(false);
   });
 

@@ -4,7 +4,7 @@ import { decodeMessage, encodeMessage } from '../../core/protocol/codec.js';
 import type { Envelope } from '../../core/protocol/messages.js';
 import { ProtocolError } from '../../core/protocol/protocol-error.js';
 import { Random } from '../../core/random.js';
-import { bitsOf, context, envelope, everyMessage, makeLogits } from './fixtures.js';
+import { bitsOf, context, envelope, everyMessage, forge, makeLogits } from './fixtures.js';
 import { readGenericMsgpack } from './generic-msgpack.js';
 
 /** Every typed array of a value, with its path, in a stable order. */
@@ -41,17 +41,35 @@ describe('encodeMessage / decodeMessage', () => {
     expect(b.body.logits.tokenIds[1]).toBe(2_000_000_000);
   });
 
-  it('returns independent, aligned arrays of their own (not views of the message)', () => {
-    const env = everyMessage()[1] as Envelope;
-    const bytes = encodeMessage(env);
-    const decoded = decodeMessage(bytes, context);
-    for (const [path, array] of typedArrays(decoded)) {
-      expect(array.buffer, path).not.toBe(bytes.buffer);
-      expect(array.byteOffset % (array as Int32Array).BYTES_PER_ELEMENT, path).toBe(0);
+  it('reads integers of every width back as numbers (a wall-clock deadline is above 2^32 ms)', () => {
+    for (const uploadDeadline of [0, 127, 128, 255, 65_535, 65_536, 2 ** 32 - 1, 2 ** 32, 1_795_616_837_707, -1, -33, -129, -32_769, -(2 ** 31), -(2 ** 31) - 1, 2 ** 53 - 1]) {
+      const decoded = decodeMessage(encodeMessage(envelope({ type: 'round-start', uploadDeadline })), context);
+      expect(decoded.body, String(uploadDeadline)).toEqual({ type: 'round-start', uploadDeadline });
     }
-    const before = structuredClone(decoded);
-    bytes.fill(0xff);
-    expect(decoded).toEqual(before);
+  });
+
+  it('places every array at an aligned offset and decodes it as a view of the message, copying nothing', () => {
+    for (const env of everyMessage()) {
+      const bytes = encodeMessage(env);
+      const decoded = decodeMessage(bytes, context);
+      for (const [path, array] of typedArrays(decoded)) {
+        if (env.body.type.endsWith('logits') || path.endsWith('.values')) expect(array.buffer, `${env.body.type} ${path}`).toBe(bytes.buffer);
+        expect(array.byteOffset % (array as Int32Array).BYTES_PER_ELEMENT, path).toBe(0);
+      }
+    }
+  });
+
+  it('copies the arrays of a message msgpackr packed (unaligned), and other msgpackr users still get copies', () => {
+    const env = everyMessage()[1] as Envelope;
+    if (env.body.type !== 'slm-logits') throw new Error('fixture order changed');
+    const forged = forge({ v: env.v, run: env.run, round: env.round, sender: env.sender, id: env.id, body: env.body });
+    const decoded = decodeMessage(forged, context);
+    expectExactCopy(decoded, env);
+    for (const [path, array] of typedArrays(decoded)) expect(array.byteOffset % (array as Int32Array).BYTES_PER_ELEMENT, path).toBe(0);
+    const bytes = encodeMessage(env);
+    const plain = unpack(bytes) as { body: { logits: { topKLogits: Float32Array } } };
+    expect(plain.body.logits.topKLogits.buffer).not.toBe(bytes.buffer);
+    expect(plain.body.logits.topKLogits).toEqual(env.body.logits.topKLogits);
   });
 
   it('decodes a message that sits at an odd offset inside a larger buffer', () => {
@@ -88,10 +106,10 @@ describe('the wire format is standard msgpack', () => {
     (_type, env) => {
       const bytes = encodeMessage(env);
       const wire = readGenericMsgpack(bytes) as Record<string, unknown>;
-      expect(Object.keys(wire)).toEqual(['v', 'run', 'round', 'sender', 'id', 'body', 'crc']);
+      expect(Object.keys(wire)).toEqual(['v', 'run', 'round', 'sender', 'id', 'body', 'sum']);
       expect([wire['v'], wire['run'], wire['round'], wire['sender'], wire['id']]).toEqual([env.v, env.run, env.round, env.sender, env.id]);
       expect((wire['body'] as { type: string }).type).toBe(env.body.type);
-      expect(wire['crc']).toBeInstanceOf(Uint8Array);
+      expect(wire['sum']).toBeInstanceOf(Uint8Array);
     },
   );
 

@@ -1,7 +1,7 @@
-import { crc32 } from 'node:zlib';
 import { Packr } from 'msgpackr';
 import type { DecodeContext } from '../../core/protocol/codec.js';
-import type { Envelope, MessageBody, PublicLogits } from '../../core/protocol/messages.js';
+import { scanMessage } from '../../core/protocol/message-scan.js';
+import { PROTOCOL_VERSION, type Envelope, type MessageBody, type PublicLogits } from '../../core/protocol/messages.js';
 import { Random } from '../../core/random.js';
 
 export const VOCAB: Record<string, number> = { llama2: 32_000, gpt2: 50_257, tiny: 200, huge: 2_100_000_000 };
@@ -31,7 +31,7 @@ export function makeLogits(random: Random, samples: number, maxLength: number, t
 }
 
 export function envelope<B extends MessageBody>(body: B, sender = body.type === 'slm-logits' || body.type === 'adapter' ? 'c2' : 'server', round = 3): Envelope<B> {
-  return { v: 1, run: 'run-7', round, sender, id: `${sender}:${round * 10 + 1}`, body };
+  return { v: PROTOCOL_VERSION, run: 'run-7', round, sender, id: `${sender}:${round * 10 + 1}`, body };
 }
 
 /** One envelope of every message type, with edge values (-0, huge ids, subnormals). */
@@ -62,19 +62,21 @@ export function everyMessage(seed = 1): Envelope[] {
 const forger = new Packr({ moreTypes: true, useRecords: false });
 
 /**
- * Writes any object in the codec's framing with a valid CRC: what a buggy or hostile sender
- * could put on the wire. Tests use it to reach validation behind the integrity check.
+ * Writes any object in the codec's framing with a valid checksum, packed by msgpackr itself (so
+ * arrays are not aligned): what a buggy or hostile sender could put on the wire. Tests use it to
+ * reach validation behind the integrity check.
  */
 export function forge(wire: Record<string, unknown>): Uint8Array {
-  const packed = forger.pack({ ...wire, crc: Buffer.alloc(4) });
+  const packed = forger.pack({ ...wire, sum: Buffer.alloc(8) });
   const bytes = new Uint8Array(packed.length);
   bytes.set(packed);
-  return withValidCrc(bytes);
+  return withValidChecksum(bytes);
 }
 
-/** Rewrites the trailing CRC of a (tampered) message so that it matches its bytes again. */
-export function withValidCrc(bytes: Uint8Array): Uint8Array {
-  new DataView(bytes.buffer, bytes.byteOffset).setUint32(bytes.length - 4, crc32(bytes.subarray(0, bytes.length - 4)));
+/** Rewrites the trailing checksum of a (tampered) message so that it matches its bytes again. */
+export function withValidChecksum(bytes: Uint8Array): Uint8Array {
+  const end = bytes.length - 8;
+  bytes.set(scanMessage(bytes, end).checksum, end);
   return bytes;
 }
 

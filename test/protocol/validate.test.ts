@@ -3,7 +3,7 @@ import { decodeMessage, encodeMessage } from '../../core/protocol/codec.js';
 import type { Envelope, PublicLogits, SlmLogitsBody } from '../../core/protocol/messages.js';
 import { ProtocolError, type ProtocolErrorCode } from '../../core/protocol/protocol-error.js';
 import { Random } from '../../core/random.js';
-import { context, envelope, everyMessage, forge, makeLogits, wireLogits, wireOf, withValidCrc } from './fixtures.js';
+import { context, envelope, everyMessage, forge, makeLogits, wireLogits, wireOf, withValidChecksum } from './fixtures.js';
 
 function refusal(bytes: Uint8Array, ctx = context): ProtocolError {
   try {
@@ -52,7 +52,7 @@ describe('framing', () => {
 
   it('refuses a truncated message', () => {
     const cut = good.subarray(0, good.length - 3);
-    expectRefusal(cut, 'truncated', `message of ${cut.length} bytes: no crc entry at the end: truncated, or its last 10 bytes are corrupted`, 'crc');
+    expectRefusal(cut, 'truncated', `message of ${cut.length} bytes: no sum entry at the end: truncated, or its last 14 bytes are corrupted`, 'sum');
   });
 
   it('refuses a corrupted message even where it still parses', () => {
@@ -66,13 +66,13 @@ describe('framing', () => {
     expect(forged.body.type).toBe('slm-logits');
     const error = refusal(bytes);
     expect(error.code).toBe('corrupted');
-    expect(error.message).toMatch(/^message of \d+ bytes: CRC-32 mismatch \(carried 0x[0-9a-f]{8}, computed 0x[0-9a-f]{8}\): corrupted in transit$/);
+    expect(error.message).toMatch(/^message of \d+ bytes: checksum mismatch \(carried [0-9a-f]{16}, computed [0-9a-f]{16}\): corrupted in transit$/);
   });
 
   it('refuses an unknown protocol version, before the integrity check', () => {
-    const bytes = encodeMessage({ ...upload(), v: 2 as 1 });
+    const bytes = encodeMessage({ ...upload(), v: 3 as 2 });
     bytes[bytes.length - 1] = (bytes[bytes.length - 1] as number) ^ 1;
-    expectRefusal(bytes, 'unknown-version', /: v is 2, an unknown protocol version \(this build speaks 1\)$/, 'v');
+    expectRefusal(bytes, 'unknown-version', /: v is 3, an unknown protocol version \(this build speaks 2\)$/, 'v');
   });
 
   it('refuses a non-Uint8Array argument', () => {
@@ -82,7 +82,7 @@ describe('framing', () => {
   it('refuses broken msgpack even behind a matching CRC', () => {
     const bytes = forge(wireOf(upload()));
     bytes[0] = 0xdf; // map32: the 4-byte count swallows the first key, and the map runs past the end
-    expectRefusal(withValidCrc(bytes), 'malformed', /^message of \d+ bytes: not valid msgpack: .+/);
+    expectRefusal(withValidChecksum(bytes), 'malformed', /^message of \d+ bytes: not valid msgpack: .+/);
   });
 });
 
@@ -123,7 +123,7 @@ describe('envelope', () => {
   });
 
   it('refuses an envelope that is not a map', () => {
-    const error = refusal(forge({ v: 1 }));
+    const error = refusal(forge({ v: 2 }));
     expect(error.code).toBe('missing-field');
     expect(error.message).toMatch(/: run is missing$/);
   });
