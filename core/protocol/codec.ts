@@ -20,7 +20,7 @@
 import { addExtension, clearSource, Unpackr } from 'msgpackr';
 import { packAligned, type WireValue } from './aligned-msgpack.js';
 import { encodeFloat16, narrowIds, quantiseLogProbs } from './logit-encodings.js';
-import { CHECKSUM_BYTES, ChecksumWriter, FLOAT_MAGNITUDE, NON_FINITE_BITS, scanMessage, WHOLE_WORD, type WordRange } from './message-scan.js';
+import { CHECKSUM_BYTES, ChecksumWriter, FLOAT_MAGNITUDE, hexOf, NON_FINITE_BITS, scanMessage, WHOLE_WORD, type WordRange } from './message-scan.js';
 import { PROTOCOL_VERSION, type Envelope, type MessageBody, type PublicLogits } from './messages.js';
 import { ProtocolError } from './protocol-error.js';
 import {
@@ -101,7 +101,7 @@ export function decodeMessage(bytes: Uint8Array, context: DecodeContext): Envelo
     throw new ProtocolError(
       'corrupted',
       'sum',
-      `${unread}: checksum mismatch (carried ${hex(carried)}, computed ${hex(scan.checksum)}): corrupted in transit`,
+      `${unread}: checksum mismatch (carried ${hexOf(carried)}, computed ${hexOf(scan.checksum)}): corrupted in transit`,
     );
   }
   if (failure !== undefined || !envelope) throw failure;
@@ -289,8 +289,4 @@ function hasTrailer(bytes: Uint8Array): boolean {
   const at = bytes.length - TRAILER_BYTES;
   for (let i = 0; i < TRAILER.length; i++) if (bytes[at + i] !== TRAILER[i]) return false;
   return true;
-}
-
-function hex(bytes: Uint8Array): string {
-  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length).toString('hex');
 }

@@ -43,6 +43,11 @@ export const NON_FINITE_BITS = 0x7f800000;
 
 export const CHECKSUM_BYTES = 8;
 
+/** A checksum (or any bytes) as lowercase hex, for messages and comparisons. */
+export function hexOf(bytes: Uint8Array): string {
+  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length).toString('hex');
+}
+
 /** Checksum and range maxima of `bytes[0, end)`. */
 export function scanMessage(bytes: Uint8Array, end: number, ranges: readonly WordRange[] = []): MessageScan {
   if (!Number.isSafeInteger(end) || end < 0 || end > bytes.length) {

@@ -3,6 +3,7 @@ import { decodeMessage, encodeMessage } from '../../core/protocol/codec.js';
 import {
   ChecksumWriter,
   FLOAT_MAGNITUDE,
+  hexOf,
   NON_FINITE_BITS,
   scanMessage,
   usePortableScan,
@@ -43,7 +44,7 @@ function randomBytes(random: Random, n: number): Uint8Array {
   return bytes;
 }
 
-const hex = (bytes: Uint8Array) => Buffer.from(bytes).toString('hex');
+const hex = hexOf;
 
 afterEach(() => usePortableScan(false));
 

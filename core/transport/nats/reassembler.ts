@@ -1,4 +1,4 @@
-import { crc32 } from '../../protocol/crc32.js';
+import { hexOf, scanMessage } from '../../protocol/message-scan.js';
 import { decodeFrame } from './frame.js';
 import type { NatsTransportLogger } from './logger.js';
 
@@ -34,7 +34,7 @@ export type FrameOutcome =
 interface Partial {
   total: number;
   count: number;
-  checksum: number;
+  checksum: string;
   buffer: Uint8Array;
   seen: Uint8Array;
   receivedChunks: number;
@@ -42,7 +42,6 @@ interface Partial {
   timer: NodeJS.Timeout;
 }
 
-const hex = (value: number) => value.toString(16).padStart(8, '0');
 
 /**
  * Reassembles chunked messages of one subscription: checks each frame, collects chunks by
@@ -104,12 +103,12 @@ export class Reassembler {
 
     clearTimeout(partial.timer);
     this.partials.delete(key);
-    const actual = crc32(partial.buffer);
+    const actual = hexOf(scanMessage(partial.buffer, partial.total).checksum);
     if (partial.receivedBytes !== partial.total || actual !== partial.checksum) {
       const reason =
         partial.receivedBytes !== partial.total
           ? `its ${partial.count} chunks hold ${partial.receivedBytes} bytes, not the declared ${partial.total}`
-          : `CRC-32 of the reassembled ${partial.total} bytes is ${hex(actual)}, the sender declared ${hex(partial.checksum)}`;
+          : `checksum of the reassembled ${partial.total} bytes is ${actual}, the sender declared ${partial.checksum}`;
       this.options.logger.error(`integrity check failed for ${what}: ${reason}; dropped`);
       return { kind: 'corrupt', key, sender: frame.sender, messageId: frame.messageId, reason };
     }
