@@ -1,10 +1,12 @@
 /**
  * Base models: pretrained once on the built-in general corpus, cached on disk by content
- * (spec, tokenizer, corpus, settings, seed), reloaded by later runs.
+ * (spec, tokenizer, corpus, settings, seed, and the source of the code that trains them),
+ * reloaded by later runs.
  */
 import { createHash } from 'node:crypto';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { builtinPretrainCorpus } from '../core/data/builtin-task.js';
 import { createModel, loadModel } from '../core/models/factory.js';
 import type { ChoiceItem, LanguageModel, TextSample, TrainOptions, TrainStats } from '../core/models/model.js';
@@ -74,6 +76,22 @@ export const inProcessModels: ModelMaker = {
   },
 };
 
+/** The folders whose code decides what pretraining produces (models, losses, the wasm loops). */
+const TRAINING_CODE = ['../core/models/', '../core/learning/', '../core/wasm/'];
+let trainingCodeHash: string | undefined;
+
+/** A hash of the training code's source, so that a cache made by other code is not reused. */
+export function trainingCodeFingerprint(): string {
+  if (trainingCodeHash) return trainingCodeHash;
+  const hash = createHash('sha256');
+  for (const folder of TRAINING_CODE) {
+    const dir = fileURLToPath(new URL(folder, import.meta.url));
+    for (const file of readdirSync(dir).filter((f) => /\.[cm]?[jt]s$/.test(f)).sort()) hash.update(file).update(readFileSync(join(dir, file)));
+  }
+  trainingCodeHash = hash.digest('hex');
+  return trainingCodeHash;
+}
+
 export async function baseModel(request: BaseModelRequest, maker: ModelMaker = inProcessModels): Promise<LanguageModel> {
   const { spec, tokenizer, corpus, seed } = request;
   if (!request.pretrain) return maker.create(spec, tokenizer, corpus, seed);
@@ -83,7 +101,7 @@ export async function baseModel(request: BaseModelRequest, maker: ModelMaker = i
       ? builtinPretrainCorpus(request.worldSeed, { factFraction: settings.factFraction }).texts
       : readCorpusFile(settings.corpus);
   const key = createHash('sha256')
-    .update(JSON.stringify({ spec, tokenizer: tokenizer.contentHash, settings, seed, worldSeed: request.worldSeed, texts, corpus }))
+    .update(JSON.stringify({ spec, tokenizer: tokenizer.contentHash, settings, seed, worldSeed: request.worldSeed, texts, corpus, code: trainingCodeFingerprint() }))
     .digest('hex')
     .slice(0, 16);
   const name = typeof spec === 'string' ? spec : spec.arch;
