@@ -240,8 +240,10 @@ export async function runFederation(given: Scenario, options: RunOptions): Promi
   // Over NATS, the server waits until the clients are listening (their presence) before round 1:
   // deployment setup, not round time.
   if (local.has('server')) {
-    await deployment?.beforeServer?.();
-    roundsStart = process.hrtime.bigint();
+    if (deployment?.beforeServer) {
+      await deployment.beforeServer();
+      roundsStart = process.hrtime.bigint();
+    }
     controller.start(['server']);
   }
   const virtualMs = clock instanceof VirtualClock ? await clock.run({ until: () => controller.settled() }) : await wallClockSettled(controller);
