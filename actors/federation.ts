@@ -87,10 +87,18 @@ export interface RunResult {
 }
 
 export async function runFederation(given: Scenario, options: RunOptions): Promise<RunResult> {
+  const recorder = new RunRecorder();
+  try {
+    return await federate(given, options, recorder);
+  } finally {
+    recorder.close(); // also when the run throws: the files written so far stay readable and complete
+  }
+}
+
+async function federate(given: Scenario, options: RunOptions, recorder: RunRecorder): Promise<RunResult> {
   const wallStart = process.hrtime.bigint();
   const scenario = withTraceInlined(given);
   const run = scenario.name;
-  const recorder = new RunRecorder();
   if (options.onEvent) recorder.onEvent(options.onEvent);
   const { deployment, resume, outDir } = options;
   if (resume && (deployment || !outDir)) throw new Error('resume: only a local run (in-memory transport) with its output folder resumes');
@@ -282,7 +290,6 @@ export async function runFederation(given: Scenario, options: RunOptions): Promi
   }
   await learning.close?.();
 
-  recorder.close();
   return {
     recorder,
     finalStates,

@@ -1,4 +1,4 @@
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
@@ -58,5 +58,15 @@ describe('a whole federation on the in-memory transport', () => {
     // The LLM's logits reached c3 while it was still training: it kept and used them.
     expect(statesOf(events, 'c3', 1)).toContain('alignLLMTokens');
     expect(result.failures).toEqual({});
+  });
+
+  it.skipIf(process.platform !== 'linux')('closes its output files when the run throws, leaving what was written', async () => {
+    const outDir = mkdtempSync(join(tmpdir(), 'fedmkt-throw-'));
+    const openFiles = () => readdirSync('/proc/self/fd').length;
+    const before = openFiles();
+    const failing: LearningStack = { ...learning, tokenizer: async (name) => Promise.reject(new Error(`no tokenizer ${name} here`)) };
+    await expect(runFederation(tinyScenario(), { outDir, learning: failing })).rejects.toThrow(/no tokenizer gpt2 here/);
+    expect(openFiles()).toBe(before);
+    expect(readFileSync(join(outDir, 'scenario.yaml'), 'utf8')).toMatch(/name: tiny/);
   });
 });
