@@ -6,6 +6,7 @@
 import { join } from 'node:path';
 import { TokenAligner } from '../core/alignment/token-aligner.js';
 import { initBackend, type BackendName } from '../core/models/backend.js';
+import { BigramModel, isBigramCheckpoint } from '../core/models/bigram.js';
 import { bigramModelFor } from '../core/models/bigram-stack.js';
 import { ModelWorkerPool, RemoteModel } from '../core/models/worker-pool.js';
 import { loadTokenizer } from '../core/tokenizers/registry.js';
@@ -50,7 +51,7 @@ export async function defaultLearningStack(options: DefaultLearningOptions = {})
         maker,
       ),
     aligner: () => new TokenAligner({ loadTokenizer }),
-    restoreModel: (dir, tokenizer) => maker.load(dir, tokenizer),
+    restoreModel: async (dir, tokenizer) => ((await isBigramCheckpoint(dir)) ? BigramModel.load(dir, tokenizer) : maker.load(dir, tokenizer)),
     // Each worker runs its models' requests one at a time; nothing to serialise here.
     computeQueue: pool ? null : undefined,
     close: async () => {

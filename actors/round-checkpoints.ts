@@ -118,10 +118,11 @@ export function resumePoint(runDir: string, actors: readonly string[]): ResumePo
     .filter((round) => actors.every((id) => found.get(id)?.some((c) => c.round === round)))
     .at(-1);
   if (cut === undefined) {
-    const latest = actors.map((id) => `${id}: ${found.get(id)?.at(-1)?.round ?? 'none'}`).join(', ');
+    const rounds = actors.map((id) => `${id}: ${found.get(id)?.map((c) => c.round).join(',') || 'none'}`).join('; ');
     throw new Error(
-      `cannot resume ${runDir}: no round checkpoint of every actor in ${checkpointsDir(runDir)} (latest per actor: ${latest}); ` +
-        'the run ended before its first round did, or ran without checkpoints: run it again from the start',
+      `cannot resume ${runDir}: no round was checkpointed by every actor (rounds per actor in ${checkpointsDir(runDir)}: ${rounds}). ` +
+        'An actor checkpoints a round it finished; the run ended before its first round did, ran without checkpoints, or ' +
+        'dropouts and crashes left no round in common: run it again from the start',
     );
   }
   const chosen: Record<string, ActorCheckpoint> = {};

@@ -35,5 +35,10 @@ try {
     process.stderr.write(`${error.message}\n`);
     process.exit(2);
   }
-  throw error;
+  // What went wrong in one line; the stack only when asked for (FEDMKT_DEBUG=1).
+  const message = error instanceof Error ? error.message : String(error);
+  process.stderr.write(`fedmkt: ${message}\n`);
+  if (process.env['FEDMKT_DEBUG'] && error instanceof Error && error.stack) process.stderr.write(`${error.stack}\n`);
+  else process.stderr.write('(FEDMKT_DEBUG=1 shows where)\n');
+  process.exit(1);
 }

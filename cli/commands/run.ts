@@ -31,7 +31,10 @@ export function applyOverrides(doc: unknown, overrides: { seed?: number; rounds?
   return out;
 }
 
-/** Round checkpoints by default where every model can be restored from one (not the bigram models). */
+/**
+ * Round checkpoints by default unless a party is a bigram model: protocol-scale runs have up to
+ * thousands of those, each checkpoint with its V x V base table (`--checkpoints` writes them).
+ */
 function checkpointsByDefault(scenario: Scenario): boolean {
   return [scenario.server, ...scenario.clients].every((party) => parseBigramSpec(party.model) === null);
 }
@@ -81,7 +84,8 @@ export function registerRunCommand(program: Command): void {
     .option('--rounds <n>', 'override the number of rounds', nonNegativeInt)
     .option('--out <dir>', 'output folder (default runs/<time>-<scenario>)')
     .option('--resume <dir>', "resume the run in DIR from its latest round checkpoints (with --rounds N: go on to round N)")
-    .option('--no-checkpoints', 'write no round checkpoints (default: after every round, where all models can be restored)')
+    .option('--checkpoints', 'write round checkpoints, bigram models too (default: after every round unless a party is a bigram model)')
+    .option('--no-checkpoints', 'write no round checkpoints')
     .option('--backend <name>', 'tensorflow | wasm | cpu (default: best available)')
     .option('--workers <n>', 'model worker threads (0: in the main thread)', nonNegativeInt, Math.min(availableParallelism(), 4))
     .option('--transport <name>', 'memory (virtual clock) | nats (wall clock)', 'memory')
@@ -100,7 +104,7 @@ export function registerRunCommand(program: Command): void {
         const from = Object.entries(resume.actors).map(([id, c]) => `${id}@${c?.round ?? 'base'}`);
         process.stderr.write(`[fedmkt] resuming ${outDir} after round ${resume.afterRound} (${from.join(' ')}) at virtual ${(resume.at / 1000).toFixed(1)} s\n`);
       }
-      const checkpoints = opts.checkpoints !== false && checkpointsByDefault(scenario);
+      const checkpoints = opts.checkpoints ?? checkpointsByDefault(scenario);
       const ui = opts.ui || opts.uiPort !== undefined || opts.uiExit === true;
       const overNats = opts.transport === 'nats' || opts.nats !== undefined || opts.spawnNats === true;
       const live = await startLiveRun(scenario, {

@@ -43,6 +43,7 @@ export function bigramLearningStack(): {
   tokenizer(name: string): Promise<Tokenizer>;
   createModel(party: Party, tokenizer: Tokenizer, data: { corpus: readonly VocabSource[] }, seed: number, worldSeed: number): Promise<LanguageModel>;
   aligner(): TokenAlignment;
+  restoreModel(dir: string, tokenizer: Tokenizer): Promise<LanguageModel>;
 } {
   return {
     tokenizer: (name) => loadTokenizer(name),
@@ -52,5 +53,6 @@ export function bigramLearningStack(): {
       return model;
     },
     aligner: () => new TokenAligner({ loadTokenizer }),
+    restoreModel: (dir, tokenizer) => BigramModel.load(dir, tokenizer),
   };
 }

@@ -13,9 +13,10 @@
  * loss = kdAlpha * CE + (1 - kdAlpha) * KD. Work is grouped by previous token, so cost grows
  * with distinct tokens, not positions.
  */
-import { mkdir, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { TeacherSource, type AlignedTeacher } from '../alignment/aligned-teacher.js';
+import { hexOf, scanMessage } from '../protocol/message-scan.js';
 import type { PublicLogits } from '../protocol/messages.js';
 import { Random } from '../random.js';
 import type { Tokenizer } from '../tokenizers/tokenizer.js';
@@ -118,6 +119,47 @@ interface Group {
   weight: number;
   /** Target mass per model id (sums to `weight`). */
   mass: Map<number, number>;
+}
+
+/** config.json of a saved bigram model (base.f32 and adapter.f32 beside it). */
+interface SavedBigram {
+  format: 'fedmkt-bigram';
+  version: 1;
+  spec: BigramSpec;
+  tokenizer: string;
+  vocab: number[];
+  seed: number;
+  calls: number;
+}
+
+async function readFloats(file: string, count: number): Promise<Float32Array> {
+  const bytes = await readFile(file);
+  if (bytes.length !== count * 4) throw new Error(`${file}: ${bytes.length} bytes, expected ${count * 4} (${count} float32)`);
+  const out = new Float32Array(count);
+  new Uint8Array(out.buffer).set(bytes);
+  return out;
+}
+
+/** Restored bases by content, so that models restored from one run share one table, as they did when made. */
+const restoredBases = new Map<string, WeakRef<BigramBase>>();
+
+function restoredBase(tokenizer: Tokenizer, vocab: ModelVocab, logits: Float32Array, maxSeqLen: number): BigramBase {
+  const bytes = new Uint8Array(logits.buffer, logits.byteOffset, logits.byteLength);
+  const key = `${tokenizer.contentHash}/${vocab.tokenizerIds().join(',')}/${maxSeqLen}/${hexOf(scanMessage(bytes, bytes.length).checksum)}`;
+  const known = restoredBases.get(key)?.deref();
+  if (known && Buffer.from(known.logits.buffer, known.logits.byteOffset, known.logits.byteLength).equals(bytes)) return known;
+  const base = new BigramBase(tokenizer, vocab, logits, maxSeqLen);
+  restoredBases.set(key, new WeakRef(base));
+  return base;
+}
+
+/** Whether `dir` holds a bigram model's checkpoint (config.json of format fedmkt-bigram). */
+export async function isBigramCheckpoint(dir: string): Promise<boolean> {
+  try {
+    return (JSON.parse(await readFile(join(dir, 'config.json'), 'utf8')) as { format?: unknown }).format === 'fedmkt-bigram';
+  } catch {
+    return false;
+  }
 }
 
 export class BigramModel implements LanguageModel {
@@ -335,10 +377,37 @@ export class BigramModel implements LanguageModel {
 
   async save(dir: string): Promise<void> {
     await mkdir(dir, { recursive: true });
-    const config = { format: 'fedmkt-bigram', version: 1, spec: this.spec, tokenizer: this.tokenizer, vocab: this.base.vocab.tokenizerIds(), seed: this.seed, calls: this.calls };
+    const config: SavedBigram = {
+      format: 'fedmkt-bigram',
+      version: 1,
+      spec: this.spec,
+      tokenizer: this.tokenizer,
+      vocab: this.base.vocab.tokenizerIds(),
+      seed: this.seed,
+      calls: this.calls,
+    };
     await writeFile(join(dir, 'config.json'), JSON.stringify(config));
     await writeFile(join(dir, 'base.f32'), Buffer.from(this.base.logits.buffer, this.base.logits.byteOffset, this.base.logits.byteLength));
     await writeFile(join(dir, 'adapter.f32'), Buffer.concat([Buffer.from(this.a.buffer), Buffer.from(this.b.buffer)]));
+  }
+
+  /** A model `save` wrote: its base table (shared with models restored from the same table), adapter and draw count. */
+  static async load(dir: string, tokenizer: Tokenizer): Promise<BigramModel> {
+    const config = JSON.parse(await readFile(join(dir, 'config.json'), 'utf8')) as Partial<SavedBigram>;
+    if (config.format !== 'fedmkt-bigram' || config.version !== 1) {
+      throw new Error(`${dir}: not a bigram checkpoint (config.json format ${JSON.stringify(config.format)}, version ${JSON.stringify(config.version)})`);
+    }
+    const { spec, vocab: ids, seed, calls } = config as SavedBigram;
+    if (config.tokenizer !== tokenizer.name) throw new Error(`${dir}: saved with tokenizer '${config.tokenizer}', given '${tokenizer.name}'`);
+    const vocab = ModelVocab.fromSaved(tokenizer.name, ids);
+    const v = vocab.size;
+    const adapter = await readFloats(join(dir, 'adapter.f32'), 2 * v * spec.rank);
+    const base = restoredBase(tokenizer, vocab, await readFloats(join(dir, 'base.f32'), v * v), spec.maxSeqLen);
+    const model = new BigramModel(base, spec, seed);
+    model.a.set(adapter.subarray(0, v * spec.rank));
+    model.b.set(adapter.subarray(v * spec.rank));
+    model.calls = calls;
+    return model;
   }
 
   dispose(): void {}

@@ -1,9 +1,16 @@
 /** The bigram model: a LanguageModel in plain typed arrays for protocol-scale runs. */
+import { readFileSync } from 'node:fs';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { runFederation } from '../../actors/federation.js';
+import { resumePoint } from '../../actors/round-checkpoints.js';
 import { identityTeacher } from '../../core/alignment/aligned-teacher.js';
 import { builtinTask } from '../../core/data/builtin-task.js';
-import { BigramBase, BigramModel, parseBigramSpec } from '../../core/models/bigram.js';
+import { BigramBase, BigramModel, isBigramCheckpoint, parseBigramSpec } from '../../core/models/bigram.js';
 import { loadTokenizer } from '../../core/tokenizers/registry.js';
+import { bigramLearning, bigramScenario } from './helpers.js';
 
 async function setup() {
   const tokenizer = await loadTokenizer('gpt2');
@@ -54,5 +61,44 @@ describe('bigram model', () => {
     c.setAdapter(a.getAdapter());
     expect(await c.scoreChoices(items)).toEqual(await a.scoreChoices(items));
     expect(() => c.setAdapter({})).toThrow(/missing tensor "bigram.lora_a"/);
+  });
+
+  it('saves and loads: the same scores, the same next draws, one shared base table', async () => {
+    const { samples, items, base, tokenizer } = await setup();
+    const model = new BigramModel(base, parseBigramSpec('bigram-r3')!, 4);
+    await model.trainEpochs(samples, { epochs: 2, learningRate: 0.05, batchSize: 8 });
+    const dir = await mkdtemp(join(tmpdir(), 'fedmkt-bigram-'));
+    await model.save(join(dir, 'a'));
+    await model.save(join(dir, 'b'));
+    const [a, b] = [await BigramModel.load(join(dir, 'a'), tokenizer), await BigramModel.load(join(dir, 'b'), tokenizer)];
+    expect(a.base).toBe(b.base);
+    expect(await a.scoreChoices(items)).toEqual(await model.scoreChoices(items));
+    // Training goes on with the draws the saved model would have made next.
+    for (const m of [model, a]) await m.trainEpochs(samples, { epochs: 1, learningRate: 0.05, batchSize: 8 });
+    expect(Array.from(a.a)).toEqual(Array.from(model.a));
+    expect(Array.from(a.b)).toEqual(Array.from(model.b));
+    expect(await isBigramCheckpoint(join(dir, 'a'))).toBe(true);
+    expect(await isBigramCheckpoint(dir)).toBe(false);
+    await writeFile(join(dir, 'a', 'adapter.f32'), new Uint8Array(12));
+    await expect(BigramModel.load(join(dir, 'a'), tokenizer)).rejects.toThrow(/adapter.f32: 12 bytes, expected \d+/);
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  it('resumes a federation of bigram models from their round checkpoints as if uninterrupted', async () => {
+    const root = await mkdtemp(join(tmpdir(), 'fedmkt-bigram-resume-'));
+    const learning = bigramLearning();
+    const extended = join(root, 'extended');
+    await runFederation(bigramScenario({ rounds: 2 }), { outDir: extended, learning, checkpoints: true });
+    const actors = ['server', 'c1', 'c2', 'c3', 'c4'];
+    const result = await runFederation(bigramScenario({ rounds: 3 }), { outDir: extended, learning, checkpoints: true, resume: resumePoint(extended, actors) });
+    expect(result.violations).toEqual([]);
+    const planned = join(root, 'planned');
+    await runFederation(bigramScenario({ rounds: 3 }), { outDir: planned, learning, checkpoints: true });
+    const metrics = (dir: string) => readFileSync(join(dir, 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => {
+      const { actor, round, accuracy, publicCE, trainLoss, distillLoss } = JSON.parse(l) as Record<string, unknown>;
+      return { actor, round, accuracy, publicCE, trainLoss, distillLoss };
+    });
+    expect(metrics(extended)).toEqual(metrics(planned));
+    await rm(root, { recursive: true, force: true });
   });
 });

@@ -104,13 +104,24 @@ describe('resuming a killed run from its round checkpoints', () => {
 
   it('says what is missing when there is nothing to resume from', () => {
     const dir = mkdtempSync(join(tmpdir(), 'fedmkt-none-'));
-    expect(() => resumePoint(dir, ACTORS)).toThrow(/cannot resume .*no round checkpoint of every actor .*server: none, c1: none.*run it again from the start/);
+    expect(() => resumePoint(dir, ACTORS)).toThrow(/cannot resume .*no round was checkpointed by every actor .*server: none; c1: none.*run it again from the start/);
     // A checkpoint folder still being written when the run died is not a checkpoint.
     mkdirSync(join(dir, 'checkpoints', 'server', 'round-1.partial'), { recursive: true });
     expect(() => resumePoint(dir, ACTORS)).toThrow(/server: none/);
     mkdirSync(join(dir, 'checkpoints', 'server', 'round-2'), { recursive: true });
     writeFileSync(join(dir, 'checkpoints', 'server', 'round-2', 'actor.json'), '{"round": 3}');
     expect(() => resumePoint(dir, ACTORS)).toThrow(/round-2.actor\.json: expected \{ round: 2/);
+  });
+
+  it('names the rounds of each actor when faults left no round that every actor checkpointed', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'fedmkt-disjoint-'));
+    const rounds: Record<string, number[]> = { server: [1, 2], c1: [1, 2], c2: [2], c3: [1] };
+    for (const [actor, list] of Object.entries(rounds))
+      for (const round of list) {
+        mkdirSync(join(dir, 'checkpoints', actor, `round-${round}`), { recursive: true });
+        writeFileSync(join(dir, 'checkpoints', actor, `round-${round}`, 'actor.json'), JSON.stringify({ round, at: 0, recorded: 0, local: {} }));
+      }
+    expect(() => resumePoint(dir, ACTORS)).toThrow(/server: 1,2; c1: 1,2; c2: 2; c3: 1\).*dropouts and crashes left no round in common/);
   });
 
   it('keeps what the killed run recorded up to each checkpoint, and tolerates a last line cut short', () => {
