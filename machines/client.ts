@@ -268,7 +268,13 @@ export const clientMachine = setup({
           },
         },
         awaitLLMLogits: {
-          always: { guard: 'hasLLMLogits', target: 'alignLLMTokens' },
+          always: [
+            { guard: 'hasLLMLogits', target: 'alignLLMTokens' },
+            // A newer round was announced while this one's work went on (a straggler, or a client
+            // back from a crash): the server sends a round's logits before announcing the next one,
+            // so those of this round are not coming.
+            { guard: 'newerRoundAnnounced', target: 'llmLogitsMissing', actions: assign({ missedLLM: 'server-moved-on' }) },
+          ],
           on: {
             ROUND_START: [
               {

@@ -495,6 +495,32 @@ describe('client machine', () => {
     expect(c.actor.getSnapshot().value).toBe('done');
   });
 
+  it('6d. round r+1 announced while it still trained in round r (a straggler): after its upload it does not wait for logits that are not coming', async () => {
+    const c = client({
+      totalRounds: 2,
+      hooks: {
+        // Round 2 is announced while round 1's private training runs; no LLM logits for round 1.
+        trainPrivate: (input: { round: number }, h: Client) => {
+          if (input.round === 1) h.sendAt(10, roundStart(2));
+        },
+        uploadLogits: (input: { round: number }, h: Client) => {
+          if (input.round === 2) h.sendAt(20, llmMessage(2));
+        },
+      },
+    });
+    await c.run();
+
+    const upload1 = c.callsOf('uploadLogits')[0]!;
+    const round1 = c.trace.filter((e) => e.round === 1);
+    // awaitLLMLogits is passed through without settling there: straight on at the end of the
+    // upload, not at its 1000 ms deadline.
+    expect(round1.map((e) => e.state)).toEqual(['trainPrivate', 'computePublicLogits', 'uploadLogits', 'distillFromLLM', 'roundEnd']);
+    expect(round1.find((e) => e.state === 'distillFromLLM')!.t).toBe(upload1.end);
+    expect(round1.find((e) => e.state === 'distillFromLLM')!.context.missedLLM).toBe('server-moved-on');
+    expect(c.recordsOf('deadline')).toEqual([]);
+    expect(c.statesIn(2)).toEqual([...FULL_ROUND, 'done']);
+  });
+
   it('7a. no round announcement within serverSilenceMs: fails, naming the server as gone', async () => {
     const c = client({ announceFirst: false, policy: { serverSilenceMs: 5000 } });
     await c.run();
