@@ -101,7 +101,7 @@ async function federate(given: Scenario, options: RunOptions, recorder: RunRecor
   const run = scenario.name;
   if (options.onEvent) recorder.onEvent(options.onEvent);
   const { deployment, resume, outDir } = options;
-  if (resume && (deployment || !outDir)) throw new Error('resume: only a local run (in-memory transport) with its output folder resumes');
+  if (resume && !outDir) throw new Error('resume: a run resumes in its output folder (outDir), where its checkpoints and records are');
   const earlier = resume ? recordsBeforeResume(outDir!, resume) : undefined;
   if (outDir) {
     recorder.streamTo(outDir, earlier?.records);

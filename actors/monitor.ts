@@ -12,10 +12,13 @@ const decoder = new TextDecoder();
 /** An `onEvent` listener publishing each event as one JSON document. Failures are reported, never thrown. */
 export function publishEvents(transport: Transport, run: string, onError: (error: Error) => void = () => undefined): (event: RunEvent) => void {
   let sequence = 0;
+  // Unique across processes too, so that an observer's de-duplication never drops the events of
+  // a process that replaced another (a resumed deployment).
+  const origin = `${process.pid.toString(36)}.${Date.now().toString(36)}`;
   return (event) => {
     const data = encoder.encode(JSON.stringify(event));
     transport
-      .publish(eventsSubject(run, event.actor), data, { sender: event.actor, messageId: `${event.actor}:events:${++sequence}` })
+      .publish(eventsSubject(run, event.actor), data, { sender: event.actor, messageId: `${event.actor}:events:${origin}:${++sequence}` })
       .catch((error: unknown) => onError(error as Error));
   };
 }

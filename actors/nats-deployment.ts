@@ -3,6 +3,12 @@
  * transport with the wall clock, one process for the whole federation or one per actor.
  * Every actor publishes its events on the monitoring subject; the server process waits for
  * the clients' presence there before it opens round 1, so nobody misses the announcement.
+ *
+ * Resuming a deployment: every process finds its actors' round checkpoints in its own output
+ * folder. They agree on the round to resume after on the monitoring subject: each actor offers
+ * the rounds it checkpointed (`resume-offer`), the server's process picks the latest round all
+ * of them hold and announces it (`resume-cut`), and every process restores its actors from that
+ * round before they start.
  */
 import { WallClock } from '../core/clock/clock.js';
 import { readNatsCredential, credentialLogin } from '../core/nats/access-config.js';
@@ -11,6 +17,7 @@ import type { Scenario } from '../core/scenario/schema.js';
 import { NatsTransport } from '../core/transport/nats-transport.js';
 import { runFederation, type LearningStack, type RunResult } from './federation.js';
 import { publishEvents, watchEvents } from './monitor.js';
+import { checkpointedRounds, commonRound, resumePointAt, type ResumePoint } from './round-checkpoints.js';
 import type { RunEvent } from './run-recorder.js';
 
 export interface NatsRunOptions {
@@ -27,6 +34,12 @@ export interface NatsRunOptions {
   onEvent?: (event: RunEvent) => void;
   /** How long the server waits for absent clients before opening round 1 anyway (default 60 s). */
   presenceTimeoutMs?: number;
+  /** Write round checkpoints into `outDir`. */
+  checkpoints?: boolean;
+  /** Resume from the round checkpoints in `outDir`, after the latest round every actor (in every process) holds. */
+  resume?: boolean;
+  /** How long to wait for the other processes' checkpoint offers, or for the server's choice (default 60 s). */
+  resumeTimeoutMs?: number;
   log?: (line: string) => void;
 }
 
@@ -52,17 +65,17 @@ export async function runOverNats(scenario: Scenario, options: NatsRunOptions): 
   // Presence: each local client says it is listening until the server's first announcement reaches it.
   const present = new Set<string>();
   const heartbeats = new Map<string, NodeJS.Timeout>();
-  const watcher = parties.includes('server')
-    ? watchEvents(transport, run, (e) => {
-        if (e.kind === 'presence' || e.actor !== 'server') present.add(e.actor);
-      })
-    : null;
   const monitor = publishEvents(transport, run, (error) => options.log?.(`monitoring publish failed: ${error.message}`));
+  const negotiation = options.resume ? new ResumeNegotiation(monitor, parties, ['server', ...clientIds], options) : null;
+  const watcher = watchEvents(transport, run, (e) => {
+    if (parties.includes('server') && (e.kind === 'presence' || (e.actor !== 'server' && e.kind !== 'resume-offer'))) present.add(e.actor);
+    negotiation?.heard(e);
+  });
   const beat = (id: string) => monitor({ t: Date.now(), actor: id, round: 0, kind: 'presence' });
   const onEvent = (event: RunEvent) => {
     monitor(event);
     options.onEvent?.(event);
-    if (event.kind === 'state' && event.actor !== 'server' && parties.includes(event.actor) && !heartbeats.has(event.actor) && event.round === 0) {
+    if (event.kind === 'state' && event.actor !== 'server' && parties.includes(event.actor) && !heartbeats.has(event.actor)) {
       beat(event.actor);
       heartbeats.set(event.actor, setInterval(() => beat(event.actor), 500));
     }
@@ -72,10 +85,13 @@ export async function runOverNats(scenario: Scenario, options: NatsRunOptions): 
   };
 
   try {
+    const resume = negotiation ? await negotiation.cut() : undefined;
     return await runFederation(scenario, {
       learning: options.learning,
       onEvent,
       ...(options.outDir ? { outDir: options.outDir } : {}),
+      ...(options.checkpoints ? { checkpoints: true } : {}),
+      ...(resume ? { resume } : {}),
       deployment: {
         transport,
         clock: new WallClock(),
@@ -84,19 +100,104 @@ export async function runOverNats(scenario: Scenario, options: NatsRunOptions): 
           const deadline = Date.now() + (options.presenceTimeoutMs ?? 60_000);
           while (Date.now() < deadline && clientIds.some((id) => !present.has(id))) await sleep(50);
           const missing = clientIds.filter((id) => !present.has(id));
-          options.log?.(missing.length ? `opening round 1 without ${missing.join(', ')} (no presence)` : `all ${clientIds.length} clients present`);
+          options.log?.(
+            `${missing.length ? `opening round ${(resume?.afterRound ?? 0) + 1} without ${missing.join(', ')} (no presence)` : `all ${clientIds.length} clients present`}`,
+          );
+          negotiation?.stop();
         },
       },
     });
   } finally {
     for (const t of heartbeats.values()) clearInterval(t);
+    negotiation?.stop();
     try {
-      watcher?.unsubscribe();
+      watcher.unsubscribe();
     } catch {
       // the run already closed the connection
     }
     await transport.close();
     await spawned?.stop();
+  }
+}
+
+/**
+ * Agreeing on the round a resumed deployment starts after. Each local actor offers its
+ * checkpointed rounds every 500 ms; the process of the server, once every actor has offered,
+ * picks the latest common round and announces it every 500 ms until round r + 1 opens.
+ */
+class ResumeNegotiation {
+  private readonly offers = new Map<string, number[]>();
+  private announced: { round: number | null; why?: string } | undefined;
+  private readonly timers: NodeJS.Timeout[] = [];
+  private offerTimer: NodeJS.Timeout | undefined;
+  private readonly rounds: Record<string, number[]>;
+  private readonly outDir: string;
+
+  constructor(
+    private readonly monitor: (event: RunEvent) => void,
+    private readonly parties: readonly string[],
+    private readonly everyone: readonly string[],
+    private readonly options: NatsRunOptions,
+  ) {
+    if (!options.outDir) throw new Error('resume over NATS: give the output folder (--out DIR) that holds this process\'s checkpoints');
+    this.outDir = options.outDir;
+    this.rounds = checkpointedRounds(this.outDir, parties);
+    for (const [id, list] of Object.entries(this.rounds)) this.offers.set(id, list);
+  }
+
+  heard(event: RunEvent): void {
+    if (event.kind === 'resume-offer' && Array.isArray(event['rounds'])) {
+      this.offers.set(event.actor, (event['rounds'] as unknown[]).filter((r): r is number => Number.isInteger(r)));
+    }
+    if (event.kind === 'resume-cut' && event.actor === 'server' && !this.announced) {
+      this.announced = { round: typeof event['afterRound'] === 'number' ? event['afterRound'] : null, ...(typeof event['why'] === 'string' ? { why: event['why'] } : {}) };
+    }
+  }
+
+  /** Where this process's actors resume (throws when the deployment has no round in common). */
+  async cut(): Promise<ResumePoint> {
+    const offer = () => {
+      for (const [id, list] of Object.entries(this.rounds)) this.monitor({ t: Date.now(), actor: id, round: 0, kind: 'resume-offer', rounds: list });
+    };
+    offer();
+    this.offerTimer = setInterval(offer, 500);
+    const timeoutMs = this.options.resumeTimeoutMs ?? 60_000;
+    const deadline = Date.now() + timeoutMs;
+    if (this.parties.includes('server')) {
+      while (this.everyone.some((id) => !this.offers.has(id)) && Date.now() < deadline) await sleep(50);
+      const silent = this.everyone.filter((id) => !this.offers.has(id));
+      if (silent.length > 0) throw new Error(`resume over NATS: no checkpoint offer from ${silent.join(', ')} within ${timeoutMs / 1000} s (is every process started with --resume?)`);
+      let afterRound: number | null = null;
+      let why: string | undefined;
+      try {
+        afterRound = commonRound(Object.fromEntries(this.everyone.map((id) => [id, this.offers.get(id)!])), 'the deployment');
+      } catch (error) {
+        why = (error as Error).message;
+      }
+      this.announced = { round: afterRound, ...(why ? { why } : {}) };
+      const announce = () => this.monitor({ t: Date.now(), actor: 'server', round: 0, kind: 'resume-cut', afterRound, ...(why ? { why } : {}) });
+      announce();
+      this.timers.push(setInterval(announce, 500));
+    } else {
+      while (!this.announced && Date.now() < deadline) await sleep(50);
+      if (!this.announced) throw new Error(`resume over NATS: the server did not say which round to resume after within ${timeoutMs / 1000} s`);
+    }
+    this.stopOffers();
+    const { round, why } = this.announced!;
+    if (round === null) throw new Error(why ?? 'resume over NATS: the server found no round to resume after');
+    this.options.log?.(`resuming after round ${round}, the latest round every actor checkpointed`);
+    return resumePointAt(this.outDir, this.parties, round);
+  }
+
+  private stopOffers(): void {
+    clearInterval(this.offerTimer);
+    this.offerTimer = undefined;
+  }
+
+  stop(): void {
+    this.stopOffers();
+    for (const t of this.timers) clearInterval(t);
+    this.timers.length = 0;
   }
 }
 

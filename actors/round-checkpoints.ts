@@ -105,25 +105,40 @@ function checkpointsOf(runDir: string, actor: string): ActorCheckpoint[] {
   return found.sort((a, b) => a.round - b.round);
 }
 
+/** Per actor, the rounds it checkpointed in `runDir` (ascending). */
+export function checkpointedRounds(runDir: string, actors: readonly string[]): Record<string, number[]> {
+  return Object.fromEntries(actors.map((id) => [id, checkpointsOf(runDir, id).map((c) => c.round)]));
+}
+
 /**
- * Where a run in `runDir` resumes: the latest round that every actor checkpointed (a consistent
- * cut: everything each actor learned up to it is saved; the rounds after it are run again).
- * Throws, naming each actor's latest checkpoint, when there is none.
+ * The latest round that every actor checkpointed (a consistent cut: everything each actor learned
+ * up to it is saved; the rounds after it are run again). Throws, naming each actor's rounds, when
+ * there is none.
  */
-export function resumePoint(runDir: string, actors: readonly string[]): ResumePoint {
-  const found = new Map(actors.map((id) => [id, checkpointsOf(runDir, id)] as const));
-  const server = found.get('server') ?? [];
-  const cut = server
-    .map((c) => c.round)
-    .filter((round) => actors.every((id) => found.get(id)?.some((c) => c.round === round)))
-    .at(-1);
+export function commonRound(rounds: Record<string, readonly number[]>, where: string): number {
+  const lists = Object.values(rounds);
+  const cut = (lists[0] ?? []).filter((round) => lists.every((list) => list.includes(round))).at(-1);
   if (cut === undefined) {
-    const rounds = actors.map((id) => `${id}: ${found.get(id)?.map((c) => c.round).join(',') || 'none'}`).join('; ');
+    const listed = Object.entries(rounds).map(([id, list]) => `${id}: ${list.join(',') || 'none'}`).join('; ');
     throw new Error(
-      `cannot resume ${runDir}: no round was checkpointed by every actor (rounds per actor in ${checkpointsDir(runDir)}: ${rounds}). ` +
+      `cannot resume ${where}: no round was checkpointed by every actor (rounds per actor: ${listed}). ` +
         'An actor checkpoints a round it finished; the run ended before its first round did, ran without checkpoints, or ' +
         'dropouts and crashes left no round in common: run it again from the start',
     );
+  }
+  return cut;
+}
+
+/** Where a run in `runDir` resumes: the latest round every actor checkpointed. */
+export function resumePoint(runDir: string, actors: readonly string[]): ResumePoint {
+  return resumePointAt(runDir, actors, commonRound(checkpointedRounds(runDir, actors), `${runDir} (${checkpointsDir(runDir)})`));
+}
+
+/** The resume point of `actors` (those whose checkpoints are in `runDir`) after round `cut`. */
+export function resumePointAt(runDir: string, actors: readonly string[], cut: number): ResumePoint {
+  const found = new Map(actors.map((id) => [id, checkpointsOf(runDir, id)] as const));
+  for (const id of actors) {
+    if (!found.get(id)?.some((c) => c.round === cut)) throw new Error(`cannot resume ${runDir}: ${id} has no checkpoint of round ${cut} in ${checkpointsDir(runDir)}`);
   }
   const chosen: Record<string, ActorCheckpoint> = {};
   for (const id of actors) chosen[id] = found.get(id)!.find((c) => c.round === cut)!;

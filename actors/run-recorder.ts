@@ -32,8 +32,11 @@ export type EventKind =
   | 'straggler'
   // A run resumed from its round checkpoints (fedmkt run --resume).
   | 'resume'
-  // Deployment over NATS: a process announcing its actor before the first round.
-  | 'presence';
+  // Deployment over NATS: a process announcing its actor before the first round, and, when the
+  // deployment resumes, each actor's checkpointed rounds and the round the server resumes after.
+  | 'presence'
+  | 'resume-offer'
+  | 'resume-cut';
 
 export interface RunEvent {
   /** Clock ms (virtual for local runs). */

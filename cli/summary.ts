@@ -13,8 +13,12 @@ export function roundSummaryTable(metrics: readonly RoundMetrics[]): string {
       const v = ms.find((m) => m.actor === a)?.accuracy;
       return v === null || v === undefined ? '-' : v.toFixed(3);
     });
-    const up = ms.filter((m) => m.role === 'client').reduce((s, m) => s + m.bytesUp, 0);
-    const down = ms.filter((m) => m.role === 'client').reduce((s, m) => s + m.bytesDown, 0);
+    // Bytes as the clients count them (up: toward the server); a process running the server
+    // alone counts them on its side (what it received, what it sent).
+    const clients = ms.filter((m) => m.role === 'client');
+    const server = ms.find((m) => m.role === 'server');
+    const up = clients.length > 0 ? clients.reduce((s, m) => s + m.bytesUp, 0) : (server?.bytesDown ?? 0);
+    const down = clients.length > 0 ? clients.reduce((s, m) => s + m.bytesDown, 0) : (server?.bytesUp ?? 0);
     const vs = ms.find((m) => m.role === 'server')?.virtualSeconds ?? Math.max(...ms.map((m) => m.virtualSeconds));
     return [r === 0 ? '0 (zero-shot)' : String(r), ...acc, formatBytes(up), formatBytes(down), vs.toFixed(1)];
   });

@@ -2,7 +2,8 @@
  * Processes of a federation over NATS: `serve` (the server actor), `join` (one client), and
  * `watch` (an observer of every actor's events on the monitoring subject).
  */
-import type { Command } from 'commander';
+import { InvalidArgumentError, type Command } from 'commander';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { defaultLearningStack } from '../../actors/default-learning.js';
 import { watchEvents } from '../../actors/monitor.js';
@@ -11,6 +12,7 @@ import { runOverNats } from '../../actors/nats-deployment.js';
 import type { BackendName } from '../../core/models/backend.js';
 import { credentialLogin, readNatsCredential } from '../../core/nats/access-config.js';
 import { loadScenario } from '../../core/scenario/load.js';
+import { applyOverrides, checkpointsByDefault, nonNegativeInt } from './run.js';
 import { NatsTransport } from '../../core/transport/nats-transport.js';
 import { roundSummaryTable } from '../summary.js';
 
@@ -18,15 +20,17 @@ interface ProcessOptions {
   nats: string;
   creds?: string;
   out?: string;
+  resume?: string;
+  rounds?: number;
+  checkpoints?: boolean;
   backend?: BackendName;
   workers?: string;
 }
 
 const log = (line: string) => process.stderr.write(`[fedmkt] ${line}\n`);
 
-async function runParty(file: string, party: string, opts: ProcessOptions): Promise<void> {
-  const scenario = loadScenario(file);
-  const outDir = opts.out ?? join('runs', `${new Date().toISOString().replace(/[:.]/g, '-')}-${scenario.name}-${party}`);
+async function runParty(file: string | undefined, party: string, opts: ProcessOptions): Promise<void> {
+  const { scenario, outDir } = partyTarget(file, party, opts);
   const workers = opts.workers === undefined ? 0 : Number(opts.workers);
   const result = await runOverNats(scenario, {
     servers: opts.nats.split(','),
@@ -34,6 +38,8 @@ async function runParty(file: string, party: string, opts: ProcessOptions): Prom
     ...(opts.creds ? { credentialFile: opts.creds } : {}),
     learning: await defaultLearningStack({ ...(opts.backend ? { backend: opts.backend } : {}), workers, log }),
     outDir,
+    checkpoints: opts.checkpoints ?? checkpointsByDefault(scenario),
+    ...(opts.resume !== undefined ? { resume: true } : {}),
     log,
   });
   process.stdout.write(`${roundSummaryTable(result.recorder.metrics)}\n`);
@@ -44,26 +50,46 @@ async function runParty(file: string, party: string, opts: ProcessOptions): Prom
   }
 }
 
+/** The scenario and output folder of `serve FILE` / `join FILE`, or of `--resume DIR` (the actor's own folder). */
+function partyTarget(file: string | undefined, party: string, opts: ProcessOptions): { scenario: ReturnType<typeof loadScenario>; outDir: string } {
+  const overrides = opts.rounds !== undefined ? { rounds: opts.rounds } : {};
+  if (opts.resume === undefined) {
+    if (file === undefined) throw new InvalidArgumentError('give a scenario file, or --resume DIR');
+    const scenario = loadScenario(file, (doc) => applyOverrides(doc, overrides));
+    return { scenario, outDir: opts.out ?? join('runs', `${new Date().toISOString().replace(/[:.]/g, '-')}-${scenario.name}-${party}`) };
+  }
+  const dir = opts.resume;
+  if (file !== undefined) throw new InvalidArgumentError(`--resume ${dir}: the scenario is the run's own (${join(dir, 'scenario.yaml')}); give no scenario file`);
+  if (opts.out !== undefined) throw new InvalidArgumentError(`--resume ${dir}: a resumed actor writes into its own folder; drop --out`);
+  const scenarioFile = join(dir, 'scenario.yaml');
+  if (!existsSync(scenarioFile)) throw new InvalidArgumentError(`--resume ${dir}: no scenario.yaml there, so not a run folder`);
+  return { scenario: loadScenario(scenarioFile, (doc) => applyOverrides(doc, overrides)), outDir: dir };
+}
+
 function processOptions(command: Command): Command {
   return command
     .requiredOption('--nats <url>', 'NATS server URL (comma-separated for a cluster)')
     .option('--creds <file>', 'this actor\'s credential file from `fedmkt nats-config`')
     .option('--out <dir>', 'output folder for this actor\'s events, metrics and timings')
+    .option('--resume <dir>', "resume this actor from the round checkpoints in DIR (its earlier --out); every process of the deployment resumes")
+    .option('--rounds <n>', 'override the number of rounds (with --resume: go on to round N)', nonNegativeInt)
+    .option('--checkpoints', 'write round checkpoints, bigram models too (default: after every round unless a party is a bigram model)')
+    .option('--no-checkpoints', 'write no round checkpoints')
     .option('--backend <name>', 'tensorflow | wasm | cpu')
     .option('--workers <n>', 'model worker threads (default 0)');
 }
 
 export function registerNatsProcessCommands(program: Command): void {
-  processOptions(program.command('serve').description('run the server actor of a scenario over NATS').argument('<scenario>', 'scenario YAML file')).action(
-    (file: string, opts: ProcessOptions) => runParty(file, 'server', opts),
+  processOptions(program.command('serve').description('run the server actor of a scenario over NATS').argument('[scenario]', 'scenario YAML file (none with --resume)')).action(
+    (file: string | undefined, opts: ProcessOptions) => runParty(file, 'server', opts),
   );
   processOptions(
     program
       .command('join')
       .description('run one client actor of a scenario over NATS (it reads only its own private data)')
-      .argument('<scenario>', 'scenario YAML file')
+      .argument('[scenario]', 'scenario YAML file (none with --resume)')
       .requiredOption('--client <id>', 'the client id from the scenario'),
-  ).action((file: string, opts: ProcessOptions & { client: string }) => runParty(file, opts.client, opts));
+  ).action((file: string | undefined, opts: ProcessOptions & { client: string }) => runParty(file, opts.client, opts));
   program
     .command('watch')
     .description("print every actor's events (the records of events.jsonl) from the monitoring subject, as JSON lines")

@@ -16,7 +16,7 @@ import { startLiveRun } from '../../core/live/index.js';
 import { progressReporter } from '../progress.js';
 import { roundSummaryTable } from '../summary.js';
 
-function nonNegativeInt(value: string): number {
+export function nonNegativeInt(value: string): number {
   const n = Number(value);
   if (!Number.isInteger(n) || n < 0) throw new InvalidArgumentError(`expected a non-negative integer, got "${value}"`);
   return n;
@@ -35,7 +35,7 @@ export function applyOverrides(doc: unknown, overrides: { seed?: number; rounds?
  * Round checkpoints by default unless a party is a bigram model: protocol-scale runs have up to
  * thousands of those, each checkpoint with its V x V base table (`--checkpoints` writes them).
  */
-function checkpointsByDefault(scenario: Scenario): boolean {
+export function checkpointsByDefault(scenario: Scenario): boolean {
   return [scenario.server, ...scenario.clients].every((party) => parseBigramSpec(party.model) === null);
 }
 
@@ -111,7 +111,6 @@ export function registerRunCommand(program: Command): void {
         ...(overNats ? { clock: 'wall' as const } : {}), ui, ...(opts.uiPort !== undefined ? { port: opts.uiPort } : {}), exitAtEnd: opts.uiExit === true, ...(opts.inspect !== undefined ? { inspect: opts.inspect } : {}) });
       const progress = opts.quiet ? null : progressReporter(ids);
       if (!overNats && opts.transport !== 'memory') throw new InvalidArgumentError(`--transport: expected memory or nats, got "${opts.transport}"`);
-      if (overNats && resume) throw new InvalidArgumentError('--resume: runs over NATS do not resume yet; resume a local run');
       const log = (line: string) => process.stderr.write(`[fedmkt] ${line}\n`);
       const learning = await defaultLearningStack({ backend: opts.backend, workers: opts.workers, log });
       const onEvent = progress || live ? { onEvent: (event: RunEvent) => (progress?.(event), live?.onEvent(event)) } : {};
@@ -121,6 +120,8 @@ export function registerRunCommand(program: Command): void {
             spawn: opts.spawnNats === true,
             learning,
             outDir,
+            checkpoints,
+            ...(resume ? { resume: true } : {}),
             log,
             ...onEvent,
           })
