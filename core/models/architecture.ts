@@ -42,8 +42,9 @@ export interface ForwardContext {
   rmsNorm(x: tf.Tensor2D, name: string): tf.Tensor2D;
   /** Causal multi-head self-attention of `x` ([rows, dModel]) with the projections
    * `${prefix}.q`, `.k`, `.v` (each with its LoRA branch), optionally with rotary positions on
-   * queries and keys; [rows, dModel] before the output projection. */
-  selfAttention(x: tf.Tensor2D, prefix: string, shape: ForwardShape, options?: { rotary?: boolean }): tf.Tensor2D;
+   * queries and keys, or ALiBi's linear distance penalties on the scores; [rows, dModel] before
+   * the output projection. */
+  selfAttention(x: tf.Tensor2D, prefix: string, shape: ForwardShape, options?: { rotary?: boolean; alibi?: boolean }): tf.Tensor2D;
   /** Rows of embedding table `name` at `ids`, plus, with `positions`, that table's rows at each
    * id's position in its sequence (learned positions; `ids` laid out [batch, seqLen]). */
   embed(name: string, ids: tf.Tensor1D, positions?: { table: string; seqLen: number }): tf.Tensor2D;

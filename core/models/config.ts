@@ -16,7 +16,7 @@ export interface TransformerConfig {
   /** Size of the model's compact vocabulary (see ModelVocab), not the tokenizer's. */
   vocabSize: number;
   normEps: number;
-  /** Rotary base; unused by gpt2. */
+  /** Rotary base; used by llama only. */
   ropeTheta: number;
   lora: LoraSpec;
 }
@@ -35,10 +35,10 @@ export function resolveConfig(spec: ModelSpec, vocabSize: number): TransformerCo
     layers: spec.layers,
     heads: spec.heads,
     dModel: spec.dModel,
-    dFF: spec.dFF ?? (spec.arch === 'gpt2' ? 4 * spec.dModel : llamaHiddenWidth(spec.dModel)),
+    dFF: spec.dFF ?? (spec.arch === 'llama' ? llamaHiddenWidth(spec.dModel) : 4 * spec.dModel),
     maxSeqLen: spec.maxSeqLen,
     vocabSize,
-    normEps: spec.normEps ?? (spec.arch === 'gpt2' ? 1e-5 : 1e-6),
+    normEps: spec.normEps ?? (spec.arch === 'llama' ? 1e-6 : 1e-5),
     ropeTheta: spec.ropeTheta ?? 10000,
     lora: spec.lora,
   };
@@ -52,6 +52,7 @@ export const MODEL_PRESETS = {
   'gpt2-small': { arch: 'gpt2', layers: 4, heads: 4, dModel: 128, maxSeqLen: 128, lora: LORA_DEFAULT },
   'gpt2-small-real': { arch: 'gpt2', layers: 12, heads: 12, dModel: 768, dFF: 3072, maxSeqLen: 1024, lora: LORA_DEFAULT },
   'llama-tiny': { arch: 'llama', layers: 2, heads: 4, dModel: 96, maxSeqLen: 64, lora: LORA_DEFAULT },
+  'bloom-tiny': { arch: 'bloom', layers: 2, heads: 4, dModel: 64, maxSeqLen: 64, lora: LORA_DEFAULT },
   'llama-small': { arch: 'llama', layers: 4, heads: 4, dModel: 256, maxSeqLen: 128, lora: LORA_DEFAULT },
 } as const satisfies Record<string, ModelSpec>;
 

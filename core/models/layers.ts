@@ -698,6 +698,29 @@ export function causalMask(seqLen: number): tf.Tensor2D {
  * as in Hugging Face's LLaMA): angle(p, i) = p * theta^(-2i / headDim), each of cos and sin
  * repeated over both halves. Returns [seqLen, headDim] tensors.
  */
+/**
+ * ALiBi's head slopes m_h (Press et al., 2022): 2^(-8/n), 2^(-16/n), ... for n heads, n a power
+ * of two; otherwise those of the power of two below n, then every other slope of the one above
+ * (as BLOOM computes them).
+ */
+export function alibiSlopes(heads: number): Float32Array {
+  const geometric = (n: number): number[] => Array.from({ length: n }, (_, i) => 2 ** ((-8 * (i + 1)) / n));
+  const below = 2 ** Math.floor(Math.log2(heads));
+  const slopes = geometric(below);
+  if (below < heads) slopes.push(...geometric(2 * below).filter((_, i) => i % 2 === 0).slice(0, heads - below));
+  return Float32Array.from(slopes);
+}
+
+/** The causal mask plus ALiBi's penalties -m_h (i - j) for query i and key j: [heads, t, t]. */
+export function alibiMask(seqLen: number, slopes: Float32Array): tf.Tensor3D {
+  const values = new Float32Array(slopes.length * seqLen * seqLen);
+  slopes.forEach((m, h) => {
+    for (let i = 0; i < seqLen; i++)
+      for (let j = 0; j < seqLen; j++) values[(h * seqLen + i) * seqLen + j] = j <= i ? -m * (i - j) : -1e9;
+  });
+  return tf.tensor3d(values, [slopes.length, seqLen, seqLen]);
+}
+
 export function rotaryTables(seqLen: number, headDim: number, theta: number): { cos: tf.Tensor2D; sin: tf.Tensor2D } {
   if (headDim % 2 !== 0) throw new Error(`rotaryTables: head dimension ${headDim} must be even`);
   const half = headDim / 2;
@@ -786,7 +809,8 @@ function rotate(x: tf.Tensor4D, cos: tf.Tensor2D, sin: tf.Tensor2D, r: tf.Tensor
  * Right padding needs no key mask: under the causal mask, real queries only see earlier (real)
  * keys, and padded query rows are excluded from every loss.
  *
- * Backward, with P = softmax(S), S = Q K^T / sqrt(hd) + mask:
+ * Backward, with P = softmax(S), S = Q K^T / sqrt(hd) + mask (a constant: ALiBi's penalties, which
+ * ride in it, change nothing below):
  *   dV = P^T dO,  dP = dO V^T,  dS = P (dP - rowsum(dP P)),  dQ = dS K / sqrt(hd),  dK = dS^T Q / sqrt(hd)
  * (through the rotation: d x = g cos + (g sin) R^T).
  */
@@ -795,7 +819,8 @@ export function causalSelfAttention(
   k: tf.Tensor2D,
   v: tf.Tensor2D,
   s: AttentionShape,
-  mask: tf.Tensor2D,
+  /** Added to the scores: the causal mask [t, t], or with ALiBi the mask plus its penalties [heads, t, t]. */
+  mask: tf.Tensor2D | tf.Tensor3D,
   rotary?: RotaryInput,
 ): tf.Tensor2D {
   const headDim = q.shape[1] / s.heads;
@@ -865,6 +890,8 @@ interface Geometry {
   hd: number;
   /** Real length of each sequence; rows beyond are padding, left out. */
   lens: Int32Array;
+  /** ALiBi's slope of each head: score(i, j) -= slope (i - j). */
+  slopes?: Float32Array | undefined;
 }
 
 /** A [batch*t, heads*hd] matrix inside a row-major array: row r starts at offset + r * stride. */
@@ -891,6 +918,7 @@ export function causalSelfAttentionJs(
   v: tf.Tensor2D | undefined,
   s: AttentionShape & { lengths?: readonly number[] | undefined },
   rotary?: { cos: Float32Array; sin: Float32Array },
+  alibi?: Float32Array,
 ): tf.Tensor2D {
   const packed = !k || !v;
   const { batch, seqLen, heads } = s;
@@ -899,7 +927,7 @@ export function causalSelfAttentionJs(
   const rows = batch * seqLen;
   const scale = 1 / Math.sqrt(hd);
   const lens = Int32Array.from({ length: batch }, (_, b) => (s.lengths ? Math.min(s.lengths[b] as number, seqLen) : seqLen));
-  const g: Geometry = { batch, seqLen, heads, hd, lens };
+  const g: Geometry = { batch, seqLen, heads, hd, lens, slopes: alibi };
   const product = 2 * heads * causalPairs(seqLen, s.lengths, batch) * hd;
   const stride = packed ? 3 * d : d;
   // where q, k and v sit (views are read right away, never across an allocation)
@@ -1032,9 +1060,11 @@ function attentionSimd(
           const pBlock = pAt + (b * heads + h) * tt * 4;
           const col = h * hd * 4;
           loops.scores(qAt.at + b * seqLen * qAt.stride + col, qAt.stride, kAt.at + b * seqLen * kAt.stride + col, kAt.stride, pBlock, seqLen * 4, len, scale);
-          // softmax over keys <= query
+          // softmax over keys <= query (with ALiBi's penalties first)
+          const slope = g.slopes ? (g.slopes[h] as number) : 0;
           for (let i = 0; i < len; i++) {
             const row = pBlock / 4 + i * seqLen;
+            if (slope !== 0) for (let j = 0; j <= i; j++) heap[row + j] = (heap[row + j] as number) - slope * (i - j);
             let max = -Infinity;
             for (let j = 0; j <= i; j++) if ((heap[row + j] as number) > max) max = heap[row + j] as number;
             let z = 0;
@@ -1206,12 +1236,13 @@ function attentionForward(q: Rows, k: Rows, v: Rows, p: Float32Array, out: Rows,
     for (let h = 0; h < heads; h++) {
       const col = h * hd;
       const pBase = (b * heads + h) * seqLen * seqLen;
+      const slope = g.slopes ? (g.slopes[h] as number) : 0;
       for (let i = 0; i < len; i++) {
         const qo = q.offset + (b * seqLen + i) * q.stride + col;
         const pr = pBase + i * seqLen;
         let max = -Infinity;
         for (let j = 0; j <= i; j++) {
-          const score = dot(q.values, qo, k.values, k.offset + (b * seqLen + j) * k.stride + col, hd) * scale;
+          const score = dot(q.values, qo, k.values, k.offset + (b * seqLen + j) * k.stride + col, hd) * scale - slope * (i - j);
           p[pr + j] = score;
           if (score > max) max = score;
         }

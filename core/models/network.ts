@@ -7,14 +7,15 @@ import { Random } from '../random.js';
 import type { Architecture, ForwardContext, ForwardShape, ParamInit, ProjectionDef } from './architecture.js';
 import type { TransformerConfig } from './config.js';
 import { gpt2 } from './gpt2.js';
-import { attentionRunsInJs, causalMask, causalSelfAttention, causalSelfAttentionJs, dense, embedding, qkvDense, residual, type QkvLora, layerNorm, rmsNorm, rotaryTables, rotateHalfMatrix, type LoraBranch, type RotaryInput } from './layers.js';
+import { alibiMask, alibiSlopes, attentionRunsInJs, causalMask, causalSelfAttention, causalSelfAttentionJs, dense, embedding, qkvDense, residual, type QkvLora, layerNorm, rmsNorm, rotaryTables, rotateHalfMatrix, type LoraBranch, type RotaryInput } from './layers.js';
 import { llama } from './llama.js';
+import { bloom } from './bloom.js';
 import { adapterNames, initLoraValues, loraScale, mergeLora, type LoraAdapter } from './lora.js';
 
 /** Named float32 tensors, flattened row-major (the layout of safetensors files and AdapterWeights). */
 export type WeightRecord = Record<string, { shape: number[]; values: Float32Array }>;
 
-export const ARCHITECTURES: Record<TransformerConfig['arch'], Architecture> = { gpt2, llama };
+export const ARCHITECTURES: Record<TransformerConfig['arch'], Architecture> = { gpt2, llama, bloom };
 
 /** Which weights a forward pass differentiates, and whether LoRA dropout is on. */
 export interface NetworkPass {
@@ -48,6 +49,7 @@ export class TransformerNetwork {
   private readonly adapted: ProjectionDef[];
   /** Causal masks and rotary tables by sequence length. */
   private readonly masks = new Map<number, tf.Tensor2D>();
+  private readonly alibiMasks = new Map<number, tf.Tensor3D>();
   private readonly rotaries = new Map<number, RotaryInput>();
   /** Tensors derived from base weights while these are frozen (transposes, leading rows),
    * dropped whenever the base changes. */
@@ -186,6 +188,7 @@ export class TransformerNetwork {
     for (const v of this.base.values()) v.dispose();
     for (const v of this.adapterVariables()) v.dispose();
     for (const m of this.masks.values()) m.dispose();
+    for (const m of this.alibiMasks.values()) m.dispose();
     for (const r of this.rotaries.values()) tf.dispose([r.cos, r.sin, r.cosQ, r.sinQ, r.r, r.rT]);
     this.dropFrozen();
   }
@@ -271,6 +274,8 @@ export class TransformerNetwork {
       selfAttention: (x, prefix, { batch, seqLen, lengths }, options) => {
         const shape = { batch, seqLen, heads: config.heads };
         const rotary = options?.rotary ? this.rotary(seqLen) : undefined;
+        const alibi = options?.alibi ? alibiSlopes(config.heads) : undefined;
+        const mask = () => (alibi ? this.alibiMask(seqLen, alibi) : this.causalMask(seqLen));
         const names = ['q', 'k', 'v'].map((n) => `${prefix}.${n}`);
         const adapters = names.map((n) => this.adapters.get(n));
         const js = attentionRunsInJs();
@@ -292,13 +297,13 @@ export class TransformerNetwork {
           const hasBias = this.base.has(`${names[0]}.b`);
           const bias = hasBias ? (this.derived(`${prefix}.qkv.b`, () => tf.concat(names.map((n) => this.param(`${n}.b`)), 0)) as tf.Tensor1D) : undefined;
           const qkv = qkvDense(x, { w, wT: () => this.derived(`${prefix}.qkv.w^T`, () => tf.transpose(w)) as tf.Tensor2D, bias, lora });
-          if (js) return causalSelfAttentionJs(qkv, undefined, undefined, { ...shape, lengths }, rotary && { cos: rotary.cosValues, sin: rotary.sinValues });
+          if (js) return causalSelfAttentionJs(qkv, undefined, undefined, { ...shape, lengths }, rotary && { cos: rotary.cosValues, sin: rotary.sinValues }, alibi);
           const [q, k, v] = tf.split(qkv, 3, 1) as [tf.Tensor2D, tf.Tensor2D, tf.Tensor2D];
-          return causalSelfAttention(q, k, v, shape, this.causalMask(seqLen), rotary);
+          return causalSelfAttention(q, k, v, shape, mask(), rotary);
         }
         const [q, k, v] = names.map((n) => project(x, n)) as [tf.Tensor2D, tf.Tensor2D, tf.Tensor2D];
-        if (js) return causalSelfAttentionJs(q, k, v, { ...shape, lengths }, rotary && { cos: rotary.cosValues, sin: rotary.sinValues });
-        return causalSelfAttention(q, k, v, shape, this.causalMask(seqLen), rotary);
+        if (js) return causalSelfAttentionJs(q, k, v, { ...shape, lengths }, rotary && { cos: rotary.cosValues, sin: rotary.sinValues }, alibi);
+        return causalSelfAttention(q, k, v, shape, mask(), rotary);
       },
       embed: (name, ids, positions) => {
         if (frozen) return this.lookupRows(name, ids, positions);
@@ -369,6 +374,16 @@ export class TransformerNetwork {
     if (!m) {
       m = tf.keep(causalMask(seqLen));
       this.masks.set(seqLen, m);
+    }
+    return m;
+  }
+
+  /** The causal mask plus ALiBi's penalties for `seqLen` positions, [heads, t, t]. */
+  private alibiMask(seqLen: number, slopes: Float32Array): tf.Tensor3D {
+    let m = this.alibiMasks.get(seqLen);
+    if (!m) {
+      m = tf.keep(alibiMask(seqLen, slopes));
+      this.alibiMasks.set(seqLen, m);
     }
     return m;
   }

@@ -14,14 +14,14 @@ export const LoraSpecSchema = z
 /** A decoder-only transformer, as a plain config (nanoGPT style). */
 export const ModelSpecSchema = z
   .object({
-    arch: z.enum(['gpt2', 'llama']),
+    arch: z.enum(['gpt2', 'llama', 'bloom']),
     layers: z.number().int().positive(),
     heads: z.number().int().positive(),
     dModel: z.number().int().positive(),
-    /** MLP hidden width; defaults to 4 * dModel (gpt2) or about 8/3 * dModel (llama). */
+    /** MLP hidden width; defaults to 4 * dModel (gpt2, bloom) or about 8/3 * dModel (llama). */
     dFF: z.number().int().positive().optional(),
     maxSeqLen: z.number().int().min(2).default(64),
-    /** Epsilon of LayerNorm (gpt2, default 1e-5) or RMSNorm (llama, default 1e-6). */
+    /** Epsilon of LayerNorm (gpt2, bloom: default 1e-5) or RMSNorm (llama, default 1e-6). */
     normEps: z.number().positive().optional(),
     /** Rotary base (llama only), default 10000. */
     ropeTheta: z.number().positive().optional(),

@@ -38,7 +38,7 @@ function productFlops(f: () => void): number {
   return counted.all + jsAttentionFlops.total - jsBefore;
 }
 
-function config(arch: 'gpt2' | 'llama', targets: LoraSpec['targets']): TransformerConfig {
+function config(arch: 'gpt2' | 'llama' | 'bloom', targets: LoraSpec['targets']): TransformerConfig {
   return resolveConfig({ arch, layers: 2, heads: 2, dModel: 16, maxSeqLen: 8, lora: { rank: 2, alpha: 4, dropout: 0.1, targets } }, 13);
 }
 
@@ -67,6 +67,7 @@ describe('stepFlops counts the products a step runs', () => {
     ['llama', ['q', 'k', 'v', 'o', 'mlp']],
     ['gpt2', ['q', 'v']],
     ['llama', ['v', 'mlp']],
+    ['bloom', ['q', 'k', 'v', 'o', 'mlp']],
   ] as const;
   for (const [arch, t] of cases) {
     for (const trained of [undefined, 'adapters', 'base'] as const) {

@@ -23,7 +23,7 @@ function batchIds(): Int32Array {
   return ids;
 }
 
-describe.each(['gpt2', 'llama'] as const)('%s forward', (arch) => {
+describe.each(['gpt2', 'llama', 'bloom'] as const)('%s forward', (arch) => {
   it('equals a loop-by-loop plain-number reference (LoRA on every projection, padded batch)', () => {
     const net = tinyNetwork(arch);
     const base = net.exportBase();
@@ -66,7 +66,7 @@ function lossWith(net: TransformerNetwork, adapter: WeightRecord): number {
   return tf.tidy(() => supervisedLoss(net.logits(ids, { batch: 2, seqLen: 6 }, INFERENCE), targets, mask).dataSync()[0] as number);
 }
 
-describe.each(['gpt2', 'llama'] as const)('%s LoRA gradients', (arch) => {
+describe.each(['gpt2', 'llama', 'bloom'] as const)('%s LoRA gradients', (arch) => {
   it('match central finite differences', () => {
     const net = tinyNetwork(arch);
     const adapter = net.exportAdapter();

@@ -2,6 +2,8 @@ import * as tf from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { initBackend } from '../../core/models/backend.js';
 import {
+  alibiMask,
+  alibiSlopes,
   causalMask,
   causalSelfAttention,
   causalSelfAttentionJs,
@@ -187,8 +189,24 @@ describe('normalisations and activations', () => {
   });
 });
 
-/** Plain tfjs attention over [batch*t, heads*hd] inputs, optionally rotary (rotate-half by split/concat). */
-function referenceAttention(q: tf.Tensor, k: tf.Tensor, v: tf.Tensor, batch: number, seqLen: number, heads: number, rotary?: { cos: tf.Tensor; sin: tf.Tensor }): tf.Tensor {
+/** ALiBi's penalty -slope_h (i - j) on the causal pairs, written out here by itself: [heads, t, t]. */
+function alibiPenalties(seqLen: number, slopes: readonly number[]): tf.Tensor {
+  const values: number[] = [];
+  for (const m of slopes) for (let i = 0; i < seqLen; i++) for (let j = 0; j < seqLen; j++) values.push(j <= i ? -m * (i - j) : 0);
+  return tf.tensor3d(values, [slopes.length, seqLen, seqLen]);
+}
+
+/** Plain tfjs attention over [batch*t, heads*hd] inputs, optionally rotary (rotate-half by split/concat) or with ALiBi slopes. */
+function referenceAttention(
+  q: tf.Tensor,
+  k: tf.Tensor,
+  v: tf.Tensor,
+  batch: number,
+  seqLen: number,
+  heads: number,
+  rotary?: { cos: tf.Tensor; sin: tf.Tensor },
+  slopes?: readonly number[],
+): tf.Tensor {
   const hd = (q.shape[1] as number) / heads;
   const split = (x: tf.Tensor): tf.Tensor => tf.transpose(tf.reshape(x, [batch, seqLen, heads, hd]), [0, 2, 1, 3]);
   const rotate = (x: tf.Tensor): tf.Tensor => {
@@ -197,7 +215,8 @@ function referenceAttention(q: tf.Tensor, k: tf.Tensor, v: tf.Tensor, batch: num
     return tf.add(tf.mul(x, rotary.cos), tf.mul(tf.concat([tf.neg(b as tf.Tensor), a as tf.Tensor], 3), rotary.sin));
   };
   const scores = tf.div(tf.matMul(rotate(split(q)) as tf.Tensor4D, rotate(split(k)) as tf.Tensor4D, false, true), Math.sqrt(hd));
-  const p = tf.softmax(tf.add(scores, causalMask(seqLen)));
+  const biased = slopes ? tf.add(scores, alibiPenalties(seqLen, slopes)) : scores;
+  const p = tf.softmax(tf.add(biased, causalMask(seqLen)));
   const o = tf.matMul(p as tf.Tensor4D, split(v) as tf.Tensor4D);
   return tf.reshape(tf.transpose(o, [0, 2, 1, 3]), [batch * seqLen, heads * hd]);
 }
@@ -277,6 +296,30 @@ describe('causal self-attention', () => {
     const reference = (q: tf.Tensor, k: tf.Tensor, v: tf.Tensor): tf.Tensor => tf.mul(referenceAttention(q, k, v, batch, seqLen, heads, rot), real);
     const shape = [batch * seqLen, heads * hd];
     expectSameGradients(op, reference, [random(shape, 41), random(shape, 42), random(shape, 43)]);
+  });
+
+  it('ALiBi slopes: 2^(-8/n) ... for n a power of two, else filled from 2n (as BLOOM)', () => {
+    expectClose(alibiSlopes(8), [1, 2, 3, 4, 5, 6, 7, 8].map((i) => 2 ** -i));
+    expectClose(alibiSlopes(6), [2 ** -2, 2 ** -4, 2 ** -6, 2 ** -8, 2 ** -1, 2 ** -3]);
+    expectClose(alibiSlopes(1), [2 ** -8]);
+  });
+
+  it('with ALiBi: the tfjs block (mask plus penalties) and the JS kernels (head sizes 4: SIMD, 6: scalar) have the value and gradients of the formula', () => {
+    const [batch, seqLen, heads] = [2, 5, 2];
+    const slopes = [0.5, 0.125];
+    const lengths = [5, 3];
+    const real = tf.tensor2d(Float32Array.from({ length: batch * seqLen }, (_, r) => (r % seqLen < (lengths[Math.floor(r / seqLen)] as number) ? 1 : 0)), [batch * seqLen, 1]);
+    for (const hd of [4, 6]) {
+      const shape = [batch * seqLen, heads * hd];
+      const inputs = [random(shape, 51), random(shape, 52), random(shape, 53)];
+      const reference = (q: tf.Tensor, k: tf.Tensor, v: tf.Tensor): tf.Tensor => tf.mul(referenceAttention(q, k, v, batch, seqLen, heads, undefined, slopes), real);
+      const block = (q: tf.Tensor, k: tf.Tensor, v: tf.Tensor): tf.Tensor =>
+        tf.mul(causalSelfAttention(q as tf.Tensor2D, k as tf.Tensor2D, v as tf.Tensor2D, { batch, seqLen, heads }, alibiMask(seqLen, Float32Array.from(slopes))), real);
+      const kernel = (q: tf.Tensor, k: tf.Tensor, v: tf.Tensor): tf.Tensor =>
+        tf.mul(causalSelfAttentionJs(q as tf.Tensor2D, k as tf.Tensor2D, v as tf.Tensor2D, { batch, seqLen, heads, lengths }, undefined, Float32Array.from(slopes)), real);
+      expectSameGradients(block, reference, inputs);
+      expectSameGradients(kernel, reference, inputs);
+    }
   });
 
   it.each([false, true])('the JS kernel has the same value and gradients (rotary %s, 3 sequences, 2 heads)', (withRotary) => {

@@ -54,7 +54,7 @@ function maxAbsDiff(a: WeightRecord, b: WeightRecord): number {
   return d;
 }
 
-describe.each(['gpt2', 'llama'] as const)('%s with LoRA', (arch) => {
+describe.each(['gpt2', 'llama', 'bloom'] as const)('%s with LoRA', (arch) => {
   it('pretraining moves only base weights; LoRA fine-tuning lowers held-out loss and moves only adapters', async () => {
     const m = model(arch);
     const freshAdapter = m.getAdapter();

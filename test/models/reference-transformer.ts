@@ -1,5 +1,5 @@
 /**
- * Plain-number forward passes of both architectures, written loop by loop from the papers,
+ * Plain-number forward passes of the architectures, written loop by loop from the papers,
  * to hold the tfjs networks to. One sequence at a time; weights as exported by the network.
  */
 import type { TransformerConfig } from '../../core/models/config.js';
@@ -61,14 +61,22 @@ function rotate(x: Vec, p: number, theta: number): Vec {
   return out;
 }
 
-function attention(qs: Vec[], ks: Vec[], vs: Vec[], heads: number): Vec[] {
+/** ALiBi slopes as Press et al. define them for n a power of two: 2^(-8 i / n), i = 1..n. */
+function alibiSlopesPowerOfTwo(heads: number): number[] {
+  if (!Number.isInteger(Math.log2(heads))) throw new Error('reference: ALiBi for a power-of-two head count only');
+  return Array.from({ length: heads }, (_, i) => Math.pow(2, (-8 * (i + 1)) / heads));
+}
+
+/** Causal attention; with `slopes`, ALiBi's penalty -m_h (t - j) on every score. */
+function attention(qs: Vec[], ks: Vec[], vs: Vec[], heads: number, slopes?: number[]): Vec[] {
   const d = (qs[0] as Vec).length;
   const hd = d / heads;
   return qs.map((q, t) => {
     const out = new Array<number>(d).fill(0);
     for (let h = 0; h < heads; h++) {
       const slice = (v: Vec): Vec => v.slice(h * hd, (h + 1) * hd);
-      const scores = ks.slice(0, t + 1).map((k) => slice(q).reduce((s, qv, i) => s + qv * (slice(k)[i] as number), 0) / Math.sqrt(hd));
+      const penalty = (j: number): number => (slopes ? -(slopes[h] as number) * (t - j) : 0);
+      const scores = ks.slice(0, t + 1).map((k, j) => slice(q).reduce((s, qv, i) => s + qv * (slice(k)[i] as number), 0) / Math.sqrt(hd) + penalty(j));
       const max = Math.max(...scores);
       const e = scores.map((s) => Math.exp(s - max));
       const z = e.reduce((a, b) => a + b, 0);
@@ -89,12 +97,17 @@ function row(m: { shape: number[]; values: Float32Array }, r: number): Vec {
 export function referenceLogits(c: TransformerConfig, base: WeightRecord, adapter: WeightRecord, ids: readonly number[]): Vec[] {
   const scale = c.lora.alpha / c.lora.rank;
   const proj = (x: Vec, name: string): Vec => projection(x, base, adapter, name, scale);
-  if (c.arch === 'gpt2') {
+  if (c.arch === 'gpt2' || c.arch === 'bloom') {
     const ln = (x: Vec, name: string): Vec => layerNorm(x, weight(base, `${name}.g`).values, weight(base, `${name}.b`).values, c.normEps);
-    let h = ids.map((id, t) => add(row(weight(base, 'wte'), id), row(weight(base, 'wpe'), t)));
+    // GPT-2: learned positions added to the embedding. BLOOM: a LayerNorm of it, positions by ALiBi.
+    let h =
+      c.arch === 'gpt2'
+        ? ids.map((id, t) => add(row(weight(base, 'wte'), id), row(weight(base, 'wpe'), t)))
+        : ids.map((id) => ln(row(weight(base, 'wte'), id), 'ln_emb'));
+    const slopes = c.arch === 'bloom' ? alibiSlopesPowerOfTwo(c.heads) : undefined;
     for (let l = 0; l < c.layers; l++) {
       const a = h.map((x) => ln(x, `h.${l}.ln_1`));
-      const att = attention(a.map((x) => proj(x, `h.${l}.attn.q`)), a.map((x) => proj(x, `h.${l}.attn.k`)), a.map((x) => proj(x, `h.${l}.attn.v`)), c.heads);
+      const att = attention(a.map((x) => proj(x, `h.${l}.attn.q`)), a.map((x) => proj(x, `h.${l}.attn.k`)), a.map((x) => proj(x, `h.${l}.attn.v`)), c.heads, slopes);
       h = h.map((x, t) => add(x, proj(att[t] as Vec, `h.${l}.attn.o`)));
       h = h.map((x) => add(x, proj(proj(ln(x, `h.${l}.ln_2`), `h.${l}.mlp.fc`).map(gelu), `h.${l}.mlp.proj`)));
     }
