@@ -7,54 +7,20 @@
  *   logits = LN_f(h) E^T                  output layer tied to the token embedding
  *
  * The head slopes m_h are ALiBi's fixed geometric sequence (alibiSlopes in layers.ts): positions
- * enter only as a penalty on distant keys, so nothing is learned per position. BLOOM's fused
- * query_key_value is written as three projections, q, k and v, so that LoRA targets them as in
- * the other architectures. Init as gpt2.ts (the tied embedding N(0, 1/sqrt(d)), for the same
- * reason).
+ * enter only as a penalty on distant keys, so nothing is learned per position. The blocks, their
+ * weights and their init are GPT-2's (gpt2.ts); BLOOM's fused query_key_value is written as
+ * three projections, q, k and v, so that LoRA targets them as in the other architectures.
  */
 import * as tf from '@tensorflow/tfjs';
-import type { Architecture, ForwardContext, ForwardShape, ParamInit, ProjectionDef } from './architecture.js';
+import type { Architecture, ForwardContext, ForwardShape, ParamInit } from './architecture.js';
 import type { TransformerConfig } from './config.js';
+import { gpt2 } from './gpt2.js';
 import { gelu } from './layers.js';
 
-function projections(c: TransformerConfig): ProjectionDef[] {
-  const defs: ProjectionDef[] = [];
-  for (let i = 0; i < c.layers; i++) {
-    const p = `h.${i}`;
-    defs.push(
-      { name: `${p}.attn.q`, inDim: c.dModel, outDim: c.dModel, target: 'q' },
-      { name: `${p}.attn.k`, inDim: c.dModel, outDim: c.dModel, target: 'k' },
-      { name: `${p}.attn.v`, inDim: c.dModel, outDim: c.dModel, target: 'v' },
-      { name: `${p}.attn.o`, inDim: c.dModel, outDim: c.dModel, target: 'o' },
-      { name: `${p}.mlp.fc`, inDim: c.dModel, outDim: c.dFF, target: 'mlp' },
-      { name: `${p}.mlp.proj`, inDim: c.dFF, outDim: c.dModel, target: 'mlp' },
-    );
-  }
-  return defs;
-}
-
+/** GPT-2's weights (same blocks, same init) without its position table, plus the embedding LayerNorm. */
 function params(c: TransformerConfig): Record<string, ParamInit> {
-  const std = 0.02;
-  const residualStd = std / Math.sqrt(2 * c.layers);
-  const out: Record<string, ParamInit> = {
-    wte: { shape: [c.vocabSize, c.dModel], init: 'normal', std: 1 / Math.sqrt(c.dModel) },
-    'ln_emb.g': { shape: [c.dModel], init: 'ones' },
-    'ln_emb.b': { shape: [c.dModel], init: 'zeros' },
-  };
-  for (const proj of projections(c)) {
-    const isResidualOut = proj.name.endsWith('.attn.o') || proj.name.endsWith('.mlp.proj');
-    out[`${proj.name}.w`] = { shape: [proj.inDim, proj.outDim], init: 'normal', std: isResidualOut ? residualStd : std };
-    out[`${proj.name}.b`] = { shape: [proj.outDim], init: 'zeros' };
-  }
-  for (let i = 0; i < c.layers; i++) {
-    for (const ln of ['ln_1', 'ln_2']) {
-      out[`h.${i}.${ln}.g`] = { shape: [c.dModel], init: 'ones' };
-      out[`h.${i}.${ln}.b`] = { shape: [c.dModel], init: 'zeros' };
-    }
-  }
-  out['ln_f.g'] = { shape: [c.dModel], init: 'ones' };
-  out['ln_f.b'] = { shape: [c.dModel], init: 'zeros' };
-  return out;
+  const { wpe: _positionsComeFromALiBi, ...weights } = gpt2.params(c);
+  return { ...weights, 'ln_emb.g': { shape: [c.dModel], init: 'ones' }, 'ln_emb.b': { shape: [c.dModel], init: 'zeros' } };
 }
 
 function forward(ctx: ForwardContext, ids: tf.Tensor1D, shape: ForwardShape): tf.Tensor2D {
@@ -73,4 +39,4 @@ function forward(ctx: ForwardContext, ids: tf.Tensor1D, shape: ForwardShape): tf
   return ctx.unembed(ctx.layerNorm(h, 'ln_f'), 'wte');
 }
 
-export const bloom: Architecture = { params, projections, forward };
+export const bloom: Architecture = { params, projections: gpt2.projections, forward };
