@@ -140,8 +140,8 @@ export interface LiveSnapshot {
 const MESSAGE_FAULTS = new Set(['drop', 'delay', 'duplicate', 'reorder', 'corrupt', 'reject', 'ignored']);
 const ACTOR_FAULTS = new Set(['crash', 'restart', 'dropout', 'rejoin', 'straggler']);
 const DECISIONS = new Set(['quorum', 'deadline']);
-/** Counted only: no row of their own. */
-const QUIET = new Set(['state', 'accepted', 'selected', 'alignment']);
+/** Counted only: no row of their own (the NATS deployment's handshakes repeat every 500 ms). */
+const QUIET = new Set(['state', 'accepted', 'selected', 'alignment', 'presence', 'resume-offer', 'resume-cut']);
 const MARKS = new Set(['delay', 'duplicate', 'reorder', 'corrupt']);
 const UPLOADS = new Set(['slm-logits', 'adapter']);
 /** Server states that collect uploads, and what they collect. */
