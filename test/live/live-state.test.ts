@@ -40,6 +40,20 @@ describe('LiveState: what the live page is told', () => {
     expect(snap.now).toBe(10_000);
   });
 
+  it("counts a NATS deployment's repeated handshakes (presence, resume offer and cut) as neither faults nor rows", () => {
+    const s = new LiveState({ recentMessages: 10, recentFaults: 5 });
+    for (let t = 0; t < 5; t++) {
+      s.push(ev(t * 500, 'c1', 0, 'presence'));
+      s.push(ev(t * 500, 'c1', 0, 'resume-offer', { rounds: [1, 2] }));
+      s.push(ev(t * 500, 'server', 0, 'resume-cut', { afterRound: 2 }));
+    }
+    s.push(ev(3000, 'c2', 1, 'drop', { type: 'llm-logits', id: 'server:3', from: 'server', cause: 'messages[0]' }));
+    const snap = s.snapshot();
+    expect(snap.faults.map((f) => f.kind)).toEqual(['drop']);
+    expect(snap.actors.rows.find((a) => a.id === 'c1')?.faults).toBe(0);
+    expect(snap.byKind['presence']).toBe(5);
+  });
+
   it('marks delayed and duplicated deliveries, and keeps the lists bounded', () => {
     const s = new LiveState({ recentMessages: 10, recentFaults: 5 });
     s.push(ev(0, 'c1', 1, 'send', { type: 'slm-logits', id: 'c1:1', bytes: 10 }));
