@@ -1060,22 +1060,8 @@ function attentionSimd(
           const pBlock = pAt + (b * heads + h) * tt * 4;
           const col = h * hd * 4;
           loops.scores(qAt.at + b * seqLen * qAt.stride + col, qAt.stride, kAt.at + b * seqLen * kAt.stride + col, kAt.stride, pBlock, seqLen * 4, len, scale);
-          // softmax over keys <= query (with ALiBi's penalties first)
           const slope = g.slopes ? (g.slopes[h] as number) : 0;
-          for (let i = 0; i < len; i++) {
-            const row = pBlock / 4 + i * seqLen;
-            if (slope !== 0) for (let j = 0; j <= i; j++) heap[row + j] = (heap[row + j] as number) - slope * (i - j);
-            let max = -Infinity;
-            for (let j = 0; j <= i; j++) if ((heap[row + j] as number) > max) max = heap[row + j] as number;
-            let z = 0;
-            for (let j = 0; j <= i; j++) {
-              const e = Math.exp((heap[row + j] as number) - max);
-              heap[row + j] = e;
-              z += e;
-            }
-            const inv = 1 / z;
-            for (let j = 0; j <= i; j++) heap[row + j] = (heap[row + j] as number) * inv;
-          }
+          for (let i = 0; i < len; i++) causalSoftmaxRow(heap, pBlock / 4 + i * seqLen, i, slope);
           loops.pairSum(pBlock, seqLen * 4, vAt.at + b * seqLen * vAt.stride + col, vAt.stride, outAt + b * seqLen * d * 4 + col, d * 4, len);
         }
       }
@@ -1228,6 +1214,27 @@ function dot(x: Float32Array, xo: number, y: Float32Array, yo: number, hd: numbe
   return s0 + s1 + s2 + s3;
 }
 
+/**
+ * Query i's scores at values[row .. row + i] (keys 0..i) become its attention probabilities, in
+ * place: ALiBi's penalty -slope (i - j) first (slope 0: none), then the softmax.
+ */
+function causalSoftmaxRow(values: Float32Array, row: number, i: number, slope: number): void {
+  let max = -Infinity;
+  for (let j = 0; j <= i; j++) {
+    const score = (values[row + j] as number) - slope * (i - j);
+    values[row + j] = score;
+    if (score > max) max = score;
+  }
+  let z = 0;
+  for (let j = 0; j <= i; j++) {
+    const e = Math.exp((values[row + j] as number) - max);
+    values[row + j] = e;
+    z += e;
+  }
+  const inv = 1 / z;
+  for (let j = 0; j <= i; j++) values[row + j] = (values[row + j] as number) * inv;
+}
+
 /** Scores, softmax over keys <= query, and P V; `p` [batch, heads, t, t] gets the probabilities. */
 function attentionForward(q: Rows, k: Rows, v: Rows, p: Float32Array, out: Rows, g: Geometry, scale: number): void {
   const { batch, seqLen, heads, hd, lens } = g;
@@ -1240,20 +1247,8 @@ function attentionForward(q: Rows, k: Rows, v: Rows, p: Float32Array, out: Rows,
       for (let i = 0; i < len; i++) {
         const qo = q.offset + (b * seqLen + i) * q.stride + col;
         const pr = pBase + i * seqLen;
-        let max = -Infinity;
-        for (let j = 0; j <= i; j++) {
-          const score = dot(q.values, qo, k.values, k.offset + (b * seqLen + j) * k.stride + col, hd) * scale - slope * (i - j);
-          p[pr + j] = score;
-          if (score > max) max = score;
-        }
-        let z = 0;
-        for (let j = 0; j <= i; j++) {
-          const e = Math.exp((p[pr + j] as number) - max);
-          p[pr + j] = e;
-          z += e;
-        }
-        const inv = 1 / z;
-        for (let j = 0; j <= i; j++) p[pr + j] = (p[pr + j] as number) * inv;
+        for (let j = 0; j <= i; j++) p[pr + j] = dot(q.values, qo, k.values, k.offset + (b * seqLen + j) * k.stride + col, hd) * scale;
+        causalSoftmaxRow(p, pr, i, slope);
       }
     }
   }

@@ -8,7 +8,7 @@ import type { Task } from '../task.js';
 import { loadArc } from './arc.js';
 import { loadBoolq } from './boolq.js';
 import { loadCommonsenseQa } from './commonsenseqa.js';
-import { loadDialogSum } from './dialogsum.js';
+import { loadDialogSum } from './dialogue-summary-loader.js';
 import { DEFAULT_EVAL_FRACTION, sampleInOrder } from './holdout.js';
 import { loadOpenBookQa } from './openbookqa.js';
 import { loadRte } from './rte.js';
