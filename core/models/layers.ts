@@ -475,32 +475,7 @@ export function embedding(table: tf.Tensor2D, ids: tf.Tensor1D, trainTable: bool
  * Backward: dx = (g - mean(g) - xhat mean(g xhat)) / sqrt(var + eps), g = dy * gain.
  */
 export function layerNorm(x: tf.Tensor2D, gain: tf.Tensor1D, bias: tf.Tensor1D, eps: number, trainParams = false): tf.Tensor2D {
-  const loops = normLoops(x.shape[1], true);
-  if (loops) return normSimd(loops, x, gain, bias, eps, trainParams);
-  return block<tf.Tensor2D>(trainParams ? [x, gain, bias] : [x], () =>
-    withKernels((k) => {
-      const centred = k.sub(x, k.meanLast(x));
-      const rstd = k.rsqrt(k.add(k.meanLast(k.square(centred)), k.scalar(eps)));
-      const xhat = k.mul(centred, rstd);
-      return {
-        value: k.tensor<tf.Tensor2D>(k.add(k.mul(xhat, gain), bias)),
-        save: { xhat: k.tensor(xhat), rstd: k.tensor(rstd) },
-        backward: (dy, s) => {
-          const xh = s.xhat as tf.Tensor2D;
-          const grads = [
-            () =>
-              withKernels((kb) => {
-                const g = kb.mul(dy, gain);
-                const centredG = kb.sub(g, kb.meanLast(g));
-                return kb.tensor(kb.mul(kb.sub(centredG, kb.mul(xh, kb.meanLast(kb.mul(g, xh)))), s.rstd as tf.Tensor));
-              }),
-          ];
-          if (trainParams) grads.push(() => withKernels((kb) => kb.tensor(kb.sumRows(kb.mul(dy, xh)))), () => withKernels((kb) => kb.tensor(kb.sumRows(dy))));
-          return grads;
-        },
-      };
-    }),
-  );
+  return norm(x, gain, bias, eps, trainParams);
 }
 
 /**
@@ -508,14 +483,23 @@ export function layerNorm(x: tf.Tensor2D, gain: tf.Tensor1D, bias: tf.Tensor1D, 
  * Backward: dx = (g - xhat mean(g xhat)) / sqrt(mean(x^2) + eps), g = dy * gain.
  */
 export function rmsNorm(x: tf.Tensor2D, gain: tf.Tensor1D, eps: number, trainParams = false): tf.Tensor2D {
-  const loops = normLoops(x.shape[1], false);
-  if (loops) return normSimd(loops, x, gain, undefined, eps, trainParams);
-  return block<tf.Tensor2D>(trainParams ? [x, gain] : [x], () =>
+  return norm(x, gain, undefined, eps, trainParams);
+}
+
+/** layerNorm (with `bias`: centred) or rmsNorm (without): SIMD loops where they apply, else kernels. */
+function norm(x: tf.Tensor2D, gain: tf.Tensor1D, bias: tf.Tensor1D | undefined, eps: number, trainParams: boolean): tf.Tensor2D {
+  // the block's inputs: the parameters too when they train
+  const inputs: tf.Tensor[] = trainParams ? (bias ? [x, gain, bias] : [x, gain]) : [x];
+  const loops = normLoops(x.shape[1], bias !== undefined);
+  if (loops) return normSimd(loops, inputs, x, gain, bias, eps, trainParams);
+  return block<tf.Tensor2D>(inputs, () =>
     withKernels((k) => {
-      const rstd = k.rsqrt(k.add(k.meanLast(k.square(x)), k.scalar(eps)));
-      const xhat = k.mul(x, rstd);
+      const centred = bias ? k.sub(x, k.meanLast(x)) : x;
+      const rstd = k.rsqrt(k.add(k.meanLast(k.square(centred)), k.scalar(eps)));
+      const xhat = k.mul(centred, rstd);
+      const scaled = k.mul(xhat, gain);
       return {
-        value: k.tensor<tf.Tensor2D>(k.mul(xhat, gain)),
+        value: k.tensor<tf.Tensor2D>(bias ? k.add(scaled, bias) : scaled),
         save: { xhat: k.tensor(xhat), rstd: k.tensor(rstd) },
         backward: (dy, s) => {
           const xh = s.xhat as tf.Tensor2D;
@@ -523,10 +507,14 @@ export function rmsNorm(x: tf.Tensor2D, gain: tf.Tensor1D, eps: number, trainPar
             () =>
               withKernels((kb) => {
                 const g = kb.mul(dy, gain);
-                return kb.tensor(kb.mul(kb.sub(g, kb.mul(xh, kb.meanLast(kb.mul(g, xh)))), s.rstd as tf.Tensor));
+                const gc = bias ? kb.sub(g, kb.meanLast(g)) : g;
+                return kb.tensor(kb.mul(kb.sub(gc, kb.mul(xh, kb.meanLast(kb.mul(g, xh)))), s.rstd as tf.Tensor));
               }),
           ];
-          if (trainParams) grads.push(() => withKernels((kb) => kb.tensor(kb.sumRows(kb.mul(dy, xh)))));
+          if (trainParams) {
+            grads.push(() => withKernels((kb) => kb.tensor(kb.sumRows(kb.mul(dy, xh)))));
+            if (bias) grads.push(() => withKernels((kb) => kb.tensor(kb.sumRows(dy))));
+          }
           return grads;
         },
       };
@@ -539,9 +527,16 @@ export function rmsNorm(x: tf.Tensor2D, gain: tf.Tensor1D, eps: number, trainPar
  * loop over the rows (simd.ts) instead of eight or nine elementwise kernels; the gain and bias
  * gradients, when trained, as in the kernel versions.
  */
-function normSimd(loops: NormLoops, x: tf.Tensor2D, gain: tf.Tensor1D, bias: tf.Tensor1D | undefined, eps: number, trainParams: boolean): tf.Tensor2D {
+function normSimd(
+  loops: NormLoops,
+  inputs: tf.Tensor[],
+  x: tf.Tensor2D,
+  gain: tf.Tensor1D,
+  bias: tf.Tensor1D | undefined,
+  eps: number,
+  trainParams: boolean,
+): tf.Tensor2D {
   const [rows, d] = x.shape;
-  const inputs: tf.Tensor[] = trainParams ? (bias ? [x, gain, bias] : [x, gain]) : [x];
   return block<tf.Tensor2D>(inputs, () =>
     withKernels((k) => {
       const out = k.alloc([rows, d]);
