@@ -128,8 +128,8 @@ export async function runOverNats(scenario: Scenario, options: NatsRunOptions): 
 class ResumeNegotiation {
   private readonly offers = new Map<string, number[]>();
   private announced: { round: number | null; why?: string } | undefined;
-  private readonly timers: NodeJS.Timeout[] = [];
   private offerTimer: NodeJS.Timeout | undefined;
+  private announceTimer: NodeJS.Timeout | undefined;
   private readonly rounds: Record<string, number[]>;
   private readonly outDir: string;
 
@@ -177,27 +177,21 @@ class ResumeNegotiation {
       this.announced = { round: afterRound, ...(why ? { why } : {}) };
       const announce = () => this.monitor({ t: Date.now(), actor: 'server', round: 0, kind: 'resume-cut', afterRound, ...(why ? { why } : {}) });
       announce();
-      this.timers.push(setInterval(announce, 500));
+      this.announceTimer = setInterval(announce, 500);
     } else {
       while (!this.announced && Date.now() < deadline) await sleep(50);
       if (!this.announced) throw new Error(`resume over NATS: the server did not say which round to resume after within ${timeoutMs / 1000} s`);
     }
-    this.stopOffers();
+    clearInterval(this.offerTimer);
     const { round, why } = this.announced!;
     if (round === null) throw new Error(why ?? 'resume over NATS: the server found no round to resume after');
     this.options.log?.(`resuming after round ${round}, the latest round every actor checkpointed`);
     return resumePointAt(this.outDir, this.parties, round);
   }
 
-  private stopOffers(): void {
-    clearInterval(this.offerTimer);
-    this.offerTimer = undefined;
-  }
-
   stop(): void {
-    this.stopOffers();
-    for (const t of this.timers) clearInterval(t);
-    this.timers.length = 0;
+    clearInterval(this.offerTimer);
+    clearInterval(this.announceTimer);
   }
 }
 
