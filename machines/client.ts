@@ -102,7 +102,6 @@ export const clientMachine = setup({
     serverSilence: ({ context }) => context.policy.serverSilenceMs,
   },
   guards: {
-    isNewerRound: ({ context, event }) => event.type === 'ROUND_START' && event.round > context.round,
     hasLLMLogits: ({ context }) => context.llmLogits !== null,
     /** Usable: this round's, not yet had, and the client has not given up waiting for it. */
     isLLMLogitsForThisRound: ({ context, event }) =>
@@ -268,24 +267,13 @@ export const clientMachine = setup({
           },
         },
         awaitLLMLogits: {
+          // Checked on entry and after every event (an announcement is noted at the root):
           always: [
             { guard: 'hasLLMLogits', target: 'alignLLMTokens' },
-            // A newer round was announced while this one's work went on (a straggler, or a client
-            // back from a crash): the server sends a round's logits before announcing the next one,
-            // so those of this round are not coming.
+            // A newer round was announced, before this state or while in it: the server sends a
+            // round's logits before announcing the next one, so those of this round are not coming.
             { guard: 'newerRoundAnnounced', target: 'llmLogitsMissing', actions: assign({ missedLLM: 'server-moved-on' }) },
           ],
-          on: {
-            ROUND_START: [
-              {
-                // The server has moved on: this round's logits will never come.
-                guard: 'isNewerRound',
-                target: 'llmLogitsMissing',
-                actions: ['noteAnnouncement', assign({ missedLLM: 'server-moved-on' })],
-              },
-              { actions: 'noteAnnouncement' },
-            ],
-          },
           after: {
             llmLogitsDeadline: {
               target: 'llmLogitsMissing',

@@ -74,7 +74,7 @@ describe.each(machines)('%s machine diagram', (name, machine) => {
       if (e.to) expect(o.states).toContain(e.to);
     }
     expect(json.edges.filter((e) => e.kind === 'always').length).toBeGreaterThan(0);
-    expect(json.edges.filter((e) => e.guard !== null).map((e) => e.guard)).toContain(name === 'server' ? 'quorumMet' : 'isNewerRound');
+    expect(json.edges.filter((e) => e.guard !== null).map((e) => e.guard)).toContain(name === 'server' ? 'quorumMet' : 'newerRoundAnnounced');
   });
 
   it('SVG is well-formed, self-contained, and draws every state and failure edge', () => {
