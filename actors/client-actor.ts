@@ -24,6 +24,9 @@ export function createClientActor(deps: ClientActorDeps): Actor<typeof clientMac
   const nPublic = learner.data.publicSet.length;
 
   const machine = clientMachine.provide({
+    actions: {
+      acknowledgeFinish: (_, params) => void endpoint.send(params.round, { type: 'finish-ack' }),
+    },
     actors: {
       trainPrivate: fromPromise(async ({ input }) => {
         const stats = await work.run('trainPrivate', input.round, 'train', nPrivate * config.training.privateEpochs, () => learner.trainPrivate());

@@ -9,9 +9,10 @@ import type { TokenAlignment } from '../core/alignment/aligned-teacher.js';
 import type { Clock, WallClock } from '../core/clock/clock.js';
 import { VirtualClock } from '../core/clock/virtual-clock.js';
 import { FaultController } from '../core/faults/controller.js';
+import { longestMessageHoldMs } from '../core/faults/schema.js';
 import { FaultInterceptor } from '../core/faults/interceptor.js';
 import { DiskStateStore, MemoryStateStore } from '../core/faults/persistence.js';
-import { readTraceFile, straggledProfiles } from '../core/faults/stragglers.js';
+import { readTraceFile, straggledProfiles, type ProfileSource } from '../core/faults/stragglers.js';
 import { checkInvariants, type Violation } from '../core/invariants/check.js';
 import { ClientLearner, type LearnerSettings } from '../core/learning/client-learner.js';
 import { ServerLearner } from '../core/learning/server-learner.js';
@@ -27,7 +28,7 @@ import type { RunEvent } from './run-recorder.js';
 import { RunRecorder } from './run-recorder.js';
 import { actorCheckpoints, recordsBeforeResume, type ResumePoint } from './round-checkpoints.js';
 import { createServerActor } from './server-actor.js';
-import { linkOfProfile, type ComputeQueue } from './work.js';
+import { linkOfProfile, roundWorkMs, type ComputeQueue } from './work.js';
 
 /** What the learning side must supply to run a scenario: models and token alignment. */
 export interface LearningStack {
@@ -280,6 +281,7 @@ async function federate(given: Scenario, options: RunOptions, recorder: RunRecor
           clients: clientIds,
           quorum: quorumCount(scenario),
           acceptWithinRounds: lateAcceptWithinRounds(scenario),
+          ...(clock instanceof VirtualClock ? { endWithinMs: clientEndBounds(scenario, data, profiles) } : {}),
         })
       : [];
   try {
@@ -299,6 +301,27 @@ async function federate(given: Scenario, options: RunOptions, recorder: RunRecor
     roundsWallSeconds,
     wallSeconds: Number(process.hrtime.bigint() - wallStart) / 1e9,
   };
+}
+
+/**
+ * Liveness bound per client (virtual time): after the server's end a client may still finish the
+ * round it is in (its longest round of work), and the finish may take the links' latency and the
+ * longest hold the message rules allow to reach it.
+ */
+function clientEndBounds(scenario: Scenario, data: FederationData, profiles: ProfileSource): Record<string, number> {
+  const hold = longestMessageHoldMs(scenario.faults.messages);
+  const serverLatency = profiles.linkProfile('server').latencyMs;
+  return Object.fromEntries(
+    scenario.clients.map((c, i) => {
+      const work = roundWorkMs((round) => profiles.profile(c.id, round), scenario.rounds, {
+        privateSamples: data.privateSets[i]?.length ?? 0,
+        publicSamples: data.publicSet.length,
+        privateEpochs: c.training.privateEpochs,
+        distillEpochs: c.training.distillEpochs,
+      });
+      return [c.id, work + 2 * (serverLatency + profiles.linkProfile(c.id).latencyMs) + hold];
+    }),
+  );
 }
 
 /** With the wall clock, actors run on real timers: wait until every one has stopped. */

@@ -40,6 +40,8 @@ export function serverMachineInput(scenario: Scenario, resumeAfterRound = 0): Se
       fedAvg: p.fedAvg,
       llmFrozen: p.llmFrozen,
       lateAcceptWithinRounds: lateAcceptWithinRounds(scenario),
+      finishRetryMs: p.finish.retryMs,
+      finishAttempts: p.finish.attempts,
     },
   };
 }

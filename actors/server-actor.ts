@@ -91,5 +91,6 @@ function toServerEvent(envelope: Envelope): ServerEvent | null {
   const body = envelope.body;
   if (body.type === 'slm-logits') return { type: 'SLM_LOGITS', ...base, logits: body.logits };
   if (body.type === 'adapter') return { type: 'ADAPTER', ...base, tensors: body.tensors, weight: body.weight };
+  if (body.type === 'finish-ack') return { type: 'FINISH_ACK', ...base };
   return null;
 }

@@ -12,13 +12,15 @@ export function trackStates(
   onChange?: (state: string, round: number) => void,
 ): void {
   let last = '';
-  const observe = (snapshot: Snapshot<unknown> & { value?: unknown; context?: { round?: number } }) => {
+  const observe = (snapshot: Snapshot<unknown> & { value?: unknown; context?: { round?: number; failure?: string | null } }) => {
     const state = leafStateName(snapshot.value);
     const round = snapshot.context?.round ?? 0;
     const key = `${round}:${state}`;
     if (key === last) return;
     last = key;
-    recorder.event({ t: clock.now(), actor: actorId, round, kind: 'state', state });
+    // A failed actor says why in the trace, so the invariant checker can tell a stated end from a stall.
+    const reason = state === 'failed' ? { reason: snapshot.context?.failure ?? 'unknown' } : {};
+    recorder.event({ t: clock.now(), actor: actorId, round, kind: 'state', state, ...reason });
     onChange?.(state, round);
   };
   observe(actor.getSnapshot());

@@ -24,6 +24,28 @@ export function workDuration(profile: Profile, kind: WorkKind, samples: number):
   }
 }
 
+/**
+ * The longest a client's round of work can take, on its slowest round's profile: what it may
+ * still have to do when it hears the finish (waits end at the finish, so none is counted).
+ */
+export function roundWorkMs(
+  profileOf: (round: number) => Profile,
+  rounds: number,
+  samples: { privateSamples: number; publicSamples: number; privateEpochs: number; distillEpochs: number },
+): number {
+  let longest = 0;
+  for (let round = 1; round <= rounds; round++) {
+    const p = profileOf(round);
+    const work =
+      workDuration(p, 'train', samples.privateSamples * samples.privateEpochs) +
+      workDuration(p, 'infer', samples.publicSamples) +
+      workDuration(p, 'align', samples.publicSamples) +
+      workDuration(p, 'train', samples.publicSamples * samples.distillEpochs);
+    longest = Math.max(longest, work);
+  }
+  return longest;
+}
+
 /** An actor's uplink in the in-memory transport: encoded size over bandwidth, then latency. */
 export function linkOfProfile(profile: Profile): Link {
   return { transmitMs: (bytes) => (bytes * 8) / (profile.bandwidthMbps * 1000), latencyMs: profile.latencyMs };

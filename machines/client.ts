@@ -118,6 +118,9 @@ export const clientMachine = setup({
     fedAvgEnabled: ({ context }) => context.policy.fedAvg,
     runIsOver: ({ context }) => context.finishRequested || context.round >= context.totalRounds,
     newerRoundAnnounced: ({ context }) => context.announcedRound > context.round,
+    /** The server sends a round's logits and average before it announces the next round or the finish: they are not coming. */
+    serverMovedOn: ({ context }) => context.announcedRound > context.round || context.finishRequested,
+    finishAlreadyRequested: ({ context }) => context.finishRequested,
     resuming: ({ context }) => (context.resumeAfterRound ?? 0) > 0,
   },
   actions: {
@@ -176,6 +179,8 @@ export const clientMachine = setup({
       reason: ignoreReason(event, context),
     })),
     requestFinish: assign({ finishRequested: true }),
+    /** Send the server a receipt of its finish announcement (every copy: the server repeats it until it has one). Supplied by the actor layer. */
+    acknowledgeFinish: (_, _params: { round: number }) => undefined,
   },
 }).createMachine({
   id: 'client',
@@ -207,7 +212,10 @@ export const clientMachine = setup({
       { guard: 'isAverageForThisRound', actions: [assign({ adapterAverage: ({ event }) => event.tensors }), 'recordAccepted'] },
       { actions: 'recordIgnored' },
     ],
-    FINISH: { actions: ['requestFinish', 'recordAccepted'] },
+    FINISH: [
+      { guard: 'finishAlreadyRequested', actions: ['recordIgnored', { type: 'acknowledgeFinish', params: ({ event }) => ({ round: event.round }) }] },
+      { actions: ['requestFinish', 'recordAccepted', { type: 'acknowledgeFinish', params: ({ event }) => ({ round: event.round }) }] },
+    ],
   },
   states: {
     /** A fresh run measures the zero-shot SLM first; a resumed one waits for its next round. */
@@ -270,9 +278,8 @@ export const clientMachine = setup({
           // Checked on entry and after every event (an announcement is noted at the root):
           always: [
             { guard: 'hasLLMLogits', target: 'alignLLMTokens' },
-            // A newer round was announced, before this state or while in it: the server sends a
-            // round's logits before announcing the next one, so those of this round are not coming.
-            { guard: 'newerRoundAnnounced', target: 'llmLogitsMissing', actions: assign({ missedLLM: 'server-moved-on' }) },
+            // A newer round or the finish was announced, before this state or while in it.
+            { guard: 'serverMovedOn', target: 'llmLogitsMissing', actions: assign({ missedLLM: 'server-moved-on' }) },
           ],
           after: {
             llmLogitsDeadline: {
@@ -323,7 +330,10 @@ export const clientMachine = setup({
               },
             },
             awaitAverage: {
-              always: { guard: ({ context }) => context.adapterAverage !== null, target: 'applyAverage' },
+              always: [
+                { guard: ({ context }) => context.adapterAverage !== null, target: 'applyAverage' },
+                { guard: 'serverMovedOn', target: 'skipped', actions: assign({ averageMissed: true }) },
+              ],
               after: {
                 adapterDeadline: {
                   target: 'skipped',
@@ -369,6 +379,7 @@ export const clientMachine = setup({
 });
 
 function ignoreReason(event: LlmLogitsEvent | AdapterAverageEvent | RoundStartEvent | FinishEvent, context: ClientContext): IgnoreReason {
+  if (event.type === 'FINISH') return 'duplicate';
   if (event.round < context.round) return 'late';
   if (event.round > context.round) return event.type === 'LLM_LOGITS' && event.round <= context.announcedRound ? 'duplicate' : 'future';
   if (event.type === 'LLM_LOGITS') return context.llmLogits !== null ? 'duplicate' : 'late';

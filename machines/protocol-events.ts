@@ -36,6 +36,9 @@ export interface FinishEvent extends MessageEvent {
   type: 'FINISH';
   reason: 'completed' | 'aborted';
 }
+export interface FinishAckEvent extends MessageEvent {
+  type: 'FINISH_ACK';
+}
 
 /** Why a message changed nothing. */
 export type IgnoreReason = 'late' | 'future' | 'duplicate' | 'unknown-sender' | 'unexpected';
@@ -45,7 +48,7 @@ export type ProtocolRecord =
   | { type: 'accepted'; round: number; messageId: string; sender: ActorId; message: string }
   | { type: 'ignored'; round: number; messageId: string; sender: ActorId; message: string; reason: IgnoreReason; atRound: number }
   | { type: 'quorum'; round: number; accepted: number; needed: number; outcome: 'proceed' | 'skip-round' | 'abort' }
-  | { type: 'deadline'; round: number; state: string; action: string }
+  | { type: 'deadline'; round: number; state: string; action: string; missing?: ActorId[] }
   | { type: 'selected'; round: number; teachers: string[] };
 
 /** The message name used in records, from an event type. */

@@ -8,7 +8,7 @@ import type { AlignedTeacher } from '../core/alignment/aligned-teacher.js';
 import type { AdapterWeights } from '../core/models/model.js';
 import type { ActorId, PublicLogits } from '../core/protocol/messages.js';
 import { failWith as failStep } from './work-failure.js';
-import type { AdapterEvent, IgnoreReason, ProtocolRecord, SlmLogitsEvent } from './protocol-events.js';
+import type { AdapterEvent, FinishAckEvent, IgnoreReason, ProtocolRecord, SlmLogitsEvent } from './protocol-events.js';
 
 export interface ServerPolicy {
   /** How long the server collects SLM uploads after announcing a round. */
@@ -27,6 +27,10 @@ export interface ServerPolicy {
    * default): late uploads are ignored.
    */
   lateAcceptWithinRounds?: number;
+  /** The finish is announced again this long after the last announcement while a client has not acknowledged it... */
+  finishRetryMs: number;
+  /** ...at most this many announcements in all; then the server ends without the missing receipts. */
+  finishAttempts: number;
 }
 
 export interface ServerInput {
@@ -60,10 +64,14 @@ export interface ServerContext extends ServerInput {
   /** FedAvg collection of this round has ended (averaged or given up). */
   adaptersClosed: boolean;
   skippedRounds: number[];
+  /** Clients that acknowledged the finish announcement. */
+  finishAcks: ActorId[];
+  /** Finish announcements made so far. */
+  finishAnnouncements: number;
   failure: string | null;
 }
 
-export type ServerEvent = SlmLogitsEvent | AdapterEvent;
+export type ServerEvent = SlmLogitsEvent | AdapterEvent | FinishAckEvent;
 
 type WorkInput = { round: number };
 
@@ -107,6 +115,7 @@ export const serverMachine = setup({
   delays: {
     uploadDeadline: ({ context }) => context.policy.uploadDeadlineMs,
     adapterDeadline: ({ context }) => context.policy.adapterDeadlineMs,
+    finishRetry: ({ context }) => context.policy.finishRetryMs,
   },
   guards: {
     allUploadsIn: ({ context }) => Object.keys(context.uploads).length === context.clients.length,
@@ -121,6 +130,10 @@ export const serverMachine = setup({
     anyAdapters: ({ context }) => Object.keys(context.adapters).length > 0,
     moreRounds: ({ context }) => context.round < context.totalRounds,
     resuming: ({ context }) => (context.resumeAfterRound ?? 0) > 0,
+    allFinishAcked: ({ context }) => context.clients.every((c) => context.finishAcks.includes(c)),
+    finishAttemptsLeft: ({ context }) => context.finishAnnouncements < context.policy.finishAttempts,
+    /** The run ends aborted (quorum lost under the abort policy), not completed. */
+    aborted: ({ context }) => context.failure !== null,
   },
   actions: {
     /** Step 2 upload: accepted once per client and round; everything else is recorded and dropped. */
@@ -152,9 +165,30 @@ export const serverMachine = setup({
       });
       enqueue.emit({ type: 'accepted', round: event.round, messageId: event.messageId, sender: event.sender, message: 'adapter' });
     }),
-    ignoreUpload: emit(({ context, event }) =>
-      ignored(context, event, event.type === 'SLM_LOGITS' ? 'slm-logits' : 'adapter', closedReason(context, event)),
-    ),
+    /** A client's receipt of the finish: noted once; every copy is recorded. */
+    takeFinishAck: enqueueActions(({ context, event, enqueue }) => {
+      if (event.type !== 'FINISH_ACK') return;
+      const known = context.clients.includes(event.sender);
+      if (!known || context.finishAcks.includes(event.sender)) {
+        enqueue.emit(ignored(context, event, 'finish-ack', known ? 'duplicate' : 'unknown-sender'));
+        return;
+      }
+      enqueue.assign({ finishAcks: [...context.finishAcks, event.sender] });
+      enqueue.emit({ type: 'accepted', round: event.round, messageId: event.messageId, sender: event.sender, message: 'finish-ack' });
+    }),
+    countFinishAnnouncement: assign({ finishAnnouncements: ({ context }) => context.finishAnnouncements + 1 }),
+    /** The announcements ran out: the server ends without the receipts of these clients. */
+    giveUpOnFinishAcks: emit(({ context }) => ({
+      type: 'deadline' as const,
+      round: context.round,
+      state: 'awaitFinishAcks',
+      action: 'end-unacknowledged',
+      missing: context.clients.filter((c) => !context.finishAcks.includes(c)),
+    })),
+    ignoreUpload: enqueueActions(({ context, event, enqueue }) => {
+      if (event.type === 'SLM_LOGITS' || event.type === 'ADAPTER')
+        enqueue.emit(ignored(context, event, event.type === 'SLM_LOGITS' ? 'slm-logits' : 'adapter', closedReason(context, event)));
+    }),
     openNextRound: assign(({ context }) => ({
       round: context.round + 1,
       uploads: {},
@@ -175,6 +209,8 @@ export const serverMachine = setup({
     adapters: {},
     adaptersClosed: false,
     skippedRounds: [],
+    finishAcks: [],
+    finishAnnouncements: 0,
     failure: null,
   }),
   initial: 'start',
@@ -183,6 +219,8 @@ export const serverMachine = setup({
     SLM_LOGITS: { actions: 'ignoreUpload' },
     // An adapter may arrive before the server reaches fedAvg (its broadcast still going out).
     ADAPTER: [{ guard: 'adapterCollectionOpen', actions: 'takeAdapter' }, { actions: 'ignoreUpload' }],
+    // A receipt may arrive while the finish is being announced again.
+    FINISH_ACK: { actions: 'takeFinishAck' },
   },
   states: {
     /** A fresh run measures the zero-shot LLM first; a resumed one opens its next round. */
@@ -332,21 +370,41 @@ export const serverMachine = setup({
       },
     },
     finishing: {
+      entry: 'countFinishAnnouncement',
       invoke: {
         id: 'announceFinish',
         src: 'announceFinish',
         input: ({ context }) => ({ round: context.round, reason: 'completed' as const, detail: '' }),
-        onDone: 'done',
+        onDone: 'awaitFinishAcks',
         onError: { target: 'failed', actions: failWith('announceFinish') },
       },
     },
     aborting: {
+      entry: 'countFinishAnnouncement',
       invoke: {
         id: 'announceFinish',
         src: 'announceFinish',
         input: ({ context }) => ({ round: context.round, reason: 'aborted' as const, detail: context.failure ?? '' }),
-        onDone: 'failed',
+        onDone: 'awaitFinishAcks',
         onError: 'failed',
+      },
+    },
+    /**
+     * Every client acknowledges the finish; one that has not by the retry delay is told again, so
+     * that a lost or late `finish` cannot leave a client waiting for rounds that never come.
+     */
+    awaitFinishAcks: {
+      always: [
+        { guard: and(['allFinishAcked', 'aborted']), target: 'failed' },
+        { guard: 'allFinishAcked', target: 'done' },
+      ],
+      after: {
+        finishRetry: [
+          { guard: and(['finishAttemptsLeft', 'aborted']), target: 'aborting' },
+          { guard: 'finishAttemptsLeft', target: 'finishing' },
+          { guard: 'aborted', target: 'failed', actions: 'giveUpOnFinishAcks' },
+          { target: 'done', actions: 'giveUpOnFinishAcks' },
+        ],
       },
     },
     done: { type: 'final' },
@@ -388,7 +446,7 @@ function closedReason(context: ServerContext, event: SlmLogitsEvent | AdapterEve
   return have ? 'duplicate' : 'late';
 }
 
-function ignored(context: ServerContext, event: SlmLogitsEvent | AdapterEvent, message: string, reason: IgnoreReason): ProtocolRecord {
+function ignored(context: ServerContext, event: ServerEvent, message: string, reason: IgnoreReason): ProtocolRecord {
   return { type: 'ignored', round: event.round, atRound: context.round, messageId: event.messageId, sender: event.sender, message, reason };
 }
 

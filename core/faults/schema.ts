@@ -285,6 +285,18 @@ export function checkFaultRefs(scenario: { rounds: number; clients: { id: string
   faults.partitions.forEach((p, i) => p.actors.forEach((a, j) => knownActor(a, ['partitions', i, 'actors', j])));
 }
 
+/** The longest the message rules can hold a message up on its way: delays add up, then a reorder hold or a duplicate's gap. */
+export function longestMessageHoldMs(rules: readonly MessageRule[]): number {
+  let delays = 0;
+  let after = 0;
+  for (const r of rules) {
+    if (r.action === 'delay') delays += (r.ms ?? 0) + (r.jitterMs ?? 0);
+    if (r.action === 'reorder') after = Math.max(after, r.maxHoldMs ?? 60_000);
+    if (r.action === 'duplicate') after = Math.max(after, (r.gapMs ?? 0) * (r.copies ?? 1));
+  }
+  return delays + after;
+}
+
 /** Whether the scenario can take an actor down and bring it back (persistence is then on). */
 export function faultsRestartActors(faults: Faults): boolean {
   return faults.crashes.length > 0 || faults.dropout.p > 0 || faults.dropout.script.length > 0 || faults.persist === 'disk';

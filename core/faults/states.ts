@@ -40,6 +40,7 @@ export const SERVER_STATES = [
   'roundEnd',
   'finishing',
   'aborting',
+  'awaitFinishAcks',
   'done',
   'failed',
 ] as const;

@@ -17,8 +17,12 @@
  *                entered ends in a round-ending state (`roundEnd`, `waitForRound`, ...), and
  *                the run ends with each actor in `done` or `failed`, or down after a recorded
  *                crash or dropout it never came back from.
+ *  liveness      Every client up at the server's end ends, done or failed for a stated reason,
+ *                within its bound of the server's end; a healthy client never ends failed
+ *                (core/invariants/liveness.ts).
  */
 import { roundExitStates, statesOf, type Role } from '../faults/states.js';
+import { checkLiveness } from './liveness.js';
 
 export interface TraceEvent {
   t: number;
@@ -28,7 +32,7 @@ export interface TraceEvent {
   [detail: string]: unknown;
 }
 
-export type InvariantName = 'round' | 'quorum' | 'once' | 'kept' | 'validated' | 'known-state';
+export type InvariantName = 'round' | 'quorum' | 'once' | 'kept' | 'validated' | 'known-state' | 'liveness';
 
 export interface Violation {
   invariant: InvariantName;
@@ -45,6 +49,8 @@ export interface InvariantOptions {
   quorum: number;
   /** Staleness bound of the late-upload policy (0: late uploads are never accepted). */
   acceptWithinRounds: number;
+  /** Per client: how long after the server's end it may take to end (liveness); unbounded when absent. */
+  endWithinMs?: Readonly<Record<string, number>>;
 }
 
 const UPLOADS = new Set(['slm-logits', 'adapter']);
@@ -183,6 +189,7 @@ export function checkInvariants(events: readonly TraceEvent[], options: Invarian
         fail('known-state', `${actor} ended the run in round ${round} in "${last.state}", neither done nor failed nor down after a recorded crash`, [last.line]);
     }
   }
+  for (const finding of checkLiveness(events, options)) fail('liveness', finding.message, finding.lines);
   return violations;
 }
 

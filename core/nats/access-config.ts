@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { z } from 'zod';
-import { clientInbox, eventsSubject, serverInbox } from '../protocol/subjects.js';
+import { clientInbox, clientSubjects, eventsSubject, serverInbox } from '../protocol/subjects.js';
 
 /** What access control needs to know of a scenario. */
 export interface AccessScenario {
@@ -42,10 +42,6 @@ export function inboxPrefixOf(actor: string): string {
   return `_INBOX.${actor}`;
 }
 
-function uploadSubjects(run: string, client: string): string[] {
-  return [`fedmkt.${run}.*.slm-logits.${client}`, `fedmkt.${run}.*.adapter.${client}`];
-}
-
 /**
  * Subject permissions from the subject scheme (core/protocol/subjects.ts): a client publishes
  * only its own uploads and events and subscribes only to broadcasts, its own subjects and its
@@ -63,7 +59,7 @@ export function actorPermissions(run: string, actor: string): ActorPermissions {
       allowResponses: true,
     };
   }
-  const own = [...uploadSubjects(run, actor), eventsSubject(run, actor)];
+  const own = [...clientSubjects(run, actor), eventsSubject(run, actor)];
   return {
     publish: own,
     subscribe: [...clientInbox(run), ...own, ownInbox],

@@ -230,6 +230,8 @@ function wireBody(scope: MessageScope, body: MessageBody, options: EncodeOptions
       return body.detail === undefined
         ? { type: body.type, reason: body.reason }
         : { type: body.type, reason: body.reason, detail: body.detail };
+    case 'finish-ack':
+      return { type: body.type };
   }
 }
 

@@ -70,13 +70,23 @@ export interface FinishBody {
   detail?: string;
 }
 
+/**
+ * A client's receipt of the finish announcement, sent for every copy it receives: the server
+ * re-announces the finish to clients that have not acknowledged it, so that a lost `finish`
+ * does not leave a client waiting for a round that never comes.
+ */
+export interface FinishAckBody {
+  type: 'finish-ack';
+}
+
 export type MessageBody =
   | RoundStartBody
   | SlmLogitsBody
   | LlmLogitsBody
   | AdapterBody
   | AdapterAverageBody
-  | FinishBody;
+  | FinishBody
+  | FinishAckBody;
 
 export type MessageType = MessageBody['type'];
 
@@ -87,6 +97,7 @@ export const MESSAGE_TYPES: readonly MessageType[] = [
   'adapter',
   'adapter-average',
   'finish',
+  'finish-ack',
 ];
 
 export interface Envelope<B extends MessageBody = MessageBody> {

@@ -9,30 +9,45 @@ import type { ActorId, MessageType } from './messages.js';
  *   fedmkt.<run>.r<round>.round-start            server -> clients
  *   fedmkt.<run>.r<round>.adapter-average        server -> clients
  *   fedmkt.<run>.r<round>.finish                 server -> clients
+ *   fedmkt.<run>.r<round>.finish-ack.<client>    client -> server   (receipt of finish)
  *   fedmkt.<run>.events.<actor>                  any -> observers   (monitoring)
  *
  * A client publishes only on subjects ending in its own id; the server only on broadcast
  * subjects. NATS permissions (one credential per actor) are derived from exactly this table.
  */
 
+/** Data a client uploads: acknowledged by the receiving side over NATS. */
 const UPLOAD_TYPES = new Set<MessageType>(['slm-logits', 'adapter']);
+/** Everything a client sends; its subjects end in the client's id. The server sends the rest. */
+const CLIENT_TYPES: readonly MessageType[] = ['slm-logits', 'adapter', 'finish-ack'];
+const SERVER_TYPES: readonly MessageType[] = ['llm-logits', 'round-start', 'adapter-average', 'finish'];
 
 export function isUpload(type: MessageType): boolean {
   return UPLOAD_TYPES.has(type);
 }
 
-export function messageSubject(run: string, round: number, type: MessageType, sender: ActorId): string {
-  return isUpload(type) ? `fedmkt.${run}.r${round}.${type}.${sender}` : `fedmkt.${run}.r${round}.${type}`;
+/** Whether clients (not the server) send this type. */
+export function isFromClient(type: MessageType): boolean {
+  return CLIENT_TYPES.includes(type);
 }
 
-/** What the server subscribes to: every upload of every round. */
+export function messageSubject(run: string, round: number, type: MessageType, sender: ActorId): string {
+  return isFromClient(type) ? `fedmkt.${run}.r${round}.${type}.${sender}` : `fedmkt.${run}.r${round}.${type}`;
+}
+
+/** The subjects `client` publishes its messages on (`*` for any client). */
+export function clientSubjects(run: string, client: ActorId): string[] {
+  return CLIENT_TYPES.map((t) => `fedmkt.${run}.*.${t}.${client}`);
+}
+
+/** What the server subscribes to: every client message of every round. */
 export function serverInbox(run: string): string[] {
-  return [`fedmkt.${run}.*.slm-logits.*`, `fedmkt.${run}.*.adapter.*`];
+  return clientSubjects(run, '*');
 }
 
 /** What a client subscribes to: every broadcast of every round. */
 export function clientInbox(run: string): string[] {
-  return ['llm-logits', 'round-start', 'adapter-average', 'finish'].map((t) => `fedmkt.${run}.*.${t}`);
+  return SERVER_TYPES.map((t) => `fedmkt.${run}.*.${t}`);
 }
 
 export function eventsSubject(run: string, actor: ActorId): string {

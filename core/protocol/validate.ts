@@ -9,7 +9,7 @@ import {
   type PublicLogits,
 } from './messages.js';
 import { ProtocolError, type ProtocolErrorCode } from './protocol-error.js';
-import { isUpload } from './subjects.js';
+import { isFromClient, isUpload } from './subjects.js';
 
 /** What the receiver knows about the scenario, to judge an incoming message by. */
 export interface DecodeContext {
@@ -363,6 +363,8 @@ function readBody(scope: MessageScope, checks: ValueChecks, type: MessageType, r
       if (typeof detail !== 'string') scope.fail('ill-typed', 'body.detail', `must be a string, got ${describe(detail)}`);
       return { type, reason, detail };
     }
+    case 'finish-ack':
+      return { type };
   }
 }
 
@@ -396,11 +398,13 @@ export function validateEnvelope(
   if (!context.knownSenders.has(sender)) {
     scope.fail('unknown-sender', 'sender', `"${sender}" is not in the scenario (${[...context.knownSenders].join(', ')})`);
   }
-  if (isUpload(messageType) === (sender === SERVER)) {
+  if (isFromClient(messageType) === (sender === SERVER)) {
     scope.fail(
       'wrong-sender',
       'sender',
-      isUpload(messageType) ? `"${sender}" may not upload ${messageType}: only clients do` : `"${sender}" may not send ${messageType}: only the server does`,
+      isFromClient(messageType)
+        ? `"${sender}" may not ${isUpload(messageType) ? 'upload' : 'send'} ${messageType}: only clients do`
+        : `"${sender}" may not send ${messageType}: only the server does`,
     );
   }
   return { v: PROTOCOL_VERSION, run, round, sender, id, body: readBody(scope, checks, messageType, body, context) };

@@ -123,6 +123,18 @@ export const LlmLogitsPolicySchema = z
   })
   .strict();
 
+/**
+ * The end of a run: the server announces the finish again to clients that have not acknowledged
+ * it, every `retryMs`, `attempts` times in all, so a client up at the end learns of it even when
+ * announcements are lost (it ends at most attempts x retryMs after the first announcement).
+ */
+export const FinishPolicySchema = z
+  .object({
+    retryMs: ms.refine((v) => v > 0, 'expected a positive number of milliseconds').default(10_000),
+    attempts: positiveInt.default(6),
+  })
+  .strict();
+
 export const ProtocolSchema = z
   .object({
     topK: positiveInt.default(16),
@@ -138,6 +150,7 @@ export const ProtocolSchema = z
     logitEncoding: z.enum(['f32', 'f16', 'q8']).default('f32'),
     awaitSLMLogits: UploadPolicySchema.default(UploadPolicySchema.parse({})),
     awaitLLMLogits: LlmLogitsPolicySchema.default(LlmLogitsPolicySchema.parse({})),
+    finish: FinishPolicySchema.default(FinishPolicySchema.parse({})),
     /** A client that hears nothing from the server this long declares it gone. */
     serverSilenceMs: ms.default(7_200_000),
     /** Largest accepted message, in bytes. */

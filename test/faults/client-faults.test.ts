@@ -27,7 +27,7 @@ describe('client faults', () => {
     // It resumes where it left: uploading round 2 again (now late), then it catches up.
     const afterRejoin = events.slice(events.indexOf(rejoin));
     expect(statesOf(afterRejoin, 'c3', 2)).toEqual(['uploadLogits', 'awaitLLMLogits', 'alignLLMTokens', 'distillFromLLM', 'roundEnd']);
-    expect(events.filter((e) => e.kind === 'accepted' && e.actor === 'server' && e.sender === 'c3').map((e) => e.round)).toEqual([1, 3]);
+    expect(events.filter((e) => e.kind === 'accepted' && e.actor === 'server' && e.sender === 'c3' && e.message === 'slm-logits').map((e) => e.round)).toEqual([1, 3]);
     expect(finalStates.c3).toBe('done');
   });
 

@@ -12,7 +12,7 @@ const WORK = ['evaluate', 'announceRound', 'alignSLMTokens', 'distillFromSLMs', 
 const up = (sender: string, round: number, messageId = `${sender}:r${round}`) => ({ type: 'SLM_LOGITS' as const, round, sender, messageId, logits: tinyLogits() });
 
 function server(lateAcceptWithinRounds: number | undefined, plan: Record<number, [number, ReturnType<typeof up>][]>) {
-  const policy: ServerPolicy = { uploadDeadlineMs: 1000, quorum: 1, onQuorumLost: 'skip-round', adapterDeadlineMs: 500, fedAvg: false, llmFrozen: false, lateAcceptWithinRounds };
+  const policy: ServerPolicy = { uploadDeadlineMs: 1000, quorum: 1, onQuorumLost: 'skip-round', adapterDeadlineMs: 500, fedAvg: false, llmFrozen: false, lateAcceptWithinRounds, finishRetryMs: 1000, finishAttempts: 1 };
   return harness(serverMachine, WORK, { totalRounds: 4, clients: ['c1', 'c2', 'c3'], policy }, {
     durations: { alignSLMTokens: 10, distillFromSLMs: 10, computeLLMLogits: 10, broadcastLLMLogits: 10 },
     outputs: {
@@ -65,7 +65,7 @@ describe('late uploads', () => {
     const dropped = await runFederation(bigramScenario({ rounds: 4, profiles }), { learning: bigramLearning() });
     for (const r of [late, dropped]) expect(r.violations).toEqual([]);
     const fromC4 = (events: typeof late.recorder.events) =>
-      events.filter((e) => e.actor === 'server' && (e.kind === 'accepted' || e.kind === 'ignored') && e.sender === 'c4').map((e) => `${e.kind}:${e.round}${e.msgRound ? `<-${e.msgRound}` : ''}`);
+      events.filter((e) => e.actor === 'server' && (e.kind === 'accepted' || e.kind === 'ignored') && e.sender === 'c4' && e.message === 'slm-logits').map((e) => `${e.kind}:${e.round}${e.msgRound ? `<-${e.msgRound}` : ''}`);
     expect(fromC4(late.recorder.events)[0]).toBe('accepted:2<-1');
     expect(fromC4(dropped.recorder.events)[0]).toBe('ignored:1');
     expect(fromC4(dropped.recorder.events).some((x) => x.startsWith('accepted'))).toBe(false);

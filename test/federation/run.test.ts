@@ -53,7 +53,7 @@ describe('a whole federation on the in-memory transport', () => {
     const events = result.recorder.events;
     expect(events.find((e) => e.kind === 'quorum')).toMatchObject({ actor: 'server', round: 1, accepted: 2, outcome: 'proceed' });
     // c3's uploads came after each round's collection closed: none was counted.
-    expect(events.filter((e) => e.actor === 'server' && e.kind === 'accepted' && e.sender === 'c3')).toEqual([]);
+    expect(events.filter((e) => e.actor === 'server' && e.kind === 'accepted' && e.sender === 'c3' && e.message === 'slm-logits')).toEqual([]);
     expect(events.filter((e) => e.kind === 'quorum').map((e) => e.outcome)).toEqual(['proceed', 'proceed']);
     // The LLM's logits reached c3 while it was still training: it kept and used them.
     expect(statesOf(events, 'c3', 1)).toContain('alignLLMTokens');

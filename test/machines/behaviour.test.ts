@@ -64,8 +64,20 @@ const SERVER_DURATIONS = {
 };
 
 function serverPolicy(p: Partial<ServerPolicy> = {}): ServerPolicy {
-  return { uploadDeadlineMs: 1000, quorum: 2, onQuorumLost: 'skip-round', adapterDeadlineMs: 500, fedAvg: false, llmFrozen: false, ...p };
+  return {
+    uploadDeadlineMs: 1000,
+    quorum: 2,
+    onQuorumLost: 'skip-round',
+    adapterDeadlineMs: 500,
+    fedAvg: false,
+    llmFrozen: false,
+    finishRetryMs: 300,
+    finishAttempts: 3,
+    ...p,
+  };
 }
+
+const finishAck = (client: string, round: number, messageId = `${client}:fa${round}`) => ({ type: 'FINISH_ACK' as const, round, sender: client, messageId });
 
 function upload(client: string, round: number, messageId = `${client}:r${round}`) {
   return { type: 'SLM_LOGITS' as const, round, sender: client, messageId, logits: slm(client, round) };
@@ -104,6 +116,8 @@ function server(
           const plan = opts.uploads ? opts.uploads(input.round, h) : clients.map((c, i) => [100 + 50 * i, upload(c, input.round)] as const);
           for (const [ms, event] of plan) h.sendAt(ms, event);
         },
+        // Every client acknowledges the finish 10 ms after each announcement.
+        announceFinish: (input: { round: number }, h) => clients.forEach((c, i) => h.sendAt(10, finishAck(c, input.round, `${c}:fa${h.callsOf('announceFinish').length}.${i}`))),
         ...opts.hooks,
       },
       fail: opts.fail,
@@ -119,7 +133,7 @@ describe('server machine', () => {
     await s.run();
 
     for (const round of [1, 2, 3]) {
-      expect(s.statesIn(round)).toEqual([...ROUND_STEPS, 'roundEnd', ...(round === 3 ? ['finishing', 'done'] : [])]);
+      expect(s.statesIn(round)).toEqual([...ROUND_STEPS, 'roundEnd', ...(round === 3 ? ['finishing', 'awaitFinishAcks', 'done'] : [])]);
       const [announce] = s.callsOf('announceRound').filter((c) => c.input.round === round);
       const awaitEntered = s.trace.find((e) => e.round === round && e.state === 'awaitSLMLogits')!.t;
       const left = s.trace.find((e) => e.round === round && e.state === 'alignSLMTokens')!.t;
@@ -140,7 +154,8 @@ describe('server machine', () => {
     expect(s.callsOf('announceFinish').map((c) => c.input)).toEqual([{ round: 3, reason: 'completed', detail: '' }]);
     expect(s.recordsOf('quorum')).toEqual([]);
     expect(s.recordsOf('ignored')).toEqual([]);
-    expect(s.recordsOf('accepted')).toHaveLength(9);
+    expect(s.recordsOf('accepted').filter((r) => r.message === 'slm-logits')).toHaveLength(9);
+    expect(s.recordsOf('accepted').filter((r) => r.message === 'finish-ack').map((r) => r.sender)).toEqual(['c1', 'c2', 'c3']);
     expect(s.actor.getSnapshot().status).toBe('done');
     expect(s.actor.getSnapshot().value).toBe('done');
     expect(s.actor.getSnapshot().context).toMatchObject({ round: 3, skippedRounds: [], failure: null });
@@ -174,8 +189,8 @@ describe('server machine', () => {
     expect(s.callsOf('alignSLMTokens').map((c) => c.input)).toEqual([
       { round: 1, uploads: [{ client: 'c1', logits: slm('c1', 1) }, { client: 'c2', logits: slm('c2', 1) }] },
     ]);
-    expect(s.recordsOf('accepted').map((r) => r.sender)).toEqual(['c1', 'c2']);
-    expect(s.statesIn(1)).toEqual([...ROUND_STEPS, 'roundEnd', 'finishing', 'done']);
+    expect(s.recordsOf('accepted').filter((r) => r.message === 'slm-logits').map((r) => r.sender)).toEqual(['c1', 'c2']);
+    expect(s.statesIn(1)).toEqual([...ROUND_STEPS, 'roundEnd', 'finishing', 'awaitFinishAcks', 'done']);
   });
 
   it('3a. below quorum with skip-round: the round is skipped and the next one announced', async () => {
@@ -187,7 +202,7 @@ describe('server machine', () => {
 
     expect(s.records.filter((r) => r.type === 'quorum')).toEqual([{ type: 'quorum', round: 1, accepted: 1, needed: 2, outcome: 'skip-round', t: 1006 }]);
     expect(s.statesIn(1)).toEqual(['announceRound', 'awaitSLMLogits', 'roundEnd']);
-    expect(s.statesIn(2)).toEqual([...ROUND_STEPS, 'roundEnd', 'finishing', 'done']);
+    expect(s.statesIn(2)).toEqual([...ROUND_STEPS, 'roundEnd', 'finishing', 'awaitFinishAcks', 'done']);
     // The skipped round was still evaluated, then round 2 announced right after (1006 + 5).
     expect(s.callsOf('evaluate').map((c) => c.input.round)).toEqual([0, 1, 2]);
     expect(s.callsOf('announceRound').map((c) => [c.input.round, c.start])).toEqual([
@@ -208,7 +223,7 @@ describe('server machine', () => {
     expect(s.recordsOf('quorum')).toEqual([{ type: 'quorum', round: 1, accepted: 1, needed: 2, outcome: 'abort' }]);
     const failure = 'quorum lost in round 1: 1 of 2 uploads by the deadline';
     expect(s.callsOf('announceFinish').map((c) => c.input)).toEqual([{ round: 1, reason: 'aborted', detail: failure }]);
-    expect(s.trace.map((e) => e.state)).toEqual(['evaluateZeroShot', 'announceRound', 'awaitSLMLogits', 'aborting', 'failed']);
+    expect(s.trace.map((e) => e.state)).toEqual(['evaluateZeroShot', 'announceRound', 'awaitSLMLogits', 'aborting', 'awaitFinishAcks', 'failed']);
     const snap = s.actor.getSnapshot();
     expect(snap.status).toBe('done');
     expect(snap.value).toBe('failed');
@@ -253,7 +268,7 @@ describe('server machine', () => {
       ['c1:r2:again', 'c1', 2, 2, 'duplicate'],
     ]);
     expect(s.recordsOf('ignored').every((r) => r.message === 'slm-logits')).toBe(true);
-    expect(s.recordsOf('accepted').map((r) => r.messageId)).toEqual(['c1:r1:a', 'c1:r2', 'c2:r2', 'c3:r2']);
+    expect(s.recordsOf('accepted').filter((r) => r.message === 'slm-logits').map((r) => r.messageId)).toEqual(['c1:r1:a', 'c1:r2', 'c2:r2', 'c3:r2']);
     // Round 1: only the first c1 upload is held, so at the deadline 1 of 2: skipped.
     expect(probes).toEqual([{ c1: { messageId: 'c1:r1:a', logits: slm('c1', 1) } }]);
     expect(s.recordsOf('quorum')).toEqual([{ type: 'quorum', round: 1, accepted: 1, needed: 2, outcome: 'skip-round' }]);
@@ -298,7 +313,7 @@ describe('server machine', () => {
       const averaging = s.callsOf('averageAdapters').find((c) => c.input.round === round);
       if (round === 1) expect(averaging!.start).toBe(broadcast.start + 60); // all in: no waiting for the deadline
       if (round === 2) expect(averaging!.start).toBe(broadcast.end! + 500); // deadline with one adapter
-      const tail = round === 3 ? ['fedAvg.awaitAdapters', 'roundEnd', 'finishing', 'done'] : ['fedAvg.awaitAdapters', 'fedAvg.averageAdapters', 'roundEnd'];
+      const tail = round === 3 ? ['fedAvg.awaitAdapters', 'roundEnd', 'finishing', 'awaitFinishAcks', 'done'] : ['fedAvg.awaitAdapters', 'fedAvg.averageAdapters', 'roundEnd'];
       expect(s.statesIn(round)).toEqual([...ROUND_STEPS, ...tail]);
     }
     expect(s.recordsOf('deadline')).toEqual([{ type: 'deadline', round: 3, state: 'fedAvg', action: 'no-adapters' }]);
@@ -338,7 +353,7 @@ const averageMessage = (round: number) => ({ type: 'ADAPTER_AVERAGE' as const, r
 function client(
   opts: { totalRounds?: number; resumeAfterRound?: number; policy?: Partial<ClientPolicy>; announceFirst?: boolean } & Pick<
     FakeWork<typeof clientMachine>,
-    'fail' | 'hooks'
+    'fail' | 'hooks' | 'actions'
   > = {},
 ): Client {
   const totalRounds = opts.totalRounds ?? 1;
@@ -363,6 +378,7 @@ function client(
         ...opts.hooks,
       },
       fail: opts.fail,
+      ...(opts.actions ? { actions: opts.actions } : {}),
     },
   );
   if (opts.announceFirst ?? true) h.sendAt(1, roundStart((opts.resumeAfterRound ?? 0) + 1));
@@ -590,6 +606,70 @@ describe('client machine', () => {
 });
 
 // ---------------------------------------------------------------- failures
+
+describe('11. the finish: acknowledged by every client, announced again until it is', () => {
+  it('server: a client whose receipt never comes is told again every finishRetryMs, finishAttempts times, then the server ends naming it', async () => {
+    const s = server({
+      clients: ['c1', 'c2'],
+      hooks: { announceFinish: (input: { round: number }, h: Server) => h.sendAt(10, finishAck('c1', input.round, `c1:fa${h.callsOf('announceFinish').length}`)) },
+    });
+    await s.run();
+    const announced = s.callsOf('announceFinish');
+    expect(announced.map((c) => c.input.reason)).toEqual(['completed', 'completed', 'completed']);
+    // Each announcement 300 ms after the previous one was sent.
+    expect(announced.slice(1).map((c, i) => c.start - announced[i]!.end!)).toEqual([300, 300]);
+    expect(s.recordsOf('accepted').filter((r) => r.message === 'finish-ack').map((r) => r.messageId)).toEqual(['c1:fa1']);
+    expect(s.recordsOf('ignored').filter((r) => r.message === 'finish-ack').map((r) => [r.messageId, r.reason])).toEqual([
+      ['c1:fa2', 'duplicate'],
+      ['c1:fa3', 'duplicate'],
+    ]);
+    expect(s.recordsOf('deadline')).toEqual([{ type: 'deadline', round: 1, state: 'awaitFinishAcks', action: 'end-unacknowledged', missing: ['c2'] }]);
+    expect(s.actor.getSnapshot().value).toBe('done');
+  });
+
+  it('server: a lost receipt costs one more announcement; the server is done once every client has acknowledged', async () => {
+    const s = server({
+      clients: ['c1', 'c2'],
+      hooks: {
+        announceFinish: (input: { round: number }, h: Server) => {
+          const n = h.callsOf('announceFinish').length;
+          h.sendAt(10, finishAck('c1', input.round, `c1:fa${n}`));
+          if (n === 2) h.sendAt(20, finishAck('c2', input.round, `c2:fa${n}`));
+        },
+      },
+    });
+    await s.run();
+    expect(s.callsOf('announceFinish')).toHaveLength(2);
+    expect(s.recordsOf('deadline')).toEqual([]);
+    expect(s.actor.getSnapshot().value).toBe('done');
+    expect(s.actor.getSnapshot().context.finishAcks).toEqual(['c1', 'c2']);
+  });
+
+  it('client: acknowledges every copy of the finish but accepts only the first; a finish while awaiting the LLM logits ends the wait', async () => {
+    const acks: number[] = [];
+    const finish = (messageId: string) => ({ type: 'FINISH' as const, round: 1, sender: 'server', messageId, reason: 'completed' as const });
+    const c = client({
+      actions: { acknowledgeFinish: (_: unknown, params: { round: number }) => acks.push(params.round) },
+      hooks: {
+        // The LLM logits of round 1 never come; the finish does, twice.
+        uploadLogits: (_input: { round: number }, h: Client) => {
+          h.sendAt(100, finish('f1'));
+          h.sendAt(150, finish('f2'));
+        },
+      },
+    });
+    await c.run();
+    expect(acks).toEqual([1, 1]);
+    expect(c.recordsOf('accepted').filter((r) => r.message === 'finish').map((r) => r.messageId)).toEqual(['f1']);
+    expect(c.recordsOf('ignored').filter((r) => r.message === 'finish').map((r) => [r.messageId, r.reason])).toEqual([['f2', 'duplicate']]);
+    expect(c.recordsOf('deadline')).toEqual([]);
+    const left = c.trace.find((e) => e.state === 'distillFromLLM')!;
+    // The finish came 100 ms after the upload started (the hook runs then): the wait ends there, not at the 1000 ms deadline.
+    expect(left.t).toBe(c.callsOf('uploadLogits')[0]!.start + 100);
+    expect(c.callsOf('distillFromLLM')[0]!.input.llmTeacher).toBeNull();
+    expect(c.actor.getSnapshot().value).toBe('done');
+  });
+});
 
 describe('10. resuming from the checkpoints of round r', () => {
   it('server: no zero-shot evaluation, round r+1 is announced first, the run ends after totalRounds', async () => {

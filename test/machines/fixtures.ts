@@ -63,6 +63,8 @@ export interface FakeWork<M extends AnyStateMachine> {
   hooks?: Record<string, (input: any, h: Harness<M>) => void>;
   /** Work actors that throw `boom in <name>` (after their duration). */
   fail?: string[];
+  /** Implementations of the machine's provided actions (e.g. the client's finish receipt). */
+  actions?: Record<string, (args: unknown, params: any) => void>;
 }
 
 /**
@@ -93,7 +95,7 @@ export function harness<M extends AnyStateMachine>(machine: M, actorNames: strin
       }),
     ]),
   );
-  const actor = createActor(machine.provide({ actors: fakes } as never) as M, { clock, input } as never) as Actor<M>;
+  const actor = createActor(machine.provide({ actors: fakes, ...(work.actions ? { actions: work.actions } : {}) } as never) as M, { clock, input } as never) as Actor<M>;
   actor.on('*' as never, (record: object) => records.push({ ...record, t: clock.now() }));
   let last = '';
   actor.subscribe({

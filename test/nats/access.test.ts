@@ -13,7 +13,7 @@ import { captureLog, natsServerAvailable, waitFor } from './helpers.js';
 describe('access configuration', () => {
   it('derives permissions from the subject scheme', () => {
     expect(actorPermissions('exp', 'c1')).toEqual({
-      publish: ['fedmkt.exp.*.slm-logits.c1', 'fedmkt.exp.*.adapter.c1', 'fedmkt.exp.events.c1'],
+      publish: ['fedmkt.exp.*.slm-logits.c1', 'fedmkt.exp.*.adapter.c1', 'fedmkt.exp.*.finish-ack.c1', 'fedmkt.exp.events.c1'],
       subscribe: [
         'fedmkt.exp.*.llm-logits',
         'fedmkt.exp.*.round-start',
@@ -21,6 +21,7 @@ describe('access configuration', () => {
         'fedmkt.exp.*.finish',
         'fedmkt.exp.*.slm-logits.c1',
         'fedmkt.exp.*.adapter.c1',
+        'fedmkt.exp.*.finish-ack.c1',
         'fedmkt.exp.events.c1',
         '_INBOX.c1.>',
       ],
@@ -29,6 +30,7 @@ describe('access configuration', () => {
     const server = actorPermissions('exp', 'server');
     expect(server.publish).toEqual(['fedmkt.exp.*.llm-logits', 'fedmkt.exp.*.round-start', 'fedmkt.exp.*.adapter-average', 'fedmkt.exp.*.finish', 'fedmkt.exp.events.server']);
     expect(server.subscribe).toContain('fedmkt.exp.*.slm-logits.*');
+    expect(server.subscribe).toContain('fedmkt.exp.*.finish-ack.*');
     expect(server.allowResponses).toBe(true);
   });
 

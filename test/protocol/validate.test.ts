@@ -92,7 +92,7 @@ describe('envelope', () => {
     expectRefusal(
       bytes,
       'unknown-type',
-      /^message of \d+ bytes: body\.type is the string "gossip", not a message type \(round-start, slm-logits, llm-logits, adapter, adapter-average, finish\)$/,
+      /^message of \d+ bytes: body\.type is the string "gossip", not a message type \(round-start, slm-logits, llm-logits, adapter, adapter-average, finish, finish-ack\)$/,
       'body.type',
     );
   });
