@@ -6,74 +6,101 @@ import type { ClientLearner } from '../core/learning/client-learner.js';
 import type { Envelope } from '../core/protocol/messages.js';
 import { clientInbox } from '../core/protocol/subjects.js';
 import type { ClientConfig } from '../core/scenario/schema.js';
-import { clientMachine, type ClientEvent } from '../machines/client.js';
+import { clientMachine, type ClientEvent, type ClientWork } from '../machines/client.js';
 import { ActorShell, type ActorDeps } from './actor-shell.js';
+import { WorkBinding } from './bound-work.js';
 import { clientMachineInput } from './machine-inputs.js';
 
 export interface ClientActorDeps extends ActorDeps {
   config: ClientConfig;
   learner: ClientLearner;
+  /** The machine to run (default: the client machine); a variant for testing the checkers with planted bugs. */
+  machine?: typeof clientMachine;
+}
+
+/** The machine's work plus its receipt of the finish (an action, sent while the client goes on). */
+interface ClientActorWork extends ClientWork {
+  acknowledgeFinish(round: number): void;
+}
+
+const binding = new WorkBinding<ClientActorWork>('client');
+
+function withWork(machine: typeof clientMachine): typeof clientMachine {
+  return binding.machine(machine, (m) =>
+    m.provide({
+      actions: { acknowledgeFinish: ({ system }, params) => binding.of(system).acknowledgeFinish(params.round) },
+      actors: {
+        trainPrivate: fromPromise(({ input, system }) => binding.of(system).trainPrivate(input)),
+        computePublicLogits: fromPromise(({ input, system }) => binding.of(system).computePublicLogits(input)),
+        uploadLogits: fromPromise(({ input, system }) => binding.of(system).uploadLogits(input)),
+        alignLLMTokens: fromPromise(({ input, system }) => binding.of(system).alignLLMTokens(input)),
+        distillFromLLM: fromPromise(({ input, system }) => binding.of(system).distillFromLLM(input)),
+        uploadAdapter: fromPromise(({ input, system }) => binding.of(system).uploadAdapter(input)),
+        applyAdapterAverage: fromPromise(({ input, system }) => binding.of(system).applyAdapterAverage(input)),
+        evaluate: fromPromise(({ input, system }) => binding.of(system).evaluate(input)),
+      },
+    }),
+  );
 }
 
 export function createClientActor(deps: ClientActorDeps): Actor<typeof clientMachine> {
   const { scenario, config, learner, clock, recorder } = deps;
   const id = config.id;
   const shell = new ActorShell(id, 'client', config.profile, deps);
-  const { endpoint, meter, work } = shell;
+  const { endpoint, meter, work: charged } = shell;
   const nPrivate = learner.data.privateSet.length;
   const nPublic = learner.data.publicSet.length;
 
-  const machine = clientMachine.provide({
-    actions: {
-      acknowledgeFinish: (_, params) => void endpoint.send(params.round, { type: 'finish-ack' }),
+  const work: ClientActorWork = {
+    trainPrivate: async ({ round }) => {
+      const stats = await charged.run('trainPrivate', round, 'train', nPrivate * config.training.privateEpochs, () => learner.trainPrivate());
+      meter.trainLoss = stats.loss;
+      return { loss: stats.loss };
     },
-    actors: {
-      trainPrivate: fromPromise(async ({ input }) => {
-        const stats = await work.run('trainPrivate', input.round, 'train', nPrivate * config.training.privateEpochs, () => learner.trainPrivate());
-        meter.trainLoss = stats.loss;
-        return { loss: stats.loss };
-      }),
-      computePublicLogits: fromPromise(async ({ input }) => {
-        const logits = await work.run('computePublicLogits', input.round, 'infer', nPublic, () => learner.computePublicLogits());
-        meter.publicCE = logits.ce;
-        return { logits };
-      }),
-      uploadLogits: fromPromise(async ({ input }) => {
-        await endpoint.send(input.round, { type: 'slm-logits', logits: input.logits });
-      }),
-      alignLLMTokens: fromPromise(async ({ input }) => {
-        const { teacher, stats } = await work.run('alignLLMTokens', input.round, 'align', nPublic, () =>
-          learner.alignLLMTokens(input.llmLogits, input.ownLogits),
-        );
-        recorder.event({ t: clock.now(), actor: id, round: input.round, kind: 'alignment', from: 'server', ...stats });
-        meter.note('teacherShare', stats.positions ? stats.teacherPositions / stats.positions : 0);
-        return { teacher };
-      }),
-      distillFromLLM: fromPromise(async ({ input }) => {
-        const result = await work.run('distillFromLLM', input.round, 'train', nPublic * config.training.distillEpochs, () =>
-          learner.distillFromLLM(input.llmTeacher, input.ownLogits),
-        );
-        const fromLLM = result.chosen.reduce((n, c) => n + (c === 0 ? 1 : 0), 0);
-        recorder.event({ t: clock.now(), actor: id, round: input.round, kind: 'selected', llm: fromLLM, self: result.chosen.length - fromLLM });
-        meter.note('llmTeacherShare', result.chosen.length ? fromLLM / result.chosen.length : 0);
-        meter.distillLoss = result.stats.loss;
-        return { loss: result.stats.loss };
-      }),
-      uploadAdapter: fromPromise(async ({ input }) => {
-        await endpoint.send(input.round, { type: 'adapter', tensors: learner.getAdapter(), weight: nPublic });
-      }),
-      applyAdapterAverage: fromPromise(async ({ input }) => {
-        learner.setAdapter(input.tensors);
-      }),
-      evaluate: fromPromise(async ({ input }) => {
-        const evaluation = await work.run('evaluate', input.round, 'measure', 0, () => learner.evaluate());
-        meter.close(input.round, evaluation, recorder);
-        await shell.checkpoint(input.round);
-      }),
+    computePublicLogits: async ({ round }) => {
+      const logits = await charged.run('computePublicLogits', round, 'infer', nPublic, () => learner.computePublicLogits());
+      meter.publicCE = logits.ce;
+      return { logits };
     },
-  });
+    uploadLogits: async ({ round, logits }) => {
+      await endpoint.send(round, { type: 'slm-logits', logits });
+    },
+    alignLLMTokens: async ({ round, llmLogits, ownLogits }) => {
+      const { teacher, stats } = await charged.run('alignLLMTokens', round, 'align', nPublic, () => learner.alignLLMTokens(llmLogits, ownLogits));
+      recorder.event({ t: clock.now(), actor: id, round, kind: 'alignment', from: 'server', ...stats });
+      meter.note('teacherShare', stats.positions ? stats.teacherPositions / stats.positions : 0);
+      return { teacher };
+    },
+    distillFromLLM: async ({ round, llmTeacher, ownLogits }) => {
+      const result = await charged.run('distillFromLLM', round, 'train', nPublic * config.training.distillEpochs, () =>
+        learner.distillFromLLM(llmTeacher, ownLogits),
+      );
+      const fromLLM = result.chosen.reduce((n, c) => n + (c === 0 ? 1 : 0), 0);
+      recorder.event({ t: clock.now(), actor: id, round, kind: 'selected', llm: fromLLM, self: result.chosen.length - fromLLM });
+      meter.note('llmTeacherShare', result.chosen.length ? fromLLM / result.chosen.length : 0);
+      meter.distillLoss = result.stats.loss;
+      return { loss: result.stats.loss };
+    },
+    uploadAdapter: async ({ round }) => {
+      await endpoint.send(round, { type: 'adapter', tensors: learner.getAdapter(), weight: nPublic });
+    },
+    applyAdapterAverage: async ({ tensors }) => {
+      learner.setAdapter(tensors);
+    },
+    evaluate: async ({ round }) => {
+      const evaluation = await charged.run('evaluate', round, 'measure', 0, () => learner.evaluate());
+      meter.close(round, evaluation, recorder);
+      await shell.checkpoint(round);
+    },
+    acknowledgeFinish: (round) => void endpoint.send(round, { type: 'finish-ack' }),
+  };
 
-  const actor = createActor(machine, { clock, ...shell.restoredSnapshot, input: clientMachineInput(scenario, id, deps.resume?.afterRound) });
+  const actor = createActor(withWork(deps.machine ?? clientMachine), {
+    clock,
+    ...shell.restoredSnapshot,
+    input: clientMachineInput(scenario, id, deps.resume?.afterRound),
+  });
+  binding.bind(actor, work);
   shell.attach(actor, {
     inbox: clientInbox(deps.run),
     toEvent: toClientEvent,

@@ -8,6 +8,7 @@ import { TokenAligner } from '../core/alignment/token-aligner.js';
 import { initBackend, type BackendName } from '../core/models/backend.js';
 import { BigramModel, isBigramCheckpoint } from '../core/models/bigram.js';
 import { bigramModelFor } from '../core/models/bigram-stack.js';
+import { isProtocolOnlyCheckpoint, ProtocolOnlyModel } from '../core/models/protocol-only.js';
 import { ModelWorkerPool, RemoteModel } from '../core/models/worker-pool.js';
 import { loadTokenizer } from '../core/tokenizers/registry.js';
 import { baseModel, inProcessModels, readCorpusFile, type ModelMaker } from './base-models.js';
@@ -33,12 +34,16 @@ export async function defaultLearningStack(options: DefaultLearningOptions = {})
   const maker: ModelMaker = pool ? pooledModels(pool) : inProcessModels;
   return {
     tokenizer: (name) => loadTokenizer(name),
-    createModel: async (party, tokenizer, data, seed, worldSeed) =>
+    createModel: async (party, tokenizer, data, seed, worldSeed) => {
+      const spec = party.model;
+      // `model: null`: no learning, the protocol alone (core/models/protocol-only.ts).
+      if (spec === null) return new ProtocolOnlyModel(tokenizer, seed);
       // `model: bigram`: a plain typed-array bigram LM (core/models/bigram.ts), for protocol-scale runs.
-      bigramModelFor(party, tokenizer, data.corpus, seed, worldSeed, readCorpusFile) ??
-      baseModel(
+      return (
+        bigramModelFor(party, tokenizer, data.corpus, seed, worldSeed, readCorpusFile) ??
+        baseModel(
         {
-          spec: party.model,
+          spec,
           tokenizer,
           corpus: data.corpus,
           pretrain: party.pretrain,
@@ -49,9 +54,14 @@ export async function defaultLearningStack(options: DefaultLearningOptions = {})
           ...(options.log ? { log: options.log } : {}),
         },
         maker,
-      ),
+        )
+      );
+    },
     aligner: () => new TokenAligner({ loadTokenizer }),
-    restoreModel: async (dir, tokenizer) => ((await isBigramCheckpoint(dir)) ? BigramModel.load(dir, tokenizer) : maker.load(dir, tokenizer)),
+    restoreModel: async (dir, tokenizer) => {
+      if (isProtocolOnlyCheckpoint(dir)) return ProtocolOnlyModel.load(dir, tokenizer);
+      return (await isBigramCheckpoint(dir)) ? BigramModel.load(dir, tokenizer) : maker.load(dir, tokenizer);
+    },
     // Each worker runs its models' requests one at a time; nothing to serialise here.
     computeQueue: pool ? null : undefined,
     close: async () => {

@@ -17,8 +17,9 @@ import { checkInvariants, type Violation } from '../core/invariants/check.js';
 import { ClientLearner, type LearnerSettings } from '../core/learning/client-learner.js';
 import { ServerLearner } from '../core/learning/server-learner.js';
 import type { LanguageModel } from '../core/models/model.js';
+import { ProtocolOnlyAlignment } from '../core/models/protocol-only.js';
 import type { DecodeContext } from '../core/protocol/codec.js';
-import { lateAcceptWithinRounds, quorumCount, type ClientConfig, type Scenario, type ServerConfig } from '../core/scenario/schema.js';
+import { isProtocolOnly, lateAcceptWithinRounds, quorumCount, type ClientConfig, type Scenario, type ServerConfig } from '../core/scenario/schema.js';
 import { MemoryTransport } from '../core/transport/memory.js';
 import type { Transport } from '../core/transport/transport.js';
 import type { Tokenizer } from '../core/tokenizers/tokenizer.js';
@@ -155,12 +156,14 @@ async function federate(given: Scenario, options: RunOptions, recorder: RunRecor
     maxBytes: scenario.protocol.maxMessageBytes,
     vocabSize: (tokenizer: string) => vocabSizes.get(tokenizer),
   };
-  const aligner = learning.aligner();
+  // The protocol alone (model: null) needs no MinED: its teachers only carry the sender's CE.
+  const protocolOnly = isProtocolOnly(scenario);
+  const aligner: TokenAlignment = protocolOnly ? new ProtocolOnlyAlignment() : learning.aligner();
   // Vocabulary mappings, once per direction between the server's and each local client's
   // tokenizer, built or loaded before round 1 rather than inside it.
   for (const c of scenario.clients) {
     if (!local.has(c.id) && !local.has('server')) continue;
-    if (c.tokenizer === scenario.server.tokenizer) continue;
+    if (c.tokenizer === scenario.server.tokenizer || protocolOnly) continue;
     if (local.has('server')) await aligner.prepare?.(c.tokenizer, scenario.server.tokenizer);
     if (local.has(c.id)) await aligner.prepare?.(scenario.server.tokenizer, c.tokenizer);
   }

@@ -5,12 +5,34 @@ import { createActor, fromPromise, type Actor } from 'xstate';
 import type { ServerLearner } from '../core/learning/server-learner.js';
 import type { Envelope } from '../core/protocol/messages.js';
 import { serverInbox } from '../core/protocol/subjects.js';
-import { serverMachine, type ServerEvent } from '../machines/server.js';
+import { serverMachine, type ServerEvent, type ServerWork } from '../machines/server.js';
 import { ActorShell, type ActorDeps } from './actor-shell.js';
+import { WorkBinding } from './bound-work.js';
 import { serverMachineInput } from './machine-inputs.js';
 
 export interface ServerActorDeps extends ActorDeps {
   learner: ServerLearner;
+  /** The machine to run (default: the server machine); a variant for testing the checkers with planted bugs. */
+  machine?: typeof serverMachine;
+}
+
+const binding = new WorkBinding<ServerWork>('server');
+
+function withWork(machine: typeof serverMachine): typeof serverMachine {
+  return binding.machine(machine, (m) =>
+    m.provide({
+      actors: {
+        announceRound: fromPromise(({ input, system }) => binding.of(system).announceRound(input)),
+        alignSLMTokens: fromPromise(({ input, system }) => binding.of(system).alignSLMTokens(input)),
+        distillFromSLMs: fromPromise(({ input, system }) => binding.of(system).distillFromSLMs(input)),
+        computeLLMLogits: fromPromise(({ input, system }) => binding.of(system).computeLLMLogits(input)),
+        broadcastLLMLogits: fromPromise(({ input, system }) => binding.of(system).broadcastLLMLogits(input)),
+        averageAdapters: fromPromise(({ input, system }) => binding.of(system).averageAdapters(input)),
+        announceFinish: fromPromise(({ input, system }) => binding.of(system).announceFinish(input)),
+        evaluate: fromPromise(({ input, system }) => binding.of(system).evaluate(input)),
+      },
+    }),
+  );
 }
 
 export function createServerActor(deps: ServerActorDeps): Actor<typeof serverMachine> {
@@ -18,65 +40,68 @@ export function createServerActor(deps: ServerActorDeps): Actor<typeof serverMac
   const id = 'server';
   const profile = scenario.server.profile;
   const shell = new ActorShell(id, 'server', profile, deps);
-  const { endpoint, meter, work } = shell;
+  const { endpoint, meter, work: charged } = shell;
   const nPublic = learner.data.publicSet.length;
 
-  const machine = serverMachine.provide({
-    actors: {
-      announceRound: fromPromise(async ({ input }) => {
-        await endpoint.send(input.round, { type: 'round-start', uploadDeadline: clock.now() + input.uploadDeadline });
-      }),
-      alignSLMTokens: fromPromise(async ({ input }) => {
-        const aligned = await work.run('alignSLMTokens', input.round, 'align', nPublic * input.uploads.length, () =>
-          learner.alignSLMTokens(input.uploads.map((u) => u.logits)),
-        );
-        const teachers = input.uploads.map((u, i) => {
-          const { teacher, stats } = aligned[i]!;
-          recorder.event({ t: clock.now(), actor: id, round: input.round, kind: 'alignment', from: u.client, ...stats });
-          meter.note(`teacherShare.${u.client}`, stats.positions ? stats.teacherPositions / stats.positions : 0);
-          return { client: u.client, teacher };
-        });
-        meter.note('uploads', input.uploads.length);
-        return { teachers };
-      }),
-      distillFromSLMs: fromPromise(async ({ input }) => {
-        const result = await work.run('distillFromSLMs', input.round, 'train', nPublic * scenario.server.training.distillEpochs, () =>
-          learner.distillFromSLMs(input.slmTeachers.map((t) => t.teacher)),
-        );
-        const picks: Record<string, number> = { self: 0 };
-        for (const t of input.slmTeachers) picks[t.client] = 0;
-        for (const c of result.chosen) {
-          const key = c < 0 ? 'self' : input.slmTeachers[c]!.client;
-          picks[key] = (picks[key] ?? 0) + 1;
-        }
-        recorder.event({ t: clock.now(), actor: id, round: input.round, kind: 'selected', ...picks });
-        meter.distillLoss = result.stats.loss;
-        return { loss: result.stats.loss };
-      }),
-      computeLLMLogits: fromPromise(async ({ input }) => {
-        const logits = await work.run('computeLLMLogits', input.round, 'infer', nPublic, () => learner.computeLLMLogits());
-        meter.publicCE = logits.ce;
-        return { logits };
-      }),
-      broadcastLLMLogits: fromPromise(async ({ input }) => {
-        await endpoint.send(input.round, { type: 'llm-logits', logits: input.logits });
-      }),
-      averageAdapters: fromPromise(async ({ input }) => {
-        const tensors = learner.averageAdapters(input.adapters.map((a) => ({ weights: a.upload.tensors, weight: a.upload.weight })));
-        await endpoint.send(input.round, { type: 'adapter-average', tensors, contributors: input.adapters.map((a) => a.client) });
-      }),
-      announceFinish: fromPromise(async ({ input }) => {
-        await endpoint.send(input.round, { type: 'finish', reason: input.reason, ...(input.detail ? { detail: input.detail } : {}) });
-      }),
-      evaluate: fromPromise(async ({ input }) => {
-        const evaluation = await work.run('evaluate', input.round, 'measure', 0, () => learner.evaluate());
-        meter.close(input.round, evaluation, recorder);
-        await shell.checkpoint(input.round);
-      }),
+  const work: ServerWork = {
+    announceRound: async ({ round, uploadDeadline }) => {
+      await endpoint.send(round, { type: 'round-start', uploadDeadline: clock.now() + uploadDeadline });
     },
-  });
+    alignSLMTokens: async ({ round, uploads }) => {
+      const aligned = await charged.run('alignSLMTokens', round, 'align', nPublic * uploads.length, () =>
+        learner.alignSLMTokens(uploads.map((u) => u.logits)),
+      );
+      const teachers = uploads.map((u, i) => {
+        const { teacher, stats } = aligned[i]!;
+        recorder.event({ t: clock.now(), actor: id, round, kind: 'alignment', from: u.client, ...stats });
+        meter.note(`teacherShare.${u.client}`, stats.positions ? stats.teacherPositions / stats.positions : 0);
+        return { client: u.client, teacher };
+      });
+      meter.note('uploads', uploads.length);
+      return { teachers };
+    },
+    distillFromSLMs: async ({ round, slmTeachers }) => {
+      const result = await charged.run('distillFromSLMs', round, 'train', nPublic * scenario.server.training.distillEpochs, () =>
+        learner.distillFromSLMs(slmTeachers.map((t) => t.teacher)),
+      );
+      const picks: Record<string, number> = { self: 0 };
+      for (const t of slmTeachers) picks[t.client] = 0;
+      for (const c of result.chosen) {
+        const key = c < 0 ? 'self' : slmTeachers[c]!.client;
+        picks[key] = (picks[key] ?? 0) + 1;
+      }
+      recorder.event({ t: clock.now(), actor: id, round, kind: 'selected', ...picks });
+      meter.distillLoss = result.stats.loss;
+      return { loss: result.stats.loss };
+    },
+    computeLLMLogits: async ({ round }) => {
+      const logits = await charged.run('computeLLMLogits', round, 'infer', nPublic, () => learner.computeLLMLogits());
+      meter.publicCE = logits.ce;
+      return { logits };
+    },
+    broadcastLLMLogits: async ({ round, logits }) => {
+      await endpoint.send(round, { type: 'llm-logits', logits });
+    },
+    averageAdapters: async ({ round, adapters }) => {
+      const tensors = learner.averageAdapters(adapters.map((a) => ({ weights: a.upload.tensors, weight: a.upload.weight })));
+      await endpoint.send(round, { type: 'adapter-average', tensors, contributors: adapters.map((a) => a.client) });
+    },
+    announceFinish: async ({ round, reason, detail }) => {
+      await endpoint.send(round, { type: 'finish', reason, ...(detail ? { detail } : {}) });
+    },
+    evaluate: async ({ round }) => {
+      const evaluation = await charged.run('evaluate', round, 'measure', 0, () => learner.evaluate());
+      meter.close(round, evaluation, recorder);
+      await shell.checkpoint(round);
+    },
+  };
 
-  const actor = createActor(machine, { clock, ...shell.restoredSnapshot, input: serverMachineInput(scenario, deps.resume?.afterRound) });
+  const actor = createActor(withWork(deps.machine ?? serverMachine), {
+    clock,
+    ...shell.restoredSnapshot,
+    input: serverMachineInput(scenario, deps.resume?.afterRound),
+  });
+  binding.bind(actor, work);
   shell.attach(actor, {
     inbox: serverInbox(deps.run),
     toEvent: toServerEvent,

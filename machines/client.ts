@@ -65,8 +65,28 @@ export type ClientEvent = RoundStartEvent | LlmLogitsEvent | AdapterAverageEvent
 
 type WorkInput = { round: number };
 
-function notProvided<TOutput, TInput>(name: string) {
-  return fromPromise<TOutput, TInput>(async () => {
+/** The client's work, one function per invoked step: what the actor layer supplies (actors/client-actor.ts). */
+export interface ClientWork {
+  /** Step 1: supervised LoRA training on the private shard. */
+  trainPrivate(input: WorkInput): Promise<{ loss: number }>;
+  /** Step 2a: run the SLM over the public set (top-K logits, per-sample CE). */
+  computePublicLogits(input: WorkInput): Promise<{ logits: PublicLogits }>;
+  /** Step 2b: upload them to the server. */
+  uploadLogits(input: WorkInput & { logits: PublicLogits }): Promise<void>;
+  /** Step 7: align the LLM's tokens to this client's. */
+  alignLLMTokens(input: WorkInput & { llmLogits: PublicLogits; ownLogits: PublicLogits }): Promise<{ teacher: AlignedTeacher }>;
+  /** Step 8: DualMinCE selection between the aligned LLM and itself, then distillation. */
+  distillFromLLM(input: WorkInput & { llmTeacher: AlignedTeacher | null; ownLogits: PublicLogits }): Promise<{ loss: number }>;
+  /** Homogeneous setting: upload this client's LoRA adapter for averaging. */
+  uploadAdapter(input: WorkInput): Promise<void>;
+  /** Homogeneous setting: load the averaged adapter. */
+  applyAdapterAverage(input: WorkInput & { tensors: AdapterWeights }): Promise<void>;
+  /** Measurement, not protocol: evaluate the model after a round (round 0: zero-shot). */
+  evaluate(input: WorkInput): Promise<void>;
+}
+
+function notProvided<K extends keyof ClientWork>(name: K) {
+  return fromPromise<Awaited<ReturnType<ClientWork[K]>>, Parameters<ClientWork[K]>[0]>(async () => {
     throw new Error(`client work "${name}" was not provided: supply it with clientMachine.provide({ actors })`);
   });
 }
@@ -79,22 +99,14 @@ export const clientMachine = setup({
     emitted: {} as ProtocolRecord,
   },
   actors: {
-    /** Step 1: supervised LoRA training on the private shard. */
-    trainPrivate: notProvided<{ loss: number }, WorkInput>('trainPrivate'),
-    /** Step 2a: run the SLM over the public set (top-K logits, per-sample CE). */
-    computePublicLogits: notProvided<{ logits: PublicLogits }, WorkInput>('computePublicLogits'),
-    /** Step 2b: upload them to the server. */
-    uploadLogits: notProvided<void, WorkInput & { logits: PublicLogits }>('uploadLogits'),
-    /** Step 7: align the LLM's tokens to this client's. */
-    alignLLMTokens: notProvided<{ teacher: AlignedTeacher }, WorkInput & { llmLogits: PublicLogits; ownLogits: PublicLogits }>('alignLLMTokens'),
-    /** Step 8: DualMinCE selection between the aligned LLM and itself, then distillation. */
-    distillFromLLM: notProvided<{ loss: number }, WorkInput & { llmTeacher: AlignedTeacher | null; ownLogits: PublicLogits }>('distillFromLLM'),
-    /** Homogeneous setting: upload this client's LoRA adapter for averaging. */
-    uploadAdapter: notProvided<void, WorkInput>('uploadAdapter'),
-    /** Homogeneous setting: load the averaged adapter. */
-    applyAdapterAverage: notProvided<void, WorkInput & { tensors: AdapterWeights }>('applyAdapterAverage'),
-    /** Measurement, not protocol: evaluate the model after a round (round 0: zero-shot). */
-    evaluate: notProvided<void, WorkInput>('evaluate'),
+    trainPrivate: notProvided('trainPrivate'),
+    computePublicLogits: notProvided('computePublicLogits'),
+    uploadLogits: notProvided('uploadLogits'),
+    alignLLMTokens: notProvided('alignLLMTokens'),
+    distillFromLLM: notProvided('distillFromLLM'),
+    uploadAdapter: notProvided('uploadAdapter'),
+    applyAdapterAverage: notProvided('applyAdapterAverage'),
+    evaluate: notProvided('evaluate'),
   },
   delays: {
     llmLogitsDeadline: ({ context }) => context.policy.llmLogitsDeadlineMs,

@@ -74,9 +74,29 @@ export interface ServerContext extends ServerInput {
 export type ServerEvent = SlmLogitsEvent | AdapterEvent | FinishAckEvent;
 
 type WorkInput = { round: number };
+type SlmTeacher = { client: ActorId; teacher: AlignedTeacher };
 
-function notProvided<TOutput, TInput>(name: string) {
-  return fromPromise<TOutput, TInput>(async () => {
+/** The server's work, one function per invoked step: what the actor layer supplies (actors/server-actor.ts). */
+export interface ServerWork {
+  /** Tell every client that round r is open and when uploads are due. */
+  announceRound(input: WorkInput & { uploadDeadline: number }): Promise<void>;
+  /** Step 3: align each SLM's tokens to the LLM's. */
+  alignSLMTokens(input: WorkInput & { uploads: { client: ActorId; logits: PublicLogits }[] }): Promise<{ teachers: SlmTeacher[] }>;
+  /** Step 4: DualMinCE over {LLM itself, aligned SLMs}, then distillation into the LLM. */
+  distillFromSLMs(input: WorkInput & { slmTeachers: SlmTeacher[] }): Promise<{ loss: number }>;
+  /** Step 5: the updated LLM over the public set. */
+  computeLLMLogits(input: WorkInput): Promise<{ logits: PublicLogits }>;
+  /** Step 6: send them to every client. */
+  broadcastLLMLogits(input: WorkInput & { logits: PublicLogits }): Promise<void>;
+  /** Homogeneous setting: average the adapters received and send the mean back. */
+  averageAdapters(input: WorkInput & { adapters: { client: ActorId; upload: AdapterUpload }[] }): Promise<void>;
+  announceFinish(input: WorkInput & { reason: 'completed' | 'aborted'; detail: string }): Promise<void>;
+  /** Measurement, not protocol: evaluate the LLM after a round (round 0: zero-shot). */
+  evaluate(input: WorkInput): Promise<void>;
+}
+
+function notProvided<K extends keyof ServerWork>(name: K) {
+  return fromPromise<Awaited<ReturnType<ServerWork[K]>>, Parameters<ServerWork[K]>[0]>(async () => {
     throw new Error(`server work "${name}" was not provided: supply it with serverMachine.provide({ actors })`);
   });
 }
@@ -91,26 +111,14 @@ export const serverMachine = setup({
     emitted: {} as ProtocolRecord,
   },
   actors: {
-    /** Tell every client that round r is open and when uploads are due. */
-    announceRound: notProvided<void, WorkInput & { uploadDeadline: number }>('announceRound'),
-    /** Step 3: align each SLM's tokens to the LLM's. */
-    alignSLMTokens: notProvided<
-      { teachers: { client: ActorId; teacher: AlignedTeacher }[] },
-      WorkInput & { uploads: { client: ActorId; logits: PublicLogits }[] }
-    >('alignSLMTokens'),
-    /** Step 4: DualMinCE over {LLM itself, aligned SLMs}, then distillation into the LLM. */
-    distillFromSLMs: notProvided<{ loss: number }, WorkInput & { slmTeachers: { client: ActorId; teacher: AlignedTeacher }[] }>(
-      'distillFromSLMs',
-    ),
-    /** Step 5: the updated LLM over the public set. */
-    computeLLMLogits: notProvided<{ logits: PublicLogits }, WorkInput>('computeLLMLogits'),
-    /** Step 6: send them to every client. */
-    broadcastLLMLogits: notProvided<void, WorkInput & { logits: PublicLogits }>('broadcastLLMLogits'),
-    /** Homogeneous setting: average the adapters received and send the mean back. */
-    averageAdapters: notProvided<void, WorkInput & { adapters: { client: ActorId; upload: AdapterUpload }[] }>('averageAdapters'),
-    announceFinish: notProvided<void, WorkInput & { reason: 'completed' | 'aborted'; detail: string }>('announceFinish'),
-    /** Measurement, not protocol: evaluate the LLM after a round (round 0: zero-shot). */
-    evaluate: notProvided<void, WorkInput>('evaluate'),
+    announceRound: notProvided('announceRound'),
+    alignSLMTokens: notProvided('alignSLMTokens'),
+    distillFromSLMs: notProvided('distillFromSLMs'),
+    computeLLMLogits: notProvided('computeLLMLogits'),
+    broadcastLLMLogits: notProvided('broadcastLLMLogits'),
+    averageAdapters: notProvided('averageAdapters'),
+    announceFinish: notProvided('announceFinish'),
+    evaluate: notProvided('evaluate'),
   },
   delays: {
     uploadDeadline: ({ context }) => context.policy.uploadDeadlineMs,

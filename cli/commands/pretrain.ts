@@ -20,6 +20,10 @@ export function registerPretrainCommand(program: Command): void {
       const data = federationData(scenario);
       const parties = [scenario.server, ...scenario.clients];
       for (const party of parties) {
+        if (party.model === null) {
+          process.stdout.write(`${party.id}: model null (the protocol alone), nothing to pretrain\n`);
+          continue;
+        }
         if (!party.pretrain) {
           process.stdout.write(`${party.id}: no pretrain settings, starts from random weights\n`);
           continue;

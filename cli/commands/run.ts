@@ -11,7 +11,7 @@ import { formatViolation } from '../../core/invariants/check.js';
 import type { BackendName } from '../../core/models/backend.js';
 import { parseBigramSpec } from '../../core/models/bigram.js';
 import { loadScenario } from '../../core/scenario/load.js';
-import type { Scenario } from '../../core/scenario/schema.js';
+import { isProtocolOnly, type Scenario } from '../../core/scenario/schema.js';
 import { startLiveRun } from '../../core/live/index.js';
 import { progressReporter } from '../progress.js';
 import { roundSummaryTable } from '../summary.js';
@@ -32,11 +32,11 @@ export function applyOverrides(doc: unknown, overrides: { seed?: number; rounds?
 }
 
 /**
- * Round checkpoints by default unless a party is a bigram model: protocol-scale runs have up to
+ * Round checkpoints by default unless a party is a bigram model or none (model: null): protocol-scale runs have up to
  * thousands of those, each checkpoint with its V x V base table (`--checkpoints` writes them).
  */
 export function checkpointsByDefault(scenario: Scenario): boolean {
-  return [scenario.server, ...scenario.clients].every((party) => parseBigramSpec(party.model) === null);
+  return [scenario.server, ...scenario.clients].every((party) => party.model !== null && parseBigramSpec(party.model) === null);
 }
 
 interface RunOpts {
@@ -112,7 +112,7 @@ export function registerRunCommand(program: Command): void {
       const progress = opts.quiet ? null : progressReporter(ids);
       if (!overNats && opts.transport !== 'memory') throw new InvalidArgumentError(`--transport: expected memory or nats, got "${opts.transport}"`);
       const log = (line: string) => process.stderr.write(`[fedmkt] ${line}\n`);
-      const learning = await defaultLearningStack({ backend: opts.backend, workers: opts.workers, log });
+      const learning = await defaultLearningStack({ backend: opts.backend, workers: isProtocolOnly(scenario) ? 0 : opts.workers, log });
       const onEvent = progress || live ? { onEvent: (event: RunEvent) => (progress?.(event), live?.onEvent(event)) } : {};
       const result = overNats
         ? await runOverNats(scenario, {

@@ -142,5 +142,5 @@ function before(a: Scheduled, b: Scheduled): boolean {
 
 /** Let every queued job and microtask run (one macrotask turn, twice for chained work). */
 function settle(): Promise<void> {
-  return new Promise((resolve) => setImmediate(() => setImmediate(resolve)));
+  return new Promise((resolve) => setImmediate(resolve));
 }

@@ -31,7 +31,8 @@ export const TrainingSchema = z
   })
   .strict();
 
-const modelField = z.union([z.string().min(1), ModelSpecSchema]);
+/** A preset name, a full spec, or null: no learning, the protocol alone (core/models/protocol-only.ts). */
+const modelField = z.union([z.string().min(1), ModelSpecSchema, z.null()]);
 
 /**
  * Full-weight pretraining of the base model before the run, on the built-in general corpus
@@ -181,6 +182,13 @@ export const ScenarioSchema = z
         ctx.addIssue({ code: 'custom', path: ['clients', i, 'id'], message: `duplicate client id "${c.id}" (also clients[${first}])` });
       seen.set(c.id, i);
     });
+    const nulls = [s.server, ...s.clients].filter((p) => p.model === null).length;
+    if (nulls > 0 && nulls <= s.clients.length)
+      ctx.addIssue({
+        code: 'custom',
+        path: s.server.model === null ? ['clients', s.clients.findIndex((c) => c.model !== null), 'model'] : ['server', 'model'],
+        message: 'model: null (the protocol alone, no learning) must be every party\'s model or none\'s',
+      });
     const q = s.protocol.awaitSLMLogits.quorum;
     if (q >= 1 && (!Number.isInteger(q) || q > s.clients.length))
       ctx.addIssue({
@@ -196,6 +204,11 @@ export type ServerConfig = z.infer<typeof ServerSchema>;
 export type Profile = z.infer<typeof ProfileSchema>;
 export type Training = z.infer<typeof TrainingSchema>;
 export type PretrainConfig = z.infer<typeof PretrainSchema>;
+
+/** Every party is `model: null`: the run exercises the protocol alone. */
+export function isProtocolOnly(scenario: Scenario): boolean {
+  return scenario.server.model === null;
+}
 
 /** Uploads the server needs to proceed at its deadline. */
 export function quorumCount(scenario: Scenario): number {
