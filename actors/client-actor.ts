@@ -2,6 +2,7 @@
  * Wires the pure client machine to a transport, a clock and a {@link ClientLearner}.
  */
 import { createActor, fromPromise, type Actor } from 'xstate';
+import { actorClock } from '../core/clock/clock.js';
 import type { ClientLearner } from '../core/learning/client-learner.js';
 import type { Envelope } from '../core/protocol/messages.js';
 import { clientInbox } from '../core/protocol/subjects.js';
@@ -96,7 +97,7 @@ export function createClientActor(deps: ClientActorDeps): Actor<typeof clientMac
   };
 
   const actor = createActor(withWork(deps.machine ?? clientMachine), {
-    clock,
+    clock: actorClock(clock, id),
     ...shell.restoredSnapshot,
     input: clientMachineInput(scenario, id, deps.resume?.afterRound),
   });

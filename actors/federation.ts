@@ -18,6 +18,10 @@ import { ClientLearner, type LearnerSettings } from '../core/learning/client-lea
 import { ServerLearner } from '../core/learning/server-learner.js';
 import type { LanguageModel } from '../core/models/model.js';
 import { ProtocolOnlyAlignment } from '../core/models/protocol-only.js';
+import type { Scheduler } from '../core/schedule/choices.js';
+import type { FaultSpace } from '../core/schedule/fault-space.js';
+import type { clientMachine } from '../machines/client.js';
+import type { serverMachine } from '../machines/server.js';
 import type { DecodeContext } from '../core/protocol/codec.js';
 import { isProtocolOnly, lateAcceptWithinRounds, quorumCount, type ClientConfig, type Scenario, type ServerConfig } from '../core/scenario/schema.js';
 import { MemoryTransport } from '../core/transport/memory.js';
@@ -72,6 +76,19 @@ export interface RunOptions {
   checkpoints?: boolean;
   /** Resume the run in `outDir` from these checkpoints (see round-checkpoints.ts): its records so far are kept. */
   resume?: ResumePoint;
+  /** Exploration and replay of schedules (core/schedule): who makes every choice, and which faults it may add. */
+  schedule?: {
+    scheduler: Scheduler;
+    space?: FaultSpace | null;
+    /** Stop the run early (the explorer has seen the rest from this state); checked after every event. */
+    stopWhen?: () => boolean;
+    /** Handed the run's state, for telling states apart. */
+    onStart?: (world: { digest(): string }) => void;
+    /** Virtual time after which a run that has not ended is cut off (it never ends). */
+    limitMs?: number;
+  };
+  /** Machine definitions to run instead of the project's (variants with planted bugs test the checkers). */
+  machines?: { server?: typeof serverMachine; client?: typeof clientMachine };
 }
 
 export interface RunResult {
@@ -86,6 +103,10 @@ export interface RunResult {
   roundsWallSeconds: number;
   /** Wall seconds of the whole call, model creation and pretraining included. */
   wallSeconds: number;
+  /** The schedule's `stopWhen` ended the run early: its end was not reached. */
+  stopped: boolean;
+  /** The run had not ended at the schedule's `limitMs` of virtual time. */
+  timedOut: boolean;
 }
 
 export async function runFederation(given: Scenario, options: RunOptions): Promise<RunResult> {
@@ -110,6 +131,9 @@ async function federate(given: Scenario, options: RunOptions, recorder: RunRecor
     writeFileSync(join(outDir, 'scenario.yaml'), stringify(scenario));
   }
   const clock: Clock = deployment?.clock ?? new VirtualClock(resume?.at ?? 0);
+  const schedule = options.schedule;
+  if (schedule && !(clock instanceof VirtualClock)) throw new Error('schedules (exploration, --schedule) need the virtual clock of an in-memory run');
+  if (schedule && clock instanceof VirtualClock) clock.useScheduler(schedule.scheduler);
   const clientIds = scenario.clients.map((c) => c.id);
   const local = new Set(deployment?.parties ?? ['server', ...clientIds]);
   for (const id of local)
@@ -133,6 +157,7 @@ async function federate(given: Scenario, options: RunOptions, recorder: RunRecor
     recorder,
     store: scenario.faults.persist === 'disk' ? new DiskStateStore(join(outDir!, 'state')) : new MemoryStateStore(),
     profiles,
+    ...(schedule ? { scheduler: schedule.scheduler, space: schedule.space ?? null, addPartition: (p, cause) => transport.addPartition(p, cause) } : {}),
   });
   // The one interceptor between actors and the transport: every message fault happens here.
   const transport = new FaultInterceptor(inner, {
@@ -142,6 +167,7 @@ async function federate(given: Scenario, options: RunOptions, recorder: RunRecor
     status: controller,
     rules: scenario.faults.messages,
     partitions: scenario.faults.partitions,
+    ...(schedule ? { scheduler: schedule.scheduler, space: schedule.space ?? null } : {}),
   });
 
   const data = options.data ?? (await loadFederationData(scenario));
@@ -208,6 +234,7 @@ async function federate(given: Scenario, options: RunOptions, recorder: RunRecor
         decode,
         computeQueue: learning.computeQueue,
         hooks,
+        ...(options.machines?.server ? { machine: options.machines.server } : {}),
         ...checkpointing('server', serverModel),
       }),
     );
@@ -235,6 +262,7 @@ async function federate(given: Scenario, options: RunOptions, recorder: RunRecor
         decode,
         computeQueue: learning.computeQueue,
         hooks,
+        ...(options.machines?.client ? { machine: options.machines.client } : {}),
         ...checkpointing(config.id, model),
       }),
     );
@@ -258,7 +286,12 @@ async function federate(given: Scenario, options: RunOptions, recorder: RunRecor
     }
     controller.start(['server']);
   }
-  const virtualMs = clock instanceof VirtualClock ? await clock.run({ until: () => controller.settled() }) : await wallClockSettled(controller);
+  schedule?.onStart?.({ digest: () => `${(clock as VirtualClock).pendingDigest()}|${controller.digest()}|${transport.digest()}|${recorder.acceptedDigest()}` });
+  let stopped = false;
+  const until = () => controller.settled() || (schedule?.stopWhen?.() === true && (stopped = true));
+  const virtualMs =
+    clock instanceof VirtualClock ? await clock.run({ until, ...(schedule?.limitMs !== undefined ? { limitMs: schedule.limitMs } : {}) }) : await wallClockSettled(controller);
+  const timedOut = !stopped && !controller.settled();
 
   const roundsWallSeconds = Number(process.hrtime.bigint() - roundsStart) / 1e9;
   const finalStates: Record<string, string> = {};
@@ -266,6 +299,10 @@ async function federate(given: Scenario, options: RunOptions, recorder: RunRecor
   for (const id of localIds) {
     const actor = controller.actorOf(id);
     const down = controller.offline(id);
+    if (stopped) {
+      finalStates[id] = 'stopped';
+      continue;
+    }
     if (!actor || down) {
       finalStates[id] = down ? `offline (${down.kind} in round ${down.round} at ${down.state})` : 'offline';
       continue;
@@ -273,18 +310,20 @@ async function federate(given: Scenario, options: RunOptions, recorder: RunRecor
     const snapshot = actor.getSnapshot() as { value: unknown; status: string; context: { failure: string | null } };
     finalStates[id] = typeof snapshot.value === 'string' ? snapshot.value : JSON.stringify(snapshot.value);
     if (snapshot.context.failure) failures[id] = snapshot.context.failure;
-    else if (snapshot.status === 'active') failures[id] = `stalled in ${finalStates[id]}: no event left to process`;
+    else if (snapshot.status === 'active')
+      failures[id] = timedOut ? `still in ${finalStates[id]} after ${((schedule?.limitMs ?? 0) / 1000).toFixed(0)} virtual s` : `stalled in ${finalStates[id]}: no event left to process`;
   }
   controller.stop();
   await transport.close();
   // The invariants read the whole federation's trace: checked where every actor ran.
+  // A run stopped early has no end to check: its prefix's safety is the explorer's to check.
   const violations =
-    localIds.length === clientIds.length + 1
+    localIds.length === clientIds.length + 1 && !stopped
       ? checkInvariants(recorder.events, {
           clients: clientIds,
           quorum: quorumCount(scenario),
           acceptWithinRounds: lateAcceptWithinRounds(scenario),
-          ...(clock instanceof VirtualClock ? { endWithinMs: clientEndBounds(scenario, data, profiles) } : {}),
+          ...(clock instanceof VirtualClock ? { endWithinMs: clientEndBounds(scenario, data, profiles, schedule?.space ?? null) } : {}),
         })
       : [];
   try {
@@ -303,6 +342,8 @@ async function federate(given: Scenario, options: RunOptions, recorder: RunRecor
     virtualMs,
     roundsWallSeconds,
     wallSeconds: Number(process.hrtime.bigint() - wallStart) / 1e9,
+    stopped,
+    timedOut,
   };
 }
 
@@ -311,8 +352,9 @@ async function federate(given: Scenario, options: RunOptions, recorder: RunRecor
  * round it is in (its longest round of work), and the finish may take the links' latency and the
  * longest hold the message rules allow to reach it.
  */
-function clientEndBounds(scenario: Scenario, data: FederationData, profiles: ProfileSource): Record<string, number> {
-  const hold = longestMessageHoldMs(scenario.faults.messages);
+function clientEndBounds(scenario: Scenario, data: FederationData, profiles: ProfileSource, space: FaultSpace | null): Record<string, number> {
+  const added = space ? Math.max(0, ...space.delaysMs, space.reorderHoldMs) : 0;
+  const hold = longestMessageHoldMs(scenario.faults.messages) + added;
   const serverLatency = profiles.linkProfile('server').latencyMs;
   return Object.fromEntries(
     scenario.clients.map((c, i) => {

@@ -90,10 +90,19 @@ export class RunRecorder {
   private readonly listeners: EventListener[] = [];
   private files: Record<FileName, number> | null = null;
 
+  /** `<actor>/<message id>` of every accepted message, for the state of a run under exploration. */
+  private readonly accepted: string[] = [];
+
   event(event: RunEvent): void {
     this.events.push(event);
+    if (event.kind === 'accepted') this.accepted.push(`${event.actor}/${String(event.messageId)}`);
     this.append('events.jsonl', event);
     for (const l of this.listeners) l(event);
+  }
+
+  /** What the invariants remember of the run so far (messages accepted): part of its state. */
+  acceptedDigest(): string {
+    return [...this.accepted].sort().join(',');
   }
 
   metric(m: RoundMetrics): void {

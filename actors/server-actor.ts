@@ -2,6 +2,7 @@
  * Wires the pure server machine to a transport, a clock and a {@link ServerLearner}.
  */
 import { createActor, fromPromise, type Actor } from 'xstate';
+import { actorClock } from '../core/clock/clock.js';
 import type { ServerLearner } from '../core/learning/server-learner.js';
 import type { Envelope } from '../core/protocol/messages.js';
 import { serverInbox } from '../core/protocol/subjects.js';
@@ -97,7 +98,7 @@ export function createServerActor(deps: ServerActorDeps): Actor<typeof serverMac
   };
 
   const actor = createActor(withWork(deps.machine ?? serverMachine), {
-    clock,
+    clock: actorClock(clock, id),
     ...shell.restoredSnapshot,
     input: serverMachineInput(scenario, deps.resume?.afterRound),
   });

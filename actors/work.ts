@@ -89,6 +89,6 @@ export class WorkRunner {
         this.recorder.timing({ actor: this.actor, round, state, wallSeconds: Number(process.hrtime.bigint() - start) / 1e9 });
       }
     };
-    return this.clock.charge(workDuration(this.profile, kind, samples), () => (this.queue ? this.queue.run(timed) : timed()));
+    return this.clock.charge(workDuration(this.profile, kind, samples), () => (this.queue ? this.queue.run(timed) : timed()), `${this.actor}:${state}`);
   }
 }

@@ -1,9 +1,11 @@
+import type { Scheduler } from '../schedule/choices.js';
 import type { Clock, TimerId } from './clock.js';
 
 interface Scheduled {
   at: number;
   seq: number;
   id: TimerId;
+  label: string;
   fire: () => void | Promise<void>;
 }
 
@@ -14,6 +16,9 @@ interface Scheduled {
  * computation started by {@link charge} runs meanwhile; its result is released only when
  * virtual time reaches the charged completion time. Hence a seeded run replays exactly, and
  * a 10-minute straggler costs no wall time.
+ *
+ * Events due at the same time fire in the order they were scheduled, unless a {@link Scheduler}
+ * is given: then it picks which goes first (an `order` choice between their labels).
  */
 export class VirtualClock implements Clock {
   private time: number;
@@ -22,42 +27,61 @@ export class VirtualClock implements Clock {
   private readonly heap: Scheduled[] = [];
   private readonly cancelled = new Set<TimerId>();
   private running = false;
+  private scheduler: Scheduler | null = null;
 
   /** `startMs`: where virtual time begins (a resumed run goes on from its checkpoint's time). */
   constructor(startMs = 0) {
     this.time = startMs;
   }
 
+  /** Let `scheduler` order the events due at the same time. */
+  useScheduler(scheduler: Scheduler): void {
+    this.scheduler = scheduler;
+  }
+
   now(): number {
     return this.time;
   }
 
-  setTimeout(fn: () => void, ms: number): TimerId {
-    return this.schedule(ms, fn);
+  setTimeout(fn: () => void, ms: number, label = 'timer'): TimerId {
+    return this.schedule(ms, fn, label);
   }
 
   clearTimeout(id: TimerId): void {
     this.cancelled.add(id);
   }
 
-  charge<T>(durationMs: number, work: () => Promise<T>): Promise<T> {
+  charge<T>(durationMs: number, work: () => Promise<T>, label = 'work'): Promise<T> {
     const result = work();
     // Avoid an unhandled rejection before the completion event awaits it.
     result.catch(() => undefined);
     return new Promise<T>((resolve, reject) => {
-      this.schedule(durationMs, async () => {
-        try {
-          resolve(await result);
-        } catch (error) {
-          reject(error);
-        }
-      });
+      this.schedule(
+        durationMs,
+        async () => {
+          try {
+            resolve(await result);
+          } catch (error) {
+            reject(error);
+          }
+        },
+        label,
+      );
     });
   }
 
   /** Number of events still queued (cancelled ones included until they surface). */
   get pending(): number {
     return this.heap.length;
+  }
+
+  /** What is due and when, relative to now: part of a run's state for exploration. */
+  pendingDigest(): string {
+    return this.heap
+      .filter((e) => !this.cancelled.has(e.id))
+      .map((e) => `${e.at - this.time}:${e.label}`)
+      .sort()
+      .join(',');
   }
 
   /**
@@ -71,7 +95,8 @@ export class VirtualClock implements Clock {
       await settle();
       while (this.heap.length > 0) {
         if (options.until?.()) break;
-        const next = this.pop();
+        const next = this.scheduler ? this.popChosen() : this.pop();
+        if (!next) continue;
         if (this.cancelled.delete(next.id)) continue;
         if (options.limitMs !== undefined && next.at > options.limitMs) {
           this.push(next);
@@ -87,11 +112,33 @@ export class VirtualClock implements Clock {
     }
   }
 
-  private schedule(ms: number, fire: () => void | Promise<void>): TimerId {
+  private schedule(ms: number, fire: () => void | Promise<void>, label: string): TimerId {
     if (!Number.isFinite(ms) || ms < 0) throw new Error(`VirtualClock: invalid delay ${ms} ms`);
     const id = this.nextId++;
-    this.push({ at: this.time + ms, seq: this.seq++, id, fire });
+    this.push({ at: this.time + ms, seq: this.seq++, id, label, fire });
     return id;
+  }
+
+  /**
+   * The next event, the scheduler choosing among those due at the same time by label (events
+   * of one label keep their order); undefined when only cancelled ones were due.
+   */
+  private popChosen(): Scheduled | undefined {
+    const first = this.pop();
+    const due: Scheduled[] = [];
+    for (let e: Scheduled | undefined = first; e; e = this.heap.length > 0 && (this.heap[0] as Scheduled).at === first.at ? this.pop() : undefined) {
+      if (this.cancelled.delete(e.id)) continue;
+      due.push(e);
+    }
+    if (due.length === 0) return undefined;
+    const labels = [...new Set(due.map((e) => e.label))];
+    let chosen = due[0] as Scheduled;
+    if (labels.length > 1) {
+      const i = (this.scheduler as Scheduler).choose({ key: `order@${first.at}:${labels.join('|')}`, kind: 'order', options: labels, scenarioChoice: 0 });
+      chosen = due.find((e) => e.label === labels[i]) as Scheduled;
+    }
+    for (const e of due) if (e !== chosen) this.push(e);
+    return chosen;
   }
 
   private push(item: Scheduled): void {

@@ -12,11 +12,14 @@ import type { AnyActor } from 'xstate';
 import type { Clock } from '../clock/clock.js';
 import type { AdapterWeights } from '../models/model.js';
 import { Random } from '../random.js';
+import { scenarioScheduler, type Scheduler } from '../schedule/choices.js';
+import { stateText } from '../schedule/digest.js';
+import { actorOptions, parseOption, type FaultSpace } from '../schedule/fault-space.js';
 import type { Profile } from '../scenario/schema.js';
 import type { FaultEventSink } from './interceptor.js';
 import { ActorLife } from './life.js';
 import { activeNodeIds, persistedSnapshot, rearmDelays, type PersistedActor, type StateStore } from './persistence.js';
-import { faultsRestartActors, roundMatches, type Faults } from './schema.js';
+import { faultsRestartActors, roundMatches, type Faults, type Partition } from './schema.js';
 import { leafStateName } from '../../machines/introspect.js';
 import { adapterChangingStates, type Role } from './states.js';
 import type { ProfileSource } from './stragglers.js';
@@ -69,6 +72,8 @@ interface Entry {
   adapter: AdapterWeights | null;
   /** The snapshot last saved (machine snapshots are immutable: the same object, nothing new). */
   saved: unknown;
+  /** Entries into each `<round>/<state>` so far (a restarted actor enters its state again). */
+  entries: Map<string, number>;
 }
 
 export interface ControllerOptions {
@@ -78,6 +83,12 @@ export interface ControllerOptions {
   recorder: FaultEventSink;
   store: StateStore;
   profiles: ProfileSource;
+  /** Makes the dropout draws and the explorer's choices (default: the scenario's own draws). */
+  scheduler?: Scheduler;
+  /** Faults an explorer may add as an actor enters a state (none when absent). */
+  space?: FaultSpace | null;
+  /** Cut actors off from the rest (the interceptor's partitions), for faults an explorer adds. */
+  addPartition?: (p: Partition, cause: string) => void;
 }
 
 export class FaultController {
@@ -90,7 +101,8 @@ export class FaultController {
   readonly persisting: boolean;
 
   constructor(private readonly options: ControllerOptions) {
-    this.persisting = faultsRestartActors(options.faults);
+    // An explorer may crash any actor: each then persists what it needs to come back.
+    this.persisting = faultsRestartActors(options.faults) || (options.space?.kinds.has('crash') ?? false) || (options.space?.kinds.has('dropout') ?? false);
   }
 
   add(id: string, role: Role, spawn: Spawn): void {
@@ -109,6 +121,7 @@ export class FaultController {
       persistedLeaf: null,
       adapter: null,
       saved: null,
+      entries: new Map(),
     });
   }
 
@@ -152,6 +165,19 @@ export class FaultController {
 
   stop(): void {
     for (const e of this.entries.values()) e.current?.actor.stop();
+  }
+
+  /** Every actor's machine state, liveness and fault history: the controller's part of a run's state. */
+  digest(): string {
+    const actors = [...this.entries.values()].map((e) => {
+      const snapshot = e.current?.actor.getSnapshot() as { value?: unknown; context?: unknown } | undefined;
+      const local = e.current?.parts.local() as { endpoint?: { sequence?: number } } | undefined;
+      // A down actor comes back as it was persisted.
+      const saved = e.online ? null : this.options.store.load(e.id);
+      const resume = saved ? [(saved.snapshot as { value?: unknown }).value, (saved.snapshot as { context?: unknown }).context, saved.enteredAt] : null;
+      return [e.id, e.online, e.epoch, e.down?.kind ?? null, e.rejoinRound, snapshot?.value ?? null, snapshot?.context ?? null, local?.endpoint?.sequence ?? null, [...e.entries], resume];
+    });
+    return stateText([actors, [...this.firedCrashes], [...this.firedScripts], [...this.dropoutDraws], this.pendingRestarts]);
   }
 
   private entry(id: string): Entry {
@@ -232,28 +258,29 @@ export class FaultController {
 
   private onState(entry: Entry, state: string, round: number): void {
     entry.state = { state, round };
+    const where = `${round}/${state}`;
+    const nth = (entry.entries.get(where) ?? 0) + 1;
+    entry.entries.set(where, nth);
     const { faults, clock, seed } = this.options;
+    const scheduler = this.options.scheduler ?? scenarioScheduler;
     faults.crashes.forEach((spec, i) => {
-      if (this.firedCrashes.has(i) || spec.actor !== entry.id || spec.round !== round || spec.state !== state) return;
+      if (this.firedCrashes.has(i) || spec.actor !== entry.id || spec.round !== round || spec.state !== state || spec.nth !== nth) return;
       this.firedCrashes.add(i);
-      const pinned = spec.afterMs === 0 ? this.pin(entry) : undefined;
-      clock.setTimeout(() => this.crashAndRestart(entry, i, pinned), spec.afterMs);
+      this.crash(entry, `crashes[${i}]`, spec.afterMs, spec.restartAfterMs);
     });
     if (entry.role === 'client') {
-      const drop = (cause: string, rejoinRound: number | null) => {
-        const pinned = this.pin(entry);
-        clock.setTimeout(() => void this.goDown(entry, 'dropout', { cause, rejoinRound, pinned }), 0);
-      };
       faults.dropout.script.forEach((spec, i) => {
-        if (this.firedScripts.has(i) || spec.client !== entry.id || spec.round !== round || spec.state !== state) return;
+        if (this.firedScripts.has(i) || spec.client !== entry.id || spec.round !== round || spec.state !== state || spec.nth !== nth) return;
         this.firedScripts.add(i);
-        drop(`dropout.script[${i}]`, spec.rejoinRound ?? null);
+        this.dropOut(entry, `dropout.script[${i}]`, spec.rejoinRound ?? null);
       });
       const d = faults.dropout;
       const key = `${entry.id}/${round}`;
       if (d.p > 0 && state === d.state && round > 0 && !this.dropoutDraws.has(key) && (!d.clients || d.clients.includes(entry.id)) && roundMatches(d.rounds, round)) {
         this.dropoutDraws.add(key);
-        if (Random.stream(seed, `faults/dropout/${key}`).next() < d.p) drop('dropout.p', round + d.rejoinAfterRounds);
+        const drawn = Random.stream(seed, `faults/dropout/${key}`).next() < d.p ? 1 : 0;
+        const point = { key: `rule:dropout.p:${key}`, kind: 'rule' as const, options: ['skip', 'apply'], scenarioChoice: drawn, weights: [1 - d.p, d.p], actor: entry.id, state, round };
+        if (scheduler.choose(point) === 1) this.dropOut(entry, 'dropout.p', round + d.rejoinAfterRounds);
       }
     }
     if (entry.role === 'server' && state === 'announceRound') {
@@ -261,18 +288,46 @@ export class FaultController {
         if (!e.online && e.down?.kind === 'dropout' && e.rejoinRound !== null && e.rejoinRound <= round) this.comeBack(e, 'rejoin');
       }
     }
+    if (this.options.space && state !== 'done' && state !== 'failed') this.exploreAt(entry, state, round, nth, scheduler);
   }
 
-  private async crashAndRestart(entry: Entry, index: number, pinned: PersistedActor | undefined): Promise<void> {
-    const spec = this.options.faults.crashes[index];
-    if (!spec) return;
-    const crashed = await this.goDown(entry, 'crash', { cause: `crashes[${index}]`, rejoinRound: null, pinned });
-    if (!crashed || spec.restartAfterMs === 'never') return;
+  /** The fault an explorer adds as the actor enters this state, if any. */
+  private exploreAt(entry: Entry, state: string, round: number, nth: number, scheduler: Scheduler): void {
+    const options = actorOptions(this.options.space as FaultSpace, entry.role);
+    const key = `actor:${entry.id}:r${round}:${state}#${nth}`;
+    const { kind, param } = parseOption(options[scheduler.choose({ key, kind: 'actor', options, scenarioChoice: 0, actor: entry.id, state, round })] as string);
+    if (kind === 'crash') this.crash(entry, 'explore', 0, param === 'never' ? 'never' : Number(param));
+    else if (kind === 'dropout') this.dropOut(entry, 'explore', param === 'never' ? null : round + 1);
+    else if (kind === 'partition') {
+      const now = this.options.clock.now();
+      this.options.addPartition?.({ actors: [entry.id], fromMs: now, toMs: now + Number(param) }, 'explore');
+    }
+  }
+
+  /** Take the actor down `afterMs` after it entered its state (at once: as it was on entering it), restart it later or never. */
+  private crash(entry: Entry, cause: string, afterMs: number, restartAfterMs: number | 'never'): void {
+    const pinned = afterMs === 0 ? this.pin(entry) : undefined;
+    this.options.clock.setTimeout(() => this.crashAndRestart(entry, cause, restartAfterMs, pinned), afterMs, `fault:crash:${entry.id}`);
+  }
+
+  /** The client leaves as it was on entering its state, and comes back when `rejoinRound` is announced (null: never). */
+  private dropOut(entry: Entry, cause: string, rejoinRound: number | null): void {
+    const pinned = this.pin(entry);
+    this.options.clock.setTimeout(() => void this.goDown(entry, 'dropout', { cause, rejoinRound, pinned }), 0, `fault:dropout:${entry.id}`);
+  }
+
+  private async crashAndRestart(entry: Entry, cause: string, restartAfterMs: number | 'never', pinned: PersistedActor | undefined): Promise<void> {
+    const crashed = await this.goDown(entry, 'crash', { cause, rejoinRound: null, pinned });
+    if (!crashed || restartAfterMs === 'never') return;
     this.pendingRestarts++;
-    this.options.clock.setTimeout(() => {
-      this.pendingRestarts--;
-      this.comeBack(entry, 'restart');
-    }, spec.restartAfterMs);
+    this.options.clock.setTimeout(
+      () => {
+        this.pendingRestarts--;
+        this.comeBack(entry, 'restart');
+      },
+      restartAfterMs,
+      `fault:restart:${entry.id}`,
+    );
   }
 
   /** Crash or drop out: stop the actor, cut its links, wait for its running work to settle. */

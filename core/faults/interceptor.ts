@@ -7,17 +7,18 @@
  *   1. the receiver is offline (crashed, dropped out)          -> drop, cause `offline`
  *   2. the sender went offline after sending (link cut)          -> drop, cause `sender-offline`
  *   3. a partition separates sender and receiver now             -> drop, cause `partition[i]`
- *   4. each matching message rule, in file order, with its own draw against `p`:
- *      drop (stops here), delay (adds up), duplicate, corrupt (flips bytes), reorder.
- * Every decision is recorded (kinds drop / delay / duplicate / reorder / corrupt / partition);
- * draws come from `Random.stream(seed, 'faults/messages/<rule>/<message id>/<receiver>')`, so
- * they do not depend on the order in which decisions are taken.
+ *   4. each matching message rule, in file order, with its own draw against `p`, then the fault
+ *      an explorer adds (message-rules.ts): drop (stops here), delay (adds up), duplicate,
+ *      corrupt (flips bytes), reorder.
+ * Every decision is recorded (kinds drop / delay / duplicate / reorder / corrupt / partition).
+ * Partitions are the scenario's, plus those an explorer adds while the run goes on.
  */
 import type { Clock } from '../clock/clock.js';
-import type { MessageType } from '../protocol/messages.js';
-import { Random } from '../random.js';
+import type { Scheduler } from '../schedule/choices.js';
+import type { FaultSpace } from '../schedule/fault-space.js';
 import type { MessageHandler, PublishOptions, Subscription, Transport, TransportMessage } from '../transport/transport.js';
-import { roundMatches, type MessageRule, type Partition } from './schema.js';
+import { MessageRules, type MessageMeta } from './message-rules.js';
+import type { MessageRule, Partition } from './schema.js';
 
 export interface FaultEvent {
   t: number;
@@ -47,16 +48,10 @@ export interface InterceptorOptions {
   status: ActorStatus;
   rules: readonly MessageRule[];
   partitions: readonly Partition[];
-}
-
-interface MessageMeta {
-  subject: string;
-  type: MessageType | string;
-  round: number;
-  sender: string;
-  /** Envelope id when the publish was seen here, else a subject-based key. */
-  id: string;
-  senderEpoch: number | null;
+  /** Makes the rules' draws and the explorer's choices (default: the scenario's own draws). */
+  scheduler?: Scheduler;
+  /** Faults an explorer may add at each delivery (none when absent). */
+  space?: FaultSpace | null;
 }
 
 interface Subscriber {
@@ -92,35 +87,39 @@ export function parseSubject(subject: string): { round: number; type: string; se
   return { round: Number(r.slice(1)), type, sender: parts[4] ?? BROADCAST_SENDER };
 }
 
-const asList = <T>(v: T | T[] | undefined): T[] | undefined => (v === undefined ? undefined : Array.isArray(v) ? v : [v]);
-
 export class FaultInterceptor {
   private readonly patterns = new Map<string, PatternEntry>();
   /** Publishes seen here (the in-memory transport delivers the very same bytes). */
   private readonly sent = new WeakMap<Uint8Array, { id: string; sender: string; epoch: number }>();
-  private readonly uses: number[];
   private readonly held = new Map<string, Held[]>();
   private readonly subjectCounts = new Map<string, number>();
-  private readonly rules: { rule: MessageRule; types?: string[]; from?: string[]; to?: string[]; states?: string[] }[];
+  private readonly rules: MessageRules;
+  private readonly partitions: Partition[] = [];
 
   constructor(
     private readonly inner: Transport,
     private readonly options: InterceptorOptions,
   ) {
-    this.rules = options.rules.map((rule) => ({
-      rule,
-      types: asList(rule.type),
-      from: asList(rule.from),
-      to: asList(rule.to),
-      states: asList(rule.state),
-    }));
-    this.uses = options.rules.map(() => 0);
-    const { clock, recorder } = options;
-    options.partitions.forEach((p, i) => {
-      const at = clock.now();
-      clock.setTimeout(() => recorder.event({ t: clock.now(), actor: 'network', round: this.serverRound(), kind: 'partition', partition: i, phase: 'start', actors: p.actors }), Math.max(0, p.fromMs - at));
-      clock.setTimeout(() => recorder.event({ t: clock.now(), actor: 'network', round: this.serverRound(), kind: 'partition', partition: i, phase: 'end', actors: p.actors }), Math.max(0, p.toMs - at));
-    });
+    this.rules = new MessageRules(options.rules, options.seed, options.scheduler, options.space ?? null);
+    for (const p of options.partitions) this.addPartition(p, `partitions[${this.partitions.length}]`);
+  }
+
+  /** Cut `p.actors` off from everyone else between its two clock times (recorded as it starts and ends). */
+  addPartition(p: Partition, cause: string): void {
+    const { clock, recorder } = this.options;
+    const i = this.partitions.length;
+    this.partitions.push(p);
+    const at = clock.now();
+    const mark = (phase: 'start' | 'end') => () =>
+      recorder.event({ t: clock.now(), actor: 'network', round: this.serverRound(), kind: 'partition', partition: i, phase, actors: p.actors, cause });
+    clock.setTimeout(mark('start'), Math.max(0, p.fromMs - at), `partition:${i}:start`);
+    clock.setTimeout(mark('end'), Math.max(0, p.toMs - at), `partition:${i}:end`);
+  }
+
+  /** Messages held back, partitions and rule counters: the interceptor's part of a run's state. */
+  digest(): string {
+    const held = [...this.held].map(([r, list]) => `${r}:${list.map((h) => h.meta.id).join('+')}`).sort();
+    return `${held.join(',')}|${this.partitions.map((p) => `${p.actors.join('+')}@${p.fromMs}-${p.toMs}`).join(',')}|${this.rules.digest()}`;
   }
 
   /** The transport as one actor sees it. */
@@ -222,71 +221,31 @@ export class FaultInterceptor {
   }
 
   private route(sub: Subscriber, message: TransportMessage, meta: MessageMeta): void {
-    const { status, clock, seed } = this.options;
+    const { status, clock } = this.options;
     const receiver = sub.receiver;
     if (!status.online(receiver)) return this.record('drop', receiver, meta, { cause: 'offline' });
     if (meta.senderEpoch !== null && status.epoch(meta.sender) !== meta.senderEpoch)
       return this.record('drop', receiver, meta, { cause: 'sender-offline' });
     const now = clock.now();
-    const cut = this.options.partitions.findIndex(
+    const cut = this.partitions.findIndex(
       (p) => now >= p.fromMs && now < p.toMs && p.actors.includes(receiver) !== p.actors.includes(meta.sender),
     );
     if (cut >= 0) return this.record('drop', receiver, meta, { cause: `partition[${cut}]` });
 
-    let data = message.data;
-    let delayMs = 0;
-    let copies = 0;
-    let gapMs = 0;
-    let hold: number | null = null;
-    const state = status.stateOf(receiver)?.state;
-    for (const [i, r] of this.rules.entries()) {
-      const { rule } = r;
-      if (r.types && !r.types.includes(meta.type)) continue;
-      if (r.from && !r.from.includes(meta.sender)) continue;
-      if (r.to && !r.to.includes(receiver)) continue;
-      if (!roundMatches(rule.round, meta.round)) continue;
-      if (r.states && (state === undefined || !r.states.includes(state))) continue;
-      if (rule.limit !== undefined && (this.uses[i] as number) >= rule.limit) continue;
-      const rng = Random.stream(seed, `faults/messages/${i}/${meta.id}/${receiver}`);
-      if (rule.p < 1 && rng.next() >= rule.p) continue;
-      this.uses[i] = (this.uses[i] as number) + 1;
-      const cause = `messages[${i}]`;
-      switch (rule.action) {
-        case 'drop':
-          return this.record('drop', receiver, meta, { cause });
-        case 'delay': {
-          const ms = (rule.ms ?? 0) + (rule.jitterMs ? rng.next() * rule.jitterMs : 0);
-          delayMs += ms;
-          this.record('delay', receiver, meta, { cause, ms });
-          break;
-        }
-        case 'duplicate':
-          copies += rule.copies ?? 1;
-          gapMs = rule.gapMs ?? 0;
-          this.record('duplicate', receiver, meta, { cause, copies: rule.copies ?? 1, gapMs });
-          break;
-        case 'corrupt': {
-          const flipped = corrupt(data, rule.bytes ?? 1, rng);
-          data = flipped.data;
-          this.record('corrupt', receiver, meta, { cause, positions: flipped.positions });
-          break;
-        }
-        case 'reorder':
-          hold = rule.maxHoldMs ?? 60_000;
-          this.record('reorder', receiver, meta, { cause, maxHoldMs: hold });
-          break;
-      }
-    }
-    const out: TransportMessage = data === message.data ? message : { subject: message.subject, data };
+    const fate = this.rules.fate(meta, receiver, status.stateOf(receiver), message.data, (kind, detail) => this.record(kind, receiver, meta, detail));
+    if (fate.dropped !== null) return;
+    const { copies, gapMs, holdMs } = fate;
+    const out: TransportMessage = fate.data === message.data ? message : { subject: message.subject, data: fate.data };
+    const label = `fault:${meta.id}>${receiver}`;
     const deliverAll = () => {
-      if (hold !== null) this.hold(sub, out, meta, hold);
+      if (holdMs !== null) this.hold(sub, out, meta, holdMs);
       else this.deliver(sub, out, meta);
       for (let k = 1; k <= copies; k++) {
         if (gapMs === 0) this.deliver(sub, out, meta);
-        else clock.setTimeout(() => this.deliver(sub, out, meta), gapMs * k);
+        else clock.setTimeout(() => this.deliver(sub, out, meta), gapMs * k, label);
       }
     };
-    if (delayMs > 0) clock.setTimeout(deliverAll, delayMs);
+    if (fate.delayMs > 0) clock.setTimeout(deliverAll, fate.delayMs, label);
     else deliverAll();
   }
 
@@ -312,28 +271,20 @@ export class FaultInterceptor {
       sub,
       message,
       meta,
-      timer: this.options.clock.setTimeout(() => {
-        const current = this.held.get(sub.receiver);
-        const at = current?.indexOf(entry) ?? -1;
-        if (!current || at < 0) return;
-        current.splice(at, 1);
-        if (current.length === 0) this.held.delete(sub.receiver);
-        this.deliver(sub, message, meta);
-      }, maxHoldMs),
+      timer: this.options.clock.setTimeout(
+        () => {
+          const current = this.held.get(sub.receiver);
+          const at = current?.indexOf(entry) ?? -1;
+          if (!current || at < 0) return;
+          current.splice(at, 1);
+          if (current.length === 0) this.held.delete(sub.receiver);
+          this.deliver(sub, message, meta);
+        },
+        maxHoldMs,
+        `fault:${meta.id}>${sub.receiver}`,
+      ),
     };
     list.push(entry);
     this.held.set(sub.receiver, list);
   }
-}
-
-/** A copy of `data` with `count` bytes XOR-ed with non-zero values at seeded positions. */
-export function corrupt(data: Uint8Array, count: number, rng: Random): { data: Uint8Array; positions: number[] } {
-  const out = new Uint8Array(data);
-  const positions: number[] = [];
-  for (let i = 0; i < count && out.length > 0; i++) {
-    const at = rng.int(out.length);
-    out[at] = (out[at] as number) ^ (1 + rng.int(255));
-    positions.push(at);
-  }
-  return { data: out, positions };
 }

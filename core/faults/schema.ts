@@ -63,6 +63,8 @@ export const MessageRuleSchema = z
     p: probability.default(1),
     /** Apply at most this many times (per rule, over the run). */
     limit: positiveInt.optional(),
+    /** Only the nth message (1-based) the selectors match, per rule over the run (reproducers name one message so). */
+    nth: positiveInt.optional(),
     /** delay: fixed extra transit time, plus a uniform draw in [0, jitterMs). */
     ms: ms.optional(),
     jitterMs: ms.optional(),
@@ -106,6 +108,8 @@ export const CrashSchema = z
     afterMs: ms.default(0),
     /** Restart this long after the crash; `never` keeps it down. */
     restartAfterMs: z.union([ms, z.literal('never')], { error: 'expected milliseconds or "never"' }).default(1000),
+    /** On the nth entry into that state in that round (an actor back from a crash enters it again). */
+    nth: positiveInt.default(1),
   })
   .strict();
 export type Crash = z.infer<typeof CrashSchema>;
@@ -118,6 +122,8 @@ export const ScriptedDropoutSchema = z
     state: z.string().default('trainPrivate'),
     /** Absent: never comes back. */
     rejoinRound: positiveInt.optional(),
+    /** On the nth entry into that state in that round. */
+    nth: positiveInt.default(1),
   })
   .strict()
   .refine((d) => d.rejoinRound === undefined || d.rejoinRound > d.round, { path: ['rejoinRound'], message: 'expected a round after the one it leaves in' });

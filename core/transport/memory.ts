@@ -34,7 +34,7 @@ export class MemoryTransport implements Transport {
     const now = this.clock.now();
     const sent = Math.max(now, this.linkFreeAt.get(options.sender) ?? now) + link.transmitMs(data.byteLength);
     this.linkFreeAt.set(options.sender, sent);
-    this.clock.setTimeout(() => this.deliver(subject, data), sent + link.latencyMs - now);
+    this.clock.setTimeout(() => this.deliver(subject, data), sent + link.latencyMs - now, `net:${subject}`);
   }
 
   subscribe(pattern: string, handler: MessageHandler): Subscription {
