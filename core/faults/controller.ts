@@ -279,7 +279,7 @@ export class FaultController {
       if (d.p > 0 && state === d.state && round > 0 && !this.dropoutDraws.has(key) && (!d.clients || d.clients.includes(entry.id)) && roundMatches(d.rounds, round)) {
         this.dropoutDraws.add(key);
         const drawn = Random.stream(seed, `faults/dropout/${key}`).next() < d.p ? 1 : 0;
-        const point = { key: `rule:dropout.p:${key}`, kind: 'rule' as const, options: ['skip', 'apply'], scenarioChoice: drawn, weights: [1 - d.p, d.p], actor: entry.id, state, round };
+        const point = { key: `rule:dropout.p:${key}`, kind: 'rule' as const, options: ['skip', 'apply'], scenarioChoice: drawn, weights: [1 - d.p, d.p], actor: entry.id, state, round, t: clock.now() };
         if (scheduler.choose(point) === 1) this.dropOut(entry, 'dropout.p', round + d.rejoinAfterRounds);
       }
     }
@@ -295,13 +295,11 @@ export class FaultController {
   private exploreAt(entry: Entry, state: string, round: number, nth: number, scheduler: Scheduler): void {
     const options = actorOptions(this.options.space as FaultSpace, entry.role);
     const key = `actor:${entry.id}:r${round}:${state}#${nth}`;
-    const { kind, param } = parseOption(options[scheduler.choose({ key, kind: 'actor', options, scenarioChoice: 0, actor: entry.id, state, round })] as string);
+    const t = this.options.clock.now();
+    const { kind, param } = parseOption(options[scheduler.choose({ key, kind: 'actor', options, scenarioChoice: 0, actor: entry.id, state, round, t })] as string);
     if (kind === 'crash') this.crash(entry, 'explore', 0, param === 'never' ? 'never' : Number(param));
     else if (kind === 'dropout') this.dropOut(entry, 'explore', param === 'never' ? null : round + 1);
-    else if (kind === 'partition') {
-      const now = this.options.clock.now();
-      this.options.addPartition?.({ actors: [entry.id], fromMs: now, toMs: now + Number(param) }, 'explore');
-    }
+    else if (kind === 'partition') this.options.addPartition?.({ actors: [entry.id], fromMs: t, toMs: t + Number(param) }, 'explore');
   }
 
   /** Take the actor down `afterMs` after it entered its state (at once: as it was on entering it), restart it later or never. */

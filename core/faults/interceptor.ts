@@ -112,8 +112,9 @@ export class FaultInterceptor {
     const at = clock.now();
     const mark = (phase: 'start' | 'end') => () =>
       recorder.event({ t: clock.now(), actor: 'network', round: this.serverRound(), kind: 'partition', partition: i, phase, actors: p.actors, cause });
-    clock.setTimeout(mark('start'), Math.max(0, p.fromMs - at), `partition:${i}:start`);
-    clock.setTimeout(mark('end'), Math.max(0, p.toMs - at), `partition:${i}:end`);
+    // Labelled by who is cut off, not by index: a reproducer lists the same partition at another index.
+    clock.setTimeout(mark('start'), Math.max(0, p.fromMs - at), `partition:${p.actors.join('+')}:start`);
+    clock.setTimeout(mark('end'), Math.max(0, p.toMs - at), `partition:${p.actors.join('+')}:end`);
   }
 
   /** Messages held back, partitions and rule counters: the interceptor's part of a run's state. */

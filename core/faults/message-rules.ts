@@ -55,6 +55,8 @@ interface CompiledRule {
 export class MessageRules {
   private readonly rules: CompiledRule[];
   private readonly explore: string[] | null;
+  /** Messages seen per (type, sender, receiver, round). */
+  private readonly seen = new Map<string, number>();
 
   constructor(
     rules: readonly MessageRule[],
@@ -74,17 +76,24 @@ export class MessageRules {
   fate(meta: MessageMeta, receiver: string, receiverState: { state: string; round: number } | undefined, data: Uint8Array, record: FaultRecord): Fate {
     const fate: Extract<Fate, { dropped: null }> = { dropped: null, delayMs: 0, copies: 0, gapMs: 0, holdMs: null, data };
     const at = { actor: receiver, ...(receiverState ?? {}) };
+    // Every rule counts the messages it matches before any applies, so a rule's `nth` does not
+    // depend on what an earlier rule did to the message.
+    const matching = this.rules.map((r) => this.matches(r, meta, receiver, receiverState?.state) && ++r.matched > 0);
+    // Which message of its kind this is, for a rule that names it: `{ type, from, to, round, nth }`.
+    const kindKey = `${meta.type}|${meta.sender}|${receiver}|${meta.round}`;
+    const nth = (this.seen.get(kindKey) ?? 0) + 1;
+    this.seen.set(kindKey, nth);
+    const message = { type: meta.type, from: meta.sender, round: meta.round, nth };
     for (const [i, r] of this.rules.entries()) {
       const { rule } = r;
-      if (!this.matches(r, meta, receiver, receiverState?.state)) continue;
-      r.matched++;
+      if (!matching[i]) continue;
       if (rule.nth !== undefined && r.matched !== rule.nth) continue;
       if (rule.limit !== undefined && r.uses >= rule.limit) continue;
       const rng = Random.stream(this.seed, `faults/messages/${i}/${meta.id}/${receiver}`);
       if (rule.p < 1) {
         const drawn = rng.next() < rule.p ? 1 : 0;
         const key = `rule:messages[${i}]:${meta.id}>${receiver}`;
-        if (this.scheduler.choose({ key, kind: 'rule', options: ['skip', 'apply'], scenarioChoice: drawn, weights: [1 - rule.p, rule.p], ...at }) === 0) continue;
+        if (this.scheduler.choose({ key, kind: 'rule', options: ['skip', 'apply'], scenarioChoice: drawn, weights: [1 - rule.p, rule.p], message, ...at }) === 0) continue;
       }
       r.uses++;
       const cause = `messages[${i}]`;
@@ -96,7 +105,7 @@ export class MessageRules {
       apply(fate, rule.action, { ms: param, copies: rule.copies ?? 1, gapMs: rule.gapMs ?? 0, holdMs: rule.maxHoldMs ?? 60_000, bytes: rule.bytes ?? 1, rng, cause }, record);
     }
     if (this.explore && this.space) {
-      const option = this.explore[this.scheduler.choose({ key: `msg:${meta.id}>${receiver}`, kind: 'message', options: this.explore, scenarioChoice: 0, ...at })] as string;
+      const option = this.explore[this.scheduler.choose({ key: `msg:${meta.id}>${receiver}`, kind: 'message', options: this.explore, scenarioChoice: 0, message, ...at })] as string;
       const { kind, param } = parseOption(option);
       if (kind === 'drop') {
         record('drop', { cause: 'explore' });

@@ -8,11 +8,9 @@
  * Arguments are copied to the worker (structured clone: the caller keeps its arrays); typed
  * arrays in answers are transferred. Requests to one model run in the order they were made.
  */
-import { createRequire } from 'node:module';
 import { availableParallelism } from 'node:os';
-import { dirname, join } from 'node:path';
-import { pathToFileURL } from 'node:url';
-import { Worker } from 'node:worker_threads';
+import type { Worker } from 'node:worker_threads';
+import { projectWorker } from '../ts-worker.js';
 import type { PublicLogits } from '../protocol/messages.js';
 import type { AlignedTeacher } from '../alignment/aligned-teacher.js';
 import type { BackendName } from './backend.js';
@@ -42,24 +40,6 @@ interface Pending {
   reject: (e: Error) => void;
 }
 
-/**
- * How to start a worker: the compiled entry directly, or, when this module runs as TypeScript
- * (tsx, vitest), a bootstrap that registers tsx's ESM loader in the worker and then imports
- * the .ts entry (`--import` in a worker's execArgv does not install loader hooks).
- */
-function workerStart(): { entry: URL | string; eval: boolean } {
-  if (!import.meta.url.endsWith('.ts')) return { entry: new URL('./model-worker.js', import.meta.url), eval: false };
-  const require = createRequire(import.meta.url);
-  const tsxDir = dirname(require.resolve('tsx/package.json'));
-  const exportsMap = (require('tsx/package.json') as { exports: Record<string, { import: { default: string } }> }).exports;
-  const api = pathToFileURL(join(tsxDir, exportsMap['./esm/api']?.import.default ?? 'dist/esm/api/index.mjs')).href;
-  const target = new URL('./model-worker.ts', import.meta.url).href;
-  const code =
-    `import(${JSON.stringify(api)}).then((tsx) => { tsx.register(); return import(${JSON.stringify(target)}); })` +
-    `.catch((e) => { console.error('model worker failed to start:', e); process.exit(1); });`;
-  return { entry: code, eval: true };
-}
-
 class WorkerSlot {
   readonly worker: Worker;
   readonly pending = new Map<number, Pending>();
@@ -67,8 +47,8 @@ class WorkerSlot {
   failure: Error | undefined;
 
   constructor(index: number) {
-    const start = workerStart();
-    this.worker = new Worker(start.entry, { eval: start.eval, name: `fedmkt-model-${index}` });
+    const entry = new URL(import.meta.url.endsWith('.ts') ? './model-worker.ts' : './model-worker.js', import.meta.url);
+    this.worker = projectWorker(entry, { name: `fedmkt-model-${index}` });
     this.worker.on('message', (res: WorkerResponse) => {
       const p = this.pending.get(res.id);
       if (!p) return;

@@ -26,6 +26,10 @@ export interface ChoicePoint {
   actor?: string;
   state?: string;
   round?: number;
+  /** Clock time of the choice. */
+  t?: number;
+  /** `rule` and `message` points: the message being delivered (to `actor`), the nth of its type, sender, receiver and round. */
+  message?: { type: string; from: string; round: number; nth: number };
 }
 
 export interface Scheduler {
