@@ -34,6 +34,8 @@ export interface ActorDeps {
   checkpoints?: RoundCheckpointing;
   /** Resuming a run: the checkpoint this actor goes on from (none: a fresh run). */
   resume?: ActorResume;
+  /** What a restart makes of the persisted snapshot (default: nothing); a planted bug may forget part of it. */
+  onRestore?: (snapshot: unknown) => unknown;
 }
 
 /** What an actor persists besides its machine snapshot and adapter. */
@@ -92,7 +94,9 @@ export class ActorShell {
 
   /** The machine snapshot to start from after a crash, if any. */
   get restoredSnapshot(): { snapshot: never } | Record<string, never> {
-    return this.deps.hooks?.restore ? { snapshot: this.deps.hooks.restore.snapshot as never } : {};
+    const saved = this.deps.hooks?.restore?.snapshot;
+    if (saved === undefined) return {};
+    return { snapshot: (this.deps.onRestore ? this.deps.onRestore(saved) : saved) as never };
   }
 
   /**

@@ -23,7 +23,7 @@ import type { FaultSpace } from '../core/schedule/fault-space.js';
 import type { clientMachine } from '../machines/client.js';
 import type { serverMachine } from '../machines/server.js';
 import type { DecodeContext } from '../core/protocol/codec.js';
-import { isProtocolOnly, lateAcceptWithinRounds, quorumCount, type ClientConfig, type Scenario, type ServerConfig } from '../core/scenario/schema.js';
+import { isProtocolOnly, lateAcceptWithinRounds, neverEndsAfterMs, quorumCount, type ClientConfig, type Scenario, type ServerConfig } from '../core/scenario/schema.js';
 import { MemoryTransport } from '../core/transport/memory.js';
 import type { Transport } from '../core/transport/transport.js';
 import type { Tokenizer } from '../core/tokenizers/tokenizer.js';
@@ -88,7 +88,14 @@ export interface RunOptions {
     limitMs?: number;
   };
   /** Machine definitions to run instead of the project's (variants with planted bugs test the checkers). */
-  machines?: { server?: typeof serverMachine; client?: typeof clientMachine };
+  machines?: MachineVariants;
+}
+
+export interface MachineVariants {
+  server?: typeof serverMachine;
+  client?: typeof clientMachine;
+  /** What a restart makes of an actor's persisted snapshot (default: nothing). */
+  onRestore?: (actor: string, snapshot: unknown) => unknown;
 }
 
 export interface RunResult {
@@ -105,7 +112,7 @@ export interface RunResult {
   wallSeconds: number;
   /** The schedule's `stopWhen` ended the run early: its end was not reached. */
   stopped: boolean;
-  /** The run had not ended at the schedule's `limitMs` of virtual time. */
+  /** The run had not ended by its limit of virtual time (it never ends). */
   timedOut: boolean;
 }
 
@@ -235,6 +242,7 @@ async function federate(given: Scenario, options: RunOptions, recorder: RunRecor
         computeQueue: learning.computeQueue,
         hooks,
         ...(options.machines?.server ? { machine: options.machines.server } : {}),
+        ...(options.machines?.onRestore ? { onRestore: (s: unknown) => options.machines!.onRestore!('server', s) } : {}),
         ...checkpointing('server', serverModel),
       }),
     );
@@ -263,6 +271,7 @@ async function federate(given: Scenario, options: RunOptions, recorder: RunRecor
         computeQueue: learning.computeQueue,
         hooks,
         ...(options.machines?.client ? { machine: options.machines.client } : {}),
+        ...(options.machines?.onRestore ? { onRestore: (s: unknown) => options.machines!.onRestore!(config.id, s) } : {}),
         ...checkpointing(config.id, model),
       }),
     );
@@ -289,8 +298,9 @@ async function federate(given: Scenario, options: RunOptions, recorder: RunRecor
   schedule?.onStart?.({ digest: () => `${clock.now()}|${(clock as VirtualClock).pendingDigest()}|${controller.digest()}|${transport.digest()}|${recorder.acceptedDigest()}` });
   let stopped = false;
   const until = () => controller.settled() || (schedule?.stopWhen?.() === true && (stopped = true));
-  const virtualMs =
-    clock instanceof VirtualClock ? await clock.run({ until, ...(schedule?.limitMs !== undefined ? { limitMs: schedule.limitMs } : {}) }) : await wallClockSettled(controller);
+  // A virtual-clock run that has not ended by then never will (a wait without a deadline, say).
+  const limitMs = schedule?.limitMs ?? neverEndsAfterMs(scenario) + clock.now();
+  const virtualMs = clock instanceof VirtualClock ? await clock.run({ until, limitMs }) : await wallClockSettled(controller);
   const timedOut = !stopped && !controller.settled();
 
   const roundsWallSeconds = Number(process.hrtime.bigint() - roundsStart) / 1e9;
@@ -311,7 +321,7 @@ async function federate(given: Scenario, options: RunOptions, recorder: RunRecor
     finalStates[id] = typeof snapshot.value === 'string' ? snapshot.value : JSON.stringify(snapshot.value);
     if (snapshot.context.failure) failures[id] = snapshot.context.failure;
     else if (snapshot.status === 'active')
-      failures[id] = timedOut ? `still in ${finalStates[id]} after ${((schedule?.limitMs ?? 0) / 1000).toFixed(0)} virtual s` : `stalled in ${finalStates[id]}: no event left to process`;
+      failures[id] = timedOut ? `still in ${finalStates[id]} after ${(limitMs / 1000).toFixed(0)} virtual s` : `stalled in ${finalStates[id]}: no event left to process`;
   }
   controller.stop();
   await transport.close();

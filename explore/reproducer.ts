@@ -8,7 +8,7 @@
  */
 import { Random } from '../core/random.js';
 import { quietChoice, type MadeChoice, type ScheduledChoice } from '../core/schedule/choices.js';
-import { parseOption, type FaultSpace } from '../core/schedule/fault-space.js';
+import { crashParams, parseOption, type FaultSpace } from '../core/schedule/fault-space.js';
 import type { Faults, MessageRule } from '../core/faults/schema.js';
 import type { Scenario } from '../core/scenario/schema.js';
 
@@ -110,8 +110,10 @@ export function readableFaults(scenario: Scenario, atoms: readonly Atom[], space
     const nth = Number(point.key.slice(point.key.lastIndexOf('#') + 1)) || 1;
     const at = { round: point.round, state: point.state, ...(nth > 1 ? { nth } : {}) };
     if (kind === 'crash') {
-      crashes.push({ actor: point.actor, ...at, restartAfterMs: param === 'never' ? 'never' : Number(param) });
-      lines.push(`crash ${point.actor} as it enters ${point.state} in round ${point.round}${param === 'never' ? ', for good' : `, restart after ${param} ms`}`);
+      const { restartAfterMs, afterMs } = crashParams(param);
+      crashes.push({ actor: point.actor, ...at, ...(afterMs > 0 ? { afterMs } : {}), restartAfterMs });
+      const when = afterMs > 0 ? `${afterMs} ms after it enters` : 'as it enters';
+      lines.push(`crash ${point.actor} ${when} ${point.state} in round ${point.round}${restartAfterMs === 'never' ? ', for good' : `, restart after ${restartAfterMs} ms`}`);
     } else if (kind === 'dropout') {
       const rejoin = param === 'rule' ? (point.round as number) + f.dropout.rejoinAfterRounds : param === 'never' ? undefined : (point.round as number) + 1;
       script.push({ client: point.actor, ...at, ...(rejoin !== undefined ? { rejoinRound: rejoin } : {}) });

@@ -8,7 +8,7 @@ import type { RunOptions } from '../actors/federation.js';
 import { protocolOnlyLearningStack } from '../actors/protocol-only-learning.js';
 import type { Property } from '../core/explore/properties.js';
 import { faultSpace, type FaultKind } from '../core/schedule/fault-space.js';
-import { isProtocolOnly, type Scenario } from '../core/scenario/schema.js';
+import { isProtocolOnly, neverEndsAfterMs, type Scenario } from '../core/scenario/schema.js';
 import type { ExploreTarget } from './runner.js';
 
 export interface TargetOptions {
@@ -29,17 +29,8 @@ export async function exploreTarget(scenario: Scenario, options: TargetOptions =
     space,
     properties: options.properties ?? [],
     ...(options.machines ? { machines: options.machines } : {}),
-    limitMs: runLimitMs(scenario),
+    limitMs: neverEndsAfterMs(scenario),
     maxEvents: 200 * (scenario.rounds + 2) * (scenario.clients.length + 1) * 20,
   };
 }
 
-/**
- * Virtual time after which a run that has not ended never will: ten times every deadline of
- * every round, the finish's announcements and a client's wait for a silent server, together.
- */
-export function runLimitMs(scenario: Scenario): number {
-  const p = scenario.protocol;
-  const perRound = 2 * p.awaitSLMLogits.deadlineMs + p.awaitLLMLogits.deadlineMs;
-  return 10 * (scenario.rounds * perRound + p.finish.retryMs * p.finish.attempts + p.serverSilenceMs);
-}

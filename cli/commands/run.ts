@@ -1,6 +1,6 @@
 import { Command, InvalidArgumentError } from 'commander';
 import { availableParallelism } from 'node:os';
-import { existsSync } from 'node:fs';
+import { existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { defaultLearningStack } from '../../actors/default-learning.js';
 import { runFederation } from '../../actors/federation.js';
@@ -11,6 +11,7 @@ import { formatViolation } from '../../core/invariants/check.js';
 import type { BackendName } from '../../core/models/backend.js';
 import { parseBigramSpec } from '../../core/models/bigram.js';
 import { loadScenario } from '../../core/scenario/load.js';
+import { loadSchedule, scheduleMisfits } from '../../core/schedule/load.js';
 import { isProtocolOnly, type Scenario } from '../../core/scenario/schema.js';
 import { startLiveRun } from '../../core/live/index.js';
 import { progressReporter } from '../progress.js';
@@ -55,6 +56,7 @@ interface RunOpts {
   uiPort?: number;
   uiExit?: boolean;
   inspect?: boolean | string;
+  schedule?: string;
 }
 
 /** The scenario, output folder and resume point of `run FILE` or `run --resume DIR`. */
@@ -96,8 +98,12 @@ export function registerRunCommand(program: Command): void {
     .option('--ui-port <n>', 'port of the live view (default: a free one; implies --ui)', nonNegativeInt)
     .option('--ui-exit', 'close the live view when the run ends (implies --ui)')
     .option('--inspect [url]', "mirror the run to Stately's inspector when @statelyai/inspect is installed (stately.ai, or a ws:// URL)")
+    .option('--schedule <file>', 'make every choice as this schedule records it (a reproducer of fedmkt explore); in-memory runs only')
     .action(async (file: string | undefined, opts: RunOpts) => {
       const { scenario, outDir, resume } = runTarget(file, opts);
+      if (opts.schedule !== undefined && (resume || opts.transport === 'nats' || opts.nats !== undefined || opts.spawnNats))
+        throw new InvalidArgumentError('--schedule: a schedule replays a fresh in-memory run (virtual clock); drop --resume and NATS');
+      const replayed = opts.schedule !== undefined ? loadSchedule(opts.schedule, scenario) : undefined;
       const ids = ['server', ...scenario.clients.map((c) => c.id)];
       process.stderr.write(`[fedmkt] ${scenario.name}: server + ${scenario.clients.length} clients, ${scenario.rounds} rounds, seed ${scenario.seed}\n`);
       if (resume) {
@@ -125,14 +131,28 @@ export function registerRunCommand(program: Command): void {
             log,
             ...onEvent,
           })
-        : await runFederation(scenario, { outDir, learning, checkpoints, ...(resume ? { resume } : {}), ...onEvent });
+        : await runFederation(scenario, {
+            outDir,
+            learning,
+            checkpoints,
+            ...(resume ? { resume } : {}),
+            ...(replayed ? { schedule: { scheduler: replayed.scheduler, space: replayed.space } } : {}),
+            ...onEvent,
+          });
+      if (replayed) {
+        // Kept with the run, so that `fedmkt replay` and saved regression runs replay it too.
+        writeFileSync(join(outDir, 'schedule.json'), `${JSON.stringify(replayed.file, null, 2)}\n`);
+        const misfits = scheduleMisfits(replayed);
+        if (misfits.length > 0) process.stderr.write(`[fedmkt] the schedule did not fit this run (${misfits.length}):\n${misfits.map((m) => `  ${m}`).join('\n')}\n`);
+      }
       process.stdout.write(`\n${roundSummaryTable(result.recorder.metrics)}\n\n`);
       process.stdout.write(
         `final states: ${Object.entries(result.finalStates)
           .map(([id, s]) => `${id}=${s}`)
           .join(' ')}\n`,
       );
-      for (const [id, why] of Object.entries(result.failures)) process.stdout.write(`  ${id} failed: ${why}\n`);
+      if (result.timedOut) process.stdout.write('the run never ended: it was cut off at its limit of virtual time (neverEndsAfterMs)\n');
+      for (const [id, why] of Object.entries(result.failures)) process.stdout.write(`  ${id} ${result.timedOut && why.startsWith('still in') ? 'did not end' : 'failed'}: ${why}\n`);
       process.stdout.write(
         `virtual time ${(result.virtualMs / 1000).toFixed(1)} s, wall time ${result.wallSeconds.toFixed(1)} s; outputs in ${outDir}\n`,
       );
@@ -140,7 +160,7 @@ export function registerRunCommand(program: Command): void {
         process.stdout.write(`\n${result.violations.length} protocol invariant violation${result.violations.length === 1 ? '' : 's'}:\n`);
         for (const v of result.violations) process.stdout.write(`${formatViolation(v)}\n`);
       }
-      if (Object.keys(result.failures).length > 0 || result.violations.length > 0) process.exitCode = 1;
+      if (Object.keys(result.failures).length > 0 || result.violations.length > 0 || result.timedOut) process.exitCode = 1;
       await live?.finish({ finalStates: result.finalStates, text: `virtual time ${(result.virtualMs / 1000).toFixed(1)} s, wall time ${result.wallSeconds.toFixed(1)} s` });
     });
 }

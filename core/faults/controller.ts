@@ -14,7 +14,7 @@ import type { AdapterWeights } from '../models/model.js';
 import { Random } from '../random.js';
 import { scenarioScheduler, type Scheduler } from '../schedule/choices.js';
 import { stateText } from '../schedule/digest.js';
-import { actorOptions, parseOption, type FaultSpace } from '../schedule/fault-space.js';
+import { actorOptions, crashParams, parseOption, type FaultSpace } from '../schedule/fault-space.js';
 import type { Profile } from '../scenario/schema.js';
 import type { FaultEventSink } from './interceptor.js';
 import { ActorLife } from './life.js';
@@ -297,7 +297,10 @@ export class FaultController {
     const key = `actor:${entry.id}:r${round}:${state}#${nth}`;
     const t = this.options.clock.now();
     const { kind, param } = parseOption(options[scheduler.choose({ key, kind: 'actor', options, scenarioChoice: 0, actor: entry.id, state, round, t })] as string);
-    if (kind === 'crash') this.crash(entry, 'explore', 0, param === 'never' ? 'never' : Number(param));
+    if (kind === 'crash') {
+      const { restartAfterMs, afterMs } = crashParams(param);
+      this.crash(entry, 'explore', afterMs, restartAfterMs);
+    }
     else if (kind === 'dropout') this.dropOut(entry, 'explore', param === 'never' ? null : round + 1);
     else if (kind === 'partition') this.options.addPartition?.({ actors: [entry.id], fromMs: t, toMs: t + Number(param) }, 'explore');
   }
@@ -354,6 +357,8 @@ export class FaultController {
       round: where.round,
       kind,
       state: where.state,
+      // Down as it was on entering that state: what it did since is undone.
+      ...(detail.pinned ? { asEntered: true } : {}),
       cause: detail.cause,
       ...(kind === 'dropout' ? { rejoinRound: detail.rejoinRound } : {}),
     });

@@ -72,6 +72,8 @@ export function checkInvariants(events: readonly TraceEvent[], options: Invarian
   const acceptedIds = new Map<string, number>();
   const counted = new Map<string, number>();
   const uploadsOf = new Map<number, Map<string, number>>();
+  /** Line of each actor's latest entry into `<round>/<state>`. */
+  const entered = new Map<string, number>();
 
   events.forEach((e, i) => {
     const line = i + 1;
@@ -82,14 +84,30 @@ export function checkInvariants(events: readonly TraceEvent[], options: Invarian
         const state = String(e.state);
         if (!statesOf(role).includes(state)) fail('known-state', `${e.actor} is in "${state}", not a state of the ${role} machine`, [line]);
         current.set(e.actor, { round: e.round, state, line });
+        entered.set(`${e.actor}/${e.round}/${state}`, line);
         let rounds = lastInRound.get(e.actor);
         if (!rounds) lastInRound.set(e.actor, (rounds = new Map()));
         rounds.set(e.round, { state, line });
         return;
       }
       case 'crash':
-      case 'dropout':
+      case 'dropout': {
         down.set(e.actor, line);
+        // The actor goes down as it was on entering the state the fault names: whatever it did
+        // since, entering later rounds included, is undone.
+        const rounds = lastInRound.get(e.actor);
+        if (rounds && typeof e.state === 'string' && e.state !== '') {
+          for (const r of [...rounds.keys()]) if (r > e.round) rounds.delete(r);
+          rounds.set(e.round, { state: e.state, line });
+        }
+        const since = entered.get(`${e.actor}/${e.round}/${String(e.state)}`);
+        if (e.asEntered === true && e.actor === 'server' && since !== undefined) {
+          for (const [r, byClient] of uploadsOf) for (const [c, at] of byClient) if (r >= e.round && at > since) byClient.delete(c);
+        }
+        return;
+      }
+      case 'quorum':
+        if (e.actor === 'server') gaveUp(e, line);
         return;
       case 'restart':
       case 'rejoin':
@@ -157,6 +175,17 @@ export function checkInvariants(events: readonly TraceEvent[], options: Invarian
     }
   }
 
+  /** Skipping or aborting a round for want of a quorum that was in fact met loses the uploads accepted for it. */
+  function gaveUp(e: TraceEvent, line: number): void {
+    if (e.outcome === 'proceed') return;
+    const uploads = uploadsOf.get(e.round) ?? new Map<string, number>();
+    if (uploads.size >= options.quorum)
+      fail('kept', `server gave up round ${e.round} for want of a quorum (${String(e.accepted)} of ${options.quorum}) after accepting ${uploads.size} uploads for it (${[...uploads.keys()].join(', ')}): it lost them`, [
+        ...uploads.values(),
+        line,
+      ]);
+  }
+
   function distilled(e: TraceEvent, line: number): void {
     const teachers = Object.keys(e).filter((k) => !RECORD_FIELDS.has(k));
     const uploads = uploadsOf.get(e.round) ?? new Map<string, number>();
@@ -187,7 +216,7 @@ export function checkInvariants(events: readonly TraceEvent[], options: Invarian
     if (final) {
       const [round, last] = final;
       const downAt = down.get(actor);
-      if (downAt !== undefined && downAt > last.line) continue;
+      if (downAt !== undefined && downAt >= last.line) continue;
       if (last.state !== 'done' && last.state !== 'failed')
         fail('known-state', `${actor} ended the run in round ${round} in "${last.state}", neither done nor failed nor down after a recorded crash`, [last.line]);
     }

@@ -210,6 +210,16 @@ export function isProtocolOnly(scenario: Scenario): boolean {
   return scenario.server.model === null;
 }
 
+/**
+ * Virtual time after which a run that has not ended never will: ten times every deadline of
+ * every round, the finish's announcements and a client's wait for a silent server, together.
+ */
+export function neverEndsAfterMs(scenario: Scenario): number {
+  const p = scenario.protocol;
+  const perRound = 2 * p.awaitSLMLogits.deadlineMs + p.awaitLLMLogits.deadlineMs;
+  return 10 * (scenario.rounds * perRound + p.finish.retryMs * p.finish.attempts + p.serverSilenceMs);
+}
+
 /** Uploads the server needs to proceed at its deadline. */
 export function quorumCount(scenario: Scenario): number {
   const q = scenario.protocol.awaitSLMLogits.quorum;

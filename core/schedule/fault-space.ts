@@ -14,6 +14,8 @@ export interface FaultSpace {
   delaysMs: readonly number[];
   /** Restart delays after a crash; `never` keeps the actor down. */
   restarts: readonly (number | 'never')[];
+  /** When, after entering its state, an actor crashes: at once (as it entered it), or after some of its messages came. */
+  crashAfterMs: readonly number[];
   /** How long an added partition cuts an actor off. */
   partitionsMs: readonly number[];
   /** Reorder: the longest a held message waits for the receiver's next one. */
@@ -37,6 +39,7 @@ export function faultSpace(deadlines: Deadlines, kinds: Iterable<FaultKind> = FA
     kinds: new Set(kinds),
     delaysMs: [short, deadlines.uploadMs],
     restarts: [1000, 'never'],
+    crashAfterMs: [0, short],
     partitionsMs: [short, long],
     reorderHoldMs: long,
     duplicateGapMs: 100,
@@ -67,10 +70,16 @@ export function messageOptions(space: FaultSpace): string[] {
 /** Options as an actor enters a state: `none` first; clients may also drop out. */
 export function actorOptions(space: FaultSpace, role: 'server' | 'client'): string[] {
   const out = ['none'];
-  if (space.kinds.has('crash')) out.push(...space.restarts.map((r) => `crash:${r}`));
+  if (space.kinds.has('crash')) for (const after of space.crashAfterMs) out.push(...space.restarts.map((r) => (after > 0 ? `crash:${r}@${after}` : `crash:${r}`)));
   if (role === 'client' && space.kinds.has('dropout')) out.push('dropout:rejoin', 'dropout:never');
   if (space.kinds.has('partition')) out.push(...space.partitionsMs.map((ms) => `partition:${ms}`));
   return out;
+}
+
+/** A crash option's restart delay and how long after entering the state it happens (`crash:1000@500`). */
+export function crashParams(param: string | undefined): { restartAfterMs: number | 'never'; afterMs: number } {
+  const [restart, after] = (param ?? '').split('@');
+  return { restartAfterMs: restart === 'never' ? 'never' : Number(restart), afterMs: after === undefined ? 0 : Number(after) };
 }
 
 /** An option name split into its fault kind and parameter (`delay:30000` -> delay, 30000). */
