@@ -2,9 +2,7 @@
  * Seeded schedules in worker threads, one schedule at a time per thread: each thread builds the
  * same target from the scenario file and runs the indices it is given.
  */
-import { readFileSync } from 'node:fs';
 import type { Worker } from 'node:worker_threads';
-import type { FaultKind } from '../core/schedule/fault-space.js';
 import { projectWorker } from '../core/ts-worker.js';
 import type { PoolOutcome, SchedulePool } from './explore.js';
 import type { ExplorationSpec, ScheduleTask } from './schedule-worker.js';
@@ -12,8 +10,7 @@ import type { SeededStrategy } from './strategies.js';
 
 type Reply = { ready: true } | { index: number; outcome: PoolOutcome } | { done: true } | { error: string };
 
-export function threadPool(size: number, spec: { file: string; kinds: FaultKind[] | null; properties: string[] }): SchedulePool {
-  const workerSpec: ExplorationSpec = { ...spec, scenarioText: readFileSync(spec.file, 'utf8') };
+export function threadPool(size: number, workerSpec: ExplorationSpec): SchedulePool {
   const entry = new URL(import.meta.url.endsWith('.ts') ? './thread-worker.ts' : './thread-worker.js', import.meta.url);
   const workers: { worker: Worker; ready: Promise<void> }[] = Array.from({ length: size }, (_, i) => {
     const worker = projectWorker(entry, { workerData: workerSpec, name: `fedmkt-explore-${i}` });

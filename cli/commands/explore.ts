@@ -2,6 +2,7 @@ import { Command, InvalidArgumentError, Option } from 'commander';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
+import { stringify } from 'yaml';
 import { coverageRatio, formatCoverage } from '../../core/explore/coverage.js';
 import { formatFinding, parseProperty, type Property } from '../../core/explore/properties.js';
 import { FAULT_KINDS, parseFaultKinds, type FaultKind } from '../../core/schedule/fault-space.js';
@@ -11,7 +12,7 @@ import { reproduce, type Reproducer } from '../../explore/reproduce.js';
 import { STRATEGIES, type StrategyName } from '../../explore/strategies.js';
 import { exploreTarget } from '../../explore/target.js';
 import { threadPool } from '../../explore/thread-pool.js';
-import { nonNegativeInt } from './run.js';
+import { applyOverrides, nonNegativeInt } from './run.js';
 
 /** `500` schedules, or a duration: `30s`, `5m`, `1h`, `250ms`. */
 export function parseBudget(value: string): Budget {
@@ -39,6 +40,8 @@ interface ExploreOpts {
   quiet?: boolean;
   nats?: string;
   join?: string;
+  rounds?: number;
+  protocolOnly?: boolean;
 }
 
 export function registerExploreCommand(program: Command): void {
@@ -52,6 +55,8 @@ export function registerExploreCommand(program: Command): void {
     .option('--faults <kinds>', `fault kinds to add (${FAULT_KINDS.join(',')}; default all)`, (v: string) => parseFaultKinds(v, '--faults'))
     .option('--expect <property>', "a property every run must keep: completed, 'accuracy.<actor> >= X', 'skippedRounds <= N' (repeatable)", (v: string, all: Property[]) => [...all, parseProperty(v)], [])
     .option('--seed <s>', "the explorer's seed (the scenario keeps its own)", nonNegativeInt, 0)
+    .option('--rounds <n>', "override the scenario's number of rounds", nonNegativeInt)
+    .option('--protocol-only', "explore the protocol alone: every party's model becomes null (no learning; a schedule costs milliseconds)")
     .option('--out <dir>', 'where reproducers, coverage.json and summary.json go (default runs/explore-<time>-<scenario>)')
     .option('--workers <n>', 'worker threads for seeded strategies (exhaustive search runs in one)', nonNegativeInt, availableParallelism())
     .option('--depth <d>', "PCT's bug depth", nonNegativeInt, 3)
@@ -67,7 +72,10 @@ export function registerExploreCommand(program: Command): void {
       }
       if (file === undefined) throw new InvalidArgumentError('explore: give a scenario file (or --join URL to work for a coordinator)');
       let doc: Record<string, unknown> = {};
-      const scenario = loadScenario(file, (raw) => ((doc = raw as Record<string, unknown>), raw));
+      const scenario = loadScenario(file, (raw) => {
+        doc = applyOverrides(raw, { ...(opts.rounds !== undefined ? { rounds: opts.rounds } : {}), protocolOnly: opts.protocolOnly === true }) as Record<string, unknown>;
+        return doc;
+      });
       const budget = opts.budget ?? (opts.strategy === 'exhaustive' ? {} : { schedules: 500 });
       const outDir = opts.out ?? join('runs', `explore-${new Date().toISOString().replace(/[:.]/g, '-')}-${scenario.name}`);
       const target = await exploreTarget(scenario, { ...(opts.faults ? { kinds: opts.faults } : {}), properties: opts.expect });
@@ -78,7 +86,9 @@ export function registerExploreCommand(program: Command): void {
       if (opts.nats) {
         const { natsPool } = await import('../../explore/nats-queue.js');
         pool = await natsPool(opts.nats, { file, kinds: opts.faults ?? null, properties: opts.expect.map((p) => p.text), log: say });
-      } else if (opts.workers > 1 && opts.strategy !== 'exhaustive') pool = threadPool(opts.workers, { file, kinds: opts.faults ?? null, properties: opts.expect.map((p) => p.text) });
+      } else if (opts.workers > 1 && opts.strategy !== 'exhaustive')
+        // The scenario as overridden here (--rounds, --protocol-only): what the threads must explore too.
+        pool = threadPool(opts.workers, { file, scenarioText: stringify(doc), kinds: opts.faults ?? null, properties: opts.expect.map((p) => p.text) });
       let result: ExploreResult;
       try {
         result = await explore(target, {

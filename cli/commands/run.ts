@@ -23,12 +23,20 @@ export function nonNegativeInt(value: string): number {
   return n;
 }
 
-/** Scenario overrides from the command line, applied before validation so errors name them. */
-export function applyOverrides(doc: unknown, overrides: { seed?: number; rounds?: number }): unknown {
+/**
+ * Scenario overrides from the command line, applied before validation so errors name them.
+ * `protocolOnly`: every party's model becomes null (no learning, the protocol alone).
+ */
+export function applyOverrides(doc: unknown, overrides: { seed?: number; rounds?: number; protocolOnly?: boolean }): unknown {
   if (doc === null || typeof doc !== 'object') return doc;
   const out = { ...(doc as Record<string, unknown>) };
   if (overrides.seed !== undefined) out.seed = overrides.seed;
   if (overrides.rounds !== undefined) out.rounds = overrides.rounds;
+  if (overrides.protocolOnly) {
+    const withoutModel = (party: unknown) => (party && typeof party === 'object' ? { ...(party as Record<string, unknown>), model: null } : party);
+    out.server = withoutModel(out.server);
+    if (Array.isArray(out.clients)) out.clients = out.clients.map(withoutModel);
+  }
   return out;
 }
 
