@@ -11,7 +11,7 @@ import { loadScenario } from '../../core/scenario/load.js';
 import { explore, type SchedulePool } from '../../explore/explore.js';
 import { EXPLORE_CONSUMER, EXPLORE_STREAM, joinExploration, natsPool, type NatsPoolOptions } from '../../explore/nats-queue.js';
 import { reproduce } from '../../explore/reproduce.js';
-import { runSchedule } from '../../explore/runner.js';
+import { runSchedule, type ExploreTarget } from '../../explore/runner.js';
 import { seededScheduler } from '../../explore/strategies.js';
 import { exploreTarget } from '../../explore/target.js';
 import { natsServerAvailable, waitFor } from '../nats/helpers.js';
@@ -40,14 +40,6 @@ function spawnWorker(url: string): WorkerProcess {
   return { child, name: `${hostname()}:${child.pid}`, stderr: () => text, exited };
 }
 
-/** Runs `explore` through a pool that records every index it hands back. */
-function recording(pool: SchedulePool, seen: number[]): SchedulePool {
-  return {
-    run: (indices, settings, strategy, each) => pool.run(indices, settings, strategy, (index, outcome) => (seen.push(index), each(index, outcome))),
-    close: () => pool.close(),
-  };
-}
-
 const range = (from: number, to: number) => Array.from({ length: to - from + 1 }, (_, i) => from + i);
 const poolOptions = (lines: string[], more: Partial<NatsPoolOptions> = {}): NatsPoolOptions => ({
   file: FILE,
@@ -64,7 +56,25 @@ describe.skipIf(!natsServerAvailable)('distributed exploration over a JetStream 
   let out: string;
   let doc: Record<string, unknown> = {};
   const scenario = loadScenario(FILE, (raw) => ((doc = raw as Record<string, unknown>), raw));
-  const targetReady = exploreTarget(scenario, { properties: [parseProperty(PROPERTY)] });
+  let targetReady: Promise<ExploreTarget> | undefined;
+
+  /** Explores through a fresh NATS pool, recording every index it hands back (sorted) and what it logs. */
+  const exploreOver = async (budget: number, seed: number, more: Partial<NatsPoolOptions> = {}) => {
+    const target = await (targetReady ??= exploreTarget(scenario, { properties: [parseProperty(PROPERTY)] }));
+    const lines: string[] = [];
+    const seen: number[] = [];
+    const pool = await natsPool(server.url, poolOptions(lines, more));
+    const counting: SchedulePool = {
+      run: (indices, settings, strategy, each) => pool.run(indices, settings, strategy, (index, outcome) => (seen.push(index), each(index, outcome))),
+      close: () => pool.close(),
+    };
+    try {
+      const result = await explore(target, { strategy: 'random', budget: { schedules: budget }, maxFaults: 2, seed, pool: counting });
+      return { target, result, lines, seen: seen.sort((a, b) => a - b), id: /^exploration (\w+):/.exec(lines[0] ?? '')?.[1] };
+    } finally {
+      await pool.close();
+    }
+  };
 
   beforeAll(async () => {
     out = mkdtempSync(join(tmpdir(), 'fedmkt-explore-nats-'));
@@ -95,19 +105,10 @@ describe.skipIf(!natsServerAvailable)('distributed exploration over a JetStream 
   });
 
   it('shares the schedules between two worker processes, merges what they send and reproduces a failure they found', async () => {
-    const target = await targetReady;
-    const lines: string[] = [];
     const byWorker = new Map<string, number>();
-    const pool = await natsPool(server.url, poolOptions(lines, { onOutcome: (w) => byWorker.set(w, (byWorker.get(w) ?? 0) + 1) }));
-    const seen: number[] = [];
-    let result;
-    try {
-      result = await explore(target, { strategy: 'random', budget: { schedules: 200 }, maxFaults: 2, seed: 0, pool: recording(pool, seen) });
-    } finally {
-      await pool.close();
-    }
+    const { target, result, lines, seen } = await exploreOver(200, 0, { onOutcome: (w) => byWorker.set(w, (byWorker.get(w) ?? 0) + 1) });
     // Batches of 64 until the budget is met: 4 batches, each schedule once, plus the local baseline.
-    expect(seen.sort((a, b) => a - b)).toEqual(range(1, 256));
+    expect(seen).toEqual(range(1, 256));
     expect(result.schedules).toBe(257);
     expect(result.coverage.runs).toBe(257);
     expect([...byWorker.keys()].sort()).toEqual(workers.map((w) => w.name).sort());
@@ -140,8 +141,6 @@ describe.skipIf(!natsServerAvailable)('distributed exploration over a JetStream 
   });
 
   it('completes when a worker is killed holding a task: the task is redelivered to the other', async () => {
-    const target = await targetReady;
-    const lines: string[] = [];
     let victim: WorkerProcess | undefined;
     // Killed as its first outcome is taken, before the reply that lets it acknowledge the task.
     const onOutcome = (name: string) => {
@@ -149,16 +148,8 @@ describe.skipIf(!natsServerAvailable)('distributed exploration over a JetStream 
       victim = workers.find((w) => w.name === name);
       victim?.child.kill('SIGKILL');
     };
-    const pool = await natsPool(server.url, poolOptions(lines, { onOutcome }));
-    const id = /^exploration (\w+):/.exec(lines[0] ?? '')?.[1];
-    const seen: number[] = [];
-    let result;
-    try {
-      result = await explore(target, { strategy: 'random', budget: { schedules: 64 }, maxFaults: 2, seed: 3, pool: recording(pool, seen) });
-    } finally {
-      await pool.close();
-    }
-    expect(seen.sort((a, b) => a - b)).toEqual(range(1, 64));
+    const { result, lines, seen, id } = await exploreOver(64, 3, { onOutcome });
+    expect(seen).toEqual(range(1, 64));
     expect(result.coverage.runs).toBe(65);
     expect(id).toBeDefined();
     expect(victim).toBeDefined();
@@ -175,7 +166,6 @@ describe.skipIf(!natsServerAvailable)('distributed exploration over a JetStream 
 
   // After the test above, no worker process is left: this one's worker runs in this process.
   it('hands out again what was lost: a task acknowledged without its outcomes', async () => {
-    await targetReady;
     const lines: string[] = [];
     const pool = await natsPool(server.url, poolOptions(lines, { stallMs: 1_000 }));
     const nc = await connect({ servers: server.url });
