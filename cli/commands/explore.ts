@@ -67,7 +67,10 @@ export function registerExploreCommand(program: Command): void {
     .action(async (file: string | undefined, opts: ExploreOpts) => {
       if (opts.join) {
         const { joinExploration } = await import('../../explore/nats-queue.js');
-        await joinExploration(opts.join, { log: (line) => process.stderr.write(`[explore] ${line}\n`) });
+        // The first signal hands the current task back to the queue and stops; a second one kills.
+        const stop = new AbortController();
+        for (const signal of ['SIGINT', 'SIGTERM'] as const) process.once(signal, () => stop.abort());
+        await joinExploration(opts.join, { log: (line) => process.stderr.write(`[explore] ${line}\n`), signal: stop.signal });
         return;
       }
       if (file === undefined) throw new InvalidArgumentError('explore: give a scenario file (or --join URL to work for a coordinator)');
