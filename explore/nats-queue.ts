@@ -126,6 +126,8 @@ async function openQueue(url: string, role: string, ackWaitMs: number): Promise<
 
 export interface NatsPoolOptions {
   file: string;
+  /** The scenario as the coordinator explores it (command-line overrides applied); default: the file's text. */
+  scenarioText?: string;
   kinds: FaultKind[] | null;
   properties: string[];
   log: (line: string) => void;
@@ -151,7 +153,12 @@ interface Batch {
 /** The coordinator's end: a SchedulePool whose schedules run on whichever workers are joined. */
 export async function natsPool(url: string, options: NatsPoolOptions): Promise<SchedulePool> {
   const { log } = options;
-  const spec: ExplorationSpec = { scenarioText: readFileSync(options.file, 'utf8'), file: options.file, kinds: options.kinds, properties: options.properties };
+  const spec: ExplorationSpec = {
+    scenarioText: options.scenarioText ?? readFileSync(options.file, 'utf8'),
+    file: options.file,
+    kinds: options.kinds,
+    properties: options.properties,
+  };
   const q = await openQueue(url, 'coordinator', options.ackWaitMs ?? DEFAULT_ACK_WAIT_MS);
   const id = nuid.next();
   try {

@@ -88,7 +88,7 @@ export function registerExploreCommand(program: Command): void {
       let pool: SchedulePool | undefined;
       if (opts.nats) {
         const { natsPool } = await import('../../explore/nats-queue.js');
-        pool = await natsPool(opts.nats, { file, kinds: opts.faults ?? null, properties: opts.expect.map((p) => p.text), log: say });
+        pool = await natsPool(opts.nats, { file, scenarioText: stringify(doc), kinds: opts.faults ?? null, properties: opts.expect.map((p) => p.text), log: say });
       } else if (opts.workers > 1 && opts.strategy !== 'exhaustive')
         // The scenario as overridden here (--rounds, --protocol-only): what the threads must explore too.
         pool = threadPool(opts.workers, { file, scenarioText: stringify(doc), kinds: opts.faults ?? null, properties: opts.expect.map((p) => p.text) });
