@@ -3,11 +3,16 @@
  * pair products and the rotary rotation, over heads indexed in place in row-major arrays.
  */
 
-/** Shape of a JS attention call: heads indexed in place in [batch*t, heads*hd] rows. */
+/**
+ * Shape of a JS attention call: heads indexed in place in [batch*t, heads*hd] query rows and
+ * [batch*t, kvHeads*hd] key/value rows; query head h reads key/value head floor(h / group).
+ */
 export interface Geometry {
   batch: number;
   seqLen: number;
   heads: number;
+  /** Query heads per key/value head (1: multi-head attention). */
+  group: number;
   hd: number;
   /** Real length of each sequence; rows beyond are padding, left out. */
   lens: Int32Array;
@@ -23,20 +28,21 @@ export interface Rows {
 }
 
 
-/** rotateRowsInto a new [rows, d] array. */
-export function rotateRows(x: Rows, rows: number, rotary: { cos: Float32Array; sin: Float32Array }, g: Geometry, sign: number): Float32Array {
-  const out = new Float32Array(rows * g.heads * g.hd);
-  rotateRowsInto(x, rows, rotary, g, sign, { values: out, offset: 0, stride: g.heads * g.hd });
+/** rotateRowsInto a new [rows, heads * hd] array. */
+export function rotateRows(x: Rows, rows: number, heads: number, rotary: { cos: Float32Array; sin: Float32Array }, g: Geometry, sign: number): Float32Array {
+  const out = new Float32Array(rows * heads * g.hd);
+  rotateRowsInto(x, rows, heads, rotary, g, sign, { values: out, offset: 0, stride: heads * g.hd });
   return out;
 }
 
 /**
- * x cos + rotateHalf(x) sin per head (sign 1), or its inverse (sign -1, the rotation by minus the
- * angle, which is also its transpose): rotateHalf([a, b]) = [-b, a]. Tables [t * hd].
+ * x cos + rotateHalf(x) sin per head of `heads` (query or key heads) (sign 1), or its inverse
+ * (sign -1, the rotation by minus the angle, which is also its transpose):
+ * rotateHalf([a, b]) = [-b, a]. Tables [t * hd].
  */
-export function rotateRowsInto(x: Rows, rows: number, rotary: { cos: Float32Array; sin: Float32Array }, g: Geometry, sign: number, out: Rows): void {
+export function rotateRowsInto(x: Rows, rows: number, heads: number, rotary: { cos: Float32Array; sin: Float32Array }, g: Geometry, sign: number, out: Rows): void {
   const { cos, sin } = rotary;
-  const { seqLen, heads, hd } = g;
+  const { seqLen, hd } = g;
   const half = hd / 2;
   for (let r = 0; r < rows; r++) {
     const t = (r % seqLen) * hd;
@@ -95,17 +101,18 @@ export function causalSoftmaxRow(values: Float32Array, row: number, i: number, s
 
 /** Scores, softmax over keys <= query, and P V; `p` [batch, heads, t, t] gets the probabilities. */
 export function attentionForward(q: Rows, k: Rows, v: Rows, p: Float32Array, out: Rows, g: Geometry, scale: number): void {
-  const { batch, seqLen, heads, hd, lens } = g;
+  const { batch, seqLen, heads, group, hd, lens } = g;
   for (let b = 0; b < batch; b++) {
     const len = lens[b] as number;
     for (let h = 0; h < heads; h++) {
       const col = h * hd;
+      const kvCol = ((h / group) | 0) * hd;
       const pBase = (b * heads + h) * seqLen * seqLen;
       const slope = g.slopes ? (g.slopes[h] as number) : 0;
       for (let i = 0; i < len; i++) {
         const qo = q.offset + (b * seqLen + i) * q.stride + col;
         const pr = pBase + i * seqLen;
-        for (let j = 0; j <= i; j++) p[pr + j] = dot(q.values, qo, k.values, k.offset + (b * seqLen + j) * k.stride + col, hd) * scale;
+        for (let j = 0; j <= i; j++) p[pr + j] = dot(q.values, qo, k.values, k.offset + (b * seqLen + j) * k.stride + kvCol, hd) * scale;
         causalSoftmaxRow(p, pr, i, slope);
       }
     }
@@ -115,19 +122,20 @@ export function attentionForward(q: Rows, k: Rows, v: Rows, p: Float32Array, out
 
 /** dS = P (dP - rowsum(dP P)) * scale with dP = dO V^T, over causal pairs; [batch, heads, t, t]. */
 export function attentionScoreGrads(dOut: Rows, v: Rows, p: Float32Array, g: Geometry, scale: number): Float32Array {
-  const { batch, seqLen, heads, hd, lens } = g;
+  const { batch, seqLen, heads, group, hd, lens } = g;
   const grads = new Float32Array(p.length);
   for (let b = 0; b < batch; b++) {
     const len = lens[b] as number;
     for (let h = 0; h < heads; h++) {
       const col = h * hd;
+      const kvCol = ((h / group) | 0) * hd;
       const pBase = (b * heads + h) * seqLen * seqLen;
       for (let i = 0; i < len; i++) {
         const oo = dOut.offset + (b * seqLen + i) * dOut.stride + col;
         const pr = pBase + i * seqLen;
         let rowDot = 0;
         for (let j = 0; j <= i; j++) {
-          const dp = dot(dOut.values, oo, v.values, v.offset + (b * seqLen + j) * v.stride + col, hd);
+          const dp = dot(dOut.values, oo, v.values, v.offset + (b * seqLen + j) * v.stride + kvCol, hd);
           grads[pr + j] = dp;
           rowDot += dp * (p[pr + j] as number);
         }
@@ -138,43 +146,58 @@ export function attentionScoreGrads(dOut: Rows, v: Rows, p: Float32Array, g: Geo
   return grads;
 }
 
+/** Rows r >= each sequence's length of `out`, `width` columns from its offset, set to 0. */
+function zeroPaddedRows(out: Rows, width: number, g: Geometry): void {
+  for (let b = 0; b < g.batch; b++) {
+    for (let r = g.lens[b] as number; r < g.seqLen; r++) {
+      const o = out.offset + (b * g.seqLen + r) * out.stride;
+      out.values.fill(0, o, o + width);
+    }
+  }
+}
+
 /**
  * Over causal pairs (i, j <= i) of real queries with weights w [batch, heads, t, t]:
- * out_i = sum_j w_ij x_j, or with `transposed` out_j = sum_i w_ij x_i, each output row at a time
- * with four columns in registers; rows at or past a sequence's length get 0.
+ * out_i = sum_j w_ij x_j (x key/value rows, out query rows: P V, dS K), or with `transposed`
+ * out_j = sum_i w_ij x_i (x query rows, out key/value rows: P^T dO, dS^T Q) summed over the query
+ * heads that share each key/value head, each output row at a time with four columns in
+ * registers; rows at or past a sequence's length get 0.
  */
 export function attentionPairProductInto(w: Float32Array, x: Rows, out: Rows, g: Geometry, transposed: boolean): void {
-  const { batch, seqLen, heads, hd, lens } = g;
-  const d = heads * hd;
+  const { batch, seqLen, heads, group, hd, lens } = g;
+  const outHeads = transposed ? heads / group : heads;
+  const members = transposed ? group : 1;
   const xs = x.values;
   const os = out.values;
+  zeroPaddedRows(out, outHeads * hd, g);
   for (let b = 0; b < batch; b++) {
     const len = lens[b] as number;
-    for (let r = len; r < seqLen; r++) os.fill(0, out.offset + (b * seqLen + r) * out.stride, out.offset + (b * seqLen + r) * out.stride + d);
-    for (let h = 0; h < heads; h++) {
-      const col = h * hd;
-      const wBase = (b * heads + h) * seqLen * seqLen;
+    for (let oh = 0; oh < outHeads; oh++) {
+      const first = transposed ? oh * group : oh;
       for (let r = 0; r < len; r++) {
-        const ro = out.offset + (b * seqLen + r) * out.stride + col;
+        const ro = out.offset + (b * seqLen + r) * out.stride + oh * hd;
         // pairs of output row r: (r, j <= r) read row r of w; transposed, (i >= r, r) read column r
         const from = transposed ? r : 0;
         const to = transposed ? len - 1 : r;
-        const wStart = transposed ? wBase + r * seqLen + r : wBase + r * seqLen;
         const wStep = transposed ? seqLen : 1;
-        const xBase = x.offset + b * seqLen * x.stride + col;
         let c = 0;
         for (; c + 3 < hd; c += 4) {
           let a0 = 0;
           let a1 = 0;
           let a2 = 0;
           let a3 = 0;
-          for (let m = from, wi = wStart; m <= to; m++, wi += wStep) {
-            const wm = w[wi] as number;
-            const o = xBase + m * x.stride + c;
-            a0 += wm * (xs[o] as number);
-            a1 += wm * (xs[o + 1] as number);
-            a2 += wm * (xs[o + 2] as number);
-            a3 += wm * (xs[o + 3] as number);
+          for (let h = first; h < first + members; h++) {
+            const wBase = (b * heads + h) * seqLen * seqLen;
+            const wStart = transposed ? wBase + r * seqLen + r : wBase + r * seqLen;
+            const xBase = x.offset + b * seqLen * x.stride + (transposed ? h : (h / group) | 0) * hd;
+            for (let m = from, wi = wStart; m <= to; m++, wi += wStep) {
+              const wm = w[wi] as number;
+              const o = xBase + m * x.stride + c;
+              a0 += wm * (xs[o] as number);
+              a1 += wm * (xs[o + 1] as number);
+              a2 += wm * (xs[o + 2] as number);
+              a3 += wm * (xs[o + 3] as number);
+            }
           }
           os[ro + c] = a0;
           os[ro + c + 1] = a1;
@@ -183,7 +206,12 @@ export function attentionPairProductInto(w: Float32Array, x: Rows, out: Rows, g:
         }
         for (; c < hd; c++) {
           let a = 0;
-          for (let m = from, wi = wStart; m <= to; m++, wi += wStep) a += (w[wi] as number) * (xs[xBase + m * x.stride + c] as number);
+          for (let h = first; h < first + members; h++) {
+            const wBase = (b * heads + h) * seqLen * seqLen;
+            const wStart = transposed ? wBase + r * seqLen + r : wBase + r * seqLen;
+            const xBase = x.offset + b * seqLen * x.stride + (transposed ? h : (h / group) | 0) * hd;
+            for (let m = from, wi = wStart; m <= to; m++, wi += wStep) a += (w[wi] as number) * (xs[xBase + m * x.stride + c] as number);
+          }
           os[ro + c] = a;
         }
       }
@@ -192,27 +220,20 @@ export function attentionPairProductInto(w: Float32Array, x: Rows, out: Rows, g:
 }
 
 /** attentionPairProductInto transposed for two weight/input pairs over the same pairs in one pass:
- * out1_j = sum_i w1_ij x1_i and out2_j = sum_i w2_ij x2_i. */
+ * out1_j = sum_i w1_ij x1_i and out2_j = sum_i w2_ij x2_i (dK and dV). */
 export function attentionPairProductsInto(w1: Float32Array, x1: Rows, out1: Rows, w2: Float32Array, x2: Rows, out2: Rows, g: Geometry): void {
-  const { batch, seqLen, heads, hd, lens } = g;
-  const d = heads * hd;
+  const { batch, seqLen, heads, group, hd, lens } = g;
+  const kvHeads = heads / group;
   const x1s = x1.values;
   const x2s = x2.values;
+  zeroPaddedRows(out1, kvHeads * hd, g);
+  zeroPaddedRows(out2, kvHeads * hd, g);
   for (let b = 0; b < batch; b++) {
     const len = lens[b] as number;
-    for (let r = len; r < seqLen; r++) {
-      out1.values.fill(0, out1.offset + (b * seqLen + r) * out1.stride, out1.offset + (b * seqLen + r) * out1.stride + d);
-      out2.values.fill(0, out2.offset + (b * seqLen + r) * out2.stride, out2.offset + (b * seqLen + r) * out2.stride + d);
-    }
-    for (let h = 0; h < heads; h++) {
-      const col = h * hd;
-      const wBase = (b * heads + h) * seqLen * seqLen;
-      const x1Base = x1.offset + b * seqLen * x1.stride + col;
-      const x2Base = x2.offset + b * seqLen * x2.stride + col;
+    for (let kh = 0; kh < kvHeads; kh++) {
       for (let r = 0; r < len; r++) {
-        const o1 = out1.offset + (b * seqLen + r) * out1.stride + col;
-        const o2 = out2.offset + (b * seqLen + r) * out2.stride + col;
-        const wStart = wBase + r * seqLen + r;
+        const o1 = out1.offset + (b * seqLen + r) * out1.stride + kh * hd;
+        const o2 = out2.offset + (b * seqLen + r) * out2.stride + kh * hd;
         let c = 0;
         for (; c + 3 < hd; c += 4) {
           let a0 = 0;
@@ -223,19 +244,24 @@ export function attentionPairProductsInto(w1: Float32Array, x1: Rows, out1: Rows
           let b1 = 0;
           let b2 = 0;
           let b3 = 0;
-          for (let m = r, wi = wStart; m < len; m++, wi += seqLen) {
-            const u = w1[wi] as number;
-            const v = w2[wi] as number;
-            const i1 = x1Base + m * x1.stride + c;
-            const i2 = x2Base + m * x2.stride + c;
-            a0 += u * (x1s[i1] as number);
-            a1 += u * (x1s[i1 + 1] as number);
-            a2 += u * (x1s[i1 + 2] as number);
-            a3 += u * (x1s[i1 + 3] as number);
-            b0 += v * (x2s[i2] as number);
-            b1 += v * (x2s[i2 + 1] as number);
-            b2 += v * (x2s[i2 + 2] as number);
-            b3 += v * (x2s[i2 + 3] as number);
+          for (let h = kh * group; h < (kh + 1) * group; h++) {
+            const wStart = (b * heads + h) * seqLen * seqLen + r * seqLen + r;
+            const x1Base = x1.offset + b * seqLen * x1.stride + h * hd;
+            const x2Base = x2.offset + b * seqLen * x2.stride + h * hd;
+            for (let m = r, wi = wStart; m < len; m++, wi += seqLen) {
+              const u = w1[wi] as number;
+              const v = w2[wi] as number;
+              const i1 = x1Base + m * x1.stride + c;
+              const i2 = x2Base + m * x2.stride + c;
+              a0 += u * (x1s[i1] as number);
+              a1 += u * (x1s[i1 + 1] as number);
+              a2 += u * (x1s[i1 + 2] as number);
+              a3 += u * (x1s[i1 + 3] as number);
+              b0 += v * (x2s[i2] as number);
+              b1 += v * (x2s[i2 + 1] as number);
+              b2 += v * (x2s[i2 + 2] as number);
+              b3 += v * (x2s[i2 + 3] as number);
+            }
           }
           out1.values[o1 + c] = a0;
           out1.values[o1 + c + 1] = a1;
@@ -249,9 +275,14 @@ export function attentionPairProductsInto(w1: Float32Array, x1: Rows, out1: Rows
         for (; c < hd; c++) {
           let a = 0;
           let bb = 0;
-          for (let m = r, wi = wStart; m < len; m++, wi += seqLen) {
-            a += (w1[wi] as number) * (x1s[x1Base + m * x1.stride + c] as number);
-            bb += (w2[wi] as number) * (x2s[x2Base + m * x2.stride + c] as number);
+          for (let h = kh * group; h < (kh + 1) * group; h++) {
+            const wStart = (b * heads + h) * seqLen * seqLen + r * seqLen + r;
+            const x1Base = x1.offset + b * seqLen * x1.stride + h * hd;
+            const x2Base = x2.offset + b * seqLen * x2.stride + h * hd;
+            for (let m = r, wi = wStart; m < len; m++, wi += seqLen) {
+              a += (w1[wi] as number) * (x1s[x1Base + m * x1.stride + c] as number);
+              bb += (w2[wi] as number) * (x2s[x2Base + m * x2.stride + c] as number);
+            }
           }
           out1.values[o1 + c] = a;
           out2.values[o2 + c] = bb;

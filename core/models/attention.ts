@@ -4,6 +4,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { block } from './block.js';
+import type { RopeScaling } from './spec.js';
 
 /** Additive causal mask [t, t]: 0 where key <= query, a large negative number above the diagonal. */
 export function causalMask(seqLen: number): tf.Tensor2D {
@@ -40,19 +41,47 @@ export function alibiMask(seqLen: number, slopes: Float32Array): tf.Tensor3D {
   return tf.tensor3d(values, [slopes.length, seqLen, seqLen]);
 }
 
-export function rotaryTables(seqLen: number, headDim: number, theta: number): { cos: tf.Tensor2D; sin: tf.Tensor2D } {
+export function rotaryTables(seqLen: number, headDim: number, theta: number, scaling?: RopeScaling): { cos: tf.Tensor2D; sin: tf.Tensor2D } {
   if (headDim % 2 !== 0) throw new Error(`rotaryTables: head dimension ${headDim} must be even`);
   const half = headDim / 2;
+  const frequencies = rotaryFrequencies(headDim, theta, scaling);
   const cos = new Float32Array(seqLen * headDim);
   const sin = new Float32Array(seqLen * headDim);
   for (let p = 0; p < seqLen; p++) {
     for (let i = 0; i < half; i++) {
-      const angle = p * Math.pow(theta, (-2 * i) / headDim);
+      const angle = p * (frequencies[i] as number);
       cos[p * headDim + i] = cos[p * headDim + i + half] = Math.cos(angle);
       sin[p * headDim + i] = sin[p * headDim + i + half] = Math.sin(angle);
     }
   }
   return { cos: tf.tensor2d(cos, [seqLen, headDim]), sin: tf.tensor2d(sin, [seqLen, headDim]) };
+}
+
+/**
+ * The rotation frequency of each pair i < headDim / 2: theta^(-2i / headDim), divided by the
+ * factor of linear scaling, or under LLaMA-3.1's scaling divided by it for wavelengths above
+ * originalMaxPositions / lowFreqFactor, kept below originalMaxPositions / highFreqFactor, and
+ * blended in between.
+ */
+export function rotaryFrequencies(headDim: number, theta: number, scaling?: RopeScaling): Float64Array {
+  const out = new Float64Array(headDim / 2);
+  for (let i = 0; i < out.length; i++) {
+    const f = Math.pow(theta, (-2 * i) / headDim);
+    if (!scaling) out[i] = f;
+    else if (scaling.type === 'linear') out[i] = f / scaling.factor;
+    else {
+      const wavelength = (2 * Math.PI) / f;
+      const lowWavelength = scaling.originalMaxPositions / scaling.lowFreqFactor;
+      const highWavelength = scaling.originalMaxPositions / scaling.highFreqFactor;
+      if (wavelength < highWavelength) out[i] = f;
+      else if (wavelength > lowWavelength) out[i] = f / scaling.factor;
+      else {
+        const smooth = (scaling.originalMaxPositions / wavelength - scaling.lowFreqFactor) / (scaling.highFreqFactor - scaling.lowFreqFactor);
+        out[i] = (1 - smooth) * (f / scaling.factor) + smooth * f;
+      }
+    }
+  }
+  return out;
 }
 
 /**
@@ -72,7 +101,21 @@ export function rotateHalfMatrix(headDim: number): tf.Tensor2D {
 export interface AttentionShape {
   batch: number;
   seqLen: number;
+  /** Query heads. */
   heads: number;
+  /** Key/value heads (grouped-query attention, Ainslie et al. 2023): query head h reads key/value
+   * head floor(h / (heads / kvHeads)), as Hugging Face's repeat_kv and llama2.c's run.c do.
+   * Default: heads (multi-head attention). */
+  kvHeads?: number | undefined;
+}
+
+/** Key/value heads of a shape and query heads per key/value head; refuses a count that does not divide. */
+export function kvGrouping(s: AttentionShape): { kvHeads: number; group: number } {
+  const kvHeads = s.kvHeads ?? s.heads;
+  if (!Number.isInteger(kvHeads) || kvHeads < 1 || s.heads % kvHeads !== 0) {
+    throw new Error(`attention: ${s.heads} query heads cannot share ${kvHeads} key/value heads evenly`);
+  }
+  return { kvHeads, group: s.heads / kvHeads };
 }
 
 /**
@@ -115,6 +158,20 @@ function fromHeads(x: tf.Tensor, s: AttentionShape): tf.Tensor2D {
   return tf.reshape(tf.transpose(x, [0, 2, 1, 3]), [s.batch * s.seqLen, s.heads * headDim]);
 }
 
+/** [batch, kvHeads, t, hd] -> [batch, kvHeads * group, t, hd], each head repeated `group` times in place. */
+function repeatHeads(x: tf.Tensor4D, group: number): tf.Tensor4D {
+  if (group === 1) return x;
+  const [b, kv, t, hd] = x.shape;
+  return tf.reshape(tf.tile(tf.reshape(x, [b, kv, 1, t, hd]), [1, 1, group, 1, 1]), [b, kv * group, t, hd]);
+}
+
+/** The gradient of repeatHeads: [batch, kvHeads * group, t, hd] summed over each group. */
+function sumGroups(x: tf.Tensor4D, group: number): tf.Tensor4D {
+  if (group === 1) return x;
+  const [b, heads, t, hd] = x.shape;
+  return tf.sum(tf.reshape(x, [b, heads / group, group, t, hd]), 2);
+}
+
 /** x cos + (x R) sin over heads [batch, heads, t, hd]; cos, sin: [t, hd]. */
 function rotate(x: tf.Tensor4D, cos: tf.Tensor2D, sin: tf.Tensor2D, r: tf.Tensor2D): tf.Tensor4D {
   const hd = x.shape[3];
@@ -123,8 +180,10 @@ function rotate(x: tf.Tensor4D, cos: tf.Tensor2D, sin: tf.Tensor2D, r: tf.Tensor
 }
 
 /**
- * Causal scaled dot-product attention of Vaswani et al. (2017) over [batch*t, heads*hd] queries,
- * keys and values (optionally rotary-embedded, Su et al. 2021); returns [batch*t, heads*hd].
+ * Causal scaled dot-product attention of Vaswani et al. (2017) over [batch*t, heads*hd] queries
+ * and [batch*t, kvHeads*hd] keys and values (optionally rotary-embedded, Su et al. 2021); returns
+ * [batch*t, heads*hd]. With fewer key/value heads, keys and values are rotated once and repeated
+ * over their group of query heads, and their gradients summed back over it.
  * Right padding needs no key mask: under the causal mask, real queries only see earlier (real)
  * keys, and padded query rows are excluded from every loss.
  *
@@ -144,14 +203,17 @@ export function causalSelfAttention(
 ): tf.Tensor2D {
   const headDim = q.shape[1] / s.heads;
   const scale = 1 / Math.sqrt(headDim);
+  const { kvHeads, group } = kvGrouping(s);
+  const kvShape = { ...s, heads: kvHeads };
   return block([q, k, v], () => {
     let qh = toHeads(q, s);
-    let kh = toHeads(k, s);
-    const vh = toHeads(v, s);
+    let kh = toHeads(k, kvShape);
+    const vh = repeatHeads(toHeads(v, kvShape), group);
     if (rotary) {
       qh = rotate(qh, rotary.cosQ, rotary.sinQ, rotary.r);
       kh = rotate(kh, rotary.cos, rotary.sin, rotary.r);
     }
+    kh = repeatHeads(kh, group);
     const product = tf.matMul(qh, kh, false, true);
     const p = tf.softmax(tf.add(rotary ? product : tf.mul(product, scale), mask));
     return {
@@ -167,8 +229,8 @@ export function causalSelfAttention(
         const unrotate = (g: tf.Tensor4D, cos: tf.Tensor2D, sin: tf.Tensor2D): tf.Tensor4D => (rotary ? rotate(g, cos, sin, rotary.rT) : g);
         return [
           () => fromHeads(unrotate(tf.matMul(dProduct, saved.kh as tf.Tensor4D), rotary?.cosQ as tf.Tensor2D, rotary?.sinQ as tf.Tensor2D), s),
-          () => fromHeads(unrotate(tf.matMul(dProduct, saved.qh as tf.Tensor4D, true, false), rotary?.cos as tf.Tensor2D, rotary?.sin as tf.Tensor2D), s),
-          () => fromHeads(tf.matMul(pr, doh, true, false), s),
+          () => fromHeads(unrotate(sumGroups(tf.matMul(dProduct, saved.qh as tf.Tensor4D, true, false), group), rotary?.cos as tf.Tensor2D, rotary?.sin as tf.Tensor2D), kvShape),
+          () => fromHeads(sumGroups(tf.matMul(pr, doh, true, false), group), kvShape),
         ];
       },
     };

@@ -166,18 +166,19 @@ export interface QkvLora {
 }
 
 export interface QkvWeights {
-  /** W_q | W_k | W_v side by side, [in, 3 out], frozen. */
+  /** W_q | W_k | W_v side by side, [in, out_q + out_k + out_v], frozen (out_k = out_v < out_q
+   * under grouped-query attention). */
   w: tf.Tensor2D;
-  /** Its transpose [3 out, in]. */
+  /** Its transpose. */
   wT: () => tf.Tensor2D;
-  /** b_q | b_k | b_v, [3 out]. */
+  /** b_q | b_k | b_v. */
   bias?: tf.Tensor1D | undefined;
   lora?: QkvLora | undefined;
 }
 
 /**
  * The q, k and v projections of one input under frozen base weights, as one block with output
- * q | k | v side by side ([rows, 3 out]): what three `dense` calls give, the same dropout masks
+ * q | k | v side by side ([rows, out_q + out_k + out_v]): what three `dense` calls give, the same dropout masks
  * included, in a fraction of the kernels. The adapters' updates (alpha/r) dropout_j(x) A_j B_j
  * are computed together: x [A_q | A_k | A_v] in one product, the dropped inputs' contributions
  * subtracted in JS (dropout is sparse), then one product with the block-diagonal [B_q, B_k, B_v].
@@ -189,7 +190,6 @@ export function qkvDense(x: tf.Tensor2D, p: QkvWeights): tf.Tensor2D {
   const { lora } = p;
   const [rows, inDim] = x.shape;
   const out3 = p.w.shape[1];
-  const out = out3 / 3;
   const inputs: tf.Tensor[] = [x];
   if (lora?.train) for (let j = 0; j < 3; j++) inputs.push(lora.a[j] as tf.Tensor, lora.b[j] as tf.Tensor);
   return block<tf.Tensor2D>(inputs, () =>
@@ -200,6 +200,10 @@ export function qkvDense(x: tf.Tensor2D, p: QkvWeights): tf.Tensor2D {
       }
       const r = (lora.a[0] as tf.Tensor2D).shape[1];
       const r3 = 3 * r;
+      // each projection's width and first column in q | k | v
+      const outs = lora.b.map((t) => t.shape[1]);
+      const cols = [0, outs[0] as number, (outs[0] as number) + (outs[1] as number)];
+      if ((cols[2] as number) + (outs[2] as number) !== out3) throw new Error(`qkvDense: adapter widths ${outs.join(' + ')} do not make the ${out3} output columns`);
       const keep = lora.dropout ? lora.scale / (1 - lora.dropout.rate) : lora.scale;
       // keep * A_j and B_j as JS copies (views do not outlive an allocation)
       const a = lora.a.map((t) => scaledCopy(readView(t), keep));
@@ -212,7 +216,10 @@ export function qkvDense(x: tf.Tensor2D, p: QkvWeights): tf.Tensor2D {
         if (drops) subtractDropped(uv, r3, r, drops, inDim, readView(x), a, 'rows');
       });
       const bDiag = uploadBuffer(r3 * out3).fill(0);
-      for (let j = 0; j < 3; j++) for (let t = 0; t < r; t++) bDiag.set((b[j] as Float32Array).subarray(t * out, (t + 1) * out), (j * r + t) * out3 + j * out);
+      for (let j = 0; j < 3; j++) {
+        const out = outs[j] as number;
+        for (let t = 0; t < r; t++) bDiag.set((b[j] as Float32Array).subarray(t * out, (t + 1) * out), (j * r + t) * out3 + (cols[j] as number));
+      }
       const value = k.add(base, k.matMul(u, k.upload(bDiag, [r3, out3])));
       return {
         value: k.tensor<tf.Tensor2D>(value),
@@ -221,7 +228,10 @@ export function qkvDense(x: tf.Tensor2D, p: QkvWeights): tf.Tensor2D {
           const dy = dyIn as tf.Tensor2D;
           // dU = dy diag(B)^T, shared by the x and A gradients
           const bDiagT = uploadBuffer(out3 * r3).fill(0);
-          for (let j = 0; j < 3; j++) for (let t = 0; t < r; t++) for (let o = 0; o < out; o++) bDiagT[(j * out + o) * r3 + j * r + t] = (b[j] as Float32Array)[t * out + o] as number;
+          for (let j = 0; j < 3; j++) {
+            const out = outs[j] as number;
+            for (let t = 0; t < r; t++) for (let o = 0; o < out; o++) bDiagT[((cols[j] as number) + o) * r3 + j * r + t] = (b[j] as Float32Array)[t * out + o] as number;
+          }
           const dU = withKernels((kb) => kb.tensor(kb.matMul(dy, kb.upload(bDiagT, [out3, r3]))));
           let adapterGrads: Float32Array[] | undefined;
           const adapters = (): Float32Array[] => {
@@ -241,8 +251,9 @@ export function qkvDense(x: tf.Tensor2D, p: QkvWeights): tf.Tensor2D {
               }
               const mt = readView(kb.tensor(dBt));
               for (let j = 0; j < 3; j++) {
+                const out = outs[j] as number;
                 const g = new Float32Array(r * out);
-                for (let t = 0; t < r; t++) for (let o = 0; o < out; o++) g[t * out + o] = mt[(j * out + o) * r3 + j * r + t] as number;
+                for (let t = 0; t < r; t++) for (let o = 0; o < out; o++) g[t * out + o] = mt[((cols[j] as number) + o) * r3 + j * r + t] as number;
                 grads.splice(2 * j + 1, 0, g);
               }
               return grads;
@@ -279,7 +290,7 @@ export function qkvDense(x: tf.Tensor2D, p: QkvWeights): tf.Tensor2D {
           ];
           if (lora.train) {
             for (let n = 0; n < 6; n++) {
-              const shape = n % 2 === 0 ? [inDim, r] : [r, out];
+              const shape = n % 2 === 0 ? [inDim, r] : [r, outs[(n - 1) / 2] as number];
               grads.push(() => tf.tensor2d(adapters()[n] as Float32Array, shape as [number, number]));
             }
           }

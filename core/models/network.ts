@@ -10,12 +10,14 @@ import { gpt2 } from './gpt2.js';
 import { alibiMask, alibiSlopes, attentionRunsInJs, causalMask, causalSelfAttention, causalSelfAttentionJs, dense, embedding, qkvDense, residual, type QkvLora, layerNorm, rmsNorm, rotaryTables, rotateHalfMatrix, type LoraBranch, type RotaryInput } from './layers.js';
 import { llama } from './llama.js';
 import { bloom } from './bloom.js';
+import { opt } from './opt.js';
+import { qwen2 } from './qwen2.js';
 import { adapterNames, initLoraValues, loraScale, mergeLora, type LoraAdapter } from './lora.js';
 
 /** Named float32 tensors, flattened row-major (the layout of safetensors files and AdapterWeights). */
 export type WeightRecord = Record<string, { shape: number[]; values: Float32Array }>;
 
-export const ARCHITECTURES: Record<TransformerConfig['arch'], Architecture> = { gpt2, llama, bloom };
+export const ARCHITECTURES: Record<TransformerConfig['arch'], Architecture> = { gpt2, llama, bloom, qwen2, opt };
 
 /** Which weights a forward pass differentiates, and whether LoRA dropout is on. */
 export interface NetworkPass {
@@ -272,7 +274,7 @@ export class TransformerNetwork {
         layerNorm(x, this.param(`${name}.g`) as tf.Tensor1D, this.param(`${name}.b`) as tf.Tensor1D, config.normEps, pass.trainBase),
       rmsNorm: (x, name) => rmsNorm(x, this.param(`${name}.g`) as tf.Tensor1D, config.normEps, pass.trainBase),
       selfAttention: (x, prefix, { batch, seqLen, lengths }, options) => {
-        const shape = { batch, seqLen, heads: config.heads };
+        const shape = { batch, seqLen, heads: config.heads, kvHeads: config.kvHeads };
         const rotary = options?.rotary ? this.rotary(seqLen) : undefined;
         const alibi = options?.alibi ? alibiSlopes(config.heads) : undefined;
         const mask = () => (alibi ? this.alibiMask(seqLen, alibi) : this.causalMask(seqLen));
@@ -394,7 +396,7 @@ export class TransformerNetwork {
     if (!r) {
       const hd = this.config.dModel / this.config.heads;
       const built = tf.tidy(() => {
-        const { cos, sin } = rotaryTables(seqLen, hd, this.config.ropeTheta);
+        const { cos, sin } = rotaryTables(seqLen, hd, this.config.ropeTheta, this.config.ropeScaling);
         const rotate = rotateHalfMatrix(hd);
         const scale = 1 / Math.sqrt(hd);
         return { cos, sin, cosQ: tf.mul(cos, scale) as tf.Tensor2D, sinQ: tf.mul(sin, scale) as tf.Tensor2D, r: rotate, rT: tf.transpose(rotate) };

@@ -15,6 +15,7 @@
  *   scores:     w[i, j] = scale * x_i . y_j                      (Q K^T, dO V^T)
  *   pairSum:    out_i = sum_{j <= i} w[i, j] y_j                  (P V, dS K)
  *   pairSumT:   out_j = sum_{i >= j} w[i, j] y_i                  (P^T dO, dS^T Q)
+ *   pairSumTAdd: out_j += sum_{i >= j} w[i, j] y_i                 (the same, summed over a group)
  * Row i of x, y and out starts at base + i * stride (bytes); w rows are `wStride` bytes apart.
  * Norms and activations: one call for all rows, forward and backward as in layers.ts layerNorm,
  * rmsNorm, gelu and swiglu; exp (for the sigmoids) is Cephes's single-precision polynomial.
@@ -29,6 +30,8 @@ export interface AttentionLoops {
   scores(x: number, xStride: number, y: number, yStride: number, w: number, wStride: number, len: number, scale: number): void;
   pairSum(w: number, wStride: number, y: number, yStride: number, out: number, outStride: number, len: number): void;
   pairSumT(w: number, wStride: number, y: number, yStride: number, out: number, outStride: number, len: number): void;
+  /** pairSumT added to what `out` holds (grouped-query attention's dK and dV over a group). */
+  pairSumTAdd(w: number, wStride: number, y: number, yStride: number, out: number, outStride: number, len: number): void;
 }
 
 /** The loops of normModule: LayerNorm (centred) or RMSNorm rows of a fixed width. */
@@ -106,7 +109,7 @@ export function normLoops(d: number, centred: boolean): NormLoops | undefined {
 }
 
 /**
- * The three loops for a head of `lanes` * 4 columns. Params are (in order) as in AttentionLoops;
+ * The four loops for a head of `lanes` * 4 columns. Params are (in order) as in AttentionLoops;
  * locals after them.
  */
 function attentionModule(lanes: number): Uint8Array {
@@ -160,33 +163,44 @@ function attentionModule(lanes: number): Uint8Array {
       c.incBy(out, outStride).incBy(w, wStride);
     });
   }
-  // pairSumT(w, wStride, y, yStride, out, outStride, len): out_j = sum_{i >= j} w[i, j] y_i
-  const pairSumT = new Code();
-  {
-    const [w, wStride, y, yStride, out, outStride, len] = [0, 1, 2, 3, 4, 5, 6];
-    const [j, i, yi, wij, s] = [7, 8, 9, 10, 11];
-    const acc = 12;
-    pairSumT.i32(0).set(j);
-    pairSumT.loopUntil(j, len, (c) => {
-      for (let l = 0; l < lanes; l++) c.v128Zero().set(acc + l);
-      c.get(j).set(i);
-      // y_i from i = j; w[i, j] from row j, column j
-      c.get(y).get(j).get(yStride).mul().add().set(yi);
-      c.get(w).get(j).get(wStride).mul().add().get(j).i32(4).mul().add().set(wij);
-      c.loopUntil(i, len, (d) => {
-        d.get(wij).f32Load().f32x4Splat().set(s);
-        for (let l = 0; l < lanes; l++) d.get(acc + l).get(s).get(yi).v128Load(l * 16).f32x4Mul().f32x4Add().set(acc + l);
-        d.incBy(yi, yStride).incBy(wij, wStride);
-      });
-      for (let l = 0; l < lanes; l++) c.get(out).get(acc + l).v128Store(l * 16);
-      c.incBy(out, outStride);
-    });
-  }
+  const pairSumT = pairSumTCode(lanes, false);
+  const pairSumTAdd = pairSumTCode(lanes, true);
   return moduleBytes([
     { name: 'scores', params: [I32, I32, I32, I32, I32, I32, I32, F32], locals: [I32, I32, I32, I32, I32, V128, V128], code: scores },
     { name: 'pairSum', params: [I32, I32, I32, I32, I32, I32, I32], locals: [I32, I32, I32, I32, I32, V128, ...new Array<number>(lanes).fill(V128)], code: pairSum },
     { name: 'pairSumT', params: [I32, I32, I32, I32, I32, I32, I32], locals: [I32, I32, I32, I32, V128, ...new Array<number>(lanes).fill(V128)], code: pairSumT },
+    { name: 'pairSumTAdd', params: [I32, I32, I32, I32, I32, I32, I32], locals: [I32, I32, I32, I32, V128, ...new Array<number>(lanes).fill(V128)], code: pairSumTAdd },
   ]);
+}
+
+/**
+ * pairSumT(w, wStride, y, yStride, out, outStride, len): out_j = sum_{i >= j} w[i, j] y_i, or with
+ * `add` out_j += that sum.
+ */
+function pairSumTCode(lanes: number, add: boolean): Code {
+  const code = new Code();
+  const [w, wStride, y, yStride, out, outStride, len] = [0, 1, 2, 3, 4, 5, 6];
+  const [j, i, yi, wij, s] = [7, 8, 9, 10, 11];
+  const acc = 12;
+  code.i32(0).set(j);
+  code.loopUntil(j, len, (c) => {
+    for (let l = 0; l < lanes; l++) c.v128Zero().set(acc + l);
+    c.get(j).set(i);
+    // y_i from i = j; w[i, j] from row j, column j
+    c.get(y).get(j).get(yStride).mul().add().set(yi);
+    c.get(w).get(j).get(wStride).mul().add().get(j).i32(4).mul().add().set(wij);
+    c.loopUntil(i, len, (d) => {
+      d.get(wij).f32Load().f32x4Splat().set(s);
+      for (let l = 0; l < lanes; l++) d.get(acc + l).get(s).get(yi).v128Load(l * 16).f32x4Mul().f32x4Add().set(acc + l);
+      d.incBy(yi, yStride).incBy(wij, wStride);
+    });
+    for (let l = 0; l < lanes; l++) {
+      if (add) c.get(out).get(out).v128Load(l * 16).get(acc + l).f32x4Add().v128Store(l * 16);
+      else c.get(out).get(acc + l).v128Store(l * 16);
+    }
+    c.incBy(out, outStride);
+  });
+  return code;
 }
 
 /**
