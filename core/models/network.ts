@@ -17,6 +17,35 @@ import { adapterNames, initLoraValues, loraScale, mergeLora, type LoraAdapter } 
 /** Named float32 tensors, flattened row-major (the layout of safetensors files and AdapterWeights). */
 export type WeightRecord = Record<string, { shape: number[]; values: Float32Array }>;
 
+/**
+ * Base weights handed to a network one parameter at a time, so that a large checkpoint is
+ * never held in memory twice.
+ */
+export interface BaseWeights {
+  /** The row-major values of parameter `name`, of `shape`; throws naming what is missing or wrong. */
+  take(name: string, shape: readonly number[]): Float32Array;
+  /** Called once every parameter is taken: throws if the source holds weights no parameter took. */
+  done(): void;
+}
+
+/** A WeightRecord as BaseWeights, checked name by name and shape by shape. */
+function recordWeights(config: TransformerConfig, base: WeightRecord): BaseWeights {
+  const taken = new Set<string>();
+  return {
+    take: (name, shape) => {
+      const w = base[name];
+      if (!w) throw new Error(`${config.arch} network: base weight '${name}' is missing`);
+      if (!sameShape(w.shape, shape)) throw new Error(`${config.arch} network: base weight '${name}' has shape [${w.shape}], expected [${shape}]`);
+      taken.add(name);
+      return w.values;
+    },
+    done: () => {
+      const unexpected = Object.keys(base).filter((n) => !taken.has(n));
+      if (unexpected.length > 0) throw new Error(`${config.arch} network: unexpected base weights ${unexpected.join(', ')}`);
+    },
+  };
+}
+
 export const ARCHITECTURES: Record<TransformerConfig['arch'], Architecture> = { gpt2, llama, bloom, qwen2, opt };
 
 /** Which weights a forward pass differentiates, and whether LoRA dropout is on. */
@@ -60,23 +89,21 @@ export class TransformerNetwork {
   private readonly frozenTables = new Map<string, Float32Array>();
   private disposed = false;
 
-  private constructor(config: TransformerConfig, base: WeightRecord, adapter: WeightRecord) {
+  private constructor(config: TransformerConfig, base: BaseWeights, adapter: WeightRecord) {
     this.config = config;
     this.arch = ARCHITECTURES[config.arch];
-    const expected = this.arch.params(config);
-    for (const [name, init] of Object.entries(expected)) {
-      const w = base[name];
-      if (!w) throw new Error(`${config.arch} network: base weight '${name}' is missing`);
-      if (!sameShape(w.shape, init.shape)) {
-        throw new Error(`${config.arch} network: base weight '${name}' has shape [${w.shape}], expected [${init.shape}]`);
+    // one parameter at a time: its values are uploaded and dropped before the next is read
+    try {
+      for (const [name, init] of Object.entries(this.arch.params(config))) {
+        const initial = tf.tensor(base.take(name, init.shape), init.shape);
+        this.base.set(name, tf.variable(initial, true));
+        initial.dispose();
       }
-      const initial = tf.tensor(w.values, w.shape);
-      this.base.set(name, tf.variable(initial, true));
-      initial.dispose();
+      base.done();
+    } catch (e) {
+      for (const v of this.base.values()) v.dispose();
+      throw e;
     }
-    const unexpected = Object.keys(base).filter((n) => !(n in expected));
-    if (unexpected.length > 0) throw new Error(`${config.arch} network: unexpected base weights ${unexpected.join(', ')}`);
-
     const targets = new Set(config.lora.targets);
     this.adapted = this.arch.projections(config).filter((p) => targets.has(p.target));
     this.writeAdapters(adapter, 'network');
@@ -84,14 +111,17 @@ export class TransformerNetwork {
 
   /** A freshly initialised network; all randomness flows from `seed` through named streams. */
   static create(config: TransformerConfig, seed: number): TransformerNetwork {
-    const base: WeightRecord = {};
-    for (const [name, init] of Object.entries(ARCHITECTURES[config.arch].params(config))) {
-      base[name] = { shape: init.shape, values: initValues(init, Random.stream(seed, `init:${name}`)) };
-    }
-    return new TransformerNetwork(config, base, TransformerNetwork.freshAdapter(config, seed));
+    const params = ARCHITECTURES[config.arch].params(config);
+    const fresh: BaseWeights = { take: (name) => initValues(params[name] as ParamInit, Random.stream(seed, `init:${name}`)), done: () => undefined };
+    return new TransformerNetwork(config, fresh, TransformerNetwork.freshAdapter(config, seed));
   }
 
   static fromWeights(config: TransformerConfig, base: WeightRecord, adapter: WeightRecord): TransformerNetwork {
+    return new TransformerNetwork(config, recordWeights(config, base), adapter);
+  }
+
+  /** A network whose base weights are handed over one by one (streamed from a checkpoint). */
+  static fromBase(config: TransformerConfig, base: BaseWeights, adapter: WeightRecord): TransformerNetwork {
     return new TransformerNetwork(config, base, adapter);
   }
 
