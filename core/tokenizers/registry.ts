@@ -1,7 +1,9 @@
 import { createHash } from 'node:crypto';
+import { existsSync } from 'node:fs';
 import { readFile, stat } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { basename, dirname, join, resolve } from 'node:path';
+import { z } from 'zod';
 import { HfTokenizer } from './hf-tokenizer.js';
 import { Llama2cTokenizer } from './llama2c-tokenizer.js';
 import type { Tokenizer } from './tokenizer.js';
@@ -89,6 +91,17 @@ async function loadFromFile(name: string, file: string): Promise<Tokenizer> {
   if (configBytes) hash.update(configBytes);
   return new HfTokenizer(name, hash.digest('hex'), parseJson(tokenizerBytes, basename(file), name), configBytes ? parseJson(configBytes, CONFIG_FILE, name) : {});
 }
+
+/**
+ * A party's `tokenizer`: a registry name, a folder, or a tokenizer file; a name ending in .json
+ * or .bin is a file path (relative to the working directory) and must exist.
+ */
+export const TokenizerFieldSchema = z
+  .string()
+  .min(1)
+  .refine((value) => !/\.(json|bin)$/.test(value) || existsSync(value), {
+    error: (issue) => `tokenizer file ${String(issue.input)} does not exist (a path is relative to the working directory)`,
+  });
 
 const loaded = new Map<string, Promise<Tokenizer>>();
 
