@@ -95,33 +95,34 @@ export class Llama2cTokenizer implements Tokenizer {
     return this.merge(ids);
   }
 
-  /** Merges by best score, leftmost on ties, until no adjacent pair is a piece. */
+  /**
+   * Merges by best score, leftmost on ties, until no adjacent pair is a piece: run.c's loop,
+   * which rescans every pair per merge, as a priority queue of candidate pairs over a linked list
+   * (a popped pair whose tokens have changed since it was queued is dropped).
+   */
   private merge(ids: number[]): number[] {
-    const merged: number[] = [];
-    const score: number[] = [];
-    const pair = (i: number): void => {
-      const id = i + 1 < ids.length ? this.idOf.get((this.pieces[ids[i] as number] as string) + (this.pieces[ids[i + 1] as number] as string)) : undefined;
-      merged[i] = id ?? -1;
-      score[i] = id === undefined ? -Infinity : (this.scores[id] as number);
+    const n = ids.length;
+    const next = Int32Array.from({ length: n }, (_, i) => i + 1);
+    const prev = Int32Array.from({ length: n }, (_, i) => i - 1);
+    const queue = new PairQueue();
+    const offer = (left: number): void => {
+      const right = next[left] as number;
+      if (left < 0 || right >= n) return;
+      const merged = this.idOf.get((this.pieces[ids[left] as number] as string) + (this.pieces[ids[right] as number] as string));
+      if (merged !== undefined && (this.scores[merged] as number) > NO_MERGE) queue.push(this.scores[merged] as number, left, right, ids[left] as number, ids[right] as number, merged);
     };
-    for (let i = 0; i + 1 < ids.length; i++) pair(i);
-    for (;;) {
-      let best = -1;
-      let bestScore = NO_MERGE;
-      for (let i = 0; i + 1 < ids.length; i++) {
-        if ((score[i] as number) > bestScore) {
-          bestScore = score[i] as number;
-          best = i;
-        }
-      }
-      if (best < 0) return ids;
-      ids[best] = merged[best] as number;
-      ids.splice(best + 1, 1);
-      merged.splice(best + 1, 1);
-      score.splice(best + 1, 1);
-      if (best > 0) pair(best - 1);
-      pair(best);
+    for (let i = 0; i + 1 < n; i++) offer(i);
+    for (let pair = queue.pop(); pair; pair = queue.pop()) {
+      const { left, right } = pair;
+      if (next[left] !== right || ids[left] !== pair.leftId || ids[right] !== pair.rightId) continue;
+      ids[left] = pair.merged;
+      ids[right] = -1;
+      next[left] = next[right] as number;
+      if ((next[right] as number) < n) prev[next[right] as number] = left;
+      offer(prev[left] as number);
+      offer(left);
     }
+    return ids.filter((id) => id >= 0);
   }
 
   decode(ids: readonly number[]): string {
@@ -160,4 +161,52 @@ export class Llama2cTokenizer implements Tokenizer {
     if (!Number.isInteger(id) || id < 0 || id >= this.vocabSize) throw new Error(`${this.name}: token id ${id} is outside the vocabulary [0, ${this.vocabSize})`);
     return id;
   }
+}
+
+interface Pair {
+  score: number;
+  left: number;
+  right: number;
+  leftId: number;
+  rightId: number;
+  merged: number;
+}
+
+/** A binary max-heap of candidate merges: highest score first, then leftmost. */
+class PairQueue {
+  private readonly heap: Pair[] = [];
+
+  push(score: number, left: number, right: number, leftId: number, rightId: number, merged: number): void {
+    const heap = this.heap;
+    heap.push({ score, left, right, leftId, rightId, merged });
+    for (let i = heap.length - 1; i > 0; ) {
+      const parent = (i - 1) >> 1;
+      if (!before(heap[i] as Pair, heap[parent] as Pair)) break;
+      [heap[i], heap[parent]] = [heap[parent] as Pair, heap[i] as Pair];
+      i = parent;
+    }
+  }
+
+  pop(): Pair | undefined {
+    const heap = this.heap;
+    const top = heap[0];
+    const last = heap.pop();
+    if (heap.length > 0 && last) {
+      heap[0] = last;
+      for (let i = 0; ; ) {
+        const [l, r] = [2 * i + 1, 2 * i + 2];
+        let best = i;
+        if (l < heap.length && before(heap[l] as Pair, heap[best] as Pair)) best = l;
+        if (r < heap.length && before(heap[r] as Pair, heap[best] as Pair)) best = r;
+        if (best === i) break;
+        [heap[i], heap[best]] = [heap[best] as Pair, heap[i] as Pair];
+        i = best;
+      }
+    }
+    return top;
+  }
+}
+
+function before(a: Pair, b: Pair): boolean {
+  return a.score > b.score || (a.score === b.score && a.left < b.left);
 }
