@@ -134,7 +134,8 @@ export function causalSelfAttentionJs(
 /**
  * causalSelfAttentionJs on the wasm backend with SIMD loops (simd.ts) over the backend's heap:
  * the probabilities, rotated q and k, outputs and gradients are tensors there, written in place;
- * the softmax and the score gradients (a few operations a pair) stay in JS. Of the query heads
+ * the causal softmax runs there too (in JS with ALiBi's penalties), the score gradients (a few
+ * operations a pair) in JS. Of the query heads
  * sharing a key/value head, the first writes its dK and dV share and the others add theirs.
  */
 function attentionSimd(
@@ -150,7 +151,10 @@ function attentionSimd(
   const { batch, seqLen, heads, group, hd, lens } = g;
   const [d, dkv] = layout.width;
   const rows = batch * seqLen;
-  const tt = seqLen * seqLen;
+  // probability rows padded to whole groups of 4 lanes: the softmax loop may write up to 3
+  // lanes past key i, into the row's own unused (non-causal) part
+  const rowStride = (seqLen + 3) & ~3;
+  const tt = seqLen * rowStride;
   type Place = { at: number; stride: number };
   // byte address and row stride (bytes) of q (0), k (1) or v (2) in the inputs
   const inputAt = (which: 0 | 1 | 2, tensors: readonly tf.Tensor[]): Place =>
@@ -191,10 +195,11 @@ function attentionSimd(
           const pBlock = pAt + (b * heads + h) * tt * 4;
           const col = h * hd * 4;
           const kvCol = ((h / group) | 0) * hd * 4;
-          loops.scores(qAt.at + b * seqLen * qAt.stride + col, qAt.stride, kAt.at + b * seqLen * kAt.stride + kvCol, kAt.stride, pBlock, seqLen * 4, len, scale);
+          loops.scores(qAt.at + b * seqLen * qAt.stride + col, qAt.stride, kAt.at + b * seqLen * kAt.stride + kvCol, kAt.stride, pBlock, rowStride * 4, len, scale);
           const slope = g.slopes ? (g.slopes[h] as number) : 0;
-          for (let i = 0; i < len; i++) causalSoftmaxRow(heap, pBlock / 4 + i * seqLen, i, slope);
-          loops.pairSum(pBlock, seqLen * 4, vAt.at + b * seqLen * vAt.stride + kvCol, vAt.stride, outAt + b * seqLen * d * 4 + col, d * 4, len);
+          if (slope === 0) loops.softmax(pBlock, rowStride * 4, len);
+          else for (let i = 0; i < len; i++) causalSoftmaxRow(heap, pBlock / 4 + i * rowStride, i, slope);
+          loops.pairSum(pBlock, rowStride * 4, vAt.at + b * seqLen * vAt.stride + kvCol, vAt.stride, outAt + b * seqLen * d * 4 + col, d * 4, len);
         }
       }
       zeroPadding(heap, { at: outAt, stride: d * 4 }, 0);
@@ -244,10 +249,10 @@ function attentionSimd(
                   if (scoreGrads) heap.set(scoreGrads.subarray(block, block + tt), dsBlock / 4);
                   else {
                     // dP = dO V^T, then dS = P (dP - rowsum(dP P)) / sqrt(hd), in place
-                    loops.scores(rowAt(dyAt, col), dyAt.stride, rowAt(vAt, kvCol), vAt.stride, dsBlock, seqLen * 4, len, 1);
+                    loops.scores(rowAt(dyAt, col), dyAt.stride, rowAt(vAt, kvCol), vAt.stride, dsBlock, rowStride * 4, len, 1);
                     for (let i = 0; i < len; i++) {
-                      const row = dsBlock / 4 + i * seqLen;
-                      const prow = pBlock / 4 + i * seqLen;
+                      const row = dsBlock / 4 + i * rowStride;
+                      const prow = pBlock / 4 + i * rowStride;
                       let rowDot = 0;
                       for (let j = 0; j <= i; j++) rowDot += (heap[row + j] as number) * (heap[prow + j] as number);
                       for (let j = 0; j <= i; j++) heap[row + j] = (heap[prow + j] as number) * ((heap[row + j] as number) - rowDot) * scale;
@@ -258,9 +263,9 @@ function attentionSimd(
                 const pairSumT = h % group === 0 ? loops.pairSumT : loops.pairSumTAdd;
                 wanted.forEach((w, n) => {
                   const target = into[n] as Place;
-                  if (w === 0) loops.pairSum(dsBlock, seqLen * 4, rowAt(kAt, kvCol), kAt.stride, rowAt(target, col), target.stride, len);
-                  else if (w === 1) pairSumT(dsBlock, seqLen * 4, rowAt(qAt, col), qAt.stride, rowAt(target, kvCol), target.stride, len);
-                  else pairSumT(pBlock, seqLen * 4, rowAt(dyAt, col), dyAt.stride, rowAt(target, kvCol), target.stride, len);
+                  if (w === 0) loops.pairSum(dsBlock, rowStride * 4, rowAt(kAt, kvCol), kAt.stride, rowAt(target, col), target.stride, len);
+                  else if (w === 1) pairSumT(dsBlock, rowStride * 4, rowAt(qAt, col), qAt.stride, rowAt(target, kvCol), target.stride, len);
+                  else pairSumT(pBlock, rowStride * 4, rowAt(dyAt, col), dyAt.stride, rowAt(target, kvCol), target.stride, len);
                 });
               }
             }
