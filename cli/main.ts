@@ -3,6 +3,7 @@ import { ScenarioError } from '../core/scenario/load.js';
 import { registerAlignCommand } from './commands/align.js';
 import { registerDiagramCommand } from './commands/diagram.js';
 import { registerExperimentCommand } from './commands/experiment.js';
+import { registerGenerateCommand } from './commands/generate.js';
 import { registerNatsConfigCommand } from './commands/nats-config.js';
 import { registerNatsProcessCommands } from './commands/nats-run.js';
 import { registerPretrainCommand } from './commands/pretrain.js';
@@ -25,6 +26,7 @@ registerDiagramCommand(program);
 registerReportCommand(program);
 registerVocabMapCommand(program);
 registerAlignCommand(program);
+registerGenerateCommand(program);
 registerNatsConfigCommand(program);
 registerNatsProcessCommands(program);
 

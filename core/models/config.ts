@@ -1,8 +1,7 @@
 /**
  * A model spec resolved into every number the network needs, plus the named presets.
  */
-import { checkpointModelSpec } from './pretrained/open.js';
-import { CheckpointSpecSchema, isRotaryArch, ModelSpecSchema, type LoraSpec, type ModelSpec, type RopeScaling } from './spec.js';
+import { isRotaryArch, ModelSpecSchema, type LoraSpec, type ModelSpec, type RopeScaling } from './spec.js';
 
 export type Arch = ModelSpec['arch'];
 
@@ -68,16 +67,8 @@ export const MODEL_PRESETS = {
 
 export type ModelPreset = keyof typeof MODEL_PRESETS;
 
-/**
- * A preset name, a spec object validated against ModelSpecSchema (defaults filled in), or a
- * pretrained `{ checkpoint: PATH }` entry resolved from the checkpoint's header or config.
- */
+/** A preset name, or a spec object validated against ModelSpecSchema (defaults filled in). */
 export function resolveModelSpec(specOrPreset: string | unknown): ModelSpec {
-  if (typeof specOrPreset === 'object' && specOrPreset !== null && 'checkpoint' in specOrPreset && !('arch' in specOrPreset)) {
-    const entry = CheckpointSpecSchema.safeParse(specOrPreset);
-    if (!entry.success) throw new Error(`invalid checkpoint model: ${entry.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`).join('; ')}`);
-    return checkpointModelSpec(entry.data);
-  }
   if (typeof specOrPreset === 'string') {
     if (!(specOrPreset in MODEL_PRESETS)) {
       throw new Error(`unknown model preset '${specOrPreset}'; known presets: ${Object.keys(MODEL_PRESETS).join(', ')}`);

@@ -6,15 +6,15 @@ import type { Tokenizer } from '../tokenizers/tokenizer.js';
 import { readCheckpoint } from './checkpoint.js';
 import { resolveConfig, resolveModelSpec, type TransformerConfig } from './config.js';
 import { TransformerNetwork, type WeightRecord } from './network.js';
-import { checkpointHash, checkpointWeights, describeCheckpoint, openCheckpoint } from './pretrained/open.js';
-import type { ModelSpec } from './spec.js';
+import { checkpointHash, checkpointModelSpec, checkpointWeights, describeCheckpoint, openCheckpoint } from './pretrained/open.js';
+import { CheckpointSpecSchema, type ModelSpec } from './spec.js';
 import { TransformerModel } from './transformer-model.js';
 import { ModelVocab, type VocabSource } from './vocab.js';
 
 export interface CreateModelOptions {
   /** A spec, a preset name (`gpt2-tiny`, `gpt2-small`, `gpt2-small-real`, `llama-tiny`,
    * `llama-small`), or a pretrained `{ checkpoint: PATH }` entry. */
-  spec: ModelSpec | string | { checkpoint: string };
+  spec: ModelSpec | string | { checkpoint: string; maxSeqLen?: number; vocab?: 'full' | 'compact'; lora?: Partial<ModelSpec['lora']> };
   tokenizer: Tokenizer;
   /** The compact vocabulary; or give `corpus` to build it from the run's texts (a pretrained
    * model with a full vocabulary needs neither). */
@@ -24,8 +24,16 @@ export interface CreateModelOptions {
   seed: number;
 }
 
+/** A preset, a spec, or a `{ checkpoint }` entry resolved from the checkpoint's header or config. */
+function resolveSpec(spec: CreateModelOptions['spec']): ModelSpec {
+  if (typeof spec !== 'object' || 'arch' in spec) return resolveModelSpec(spec);
+  const entry = CheckpointSpecSchema.safeParse(spec);
+  if (!entry.success) throw new Error(`invalid checkpoint model: ${entry.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`).join('; ')}`);
+  return checkpointModelSpec(entry.data);
+}
+
 export function createModel(options: CreateModelOptions): TransformerModel {
-  const spec = resolveModelSpec(options.spec);
+  const spec = resolveSpec(options.spec);
   if (options.vocab && options.corpus) throw new Error('createModel: give a vocab or a corpus, not both');
   if (!Number.isInteger(options.seed)) throw new Error(`createModel: seed must be an integer, got ${options.seed}`);
   if (spec.checkpoint !== undefined) return createPretrained(spec, spec.checkpoint, options);

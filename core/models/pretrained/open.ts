@@ -6,8 +6,8 @@
 import { createHash } from 'node:crypto';
 import { closeSync, existsSync, openSync, readSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import type { TransformerConfig } from '../config.js';
-import type { BaseWeights } from '../network.js';
+import { resolveConfig, type TransformerConfig } from '../config.js';
+import { ARCHITECTURES, type BaseWeights } from '../network.js';
 import { z } from 'zod';
 import { CheckpointSpecSchema, ModelSpecSchema, type CheckpointSpec, type ModelSpec } from '../spec.js';
 import { hfModelSpec, hfWeightFiles, openHf, readHfConfig } from './hf.js';
@@ -43,6 +43,13 @@ export function describeCheckpoint(path: string): Described {
 
 export function openCheckpoint(path: string): OpenedCheckpoint {
   return kindOf(path) === 'llama2.c' ? openLlama2c(path) : openHf(path);
+}
+
+/** Parameters of the network a checkpoint makes with its own full vocabulary. */
+export function checkpointParameters(path: string): number {
+  const { spec, vocabRows } = describeCheckpoint(path);
+  const config = resolveConfig({ ...spec, lora: { rank: 1, alpha: 1, dropout: 0, targets: ['q'] } }, vocabRows);
+  return Object.values(ARCHITECTURES[config.arch].params(config)).reduce((n, p) => n + p.shape.reduce((a, b) => a * b, 1), 0);
 }
 
 /** The full spec of a `model: { checkpoint }` entry: the checkpoint's architecture with its LoRA settings. */
