@@ -80,7 +80,9 @@ async function choose(preferred: BackendName | undefined): Promise<string> {
   if (preferred) {
     if (await activate(preferred)) return preferred;
     if (preferred === 'tensorflow' && !(await tryNativeBindings())) {
-      throw new Error(`initBackend: the 'tensorflow' backend needs @tensorflow/tfjs-node or @tensorflow/tfjs-node-gpu, and neither is installed: ${TENSORFLOW_INSTALL}`);
+      throw new Error(
+        `initBackend: the requested TensorFlow.js backend 'tensorflow' could not be initialised: it needs @tensorflow/tfjs-node or @tensorflow/tfjs-node-gpu, and neither is installed: ${TENSORFLOW_INSTALL}`,
+      );
     }
     throw new Error(`initBackend: the requested TensorFlow.js backend '${preferred}' could not be initialised`);
   }

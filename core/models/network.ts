@@ -46,6 +46,38 @@ function recordWeights(config: TransformerConfig, base: WeightRecord): BaseWeigh
   };
 }
 
+/**
+ * Values by sequence length, the few most recently used kept and the others released: a
+ * generation asks for every length in turn, and kept tables of every length would grow with its
+ * square. A forward pass and its backward use one length, which stays the most recent.
+ */
+class LengthCache<T> {
+  private readonly entries = new Map<number, T>();
+
+  constructor(
+    private readonly release: (value: T) => void,
+    private readonly size = 8,
+  ) {}
+
+  get(length: number, make: () => T): T {
+    const kept = this.entries.get(length);
+    this.entries.delete(length);
+    const value = kept ?? make();
+    this.entries.set(length, value);
+    if (this.entries.size > this.size) {
+      const [oldest, old] = this.entries.entries().next().value as [number, T];
+      this.entries.delete(oldest);
+      this.release(old);
+    }
+    return value;
+  }
+
+  clear(): void {
+    for (const value of this.entries.values()) this.release(value);
+    this.entries.clear();
+  }
+}
+
 export const ARCHITECTURES: Record<TransformerConfig['arch'], Architecture> = { gpt2, llama, bloom, qwen2, opt };
 
 /** Which weights a forward pass differentiates, and whether LoRA dropout is on. */
@@ -79,9 +111,9 @@ export class TransformerNetwork {
   private readonly adapters = new Map<string, LoraAdapter>();
   private readonly adapted: ProjectionDef[];
   /** Causal masks and rotary tables by sequence length. */
-  private readonly masks = new Map<number, tf.Tensor2D>();
-  private readonly alibiMasks = new Map<number, tf.Tensor3D>();
-  private readonly rotaries = new Map<number, RotaryInput>();
+  private readonly masks = new LengthCache<tf.Tensor2D>((m) => m.dispose());
+  private readonly alibiMasks = new LengthCache<tf.Tensor3D>((m) => m.dispose());
+  private readonly rotaries = new LengthCache<RotaryInput>((r) => tf.dispose([r.cos, r.sin, r.cosQ, r.sinQ, r.r, r.rT]));
   /** Tensors derived from base weights while these are frozen (transposes, leading rows),
    * dropped whenever the base changes. */
   private readonly frozen = new Map<string, tf.Tensor>();
@@ -219,9 +251,9 @@ export class TransformerNetwork {
     this.disposed = true;
     for (const v of this.base.values()) v.dispose();
     for (const v of this.adapterVariables()) v.dispose();
-    for (const m of this.masks.values()) m.dispose();
-    for (const m of this.alibiMasks.values()) m.dispose();
-    for (const r of this.rotaries.values()) tf.dispose([r.cos, r.sin, r.cosQ, r.sinQ, r.r, r.rT]);
+    this.masks.clear();
+    this.alibiMasks.clear();
+    this.rotaries.clear();
     this.dropFrozen();
   }
 
@@ -402,28 +434,17 @@ export class TransformerNetwork {
   }
 
   private causalMask(seqLen: number): tf.Tensor2D {
-    let m = this.masks.get(seqLen);
-    if (!m) {
-      m = tf.keep(causalMask(seqLen));
-      this.masks.set(seqLen, m);
-    }
-    return m;
+    return this.masks.get(seqLen, () => tf.keep(causalMask(seqLen)));
   }
 
   /** The causal mask plus ALiBi's penalties for `seqLen` positions, [heads, t, t]. */
   private alibiMask(seqLen: number, slopes: Float32Array): tf.Tensor3D {
-    let m = this.alibiMasks.get(seqLen);
-    if (!m) {
-      m = tf.keep(alibiMask(seqLen, slopes));
-      this.alibiMasks.set(seqLen, m);
-    }
-    return m;
+    return this.alibiMasks.get(seqLen, () => tf.keep(alibiMask(seqLen, slopes)));
   }
 
   /** Rotary tables for `seqLen` positions; the query tables carry the scale 1/sqrt(headDim). */
   private rotary(seqLen: number): RotaryInput {
-    let r = this.rotaries.get(seqLen);
-    if (!r) {
+    return this.rotaries.get(seqLen, () => {
       const hd = this.config.dModel / this.config.heads;
       const built = tf.tidy(() => {
         const { cos, sin } = rotaryTables(seqLen, hd, this.config.ropeTheta, this.config.ropeScaling);
@@ -432,10 +453,8 @@ export class TransformerNetwork {
         return { cos, sin, cosQ: tf.mul(cos, scale) as tf.Tensor2D, sinQ: tf.mul(sin, scale) as tf.Tensor2D, r: rotate, rT: tf.transpose(rotate) };
       });
       for (const t of Object.values(built)) tf.keep(t);
-      r = { ...built, cosValues: built.cos.dataSync() as Float32Array, sinValues: built.sin.dataSync() as Float32Array };
-      this.rotaries.set(seqLen, r);
-    }
-    return r;
+      return { ...built, cosValues: built.cos.dataSync() as Float32Array, sinValues: built.sin.dataSync() as Float32Array };
+    });
   }
 
   private assertLive(): void {

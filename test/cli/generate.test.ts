@@ -8,6 +8,7 @@ import { fileURLToPath } from 'node:url';
 import { Command } from 'commander';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { registerGenerateCommand, runGenerate } from '../../cli/commands/generate.js';
+import { initBackend } from '../../core/models/backend.js';
 import { Llama2cTokenizer } from '../../core/tokenizers/llama2c-tokenizer.js';
 
 const DIR = fileURLToPath(new URL('../../../shared/models/stories260K', import.meta.url));
@@ -63,5 +64,12 @@ describe('fedmkt generate', () => {
     expect(noCheckpoint.stderr).toMatch(/--checkpoint no\/such\/model\.bin: no such file or folder/);
     expect(noTokenizer).toMatchObject({ code: 2 });
     expect(noTokenizer.stderr).toMatch(/--tokenizer: none given and no .*tokenizer\.json; give the model's tokenizer/);
+  });
+});
+
+describe('--backend tensorflow without @tensorflow/tfjs-node', () => {
+  it('says how to install it', async () => {
+    await expect(initBackend('tensorflow')).rejects.toThrow(/neither is installed: npm install @tensorflow\/tfjs-node \(CPU\) or npm install @tensorflow\/tfjs-node-gpu/);
+    expect(await initBackend('wasm')).toBe('wasm');
   });
 });
