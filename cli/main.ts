@@ -4,6 +4,7 @@ import { registerAlignCommand } from './commands/align.js';
 import { registerDiagramCommand } from './commands/diagram.js';
 import { registerExperimentCommand } from './commands/experiment.js';
 import { registerExploreCommand } from './commands/explore.js';
+import { registerGenerateCommand } from './commands/generate.js';
 import { registerNatsConfigCommand } from './commands/nats-config.js';
 import { registerNatsProcessCommands } from './commands/nats-run.js';
 import { registerPretrainCommand } from './commands/pretrain.js';
@@ -27,6 +28,7 @@ registerDiagramCommand(program);
 registerReportCommand(program);
 registerVocabMapCommand(program);
 registerAlignCommand(program);
+registerGenerateCommand(program);
 registerNatsConfigCommand(program);
 registerNatsProcessCommands(program);
 

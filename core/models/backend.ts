@@ -2,9 +2,11 @@
  * Chooses the TensorFlow.js backend once per process.
  *
  * Order without an override: `tensorflow` (native bindings, only if `@tensorflow/tfjs-node-gpu`
- * or `@tensorflow/tfjs-node` can be imported; they are never imported statically), then
- * `wasm` (XNNPACK with SIMD), then `cpu`. An override comes from the argument or from the
- * `FEDMKT_TF_BACKEND` environment variable.
+ * or `@tensorflow/tfjs-node` can be imported; they are never imported statically, and never
+ * installed by this project: the user installs one, see TENSORFLOW_INSTALL), then `wasm`
+ * (XNNPACK with SIMD), then `cpu`. So a large pretrained model runs natively, on the GPU with
+ * -node-gpu, wherever the user has installed one, and on wasm otherwise. An override comes from
+ * the argument or from the `FEDMKT_TF_BACKEND` environment variable.
  */
 import * as tf from '@tensorflow/tfjs';
 import { setWasmPaths } from '@tensorflow/tfjs-backend-wasm';
@@ -61,9 +63,27 @@ async function activate(name: BackendName): Promise<boolean> {
   }
 }
 
+/** How to get the native backend: it downloads TensorFlow's C library, so it is the user's step. */
+export const TENSORFLOW_INSTALL =
+  'npm install @tensorflow/tfjs-node (CPU) or npm install @tensorflow/tfjs-node-gpu (NVIDIA GPU with CUDA); either downloads TensorFlow\'s native library when installed';
+
+/** Parameters above which a model is slow on wasm (one thread) and wants the native backend. */
+export const LARGE_MODEL_PARAMETERS = 100e6;
+
+/** What to tell a user who runs a model of `parameters` on `backend`, if anything. */
+export function backendAdvice(parameters: number, backend: string): string | undefined {
+  if (parameters <= LARGE_MODEL_PARAMETERS || backend === 'tensorflow') return undefined;
+  return `${(parameters / 1e6).toFixed(0)}M parameters on the ${backend} backend (one thread) is slow; for the tensorflow backend: ${TENSORFLOW_INSTALL}`;
+}
+
 async function choose(preferred: BackendName | undefined): Promise<string> {
   if (preferred) {
     if (await activate(preferred)) return preferred;
+    if (preferred === 'tensorflow' && !(await tryNativeBindings())) {
+      throw new Error(
+        `initBackend: the requested TensorFlow.js backend 'tensorflow' could not be initialised: it needs @tensorflow/tfjs-node or @tensorflow/tfjs-node-gpu, and neither is installed: ${TENSORFLOW_INSTALL}`,
+      );
+    }
     throw new Error(`initBackend: the requested TensorFlow.js backend '${preferred}' could not be initialised`);
   }
   for (const name of BACKEND_NAMES) {

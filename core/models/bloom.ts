@@ -14,7 +14,7 @@
 import * as tf from '@tensorflow/tfjs';
 import type { Architecture, ForwardContext, ForwardShape, ParamInit } from './architecture.js';
 import type { TransformerConfig } from './config.js';
-import { gpt2 } from './gpt2.js';
+import { gpt2, gpt2Blocks } from './gpt2.js';
 import { gelu } from './layers.js';
 
 /** GPT-2's weights (same blocks, same init) without its position table, plus the embedding LayerNorm. */
@@ -24,19 +24,8 @@ function params(c: TransformerConfig): Record<string, ParamInit> {
 }
 
 function forward(ctx: ForwardContext, ids: tf.Tensor1D, shape: ForwardShape): tf.Tensor2D {
-  const c = ctx.config;
-  let h = ctx.layerNorm(ctx.embed('wte', ids), 'ln_emb');
-
-  for (let i = 0; i < c.layers; i++) {
-    const p = `h.${i}`;
-    const a = ctx.layerNorm(h, `${p}.ln_1`);
-    const attn = ctx.selfAttention(a, `${p}.attn`, shape, { alibi: true });
-    h = ctx.residual(h, ctx.project(attn, `${p}.attn.o`));
-
-    const m = ctx.layerNorm(h, `${p}.ln_2`);
-    h = ctx.residual(h, ctx.project(gelu(ctx.project(m, `${p}.mlp.fc`)), `${p}.mlp.proj`));
-  }
-  return ctx.unembed(ctx.layerNorm(h, 'ln_f'), 'wte');
+  const h = ctx.layerNorm(ctx.embed('wte', ids), 'ln_emb');
+  return ctx.unembed(ctx.layerNorm(gpt2Blocks(ctx, h, shape, gelu, { alibi: true }), 'ln_f'), 'wte');
 }
 
 export const bloom: Architecture = { params, projections: gpt2.projections, forward };

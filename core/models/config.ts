@@ -1,7 +1,7 @@
 /**
  * A model spec resolved into every number the network needs, plus the named presets.
  */
-import { ModelSpecSchema, type LoraSpec, type ModelSpec } from './spec.js';
+import { isRotaryArch, ModelSpecSchema, type LoraSpec, type ModelSpec, type RopeScaling } from './spec.js';
 
 export type Arch = ModelSpec['arch'];
 
@@ -10,14 +10,19 @@ export interface TransformerConfig {
   arch: Arch;
   layers: number;
   heads: number;
+  /** Key/value heads: heads, or fewer for grouped-query attention. */
+  kvHeads: number;
   dModel: number;
   dFF: number;
   maxSeqLen: number;
   /** Size of the model's compact vocabulary (see ModelVocab), not the tokenizer's. */
   vocabSize: number;
   normEps: number;
-  /** Rotary base; used by llama only. */
+  /** Rotary base and scaling; used by llama and qwen2 only. */
   ropeTheta: number;
+  ropeScaling?: RopeScaling | undefined;
+  /** llama, qwen2: the output head is the token embedding. */
+  tieEmbeddings: boolean;
   lora: LoraSpec;
 }
 
@@ -30,16 +35,20 @@ export function resolveConfig(spec: ModelSpec, vocabSize: number): TransformerCo
   if (!Number.isInteger(vocabSize) || vocabSize < 2) {
     throw new Error(`resolveConfig: vocabulary size must be an integer >= 2, got ${vocabSize}`);
   }
+  const rotary = isRotaryArch(spec.arch);
   return {
     arch: spec.arch,
     layers: spec.layers,
     heads: spec.heads,
+    kvHeads: spec.kvHeads ?? spec.heads,
     dModel: spec.dModel,
-    dFF: spec.dFF ?? (spec.arch === 'llama' ? llamaHiddenWidth(spec.dModel) : 4 * spec.dModel),
+    dFF: spec.dFF ?? (rotary ? llamaHiddenWidth(spec.dModel) : 4 * spec.dModel),
     maxSeqLen: spec.maxSeqLen,
     vocabSize,
-    normEps: spec.normEps ?? (spec.arch === 'llama' ? 1e-6 : 1e-5),
+    normEps: spec.normEps ?? (rotary ? 1e-6 : 1e-5),
     ropeTheta: spec.ropeTheta ?? 10000,
+    ...(spec.ropeScaling ? { ropeScaling: spec.ropeScaling } : {}),
+    tieEmbeddings: spec.tieEmbeddings ?? false,
     lora: spec.lora,
   };
 }

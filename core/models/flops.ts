@@ -33,6 +33,7 @@ import type { ProjectionDef } from './architecture.js';
 import type { TransformerConfig } from './config.js';
 import { attentionRunsInJs, causalPairs } from './layers.js';
 import { ARCHITECTURES } from './network.js';
+import { isRotaryArch } from './spec.js';
 import type { TrainedWeights } from './training.js';
 
 /** FLOPs of a forward pass plus, when `trained` is given, its backward pass, over `tokens`
@@ -98,7 +99,8 @@ export function stepFlops(config: TransformerConfig, tokens: number, seqLen: num
 /**
  * FLOPs of the products a step runs that stepFlops leaves out: per layer, when q, k and v run as
  * one block (frozen base, all three adapted) its block-diagonal products u diag(B), dy diag(B)^T
- * and (for trained adapters) dy^T u each multiply 6 zero blocks of [r, out] (12 T r out FLOPs);
+ * and (for trained adapters) dy^T u each multiply the zero blocks of diag(B), two [r, out] blocks
+ * per projection (4 T r (out_q + out_k + out_v) FLOPs, 12 T r out without grouped-query attention);
  * with tfjs attention (not the JS kernel), LLaMA's rotate-half of queries and keys, 2 T d hd each,
  * forward and backward.
  */
@@ -118,15 +120,19 @@ export function uncountedFlops(config: TransformerConfig, tokens: number, seqLen
     const defs = projections.slice(layer * perLayer, (layer + 1) * perLayer);
     const carries = (target: 'q' | 'k' | 'v'): boolean => stream || trainsBase || (trainsAdapters && targets.has(target));
     if (fused) {
-      const zeros = 12 * T * r * (defs.find((p) => p.target === 'q') as ProjectionDef).outDim;
+      // each of the three row blocks of diag(B) is zero outside its own columns: 2 r (q + k + v widths)
+      const width = defs.filter((p) => p.target === 'q' || p.target === 'k' || p.target === 'v').reduce((n, p) => n + p.outDim, 0);
+      const zeros = 4 * T * r * width;
       flops += zeros; // u diag(B)
       if (trained && carries('q')) flops += zeros; // dy diag(B)^T
       if (trainsAdapters) flops += zeros; // dy^T u
     }
-    if (config.arch === 'llama' && !attentionRunsInJs()) {
-      const rotate = 2 * T * config.dModel * (config.dModel / config.heads);
-      flops += 2 * rotate;
-      if (trained && (carries('q') || carries('k') || carries('v'))) flops += rotate * ((carries('q') ? 1 : 0) + (carries('k') ? 1 : 0));
+    if (isRotaryArch(config.arch) && !attentionRunsInJs()) {
+      const hd = config.dModel / config.heads;
+      const rotateQ = 2 * T * config.dModel * hd;
+      const rotateK = 2 * T * config.kvHeads * hd * hd;
+      flops += rotateQ + rotateK;
+      if (trained && (carries('q') || carries('k') || carries('v'))) flops += (carries('q') ? rotateQ : 0) + (carries('k') ? rotateK : 0);
     }
     stream ||= trainsAdapters && defs.some((p) => targets.has(p.target));
   }

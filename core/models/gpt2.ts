@@ -56,21 +56,33 @@ function params(c: TransformerConfig): Record<string, ParamInit> {
   return out;
 }
 
-function forward(ctx: ForwardContext, ids: tf.Tensor1D, shape: ForwardShape): tf.Tensor2D {
-  const c = ctx.config;
-  const { seqLen } = shape;
-  let h = ctx.embed('wte', ids, { table: 'wpe', seqLen });
-
-  for (let i = 0; i < c.layers; i++) {
+/**
+ * GPT-2's layers over the stream h: pre-norm attention (with ALiBi penalties when asked) and an
+ * MLP with `activation`, each added back to h. BLOOM and OPT run the same blocks.
+ */
+export function gpt2Blocks(
+  ctx: ForwardContext,
+  h: tf.Tensor2D,
+  shape: ForwardShape,
+  activation: (x: tf.Tensor2D) => tf.Tensor2D,
+  attention?: { alibi: boolean },
+): tf.Tensor2D {
+  for (let i = 0; i < ctx.config.layers; i++) {
     const p = `h.${i}`;
     const a = ctx.layerNorm(h, `${p}.ln_1`);
-    const attn = ctx.selfAttention(a, `${p}.attn`, shape);
+    const attn = ctx.selfAttention(a, `${p}.attn`, shape, attention);
     h = ctx.residual(h, ctx.project(attn, `${p}.attn.o`));
 
     const m = ctx.layerNorm(h, `${p}.ln_2`);
-    h = ctx.residual(h, ctx.project(gelu(ctx.project(m, `${p}.mlp.fc`)), `${p}.mlp.proj`));
+    h = ctx.residual(h, ctx.project(activation(ctx.project(m, `${p}.mlp.fc`)), `${p}.mlp.proj`));
   }
-  return ctx.unembed(ctx.layerNorm(h, 'ln_f'), 'wte');
+  return h;
 }
 
-export const gpt2: Architecture = { params, projections, forward };
+/** GPT-2's forward pass with the MLP's `activation` (GELU for GPT-2, ReLU for OPT). */
+export function gpt2Forward(ctx: ForwardContext, ids: tf.Tensor1D, shape: ForwardShape, activation: (x: tf.Tensor2D) => tf.Tensor2D): tf.Tensor2D {
+  const h = ctx.embed('wte', ids, { table: 'wpe', seqLen: shape.seqLen });
+  return ctx.unembed(ctx.layerNorm(gpt2Blocks(ctx, h, shape, activation), 'ln_f'), 'wte');
+}
+
+export const gpt2: Architecture = { params, projections, forward: (ctx, ids, shape) => gpt2Forward(ctx, ids, shape, gelu) };

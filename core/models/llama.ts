@@ -4,9 +4,12 @@
  *   h_0 = E[x]
  *   h   = h + W_o Attn(RoPE(W_q n), RoPE(W_k n), W_v n),   n = RMSNorm_attn(h)
  *   h   = h + W_down (SiLU(W_gate m) * W_up m),              m = RMSNorm_mlp(h)
- *   logits = RMSNorm(h) W_head                                untied output head
+ *   logits = RMSNorm(h) W_head                                untied head, or E^T when tied
  *
- * Rotary positions use the rotate-half layout of Hugging Face's implementation.
+ * Rotary positions use the rotate-half layout of Hugging Face's implementation (a llama2.c
+ * checkpoint's interleaved pairs are permuted into it when loaded: pretrained/llama2c.ts). With
+ * grouped-query attention (Ainslie et al., 2023) W_k and W_v have kvHeads heads, each serving
+ * heads / kvHeads query heads.
  * Weights are stored [in, out]. Init N(0, 0.02), RMSNorm gain 1; the output head N(0, 1/d), so
  * that with |RMSNorm(h)| ~ sqrt(d) a random small model's logits are O(1) rather than capped
  * near 0 (see gpt2.ts).
@@ -18,12 +21,13 @@ import { swiglu } from './layers.js';
 
 function projections(c: TransformerConfig): ProjectionDef[] {
   const defs: ProjectionDef[] = [];
+  const kvWidth = (c.dModel / c.heads) * c.kvHeads;
   for (let i = 0; i < c.layers; i++) {
     const p = `layers.${i}`;
     defs.push(
       { name: `${p}.attn.q`, inDim: c.dModel, outDim: c.dModel, target: 'q' },
-      { name: `${p}.attn.k`, inDim: c.dModel, outDim: c.dModel, target: 'k' },
-      { name: `${p}.attn.v`, inDim: c.dModel, outDim: c.dModel, target: 'v' },
+      { name: `${p}.attn.k`, inDim: c.dModel, outDim: kvWidth, target: 'k' },
+      { name: `${p}.attn.v`, inDim: c.dModel, outDim: kvWidth, target: 'v' },
       { name: `${p}.attn.o`, inDim: c.dModel, outDim: c.dModel, target: 'o' },
       { name: `${p}.mlp.gate`, inDim: c.dModel, outDim: c.dFF, target: 'mlp' },
       { name: `${p}.mlp.up`, inDim: c.dModel, outDim: c.dFF, target: 'mlp' },
@@ -44,7 +48,7 @@ function params(c: TransformerConfig): Record<string, ParamInit> {
     out[`layers.${i}.mlp_norm.g`] = { shape: [c.dModel], init: 'ones' };
   }
   out['norm.g'] = { shape: [c.dModel], init: 'ones' };
-  out['lm_head.w'] = { shape: [c.dModel, c.vocabSize], init: 'normal', std: 1 / c.dModel };
+  if (!c.tieEmbeddings) out['lm_head.w'] = { shape: [c.dModel, c.vocabSize], init: 'normal', std: 1 / c.dModel };
   return out;
 }
 
@@ -60,7 +64,8 @@ function forward(ctx: ForwardContext, ids: tf.Tensor1D, shape: ForwardShape): tf
     const m = ctx.rmsNorm(h, `${p}.mlp_norm`);
     h = ctx.residual(h, ctx.project(swiglu(ctx.project(m, `${p}.mlp.gate`), ctx.project(m, `${p}.mlp.up`)), `${p}.mlp.down`));
   }
-  return ctx.matmul(ctx.rmsNorm(h, 'norm'), 'lm_head.w');
+  const n = ctx.rmsNorm(h, 'norm');
+  return c.tieEmbeddings ? ctx.unembed(n, 'embed') : ctx.matmul(n, 'lm_head.w');
 }
 
 export const llama: Architecture = { params, projections, forward };

@@ -10,12 +10,75 @@ import { gpt2 } from './gpt2.js';
 import { alibiMask, alibiSlopes, attentionRunsInJs, causalMask, causalSelfAttention, causalSelfAttentionJs, dense, embedding, qkvDense, residual, type QkvLora, layerNorm, rmsNorm, rotaryTables, rotateHalfMatrix, type LoraBranch, type RotaryInput } from './layers.js';
 import { llama } from './llama.js';
 import { bloom } from './bloom.js';
+import { opt } from './opt.js';
+import { qwen2 } from './qwen2.js';
 import { adapterNames, initLoraValues, loraScale, mergeLora, type LoraAdapter } from './lora.js';
 
 /** Named float32 tensors, flattened row-major (the layout of safetensors files and AdapterWeights). */
 export type WeightRecord = Record<string, { shape: number[]; values: Float32Array }>;
 
-export const ARCHITECTURES: Record<TransformerConfig['arch'], Architecture> = { gpt2, llama, bloom };
+/**
+ * Base weights handed to a network one parameter at a time, so that a large checkpoint is
+ * never held in memory twice.
+ */
+export interface BaseWeights {
+  /** The row-major values of parameter `name`, of `shape`; throws naming what is missing or wrong. */
+  take(name: string, shape: readonly number[]): Float32Array;
+  /** Called once every parameter is taken: throws if the source holds weights no parameter took. */
+  done(): void;
+}
+
+/** A WeightRecord as BaseWeights, checked name by name and shape by shape. */
+function recordWeights(config: TransformerConfig, base: WeightRecord): BaseWeights {
+  const taken = new Set<string>();
+  return {
+    take: (name, shape) => {
+      const w = base[name];
+      if (!w) throw new Error(`${config.arch} network: base weight '${name}' is missing`);
+      if (!sameShape(w.shape, shape)) throw new Error(`${config.arch} network: base weight '${name}' has shape [${w.shape}], expected [${shape}]`);
+      taken.add(name);
+      return w.values;
+    },
+    done: () => {
+      const unexpected = Object.keys(base).filter((n) => !taken.has(n));
+      if (unexpected.length > 0) throw new Error(`${config.arch} network: unexpected base weights ${unexpected.join(', ')}`);
+    },
+  };
+}
+
+/**
+ * Values by sequence length, the few most recently used kept and the others released: a
+ * generation asks for every length in turn, and kept tables of every length would grow with its
+ * square. A forward pass and its backward use one length, which stays the most recent.
+ */
+class LengthCache<T> {
+  private readonly entries = new Map<number, T>();
+
+  constructor(
+    private readonly release: (value: T) => void,
+    private readonly size = 8,
+  ) {}
+
+  get(length: number, make: () => T): T {
+    const kept = this.entries.get(length);
+    this.entries.delete(length);
+    const value = kept ?? make();
+    this.entries.set(length, value);
+    if (this.entries.size > this.size) {
+      const [oldest, old] = this.entries.entries().next().value as [number, T];
+      this.entries.delete(oldest);
+      this.release(old);
+    }
+    return value;
+  }
+
+  clear(): void {
+    for (const value of this.entries.values()) this.release(value);
+    this.entries.clear();
+  }
+}
+
+export const ARCHITECTURES: Record<TransformerConfig['arch'], Architecture> = { gpt2, llama, bloom, qwen2, opt };
 
 /** Which weights a forward pass differentiates, and whether LoRA dropout is on. */
 export interface NetworkPass {
@@ -48,9 +111,9 @@ export class TransformerNetwork {
   private readonly adapters = new Map<string, LoraAdapter>();
   private readonly adapted: ProjectionDef[];
   /** Causal masks and rotary tables by sequence length. */
-  private readonly masks = new Map<number, tf.Tensor2D>();
-  private readonly alibiMasks = new Map<number, tf.Tensor3D>();
-  private readonly rotaries = new Map<number, RotaryInput>();
+  private readonly masks = new LengthCache<tf.Tensor2D>((m) => m.dispose());
+  private readonly alibiMasks = new LengthCache<tf.Tensor3D>((m) => m.dispose());
+  private readonly rotaries = new LengthCache<RotaryInput>((r) => tf.dispose([r.cos, r.sin, r.cosQ, r.sinQ, r.r, r.rT]));
   /** Tensors derived from base weights while these are frozen (transposes, leading rows),
    * dropped whenever the base changes. */
   private readonly frozen = new Map<string, tf.Tensor>();
@@ -58,23 +121,21 @@ export class TransformerNetwork {
   private readonly frozenTables = new Map<string, Float32Array>();
   private disposed = false;
 
-  private constructor(config: TransformerConfig, base: WeightRecord, adapter: WeightRecord) {
+  private constructor(config: TransformerConfig, base: BaseWeights, adapter: WeightRecord) {
     this.config = config;
     this.arch = ARCHITECTURES[config.arch];
-    const expected = this.arch.params(config);
-    for (const [name, init] of Object.entries(expected)) {
-      const w = base[name];
-      if (!w) throw new Error(`${config.arch} network: base weight '${name}' is missing`);
-      if (!sameShape(w.shape, init.shape)) {
-        throw new Error(`${config.arch} network: base weight '${name}' has shape [${w.shape}], expected [${init.shape}]`);
+    // one parameter at a time: its values are uploaded and dropped before the next is read
+    try {
+      for (const [name, init] of Object.entries(this.arch.params(config))) {
+        const initial = tf.tensor(base.take(name, init.shape), init.shape);
+        this.base.set(name, tf.variable(initial, true));
+        initial.dispose();
       }
-      const initial = tf.tensor(w.values, w.shape);
-      this.base.set(name, tf.variable(initial, true));
-      initial.dispose();
+      base.done();
+    } catch (e) {
+      for (const v of this.base.values()) v.dispose();
+      throw e;
     }
-    const unexpected = Object.keys(base).filter((n) => !(n in expected));
-    if (unexpected.length > 0) throw new Error(`${config.arch} network: unexpected base weights ${unexpected.join(', ')}`);
-
     const targets = new Set(config.lora.targets);
     this.adapted = this.arch.projections(config).filter((p) => targets.has(p.target));
     this.writeAdapters(adapter, 'network');
@@ -82,14 +143,17 @@ export class TransformerNetwork {
 
   /** A freshly initialised network; all randomness flows from `seed` through named streams. */
   static create(config: TransformerConfig, seed: number): TransformerNetwork {
-    const base: WeightRecord = {};
-    for (const [name, init] of Object.entries(ARCHITECTURES[config.arch].params(config))) {
-      base[name] = { shape: init.shape, values: initValues(init, Random.stream(seed, `init:${name}`)) };
-    }
-    return new TransformerNetwork(config, base, TransformerNetwork.freshAdapter(config, seed));
+    const params = ARCHITECTURES[config.arch].params(config);
+    const fresh: BaseWeights = { take: (name) => initValues(params[name] as ParamInit, Random.stream(seed, `init:${name}`)), done: () => undefined };
+    return new TransformerNetwork(config, fresh, TransformerNetwork.freshAdapter(config, seed));
   }
 
   static fromWeights(config: TransformerConfig, base: WeightRecord, adapter: WeightRecord): TransformerNetwork {
+    return new TransformerNetwork(config, recordWeights(config, base), adapter);
+  }
+
+  /** A network whose base weights are handed over one by one (streamed from a checkpoint). */
+  static fromBase(config: TransformerConfig, base: BaseWeights, adapter: WeightRecord): TransformerNetwork {
     return new TransformerNetwork(config, base, adapter);
   }
 
@@ -187,9 +251,9 @@ export class TransformerNetwork {
     this.disposed = true;
     for (const v of this.base.values()) v.dispose();
     for (const v of this.adapterVariables()) v.dispose();
-    for (const m of this.masks.values()) m.dispose();
-    for (const m of this.alibiMasks.values()) m.dispose();
-    for (const r of this.rotaries.values()) tf.dispose([r.cos, r.sin, r.cosQ, r.sinQ, r.r, r.rT]);
+    this.masks.clear();
+    this.alibiMasks.clear();
+    this.rotaries.clear();
     this.dropFrozen();
   }
 
@@ -272,7 +336,7 @@ export class TransformerNetwork {
         layerNorm(x, this.param(`${name}.g`) as tf.Tensor1D, this.param(`${name}.b`) as tf.Tensor1D, config.normEps, pass.trainBase),
       rmsNorm: (x, name) => rmsNorm(x, this.param(`${name}.g`) as tf.Tensor1D, config.normEps, pass.trainBase),
       selfAttention: (x, prefix, { batch, seqLen, lengths }, options) => {
-        const shape = { batch, seqLen, heads: config.heads };
+        const shape = { batch, seqLen, heads: config.heads, kvHeads: config.kvHeads };
         const rotary = options?.rotary ? this.rotary(seqLen) : undefined;
         const alibi = options?.alibi ? alibiSlopes(config.heads) : undefined;
         const mask = () => (alibi ? this.alibiMask(seqLen, alibi) : this.causalMask(seqLen));
@@ -370,40 +434,27 @@ export class TransformerNetwork {
   }
 
   private causalMask(seqLen: number): tf.Tensor2D {
-    let m = this.masks.get(seqLen);
-    if (!m) {
-      m = tf.keep(causalMask(seqLen));
-      this.masks.set(seqLen, m);
-    }
-    return m;
+    return this.masks.get(seqLen, () => tf.keep(causalMask(seqLen)));
   }
 
   /** The causal mask plus ALiBi's penalties for `seqLen` positions, [heads, t, t]. */
   private alibiMask(seqLen: number, slopes: Float32Array): tf.Tensor3D {
-    let m = this.alibiMasks.get(seqLen);
-    if (!m) {
-      m = tf.keep(alibiMask(seqLen, slopes));
-      this.alibiMasks.set(seqLen, m);
-    }
-    return m;
+    return this.alibiMasks.get(seqLen, () => tf.keep(alibiMask(seqLen, slopes)));
   }
 
   /** Rotary tables for `seqLen` positions; the query tables carry the scale 1/sqrt(headDim). */
   private rotary(seqLen: number): RotaryInput {
-    let r = this.rotaries.get(seqLen);
-    if (!r) {
+    return this.rotaries.get(seqLen, () => {
       const hd = this.config.dModel / this.config.heads;
       const built = tf.tidy(() => {
-        const { cos, sin } = rotaryTables(seqLen, hd, this.config.ropeTheta);
+        const { cos, sin } = rotaryTables(seqLen, hd, this.config.ropeTheta, this.config.ropeScaling);
         const rotate = rotateHalfMatrix(hd);
         const scale = 1 / Math.sqrt(hd);
         return { cos, sin, cosQ: tf.mul(cos, scale) as tf.Tensor2D, sinQ: tf.mul(sin, scale) as tf.Tensor2D, r: rotate, rT: tf.transpose(rotate) };
       });
       for (const t of Object.values(built)) tf.keep(t);
-      r = { ...built, cosValues: built.cos.dataSync() as Float32Array, sinValues: built.sin.dataSync() as Float32Array };
-      this.rotaries.set(seqLen, r);
-    }
-    return r;
+      return { ...built, cosValues: built.cos.dataSync() as Float32Array, sinValues: built.sin.dataSync() as Float32Array };
+    });
   }
 
   private assertLive(): void {

@@ -18,7 +18,7 @@ interface HeaderEntry {
   data_offsets: [number, number];
 }
 
-function assertLittleEndian(): void {
+export function assertLittleEndian(): void {
   if (endianness() !== 'LE') throw new Error('safetensors: only little-endian hosts are supported');
 }
 
@@ -50,22 +50,36 @@ export function encodeSafetensors(tensors: TensorRecord, metadata: Record<string
   return out;
 }
 
-export function decodeSafetensors(bytes: Buffer, source = 'buffer'): { tensors: TensorRecord; metadata: Record<string, string> } {
-  assertLittleEndian();
-  if (bytes.length < 8) throw new Error(`safetensors ${source}: ${bytes.length} bytes is too short for a header length`);
-  const headerLength = Number(bytes.readBigUInt64LE(0));
-  if (8 + headerLength > bytes.length) {
-    throw new Error(`safetensors ${source}: header length ${headerLength} runs past the end of the file (${bytes.length} bytes)`);
-  }
+/** One tensor's entry in a safetensors header: its dtype, shape and data bytes [begin, end). */
+export interface SafetensorsEntry {
+  name: string;
+  dtype: string;
+  shape: number[];
+  begin: number;
+  end: number;
+}
+
+/** Bytes per element of the dtypes this project reads. */
+export const SAFETENSORS_DTYPE_BYTES: Readonly<Record<string, number>> = { F32: 4, F16: 2, BF16: 2 };
+
+/**
+ * The header of a safetensors file: its length (the 8 bytes at the start), then, from the JSON
+ * that follows, every tensor's entry (checked against `dataLength` bytes of data and `dtypes`)
+ * and the metadata.
+ */
+export function parseSafetensorsHeader(
+  json: Buffer,
+  dataLength: number,
+  source: string,
+  dtypes: readonly string[] = Object.keys(SAFETENSORS_DTYPE_BYTES),
+): { entries: SafetensorsEntry[]; metadata: Record<string, string> } {
   let header: Record<string, unknown>;
   try {
-    header = JSON.parse(bytes.subarray(8, 8 + headerLength).toString('utf8')) as Record<string, unknown>;
+    header = JSON.parse(json.toString('utf8')) as Record<string, unknown>;
   } catch (e) {
     throw new Error(`safetensors ${source}: header is not valid JSON (${(e as Error).message})`);
   }
-  const dataStart = 8 + headerLength;
-  const dataLength = bytes.length - dataStart;
-  const tensors: TensorRecord = {};
+  const entries: SafetensorsEntry[] = [];
   let metadata: Record<string, string> = {};
   for (const [name, raw] of Object.entries(header)) {
     if (name === '__metadata__') {
@@ -73,7 +87,10 @@ export function decodeSafetensors(bytes: Buffer, source = 'buffer'): { tensors: 
       continue;
     }
     const entry = raw as Partial<HeaderEntry>;
-    if (entry.dtype !== 'F32') throw new Error(`safetensors ${source}: tensor '${name}' has dtype ${entry.dtype}; only F32 is supported`);
+    const bytes = entry.dtype === undefined ? undefined : SAFETENSORS_DTYPE_BYTES[entry.dtype];
+    if (bytes === undefined || !dtypes.includes(entry.dtype as string)) {
+      throw new Error(`safetensors ${source}: tensor '${name}' has dtype ${entry.dtype}; only ${dtypes.join(', ')} ${dtypes.length === 1 ? 'is' : 'are'} supported`);
+    }
     const shape = entry.shape;
     const offsets = entry.data_offsets;
     if (!Array.isArray(shape) || !shape.every((d) => Number.isInteger(d) && d >= 0)) {
@@ -84,11 +101,27 @@ export function decodeSafetensors(bytes: Buffer, source = 'buffer'): { tensors: 
     }
     const [begin, end] = offsets;
     const size = shape.reduce((a, b) => a * b, 1);
-    if (end - begin !== size * 4 || begin < 0 || end > dataLength) {
+    if (end - begin !== size * bytes || begin < 0 || end > dataLength) {
       throw new Error(`safetensors ${source}: tensor '${name}' data_offsets [${begin}, ${end}) do not fit shape [${shape}] in ${dataLength} data bytes`);
     }
+    entries.push({ name, dtype: entry.dtype as string, shape, begin, end });
+  }
+  return { entries, metadata };
+}
+
+export function decodeSafetensors(bytes: Buffer, source = 'buffer'): { tensors: TensorRecord; metadata: Record<string, string> } {
+  assertLittleEndian();
+  if (bytes.length < 8) throw new Error(`safetensors ${source}: ${bytes.length} bytes is too short for a header length`);
+  const headerLength = Number(bytes.readBigUInt64LE(0));
+  if (8 + headerLength > bytes.length) {
+    throw new Error(`safetensors ${source}: header length ${headerLength} runs past the end of the file (${bytes.length} bytes)`);
+  }
+  const dataStart = 8 + headerLength;
+  const { entries, metadata } = parseSafetensorsHeader(bytes.subarray(8, dataStart), bytes.length - dataStart, source, ['F32']);
+  const tensors: TensorRecord = {};
+  for (const { name, shape, begin, end } of entries) {
     // copy: the file buffer's offsets need not be 4-byte aligned
-    const values = new Float32Array(size);
+    const values = new Float32Array(shape.reduce((a, b) => a * b, 1));
     Buffer.from(values.buffer).set(bytes.subarray(dataStart + begin, dataStart + end));
     tensors[name] = { shape, values };
   }

@@ -15,6 +15,8 @@
  *   scores:     w[i, j] = scale * x_i . y_j                      (Q K^T, dO V^T)
  *   pairSum:    out_i = sum_{j <= i} w[i, j] y_j                  (P V, dS K)
  *   pairSumT:   out_j = sum_{i >= j} w[i, j] y_i                  (P^T dO, dS^T Q)
+ *   pairSumTAdd: out_j += sum_{i >= j} w[i, j] y_i                 (the same, summed over a group)
+ *   softmax:    w[i, j] = exp(w[i, j] - max) / sum over j <= i     (the causal softmax, in place)
  * Row i of x, y and out starts at base + i * stride (bytes); w rows are `wStride` bytes apart.
  * Norms and activations: one call for all rows, forward and backward as in layers.ts layerNorm,
  * rmsNorm, gelu and swiglu; exp (for the sigmoids) is Cephes's single-precision polynomial.
@@ -29,6 +31,11 @@ export interface AttentionLoops {
   scores(x: number, xStride: number, y: number, yStride: number, w: number, wStride: number, len: number, scale: number): void;
   pairSum(w: number, wStride: number, y: number, yStride: number, out: number, outStride: number, len: number): void;
   pairSumT(w: number, wStride: number, y: number, yStride: number, out: number, outStride: number, len: number): void;
+  /** pairSumT added to what `out` holds (grouped-query attention's dK and dV over a group). */
+  pairSumTAdd(w: number, wStride: number, y: number, yStride: number, out: number, outStride: number, len: number): void;
+  /** Each row i < len of w (rows wStride bytes apart, a multiple of 16) becomes the softmax of
+   * its entries j <= i; up to 3 entries past i are overwritten. */
+  softmax(w: number, wStride: number, len: number): void;
 }
 
 /** The loops of normModule: LayerNorm (centred) or RMSNorm rows of a fixed width. */
@@ -106,7 +113,7 @@ export function normLoops(d: number, centred: boolean): NormLoops | undefined {
 }
 
 /**
- * The three loops for a head of `lanes` * 4 columns. Params are (in order) as in AttentionLoops;
+ * The four loops for a head of `lanes` * 4 columns. Params are (in order) as in AttentionLoops;
  * locals after them.
  */
 function attentionModule(lanes: number): Uint8Array {
@@ -160,33 +167,95 @@ function attentionModule(lanes: number): Uint8Array {
       c.incBy(out, outStride).incBy(w, wStride);
     });
   }
-  // pairSumT(w, wStride, y, yStride, out, outStride, len): out_j = sum_{i >= j} w[i, j] y_i
-  const pairSumT = new Code();
-  {
-    const [w, wStride, y, yStride, out, outStride, len] = [0, 1, 2, 3, 4, 5, 6];
-    const [j, i, yi, wij, s] = [7, 8, 9, 10, 11];
-    const acc = 12;
-    pairSumT.i32(0).set(j);
-    pairSumT.loopUntil(j, len, (c) => {
-      for (let l = 0; l < lanes; l++) c.v128Zero().set(acc + l);
-      c.get(j).set(i);
-      // y_i from i = j; w[i, j] from row j, column j
-      c.get(y).get(j).get(yStride).mul().add().set(yi);
-      c.get(w).get(j).get(wStride).mul().add().get(j).i32(4).mul().add().set(wij);
-      c.loopUntil(i, len, (d) => {
-        d.get(wij).f32Load().f32x4Splat().set(s);
-        for (let l = 0; l < lanes; l++) d.get(acc + l).get(s).get(yi).v128Load(l * 16).f32x4Mul().f32x4Add().set(acc + l);
-        d.incBy(yi, yStride).incBy(wij, wStride);
-      });
-      for (let l = 0; l < lanes; l++) c.get(out).get(acc + l).v128Store(l * 16);
-      c.incBy(out, outStride);
-    });
-  }
+  const pairSumT = pairSumTCode(lanes, false);
+  const pairSumTAdd = pairSumTCode(lanes, true);
+  const softmax = softmaxCode();
   return moduleBytes([
     { name: 'scores', params: [I32, I32, I32, I32, I32, I32, I32, F32], locals: [I32, I32, I32, I32, I32, V128, V128], code: scores },
     { name: 'pairSum', params: [I32, I32, I32, I32, I32, I32, I32], locals: [I32, I32, I32, I32, I32, V128, ...new Array<number>(lanes).fill(V128)], code: pairSum },
     { name: 'pairSumT', params: [I32, I32, I32, I32, I32, I32, I32], locals: [I32, I32, I32, I32, V128, ...new Array<number>(lanes).fill(V128)], code: pairSumT },
+    { name: 'pairSumTAdd', params: [I32, I32, I32, I32, I32, I32, I32], locals: [I32, I32, I32, I32, V128, ...new Array<number>(lanes).fill(V128)], code: pairSumTAdd },
+    { name: 'softmax', params: [I32, I32, I32], locals: [I32, I32, I32, I32, I32, V128, V128, V128, V128, V128, V128, V128, F32], code: softmax },
   ]);
+}
+
+/**
+ * softmax(w, wStride, len): row i's entries j <= i (i + 1 of them, taken 4 lanes at a time; lanes
+ * past i are left out of the max and the sum by a mask) become exp(w - max) / sum, with Cephes's
+ * exp (f32x4Exp) and float32 sums.
+ */
+function softmaxCode(): Code {
+  const code = new Code();
+  const [w, wStride, len] = [0, 1, 2];
+  const [i, chunk, chunks, at, n] = [3, 4, 5, 6, 7];
+  const [maxv, sumv, idx, nv, t0, t1, x] = [8, 9, 10, 11, 12, 13, 14];
+  const inv = 15;
+  const laneIds = (c: Code): Code => c.op(0xfd, 0x0c, ...new Uint8Array(Int32Array.of(0, 1, 2, 3).buffer));
+  const four = (c: Code): Code => c.op(0xfd, 0x0c, ...new Uint8Array(Int32Array.of(4, 4, 4, 4).buffer));
+  // lanes j < n keep the v128 on the stack, the others take `other`
+  const masked = (c: Code, other: number): Code => c.f32x4Const(other).get(idx).get(nv).simd(0x39 /* i32x4.lt_s */).simd(0x52 /* v128.bitselect */);
+  // for every 4-lane group of row i: body, then the next group
+  const groups = (c: Code, body: (g: Code) => void): void => {
+    c.i32(0).set(chunk);
+    c.get(w).set(at);
+    laneIds(c).set(idx);
+    c.loopUntil(chunk, chunks, (g) => {
+      body(g);
+      g.incConst(at, 16);
+      g.get(idx);
+      four(g).i32x4Add().set(idx);
+    });
+  };
+  code.i32(0).set(i);
+  code.loopUntil(i, len, (c) => {
+    c.get(i).i32(1).add().tee(n).i32(3).add().i32(2).op(0x76 /* i32.shr_u */).set(chunks);
+    c.get(n).simd(0x11 /* i32x4.splat */).set(nv);
+    c.f32x4Const(-Infinity).set(maxv);
+    groups(c, (g) => masked(g.get(maxv).get(at).v128Load(), -Infinity).f32x4Max().set(maxv));
+    // the largest lane, to every lane
+    c.get(maxv).f32x4Lane(0).get(maxv).f32x4Lane(1).op(0x97).get(maxv).f32x4Lane(2).op(0x97).get(maxv).f32x4Lane(3).op(0x97).f32x4Splat().set(maxv);
+    c.v128Zero().set(sumv);
+    groups(c, (g) => {
+      masked(g.get(at).v128Load().get(maxv).f32x4Sub().f32x4Exp(t0, t1), 0).set(x);
+      g.get(at).get(x).v128Store();
+      g.get(sumv).get(x).f32x4Add().set(sumv);
+    });
+    c.f32Const(1).get(sumv).hsum(x).f32Div().set(inv);
+    c.get(inv).f32x4Splat().set(x);
+    groups(c, (g) => g.get(at).get(at).v128Load().get(x).f32x4Mul().v128Store());
+    c.incBy(w, wStride);
+  });
+  return code;
+}
+
+/**
+ * pairSumT(w, wStride, y, yStride, out, outStride, len): out_j = sum_{i >= j} w[i, j] y_i, or with
+ * `add` out_j += that sum.
+ */
+function pairSumTCode(lanes: number, add: boolean): Code {
+  const code = new Code();
+  const [w, wStride, y, yStride, out, outStride, len] = [0, 1, 2, 3, 4, 5, 6];
+  const [j, i, yi, wij, s] = [7, 8, 9, 10, 11];
+  const acc = 12;
+  code.i32(0).set(j);
+  code.loopUntil(j, len, (c) => {
+    for (let l = 0; l < lanes; l++) c.v128Zero().set(acc + l);
+    c.get(j).set(i);
+    // y_i from i = j; w[i, j] from row j, column j
+    c.get(y).get(j).get(yStride).mul().add().set(yi);
+    c.get(w).get(j).get(wStride).mul().add().get(j).i32(4).mul().add().set(wij);
+    c.loopUntil(i, len, (d) => {
+      d.get(wij).f32Load().f32x4Splat().set(s);
+      for (let l = 0; l < lanes; l++) d.get(acc + l).get(s).get(yi).v128Load(l * 16).f32x4Mul().f32x4Add().set(acc + l);
+      d.incBy(yi, yStride).incBy(wij, wStride);
+    });
+    for (let l = 0; l < lanes; l++) {
+      if (add) c.get(out).get(out).v128Load(l * 16).get(acc + l).f32x4Add().v128Store(l * 16);
+      else c.get(out).get(acc + l).v128Store(l * 16);
+    }
+    c.incBy(out, outStride);
+  });
+  return code;
 }
 
 /**

@@ -22,6 +22,7 @@ import type {
   TrainStats,
 } from './model.js';
 import { INFERENCE, type TransformerNetwork } from './network.js';
+import { checkpointHash } from './pretrained/open.js';
 import { encodeSample, type EncodedSample } from './sample-encoding.js';
 import type { ModelSpec } from './spec.js';
 import { checkTrainOptions, optimise, type TrainedWeights } from './training.js';
@@ -40,6 +41,9 @@ export class TransformerModel implements LanguageModel {
    * model restored from a checkpoint continues exactly as the saved one would have. */
   private calls: number;
 
+  /** Whether the base weights changed since they were loaded from a pretrained checkpoint. */
+  private baseChanged = false;
+
   constructor(
     readonly spec: ModelSpec,
     readonly tokenizerImpl: Tokenizer,
@@ -47,6 +51,8 @@ export class TransformerModel implements LanguageModel {
     readonly network: TransformerNetwork,
     readonly seed: number,
     calls = 0,
+    /** The pretrained checkpoint (spec.checkpoint) the base weights were loaded from, if any. */
+    readonly pretrained?: { checkpoint: string },
   ) {
     if (vocab.tokenizer !== tokenizerImpl.name) {
       throw new Error(`TransformerModel: vocabulary is for tokenizer '${vocab.tokenizer}', not '${tokenizerImpl.name}'`);
@@ -207,9 +213,12 @@ export class TransformerModel implements LanguageModel {
   /** Fold the adapters into the base weights and start fresh adapters (B = 0). */
   mergeAdapter(): void {
     this.network.mergeAdapters(this.nextSeed('merge'));
+    this.baseChanged = true;
   }
 
+  /** Base and adapter apart; a base still equal to its pretrained checkpoint is named, not written. */
   async save(dir: string): Promise<void> {
+    const named = this.pretrained && !this.baseChanged;
     await writeCheckpoint(dir, {
       format: CHECKPOINT_FORMAT,
       version: CHECKPOINT_VERSION,
@@ -219,7 +228,7 @@ export class TransformerModel implements LanguageModel {
       vocab: this.vocab.tokenizerIds(),
       seed: this.seed,
       calls: this.calls,
-      base: this.network.exportBase(),
+      ...(named ? { pretrainedBase: { checkpoint: this.pretrained.checkpoint, sha256: checkpointHash(this.pretrained.checkpoint) } } : { base: this.network.exportBase() }),
       adapter: this.network.exportAdapter(),
     });
   }
@@ -231,6 +240,7 @@ export class TransformerModel implements LanguageModel {
   /** Full-weight optimisation of the base (pretraining); adapters stay fixed. */
   async trainBase(rows: readonly ModelRow[], options: TrainOptions): Promise<TrainStats> {
     checkTrainOptions(options, 'trainBase');
+    this.baseChanged = true;
     return this.optimiseRows(rows, options, 'base', 'pretrain', (logits, batch) =>
       supervisedLoss(logits, batch.targets, batch.ceMask),
     );

@@ -1,5 +1,6 @@
 import { z } from 'zod';
-import { ModelSpecSchema } from '../models/spec.js';
+import { ModelFieldSchema } from '../models/pretrained/open.js';
+import { TokenizerFieldSchema } from '../tokenizers/registry.js';
 import { checkFaultRefs, DEFAULT_FAULTS, FaultsSchema } from '../faults/schema.js';
 
 const actorId = z.string().regex(/^[A-Za-z][A-Za-z0-9_-]{0,31}$/, 'expected an id of letters, digits, _ or - (starting with a letter)');
@@ -31,8 +32,11 @@ export const TrainingSchema = z
   })
   .strict();
 
-/** A preset name, a full spec, or null: no learning, the protocol alone (core/models/protocol-only.ts). */
-const modelField = z.union([z.string().min(1), ModelSpecSchema, z.null()]);
+/**
+ * A preset name, an architecture spec, a pretrained `{ checkpoint: PATH }` (read when parsed), or
+ * null: no learning, the protocol alone (core/models/protocol-only.ts).
+ */
+const modelField = z.union([ModelFieldSchema, z.null()]);
 
 /**
  * Full-weight pretraining of the base model before the run, on the built-in general corpus
@@ -54,7 +58,7 @@ export const ServerSchema = z
   .object({
     id: z.literal('server').default('server'),
     model: modelField,
-    tokenizer: z.string().min(1).default('gpt2'),
+    tokenizer: TokenizerFieldSchema.default('gpt2'),
     pretrain: PretrainSchema.optional(),
     training: TrainingSchema.default(TrainingSchema.parse({})),
     profile: ProfileSchema.default(ProfileSchema.parse({})),
@@ -65,7 +69,7 @@ export const ClientSchema = z
   .object({
     id: actorId.refine((id) => id !== 'server', 'the id "server" is reserved'),
     model: modelField,
-    tokenizer: z.string().min(1).default('gpt2'),
+    tokenizer: TokenizerFieldSchema.default('gpt2'),
     /** Private shard index; defaults to the client's position in the list. */
     shard: z.number().int().nonnegative().optional(),
     pretrain: PretrainSchema.optional(),

