@@ -70,6 +70,8 @@ export interface RunOptions {
   checkpoints?: boolean;
   /** Resume the run in `outDir` from these checkpoints (see round-checkpoints.ts): its records so far are kept. */
   resume?: ResumePoint;
+  /** Local runs: virtual seconds per wall second at most, so that a person can follow (`run --ui-pace`). */
+  pace?: number;
 }
 
 export interface RunResult {
@@ -254,7 +256,8 @@ async function federate(given: Scenario, options: RunOptions, recorder: RunRecor
     }
     controller.start(['server']);
   }
-  const virtualMs = clock instanceof VirtualClock ? await clock.run({ until: () => controller.settled() }) : await wallClockSettled(controller);
+  const virtualMs =
+    clock instanceof VirtualClock ? await clock.run({ until: () => controller.settled(), ...(options.pace ? { pace: options.pace } : {}) }) : await wallClockSettled(controller);
 
   const roundsWallSeconds = Number(process.hrtime.bigint() - roundsStart) / 1e9;
   const finalStates: Record<string, string> = {};

@@ -15,6 +15,7 @@
 import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Clock } from '../core/clock/clock.js';
+import { checkpointProblem } from '../core/models/checkpoint-check.js';
 import type { LanguageModel } from '../core/models/model.js';
 import type { RunEvent, RunRecords, RoundMetrics, Timing } from './run-recorder.js';
 
@@ -188,4 +189,24 @@ function readJsonl<T>(file: string): T[] {
     }
   }
   return rows;
+}
+
+/** The latest round every actor checkpointed in `runDir`, or null when there is none (or a checkpoint is unreadable). */
+export function checkedCommonRound(runDir: string, actors: readonly string[]): number | null {
+  try {
+    return commonRound(checkpointedRounds(runDir, actors), runDir);
+  } catch {
+    return null;
+  }
+}
+
+/** Why the models of a resume point cannot be read back, one line per actor; empty when they all can. */
+export async function unreadableCheckpoints(point: ResumePoint): Promise<string[]> {
+  const problems: string[] = [];
+  for (const [actor, checkpoint] of Object.entries(point.actors)) {
+    if (!checkpoint) continue;
+    const why = await checkpointProblem(checkpoint.dir);
+    if (why) problems.push(`${actor}'s checkpoint of round ${checkpoint.round} (${checkpoint.dir}) cannot be read: ${why}`);
+  }
+  return problems;
 }

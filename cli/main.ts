@@ -1,4 +1,5 @@
-import { Command } from 'commander';
+import { Command, CommanderError, InvalidArgumentError } from 'commander';
+import { readFileSync } from 'node:fs';
 import { ScenarioError } from '../core/scenario/load.js';
 import { registerAlignCommand } from './commands/align.js';
 import { registerDiagramCommand } from './commands/diagram.js';
@@ -13,8 +14,26 @@ import { registerSweepCommand } from './commands/sweep.js';
 import { registerValidateCommand } from './commands/validate.js';
 import { registerVocabMapCommand } from './commands/vocab-map.js';
 
+/** Exit status of a usage error: a bad flag, argument or input file. */
+const USAGE = 2;
+
+const { version } = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string };
+
+/** Set when commander has printed an error itself (an unknown option, a bad option value). */
+let printedByCommander = false;
+
 const program = new Command();
-program.name('fedmkt').description('FedMKT federations as XState actors: run, inspect and stress the protocol').showHelpAfterError();
+program
+  .name('fedmkt')
+  .description('FedMKT federations as XState actors: run, inspect and stress the protocol')
+  .version(version, '-V, --version', 'print the version')
+  .exitOverride()
+  .configureOutput({
+    outputError: (text, write) => {
+      printedByCommander = true;
+      write(text);
+    },
+  });
 registerRunCommand(program);
 registerValidateCommand(program);
 registerReplayCommand(program);
@@ -27,13 +46,32 @@ registerVocabMapCommand(program);
 registerAlignCommand(program);
 registerNatsConfigCommand(program);
 registerNatsProcessCommands(program);
+// A usage error is one line and where to read more, not the whole help.
+program.showHelpAfterError('(fedmkt --help lists the commands)');
+for (const command of program.commands) command.showHelpAfterError(`(fedmkt ${command.name()} --help shows its usage)`);
+
+/** The command a failed invocation was for, to point at its help. */
+function commandName(argv: readonly string[]): string | undefined {
+  return program.commands.find((c) => argv.slice(2).includes(c.name()))?.name();
+}
 
 try {
   await program.parseAsync(process.argv);
 } catch (error) {
   if (error instanceof ScenarioError) {
     process.stderr.write(`${error.message}\n`);
-    process.exit(2);
+    process.exit(USAGE);
+  }
+  if (error instanceof InvalidArgumentError && !printedByCommander) {
+    // Thrown by an action (commander prints those it finds itself).
+    const name = commandName(process.argv);
+    process.stderr.write(`fedmkt${name ? ` ${name}` : ''}: ${error.message}\n(fedmkt ${name ?? ''}${name ? ' ' : ''}--help shows its usage)\n`);
+    process.exit(USAGE);
+  }
+  if (error instanceof CommanderError) {
+    // Already printed by commander: help, version, or a usage error with its one line.
+    const done = ['commander.helpDisplayed', 'commander.version'].includes(error.code);
+    process.exit(done ? error.exitCode : USAGE);
   }
   // What went wrong in one line; the stack only when asked for (FEDMKT_DEBUG=1).
   const message = error instanceof Error ? error.message : String(error);
@@ -42,3 +80,4 @@ try {
   else process.stderr.write('(FEDMKT_DEBUG=1 shows where)\n');
   process.exit(1);
 }
+

@@ -11,6 +11,7 @@ import { defaultLearningStack } from '../../actors/default-learning.js';
 import { runFederation, type LearningStack, type RunResult } from '../../actors/federation.js';
 import type { BackendName } from '../../core/models/backend.js';
 import { loadScenario } from '../../core/scenario/load.js';
+import { nonNegativeInt } from '../options.js';
 
 export interface Divergence {
   file: 'events.jsonl' | 'metrics.jsonl';
@@ -73,11 +74,6 @@ export function formatDivergence(d: Divergence): string {
   return [`${d.file} line ${d.line} differs:`, `  expected: ${d.expected ?? '(end of file)'}`, `  actual:   ${d.actual ?? '(end of replay)'}`].join('\n');
 }
 
-function nonNegativeInt(value: string): number {
-  const n = Number(value);
-  if (!Number.isInteger(n) || n < 0) throw new InvalidArgumentError(`expected a non-negative integer, got "${value}"`);
-  return n;
-}
 
 export function registerReplayCommand(program: Command): void {
   program

@@ -1,7 +1,9 @@
 import { createHash } from 'node:crypto';
+import { existsSync, statSync } from 'node:fs';
 import { readFile, stat } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { dirname, join, resolve } from 'node:path';
+import { unknownName } from '../suggest.js';
 import { HfTokenizer } from './hf-tokenizer.js';
 import type { Tokenizer } from './tokenizer.js';
 
@@ -100,4 +102,20 @@ export function loadTokenizer(nameOrFolder: string): Promise<Tokenizer> {
     pending.catch(() => loaded.delete(key));
   }
   return pending;
+}
+
+/**
+ * Why {@link loadTokenizer} would refuse `nameOrFolder`, without loading it: null for a
+ * registry name or a folder holding both files.
+ */
+export function tokenizerSourceProblem(nameOrFolder: string): string | null {
+  const names = REGISTRY.map((candidate) => candidate.name);
+  if (names.includes(nameOrFolder)) return null;
+  const folder = resolve(nameOrFolder);
+  if (existsSync(folder) && statSync(folder).isDirectory()) {
+    const missing = [TOKENIZER_FILE, CONFIG_FILE].filter((file) => !existsSync(join(folder, file)));
+    return missing.length === 0 ? null : `tokenizer folder ${folder} has no ${missing.join(' and no ')}`;
+  }
+  if (/[/\\]/.test(nameOrFolder) || nameOrFolder.startsWith('.')) return `no tokenizer folder at ${folder} (a folder holding ${TOKENIZER_FILE} and ${CONFIG_FILE})`;
+  return unknownName('tokenizer', nameOrFolder, names);
 }
