@@ -131,7 +131,9 @@ export function registerNatsProcessCommands(program: Command): void {
         process.once('SIGINT', resolve);
         process.once('SIGTERM', resolve);
       });
-      await transport.close();
-      await live?.server?.close();
+      // A watcher has nothing to finish: it gives the connection a moment to close, then ends,
+      // even when the server is gone (a connection still reconnecting would keep it alive).
+      await Promise.race([Promise.all([transport.close(), live?.server?.close()]), new Promise((r) => setTimeout(r, 2000).unref())]);
+      process.exit(0);
     });
 }

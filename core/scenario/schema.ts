@@ -169,7 +169,7 @@ export const ScenarioSchema = z
       seen.set(c.id, i);
     });
     const q = s.protocol.awaitSLMLogits.quorum;
-    if (q >= 1 && (!Number.isInteger(q) || q > s.clients.length))
+    if (s.clients.length > 0 && q >= 1 && (!Number.isInteger(q) || q > s.clients.length))
       ctx.addIssue({
         code: 'custom',
         path: ['protocol', 'awaitSLMLogits', 'quorum'],
