@@ -15,6 +15,7 @@
 import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Clock } from '../core/clock/clock.js';
+import { splitJsonl } from '../core/jsonl.js';
 import { checkpointProblem } from '../core/models/checkpoint-check.js';
 import type { LanguageModel } from '../core/models/model.js';
 import type { RunEvent, RunRecords, RoundMetrics, Timing } from './run-recorder.js';
@@ -177,14 +178,12 @@ export function recordsBeforeResume(runDir: string, point: ResumePoint): { recor
 /** Rows of a JSON-lines file; a last line cut short by the kill is left out. */
 function readJsonl<T>(file: string): T[] {
   if (!existsSync(file)) return [];
-  const lines = readFileSync(file, 'utf8').split('\n');
   const rows: T[] = [];
-  for (const [i, line] of lines.entries()) {
+  for (const [i, line] of splitJsonl(readFileSync(file, 'utf8')).lines.entries()) {
     if (line.trim() === '') continue;
     try {
       rows.push(JSON.parse(line) as T);
     } catch (error) {
-      if (i === lines.length - 1) break; // the write in progress when the run was killed
       throw new Error(`${file}:${i + 1}: not a JSON record (${(error as Error).message})`);
     }
   }

@@ -20,8 +20,3 @@ export function positiveInt(value: string): number {
 export function backendOption(): Option {
   return new Option('--backend <name>', 'TensorFlow.js backend (default: the best available)').choices(['tensorflow', 'wasm', 'cpu']);
 }
-
-/** "1 round", "3 rounds". */
-export function plural(n: number, noun: string, many = `${noun}s`): string {
-  return `${n} ${n === 1 ? noun : many}`;
-}

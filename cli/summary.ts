@@ -1,6 +1,7 @@
 import type { RunResult } from '../actors/federation.js';
 import type { RoundMetrics } from '../actors/run-recorder.js';
 import { formatViolation } from '../core/invariants/check.js';
+import { plural } from '../core/wording.js';
 import { clockLabel, type ClockKind } from '../core/run-clock.js';
 
 /** Per-round table: one row per round, accuracy of each actor, bytes, seconds the round took on the run's clock. */
@@ -50,7 +51,7 @@ export function printRunOutcome(result: RunResult, outDir: string, clock: ClockK
       : `virtual time ${(result.virtualMs / 1000).toFixed(1)} s, wall time ${result.wallSeconds.toFixed(1)} s`;
   write(`${times}; outputs in ${outDir}\n`);
   if (result.violations.length > 0) {
-    write(`\n${result.violations.length} protocol invariant violation${result.violations.length === 1 ? '' : 's'}:\n`);
+    write(`\n${plural(result.violations.length, 'protocol invariant violation')}:\n`);
     for (const v of result.violations) write(`${formatViolation(v)}\n`);
   }
   if (Object.keys(result.failures).length > 0 || result.violations.length > 0) process.exitCode = 1;

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { checkpointedRounds, resumePoint, unreadableCheckpoints } from '../../actors/round-checkpoints.js';
 import { loadScenario, ScenarioError } from '../../core/scenario/load.js';
 import type { Scenario } from '../../core/scenario/schema.js';
-import { plural } from '../options.js';
+import { plural } from '../../core/wording.js';
 
 /** A run folder: its scenario, and the checkpoints `run --resume` would read. Returns the problems. */
 async function runFolderProblems(dir: string, scenario: Scenario): Promise<{ problems: string[]; note: string }> {

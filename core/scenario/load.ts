@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { isMap, isSeq, LineCounter, parseDocument, type Node as YamlNode } from 'yaml';
 import type { z } from 'zod';
 import { didYouMean } from '../suggest.js';
+import { plural } from '../wording.js';
 import { applyOverrides, flagOf, scriptedFaultsAfter, withoutScriptedFaultsAfter, type ScenarioOverride } from './overrides.js';
 import { referenceProblems } from './references.js';
 import { ScenarioSchema, type Scenario } from './schema.js';
@@ -41,7 +42,7 @@ export class ScenarioError extends Error {
     readonly problems: ScenarioProblem[],
   ) {
     super(
-      `${file}: ${problems.length} problem${problems.length === 1 ? '' : 's'}\n` +
+      `${file}: ${plural(problems.length, 'problem')}\n` +
         problems.map(formatProblem).join('\n'),
     );
     this.name = 'ScenarioError';

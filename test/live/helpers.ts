@@ -4,7 +4,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { BrowserContext, Page } from 'playwright-core';
 
-export const CHROMIUM = '/usr/bin/chromium';
+/** Debian's Chromium, or the browser `FEDMKT_CHROMIUM` names. */
+export const CHROMIUM = process.env['FEDMKT_CHROMIUM'] || '/usr/bin/chromium';
 export const hasChromium = existsSync(CHROMIUM);
 
 /** Headless Debian Chromium with a fresh profile; tests skip when it is absent. */
