@@ -40,7 +40,7 @@ export function actorSpans(events: readonly RecordedEvent[]): { spans: Span[]; p
         partitionMarkers.push({ ...e, actor });
         const key = `${String(e.partition)}/${actor}`;
         if (e.phase === 'start') {
-          const span: Span = { kind: 'cut', actor, t0: t, t1: null, why: `partition ${String(e.partition)}: cut off with ${e.actors.map(String).join(', ')}` };
+          const span: Span = { kind: 'cut', actor, t0: t, t1: null, why: `partition ${String(e.partition)}: ${e.actors.map(String).join(', ')} cut off from the others` };
           cuts.set(key, span);
           spans.push(span);
         } else if (e.phase === 'end') {
