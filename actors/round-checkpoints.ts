@@ -55,6 +55,11 @@ export interface ResumePoint {
   at: number;
   /** Per actor, the checkpoint of round `afterRound` it resumes from. */
   actors: Record<string, ActorCheckpoint | undefined>;
+  /**
+   * Per actor, message sequence numbers known to be used before the resume, beyond those the
+   * records show (a replay of a resumed run: the killed run's later records are gone).
+   */
+  usedSequence?: Record<string, number>;
 }
 
 const ACTOR_FILE = 'actor.json';
@@ -159,7 +164,7 @@ export function recordsBeforeResume(runDir: string, point: ResumePoint): { recor
   const recordedOf = (actor: string): number => (point.actors[actor] ?? point.actors.server)?.recorded ?? 0;
   const events = readJsonl<RunEvent>(join(runDir, 'events.jsonl'));
   // Message ids are `<sender>:<sequence>`: every id the killed run sent, kept or not, stays its own.
-  const usedSequence: Record<string, number> = {};
+  const usedSequence: Record<string, number> = { ...point.usedSequence };
   for (const e of events) {
     if (e.kind !== 'send' || typeof e.id !== 'string') continue;
     const sequence = Number(e.id.slice(e.id.lastIndexOf(':') + 1));
