@@ -2,24 +2,14 @@
  * What some suites need from the machine, and what to do when it is missing: those suites
  * skip, and `npm test` ends with one line per skipped suite (test/global-setup.ts).
  */
-import { accessSync, constants } from 'node:fs';
 import { datasetsAvailable, datasetsRoot, DATASETS_ENV } from '../core/data/datasets-root.js';
-import { findNatsServerBinary } from '../core/nats/binary.js';
+import { findNatsServerBinary, isExecutable } from '../core/nats/binary.js';
 
 /** Debian's Chromium, or the browser `FEDMKT_CHROMIUM` names. */
 export const CHROMIUM = process.env['FEDMKT_CHROMIUM'] || '/usr/bin/chromium';
 
-function executable(path: string): boolean {
-  try {
-    accessSync(path, constants.X_OK);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
 /** Whether the browser suite can run. */
-export const hasChromium = executable(CHROMIUM);
+export const hasChromium = isExecutable(CHROMIUM);
 
 export interface SuiteNeed {
   suite: string;

@@ -1,5 +1,6 @@
 import { spawn, spawnSync } from 'node:child_process';
 import { join, resolve } from 'node:path';
+import { main } from '../../cli/program.js';
 
 /** The repository root, where bin/fedmkt.js is. */
 export const ROOT = resolve(import.meta.dirname, '..', '..');
@@ -25,4 +26,26 @@ export function startFedmkt(args: readonly string[], cwd = ROOT): { child: Retur
   child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
   const exited = new Promise<number | null>((r) => child.on('exit', (code) => r(code)));
   return { child, output: () => output, exited };
+}
+
+/**
+ * `fedmkt ARGS` in this process (cli/program.ts, as bin/fedmkt.js runs it, without starting a
+ * process): for commands that end before any work, such as usage errors and refused input.
+ */
+export async function fedmktHere(args: readonly string[]): Promise<CliResult> {
+  const out: string[] = [];
+  const err: string[] = [];
+  const stdout = process.stdout.write.bind(process.stdout);
+  const stderr = process.stderr.write.bind(process.stderr);
+  process.stdout.write = ((chunk: string | Uint8Array) => out.push(String(chunk)) > 0) as typeof process.stdout.write;
+  process.stderr.write = ((chunk: string | Uint8Array) => err.push(String(chunk)) > 0) as typeof process.stderr.write;
+  try {
+    const failed = await main(['node', 'fedmkt', ...args]);
+    const status = failed ?? Number(process.exitCode ?? 0);
+    return { status, stdout: out.join(''), stderr: err.join('') };
+  } finally {
+    process.stdout.write = stdout;
+    process.stderr.write = stderr;
+    process.exitCode = undefined;
+  }
 }
