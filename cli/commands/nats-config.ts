@@ -10,7 +10,8 @@ export function registerNatsConfigCommand(program: Command): void {
     .argument('<scenario>', 'scenario YAML file')
     .requiredOption('--out <dir>', 'directory for nats-server.conf and credentials/<actor>.json')
     .action((scenarioFile: string, options: { out: string }) => {
-      const scenario = loadScenario(scenarioFile);
+      // This machine runs no actor: the files the scenario names need not be here.
+      const scenario = loadScenario(scenarioFile, { filesHere: false });
       const clientIds = scenario.clients.map((c) => c.id);
       const written = writeNatsAccessConfig({ run: scenario.name, clientIds }, resolve(options.out));
       // Paths as the user gave them: under the working folder relative, elsewhere absolute.

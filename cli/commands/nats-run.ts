@@ -103,7 +103,7 @@ export function registerNatsProcessCommands(program: Command): void {
     .option('--ui', 'also serve the live view of the federation on 127.0.0.1')
     .option('--ui-port <n>', 'port of the live view (implies --ui)', nonNegativeInt)
     .action(async (file: string, opts: { nats: string; creds?: string; ui?: boolean; uiPort?: number }) => {
-      const scenario = loadScenario(file);
+      const scenario = loadScenario(file, { filesHere: false });
       const login = opts.creds ? credentialLogin(readNatsCredential(opts.creds)) : undefined;
       const transport = await NatsTransport.connect({
         servers: opts.nats.split(','),

@@ -26,6 +26,12 @@ export interface LoadOptions {
   dropLateFaults?: boolean;
   /** Told what was left out. */
   onNote?: (line: string) => void;
+  /**
+   * Whether the files the scenario names (datasets, corpora, traces, tokenizer folders) must be
+   * on this machine: true (the default) where actors run, false for commands that run none
+   * (`nats-config`, `watch`). Names are checked either way.
+   */
+  filesHere?: boolean;
 }
 
 /** The flag that leaves out scripted faults after a shortened run's last round. */
@@ -79,7 +85,7 @@ export function parseScenario(text: string, file = '<scenario>', options: LoadOp
   const result = ScenarioSchema.safeParse(raw);
   const problems = result.success ? [] : describeIssues(result.error.issues, raw, line);
   const reported = (path: string) => problems.some((p) => p.path === path || path.startsWith(`${p.path}.`) || path.startsWith(`${p.path}[`));
-  for (const p of referenceProblems(raw)) {
+  for (const p of referenceProblems(raw, options.filesHere ?? true)) {
     const path = formatPath(p.path);
     if (!reported(path)) problems.push({ path, keys: p.path, line: line(p.path), message: p.message });
   }

@@ -10,7 +10,7 @@ import { datasetProblem } from '../data/tasks/registry.js';
 import { parseBigramSpec } from '../models/bigram.js';
 import { MODEL_PRESETS } from '../models/config.js';
 import { unknownName } from '../suggest.js';
-import { tokenizerSourceProblem } from '../tokenizers/registry.js';
+import { isTokenizerPath, tokenizerSourceProblem } from '../tokenizers/registry.js';
 
 export interface ReferenceProblem {
   path: (string | number)[];
@@ -36,10 +36,10 @@ function fileProblem(file: string): string | null {
   return existsSync(resolve(file)) ? null : `${resolve(file)} does not exist`;
 }
 
-function partyProblems(party: Doc, at: (string | number)[]): ReferenceProblem[] {
+function partyProblems(party: Doc, at: (string | number)[], filesHere: boolean): ReferenceProblem[] {
   const out: ReferenceProblem[] = [];
   const { tokenizer, model } = party;
-  if (typeof tokenizer === 'string' && tokenizer.length > 0) {
+  if (typeof tokenizer === 'string' && tokenizer.length > 0 && (filesHere || !isTokenizerPath(tokenizer))) {
     const why = tokenizerSourceProblem(tokenizer);
     if (why) out.push({ path: [...at, 'tokenizer'], message: why });
   }
@@ -48,33 +48,34 @@ function partyProblems(party: Doc, at: (string | number)[]): ReferenceProblem[] 
     if (why) out.push({ path: [...at, 'model'], message: why });
   }
   const corpus = asDoc(party['pretrain'])?.['corpus'];
-  if (typeof corpus === 'string' && corpus !== 'builtin') {
+  if (filesHere && typeof corpus === 'string' && corpus !== 'builtin') {
     const why = fileProblem(corpus);
     if (why) out.push({ path: [...at, 'pretrain', 'corpus'], message: `${why} (a text or JSONL corpus, or "builtin")` });
   }
   return out;
 }
 
-export function referenceProblems(document: unknown): ReferenceProblem[] {
+/** Unknown names; with `filesHere`, also files not on this machine. */
+export function referenceProblems(document: unknown, filesHere = true): ReferenceProblem[] {
   const doc = asDoc(document);
   if (!doc) return [];
   const out: ReferenceProblem[] = [];
   const server = asDoc(doc['server']);
-  if (server) out.push(...partyProblems(server, ['server']));
+  if (server) out.push(...partyProblems(server, ['server'], filesHere));
   if (Array.isArray(doc['clients']))
     doc['clients'].forEach((c, i) => {
       const client = asDoc(c);
-      if (client) out.push(...partyProblems(client, ['clients', i]));
+      if (client) out.push(...partyProblems(client, ['clients', i], filesHere));
     });
   const task = asDoc(doc['task']) ?? {};
   const name = task['name'] ?? 'builtin';
   const path = task['path'];
   if (typeof name === 'string' && (path === undefined || typeof path === 'string')) {
-    const why = datasetProblem(name, path);
+    const why = datasetProblem(name, path, filesHere);
     if (why) out.push({ path: ['task', why.field], message: why.message });
   }
   const traceFile = asDoc(asDoc(doc['faults'])?.['stragglers'])?.['traceFile'];
-  if (typeof traceFile === 'string') {
+  if (filesHere && typeof traceFile === 'string') {
     const why = fileProblem(traceFile);
     if (why) out.push({ path: ['faults', 'stragglers', 'traceFile'], message: why });
   }

@@ -104,6 +104,11 @@ export function loadTokenizer(nameOrFolder: string): Promise<Tokenizer> {
   return pending;
 }
 
+/** A tokenizer given as a folder rather than a registry name: it has a path separator or starts with a dot. */
+export function isTokenizerPath(nameOrFolder: string): boolean {
+  return /[/\\]/.test(nameOrFolder) || nameOrFolder.startsWith('.');
+}
+
 /**
  * Why {@link loadTokenizer} would refuse `nameOrFolder`, without loading it: null for a
  * registry name or a folder holding both files.
@@ -116,6 +121,6 @@ export function tokenizerSourceProblem(nameOrFolder: string): string | null {
     const missing = [TOKENIZER_FILE, CONFIG_FILE].filter((file) => !existsSync(join(folder, file)));
     return missing.length === 0 ? null : `tokenizer folder ${folder} has no ${missing.join(' and no ')}`;
   }
-  if (/[/\\]/.test(nameOrFolder) || nameOrFolder.startsWith('.')) return `no tokenizer folder at ${folder} (a folder holding ${TOKENIZER_FILE} and ${CONFIG_FILE})`;
+  if (isTokenizerPath(nameOrFolder)) return `no tokenizer folder at ${folder} (a folder holding ${TOKENIZER_FILE} and ${CONFIG_FILE})`;
   return unknownName('tokenizer', nameOrFolder, names);
 }

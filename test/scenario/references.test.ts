@@ -78,6 +78,13 @@ describe('names a run would not know', () => {
   });
 });
 
+it('where no actor runs (nats-config, watch), files need not be here; names are still checked', () => {
+  const text = `${base.replace('{ model: llama-tiny }', '{ model: llama-tiny, tokenizer: /models/tok, pretrain: { corpus: /corpora/c.txt } }')}task: { name: boolq, path: /data/boolq }\n`;
+  expect(problems(text, { filesHere: false })).toEqual([]);
+  expect(problems(text)).toHaveLength(3);
+  expect(problems(text.replace('name: boolq', 'name: boolqq'), { filesHere: false })).toEqual([expect.stringMatching(/task.name: unknown task "boolqq"/)]);
+});
+
 describe('problems caused by flags', () => {
   it('name the flag instead of a line of the file', () => {
     expect(problems(base, { overrides: [{ path: 'rounds', value: 0, flag: '--rounds 0' }] })).toEqual(['--rounds 0 rounds: expected a positive integer, got 0']);

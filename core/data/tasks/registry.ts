@@ -64,11 +64,12 @@ export function isTaskName(name: string): name is TaskName {
 /**
  * Why loading task `name` from `path` (default: its folder under the datasets root) would fail
  * before reading a line: an unknown name, a path that is not there, a folder without the task's
- * files. Null when the files are in place. `field` says which scenario field is at fault.
+ * files (without `filesHere`, the name only). Null when all is in place. `field` says which
+ * scenario field is at fault.
  */
-export function datasetProblem(name: string, path?: string): { field: 'name' | 'path'; message: string } | null {
+export function datasetProblem(name: string, path?: string, filesHere = true): { field: 'name' | 'path'; message: string } | null {
   if (!isTaskName(name)) return { field: 'name', message: unknownName('task', name, TASK_NAMES) };
-  if (name === 'builtin') return null;
+  if (name === 'builtin' || !filesHere) return null;
   const files = TASK_FILES[name];
   const listed = files.join(', ');
   if (path === undefined) {
