@@ -92,6 +92,19 @@ export function trainingCodeFingerprint(): string {
   return trainingCodeHash;
 }
 
+/** Epoch lines of a long pretraining: one when a few seconds have passed since the last, none for a quick one. */
+export function epochProgress(what: string, epochs: number, log: (line: string) => void, everyMs = 2000, now: () => number = Date.now): (epoch: number, loss: number) => void {
+  const start = now();
+  let last = start;
+  return (epoch, loss) => {
+    const t = now();
+    if (t - last < everyMs || epoch === epochs) return;
+    last = t;
+    const perEpoch = (t - start) / epoch;
+    log(`${what}: epoch ${epoch}/${epochs}, loss ${loss.toFixed(3)}, about ${Math.ceil((perEpoch * (epochs - epoch)) / 1000)} s to go`);
+  };
+}
+
 export async function baseModel(request: BaseModelRequest, maker: ModelMaker = inProcessModels): Promise<LanguageModel> {
   const { spec, tokenizer, corpus, seed } = request;
   if (!request.pretrain) return maker.create(spec, tokenizer, corpus, seed);
@@ -113,7 +126,13 @@ export async function baseModel(request: BaseModelRequest, maker: ModelMaker = i
   request.log?.(`base model ${name} (${tokenizer.name}): pretraining ${settings.epochs} epochs on ${texts.length} texts...`);
   const model = await maker.create(spec, tokenizer, [...corpus, ...texts], seed);
   const start = Date.now();
-  const stats = await maker.pretrain(model, texts, { epochs: settings.epochs, learningRate: settings.learningRate, batchSize: settings.batchSize });
+  const onEpoch = request.log ? epochProgress(`base model ${name} (${tokenizer.name})`, settings.epochs, request.log) : undefined;
+  const stats = await maker.pretrain(model, texts, {
+    epochs: settings.epochs,
+    learningRate: settings.learningRate,
+    batchSize: settings.batchSize,
+    ...(onEpoch ? { onEpoch } : {}),
+  });
   request.log?.(
     `base model ${name} (${tokenizer.name}): pretrained, loss ${stats.loss.toFixed(3)}, ${((Date.now() - start) / 1000).toFixed(1)} s; cached in ${dir}`,
   );

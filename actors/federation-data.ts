@@ -15,7 +15,7 @@ import { basename, dirname, join, resolve } from 'node:path';
 import { builtinTask } from '../core/data/builtin-task.js';
 import { splitFederated, type DomainHistogram, type SplitStrategy } from '../core/data/split.js';
 import type { GenerationItem, Task, TaskKind, TaskSource } from '../core/data/task.js';
-import { isTaskName, loadTask, type RealTaskName } from '../core/data/tasks/registry.js';
+import { isTaskName, loadTask, TASK_FILES, type RealTaskName } from '../core/data/tasks/registry.js';
 import type { ChoiceItem, TextSample } from '../core/models/model.js';
 import { Random } from '../core/random.js';
 import type { Scenario } from '../core/scenario/schema.js';
@@ -64,18 +64,6 @@ export async function loadFederationData(scenario: Scenario): Promise<Federation
   }
   return splitTask(scenario, loaded);
 }
-
-/** The official file names of each real task, as its loader reads them. */
-export const TASK_FILES: Record<RealTaskName, readonly string[]> = {
-  arc_easy: ['ARC-Easy-Train.jsonl', 'ARC-Easy-Dev.jsonl'],
-  arc_challenge: ['ARC-Challenge-Train.jsonl', 'ARC-Challenge-Dev.jsonl'],
-  openbookqa: ['train.jsonl', 'dev.jsonl'],
-  commonsenseqa: ['train_rand_split.jsonl'],
-  boolq: ['val.jsonl'],
-  rte: ['train.jsonl'],
-  wic: ['train.jsonl'],
-  dialogsum: ['dialogsum.dev.jsonl'],
-};
 
 /**
  * `task.path` as the folder a loader reads: a folder as is; one of the task's official files by

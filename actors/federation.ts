@@ -89,6 +89,8 @@ export interface RunOptions {
   };
   /** Machine definitions to run instead of the project's (variants with planted bugs test the checkers). */
   machines?: MachineVariants;
+  /** Local runs: virtual seconds per wall second at most, so that a person can follow (`run --ui-pace`). */
+  pace?: number;
 }
 
 export interface MachineVariants {
@@ -300,7 +302,8 @@ async function federate(given: Scenario, options: RunOptions, recorder: RunRecor
   const until = () => controller.settled() || (schedule?.stopWhen?.() === true && (stopped = true));
   // A virtual-clock run that has not ended by then never will (a wait without a deadline, say).
   const limitMs = schedule?.limitMs ?? neverEndsAfterMs(scenario) + clock.now();
-  const virtualMs = clock instanceof VirtualClock ? await clock.run({ until, limitMs }) : await wallClockSettled(controller);
+  const virtualMs =
+    clock instanceof VirtualClock ? await clock.run({ until, limitMs, ...(options.pace ? { pace: options.pace } : {}) }) : await wallClockSettled(controller);
   const timedOut = !stopped && !controller.settled();
 
   const roundsWallSeconds = Number(process.hrtime.bigint() - roundsStart) / 1e9;

@@ -23,14 +23,15 @@ export function publishEvents(transport: Transport, run: string, onError: (error
   };
 }
 
-/** Subscribe to every actor's events of `run`; malformed documents are reported and skipped. */
+/** Subscribe to the events of `run` (every actor's, or one's); malformed documents are reported and skipped. */
 export function watchEvents(
   transport: Transport,
   run: string,
   onEvent: (event: RunEvent) => void,
   onBad: (why: string) => void = () => undefined,
+  actor = '*',
 ): { unsubscribe(): void } {
-  return transport.subscribe(eventsSubject(run, '*'), ({ subject, data }) => {
+  return transport.subscribe(eventsSubject(run, actor), ({ subject, data }) => {
     let event: unknown;
     try {
       event = JSON.parse(decoder.decode(data));

@@ -11,6 +11,7 @@
  * round before they start.
  */
 import { WallClock } from '../core/clock/clock.js';
+import { noteWallClock } from '../core/run-clock.js';
 import { readNatsCredential, credentialLogin } from '../core/nats/access-config.js';
 import { startNatsServer } from '../core/nats/server-process.js';
 import type { Scenario } from '../core/scenario/schema.js';
@@ -67,10 +68,19 @@ export async function runOverNats(scenario: Scenario, options: NatsRunOptions): 
   const heartbeats = new Map<string, NodeJS.Timeout>();
   const monitor = publishEvents(transport, run, (error) => options.log?.(`monitoring publish failed: ${error.message}`));
   const negotiation = options.resume ? new ResumeNegotiation(monitor, parties, ['server', ...clientIds], options) : null;
-  const watcher = watchEvents(transport, run, (e) => {
-    if (parties.includes('server') && (e.kind === 'presence' || (e.actor !== 'server' && e.kind !== 'resume-offer'))) present.add(e.actor);
-    negotiation?.heard(e);
-  });
+  // The server's process hears every actor (presence, offers); a client's only the server (the
+  // round to resume after), which is all its credential lets it read.
+  const hearsAll = parties.includes('server');
+  const watcher = watchEvents(
+    transport,
+    run,
+    (e) => {
+      if (hearsAll && (e.kind === 'presence' || (e.actor !== 'server' && e.kind !== 'resume-offer'))) present.add(e.actor);
+      negotiation?.heard(e);
+    },
+    undefined,
+    hearsAll ? '*' : 'server',
+  );
   const beat = (id: string) => monitor({ t: Date.now(), actor: id, round: 0, kind: 'presence' });
   const onEvent = (event: RunEvent) => {
     monitor(event);
@@ -86,6 +96,8 @@ export async function runOverNats(scenario: Scenario, options: NatsRunOptions): 
 
   try {
     const resume = negotiation ? await negotiation.cut() : undefined;
+    // Event times are epoch milliseconds: views count from the run's start (kept when it resumes).
+    if (options.outDir) noteWallClock(options.outDir);
     return await runFederation(scenario, {
       learning: options.learning,
       onEvent,

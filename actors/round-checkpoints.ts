@@ -15,6 +15,8 @@
 import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Clock } from '../core/clock/clock.js';
+import { splitJsonl } from '../core/jsonl.js';
+import { checkpointProblem } from '../core/models/checkpoint-check.js';
 import type { LanguageModel } from '../core/models/model.js';
 import type { RunEvent, RunRecords, RoundMetrics, Timing } from './run-recorder.js';
 
@@ -53,6 +55,11 @@ export interface ResumePoint {
   at: number;
   /** Per actor, the checkpoint of round `afterRound` it resumes from. */
   actors: Record<string, ActorCheckpoint | undefined>;
+  /**
+   * Per actor, message sequence numbers known to be used before the resume, beyond those the
+   * records show (a replay of a resumed run: the killed run's later records are gone).
+   */
+  usedSequence?: Record<string, number>;
 }
 
 const ACTOR_FILE = 'actor.json';
@@ -157,7 +164,7 @@ export function recordsBeforeResume(runDir: string, point: ResumePoint): { recor
   const recordedOf = (actor: string): number => (point.actors[actor] ?? point.actors.server)?.recorded ?? 0;
   const events = readJsonl<RunEvent>(join(runDir, 'events.jsonl'));
   // Message ids are `<sender>:<sequence>`: every id the killed run sent, kept or not, stays its own.
-  const usedSequence: Record<string, number> = {};
+  const usedSequence: Record<string, number> = { ...point.usedSequence };
   for (const e of events) {
     if (e.kind !== 'send' || typeof e.id !== 'string') continue;
     const sequence = Number(e.id.slice(e.id.lastIndexOf(':') + 1));
@@ -176,16 +183,34 @@ export function recordsBeforeResume(runDir: string, point: ResumePoint): { recor
 /** Rows of a JSON-lines file; a last line cut short by the kill is left out. */
 function readJsonl<T>(file: string): T[] {
   if (!existsSync(file)) return [];
-  const lines = readFileSync(file, 'utf8').split('\n');
   const rows: T[] = [];
-  for (const [i, line] of lines.entries()) {
+  for (const [i, line] of splitJsonl(readFileSync(file, 'utf8')).lines.entries()) {
     if (line.trim() === '') continue;
     try {
       rows.push(JSON.parse(line) as T);
     } catch (error) {
-      if (i === lines.length - 1) break; // the write in progress when the run was killed
       throw new Error(`${file}:${i + 1}: not a JSON record (${(error as Error).message})`);
     }
   }
   return rows;
+}
+
+/** The latest round every actor checkpointed in `runDir`, or null when there is none (or a checkpoint is unreadable). */
+export function checkedCommonRound(runDir: string, actors: readonly string[]): number | null {
+  try {
+    return commonRound(checkpointedRounds(runDir, actors), runDir);
+  } catch {
+    return null;
+  }
+}
+
+/** Why the models of a resume point cannot be read back, one line per actor; empty when they all can. */
+export async function unreadableCheckpoints(point: ResumePoint): Promise<string[]> {
+  const problems: string[] = [];
+  for (const [actor, checkpoint] of Object.entries(point.actors)) {
+    if (!checkpoint) continue;
+    const why = await checkpointProblem(checkpoint.dir);
+    if (why) problems.push(`${actor}'s checkpoint of round ${checkpoint.round} (${checkpoint.dir}) cannot be read: ${why}`);
+  }
+  return problems;
 }

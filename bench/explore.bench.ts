@@ -26,7 +26,7 @@ const benchmarks: Benchmark[] = [
     name: 'explore-random',
     async run(): Promise<Figure[]> {
       let doc: Record<string, unknown> = {};
-      const scenario = loadScenario(FILE, (d) => ((doc = d as Record<string, unknown>), d));
+      const scenario = loadScenario(FILE, { onDocument: (d) => (doc = d) });
       const schedules = Number(process.env.FEDMKT_BENCH_SCHEDULES ?? 2000);
       const workers = availableParallelism();
       const target = await exploreTarget(scenario);

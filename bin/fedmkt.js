@@ -1,14 +1,7 @@
 #!/usr/bin/env node
-// Launches the TypeScript CLI through tsx so that `npx fedmkt` works without a build step.
-import { spawnSync } from 'node:child_process';
-import { createRequire } from 'node:module';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+// Runs the TypeScript CLI in this process through tsx's loader, so that `npx fedmkt` works
+// without a build step and a signal sent to `fedmkt` reaches the run itself (no child process).
+import { register } from 'tsx/esm/api';
 
-const require = createRequire(import.meta.url);
-const root = join(dirname(fileURLToPath(import.meta.url)), '..');
-const tsxCli = require.resolve('tsx/cli');
-const result = spawnSync(process.execPath, [tsxCli, join(root, 'cli', 'main.ts'), ...process.argv.slice(2)], {
-  stdio: 'inherit',
-});
-process.exit(result.status ?? 1);
+register();
+await import('../cli/main.ts');

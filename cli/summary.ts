@@ -1,12 +1,16 @@
+import type { RunResult } from '../actors/federation.js';
 import type { RoundMetrics } from '../actors/run-recorder.js';
+import { formatViolation } from '../core/invariants/check.js';
+import { plural } from '../core/wording.js';
+import { clockLabel, type ClockKind } from '../core/run-clock.js';
 
-/** Per-round table: one row per round, accuracy of each actor, bytes, virtual time. */
-export function roundSummaryTable(metrics: readonly RoundMetrics[]): string {
+/** Per-round table: one row per round, accuracy of each actor, bytes, seconds the round took on the run's clock. */
+export function roundSummaryTable(metrics: readonly RoundMetrics[], clock: ClockKind = 'virtual'): string {
   const actors = [...new Set(metrics.map((m) => m.actor))].sort((a, b) =>
     a === 'server' ? -1 : b === 'server' ? 1 : a.localeCompare(b, undefined, { numeric: true }),
   );
   const rounds = [...new Set(metrics.map((m) => m.round))].sort((a, b) => a - b);
-  const header = ['round', ...actors.map((a) => `acc ${a}`), 'bytes up', 'bytes down', 'virtual s'];
+  const header = ['round', ...actors.map((a) => `acc ${a}`), 'bytes up', 'bytes down', `${clockLabel(clock)} s`];
   const rows = rounds.map((r) => {
     const ms = metrics.filter((m) => m.round === r);
     const acc = actors.map((a) => {
@@ -31,4 +35,26 @@ export function formatBytes(n: number): string {
   if (n < 1024) return `${n} B`;
   if (n < 1024 * 1024) return `${(n / 1024).toFixed(1)} KiB`;
   return `${(n / 1024 / 1024).toFixed(2)} MiB`;
+}
+
+/**
+ * What `run` prints when the run is over (stdout): the table, every actor's final state, its
+ * failures, the times and any invariant violation; sets a failing exit status. Returns the time line.
+ */
+export function printRunOutcome(result: RunResult, outDir: string, clock: ClockKind, write: (text: string) => void = (t) => process.stdout.write(t)): string {
+  write(`\n${roundSummaryTable(result.recorder.metrics, clock)}\n\n`);
+  write(`final states: ${Object.entries(result.finalStates).map(([id, s]) => `${id}=${s}`).join(' ')}\n`);
+  if (result.timedOut) write('the run never ended: it was cut off at its limit of virtual time\n');
+  for (const [id, why] of Object.entries(result.failures)) write(`  ${id} ${result.timedOut && why.startsWith('still in') ? 'did not end' : 'failed'}: ${why}\n`);
+  const times =
+    clock === 'wall'
+      ? `wall-clock time ${result.wallSeconds.toFixed(1)} s`
+      : `virtual time ${(result.virtualMs / 1000).toFixed(1)} s, wall time ${result.wallSeconds.toFixed(1)} s`;
+  write(`${times}; outputs in ${outDir}\n`);
+  if (result.violations.length > 0) {
+    write(`\n${plural(result.violations.length, 'protocol invariant violation')}:\n`);
+    for (const v of result.violations) write(`${formatViolation(v)}\n`);
+  }
+  if (Object.keys(result.failures).length > 0 || result.violations.length > 0 || result.timedOut) process.exitCode = 1;
+  return times;
 }

@@ -173,10 +173,20 @@ function guardName(guard: unknown): string | null {
   if (typeof guard === 'string') return guard;
   if (typeof guard === 'function') {
     const name = (guard as { name?: string }).name;
+    // XState's and([...]), or([...]) and not(g): drawn with their parts, `resuming and moreRounds`.
+    const parts = (guard as { guards?: unknown }).guards;
+    if (Array.isArray(parts) && (name === 'and' || name === 'or')) return parts.map(guardPart).join(` ${name} `);
+    if (Array.isArray(parts) && name === 'not' && parts.length === 1) return `not ${guardPart(parts[0])}`;
     return name && name !== 'guard' ? name : 'inline';
   }
   if (typeof guard === 'object' && typeof (guard as { type?: unknown }).type === 'string') return (guard as { type: string }).type;
   return 'inline';
+}
+
+/** A guard inside a composite one, in parentheses when it is composite itself. */
+function guardPart(guard: unknown): string {
+  const name = guardName(guard) ?? 'inline';
+  return name.includes(' ') ? `(${name})` : name;
 }
 
 function actionName(action: unknown): string | null {

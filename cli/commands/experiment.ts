@@ -7,18 +7,9 @@ import { renderMarkdown } from '../../core/experiments/table.js';
 import type { BackendName } from '../../core/models/backend.js';
 import type { LogitEncoding } from '../../core/protocol/codec.js';
 import { loadScenario } from '../../core/scenario/load.js';
+import { nonNegativeInt, positiveInt } from '../options.js';
 
-function positiveInt(value: string): number {
-  const n = Number(value);
-  if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError(`expected a positive integer, got "${value}"`);
-  return n;
-}
 
-function nonNegativeInt(value: string): number {
-  const n = Number(value);
-  if (!Number.isInteger(n) || n < 0) throw new InvalidArgumentError(`expected a non-negative integer, got "${value}"`);
-  return n;
-}
 
 function encodingList(value: string): LogitEncoding[] {
   const list = value.split(',').map((s) => s.trim()).filter(Boolean);

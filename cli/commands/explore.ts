@@ -12,7 +12,8 @@ import { reproduce, type Reproducer } from '../../explore/reproduce.js';
 import { STRATEGIES, type StrategyName } from '../../explore/strategies.js';
 import { exploreTarget } from '../../explore/target.js';
 import { threadPool } from '../../explore/thread-pool.js';
-import { applyOverrides, nonNegativeInt } from './run.js';
+import type { ScenarioOverride } from '../../core/scenario/overrides.js';
+import { nonNegativeInt } from '../options.js';
 
 /** `500` schedules, or a duration: `30s`, `5m`, `1h`, `250ms`. */
 export function parseBudget(value: string): Budget {
@@ -75,10 +76,7 @@ export function registerExploreCommand(program: Command): void {
       }
       if (file === undefined) throw new InvalidArgumentError('explore: give a scenario file (or --join URL to work for a coordinator)');
       let doc: Record<string, unknown> = {};
-      const scenario = loadScenario(file, (raw) => {
-        doc = applyOverrides(raw, { ...(opts.rounds !== undefined ? { rounds: opts.rounds } : {}), protocolOnly: opts.protocolOnly === true }) as Record<string, unknown>;
-        return doc;
-      });
+      const scenario = loadScenario(file, { overrides: exploreOverrides(file, opts), onDocument: (d) => (doc = d) });
       const budget = opts.budget ?? (opts.strategy === 'exhaustive' ? {} : { schedules: 500 });
       const outDir = opts.out ?? join('runs', `explore-${new Date().toISOString().replace(/[:.]/g, '-')}-${scenario.name}`);
       const target = await exploreTarget(scenario, { ...(opts.faults ? { kinds: opts.faults } : {}), properties: opts.expect });
@@ -118,6 +116,18 @@ export function registerExploreCommand(program: Command): void {
       process.stdout.write(`${report(result, reproducers, kinds, outDir)}\n`);
       process.exitCode = result.failures.length > 0 ? 1 : 0;
     });
+}
+
+/** `--rounds N` and `--protocol-only` (every party's model null) as scenario overrides. */
+function exploreOverrides(file: string, opts: ExploreOpts): ScenarioOverride[] {
+  const out: ScenarioOverride[] = [];
+  if (opts.rounds !== undefined) out.push({ path: 'rounds', value: opts.rounds, flag: `--rounds ${opts.rounds}` });
+  if (opts.protocolOnly) {
+    out.push({ path: 'server.model', value: null, flag: '--protocol-only' });
+    const clients = (loadScenario(file, { filesHere: false }).clients ?? []).length;
+    for (let i = 0; i < clients; i++) out.push({ path: `clients.${i}.model`, value: null, flag: '--protocol-only' });
+  }
+  return out;
 }
 
 function describeBudget(b: Budget): string {

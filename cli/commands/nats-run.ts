@@ -4,17 +4,20 @@
  */
 import { InvalidArgumentError, type Command } from 'commander';
 import { existsSync } from 'node:fs';
-import { join } from 'node:path';
 import { defaultLearningStack } from '../../actors/default-learning.js';
 import { watchEvents } from '../../actors/monitor.js';
-import { startLiveRun } from '../../core/live/index.js';
 import { runOverNats } from '../../actors/nats-deployment.js';
+import { startLiveRun } from '../../core/live/index.js';
 import type { BackendName } from '../../core/models/backend.js';
 import { credentialLogin, readNatsCredential } from '../../core/nats/access-config.js';
 import { loadScenario } from '../../core/scenario/load.js';
-import { applyOverrides, checkpointsByDefault, nonNegativeInt } from './run.js';
 import { NatsTransport } from '../../core/transport/nats-transport.js';
+import { exitOnInterrupt } from '../interrupt.js';
+import { backendOption, nonNegativeInt, positiveInt } from '../options.js';
+import { log, progressReporter } from '../progress.js';
+import { removeIfNothingRecorded, runTarget } from '../run-target.js';
 import { roundSummaryTable } from '../summary.js';
+import { checkpointsByDefault } from './run.js';
 
 interface ProcessOptions {
   nats: string;
@@ -24,46 +27,45 @@ interface ProcessOptions {
   rounds?: number;
   checkpoints?: boolean;
   backend?: BackendName;
-  workers?: string;
+  workers: number;
+  quiet?: boolean;
 }
 
-const log = (line: string) => process.stderr.write(`[fedmkt] ${line}\n`);
-
-async function runParty(file: string | undefined, party: string, opts: ProcessOptions): Promise<void> {
-  const { scenario, outDir } = partyTarget(file, party, opts);
-  const workers = opts.workers === undefined ? 0 : Number(opts.workers);
-  const result = await runOverNats(scenario, {
-    servers: opts.nats.split(','),
-    parties: [party],
-    ...(opts.creds ? { credentialFile: opts.creds } : {}),
-    learning: await defaultLearningStack({ ...(opts.backend ? { backend: opts.backend } : {}), workers, log }),
-    outDir,
-    checkpoints: opts.checkpoints ?? checkpointsByDefault(scenario),
-    ...(opts.resume !== undefined ? { resume: true } : {}),
-    log,
-  });
-  process.stdout.write(`${roundSummaryTable(result.recorder.metrics)}\n`);
+async function runParty(file: string | undefined, party: string, opts: ProcessOptions, command: string): Promise<void> {
+  const { scenario, outDir, resuming } = runTarget(file, opts, log, party);
+  const credential = opts.creds ? readNatsCredential(opts.creds) : undefined;
+  if (credential && credential.actor !== party) throw new InvalidArgumentError(`--creds ${opts.creds}: the credential is ${credential.actor}'s; this process runs ${party}`);
+  const clock = { kind: 'wall' as const, origin: Date.now() };
+  const checkpoints = opts.checkpoints ?? checkpointsByDefault(scenario);
+  const learning = await defaultLearningStack({ ...(opts.backend ? { backend: opts.backend } : {}), workers: opts.workers, log });
+  const existed = existsSync(outDir);
+  const resumeCommand = `npx fedmkt ${command} --resume ${outDir}${party === 'server' ? '' : ` --client ${party}`} --nats ${opts.nats}${opts.creds ? ` --creds ${opts.creds}` : ''}`;
+  const stopWatching = exitOnInterrupt({ outDir, actors: [party], checkpoints, resumeCommand });
+  let result;
+  try {
+    result = await runOverNats(scenario, {
+      servers: opts.nats.split(','),
+      parties: [party],
+      ...(opts.creds ? { credentialFile: opts.creds } : {}),
+      learning,
+      outDir,
+      checkpoints,
+      ...(resuming ? { resume: true } : {}),
+      log,
+      ...(opts.quiet ? {} : { onEvent: progressReporter([party], clock) }),
+    });
+  } catch (error) {
+    if (removeIfNothingRecorded(outDir, existed)) log(`removed ${outDir}: the process stopped before it recorded anything`);
+    throw error;
+  } finally {
+    stopWatching();
+  }
+  process.stdout.write(`${roundSummaryTable(result.recorder.metrics, clock.kind)}\n`);
   process.stdout.write(`${party}: ${result.finalStates[party]}; outputs in ${outDir}\n`);
   if (Object.keys(result.failures).length > 0) {
     for (const [id, why] of Object.entries(result.failures)) process.stdout.write(`  ${id} failed: ${why}\n`);
     process.exitCode = 1;
   }
-}
-
-/** The scenario and output folder of `serve FILE` / `join FILE`, or of `--resume DIR` (the actor's own folder). */
-function partyTarget(file: string | undefined, party: string, opts: ProcessOptions): { scenario: ReturnType<typeof loadScenario>; outDir: string } {
-  const overrides = opts.rounds !== undefined ? { rounds: opts.rounds } : {};
-  if (opts.resume === undefined) {
-    if (file === undefined) throw new InvalidArgumentError('give a scenario file, or --resume DIR');
-    const scenario = loadScenario(file, (doc) => applyOverrides(doc, overrides));
-    return { scenario, outDir: opts.out ?? join('runs', `${new Date().toISOString().replace(/[:.]/g, '-')}-${scenario.name}-${party}`) };
-  }
-  const dir = opts.resume;
-  if (file !== undefined) throw new InvalidArgumentError(`--resume ${dir}: the scenario is the run's own (${join(dir, 'scenario.yaml')}); give no scenario file`);
-  if (opts.out !== undefined) throw new InvalidArgumentError(`--resume ${dir}: a resumed actor writes into its own folder; drop --out`);
-  const scenarioFile = join(dir, 'scenario.yaml');
-  if (!existsSync(scenarioFile)) throw new InvalidArgumentError(`--resume ${dir}: no scenario.yaml there, so not a run folder`);
-  return { scenario: loadScenario(scenarioFile, (doc) => applyOverrides(doc, overrides)), outDir: dir };
 }
 
 function processOptions(command: Command): Command {
@@ -72,16 +74,18 @@ function processOptions(command: Command): Command {
     .option('--creds <file>', 'this actor\'s credential file from `fedmkt nats-config`')
     .option('--out <dir>', 'output folder for this actor\'s events, metrics and timings')
     .option('--resume <dir>', "resume this actor from the round checkpoints in DIR (its earlier --out); every process of the deployment resumes")
-    .option('--rounds <n>', 'override the number of rounds (with --resume: go on to round N)', nonNegativeInt)
+    .option('--rounds <n>', 'override the number of rounds (with --resume: go on to round N)', positiveInt)
+    .option('--drop-late-faults', "with --rounds shorter than the scenario's fault script: leave out the scripted faults after the last round")
     .option('--checkpoints', 'write round checkpoints, bigram models too (default: after every round unless a party is a bigram model)')
     .option('--no-checkpoints', 'write no round checkpoints')
-    .option('--backend <name>', 'tensorflow | wasm | cpu')
-    .option('--workers <n>', 'model worker threads (default 0)');
+    .addOption(backendOption())
+    .option('--workers <n>', 'model worker threads', nonNegativeInt, 0)
+    .option('--quiet', 'no live progress');
 }
 
 export function registerNatsProcessCommands(program: Command): void {
   processOptions(program.command('serve').description('run the server actor of a scenario over NATS').argument('[scenario]', 'scenario YAML file (none with --resume)')).action(
-    (file: string | undefined, opts: ProcessOptions) => runParty(file, 'server', opts),
+    (file: string | undefined, opts: ProcessOptions) => runParty(file, 'server', opts, 'serve'),
   );
   processOptions(
     program
@@ -89,7 +93,7 @@ export function registerNatsProcessCommands(program: Command): void {
       .description('run one client actor of a scenario over NATS (it reads only its own private data)')
       .argument('[scenario]', 'scenario YAML file (none with --resume)')
       .requiredOption('--client <id>', 'the client id from the scenario'),
-  ).action((file: string | undefined, opts: ProcessOptions & { client: string }) => runParty(file, opts.client, opts));
+  ).action((file: string | undefined, opts: ProcessOptions & { client: string }) => runParty(file, opts.client, opts, 'join'));
   program
     .command('watch')
     .description("print every actor's events (the records of events.jsonl) from the monitoring subject, as JSON lines")
@@ -97,9 +101,9 @@ export function registerNatsProcessCommands(program: Command): void {
     .requiredOption('--nats <url>', 'NATS server URL')
     .option('--creds <file>', 'a credential allowed to subscribe to fedmkt.<run>.events.*')
     .option('--ui', 'also serve the live view of the federation on 127.0.0.1')
-    .option('--ui-port <n>', 'port of the live view (implies --ui)')
-    .action(async (file: string, opts: { nats: string; creds?: string; ui?: boolean; uiPort?: string }) => {
-      const scenario = loadScenario(file);
+    .option('--ui-port <n>', 'port of the live view (implies --ui)', nonNegativeInt)
+    .action(async (file: string, opts: { nats: string; creds?: string; ui?: boolean; uiPort?: number }) => {
+      const scenario = loadScenario(file, { filesHere: false });
       const login = opts.creds ? credentialLogin(readNatsCredential(opts.creds)) : undefined;
       const transport = await NatsTransport.connect({
         servers: opts.nats.split(','),
@@ -109,8 +113,9 @@ export function registerNatsProcessCommands(program: Command): void {
       log(`watching fedmkt.${scenario.name}.events.* on ${transport.server} (Ctrl-C to stop)`);
       const live = await startLiveRun(scenario, {
         ui: opts.ui === true || opts.uiPort !== undefined,
-        ...(opts.uiPort !== undefined ? { port: Number(opts.uiPort) } : {}),
-        clock: 'wall',
+        ...(opts.uiPort !== undefined ? { port: opts.uiPort } : {}),
+        // Times since the watcher started: it may join a run under way.
+        clock: { kind: 'wall', origin: Date.now() },
         log,
       });
       watchEvents(
@@ -122,8 +127,13 @@ export function registerNatsProcessCommands(program: Command): void {
         },
         (why) => log(why),
       );
-      await new Promise<void>((resolve) => process.once('SIGINT', () => resolve()));
-      await transport.close();
-      await live?.server?.close();
+      await new Promise<void>((resolve) => {
+        process.once('SIGINT', resolve);
+        process.once('SIGTERM', resolve);
+      });
+      // A watcher has nothing to finish: it gives the connection a moment to close, then ends,
+      // even when the server is gone (a connection still reconnecting would keep it alive).
+      await Promise.race([Promise.all([transport.close(), live?.server?.close()]), new Promise((r) => setTimeout(r, 2000).unref())]);
+      process.exit(0);
     });
 }

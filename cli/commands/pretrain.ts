@@ -1,10 +1,13 @@
 import type { Command } from 'commander';
 import { join } from 'node:path';
 import { baseModel } from '../../actors/base-models.js';
-import { federationData } from '../../actors/federation-data.js';
+import { loadFederationData } from '../../actors/federation-data.js';
 import { initBackend, type BackendName } from '../../core/models/backend.js';
+import { parseBigramSpec } from '../../core/models/bigram.js';
 import { loadScenario } from '../../core/scenario/load.js';
 import { loadTokenizer } from '../../core/tokenizers/registry.js';
+import { backendOption } from '../options.js';
+import { log } from '../progress.js';
 
 export function registerPretrainCommand(program: Command): void {
   program
@@ -12,20 +15,23 @@ export function registerPretrainCommand(program: Command): void {
     .description("pretrain each distinct base model of a scenario (its parties' `pretrain:` settings) and cache the checkpoints")
     .argument('<scenario>', 'scenario YAML file')
     .option('--cache <dir>', 'checkpoint cache', join('.cache', 'fedmkt', 'base-models'))
-    .option('--backend <name>', 'tensorflow | wasm | cpu (default: best available)')
+    .addOption(backendOption())
     .action(async (file: string, opts: { cache: string; backend?: BackendName }) => {
       const scenario = loadScenario(file);
       const backend = await initBackend(opts.backend);
-      process.stderr.write(`[fedmkt] TensorFlow.js backend: ${backend}\n`);
-      const data = federationData(scenario);
-      const parties = [scenario.server, ...scenario.clients];
-      for (const party of parties) {
+      log(`TensorFlow.js backend: ${backend}`);
+      const data = await loadFederationData(scenario);
+      for (const party of [scenario.server, ...scenario.clients]) {
         if (party.model === null) {
-          process.stdout.write(`${party.id}: model null (the protocol alone), nothing to pretrain\n`);
+          log(`${party.id}: model null (the protocol alone), nothing to pretrain`);
           continue;
         }
         if (!party.pretrain) {
-          process.stdout.write(`${party.id}: no pretrain settings, starts from random weights\n`);
+          log(`${party.id}: no pretrain settings, starts from random weights`);
+          continue;
+        }
+        if (parseBigramSpec(party.model)) {
+          log(`${party.id}: a bigram model counts its corpus when the run starts; nothing to cache`);
           continue;
         }
         const tokenizer = await loadTokenizer(party.tokenizer);
@@ -37,7 +43,7 @@ export function registerPretrainCommand(program: Command): void {
           seed: scenario.seed,
           worldSeed: scenario.seed,
           cacheDir: opts.cache,
-          log: (line) => process.stdout.write(`${party.id}: ${line}\n`),
+          log: (line) => log(`${party.id}: ${line}`),
         });
         model.dispose();
       }

@@ -4,12 +4,8 @@
  */
 import { InvalidArgumentError, type Command } from 'commander';
 import { writeReport } from '../../core/report/index.js';
+import { positiveInt } from '../options.js';
 
-function positiveInt(value: string): number {
-  const n = Number(value);
-  if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError('expected a positive integer');
-  return n;
-}
 
 export function registerReportCommand(program: Command): void {
   program

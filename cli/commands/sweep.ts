@@ -13,6 +13,8 @@ import { runFederation, type LearningStack } from '../../actors/federation.js';
 import { summariseRun, type RunSummary } from '../../core/faults/summary.js';
 import type { BackendName } from '../../core/models/backend.js';
 import { loadScenario } from '../../core/scenario/load.js';
+import type { ScenarioOverride } from '../../core/scenario/overrides.js';
+import { nonNegativeInt } from '../options.js';
 
 export interface SweepAxis {
   /** Dotted path into the scenario document, e.g. `faults.dropout.p` or `clients.0.profile.latencyMs`. */
@@ -43,25 +45,9 @@ export function parseSetting(text: string): SweepAxis {
   return { path, values };
 }
 
-/** A copy of the scenario document with `path` set to `value` (missing maps are created). */
-export function setPath(doc: unknown, path: string, value: unknown): unknown {
-  const keys = path.split('.');
-  const root: Record<string, unknown> = doc !== null && typeof doc === 'object' ? structuredClone(doc as Record<string, unknown>) : {};
-  let cur: Record<string, unknown> = root;
-  keys.forEach((key, i) => {
-    const k: string | number = Array.isArray(cur) && /^\d+$/.test(key) ? Number(key) : key;
-    if (i === keys.length - 1) {
-      (cur as Record<string | number, unknown>)[k] = value;
-      return;
-    }
-    let next = (cur as Record<string | number, unknown>)[k];
-    if (next === null || typeof next !== 'object') {
-      next = {};
-      (cur as Record<string | number, unknown>)[k] = next;
-    }
-    cur = next as Record<string, unknown>;
-  });
-  return root;
+/** One variant's settings as scenario overrides, each naming the `--set` it came from. */
+export function settingOverrides(settings: Record<string, unknown>): ScenarioOverride[] {
+  return Object.entries(settings).map(([path, value]) => ({ path, value, flag: `--set ${path}=${String(value)}` }));
 }
 
 /** Every combination of the axes' values, first axis slowest. */
@@ -83,7 +69,7 @@ export async function runSweep(
     const variant = Object.entries(settings)
       .map(([k, v]) => `${k}=${String(v)}`)
       .join(',');
-    const scenario = loadScenario(file, (doc) => Object.entries(settings).reduce((d, [path, value]) => setPath(d, path, value), doc));
+    const scenario = loadScenario(file, { overrides: settingOverrides(settings) });
     const dir = join(outDir, variant.replace(/[^A-Za-z0-9_.,=-]/g, '_') || 'base');
     log(`${variant || '(scenario as is)'}: running`);
     const result = await runFederation(scenario, { outDir: dir, learning: await learning() });
@@ -150,11 +136,6 @@ export function toCsv(table: { header: string[]; cells: string[][] }): string {
   return [table.header, ...table.cells].map((row) => row.map(csvCell).join(',')).join('\n') + '\n';
 }
 
-function nonNegativeInt(value: string): number {
-  const n = Number(value);
-  if (!Number.isInteger(n) || n < 0) throw new InvalidArgumentError(`expected a non-negative integer, got "${value}"`);
-  return n;
-}
 
 export function registerSweepCommand(program: Command): void {
   program
@@ -166,7 +147,9 @@ export function registerSweepCommand(program: Command): void {
     .option('--backend <name>', 'tensorflow | wasm | cpu (default: best available)')
     .option('--workers <n>', 'model worker threads (0: in the main thread)', nonNegativeInt, 0)
     .action(async (file: string, opts: { set: SweepAxis[]; out?: string; backend?: BackendName; workers: number }) => {
+      // Every variant is checked before the first one runs.
       const name = loadScenario(file).name;
+      for (const settings of combinations(opts.set)) loadScenario(file, { overrides: settingOverrides(settings) });
       const outDir = opts.out ?? join('runs', `${new Date().toISOString().replace(/[:.]/g, '-')}-sweep-${name}`);
       mkdirSync(outDir, { recursive: true });
       const rows = await runSweep(

@@ -86,9 +86,10 @@ export class VirtualClock implements Clock {
 
   /**
    * Process events until none is left, `until()` holds, or virtual time would pass `limitMs`.
-   * Returns the virtual time reached.
+   * With `pace` (virtual seconds per wall second) time moves no faster than that, so that a
+   * person can follow (each jump waits at most a second). Returns the virtual time reached.
    */
-  async run(options: { until?: () => boolean; limitMs?: number } = {}): Promise<number> {
+  async run(options: { until?: () => boolean; limitMs?: number; pace?: number } = {}): Promise<number> {
     if (this.running) throw new Error('VirtualClock.run is already running');
     this.running = true;
     try {
@@ -102,6 +103,7 @@ export class VirtualClock implements Clock {
           this.push(next);
           break;
         }
+        if (options.pace && next.at > this.time) await sleep(Math.min(1000, (next.at - this.time) / options.pace));
         this.time = next.at;
         await next.fire();
         await settle();
@@ -185,6 +187,10 @@ export class VirtualClock implements Clock {
 
 function before(a: Scheduled, b: Scheduled): boolean {
   return a.at < b.at || (a.at === b.at && a.seq < b.seq);
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
 }
 
 /** Let every queued job and microtask run (one macrotask turn, twice for chained work). */

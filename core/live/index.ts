@@ -3,6 +3,7 @@
  * states on their statecharts, the round's progress and the messages as they flow. See
  * docs/visualising.md.
  */
+import type { RunClock } from '../run-clock.js';
 import type { Scenario } from '../scenario/schema.js';
 import type { LiveEvent } from './live-state.js';
 import { LiveServer } from './server.js';
@@ -25,8 +26,8 @@ export interface LiveRunOptions {
   exitAtEnd?: boolean;
   /** Mirror the run to Stately's inspector: true (stately.ai sky) or a ws:// URL. */
   inspect?: boolean | string;
-  /** Deadlines count down in virtual time (local runs) or wall time (NATS). */
-  clock?: 'virtual' | 'wall';
+  /** The run's clock: virtual (local runs) or wall (NATS); the page shows times since its origin. */
+  clock?: RunClock;
   log?: (line: string) => void;
 }
 
@@ -41,23 +42,25 @@ export interface LiveRun {
 /** Starts what `--ui` / `--inspect` ask for; null when neither. */
 export async function startLiveRun(scenario: Scenario, options: LiveRunOptions): Promise<LiveRun | null> {
   if (!options.ui && !options.inspect) return null;
-  const log = options.log ?? ((line: string) => process.stderr.write(`${line}\n`));
+  const log = options.log ?? ((line: string) => process.stderr.write(`[fedmkt] ${line}\n`));
   let server: LiveServer | null = null;
   if (options.ui) {
     server = await LiveServer.start({
       ...liveOptionsFromScenario(scenario),
       charts: liveCharts(scenario),
       ...(options.port !== undefined ? { port: options.port } : {}),
-      ...(options.clock ? { clock: options.clock } : {}),
+      ...(options.clock ? { clock: options.clock.kind } : {}),
     });
-    log(`[fedmkt] live view: ${server.url}`);
+    log(`live view: ${server.url}`);
   }
   let stately: StatelyBridge | null = null;
-  if (options.inspect) stately = await connectStately({ ...(typeof options.inspect === 'string' ? { url: options.inspect } : {}), log: (l) => log(`[fedmkt] ${l}`) });
+  if (options.inspect) stately = await connectStately({ ...(typeof options.inspect === 'string' ? { url: options.inspect } : {}), log });
   return {
     server,
     onEvent(event) {
-      server?.push(event);
+      // The page counts from the run's start: epoch milliseconds of a wall-clock run made relative.
+      const origin = options.clock?.origin ?? 0;
+      server?.push(origin === 0 ? event : { ...event, t: event.t - origin });
       stately?.push(event);
     },
     async finish(info = {}) {
@@ -68,7 +71,7 @@ export async function startLiveRun(scenario: Scenario, options: LiveRunOptions):
         await server.close();
         return;
       }
-      log(`[fedmkt] the run is over; the live view stays at ${server.url} — press Ctrl-C to exit`);
+      log(`the run is over; the live view stays at ${server.url} — press Ctrl-C to exit`);
       await new Promise<void>((resolve) => {
         const stop = () => {
           process.off('SIGINT', stop);

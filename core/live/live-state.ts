@@ -6,6 +6,8 @@
  * `snapshot()` is O(actors) and is called at most a few times a second.
  */
 
+import { isPseudoActor } from '../pseudo-actors.js';
+
 /** A RunEvent (actors/run-recorder.ts), or a row of any source that has the same shape. */
 export interface LiveEvent {
   t: number;
@@ -281,7 +283,7 @@ export class LiveState {
     const kind = String(event.kind);
     this.byKind[kind] = (this.byKind[kind] ?? 0) + 1;
     // A pseudo-actor (`network`: partitions) is not a party of the federation.
-    const isParty = event.actor !== 'network' && kind !== 'partition';
+    const isParty = !isPseudoActor(event.actor) && kind !== 'partition';
     const actor = isParty ? this.actor(event.actor) : null;
     const round = typeof event.round === 'number' ? event.round : 0;
 

@@ -83,7 +83,7 @@ body{margin:0 auto;max-width:1500px;padding:10px 20px 40px;font:13px/1.4 system-
 h1{font-size:20px;margin:6px 0}h2{font-size:16px;margin:18px 0 6px;border-bottom:1px solid var(--line);padding-bottom:3px}h3{font-size:13px;margin:6px 0}
 code{font-family:'DejaVu Sans Mono',Menlo,Consolas,monospace}
 .muted{color:var(--muted)}
-main{display:grid;grid-template-columns:minmax(320px,1fr) minmax(420px,1.4fr);gap:0 28px}
+main{display:grid;grid-template-columns:minmax(0,1fr) minmax(0,1.4fr);gap:0 28px}
 #charts-panel,#messages-panel{grid-column:1/-1}
 .pill{display:inline-block;font-size:12px;font-weight:normal;padding:1px 8px;border-radius:10px;vertical-align:middle;background:#eceff1}
 .pill.live{background:#c8e6c9;color:#1b5e20}.pill.ended{background:#e3f2fd;color:#0d47a1}.pill.wait{background:#fff3e0;color:#e65100}
@@ -97,6 +97,7 @@ table.grid{border-collapse:collapse;margin:6px 0;width:100%}
 table.grid th,table.grid td{border-bottom:1px solid #eceff1;padding:2px 6px;text-align:left;white-space:nowrap}
 table.grid th{background:#f5f7f8;font-weight:600;position:sticky;top:0}
 table.small{font-size:12px}
+table.small td:last-child{white-space:normal;overflow-wrap:anywhere;min-width:12em}
 #actors tbody tr{cursor:pointer}#actors tbody tr:hover{background:#f5f7f8}#actors tr.focus{background:#fff8e1}
 tr.down td{color:#b71c1c}
 .sw{display:inline-block;width:10px;height:10px;border-radius:2px;margin-right:5px;vertical-align:-1px;border:1px solid #0002}
@@ -104,7 +105,7 @@ tr.down td{color:#b71c1c}
 .stack{display:flex;height:18px;border-radius:3px;overflow:hidden;background:#eceff1;margin:4px 0}
 .stack span{display:block;height:100%}
 .legend{list-style:none;padding:0;margin:4px 0;display:flex;flex-wrap:wrap;gap:2px 12px;font-size:12px}
-.charts{display:grid;grid-template-columns:1fr 1fr;gap:16px}
+.charts{display:grid;grid-template-columns:minmax(0,1fr) minmax(0,1fr);gap:16px}
 .chart{overflow:auto;border:1px solid var(--line);border-radius:6px;max-height:760px}
 .chart svg{display:block;max-width:100%;height:auto}
 .chart g.state > rect:first-of-type{transition:fill .15s}
@@ -117,7 +118,7 @@ tr.down td{color:#b71c1c}
 .key{display:inline-block;width:12px;height:12px;vertical-align:-2px;border-radius:2px}.key.active{background:#fff59d;border:2px solid var(--accent)}
 .chips{display:flex;flex-wrap:wrap;gap:4px 8px;font-size:12px;margin:4px 0}
 .chip{padding:0 6px;border-radius:8px;background:#eceff1}.chip.fault{background:#ffebee;color:#b71c1c}
-.cols{display:grid;grid-template-columns:1fr 1fr;gap:16px}
+.cols{display:grid;grid-template-columns:minmax(0,1fr) minmax(0,1fr);gap:16px}
 .wire{width:100%;max-width:900px;height:auto;display:block;border:1px solid var(--line);border-radius:6px;background:#fafbfc}
 .wire text{font-size:10px;fill:var(--ink)}
 .k{display:inline-block;padding:0 5px;border-radius:3px;font-size:11px;background:#eceff1}
@@ -275,7 +276,7 @@ const SCRIPT = `
     rates.push([Date.now(), s.events]);
     while (rates.length > 2 && rates[0][0] < Date.now() - 3000) rates.shift();
     var rate = rates.length > 1 ? (rates[rates.length - 1][1] - rates[0][1]) / Math.max(0.001, (rates[rates.length - 1][0] - rates[0][0]) / 1000) : 0;
-    $('clock').textContent = (s.clock === 'wall' ? 'time ' : 'virtual time ') + dur(nowT(s)) + ' · wall ' + dur(s.wall) + ' since the view started · ' + s.events.toLocaleString('en') + ' events' + (rate > 0 && !s.ended ? ' (' + Math.round(rate).toLocaleString('en') + '/s)' : '') + (s.ended && s.ended.text ? ' · ' + s.ended.text : '');
+    $('clock').textContent = (s.clock === 'wall' ? 'wall clock: ' + dur(nowT(s)) + ' since the run started' : 'virtual clock (simulated): ' + dur(nowT(s)) + ' · wall ' + dur(s.wall) + ' since the view started') + ' · ' + s.events.toLocaleString('en') + ' events' + (rate > 0 && !s.ended ? ' (' + Math.round(rate).toLocaleString('en') + '/s)' : '') + (s.ended && s.ended.text ? ' · ' + s.ended.text : '');
     renderRound(s);
     renderActors(s);
     renderCharts(s);

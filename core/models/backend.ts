@@ -25,18 +25,36 @@ function parseBackendName(value: string, where: string): BackendName {
   throw new Error(`${where}: unknown TensorFlow.js backend '${value}'; expected one of ${BACKEND_NAMES.join(', ')}`);
 }
 
+const NATIVE_PACKAGES = ['@tensorflow/tfjs-node-gpu', '@tensorflow/tfjs-node'];
+/** Why the native bindings did not load, per package (for the error of an explicit `tensorflow`). */
+const nativeFailures = new Map<string, string>();
+
 async function tryNativeBindings(): Promise<boolean> {
-  for (const pkg of ['@tensorflow/tfjs-node-gpu', '@tensorflow/tfjs-node']) {
+  for (const pkg of NATIVE_PACKAGES) {
     try {
       // A variable specifier keeps bundlers and tsc from resolving the optional package.
       const specifier: string = pkg;
       await import(specifier);
       return true;
-    } catch {
+    } catch (error) {
       // not installed or not loadable here; try the next
+      const code = (error as { code?: unknown }).code;
+      nativeFailures.set(pkg, code === 'ERR_MODULE_NOT_FOUND' || code === 'MODULE_NOT_FOUND' ? 'not installed' : (error as Error).message.split('\n')[0]!);
     }
   }
   return false;
+}
+
+/** What to do when `--backend tensorflow` finds no native bindings. */
+function nativeBindingsHelp(): string {
+  const found = NATIVE_PACKAGES.filter((pkg) => nativeFailures.get(pkg) !== 'not installed');
+  const why = found.length > 0 ? found.map((pkg) => `${pkg} is installed but does not load: ${nativeFailures.get(pkg)}`).join('; ') : 'neither @tensorflow/tfjs-node nor @tensorflow/tfjs-node-gpu is installed';
+  return (
+    `the TensorFlow.js backend 'tensorflow' runs on TensorFlow's native library, and ${why}. ` +
+    `Install it with \`npm install @tensorflow/tfjs-node@${tf.version_core}\` (the version of @tensorflow/tfjs here; \`@tensorflow/tfjs-node-gpu\` for CUDA GPUs): ` +
+    "its install script downloads TensorFlow's C library (libtensorflow) for this platform, so it needs network access, and where no prebuilt binding fits this Node.js " +
+    'it builds one with node-gyp (Python 3, make and a C++ compiler). Until then, --backend wasm (the default here) runs the same models'
+  );
 }
 
 function pointWasmAtPackageFiles(): void {
@@ -79,11 +97,7 @@ export function backendAdvice(parameters: number, backend: string): string | und
 async function choose(preferred: BackendName | undefined): Promise<string> {
   if (preferred) {
     if (await activate(preferred)) return preferred;
-    if (preferred === 'tensorflow' && !(await tryNativeBindings())) {
-      throw new Error(
-        `initBackend: the requested TensorFlow.js backend 'tensorflow' could not be initialised: it needs @tensorflow/tfjs-node or @tensorflow/tfjs-node-gpu, and neither is installed: ${TENSORFLOW_INSTALL}`,
-      );
-    }
+    if (preferred === 'tensorflow') throw new Error(nativeBindingsHelp());
     throw new Error(`initBackend: the requested TensorFlow.js backend '${preferred}' could not be initialised`);
   }
   for (const name of BACKEND_NAMES) {

@@ -12,7 +12,7 @@ import { createModel, loadModel } from './factory.js';
 import { pretrain } from './pretrain.js';
 import type { TransformerModel } from './transformer-model.js';
 import { ModelVocab } from './vocab.js';
-import { REMOTE_METHODS, type ModelState, type RemoteMethod, type TokenizerSource, type WorkerRequest, type WorkerResponse } from './worker-protocol.js';
+import { REMOTE_METHODS, type ModelState, type RemoteMethod, type TokenizerSource, type WorkerProgress, type WorkerRequest, type WorkerResponse } from './worker-protocol.js';
 
 const port = parentPort;
 if (!port) throw new Error('model-worker.ts must run in a worker thread');
@@ -42,7 +42,7 @@ function state(m: TransformerModel): ModelState {
 
 const CHANGES_ADAPTER = new Set<RemoteMethod>(['trainEpochs', 'distillEpochs', 'setAdapter', 'mergeAdapter']);
 
-async function call(m: TransformerModel, method: RemoteMethod, args: unknown[]): Promise<unknown> {
+async function call(m: TransformerModel, method: RemoteMethod, args: unknown[], requestId: number): Promise<unknown> {
   switch (method) {
     case 'trainEpochs':
       return m.trainEpochs(...(args as Parameters<TransformerModel['trainEpochs']>));
@@ -58,8 +58,11 @@ async function call(m: TransformerModel, method: RemoteMethod, args: unknown[]):
       return m.setAdapter(...(args as Parameters<TransformerModel['setAdapter']>));
     case 'save':
       return m.save(...(args as Parameters<TransformerModel['save']>));
-    case 'pretrain':
-      return pretrain(m, ...(args as [readonly string[], Parameters<TransformerModel['trainEpochs']>[1]]));
+    case 'pretrain': {
+      const [corpus, options] = args as [readonly string[], Parameters<TransformerModel['trainEpochs']>[1]];
+      const progress: WorkerProgress = { id: requestId, progress: { epoch: 0, loss: 0 } };
+      return pretrain(m, corpus, { ...options, onEpoch: (epoch, loss) => port?.postMessage({ ...progress, progress: { epoch, loss } }) });
+    }
     case 'mergeAdapter':
       return m.mergeAdapter();
   }
@@ -85,7 +88,7 @@ async function handle(req: WorkerRequest): Promise<{ value: unknown; state?: Mod
     case 'call': {
       if (!REMOTE_METHODS.includes(req.method)) throw new Error(`model worker: unknown method '${String(req.method)}'`);
       const m = model(req.handle);
-      const value = await call(m, req.method, req.args);
+      const value = await call(m, req.method, req.args, req.id);
       return CHANGES_ADAPTER.has(req.method) ? { value, state: state(m) } : { value };
     }
     case 'dispose':

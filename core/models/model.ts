@@ -24,6 +24,8 @@ export interface TrainOptions {
   epochs: number;
   learningRate: number;
   batchSize: number;
+  /** Told after each epoch (1-based) with its mean loss: progress of long trainings. */
+  onEpoch?: (epoch: number, loss: number) => void;
 }
 
 export interface DistillOptions extends TrainOptions {

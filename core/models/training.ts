@@ -73,6 +73,7 @@ export async function optimise(
         await yieldToEventLoop();
       }
       lastEpochLoss = batches.length > 0 ? lossSum / batches.length : 0;
+      options.onEpoch?.(epoch + 1, lastEpochLoss);
     }
   } finally {
     optimizer.dispose();

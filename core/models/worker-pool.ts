@@ -24,7 +24,7 @@ import type {
   TrainOptions,
   TrainStats,
 } from './model.js';
-import type { ModelState, RemoteCreateOptions, RemoteMethod, TokenizerSource, WorkerRequest, WorkerResponse } from './worker-protocol.js';
+import type { ModelState, RemoteCreateOptions, RemoteMethod, TokenizerSource, WorkerProgress, WorkerRequest, WorkerResponse } from './worker-protocol.js';
 
 export type { RemoteCreateOptions, TokenizerSource } from './worker-protocol.js';
 
@@ -38,6 +38,7 @@ export interface ModelWorkerPoolOptions {
 interface Pending {
   resolve: (r: { value: unknown; state?: ModelState }) => void;
   reject: (e: Error) => void;
+  onProgress?: (epoch: number, loss: number) => void;
 }
 
 class WorkerSlot {
@@ -49,9 +50,13 @@ class WorkerSlot {
   constructor(index: number) {
     const entry = new URL(import.meta.url.endsWith('.ts') ? './model-worker.ts' : './model-worker.js', import.meta.url);
     this.worker = projectWorker(entry, { name: `fedmkt-model-${index}` });
-    this.worker.on('message', (res: WorkerResponse) => {
+    this.worker.on('message', (res: WorkerResponse | WorkerProgress) => {
       const p = this.pending.get(res.id);
       if (!p) return;
+      if ('progress' in res) {
+        p.onProgress?.(res.progress.epoch, res.progress.loss);
+        return;
+      }
       this.pending.delete(res.id);
       if (res.ok) p.resolve({ value: res.value, ...(res.state ? { state: res.state } : {}) });
       else {
@@ -108,8 +113,14 @@ export class ModelWorkerPool {
   }
 
   /** @internal */
-  call(slot: WorkerSlot, handle: number, method: RemoteMethod, args: unknown[]): Promise<{ value: unknown; state?: ModelState }> {
-    return this.send(slot, { op: 'call', handle, method, args });
+  call(
+    slot: WorkerSlot,
+    handle: number,
+    method: RemoteMethod,
+    args: unknown[],
+    onProgress?: Pending['onProgress'],
+  ): Promise<{ value: unknown; state?: ModelState }> {
+    return this.send(slot, { op: 'call', handle, method, args }, onProgress);
   }
 
   /** @internal */
@@ -133,12 +144,16 @@ export class ModelWorkerPool {
     }
   }
 
-  private send(slot: WorkerSlot, request: DistributiveOmit<WorkerRequest, 'id'>): Promise<{ value: unknown; state?: ModelState }> {
+  private send(
+    slot: WorkerSlot,
+    request: DistributiveOmit<WorkerRequest, 'id'>,
+    onProgress?: Pending['onProgress'],
+  ): Promise<{ value: unknown; state?: ModelState }> {
     if (this.closed) return Promise.reject(new Error('ModelWorkerPool: the pool is closed'));
     if (slot.failure) return Promise.reject(slot.failure);
     const id = this.nextId++;
     return new Promise((resolve, reject) => {
-      slot.pending.set(id, { resolve, reject });
+      slot.pending.set(id, { resolve, reject, ...(onProgress ? { onProgress } : {}) });
       slot.worker.postMessage({ ...request, id });
     });
   }
@@ -196,7 +211,9 @@ export class RemoteModel implements LanguageModel {
 
   /** Full-weight pretraining of the remote model's base (see pretrain.ts). */
   pretrain(corpus: readonly string[], options: TrainOptions): Promise<TrainStats> {
-    return this.invoke('pretrain', [corpus, options]) as Promise<TrainStats>;
+    // A function cannot cross to the worker: its epochs come back as progress messages.
+    const { onEpoch, ...plain } = options;
+    return this.invoke('pretrain', [corpus, plain], onEpoch) as Promise<TrainStats>;
   }
 
   mergeAdapter(): Promise<void> {
@@ -235,10 +252,10 @@ export class RemoteModel implements LanguageModel {
     this.pool.release(this.slot, this.handle);
   }
 
-  private invoke(method: RemoteMethod, args: unknown[]): Promise<unknown> {
+  private invoke(method: RemoteMethod, args: unknown[], onProgress?: (epoch: number, loss: number) => void): Promise<unknown> {
     if (this.disposed) return Promise.reject(new Error(`RemoteModel ${this.handle}: used after dispose()`));
     const request = ++this.lastRequest;
-    return this.pool.call(this.slot, this.handle, method, args).then(({ value, state }) => {
+    return this.pool.call(this.slot, this.handle, method, args, onProgress).then(({ value, state }) => {
       if (state && request >= this.mirrorRequest) {
         this.adapter = state.adapter;
         this.mirrorRequest = request;

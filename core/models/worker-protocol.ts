@@ -49,6 +49,12 @@ export interface ModelState {
   adapter: Record<string, { shape: number[]; values: Float32Array }>;
 }
 
+/** A call's progress before its answer: an epoch of pretraining done. */
+export interface WorkerProgress {
+  id: number;
+  progress: { epoch: number; loss: number };
+}
+
 export type WorkerResponse =
   | { id: number; ok: true; value: unknown; state?: ModelState }
   | { id: number; ok: false; error: { message: string; stack?: string } };

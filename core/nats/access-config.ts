@@ -11,8 +11,11 @@ export interface AccessScenario {
 }
 
 export const SERVER_ACTOR = 'server';
+/** The credential of `fedmkt watch`: it reads every actor's events and may publish nothing. */
+export const OBSERVER = 'observer';
 
 export interface ActorPermissions {
+  /** Subjects it may publish to; empty: none. */
   publish: string[];
   subscribe: string[];
   /** May reply once to each request it receives (the server acknowledging uploads). */
@@ -44,12 +47,14 @@ export function inboxPrefixOf(actor: string): string {
 
 /**
  * Subject permissions from the subject scheme (core/protocol/subjects.ts): a client publishes
- * only its own uploads and events and subscribes only to broadcasts, its own subjects and its
- * own inbox; the server publishes broadcasts and its events, subscribes to every upload and
- * may answer each upload chunk (the acknowledgement, via allow_responses).
+ * only its own uploads and events and subscribes only to broadcasts, its own subjects, the
+ * server's events and its own inbox; the server publishes broadcasts and its events, subscribes
+ * to every upload and every actor's events, and may answer each upload chunk (the
+ * acknowledgement, via allow_responses); the observer only reads events.
  */
 export function actorPermissions(run: string, actor: string): ActorPermissions {
   const ownInbox = `${inboxPrefixOf(actor)}.>`;
+  if (actor === OBSERVER) return { publish: [], subscribe: [eventsSubject(run, '*'), ownInbox], allowResponses: false };
   if (actor === SERVER_ACTOR) {
     const events = eventsSubject(run, actor);
     return {
@@ -62,7 +67,8 @@ export function actorPermissions(run: string, actor: string): ActorPermissions {
   const own = [...clientSubjects(run, actor), eventsSubject(run, actor)];
   return {
     publish: own,
-    subscribe: [...clientInbox(run), ...own, ownInbox],
+    // The server's events: a resumed deployment hears there which round to go on after.
+    subscribe: [...clientInbox(run), ...own, eventsSubject(run, SERVER_ACTOR), ownInbox],
     allowResponses: false,
   };
 }
@@ -75,6 +81,7 @@ function checkScenario(scenario: AccessScenario): void {
   for (const id of scenario.clientIds) {
     if (!TOKEN.test(id)) throw new Error(`nats access config: client id "${id}" must be one subject token of letters, digits, '-' or '_'`);
     if (id === SERVER_ACTOR) throw new Error(`nats access config: client id "${id}" is reserved for the server actor`);
+    if (id === OBSERVER) throw new Error(`nats access config: client id "${id}" is reserved for the credential of \`fedmkt watch\``);
     if (seen.has(id)) throw new Error(`nats access config: client id "${id}" appears twice`);
     seen.add(id);
   }
@@ -92,7 +99,7 @@ export interface BuildOptions {
 export function buildNatsAccessConfig(scenario: AccessScenario, options: BuildOptions = {}): NatsAccessConfig {
   checkScenario(scenario);
   const password = options.password ?? (() => randomBytes(24).toString('base64url'));
-  const actors = [SERVER_ACTOR, ...scenario.clientIds];
+  const actors = [SERVER_ACTOR, ...scenario.clientIds, OBSERVER];
   const credentials = actors.map((actor) => ({
     actor,
     run: scenario.run,
@@ -106,7 +113,7 @@ export function buildNatsAccessConfig(scenario: AccessScenario, options: BuildOp
       `    {`,
       `      user: ${quote(c.user)}, password: ${quote(c.password)}`,
       `      permissions: {`,
-      `        publish: { allow: ${list(p.publish)} }`,
+      p.publish.length > 0 ? `        publish: { allow: ${list(p.publish)} }` : '        publish: { deny: [">"] }',
       `        subscribe: { allow: ${list(p.subscribe)} }`,
       ...(p.allowResponses ? ['        allow_responses: true'] : []),
       `      }`,

@@ -4,7 +4,7 @@ import { delimiter, join } from 'node:path';
 /** Where Debian's `nats-server` package installs the binary (CI installs it with apt). */
 const DEBIAN_PATH = '/usr/sbin/nats-server';
 
-function isExecutable(path: string): boolean {
+export function isExecutable(path: string): boolean {
   try {
     accessSync(path, constants.X_OK);
     return true;

@@ -5,6 +5,10 @@
  * `<script type="application/json" id="fedmkt-report-data">` for anyone who wants them back.
  */
 import type { RoundMetrics } from '../../actors/run-recorder.js';
+import { describeCutShort } from '../jsonl.js';
+import { isPseudoActor } from '../pseudo-actors.js';
+import { clockLabel, type RunClock } from '../run-clock.js';
+import { plural } from '../wording.js';
 import { accuracyChart, accuracySeries, bytesChart, bytesPerRound, type AccuracySeries, type BytesRow } from './charts.js';
 import type { RunData } from './read-run.js';
 import { esc, formatBytes, formatDuration, naturalCompare } from './svg.js';
@@ -29,16 +33,24 @@ export interface ReportData {
   faults: Record<string, number>;
   timeline: { aggregated: boolean; lanes: string[]; t0: number; t1: number; states: string[]; messageTypes: string[] };
   events: number;
+  /** The run's clock; timeline times count from its origin. */
+  clock: RunClock;
+  /** Files whose last line was cut short (a run interrupted while writing). */
+  cutShort: { file: string; line: number }[];
 }
 
 export function renderReport(run: RunData, options: ReportOptions = {}): { html: string; data: ReportData } {
   const roles = new Map<string, string>();
   for (const m of run.metrics) if (!roles.has(m.actor) || m.role === 'server') roles.set(m.actor, m.role);
-  const timeline = buildTimeline(run.events, roles, options);
+  // Times from the run's start: a wall-clock run's epoch milliseconds made relative.
+  const origin = run.clock.origin;
+  const events = origin === 0 ? run.events : run.events.map((e) => ({ ...e, t: Number(e.t) - origin }));
+  const timeLabel = `${clockLabel(run.clock.kind)} time`;
+  const timeline = buildTimeline(events, roles, { timeLabel, ...options });
   const series = accuracySeries(run.metrics);
   const acc = accuracyChart(series, options.maxSeries ?? 40);
   const bytes = bytesPerRound(run.metrics);
-  const actorSet = new Set([...timeline.actors, ...run.metrics.map((m) => m.actor)]);
+  const actorSet = new Set([...timeline.actors, ...run.metrics.map((m) => m.actor)].filter((a) => !isPseudoActor(a)));
   const isServer = (a: string) => roles.get(a) === 'server' || (!roles.has(a) && a === 'server');
   const actors = [...actorSet].sort((a, b) => Number(isServer(b)) - Number(isServer(a)) || naturalCompare(a, b));
   for (const a of actors) if (!roles.has(a)) roles.set(a, isServer(a) ? 'server' : 'client');
@@ -63,17 +75,22 @@ export function renderReport(run: RunData, options: ReportOptions = {}): { html:
       messageTypes: timeline.messageTypes,
     },
     events: run.events.length,
+    clock: run.clock,
+    cutShort: run.cutShort,
   };
 
   const servers = actors.filter(isServer);
   const faultTotal = Object.values(timeline.faultCounts).reduce((s, v) => s + v, 0);
   const summary = [
-    `${actors.length} actors (${servers.length ? esc(servers.join(', ')) : 'no server'} and ${actors.length - servers.length} clients)`,
+    `${plural(actors.length, 'actor')} (${servers.length ? esc(servers.join(', ')) : 'no server'} and ${plural(actors.length - servers.length, 'client')})`,
     `${rounds.length ? `rounds ${rounds[0]} to ${rounds[rounds.length - 1]}` : 'no rounds in metrics'}`,
-    `${run.events.length} events over ${esc(formatDuration(timeline.t1 - timeline.t0))} of virtual time`,
-    `${faultTotal} fault marker${faultTotal === 1 ? '' : 's'}${faultTotal ? ` (${Object.entries(timeline.faultCounts).map(([k, v]) => `${esc(k)} ${v}`).join(', ')})` : ''}`,
+    `${run.events.length} events over ${esc(formatDuration(timeline.t1 - timeline.t0))} of ${timeLabel}${
+      run.clock.kind === 'wall' ? ` (a run over NATS; times from its start at ${new Date(origin).toISOString().replace('T', ' ').slice(0, 19)} UTC)` : ' (a local run: simulated time)'
+    }`,
+    `${plural(faultTotal, 'fault marker')}${faultTotal ? ` (${Object.entries(timeline.faultCounts).map(([k, v]) => `${esc(k)} ${v}`).join(', ')})` : ''}`,
   ];
-  if (run.badLines) summary.push(`${run.badLines} unreadable line${run.badLines === 1 ? '' : 's'} skipped`);
+  for (const c of run.cutShort) summary.push(`<strong>${esc(describeCutShort(c.file, c.line))}</strong>: the report shows what was recorded up to there`);
+  if (run.badLines) summary.push(`${plural(run.badLines, 'unreadable line')} skipped`);
 
   const bytesTable =
     bytes.length === 0
@@ -201,7 +218,6 @@ table.num th{background:#f5f7f8}
 .tl .fb{fill-opacity:.75}
 .tl .gap{fill:#ffffff;fill-opacity:.72;stroke:#90a4ae;stroke-dasharray:2 2}
 .tl .gaplabel{font-size:10px;fill:#78909c}
-.tl .f-ignored{fill:#757575}.tl .f-reject{fill:#ef6c00}.tl .f-deadline{fill:#c62828}.tl .f-quorum{fill:#6a1b9a}.tl .f-drop{fill:#d50000}.tl .f-duplicate{fill:#1565c0}.tl .f-delay{fill:#ff8f00}.tl .f-corrupt{fill:#6d4c41}.tl .f-crash{fill:#000}.tl .f-other{fill:#9e9e9e}
 `;
 
 const SCRIPT = `

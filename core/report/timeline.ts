@@ -5,12 +5,15 @@
  * clients per state over time, deliveries per time bin, and fault counts per time bin, with a
  * few sample lanes kept in detail.
  */
+import { isPseudoActor } from '../pseudo-actors.js';
+import { faultColour, faultKindsWithDefaults, glyph, glyphKind, legend, SPAN_PATTERNS } from './fault-glyphs.js';
 import type { RecordedEvent } from './read-run.js';
+import { actorSpans, drawSpans } from './spans.js';
 import { clockUnit, esc, formatClock, formatDuration, messageColour, n1, naturalCompare, stateColour, timeTicks } from './svg.js';
 import { mergeIntervals, timeScale, type TimeScale } from './time-scale.js';
 
 /** Kinds that are the normal course of a run; every other kind is drawn as a fault marker. */
-export const NON_FAULT_KINDS: ReadonlySet<string> = new Set(['state', 'send', 'deliver', 'accepted', 'selected', 'alignment']);
+export const NON_FAULT_KINDS: ReadonlySet<string> = new Set(['state', 'send', 'deliver', 'accepted', 'selected', 'alignment', 'presence', 'resume-offer', 'resume-cut']);
 
 export interface TimelineOptions {
   /** Draw every actor in its own lane up to this many actors (default 40). */
@@ -21,6 +24,8 @@ export interface TimelineOptions {
   bins?: number;
   /** Squeeze stretches in which nothing is recorded (waiting out a deadline) to a narrow marked band (default true). */
   compressIdle?: boolean;
+  /** What the time axis measures (default `time`): `virtual time`, `wall-clock time`. */
+  timeLabel?: string;
 }
 
 export interface Timeline {
@@ -92,7 +97,7 @@ export function buildTimeline(events: readonly RecordedEvent[], roles: ReadonlyM
     times[nTimes++] = t;
     if (t < t0) t0 = t;
     if (t > t1) t1 = t;
-    actorSet.add(e.actor);
+    if (!isPseudoActor(e.actor)) actorSet.add(e.actor);
     switch (e.kind) {
       case 'state': {
         const state = String(e.state);
@@ -112,6 +117,11 @@ export function buildTimeline(events: readonly RecordedEvent[], roles: ReadonlyM
         if (!NON_FAULT_KINDS.has(e.kind)) faults.push(e);
     }
   }
+  const faultCounts: Record<string, number> = {};
+  for (const f of faults) faultCounts[f.kind] = (faultCounts[f.kind] ?? 0) + 1;
+  // A partition is drawn on the lanes of the actors it cut off, not on a lane of its own.
+  const { spans, partitionMarkers } = actorSpans(events);
+  const drawnFaults = [...faults.filter((f) => !isPseudoActor(f.actor)), ...partitionMarkers];
   if (!Number.isFinite(t0)) {
     t0 = 0;
     t1 = 1;
@@ -131,8 +141,6 @@ export function buildTimeline(events: readonly RecordedEvent[], roles: ReadonlyM
   const stateClass = new Map(stateNames.map((s, i) => [s, `s${i}`]));
   const messageTypes = [...new Set([...sends.values()].map((s) => s.type).concat(delivers.map((d) => d.type)))].sort();
   const messageClass = new Map(messageTypes.map((m, i) => [m, `m${i}`]));
-  const faultCounts: Record<string, number> = {};
-  for (const f of faults) faultCounts[f.kind] = (faultCounts[f.kind] ?? 0) + 1;
   const faultKinds = Object.keys(faultCounts).sort();
 
   // Working states keep time at full width; only stretches where everyone waits are squeezed.
@@ -154,9 +162,10 @@ export function buildTimeline(events: readonly RecordedEvent[], roles: ReadonlyM
   const style = [
     ...stateNames.map((s) => `.tl .${stateClass.get(s)}{fill:${stateColour(s)}}`),
     ...messageTypes.map((m) => `.tl .${messageClass.get(m)}{stroke:${messageColour(m)}}`),
+    ...faultKindsWithDefaults(faultKinds).map((k) => `.tl .f-${k}{fill:${faultColour(k)}}`),
   ].join('');
   out.push(`<style>${style}</style>`);
-  out.push(`<defs>${faultKindsWithDefaults(faultKinds)
+  out.push(`<defs>${SPAN_PATTERNS}${faultKindsWithDefaults(faultKinds)
     .map((k) => `<symbol id="f-${k}" viewBox="-6 -6 12 12">${glyph(k)}</symbol>`)
     .join('')}</defs>`);
 
@@ -169,7 +178,7 @@ export function buildTimeline(events: readonly RecordedEvent[], roles: ReadonlyM
     const parts: string[] = [];
     const span = t1 - t0;
     const unit = clockUnit(span);
-    if (unit) parts.push(`<text x="${LABEL_W - 26}" y="${y1 + 13}" text-anchor="end" class="tick">time (${unit})</text>`);
+    if (unit) parts.push(`<text x="${LABEL_W - 26}" y="${y1 + 13}" text-anchor="end" class="tick">${esc(options.timeLabel ?? 'time')} (${unit})</text>`);
     // Gap labels first (staggered when close), then ticks that keep clear of them.
     const taken: number[] = [];
     let lastGap = -Infinity;
@@ -231,6 +240,7 @@ export function buildTimeline(events: readonly RecordedEvent[], roles: ReadonlyM
       out.push(`<rect class="${stateClass.get(s.state)}" x="${n1(xa)}" y="${y}" width="${n1(Math.max(w, 0.6))}" height="${LANE_H}">${title}</rect>`);
     }
   });
+  out.push(drawSpans(spans, (a) => (laneIndex.has(a) ? { y: laneY(laneIndex.get(a)!), h: LANE_H } : undefined), x, t1));
   out.push(gapBands(TOP - 6, TOP + lanes.length * LANE_PITCH));
   // Messages between drawn lanes.
   const delivered = new Set<string>();
@@ -258,7 +268,7 @@ export function buildTimeline(events: readonly RecordedEvent[], roles: ReadonlyM
   out.push(`</g>`);
   // Faults on drawn lanes; a fault naming a message id gets a dashed line from its sender.
   out.push(`<g class="faults">`);
-  for (const f of faults) {
+  for (const f of drawnFaults) {
     if (!laneIndex.has(f.actor)) continue;
     const fx = x(Number(f.t));
     const fy = laneMid(f.actor);
@@ -284,7 +294,7 @@ export function buildTimeline(events: readonly RecordedEvent[], roles: ReadonlyM
   const svg = `<svg class="tl" viewBox="0 0 ${W} ${height}" role="img" aria-label="timeline">${out.join('')}</svg>`;
   return {
     svg,
-    legend: legend(stateNames, messageTypes, faultKinds, faultCounts),
+    legend: legend(stateNames, messageTypes, faultKinds, faultCounts, { offline: spans.some((s) => s.kind === 'offline'), partition: spans.some((s) => s.kind === 'cut') }),
     aggregated,
     lanes,
     actors,
@@ -419,59 +429,6 @@ function aggregate(
   return { svg: parts.join(''), height: y - y0 + 10 };
 }
 
-const FAULT_STYLE: Record<string, { colour: string; shape: string }> = {
-  ignored: { colour: '#757575', shape: 'circle' },
-  reject: { colour: '#ef6c00', shape: 'diamond' },
-  deadline: { colour: '#c62828', shape: 'triangle' },
-  quorum: { colour: '#6a1b9a', shape: 'square' },
-  drop: { colour: '#d50000', shape: 'x' },
-  duplicate: { colour: '#1565c0', shape: 'double' },
-  delay: { colour: '#ff8f00', shape: 'clock' },
-  corrupt: { colour: '#6d4c41', shape: 'diamondx' },
-  crash: { colour: '#000000', shape: 'star' },
-  other: { colour: '#9e9e9e', shape: 'diamond' },
-};
-
-/** The fault glyph family a kind is drawn with (`other` for kinds without a style). */
-export function glyphKind(kind: string): string {
-  return kind in FAULT_STYLE ? kind : 'other';
-}
-
-function faultKindsWithDefaults(kinds: readonly string[]): string[] {
-  return [...new Set(kinds.map(glyphKind))];
-}
-
-/** Glyph in a -6..6 box. */
-function glyph(kind: string): string {
-  const { colour, shape } = FAULT_STYLE[glyphKind(kind)]!;
-  switch (shape) {
-    case 'circle':
-      return `<circle r="4" fill="#fff" stroke="${colour}" stroke-width="2"/>`;
-    case 'diamond':
-      return `<path d="M0 -5 L5 0 L0 5 L-5 0 Z" fill="${colour}" stroke="#fff" stroke-width="1"/>`;
-    case 'triangle':
-      return `<path d="M0 -5.5 L5.5 4.5 L-5.5 4.5 Z" fill="${colour}" stroke="#fff" stroke-width="1"/>`;
-    case 'square':
-      return `<rect x="-4.5" y="-4.5" width="9" height="9" fill="${colour}" stroke="#fff" stroke-width="1"/>`;
-    case 'x':
-      return `<path d="M-4.5 -4.5 L4.5 4.5 M4.5 -4.5 L-4.5 4.5" stroke="${colour}" stroke-width="2.6"/>`;
-    case 'double':
-      return `<circle cx="-1.8" r="3.4" fill="none" stroke="${colour}" stroke-width="1.6"/><circle cx="1.8" r="3.4" fill="none" stroke="${colour}" stroke-width="1.6"/>`;
-    case 'clock':
-      return `<circle r="4.6" fill="#fff" stroke="${colour}" stroke-width="1.6"/><path d="M0 -3 L0 0 L2.4 1.4" stroke="${colour}" stroke-width="1.4" fill="none"/>`;
-    case 'diamondx':
-      return `<path d="M0 -5 L5 0 L0 5 L-5 0 Z" fill="${colour}"/><path d="M-2 -2 L2 2 M2 -2 L-2 2" stroke="#fff" stroke-width="1.2"/>`;
-    case 'star':
-      return `<path d="M0 -5.5 L1.6 -1.6 L5.5 -1.6 L2.4 1 L3.4 5 L0 2.6 L-3.4 5 L-2.4 1 L-5.5 -1.6 L-1.6 -1.6 Z" fill="${colour}"/>`;
-    default:
-      return `<circle r="4" fill="${colour}"/>`;
-  }
-}
-
-export function faultColour(kind: string): string {
-  return FAULT_STYLE[glyphKind(kind)]!.colour;
-}
-
 function faultTitle(f: RecordedEvent): string {
   const { t, actor, round, kind, ...rest } = f;
   let detail = JSON.stringify(rest);
@@ -479,16 +436,3 @@ function faultTitle(f: RecordedEvent): string {
   return `${kind} at ${actor}, round ${round}, ${formatDuration(Number(t))}${detail === '{}' ? '' : `: ${detail}`}`;
 }
 
-function legend(states: readonly string[], messageTypes: readonly string[], faultKinds: readonly string[], counts: Record<string, number>): string {
-  const items: string[] = [];
-  for (const s of states) items.push(`<li><span class="sw box" style="background:${stateColour(s)}"></span>${esc(s)}</li>`);
-  const msgs = messageTypes.map((m) => `<li><span class="sw" style="border-color:${messageColour(m)}"></span>${esc(m)}</li>`);
-  const faults = faultKinds.map(
-    (k) => `<li><svg class="glyph" viewBox="-6 -6 12 12" width="12" height="12">${glyph(k)}</svg>${esc(k)} (${counts[k]})</li>`,
-  );
-  return (
-    `<div class="legends"><div><h4>States</h4><ul class="legend">${items.join('')}</ul></div>` +
-    `<div><h4>Messages</h4><ul class="legend">${msgs.join('') || '<li>none</li>'}</ul></div>` +
-    `<div><h4>Faults</h4><ul class="legend">${faults.join('') || '<li>none</li>'}</ul></div></div>`
-  );
-}

@@ -194,7 +194,7 @@ export const ScenarioSchema = z
         message: 'model: null (the protocol alone, no learning) must be every party\'s model or none\'s',
       });
     const q = s.protocol.awaitSLMLogits.quorum;
-    if (q >= 1 && (!Number.isInteger(q) || q > s.clients.length))
+    if (s.clients.length > 0 && q >= 1 && (!Number.isInteger(q) || q > s.clients.length))
       ctx.addIssue({
         code: 'custom',
         path: ['protocol', 'awaitSLMLogits', 'quorum'],

@@ -1,9 +1,10 @@
 import { createHash } from 'node:crypto';
-import { existsSync } from 'node:fs';
+import { existsSync, statSync } from 'node:fs';
 import { readFile, stat } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { basename, dirname, join, resolve } from 'node:path';
 import { z } from 'zod';
+import { unknownName } from '../suggest.js';
 import { HfTokenizer } from './hf-tokenizer.js';
 import { Llama2cTokenizer } from './llama2c-tokenizer.js';
 import type { Tokenizer } from './tokenizer.js';
@@ -131,4 +132,25 @@ export function loadTokenizer(nameOrFolder: string): Promise<Tokenizer> {
     pending.catch(() => loaded.delete(key));
   }
   return pending;
+}
+
+/** A tokenizer given as a folder rather than a registry name: it has a path separator or starts with a dot. */
+export function isTokenizerPath(nameOrFolder: string): boolean {
+  return /[/\\]/.test(nameOrFolder) || nameOrFolder.startsWith('.');
+}
+
+/**
+ * Why {@link loadTokenizer} would refuse `nameOrFolder`, without loading it: null for a
+ * registry name or a folder holding both files.
+ */
+export function tokenizerSourceProblem(nameOrFolder: string): string | null {
+  const names = REGISTRY.map((candidate) => candidate.name);
+  if (names.includes(nameOrFolder)) return null;
+  const folder = resolve(nameOrFolder);
+  if (existsSync(folder) && statSync(folder).isDirectory()) {
+    const missing = [TOKENIZER_FILE, CONFIG_FILE].filter((file) => !existsSync(join(folder, file)));
+    return missing.length === 0 ? null : `tokenizer folder ${folder} has no ${missing.join(' and no ')}`;
+  }
+  if (isTokenizerPath(nameOrFolder)) return `no tokenizer folder at ${folder} (a folder holding ${TOKENIZER_FILE} and ${CONFIG_FILE})`;
+  return unknownName('tokenizer', nameOrFolder, names);
 }

@@ -55,7 +55,7 @@ describe.skipIf(!natsServerAvailable)('distributed exploration over a JetStream 
   let workers: WorkerProcess[] = [];
   let out: string;
   let doc: Record<string, unknown> = {};
-  const scenario = loadScenario(FILE, (raw) => ((doc = raw as Record<string, unknown>), raw));
+  const scenario = loadScenario(FILE, { onDocument: (d) => (doc = d) });
   let targetReady: Promise<ExploreTarget> | undefined;
 
   /** Explores through a fresh NATS pool, recording every index it hands back (sorted) and what it logs. */

@@ -26,7 +26,7 @@ let doc: Record<string, unknown>;
 let out: string;
 
 beforeAll(() => {
-  scenario = loadScenario('scenarios/explore-small.yaml', (d) => ((doc = d as Record<string, unknown>), d));
+  scenario = loadScenario('scenarios/explore-small.yaml', { onDocument: (d) => (doc = d) });
   out = mkdtempSync(join(tmpdir(), 'fedmkt-self-check-'));
 });
 afterAll(() => rmSync(out, { recursive: true, force: true }));

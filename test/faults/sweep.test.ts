@@ -4,7 +4,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
 import { describe, expect, it } from 'vitest';
-import { combinations, formatTable, parseSetting, runSweep, setPath, sweepTable, toCsv } from '../../cli/commands/sweep.js';
+import { combinations, formatTable, parseSetting, runSweep, sweepTable, toCsv } from '../../cli/commands/sweep.js';
+import { setPath } from '../../core/scenario/overrides.js';
 import { bigramLearning, bigramScenario } from './helpers.js';
 
 describe('sweep', () => {

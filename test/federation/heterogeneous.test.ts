@@ -5,7 +5,7 @@ import { loadScenario } from '../../core/scenario/load.js';
 
 describe('scenarios/heterogeneous.yaml: five tokenizer families, MinED alignment both ways', () => {
   it('runs end to end and reports, per sender and receiver, the share of positions with a real teacher', { timeout: 300_000 }, async () => {
-    const scenario = loadScenario('scenarios/heterogeneous.yaml', (doc) => ({ ...(doc as object), rounds: 1 }));
+    const scenario = loadScenario('scenarios/heterogeneous.yaml', { overrides: [{ path: 'rounds', value: 1 }] });
     // Alignment is under test here, not learning: start from random base models.
     delete scenario.server.pretrain;
     for (const c of scenario.clients) delete c.pretrain;

@@ -93,7 +93,7 @@ describe('resuming a killed run from its round checkpoints', () => {
     const short = { ...tinyScenario(), rounds: 2 };
     const extended = join(root, 'extended');
     await runFederation(short, { outDir: extended, learning, checkpoints: true });
-    const longer = loadScenario(join(extended, 'scenario.yaml'), (doc) => ({ ...(doc as object), rounds: 3 }));
+    const longer = loadScenario(join(extended, 'scenario.yaml'), { overrides: [{ path: 'rounds', value: 3 }] });
     const result = await runFederation(longer, { outDir: extended, learning, checkpoints: true, resume: resumePoint(extended, ACTORS) });
     expect(result.violations).toEqual([]);
 

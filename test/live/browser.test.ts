@@ -1,6 +1,6 @@
 /**
  * The live view and the after-run report in a real browser: headless Debian Chromium driven by
- * playwright-core. Skipped when /usr/bin/chromium is absent.
+ * playwright-core. Skipped when there is no Chromium at /usr/bin/chromium or at $FEDMKT_CHROMIUM.
  */
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -88,6 +88,20 @@ describe.skipIf(!hasChromium)('in headless Chromium', () => {
     await waitFor(page, 'window.fedmktLive && window.fedmktLive.chartsReady && window.fedmktLive.last !== null && Number(document.body.dataset.seq) === window.fedmktLive.last.seq && window.fedmktLive.renders > 0');
     return { page, errors };
   }
+
+  it('live page: fits a 1400 px wide window without scrolling sideways, long fault details included', async () => {
+    const run = syntheticRun({ clients: 6, rounds: 2, faults: true, seed: 5 });
+    live = await LiveServer.start(syntheticOptions(6));
+    for (const e of run.events) live.push(e);
+    const reason = `decode: ${'the checksum of the reassembled bytes differs from the one the sender declared; '.repeat(4)}`;
+    live.push({ t: run.events.at(-1)!.t + 1, actor: 'client-1', round: 2, kind: 'reject', type: 'llm-logits', from: 'server', id: 'server:99', reason });
+    const { page, errors } = await open(live.url);
+    await waitFor(page, "Array.from(document.querySelectorAll('#faults tbody tr')).some((tr) => tr.dataset.kind === 'reject')");
+    const [scrollWidth, clientWidth] = await evaluate<[number, number]>(page, '[document.documentElement.scrollWidth, document.documentElement.clientWidth]');
+    expect(clientWidth).toBe(1400);
+    expect(scrollWidth).toBeLessThanOrEqual(clientWidth);
+    expect(errors).toEqual([]);
+  });
 
   it(
     'live page: every actor on show, updating as a paced synthetic stream comes in, faults marked',

@@ -1,11 +1,11 @@
-import { existsSync, mkdtempSync } from 'node:fs';
+import { mkdtempSync } from 'node:fs';
 import { request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { BrowserContext, Page } from 'playwright-core';
+import { CHROMIUM } from '../environment.js';
 
-export const CHROMIUM = '/usr/bin/chromium';
-export const hasChromium = existsSync(CHROMIUM);
+export { hasChromium } from '../environment.js';
 
 /** Headless Debian Chromium with a fresh profile; tests skip when it is absent. */
 export async function launchBrowser(): Promise<BrowserContext> {

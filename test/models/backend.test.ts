@@ -20,7 +20,10 @@ describe('initBackend', () => {
 
   it('names a bad backend and fails clearly when one cannot start', async () => {
     await expect(initBackend('gpu' as BackendName)).rejects.toThrow(/unknown TensorFlow.js backend 'gpu'; expected one of tensorflow, wasm, cpu/);
-    await expect(initBackend('tensorflow')).rejects.toThrow(/the requested TensorFlow.js backend 'tensorflow' could not be initialised/);
+    // Without @tensorflow/tfjs-node: how to install it, and what that needs.
+    await expect(initBackend('tensorflow')).rejects.toThrow(
+      /neither @tensorflow\/tfjs-node nor @tensorflow\/tfjs-node-gpu is installed\. Install it with `npm install @tensorflow\/tfjs-node@4\.22\.0` .*downloads TensorFlow's C library \(libtensorflow\).*node-gyp \(Python 3, make and a C\+\+ compiler\).*--backend wasm/,
+    );
     expect(await initBackend()).toBe('wasm');
   });
 });

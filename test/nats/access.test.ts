@@ -23,10 +23,12 @@ describe('access configuration', () => {
         'fedmkt.exp.*.adapter.c1',
         'fedmkt.exp.*.finish-ack.c1',
         'fedmkt.exp.events.c1',
+        'fedmkt.exp.events.server',
         '_INBOX.c1.>',
       ],
       allowResponses: false,
     });
+    expect(actorPermissions('exp', 'observer')).toEqual({ publish: [], subscribe: ['fedmkt.exp.events.*', '_INBOX.observer.>'], allowResponses: false });
     const server = actorPermissions('exp', 'server');
     expect(server.publish).toEqual(['fedmkt.exp.*.llm-logits', 'fedmkt.exp.*.round-start', 'fedmkt.exp.*.adapter-average', 'fedmkt.exp.*.finish', 'fedmkt.exp.events.server']);
     expect(server.subscribe).toContain('fedmkt.exp.*.slm-logits.*');
@@ -38,6 +40,7 @@ describe('access configuration', () => {
     expect(() => buildNatsAccessConfig({ run: 'exp', clientIds: ['c.1'] })).toThrow(/client id "c.1" must be one subject token/);
     expect(() => buildNatsAccessConfig({ run: 'exp', clientIds: ['c1', 'c1'] })).toThrow(/"c1" appears twice/);
     expect(() => buildNatsAccessConfig({ run: 'exp', clientIds: ['server'] })).toThrow(/reserved for the server/);
+    expect(() => buildNatsAccessConfig({ run: 'exp', clientIds: ['observer'] })).toThrow(/reserved for the credential of `fedmkt watch`/);
     expect(() => buildNatsAccessConfig({ run: 'a b', clientIds: ['c1'] })).toThrow(/run name "a b"/);
   });
 
@@ -45,7 +48,7 @@ describe('access configuration', () => {
     const dir = mkdtempSync(join(tmpdir(), 'fedmkt-acl-cli-'));
     try {
       const scenario = join(dir, 'scenario.yaml');
-      writeFileSync(scenario, 'name: exp1\nserver: { model: x }\nclients:\n  - id: c1\n    model: a\n  - id: c2\n    model: b\n');
+      writeFileSync(scenario, 'name: exp1\nrounds: 1\nserver: { model: llama-tiny }\nclients:\n  - id: c1\n    model: gpt2-tiny\n  - id: c2\n    model: gpt2-tiny\n');
       const program = new Command().exitOverride();
       registerNatsConfigCommand(program);
       const out = join(dir, 'out');
@@ -57,7 +60,11 @@ describe('access configuration', () => {
       } finally {
         console.log = log;
       }
-      expect(printed).toHaveLength(4);
+      expect(printed.slice(0, 5)).toEqual([
+        `nats-server configuration: ${join(out, 'nats-server.conf')}`,
+        ...['server', 'c1', 'c2', 'observer'].map((a) => `credential for ${a}: ${join(out, 'credentials', `${a}.json`)}`),
+      ]);
+      expect(printed[5]).toContain(`npx fedmkt watch ${scenario} --nats URL --creds ${join(out, 'credentials', 'observer.json')}`);
       const config = readFileSync(join(out, 'nats-server.conf'), 'utf8');
       expect(config).toContain('"fedmkt.exp1.*.slm-logits.c2"');
       expect(statSync(join(out, 'nats-server.conf')).mode & 0o777).toBe(0o600);
@@ -65,8 +72,8 @@ describe('access configuration', () => {
       expect(c2).toMatchObject({ actor: 'c2', run: 'exp1', user: 'c2', inboxPrefix: '_INBOX.c2' });
       expect(config).toContain(JSON.stringify(c2.password));
 
-      writeFileSync(scenario, 'name: exp1\nclients: []\n');
-      await expect(program.parseAsync(['node', 'fedmkt', 'nats-config', scenario, '--out', out])).rejects.toThrow(/scenario .*scenario.yaml: clients/);
+      writeFileSync(scenario, 'name: exp1\nrounds: 1\nserver: { model: llama-tiny }\nclients: []\n');
+      await expect(program.parseAsync(['node', 'fedmkt', 'nats-config', scenario, '--out', out])).rejects.toThrow(/scenario.yaml: 1 problem\n {2}line 4: clients: expected at least one client/);
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
@@ -143,6 +150,18 @@ describe.skipIf(!natsServerAvailable)('access control on a nats-server', () => {
     await new Promise((r) => setTimeout(r, 100));
     expect(spied).toHaveLength(0);
     expect(atServer).toHaveLength(2);
+  });
+
+  it('lets the observer read every actor\'s events and publish nothing', async () => {
+    const observer = await as('observer');
+    const c1 = await as('c1');
+    const heard: TransportMessage[] = [];
+    observer.subscribe(`fedmkt.${run}.events.*`, (m) => heard.push(m));
+    await new Promise((r) => setTimeout(r, 200)); // the subscription reaches the server
+    await c1.publish(`fedmkt.${run}.events.c1`, new Uint8Array([7]), { sender: 'c1', messageId: 'c1:e1' });
+    await waitFor('the event at the observer', () => heard.length === 1);
+    await expect(observer.publish(`fedmkt.${run}.events.server`, new Uint8Array([8]), { sender: 'observer', messageId: 'o:1' })).rejects.toThrow(NatsPermissionError);
+    await expect(observer.publish(`fedmkt.${run}.r1.llm-logits`, new Uint8Array([9]), { sender: 'observer', messageId: 'o:2' })).rejects.toThrow(NatsPermissionError);
   });
 
   it('refuses a wrong password with an error naming the user', async () => {

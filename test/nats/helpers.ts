@@ -1,7 +1,7 @@
 import { findNatsServerBinary } from '../../core/nats/binary.js';
 import type { NatsTransportLogger } from '../../core/transport/nats/logger.js';
 
-/** Tests that need a real nats-server skip when none is installed. */
+/** Tests that need a real nats-server skip when none is installed (test/environment.ts says so at the end). */
 export const natsServerAvailable = findNatsServerBinary() !== undefined;
 
 export interface CapturedLog {

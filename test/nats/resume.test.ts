@@ -49,7 +49,7 @@ describe.skipIf(!natsServerAvailable)('resuming a deployment over NATS', () => {
   const deploy = (root: string, rounds: number, resume: boolean, timeoutMs = 60_000) =>
     Promise.all(
       GROUPS.map((parties, i) =>
-        runOverNats(loadScenario('scenarios/nats-small.yaml', (doc) => ({ ...(doc as object), rounds })), {
+        runOverNats(loadScenario('scenarios/nats-small.yaml', { overrides: [{ path: 'rounds', value: rounds }] }), {
           servers: nats.url,
           parties,
           learning,
@@ -96,7 +96,7 @@ describe.skipIf(!natsServerAvailable)('resuming a deployment over NATS', () => {
     rmSync(join(root, 'process-1', 'checkpoints', 'c2'), { recursive: true });
     const results = await Promise.allSettled(
       GROUPS.map((parties, i) =>
-        runOverNats(loadScenario('scenarios/nats-small.yaml', (doc) => ({ ...(doc as object), rounds: 2 })), {
+        runOverNats(loadScenario('scenarios/nats-small.yaml', { overrides: [{ path: 'rounds', value: 2 }] }), {
           servers: nats.url,
           parties,
           learning,
