@@ -43,6 +43,8 @@ export interface PoolOutcome {
   coverage: Coverage;
   made: MadeChoice[];
   faults: number;
+  /** Faults the schedule added. */
+  added: number;
 }
 
 export interface Progress {
@@ -79,10 +81,10 @@ export async function explore(target: ExploreTarget, settings: ExploreSettings):
   const failures = new Map<string, FoundFailure>();
   const maxFailures = settings.maxFailures ?? 10;
   let schedules = 0;
-  let faults = 0;
+  let added = 0;
   const note = (outcome: PoolOutcome, index: number) => {
     schedules++;
-    faults += outcome.faults;
+    added += outcome.added;
     mergeCoverage(coverage, outcome.coverage);
     for (const finding of outcome.findings) {
       const signature = signatureOf(finding);
@@ -114,7 +116,7 @@ export async function explore(target: ExploreTarget, settings: ExploreSettings):
   const finish = (exhaustive?: ExhaustiveStats): ExploreResult => ({
     ...out(),
     settings: strategySettings,
-    meanFaults: schedules > 1 ? (faults - baseline.faults) / (schedules - 1) : 0,
+    meanFaults: schedules > 1 ? added / (schedules - 1) : 0,
     ...(exhaustive ? { exhaustive } : {}),
   });
 
@@ -154,5 +156,5 @@ export async function explore(target: ExploreTarget, settings: ExploreSettings):
 
 /** What a pool sends back of a schedule's outcome. */
 export function poolOutcome(outcome: ScheduleOutcome): PoolOutcome {
-  return { findings: outcome.findings, coverage: outcome.coverage, made: outcome.findings.length > 0 ? outcome.made : [], faults: outcome.faults };
+  return { findings: outcome.findings, coverage: outcome.coverage, made: outcome.findings.length > 0 ? outcome.made : [], faults: outcome.faults, added: outcome.added };
 }

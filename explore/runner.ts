@@ -8,7 +8,7 @@ import { runFederation, type LearningStack, type RunOptions } from '../actors/fe
 import type { FederationData } from '../actors/federation-data.js';
 import { coverageOf, type Coverage } from '../core/explore/coverage.js';
 import { checkRun, type Finding, type Property } from '../core/explore/properties.js';
-import { RecordingScheduler, type MadeChoice, type Scheduler } from '../core/schedule/choices.js';
+import { quietChoice, RecordingScheduler, type MadeChoice, type Scheduler } from '../core/schedule/choices.js';
 import type { FaultSpace } from '../core/schedule/fault-space.js';
 import type { Scenario } from '../core/scenario/schema.js';
 
@@ -33,6 +33,8 @@ export interface ScheduleOutcome {
   coverage: Coverage;
   /** Faults that happened (scenario's and added). */
   faults: number;
+  /** Faults the scheduler added (at message and actor points). */
+  added: number;
   /** The strategy stopped the run early (a state it had seen). */
   stopped: boolean;
   events: RunEvent[];
@@ -81,5 +83,6 @@ export async function runSchedule(target: ExploreTarget, scheduler: Scheduler, h
   const coverage = coverageOf(result.recorder.events);
   let faults = 0;
   for (const kinds of Object.values(coverage.cells)) for (const n of Object.values(kinds)) faults += n as number;
-  return { made: recording.made, findings, coverage, faults, stopped, events: result.recorder.events, metrics: result.recorder.metrics, virtualMs: result.virtualMs };
+  const added = recording.made.filter((m) => (m.point.kind === 'message' || m.point.kind === 'actor') && m.option !== quietChoice(m.point)).length;
+  return { made: recording.made, findings, coverage, faults, added, stopped, events: result.recorder.events, metrics: result.recorder.metrics, virtualMs: result.virtualMs };
 }

@@ -18,7 +18,9 @@ export interface TargetOptions {
   machines?: RunOptions['machines'];
 }
 
-export async function exploreTarget(scenario: Scenario, options: TargetOptions = {}): Promise<ExploreTarget> {
+export async function exploreTarget(given: Scenario, options: TargetOptions = {}): Promise<ExploreTarget> {
+  // Where actors persist changes nothing of what they do; schedules keep it in memory.
+  const scenario: Scenario = given.faults.persist === 'disk' ? { ...given, faults: { ...given.faults, persist: 'memory' } } : given;
   const p = scenario.protocol;
   const space = options.kinds && options.kinds.length === 0 ? null : faultSpace({ uploadMs: p.awaitSLMLogits.deadlineMs, llmLogitsMs: p.awaitLLMLogits.deadlineMs }, options.kinds);
   return {

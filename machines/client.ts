@@ -128,11 +128,11 @@ export const clientMachine = setup({
       event.type === 'ADAPTER_AVERAGE' && event.round === context.round && context.adapterAverage === null && !context.averageMissed,
     selfDistilWhenMissing: ({ context }) => context.policy.onMissingLLMLogits === 'self-distil',
     fedAvgEnabled: ({ context }) => context.policy.fedAvg,
-    runIsOver: ({ context }) => context.finishRequested || context.round >= context.totalRounds,
+    /** The server announced the end of the run (completed or aborted). */
+    finishRequested: ({ context }) => context.finishRequested,
     newerRoundAnnounced: ({ context }) => context.announcedRound > context.round,
     /** The server sends a round's logits and average before it announces the next round or the finish: they are not coming. */
     serverMovedOn: ({ context }) => context.announcedRound > context.round || context.finishRequested,
-    finishAlreadyRequested: ({ context }) => context.finishRequested,
     resuming: ({ context }) => (context.resumeAfterRound ?? 0) > 0,
   },
   actions: {
@@ -153,10 +153,11 @@ export const clientMachine = setup({
       earlyLLMLogits: ({ event }) =>
         event.type === 'LLM_LOGITS' ? { round: event.round, messageId: event.messageId, logits: event.logits } : null,
     }),
-    /** A round announcement: accepted once, a repeat or an old one changes nothing. */
+    /** A round announcement: accepted once; a repeat, an old one or one past the last round changes nothing. */
     noteAnnouncement: enqueueActions(({ context, event, enqueue }) => {
       if (event.type !== 'ROUND_START') return;
-      if (event.round > context.announcedRound) {
+      // A round beyond the run's last is no round of this run.
+      if (event.round > context.announcedRound && event.round <= context.totalRounds) {
         enqueue.assign({ announcedRound: event.round });
         enqueue.emit({ type: 'accepted', round: event.round, messageId: event.messageId, sender: event.sender, message: 'round-start' });
       } else {
@@ -167,7 +168,7 @@ export const clientMachine = setup({
           messageId: event.messageId,
           sender: event.sender,
           message: 'round-start',
-          reason: event.round === context.announcedRound ? 'duplicate' : 'late',
+          reason: event.round > context.totalRounds ? 'unexpected' : event.round === context.announcedRound ? 'duplicate' : 'late',
         });
       }
     }),
@@ -225,7 +226,7 @@ export const clientMachine = setup({
       { actions: 'recordIgnored' },
     ],
     FINISH: [
-      { guard: 'finishAlreadyRequested', actions: ['recordIgnored', { type: 'acknowledgeFinish', params: ({ event }) => ({ round: event.round }) }] },
+      { guard: 'finishRequested', actions: ['recordIgnored', { type: 'acknowledgeFinish', params: ({ event }) => ({ round: event.round }) }] },
       { actions: ['requestFinish', 'recordAccepted', { type: 'acknowledgeFinish', params: ({ event }) => ({ round: event.round }) }] },
     ],
   },
@@ -243,13 +244,25 @@ export const clientMachine = setup({
         onError: { target: 'failed', actions: failWith('evaluate') },
       },
     },
+    /**
+     * Between rounds, and after the last one: a client ends only when the server announces the
+     * end (and it has acknowledged that), so that the server knows every client heard it.
+     */
     waitForRound: {
       always: [
         { guard: 'newerRoundAnnounced', target: 'round', actions: 'startAnnouncedRound' },
-        { guard: 'runIsOver', target: 'done' },
+        { guard: 'finishRequested', target: 'done' },
       ],
       after: {
-        serverSilence: { target: 'failed', actions: assign({ failure: 'server gone: no round announcement before the silence deadline' }) },
+        serverSilence: {
+          target: 'failed',
+          actions: assign({
+            failure: ({ context }) =>
+              context.round >= context.totalRounds
+                ? 'server gone: no finish announced after the last round before the silence deadline'
+                : 'server gone: no round announcement before the silence deadline',
+          }),
+        },
       },
     },
     round: {
@@ -378,7 +391,7 @@ export const clientMachine = setup({
         src: 'evaluate',
         input: ({ context }) => ({ round: context.round }),
         onDone: [
-          { guard: 'runIsOver', target: 'done' },
+          { guard: 'finishRequested', target: 'done' },
           { guard: 'newerRoundAnnounced', target: 'round', actions: 'startAnnouncedRound' },
           { target: 'waitForRound' },
         ],

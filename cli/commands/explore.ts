@@ -3,7 +3,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
-import { coverageRatio, formatCoverage } from '../../core/explore/coverage.js';
+import { coverageRatio, formatCoverage, type CoverageScope } from '../../core/explore/coverage.js';
 import { formatFinding, parseProperty, type Property } from '../../core/explore/properties.js';
 import { FAULT_KINDS, parseFaultKinds, type FaultKind } from '../../core/schedule/fault-space.js';
 import { loadScenario } from '../../core/scenario/load.js';
@@ -81,6 +81,7 @@ export function registerExploreCommand(program: Command): void {
       const outDir = opts.out ?? join('runs', `explore-${new Date().toISOString().replace(/[:.]/g, '-')}-${scenario.name}`);
       const target = await exploreTarget(scenario, { ...(opts.faults ? { kinds: opts.faults } : {}), properties: opts.expect });
       const kinds = opts.faults ?? FAULT_KINDS;
+      const scope = { fedAvg: scenario.protocol.fedAvg, abort: scenario.protocol.awaitSLMLogits.onQuorumLost === 'abort' };
       const say = (line: string) => process.stderr.write(`[explore] ${line}\n`);
       say(`${scenario.name}: ${opts.strategy}, at most ${opts.maxFaults} added fault${opts.maxFaults === 1 ? '' : 's'} of ${kinds.join(', ')}; budget ${describeBudget(budget)}`);
       let pool: SchedulePool | undefined;
@@ -100,7 +101,7 @@ export function registerExploreCommand(program: Command): void {
           depth: opts.depth,
           noHashing: !opts.hashing,
           ...(pool ? { pool } : {}),
-          ...(opts.quiet ? {} : { onProgress: (p: Progress) => say(progressLine(p, kinds)) }),
+          ...(opts.quiet ? {} : { onProgress: (p: Progress) => say(progressLine(p, kinds, scope)) }),
         });
       } finally {
         await pool?.close();
@@ -112,8 +113,8 @@ export function registerExploreCommand(program: Command): void {
         reproducers.push(await reproduce(target, failure, doc, join(outDir, `failure-${i + 1}`)));
       }
       writeFileSync(join(outDir, 'coverage.json'), `${JSON.stringify(result.coverage, null, 2)}\n`);
-      writeFileSync(join(outDir, 'summary.json'), `${JSON.stringify(summary(result, reproducers, opts, file), null, 2)}\n`);
-      process.stdout.write(`${report(result, reproducers, kinds, outDir)}\n`);
+      writeFileSync(join(outDir, 'summary.json'), `${JSON.stringify(summary(result, reproducers, opts, file, scope), null, 2)}\n`);
+      process.stdout.write(`${report(result, reproducers, kinds, scope, outDir)}\n`);
       process.exitCode = result.failures.length > 0 ? 1 : 0;
     });
 }
@@ -136,16 +137,16 @@ function describeBudget(b: Budget): string {
   return 'until exhausted';
 }
 
-function progressLine(p: Progress, kinds: readonly FaultKind[]): string {
-  const { hit, possible } = coverageRatio(p.coverage, kinds);
+function progressLine(p: Progress, kinds: readonly FaultKind[], scope: CoverageScope): string {
+  const { hit, possible } = coverageRatio(p.coverage, kinds, scope);
   const rate = p.elapsedMs > 0 ? (p.schedules / p.elapsedMs) * 1000 : 0;
   const ex = p.exhaustive ? `, ${p.exhaustive.states} states, ${p.exhaustive.pruned} pruned` : '';
   return `${p.schedules} schedules (${rate.toFixed(0)}/s)${ex}, ${p.failures} failure${p.failures === 1 ? '' : 's'}, ${hit}/${possible} cells`;
 }
 
-function report(r: ExploreResult, reproducers: readonly Reproducer[], kinds: readonly FaultKind[], outDir: string): string {
+function report(r: ExploreResult, reproducers: readonly Reproducer[], kinds: readonly FaultKind[], scope: CoverageScope, outDir: string): string {
   const rate = r.elapsedMs > 0 ? (r.schedules / r.elapsedMs) * 1000 : 0;
-  const lines = [formatCoverage(r.coverage, kinds), ''];
+  const lines = [formatCoverage(r.coverage, kinds, scope), ''];
   lines.push(`${r.schedules} schedules in ${(r.elapsedMs / 1000).toFixed(1)} s (${rate.toFixed(0)} per second), ${r.meanFaults.toFixed(2)} added faults per schedule on average`);
   if (r.exhaustive) {
     const e = r.exhaustive;
@@ -161,7 +162,7 @@ function report(r: ExploreResult, reproducers: readonly Reproducer[], kinds: rea
   return lines.join('\n');
 }
 
-function summary(r: ExploreResult, reproducers: readonly Reproducer[], opts: ExploreOpts, file: string): unknown {
+function summary(r: ExploreResult, reproducers: readonly Reproducer[], opts: ExploreOpts, file: string, scope: CoverageScope): unknown {
   return {
     scenario: file,
     strategy: opts.strategy,
@@ -172,7 +173,7 @@ function summary(r: ExploreResult, reproducers: readonly Reproducer[], opts: Exp
     schedulesPerSecond: r.elapsedMs > 0 ? (r.schedules / r.elapsedMs) * 1000 : 0,
     meanAddedFaults: r.meanFaults,
     exhaustive: r.exhaustive ?? null,
-    coverage: coverageRatio(r.coverage, opts.faults ?? FAULT_KINDS),
+    coverage: { ...coverageRatio(r.coverage, opts.faults ?? FAULT_KINDS, scope), kinds: opts.faults ?? FAULT_KINDS, scope },
     failures: reproducers.map((rep) => ({ ...rep.finding, dir: rep.dir, faultsBefore: rep.faultsBefore, faultsAfter: rep.faultsAfter, readable: rep.readable, reproduce: rep.command })),
   };
 }

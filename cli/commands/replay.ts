@@ -14,6 +14,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { defaultLearningStack } from '../../actors/default-learning.js';
 import { runFederation, type LearningStack, type RunResult } from '../../actors/federation.js';
+import { loadSchedule, type LoadedSchedule } from '../../core/schedule/load.js';
 import { resumePointAt, type ResumePoint } from '../../actors/round-checkpoints.js';
 import type { RunEvent } from '../../actors/run-recorder.js';
 import { describeCutShort, splitJsonl, type JsonlText } from '../../core/jsonl.js';
@@ -156,7 +157,10 @@ export async function replayRunDir(dir: string, learning: LearningStack): Promis
       writeFileSync(join(scratch, 'events.jsonl'), events.lines.slice(0, resumed.line).map((l) => `${l}\n`).join(''));
       writeFileSync(join(scratch, 'metrics.jsonl'), (metrics?.lines ?? []).map((l) => `${l}\n`).join(''));
     }
-    const result = await replay(scenario, learning, scratch, point);
+    // A run made with --schedule (a reproducer) keeps its schedule: replayed with it.
+    const scheduleFile = join(dir, 'schedule.json');
+    const schedule = existsSync(scheduleFile) ? loadSchedule(scheduleFile, scenario) : null;
+    const result = await replay(scenario, learning, scratch, point, schedule);
     const actualEvents = result.recorder.events.map((e) => JSON.stringify(e));
     const actualMetrics = result.recorder.metrics.map((m) => JSON.stringify(m));
     const learnedOnly = resumed !== null && point === null;
@@ -185,9 +189,14 @@ export async function replayRunDir(dir: string, learning: LearningStack): Promis
   }
 }
 
-function replay(scenario: Scenario, learning: LearningStack, scratch: string, point: ResumePoint | null): Promise<RunResult> {
+function replay(scenario: Scenario, learning: LearningStack, scratch: string, point: ResumePoint | null, schedule: LoadedSchedule | null): Promise<RunResult> {
   const needsDir = point !== null || scenario.faults.persist === 'disk';
-  return runFederation(scenario, { learning, ...(needsDir ? { outDir: scratch } : {}), ...(point ? { resume: point } : {}) });
+  return runFederation(scenario, {
+    learning,
+    ...(needsDir ? { outDir: scratch } : {}),
+    ...(point ? { resume: point } : {}),
+    ...(schedule ? { schedule: { scheduler: schedule.scheduler, space: schedule.space } } : {}),
+  });
 }
 
 export function formatDivergence(d: Divergence): string {

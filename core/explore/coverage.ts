@@ -61,11 +61,21 @@ export function mergeCoverage(into: Coverage, from: Coverage): Coverage {
   return into;
 }
 
-/** Every (state, kind) cell the search could reach: message faults at any state, actor faults where an actor rests. */
-export function possibleCells(kinds: Iterable<FaultKind> = FAULT_KINDS): { state: string; kind: FaultKind }[] {
+/** What a scenario can reach: FedAvg's states only in the homogeneous setting, `aborting` only under the abort policy. */
+export interface CoverageScope {
+  fedAvg: boolean;
+  abort: boolean;
+}
+
+const EVERY_STATE: CoverageScope = { fedAvg: true, abort: true };
+
+/** Every (state, kind) cell the search could reach: any fault at any state an actor rests in (not its final ones). */
+export function possibleCells(kinds: Iterable<FaultKind> = FAULT_KINDS, scope: CoverageScope = EVERY_STATE): { state: string; kind: FaultKind }[] {
   const wanted = new Set(kinds);
   const out: { state: string; kind: FaultKind }[] = [];
-  const states = [...SERVER_STATES.map((s) => `server:${s}`), ...CLIENT_STATES.map((s) => `client:${s}`)].filter((s) => !/:(done|failed)$/.test(s));
+  const states = [...SERVER_STATES.map((s) => `server:${s}`), ...CLIENT_STATES.map((s) => `client:${s}`)].filter(
+    (s) => !/:(done|failed)$/.test(s) && (scope.fedAvg || !s.includes(':fedAvg.')) && (scope.abort || s !== 'server:aborting'),
+  );
   for (const state of states)
     for (const kind of FAULT_KINDS) {
       if (!wanted.has(kind) || (kind === 'dropout' && state.startsWith('server:'))) continue;
@@ -75,20 +85,20 @@ export function possibleCells(kinds: Iterable<FaultKind> = FAULT_KINDS): { state
 }
 
 /** Cells hit, of those possible. */
-export function coverageRatio(cov: Coverage, kinds?: Iterable<FaultKind>): { hit: number; possible: number } {
-  const cells = possibleCells(kinds);
+export function coverageRatio(cov: Coverage, kinds?: Iterable<FaultKind>, scope?: CoverageScope): { hit: number; possible: number } {
+  const cells = possibleCells(kinds, scope);
   return { hit: cells.filter((c) => (cov.cells[c.state]?.[c.kind] ?? 0) > 0).length, possible: cells.length };
 }
 
 /** The table: a row per state, a column per fault kind, counts (· where none). */
-export function formatCoverage(cov: Coverage, kinds: readonly FaultKind[] = FAULT_KINDS): string {
-  const states = possibleCells(kinds)
+export function formatCoverage(cov: Coverage, kinds: readonly FaultKind[] = FAULT_KINDS, scope?: CoverageScope): string {
+  const states = possibleCells(kinds, scope)
     .map((c) => c.state)
     .filter((s, i, all) => all.indexOf(s) === i);
   const width = Math.max(...states.map((s) => s.length), 5);
   const col = (t: string) => t.padStart(Math.max(9, t.length));
   const head = `${'state'.padEnd(width)}  ${kinds.map(col).join(' ')}`;
   const rows = states.map((s) => `${s.padEnd(width)}  ${kinds.map((k) => col(s.startsWith('server:') && k === 'dropout' ? '-' : String(cov.cells[s]?.[k] ?? '·'))).join(' ')}`);
-  const { hit, possible } = coverageRatio(cov, kinds);
+  const { hit, possible } = coverageRatio(cov, kinds, scope);
   return [head, '-'.repeat(head.length), ...rows, '', `${hit} of ${possible} (state x fault) cells exercised over ${cov.runs} run${cov.runs === 1 ? '' : 's'}`].join('\n');
 }

@@ -13,6 +13,8 @@ import { accuracyChart, accuracySeries, bytesChart, bytesPerRound, type Accuracy
 import type { RunData } from './read-run.js';
 import { esc, formatBytes, formatDuration, naturalCompare } from './svg.js';
 import { buildTimeline, type TimelineOptions } from './timeline.js';
+import { coverageOf, type Coverage } from '../explore/coverage.js';
+import { coverageTable } from './coverage.js';
 
 export interface ReportOptions extends TimelineOptions {
   /** Accuracy lines drawn one by one up to this many clients (default 40); beyond, bands. */
@@ -37,6 +39,8 @@ export interface ReportData {
   clock: RunClock;
   /** Files whose last line was cut short (a run interrupted while writing). */
   cutShort: { file: string; line: number }[];
+  /** How often each kind of fault met an actor in each state. */
+  coverage: Coverage;
 }
 
 export function renderReport(run: RunData, options: ReportOptions = {}): { html: string; data: ReportData } {
@@ -55,6 +59,7 @@ export function renderReport(run: RunData, options: ReportOptions = {}): { html:
   const actors = [...actorSet].sort((a, b) => Number(isServer(b)) - Number(isServer(a)) || naturalCompare(a, b));
   for (const a of actors) if (!roles.has(a)) roles.set(a, isServer(a) ? 'server' : 'client');
   const rounds = [...new Set(run.metrics.map((m) => m.round))].sort((a, b) => a - b);
+  const coverage = coverageOf(run.events);
 
   const data: ReportData = {
     format: 'fedmkt-report/1',
@@ -77,6 +82,7 @@ export function renderReport(run: RunData, options: ReportOptions = {}): { html:
     events: run.events.length,
     clock: run.clock,
     cutShort: run.cutShort,
+    coverage,
   };
 
   const servers = actors.filter(isServer);
@@ -119,7 +125,7 @@ export function renderReport(run: RunData, options: ReportOptions = {}): { html:
 <header>
 <h1>FedMKT run <code>${esc(run.name)}</code></h1>
 <ul class="summary">${summary.map((s) => `<li>${s}</li>`).join('')}</ul>
-<nav><a href="#accuracy">Accuracy</a> · <a href="#bytes">Bytes</a> · <a href="#timeline">Timeline</a> · <a href="#metrics">Metrics</a> · <a href="#scenario">Scenario</a></nav>
+<nav><a href="#accuracy">Accuracy</a> · <a href="#bytes">Bytes</a> · <a href="#timeline">Timeline</a> · <a href="#coverage">Faults by state</a> · <a href="#metrics">Metrics</a> · <a href="#scenario">Scenario</a></nav>
 </header>
 <section id="accuracy">
 <h2>Accuracy per round</h2>
@@ -137,6 +143,11 @@ ${bytesTable}
 <p class="note">One lane per actor: states as coloured bars, messages as lines from the sender at send time to the receiver at delivery time, faults as markers. Hover for details.</p>
 ${laneNote}<div class="scroll">${timeline.svg}</div>
 ${timeline.legend}
+</section>
+<section id="coverage">
+<h2>Faults by state</h2>
+<p class="note">How often each kind of fault met an actor in each state in this run (the coverage table of <code>fedmkt explore</code>, for one run).</p>
+${coverageTable(coverage)}
 </section>
 <section id="metrics">
 <h2>Metrics</h2>
@@ -205,6 +216,9 @@ svg text{font-family:system-ui,'DejaVu Sans',Arial,sans-serif}
 table.num{border-collapse:collapse;font-size:12px;margin:8px 0}
 table.num th,table.num td{border:1px solid var(--line);padding:2px 8px;text-align:right;white-space:nowrap}
 table.num th{background:#f5f7f8}
+table.coverage td.none{color:#c62828}
+table.coverage td.na{color:#bbb}
+table.coverage tbody th{text-align:left}
 .tl .lane{font-size:11px;fill:var(--ink)}.tl .lane.server{font-weight:bold}
 .tl .lanebg{fill:#f7f9fa}
 .tl .grid{stroke:#eceff1;stroke-width:1}

@@ -141,16 +141,18 @@ export function isTokenizerPath(nameOrFolder: string): boolean {
 
 /**
  * Why {@link loadTokenizer} would refuse `nameOrFolder`, without loading it: null for a
- * registry name or a folder holding both files.
+ * registry name, a folder holding both files, a tokenizer.json file or a llama2.c .bin file.
  */
 export function tokenizerSourceProblem(nameOrFolder: string): string | null {
   const names = REGISTRY.map((candidate) => candidate.name);
   if (names.includes(nameOrFolder)) return null;
-  const folder = resolve(nameOrFolder);
-  if (existsSync(folder) && statSync(folder).isDirectory()) {
-    const missing = [TOKENIZER_FILE, CONFIG_FILE].filter((file) => !existsSync(join(folder, file)));
-    return missing.length === 0 ? null : `tokenizer folder ${folder} has no ${missing.join(' and no ')}`;
+  const path = resolve(nameOrFolder);
+  if (existsSync(path) && statSync(path).isDirectory()) {
+    const missing = [TOKENIZER_FILE, CONFIG_FILE].filter((file) => !existsSync(join(path, file)));
+    return missing.length === 0 ? null : `tokenizer folder ${path} has no ${missing.join(' and no ')}`;
   }
-  if (isTokenizerPath(nameOrFolder)) return `no tokenizer folder at ${folder} (a folder holding ${TOKENIZER_FILE} and ${CONFIG_FILE})`;
+  if (/\.(json|bin)$/.test(nameOrFolder)) return existsSync(path) ? null : `no tokenizer file at ${path}`;
+  if (isTokenizerPath(nameOrFolder))
+    return `no tokenizer at ${path} (a folder holding ${TOKENIZER_FILE} and ${CONFIG_FILE}, a ${TOKENIZER_FILE} file or a llama2.c tokenizer .bin)`;
   return unknownName('tokenizer', nameOrFolder, names);
 }

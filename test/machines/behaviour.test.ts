@@ -344,11 +344,13 @@ function clientPolicy(p: Partial<ClientPolicy> = {}): ClientPolicy {
 
 const roundStart = (round: number, messageId = `rs${round}`) => ({ type: 'ROUND_START' as const, round, sender: 'server', messageId, uploadDeadline: 1000 });
 const llmMessage = (round: number, messageId = `ll${round}`) => ({ type: 'LLM_LOGITS' as const, round, sender: 'server', messageId, logits: llm(round) });
+const finishMessage = (round: number, messageId = `fin${round}`) => ({ type: 'FINISH' as const, round, sender: 'server', messageId, reason: 'completed' as const });
 const averageMessage = (round: number) => ({ type: 'ADAPTER_AVERAGE' as const, round, sender: 'server', messageId: `aa${round}`, tensors: adapter(`avg${round}`) });
 
 /**
- * A client. By default the server announces round 1 at t = 1 and answers every upload with its
- * LLM logits 200 ms later and the next announcement 250 ms later; `hooks` override that.
+ * A client. By default the server announces round 1 at t = 1, answers every upload with its
+ * LLM logits 200 ms later and the next announcement 250 ms later, and announces the finish
+ * while the client evaluates its last round; `hooks` override that.
  */
 function client(
   opts: { totalRounds?: number; resumeAfterRound?: number; policy?: Partial<ClientPolicy>; announceFirst?: boolean } & Pick<
@@ -374,6 +376,10 @@ function client(
         uploadLogits: (input: { round: number }, c: Client) => {
           c.sendAt(200, llmMessage(input.round));
           if (input.round < totalRounds) c.sendAt(250, roundStart(input.round + 1));
+        },
+        // The server announces the finish while the client evaluates its last round.
+        evaluate: (input: { round: number }, c: Client) => {
+          if (input.round === totalRounds) c.sendAt(1, finishMessage(input.round));
         },
         ...opts.hooks,
       },
@@ -439,6 +445,7 @@ describe('client machine', () => {
       ['llm-logits', 1, 'll1'],
       ['round-start', 2, 'rs2'],
       ['llm-logits', 2, 'll2'],
+      ['finish', 2, 'fin2'],
     ]);
     expect(c.recordsOf('ignored')).toEqual([
       { type: 'ignored', round: 2, atRound: 2, messageId: 'll2-again', sender: 'server', message: 'llm-logits', reason: 'duplicate' },
@@ -507,6 +514,7 @@ describe('client machine', () => {
       ['round-start', 1],
       ['round-start', 2],
       ['llm-logits', 2],
+      ['finish', 2],
     ]);
     expect(c.actor.getSnapshot().value).toBe('done');
   });
@@ -651,6 +659,7 @@ describe('11. the finish: acknowledged by every client, announced again until it
     const c = client({
       actions: { acknowledgeFinish: (_: unknown, params: { round: number }) => acks.push(params.round) },
       hooks: {
+        evaluate: () => undefined,
         // The LLM logits of round 1 never come; the finish does, twice.
         uploadLogits: (_input: { round: number }, h: Client) => {
           h.sendAt(100, finish('f1'));
@@ -668,6 +677,35 @@ describe('11. the finish: acknowledged by every client, announced again until it
     expect(left.t).toBe(c.callsOf('uploadLogits')[0]!.start + 100);
     expect(c.callsOf('distillFromLLM')[0]!.input.llmTeacher).toBeNull();
     expect(c.actor.getSnapshot().value).toBe('done');
+  });
+});
+
+describe('12. after its last round a client waits for the finish', () => {
+  it('acknowledges the finish and is done; a round announced past the last is ignored', async () => {
+    const acks: number[] = [];
+    const c = client({
+      actions: { acknowledgeFinish: (_: unknown, params: { round: number }) => acks.push(params.round) },
+      hooks: {
+        evaluate: (input: { round: number }, h: Client) => {
+          if (input.round !== 1) return;
+          h.sendAt(100, roundStart(2));
+          h.sendAt(3000, finishMessage(1));
+        },
+      },
+    });
+    await c.run();
+    expect(c.statesIn(1).slice(-3)).toEqual(['roundEnd', 'waitForRound', 'done']);
+    expect(c.recordsOf('ignored').map((r) => [r.message, r.round, r.reason])).toEqual([['round-start', 2, 'unexpected']]);
+    expect(acks).toEqual([1]);
+    expect(c.trace.at(-1)!.t).toBeGreaterThanOrEqual(3000);
+  });
+
+  it('without a finish, fails after the silence deadline naming the server as gone', async () => {
+    const c = client({ hooks: { evaluate: () => undefined }, policy: { serverSilenceMs: 5000 } });
+    await c.run();
+    const snap = c.actor.getSnapshot();
+    expect(snap.value).toBe('failed');
+    expect(snap.context.failure).toBe('server gone: no finish announced after the last round before the silence deadline');
   });
 });
 

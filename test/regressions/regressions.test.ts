@@ -1,9 +1,10 @@
 /**
  * Saved runs as regression tests: every folder here holding a scenario.yaml and an
- * events.jsonl (and optionally metrics.jsonl) is re-executed and must reproduce them line for
- * line. To save a failing chaos run: `npx fedmkt run my-chaos.yaml --out test/regressions/<name>`
- * (or copy scenario.yaml, events.jsonl and metrics.jsonl of an existing run folder here), then
- * delete timings.jsonl and state/. See docs/faults.md.
+ * events.jsonl (and optionally metrics.jsonl and the schedule.json of a reproducer) is
+ * re-executed and must reproduce them line for line, with no invariant violation. To save a
+ * chaos run: `npx fedmkt run my-chaos.yaml --out test/regressions/<name>`; a reproducer of
+ * `fedmkt explore`, once fixed: `npx fedmkt run DIR/scenario.yaml --schedule DIR/schedule.json
+ * --out test/regressions/<name>`; then delete timings.jsonl and state/. See docs/exploring.md.
  */
 import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';

@@ -43,7 +43,7 @@ describe('names a run would not know', () => {
     expect(problems(base.replace('model: llama-tiny }', `model: llama-tiny, tokenizer: ${dir} }`))).toEqual([
       `3 server.tokenizer: tokenizer folder ${dir} has no tokenizer_config.json`,
     ]);
-    expect(problems(base.replace('model: llama-tiny }', `model: llama-tiny, tokenizer: ${dir}/nope }`))[0]).toContain(`no tokenizer folder at ${dir}/nope`);
+    expect(problems(base.replace('model: llama-tiny }', `model: llama-tiny, tokenizer: ${dir}/nope }`))[0]).toContain(`no tokenizer at ${dir}/nope`);
   });
 
   it('an unknown model preset or architecture', () => {
@@ -51,7 +51,7 @@ describe('names a run would not know', () => {
       '3 server.model: unknown model preset "lama-tiny" (known: gpt2-tiny, gpt2-small, gpt2-small-real, llama-tiny, bloom-tiny, llama-small, bigram, bigram-r<rank>; did you mean "llama-tiny"?)',
     ]);
     expect(problems(base.replace('{ id: c1, model: gpt2-tiny }', '{ id: c1, model: { arch: lama, layers: 1, heads: 2, dModel: 32 } }'))).toEqual([
-      '5 clients[0].model.arch: expected one of gpt2, llama, bloom, got "lama" (did you mean "llama"?)',
+      '5 clients[0].model.arch: expected one of gpt2, llama, bloom, qwen2, opt, got "lama" (did you mean "llama"?)',
     ]);
     expect(problems(base.replace('{ model: llama-tiny }', '{ model: bigram-r999 }'))).toEqual(['3 server.model: model "bigram-r999": rank must be between 1 and 256']);
   });
