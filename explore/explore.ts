@@ -10,6 +10,9 @@ import { ExhaustiveSearch, type ExhaustiveStats } from './exhaustive.js';
 import { runSchedule, type ExploreTarget, type ScheduleOutcome } from './runner.js';
 import { seededScheduler, type StrategyName, type StrategySettings } from './strategies.js';
 
+/** Schedules handed to a pool at a time: budgets and failures are looked at between batches. */
+const BATCH = 128;
+
 export interface Budget {
   schedules?: number;
   ms?: number;
@@ -136,7 +139,8 @@ export async function explore(target: ExploreTarget, settings: ExploreSettings):
   if (settings.pool) {
     // In batches, so budgets and failures stop the search soon after they are met.
     while (!overBudget()) {
-      const batch = Array.from({ length: 64 }, (_, i) => next + i);
+      const left = settings.budget.schedules !== undefined ? settings.budget.schedules - schedules : Infinity;
+      const batch = Array.from({ length: Math.max(1, Math.min(BATCH, left)) }, (_, i) => next + i);
       next += batch.length;
       await settings.pool.run(batch, strategySettings, strategy, (index, outcome) => {
         note(outcome, index);

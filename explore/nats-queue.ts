@@ -131,7 +131,7 @@ export interface NatsPoolOptions {
   kinds: FaultKind[] | null;
   properties: string[];
   log: (line: string) => void;
-  /** Schedules per task message (default 4): a batch of 64 becomes 16 tasks, shared by the workers. */
+  /** Schedules per task message (default 4): a batch of 128 becomes 32 tasks, shared by the workers. */
   taskSize?: number;
   /** Ack wait of the workers' consumer, if this call creates it (default 30 s). */
   ackWaitMs?: number;

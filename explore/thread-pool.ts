@@ -8,12 +8,20 @@ import type { PoolOutcome, SchedulePool } from './explore.js';
 import type { ExplorationSpec, ScheduleTask } from './schedule-worker.js';
 import type { SeededStrategy } from './strategies.js';
 
-type Reply = { ready: true } | { index: number; outcome: PoolOutcome } | { done: true } | { error: string };
+/** Young-generation size of an exploring thread (V8's default is 16 MB on 64-bit). */
+const YOUNG_GENERATION_MB = 96;
+
+/** Schedules a thread is handed at a time. */
+const TASK_SIZE = 4;
+
+type Reply = { ready: true } | { done: true; outcomes: { index: number; outcome: PoolOutcome }[] } | { error: string };
 
 export function threadPool(size: number, workerSpec: ExplorationSpec): SchedulePool {
   const entry = new URL(import.meta.url.endsWith('.ts') ? './thread-worker.ts' : './thread-worker.js', import.meta.url);
   const workers: { worker: Worker; ready: Promise<void> }[] = Array.from({ length: size }, (_, i) => {
-    const worker = projectWorker(entry, { workerData: workerSpec, name: `fedmkt-explore-${i}` });
+    // A larger young generation: a schedule allocates a few MB of short-lived snapshots and
+    // messages, and with V8's default the scavenger runs many times per schedule.
+    const worker = projectWorker(entry, { workerData: workerSpec, name: `fedmkt-explore-${i}`, resourceLimits: { maxYoungGenerationSizeMb: YOUNG_GENERATION_MB } });
     const ready = new Promise<void>((resolve, reject) => {
       worker.once('message', () => resolve());
       worker.once('error', reject);
@@ -23,8 +31,10 @@ export function threadPool(size: number, workerSpec: ExplorationSpec): ScheduleP
   const runOn = (worker: Worker, task: ScheduleTask, each: (index: number, outcome: PoolOutcome) => void) =>
     new Promise<void>((resolve, reject) => {
       const onMessage = (reply: Reply) => {
-        if ('index' in reply) each(reply.index, reply.outcome);
-        else if ('done' in reply) finish(resolve);
+        if ('done' in reply) {
+          for (const o of reply.outcomes) each(o.index, o.outcome);
+          finish(resolve);
+        }
         else if ('error' in reply) finish(() => reject(new Error(`explore worker: ${reply.error}`)));
       };
       const onError = (error: Error) => finish(() => reject(error));
@@ -40,9 +50,13 @@ export function threadPool(size: number, workerSpec: ExplorationSpec): ScheduleP
   return {
     async run(indices, settings, strategy, each) {
       await Promise.all(workers.map((w) => w.ready));
-      // Interleaved, so every thread gets schedules of every size.
+      // Small tasks taken by whichever thread is free: no thread waits on a slower one's share.
+      const tasks: number[][] = [];
+      for (let i = 0; i < indices.length; i += TASK_SIZE) tasks.push(indices.slice(i, i + TASK_SIZE));
       await Promise.all(
-        workers.map((w, i) => runOn(w.worker, { indices: indices.filter((_, j) => j % size === i), settings, strategy: strategy as SeededStrategy }, each)),
+        workers.map(async (w) => {
+          for (let task = tasks.shift(); task; task = tasks.shift()) await runOn(w.worker, { indices: task, settings, strategy: strategy as SeededStrategy }, each);
+        }),
       );
     },
     async close() {

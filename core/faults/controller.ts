@@ -70,8 +70,12 @@ interface Entry {
   activeNodes: Set<string>;
   persistedLeaf: string | null;
   adapter: AdapterWeights | null;
-  /** The snapshot last saved (machine snapshots are immutable: the same object, nothing new). */
+  /** The snapshot last tracked (machine snapshots are immutable: the same object, nothing new). */
   saved: unknown;
+  /** The active state nodes last tracked. */
+  trackedNodes: unknown;
+  /** The snapshot of the last record made, and when. */
+  recorded: { snapshot: unknown; at: number } | null;
   /** Entries into each `<round>/<state>` so far (a restarted actor enters its state again). */
   entries: Map<string, number>;
 }
@@ -98,6 +102,8 @@ export class FaultController {
   private readonly firedCrashes = new Set<number>();
   private readonly firedScripts = new Set<number>();
   private readonly dropoutDraws = new Set<string>();
+  /** The explorer's options as an actor of each role enters a state. */
+  private readonly actorChoices: Partial<Record<Role, string[]>> = {};
   readonly persisting: boolean;
 
   constructor(private readonly options: ControllerOptions) {
@@ -121,6 +127,8 @@ export class FaultController {
       persistedLeaf: null,
       adapter: null,
       saved: null,
+      recorded: null,
+      trackedNodes: undefined,
       entries: new Map(),
     });
   }
@@ -133,7 +141,7 @@ export class FaultController {
   /** Start the created actors, in this order. */
   start(order: readonly string[]): void {
     for (const id of order) this.entry(id).current?.actor.start();
-    for (const id of order) this.persist(this.entry(id));
+    for (const id of order) this.track(this.entry(id));
   }
 
   /** The current incarnation's actor (undefined while offline). */
@@ -203,11 +211,14 @@ export class FaultController {
     const inc: Incarnation = { actor, life, parts, counted: true };
     entry.current = inc;
     entry.activeNodes = new Set();
+    entry.trackedNodes = undefined;
     this.active++;
     const finished = () => this.release(inc);
     actor.subscribe({
       next: () => {
-        if (entry.current === inc) this.persist(entry);
+        // On disk the record follows every change (a folder a person can look at); in memory it
+        // is made only when a fault needs it.
+        if (entry.current === inc) (this.options.faults.persist === 'disk' ? this.persist(entry) : this.track(entry));
       },
       complete: finished,
       error: finished,
@@ -221,20 +232,28 @@ export class FaultController {
     this.active--;
   }
 
-  /** Save what the actor needs to resume (when some fault can take it down). */
-  private persist(entry: Entry): void {
+  /**
+   * Follow what a record of the actor would need (when some fault can take it down): when it
+   * entered each active state, and its adapter as it was on entering the current one. Cheap: it
+   * runs on every snapshot; the record itself is made only when a fault needs it ({@link persist}).
+   */
+  private track(entry: Entry): void {
     const inc = entry.current;
     if (!this.persisting || !inc || !inc.life.alive) return;
-    const { clock, store } = this.options;
     const snapshot = inc.actor.getSnapshot() as { status: string };
     if (snapshot.status !== 'active' || (snapshot === entry.saved && entry.persistedLeaf === (entry.state?.state ?? null))) return;
     entry.saved = snapshot;
-    const now = clock.now();
-    const ids = activeNodeIds(snapshot);
-    const next = new Set(ids);
-    for (const id of ids) if (!entry.activeNodes.has(id)) entry.enteredAt[id] = now;
-    for (const id of Object.keys(entry.enteredAt)) if (!next.has(id)) delete entry.enteredAt[id];
-    entry.activeNodes = next;
+    // A snapshot whose active state nodes did not change shares their list with the last one.
+    const nodes = (snapshot as { _nodes?: unknown })._nodes;
+    if (nodes !== entry.trackedNodes) {
+      entry.trackedNodes = nodes;
+      const now = this.options.clock.now();
+      const ids = activeNodeIds(snapshot);
+      const next = new Set(ids);
+      for (const id of ids) if (!entry.activeNodes.has(id)) entry.enteredAt[id] = now;
+      for (const id of Object.keys(entry.enteredAt)) if (!next.has(id)) delete entry.enteredAt[id];
+      entry.activeNodes = next;
+    }
     const leaf = entry.state?.state ?? null;
     if (leaf !== entry.persistedLeaf) {
       // The adapter changes only in a few states' work, which starts after the state is
@@ -243,7 +262,18 @@ export class FaultController {
         entry.adapter = inc.parts.getAdapter();
       entry.persistedLeaf = leaf;
     }
-    store.save(entry.id, { snapshot: persistedSnapshot(inc.actor), enteredAt: { ...entry.enteredAt }, local: inc.parts.local(), adapter: entry.adapter, at: now });
+  }
+
+  /** Save what the actor needs to resume, as it is now (a crash, or the entry a fault is pinned to). */
+  private persist(entry: Entry): void {
+    this.track(entry);
+    const inc = entry.current;
+    const snapshot = inc?.actor.getSnapshot() as { status: string } | undefined;
+    if (!this.persisting || !inc || !inc.life.alive || snapshot?.status !== 'active') return;
+    const now = this.options.clock.now();
+    if (entry.recorded?.snapshot === snapshot && entry.recorded.at === now) return;
+    entry.recorded = { snapshot, at: now };
+    this.options.store.save(entry.id, { snapshot: persistedSnapshot(inc.actor), enteredAt: { ...entry.enteredAt }, local: inc.parts.local(), adapter: entry.adapter, at: now });
   }
 
   /**
@@ -293,7 +323,7 @@ export class FaultController {
 
   /** The fault an explorer adds as the actor enters this state, if any. */
   private exploreAt(entry: Entry, state: string, round: number, nth: number, scheduler: Scheduler): void {
-    const options = actorOptions(this.options.space as FaultSpace, entry.role);
+    const options = (this.actorChoices[entry.role] ??= actorOptions(this.options.space as FaultSpace, entry.role));
     const key = `actor:${entry.id}:r${round}:${state}#${nth}`;
     const t = this.options.clock.now();
     const { kind, param } = parseOption(options[scheduler.choose({ key, kind: 'actor', options, scenarioChoice: 0, actor: entry.id, state, round, t })] as string);
@@ -394,6 +424,6 @@ export class FaultController {
     entry.persistedLeaf = entry.state?.state ?? null;
     inc.actor.start();
     if (record) rearmDelays(inc.actor, record.enteredAt, clock.now());
-    this.persist(entry);
+    this.track(entry);
   }
 }

@@ -11,7 +11,7 @@
  */
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { identityTeacher, type AlignedTeacher, type AlignmentStats, type TokenAlignment } from '../alignment/aligned-teacher.js';
+import { TeacherSource, type AlignedTeacher, type AlignmentStats, type TokenAlignment } from '../alignment/aligned-teacher.js';
 import type { PublicLogits } from '../protocol/messages.js';
 import { Random } from '../random.js';
 import type { Tokenizer } from '../tokenizers/tokenizer.js';
@@ -144,7 +144,16 @@ export class ProtocolOnlyAlignment implements TokenAlignment {
   async align(sender: PublicLogits, receiver: PublicLogits): Promise<{ teacher: AlignedTeacher; stats: AlignmentStats }> {
     if (sender.lengths.length !== receiver.lengths.length)
       throw new Error(`protocol-only alignment: ${sender.lengths.length} sender samples, ${receiver.lengths.length} receiver samples`);
-    const teacher = { ...identityTeacher(receiver), ce: sender.ce.slice() };
+    // Views of the receiver's arrays, not copies: teachers are only read.
+    const teacher: AlignedTeacher = {
+      tokenizer: receiver.tokenizer,
+      topK: receiver.topK,
+      lengths: receiver.lengths,
+      topKIds: receiver.topKIds,
+      topKLogits: receiver.topKLogits,
+      source: new Uint8Array(receiver.tokenIds.length).fill(TeacherSource.Teacher),
+      ce: sender.ce,
+    };
     const positions = receiver.tokenIds.length;
     return { teacher, stats: { positions, teacherPositions: positions, fallbackPositions: 0 } };
   }
