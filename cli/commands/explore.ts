@@ -53,8 +53,8 @@ export function registerExploreCommand(program: Command): void {
     .option('--budget <n|duration>', 'schedules to try, or for how long (30s, 5m, 1h); default 500, exhaustive: until the space is exhausted', parseBudget)
     .addOption(new Option('--strategy <name>', 'how schedules are chosen').choices(STRATEGIES as string[]).default('random'))
     .option('--max-faults <k>', 'most faults added to one run', nonNegativeInt, 2)
-    .option('--faults <kinds>', `fault kinds to add (${FAULT_KINDS.join(',')}; default all)`, (v: string) => parseFaultKinds(v, '--faults'))
-    .option('--expect <property>', "a property every run must keep: completed, 'accuracy.<actor> >= X', 'skippedRounds <= N' (repeatable)", (v: string, all: Property[]) => [...all, parseProperty(v)], [])
+    .option('--faults <kinds>', `fault kinds to add (${FAULT_KINDS.join(',')}; default all)`, usage((v: string) => parseFaultKinds(v, '--faults')))
+    .option('--expect <property>', "a property every run must keep: completed, 'accuracy.<actor> >= X', 'skippedRounds <= N' (repeatable)", usage((v: string, all: Property[]) => [...all, parseProperty(v)]), [])
     .option('--seed <s>', "the explorer's seed (the scenario keeps its own)", nonNegativeInt, 0)
     .option('--rounds <n>', "override the scenario's number of rounds", nonNegativeInt)
     .option('--protocol-only', "explore the protocol alone: every party's model becomes null (no learning; a schedule costs milliseconds)")
@@ -117,6 +117,17 @@ export function registerExploreCommand(program: Command): void {
       process.stdout.write(`${report(result, reproducers, kinds, scope, outDir)}\n`);
       process.exitCode = result.failures.length > 0 ? 1 : 0;
     });
+}
+
+/** An option parser whose errors are usage errors (exit 2). */
+function usage<A extends unknown[], R>(parse: (...args: A) => R): (...args: A) => R {
+  return (...args) => {
+    try {
+      return parse(...args);
+    } catch (error) {
+      throw new InvalidArgumentError((error as Error).message);
+    }
+  };
 }
 
 /** `--rounds N` and `--protocol-only` (every party's model null) as scenario overrides. */
