@@ -35,18 +35,21 @@ export function coverageOf(events: readonly TraceEvent[]): Coverage {
   const where = new Map<string, string>();
   const cov = emptyCoverage();
   cov.runs = 1;
-  const count = (actor: string, kind: FaultKind) => {
-    const state = where.get(actor);
+  const role = (actor: string) => (actor === 'server' ? 'server' : 'client');
+  const count = (actor: string, kind: FaultKind, at?: string) => {
+    const state = at ?? where.get(actor);
     if (state === undefined) return;
     const cell = (cov.cells[state] ??= {});
     cell[kind] = (cell[kind] ?? 0) + 1;
   };
   for (const e of events) {
-    if (e.kind === 'state') where.set(e.actor, `${e.actor === 'server' ? 'server' : 'client'}:${String(e.state)}`);
+    if (e.kind === 'state') where.set(e.actor, `${role(e.actor)}:${String(e.state)}`);
     else if (MESSAGE_FAULTS.has(e.kind)) {
       if (e.kind === 'drop' && CONSEQUENCES.test(String(e.cause ?? ''))) continue;
       count(e.actor, e.kind as FaultKind);
-    } else if (e.kind === 'crash' || e.kind === 'dropout') count(e.actor, e.kind);
+    } else if (e.kind === 'crash' || e.kind === 'dropout')
+      // The state the fault names: an actor taken down as it entered a state may have left it in that instant.
+      count(e.actor, e.kind, typeof e.state === 'string' && e.state !== '' ? `${role(e.actor)}:${e.state}` : undefined);
     else if (e.kind === 'partition' && e.phase === 'start' && Array.isArray(e.actors)) for (const a of e.actors as string[]) count(a, 'partition');
   }
   return cov;
