@@ -27,17 +27,17 @@ const benchmarks: Benchmark[] = [
     async run(): Promise<Figure[]> {
       let doc: Record<string, unknown> = {};
       const scenario = loadScenario(FILE, { onDocument: (d) => (doc = d) });
-      const schedules = Number(process.env.FEDMKT_BENCH_SCHEDULES ?? 2000);
+      const schedules = Number(process.env.FEDMKT_BENCH_SCHEDULES ?? 3000);
       const workers = availableParallelism();
       const target = await exploreTarget(scenario);
       const settings = { strategy: 'random' as const, maxFaults: 2, seed: 1 };
-      // Warm-up: JIT, tokenizers, the threads' own start.
-      await explore(target, { ...settings, budget: { schedules: 100 } });
-      const single = await explore(target, { ...settings, budget: { schedules: Math.round(schedules / 4) } });
       const pool = threadPool(workers, { file: FILE, scenarioText: stringify(doc), kinds: null, properties: [] });
       try {
-        await explore(target, { ...settings, budget: { schedules: 64 * workers }, pool });
+        // Warm-up of each thread (tokenizers, JIT), then the figure; then one thread, warmed up too.
+        await explore(target, { ...settings, budget: { schedules: 200 * workers }, pool });
         const parallel = await explore(target, { ...settings, budget: { schedules }, pool });
+        await explore(target, { ...settings, budget: { schedules: 200 } });
+        const single = await explore(target, { ...settings, budget: { schedules: Math.round(schedules / 3) } });
         const rate = (r: ExploreResult) => r.schedules / (r.elapsedMs / 1000);
         const size = scenarioSize(parallel, scenario.clients.length, scenario.rounds);
         return [
