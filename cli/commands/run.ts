@@ -16,7 +16,7 @@ import { startLiveRun } from '../../core/live/index.js';
 import { VIRTUAL_CLOCK, type RunClock } from '../../core/run-clock.js';
 import { exitOnInterrupt } from '../interrupt.js';
 import { plural } from '../../core/wording.js';
-import { backendOption, nonNegativeInt, positiveInt } from '../options.js';
+import { backendOption, nonNegativeInt, positiveInt, positiveNumber } from '../options.js';
 import { log, progressReporter, runTime } from '../progress.js';
 import { removeIfNothingRecorded, runTarget } from '../run-target.js';
 import { printRunOutcome } from '../summary.js';
@@ -49,12 +49,6 @@ interface RunOpts {
   uiPace?: number;
   inspect?: boolean | string;
   schedule?: string;
-}
-
-function positiveNumber(value: string): number {
-  const n = Number(value);
-  if (value.trim() === '' || !Number.isFinite(n) || n <= 0) throw new InvalidArgumentError(`expected a positive number, got "${value}"`);
-  return n;
 }
 
 /** The schedule of `--schedule FILE`, or a usage error naming it. */

@@ -2,7 +2,7 @@ import * as tf from '@tensorflow/tfjs';
 import { causalPairs, jsAttentionFlops, kvGrouping, type AttentionShape } from './attention.js';
 import { attentionForward, attentionPairProductInto, attentionPairProductsInto, attentionScoreGrads, causalSoftmaxRow, rotateRows, rotateRowsInto, type Geometry, type Rows } from './attention-loops.js';
 import { block, type Saved } from './block.js';
-import { readView, uploadBuffer, withKernels } from './kernels.js';
+import { readView, uploadBuffer, withKernels } from '../tensor/kernels.js';
 import { addressOf, attentionLoops, heapF32, type AttentionLoops } from './simd.js';
 
 /**

@@ -16,6 +16,7 @@
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { TeacherSource, type AlignedTeacher } from '../alignment/aligned-teacher.js';
+import { checkLossWeights, teacherDistribution, termWeights } from '../learning/loss.js';
 import { hexOf, scanMessage } from '../protocol/message-scan.js';
 import type { PublicLogits } from '../protocol/messages.js';
 import { Random } from '../random.js';
@@ -245,8 +246,7 @@ export class BigramModel implements LanguageModel {
 
   async distillEpochs(samples: readonly TextSample[], teacher: AlignedTeacher, options: DistillOptions): Promise<TrainStats> {
     checkOptions(options, 'distillEpochs');
-    if (!(options.kdAlpha >= 0 && options.kdAlpha <= 1)) throw new Error(`distillEpochs: kdAlpha must be in [0, 1], got ${options.kdAlpha}`);
-    if (!(options.temperature > 0)) throw new Error(`distillEpochs: temperature must be positive, got ${options.temperature}`);
+    checkLossWeights(options);
     const encoded = samples.map((s) => this.base.encode(s));
     const offsets = this.checkTeacher(teacher, encoded);
     const k = teacher.topK;
@@ -266,16 +266,14 @@ export class BigramModel implements LanguageModel {
           if (probs.size > 0) kd.push({ p: e.model[t] as number, probs });
         }
       }
-      if (alpha > 0 && nCe > 0) {
+      const w = termWeights(alpha, nCe, kd.length);
+      if (w.ce > 0) {
         for (const i of batch) {
           const e = encoded[i] as Encoded;
-          for (let t = Math.max(0, e.answerStart - 1); t + 1 < e.model.length; t++) addMass(groups, e.model[t] as number, e.model[t + 1] as number, alpha / nCe);
+          for (let t = Math.max(0, e.answerStart - 1); t + 1 < e.model.length; t++) addMass(groups, e.model[t] as number, e.model[t + 1] as number, w.ce);
         }
       }
-      if (alpha < 1 && kd.length > 0) {
-        const w = (1 - alpha) / kd.length;
-        for (const { p, probs } of kd) for (const [id, q] of probs) addMass(groups, p, id, w * q);
-      }
+      if (w.kd > 0) for (const { p, probs } of kd) for (const [id, q] of probs) addMass(groups, p, id, w.kd * q);
       return { groups, tokens: nCe + kd.length };
     });
   }
@@ -538,23 +536,15 @@ function addMass(groups: Map<number, Group>, p: number, id: number, w: number): 
   g.mass.set(id, (g.mass.get(id) ?? 0) + w);
 }
 
-/** softmax(logits / T) over a position's non-empty slots, as model ids (unknown ids fold into unk). */
+/** The teacher distribution of one position (core/learning/loss.ts), as model ids (unknown ids fold into unk). */
 function teacherMass(ids: Int32Array, logits: Float32Array, temperature: number, vocab: ModelVocab): Map<number, number> {
+  const probs = teacherDistribution(ids, logits, temperature);
   const out = new Map<number, number>();
-  let max = -Infinity;
-  for (let k = 0; k < ids.length; k++) if ((ids[k] as number) >= 0 && (logits[k] as number) !== -Infinity) max = Math.max(max, (logits[k] as number) / temperature);
-  if (max === -Infinity) return out;
-  let total = 0;
-  const ps = new Float64Array(ids.length);
   for (let k = 0; k < ids.length; k++) {
-    if ((ids[k] as number) < 0 || (logits[k] as number) === -Infinity) continue;
-    ps[k] = Math.exp((logits[k] as number) / temperature - max);
-    total += ps[k] as number;
-  }
-  for (let k = 0; k < ids.length; k++) {
-    if ((ps[k] as number) === 0) continue;
+    const p = probs[k] as number;
+    if (p === 0) continue;
     const id = vocab.toModel(ids[k] as number);
-    out.set(id, (out.get(id) ?? 0) + (ps[k] as number) / total);
+    out.set(id, (out.get(id) ?? 0) + p);
   }
   return out;
 }

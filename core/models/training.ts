@@ -8,7 +8,7 @@ import type { TrainOptions, TrainStats } from './model.js';
 import { AdamW } from './adamw.js';
 import { batchIndices, padBatch, type ModelRow, type PaddedBatch } from './batching.js';
 import { stepFlops } from './flops.js';
-import { withBackpropState } from './layers.js';
+import { withBackpropState } from '../tensor/tape.js';
 import type { TransformerNetwork } from './network.js';
 
 /** Which weights an optimisation trains; the others stay bit-identical. */
