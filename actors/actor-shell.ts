@@ -14,7 +14,8 @@ import type { Transport } from '../core/transport/transport.js';
 import { ActorEndpoint, type EndpointState } from './endpoint.js';
 import type { ActorResume, RoundCheckpointing } from './round-checkpoints.js';
 import { RoundMeter, type RoundMeterState } from './round-meter.js';
-import type { RunEvent, RunRecorder } from './run-recorder.js';
+import type { RunRecorder } from './run-recorder.js';
+import type { RunEvent } from '../core/records.js';
 import { trackStates } from './state-tracker.js';
 import { processComputeQueue, WorkRunner, type ComputeQueue, type WorkKind } from './work.js';
 

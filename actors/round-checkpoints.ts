@@ -18,7 +18,8 @@ import type { Clock } from '../core/clock/clock.js';
 import { splitJsonl } from '../core/jsonl.js';
 import { checkpointProblem } from '../core/models/checkpoint-check.js';
 import type { LanguageModel } from '../core/models/model.js';
-import type { RunEvent, RunRecords, RoundMetrics, Timing } from './run-recorder.js';
+import type { RunRecords } from './run-recorder.js';
+import type { RunEvent, RoundMetrics, Timing } from '../core/records.js';
 
 /** What an actor does with checkpoints: save one after each round. */
 export interface RoundCheckpointing {

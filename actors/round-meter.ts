@@ -5,7 +5,8 @@
 import type { Clock } from '../core/clock/clock.js';
 import type { Evaluation } from '../core/learning/evaluation.js';
 import type { ActorEndpoint } from './endpoint.js';
-import type { RoundMetrics, RunRecorder } from './run-recorder.js';
+import type { RunRecorder } from './run-recorder.js';
+import type { RoundMetrics } from '../core/records.js';
 
 export interface RoundMeterState {
   roundStart: number;

@@ -1,5 +1,5 @@
 import type { RunResult } from '../actors/federation.js';
-import type { RoundMetrics } from '../actors/run-recorder.js';
+import type { RoundMetrics } from '../core/records.js';
 import { formatViolation } from '../core/invariants/check.js';
 import { plural } from '../core/wording.js';
 import { clockLabel, type ClockKind } from '../core/run-clock.js';

@@ -6,7 +6,7 @@ import { defaultLearningStack } from '../../actors/default-learning.js';
 import { runFederation } from '../../actors/federation.js';
 import { runOverNats } from '../../actors/nats-deployment.js';
 import { resumePoint, unreadableCheckpoints, type ResumePoint } from '../../actors/round-checkpoints.js';
-import type { RunEvent } from '../../actors/run-recorder.js';
+import type { RunEvent } from '../../core/records.js';
 import type { BackendName } from '../../core/models/backend.js';
 import { parseBigramSpec } from '../../core/models/bigram.js';
 import { DROP_LATE_FAULTS_FLAG } from '../../core/scenario/load.js';

@@ -20,8 +20,7 @@ import type { FaultEventSink } from './interceptor.js';
 import { ActorLife } from './life.js';
 import { activeNodeIds, persistedSnapshot, rearmDelays, type PersistedActor, type StateStore } from './persistence.js';
 import { faultsRestartActors, roundMatches, type Faults, type Partition } from './schema.js';
-import { leafStateName } from '../../machines/introspect.js';
-import { adapterChangingStates, type Role } from './states.js';
+import { adapterChangingStates, leafStateName, type Role } from './states.js';
 import type { ProfileSource } from './stragglers.js';
 
 /** What a factory hands back so that its actor can be persisted and resumed. */

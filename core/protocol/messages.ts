@@ -49,18 +49,20 @@ export interface LlmLogitsBody {
   logits: PublicLogits;
 }
 
+/** LoRA adapter weights by parameter name, each with its shape; values flattened row-major. */
+export type AdapterTensors = Record<string, { shape: number[]; values: Float32Array }>;
+
 /** LoRA adapter weights of one client, for FedAvg in the homogeneous setting. */
 export interface AdapterBody {
   type: 'adapter';
-  /** Named tensors, each with its shape; values flattened row-major. */
-  tensors: Record<string, { shape: number[]; values: Float32Array }>;
+  tensors: AdapterTensors;
   /** Weight of this adapter in the average (public-set size). */
   weight: number;
 }
 
 export interface AdapterAverageBody {
   type: 'adapter-average';
-  tensors: Record<string, { shape: number[]; values: Float32Array }>;
+  tensors: AdapterTensors;
   contributors: ActorId[];
 }
 

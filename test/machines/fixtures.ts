@@ -1,5 +1,5 @@
 import { createActor, fromPromise, type Actor, type AnyStateMachine, type EventFromLogic } from 'xstate';
-import { leafStateName } from '../../machines/introspect.js';
+import { leafStateName } from '../../core/faults/states.js';
 import { VirtualClock } from '../../core/clock/virtual-clock.js';
 import type { PublicLogits } from '../../core/protocol/messages.js';
 

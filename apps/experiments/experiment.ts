@@ -9,9 +9,9 @@ import { join } from 'node:path';
 import { stringify } from 'yaml';
 import { loadFederationData, type FederationData } from '../../actors/federation-data.js';
 import { runFederation, type LearningStack } from '../../actors/federation.js';
-import type { LogitEncoding } from '../protocol/codec.js';
-import { ScenarioSchema, type Scenario } from '../scenario/schema.js';
-import type { Tokenizer } from '../tokenizers/tokenizer.js';
+import type { LogitEncoding } from '../../core/protocol/codec.js';
+import { ScenarioSchema, type Scenario } from '../../core/scenario/schema.js';
+import type { Tokenizer } from '../../core/tokenizers/tokenizer.js';
 import {
   centralizedLLM,
   fedAvg,

@@ -6,10 +6,10 @@
  */
 import type { FederationData } from '../../actors/federation-data.js';
 import type { RunRecorder } from '../../actors/run-recorder.js';
-import { resolveModelSpec } from '../models/config.js';
-import { encodeSample } from '../models/sample-encoding.js';
-import type { ClientConfig, Scenario, ServerConfig } from '../scenario/schema.js';
-import type { Tokenizer } from '../tokenizers/tokenizer.js';
+import { resolveModelSpec } from '../../core/models/config.js';
+import { encodeSample } from '../../core/models/sample-encoding.js';
+import type { ClientConfig, Scenario, ServerConfig } from '../../core/scenario/schema.js';
+import type { Tokenizer } from '../../core/tokenizers/tokenizer.js';
 
 /** The paper's formula for one logits message of one party. */
 export interface LogitsFormula {
