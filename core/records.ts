@@ -67,3 +67,12 @@ export interface Timing {
   state: string;
   wallSeconds: number;
 }
+
+/** An event as the invariant checker reads it: any kind, any details. */
+export interface TraceEvent {
+  t: number;
+  actor: string;
+  round: number;
+  kind: string;
+  [detail: string]: unknown;
+}

@@ -4,7 +4,7 @@
  */
 import type { Communication } from './communication.js';
 import type { MetricName } from './evaluate.js';
-import type { MethodKind, MethodRun, MethodSpec, Setting } from './experiment.js';
+import type { MethodKind, MethodRun, MethodSpec, Setting } from './methods.js';
 
 /** Mean and sample standard deviation (n - 1; 0 for a single value) over seeds. */
 export interface Stat {
