@@ -143,7 +143,7 @@ export class ActorShell {
  * Work as a fault-aware actor runs it: on the profile of its round (stragglers), started only
  * while the incarnation is alive, its result delivered only to a live incarnation.
  */
-export function faultAwareWork(
+function faultAwareWork(
   actor: string,
   clock: Clock,
   profile: Profile,
@@ -169,7 +169,7 @@ export function faultAwareWork(
   };
 }
 
-export function omitType<T extends { type: string }>(record: T): Omit<T, 'type'> {
+function omitType<T extends { type: string }>(record: T): Omit<T, 'type'> {
   const { type: _type, ...rest } = record;
   return rest;
 }

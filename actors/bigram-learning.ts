@@ -3,7 +3,6 @@
  * made only of them (no TF.js): real tokenizers, bigram models, MinED token alignment.
  */
 import { TokenAligner } from '../core/alignment/token-aligner.js';
-import type { TokenAlignment } from '../core/alignment/aligned-teacher.js';
 import { builtinPretrainCorpus } from '../core/data/builtin-task.js';
 import type { ClientConfig, ServerConfig } from '../core/scenario/schema.js';
 import { loadTokenizer } from '../core/tokenizers/registry.js';

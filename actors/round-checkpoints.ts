@@ -38,7 +38,7 @@ export interface ActorResume {
 }
 
 /** One actor's checkpoint of one round. */
-export interface ActorCheckpoint {
+interface ActorCheckpoint {
   round: number;
   /** Clock ms at which it was written. */
   at: number;
@@ -66,7 +66,7 @@ export interface ResumePoint {
 const ACTOR_FILE = 'actor.json';
 const ROUND_DIR = /^round-(\d+)$/;
 
-export function checkpointsDir(runDir: string): string {
+function checkpointsDir(runDir: string): string {
   return join(runDir, 'checkpoints');
 }
 

@@ -85,13 +85,13 @@ export class RoundMeter {
   }
 }
 
-export function mean(values: ArrayLike<number>): number | null {
+function mean(values: ArrayLike<number>): number | null {
   if (values.length === 0) return null;
   let s = 0;
   for (let i = 0; i < values.length; i++) s += values[i]!;
   return s / values.length;
 }
 
-export function finiteOrNull(x: number): number | null {
+function finiteOrNull(x: number): number | null {
   return Number.isFinite(x) ? x : null;
 }

@@ -40,12 +40,12 @@ export interface ServerInput {
   policy: ServerPolicy;
 }
 
-export interface Upload {
+interface Upload {
   messageId: string;
   logits: PublicLogits;
 }
 
-export interface AdapterUpload {
+interface AdapterUpload {
   messageId: string;
   tensors: AdapterTensors;
   weight: number;

@@ -48,7 +48,7 @@ function tokenizerOf(learning: LearningStack, name: string): Promise<Tokenizer> 
 }
 
 /** The base model runFederation gives `party` (server, or client `index`): same seeds. */
-export async function partyBaseModel(ctx: BaselineContext, party: 'server' | number): Promise<LanguageModel> {
+async function partyBaseModel(ctx: BaselineContext, party: 'server' | number): Promise<LanguageModel> {
   const { scenario, data, learning } = ctx;
   const config = party === 'server' ? scenario.server : scenario.clients[party];
   if (!config) throw new Error(`no client ${party} in scenario ${scenario.name}`);

@@ -12,7 +12,7 @@ import type { ClientConfig, Scenario, ServerConfig } from '../../core/scenario/s
 import type { Tokenizer } from '../../core/tokenizers/tokenizer.js';
 
 /** The paper's formula for one logits message of one party. */
-export interface LogitsFormula {
+interface LogitsFormula {
   /** N: public samples. */
   n: number;
   /** L: mean tokens per public sample in this party's tokenisation (after truncation to its context). */
@@ -25,7 +25,7 @@ export interface LogitsFormula {
   f32Bytes: number;
 }
 
-export function logitsFormula(data: FederationData, party: ServerConfig | ClientConfig, tokenizer: Tokenizer, topK: number): LogitsFormula {
+function logitsFormula(data: FederationData, party: ServerConfig | ClientConfig, tokenizer: Tokenizer, topK: number): LogitsFormula {
   const maxSeqLen = resolveModelSpec(party.model).maxSeqLen;
   let positions = 0;
   for (const s of data.publicSet) positions += encodeSample(tokenizer, s, maxSeqLen).ids.length;

@@ -30,10 +30,6 @@ export interface EvaluateOptions {
   maxSeqLen?: number;
 }
 
-export function metricOf(data: FederationData): MetricName {
-  return data.kind === 'generation' ? 'rougeL' : 'acc';
-}
-
 export async function evaluateModel(model: LanguageModel, data: FederationData, options: EvaluateOptions): Promise<Score> {
   if (data.kind === 'generation') {
     const items = data.generationTestSet;

@@ -6,7 +6,6 @@
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { stringify } from 'yaml';
 import { loadFederationData, type FederationData } from '../../actors/federation-data.js';
 import { runFederation, type LearningStack } from '../../actors/federation.js';
 import type { LogitEncoding } from '../../core/protocol/codec.js';
@@ -22,9 +21,8 @@ import {
   type BaselineContext,
   type MethodScores,
 } from './baselines.js';
-import { measureCommunication, type Communication } from './communication.js';
-import type { Score } from './evaluate.js';
-import { LOGIT_ENCODINGS, methodsFor, type MethodKind, type MethodRun, type MethodSpec, type Setting } from './methods.js';
+import { measureCommunication } from './communication.js';
+import { LOGIT_ENCODINGS, methodsFor, type MethodRun, type MethodSpec, type Setting } from './methods.js';
 import { aggregate, renderCsv, renderMarkdown, type ExperimentTable } from './table.js';
 
 export interface ScenarioOverrides {

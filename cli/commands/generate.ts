@@ -39,7 +39,7 @@ const stdio: GenerateOutput = {
 };
 
 /** A wrong flag or path, reported as a usage error (exit 2). */
-export class UsageError extends Error {}
+class UsageError extends Error {}
 
 /** The checkpoint's own tokenizer when none is given: tokenizer.json in a Hugging Face folder, tokenizer.bin beside a llama2.c file. */
 function tokenizerPath(options: GenerateOptions): string {

@@ -7,7 +7,7 @@
  */
 
 /** 32-bit FNV-1a over the symbols of `buf[0, length)`, seeded with the length. */
-export function hashSymbols(buf: Int32Array, length: number): number {
+function hashSymbols(buf: Int32Array, length: number): number {
   let h = (0x811c9dc5 ^ length) >>> 0;
   for (let i = 0; i < length; i++) {
     h ^= buf[i] as number;

@@ -24,7 +24,7 @@ import { adapterChangingStates, leafStateName, type Role } from './states.js';
 import type { ProfileSource } from './stragglers.js';
 
 /** What a factory hands back so that its actor can be persisted and resumed. */
-export interface ActorParts {
+interface ActorParts {
   actor: AnyActor;
   /** Actor-side state outside the machine (plain data, copied). */
   local(): Record<string, unknown>;

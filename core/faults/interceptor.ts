@@ -33,7 +33,7 @@ export interface FaultEventSink {
 }
 
 /** What the interceptor needs to know about actors: the fault controller answers. */
-export interface ActorStatus {
+interface ActorStatus {
   /** Current state and round of an actor, if it has been seen. */
   stateOf(actor: string): { state: string; round: number } | undefined;
   online(actor: string): boolean;
@@ -78,7 +78,7 @@ interface Held {
 const BROADCAST_SENDER = 'server';
 
 /** `fedmkt.<run>.r<round>.<type>[.<client>]` */
-export function parseSubject(subject: string): { round: number; type: string; sender: string } | null {
+function parseSubject(subject: string): { round: number; type: string; sender: string } | null {
   const parts = subject.split('.');
   if (parts[0] !== 'fedmkt' || parts.length < 4) return null;
   const r = parts[2] ?? '';

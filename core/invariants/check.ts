@@ -26,7 +26,7 @@ import type { TraceEvent } from '../records.js';
 import { checkLiveness } from './liveness.js';
 
 
-export type InvariantName = 'round' | 'quorum' | 'once' | 'kept' | 'validated' | 'known-state' | 'liveness';
+type InvariantName = 'round' | 'quorum' | 'once' | 'kept' | 'validated' | 'known-state' | 'liveness';
 
 export interface Violation {
   invariant: InvariantName;

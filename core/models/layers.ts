@@ -33,8 +33,6 @@ import { alias, readView, uploadBuffer, withKernels } from '../tensor/kernels.js
 import { dropoutMask, dropPositions } from './lora.js';
 import { activationLoops, addressOf, heapF32 } from './simd.js';
 
-export { block, type BlockForward } from './block.js';
-export { keepForBackprop, withBackpropState } from '../tensor/tape.js';
 export * from './attention.js';
 export { causalSelfAttentionJs } from './attention-kernel.js';
 export { gelu, layerNorm, rmsNorm, swiglu } from './norms.js';

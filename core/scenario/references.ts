@@ -22,7 +22,7 @@ type Doc = Record<string, unknown>;
 const asDoc = (value: unknown): Doc | undefined => (value !== null && typeof value === 'object' && !Array.isArray(value) ? (value as Doc) : undefined);
 
 /** Null for a preset or a bigram model; else why `createModel` would refuse the name. */
-export function modelNameProblem(name: string): string | null {
+function modelNameProblem(name: string): string | null {
   if (name in MODEL_PRESETS) return null;
   try {
     if (parseBigramSpec(name)) return null;

@@ -17,7 +17,7 @@ export function tinyLogits(tokenizer = 'test'): PublicLogits {
 }
 
 /** One invocation of a fake work actor: what it was given and when it ran (virtual ms). */
-export interface WorkCall {
+interface WorkCall {
   name: string;
   input: any;
   start: number;
@@ -26,7 +26,7 @@ export interface WorkCall {
 }
 
 /** A resting state the actor was seen in, deduplicated on (round, state). */
-export interface TraceEntry {
+interface TraceEntry {
   t: number;
   round: number;
   state: string;
