@@ -9,6 +9,7 @@ import { resolve } from 'node:path';
 import { datasetProblem } from '../data/tasks/registry.js';
 import { parseBigramSpec } from '../models/bigram.js';
 import { MODEL_PRESETS } from '../models/config.js';
+import { traceProblem } from '../population/traces.js';
 import { unknownName } from '../suggest.js';
 import { isTokenizerPath, tokenizerSourceProblem } from '../tokenizers/registry.js';
 
@@ -67,6 +68,7 @@ export function referenceProblems(document: unknown, filesHere = true): Referenc
       const client = asDoc(c);
       if (client) out.push(...partyProblems(client, ['clients', i], filesHere));
     });
+  out.push(...populationProblems(asDoc(doc['population']), filesHere));
   const task = asDoc(doc['task']) ?? {};
   const name = task['name'] ?? 'builtin';
   const path = task['path'];
@@ -78,6 +80,26 @@ export function referenceProblems(document: unknown, filesHere = true): Referenc
   if (filesHere && typeof traceFile === 'string') {
     const why = fileProblem(traceFile);
     if (why) out.push({ path: ['faults', 'stragglers', 'traceFile'], message: why });
+  }
+  return out;
+}
+
+/** A population's templates, and its trace files (there, and readable as traces). */
+function populationProblems(population: Doc | undefined, filesHere: boolean): ReferenceProblem[] {
+  if (!population) return [];
+  const out: ReferenceProblem[] = [];
+  const templates = population['clients'];
+  if (Array.isArray(templates))
+    templates.forEach((c, i) => {
+      const template = asDoc(c);
+      if (template) out.push(...partyProblems(template, ['population', 'clients', i], filesHere));
+    });
+  if (!filesHere) return out;
+  for (const [field, kind] of [['availability', 'availability'], ['capacity', 'capacity']] as const) {
+    const file = asDoc(population[field])?.['trace'];
+    if (typeof file !== 'string' || file === '') continue;
+    const why = fileProblem(file) ?? traceProblem(file, kind);
+    if (why) out.push({ path: ['population', field, 'trace'], message: why });
   }
   return out;
 }

@@ -1,58 +1,8 @@
 import { z } from 'zod';
-import { ModelFieldSchema } from '../models/pretrained/open.js';
 import { TokenizerFieldSchema } from '../tokenizers/registry.js';
 import { checkFaultRefs, DEFAULT_FAULTS, FaultsSchema } from '../faults/schema.js';
-
-const actorId = z.string().regex(/^[A-Za-z][A-Za-z0-9_-]{0,31}$/, 'expected an id of letters, digits, _ or - (starting with a letter)');
-const positiveInt = z.number({ error: 'expected a positive integer' }).int('expected a positive integer').positive('expected a positive integer');
-const ms = z.number({ error: 'expected milliseconds (a number >= 0)' }).nonnegative('expected milliseconds (a number >= 0)');
-
-/** How long work takes on this actor, in virtual time (local runs only). */
-const ProfileSchema = z
-  .object({
-    /** One training sample, forward and backward. Inference costs a third of it. */
-    msPerTrainSample: ms.default(20),
-    /** Aligning one public sample's tokens (MinED + DTW). */
-    msPerAlignSample: ms.default(1),
-    /** Uplink bandwidth in megabits per second. */
-    bandwidthMbps: z.number().positive().default(100),
-    /** One-way network latency. */
-    latencyMs: ms.default(20),
-  })
-  .strict();
-
-const TrainingSchema = z
-  .object({
-    /** Step 1 (clients): epochs over private data per round. */
-    privateEpochs: z.number().int().nonnegative().default(1),
-    /** Steps 4 and 8: epochs of distillation over the public set per round. */
-    distillEpochs: z.number().int().nonnegative().default(1),
-    learningRate: z.number().positive().default(3e-3),
-    batchSize: positiveInt.default(8),
-  })
-  .strict();
-
-/**
- * A preset name, an architecture spec, a pretrained `{ checkpoint: PATH }` (read when parsed), or
- * null: no learning, the protocol alone (core/models/protocol-only.ts).
- */
-const modelField = z.union([ModelFieldSchema, z.null()]);
-
-/**
- * Full-weight pretraining of the base model before the run, on the built-in general corpus
- * (language, templates and `factFraction` of the task's facts). Cached on disk by content.
- */
-const PretrainSchema = z
-  .object({
-    /** `builtin`, or a text file (one document per paragraph) or JSONL file (a `text` field per line). */
-    corpus: z.string().min(1).default('builtin'),
-    /** Built-in corpus only: share of the task's facts it states. */
-    factFraction: z.number().min(0).max(1).default(0.5),
-    epochs: z.number().int().positive().default(20),
-    learningRate: z.number().positive().default(3e-3),
-    batchSize: positiveInt.default(16),
-  })
-  .strict();
+import { perRoundOf, PopulationSchema, SelectionSchema } from './population-schema.js';
+import { actorId, modelField, ms, positiveInt, PretrainSchema, ProfileSchema, TrainingSchema } from './party-schema.js';
 
 const ServerSchema = z
   .object({
@@ -172,7 +122,11 @@ export const ScenarioSchema = z
     task: TaskSchema.default(TaskSchema.parse({})),
     protocol: ProtocolSchema.default(ProtocolSchema.parse({})),
     server: ServerSchema,
-    clients: z.array(ClientSchema).min(1, 'expected at least one client'),
+    /** The clients, listed; or a `population` to draw them from. */
+    clients: z.array(ClientSchema).default([]),
+    population: PopulationSchema.optional(),
+    /** Which of the population take part in each round (default: all). */
+    selection: SelectionSchema.optional(),
     /** Injected faults (docs/faults.md); none by default. */
     faults: FaultsSchema.default(DEFAULT_FAULTS),
   })
@@ -186,23 +140,41 @@ export const ScenarioSchema = z
         ctx.addIssue({ code: 'custom', path: ['clients', i, 'id'], message: `duplicate client id "${c.id}" (also clients[${first}])` });
       seen.set(c.id, i);
     });
-    const nulls = [s.server, ...s.clients].filter((p) => p.model === null).length;
-    if (nulls > 0 && nulls <= s.clients.length)
-      ctx.addIssue({
-        code: 'custom',
-        path: s.server.model === null ? ['clients', s.clients.findIndex((c) => c.model !== null), 'model'] : ['server', 'model'],
-        message: 'model: null (the protocol alone, no learning) must be every party\'s model or none\'s',
-      });
-    const q = s.protocol.awaitSLMLogits.quorum;
-    if (s.clients.length > 0 && q >= 1 && (!Number.isInteger(q) || q > s.clients.length))
-      ctx.addIssue({
-        code: 'custom',
-        path: ['protocol', 'awaitSLMLogits', 'quorum'],
-        message: `expected a fraction below 1 or a whole count of at most ${s.clients.length} clients, got ${q}`,
-      });
+    checkParties(s, ctx);
   });
 
-export type Scenario = z.infer<typeof ScenarioSchema>;
+type ParsedScenario = z.infer<typeof ScenarioSchema>;
+
+/** Clients listed or a population (not both), every party's model null or none's, a quorum the round can reach. */
+function checkParties(s: ParsedScenario, ctx: z.core.$RefinementCtx<ParsedScenario>): void {
+  const { population, selection } = s;
+  if (population && s.clients.length > 0)
+    ctx.addIssue({ code: 'custom', path: ['population'], message: 'expected clients listed or a population, not both' });
+  if (!population && s.clients.length === 0) ctx.addIssue({ code: 'custom', path: ['clients'], message: 'expected at least one client (or a population)' });
+  if (selection && !population) ctx.addIssue({ code: 'custom', path: ['selection'], message: 'selection chooses among a population: add population (or drop selection)' });
+  if (selection && (selection.perRound === undefined) === (selection.fraction === undefined))
+    ctx.addIssue({ code: 'custom', path: ['selection'], message: 'expected one of perRound or fraction' });
+  if (population && selection?.perRound !== undefined && selection.perRound > population.count)
+    ctx.addIssue({ code: 'custom', path: ['selection', 'perRound'], message: `expected at most population.count (${population.count}), got ${selection.perRound}` });
+  const parties = population ? population.clients.map((c, i) => ({ model: c.model, path: ['population', 'clients', i, 'model'] })) : s.clients.map((c, i) => ({ model: c.model, path: ['clients', i, 'model'] }));
+  const nulls = parties.filter((p) => p.model === null).length + (s.server.model === null ? 1 : 0);
+  if (nulls > 0 && nulls <= parties.length)
+    ctx.addIssue({
+      code: 'custom',
+      path: s.server.model === null ? parties.find((p) => p.model !== null)!.path : ['server', 'model'],
+      message: 'model: null (the protocol alone, no learning) must be every party\'s model or none\'s',
+    });
+  const perRound = population ? perRoundOf(population, selection) : s.clients.length;
+  const q = s.protocol.awaitSLMLogits.quorum;
+  if (perRound > 0 && q >= 1 && (!Number.isInteger(q) || q > perRound))
+    ctx.addIssue({
+      code: 'custom',
+      path: ['protocol', 'awaitSLMLogits', 'quorum'],
+      message: `expected a fraction below 1 or a whole count of at most ${perRound} ${population ? 'uploads per round' : 'clients'}, got ${q}`,
+    });
+}
+
+export type Scenario = ParsedScenario;
 export type ClientConfig = z.infer<typeof ClientSchema>;
 export type ServerConfig = z.infer<typeof ServerSchema>;
 export type Profile = z.infer<typeof ProfileSchema>;
@@ -226,7 +198,8 @@ export function neverEndsAfterMs(scenario: Scenario): number {
 /** Uploads the server needs to proceed at its deadline. */
 export function quorumCount(scenario: Scenario): number {
   const q = scenario.protocol.awaitSLMLogits.quorum;
-  return q >= 1 ? q : Math.max(1, Math.ceil(q * scenario.clients.length));
+  const perRound = scenario.population ? perRoundOf(scenario.population, scenario.selection) : scenario.clients.length;
+  return q >= 1 ? q : Math.max(1, Math.ceil(q * perRound));
 }
 
 /** Rounds within which a late upload still counts (0: late uploads are dropped). */
