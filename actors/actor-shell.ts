@@ -37,6 +37,8 @@ export interface ActorDeps {
   resume?: ActorResume;
   /** What a restart makes of the persisted snapshot (default: nothing); a planted bug may forget part of it. */
   onRestore?: (snapshot: unknown) => unknown;
+  /** Tells this life of the actor from earlier ones in message ids (a population's client: `@<round>`). */
+  life?: string;
 }
 
 /** What an actor persists besides its machine snapshot and adapter. */
@@ -74,6 +76,7 @@ export class ActorShell {
       logitEncoding: deps.scenario.protocol.logitEncoding,
       ...(saved ? { resume: saved.endpoint } : {}),
       ...(deps.resume ? { usedSequence: deps.resume.usedSequence } : {}),
+      ...(deps.life ? { life: deps.life } : {}),
     });
     this.meter = new RoundMeter(id, role, clock, this.endpoint, saved?.meter);
     this.work = faultAwareWork(id, clock, profile, recorder, deps.computeQueue, hooks);

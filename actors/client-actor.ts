@@ -5,7 +5,7 @@ import { createActor, fromPromise, type Actor } from 'xstate';
 import { actorClock } from '../core/clock/clock.js';
 import type { ClientLearner } from '../core/learning/client-learner.js';
 import type { Envelope } from '../core/protocol/messages.js';
-import { clientInbox } from '../core/protocol/subjects.js';
+import { clientInbox, populationClientInbox } from '../core/protocol/subjects.js';
 import type { ClientConfig } from '../core/scenario/schema.js';
 import { clientMachine, type ClientEvent, type ClientWork } from '../machines/client.js';
 import { ActorShell, type ActorDeps } from './actor-shell.js';
@@ -17,6 +17,8 @@ export interface ClientActorDeps extends ActorDeps {
   learner: ClientLearner;
   /** The machine to run (default: the client machine); a variant for testing the checkers with planted bugs. */
   machine?: typeof clientMachine;
+  /** A population's client: the round its actor lives for, and whether its accuracy is measured after it. */
+  population?: { round: number; evaluate: boolean };
 }
 
 /** The machine's work plus its receipt of the finish (an action, sent while the client goes on). */
@@ -47,7 +49,7 @@ function withWork(machine: typeof clientMachine): typeof clientMachine {
 export function createClientActor(deps: ClientActorDeps): Actor<typeof clientMachine> {
   const { scenario, config, learner, clock, recorder } = deps;
   const id = config.id;
-  const shell = new ActorShell(id, 'client', config.profile, deps);
+  const shell = new ActorShell(id, 'client', config.profile, deps.population ? { ...deps, life: `@${deps.population.round}` } : deps);
   const { endpoint, meter, work: charged } = shell;
   const nPrivate = learner.data.privateSet.length;
   const nPublic = learner.data.publicSet.length;
@@ -89,6 +91,7 @@ export function createClientActor(deps: ClientActorDeps): Actor<typeof clientMac
       learner.setAdapter(tensors);
     },
     evaluate: async ({ round }) => {
+      if (deps.population?.evaluate === false) return;
       const evaluation = await charged.run('evaluate', round, 'measure', 0, () => learner.evaluate());
       meter.close(round, evaluation, recorder);
       await shell.checkpoint(round);
@@ -99,11 +102,11 @@ export function createClientActor(deps: ClientActorDeps): Actor<typeof clientMac
   const actor = createActor(withWork(deps.machine ?? clientMachine), {
     clock: actorClock(clock, id),
     ...shell.restoredSnapshot,
-    input: clientMachineInput(scenario, id, deps.resume?.afterRound),
+    input: clientMachineInput(scenario, id, deps.resume?.afterRound, deps.population?.round),
   });
   binding.bind(actor, work);
   shell.attach(actor, {
-    inbox: clientInbox(deps.run),
+    inbox: deps.population ? populationClientInbox(deps.run, id) : clientInbox(deps.run),
     toEvent: toClientEvent,
     records: ['accepted', 'ignored', 'deadline'],
     adapter: { get: () => learner.getAdapter(), set: (weights) => learner.setAdapter(weights) },

@@ -25,6 +25,8 @@ export interface EndpointOptions {
   resume?: EndpointState;
   /** Resuming a run: the highest sequence number its ids used; new ids go on after it. */
   usedSequence?: number;
+  /** Told apart from the actor's earlier lives (a population's client, brought up for round r: `@r`): its ids stay unique. */
+  life?: string;
 }
 
 /** What an endpoint persists across a crash. */
@@ -58,9 +60,9 @@ export class ActorEndpoint {
   async send(round: number, body: MessageBody): Promise<void> {
     if (this.closed) return;
     const { run, actor, transport, clock, recorder } = this.options;
-    const envelope: Envelope = { v: PROTOCOL_VERSION, run, round, sender: actor, id: `${actor}:${++this.sequence}`, body };
+    const envelope: Envelope = { v: PROTOCOL_VERSION, run, round, sender: actor, id: `${actor}${this.options.life ?? ''}:${++this.sequence}`, body };
     const bytes = encodeMessage(envelope, { logits: this.options.logitEncoding ?? 'f32' });
-    const subject = messageSubject(run, round, body.type, actor);
+    const subject = messageSubject(run, round, body.type, actor, body.type === 'round-start' ? body.to : undefined);
     this.bytesSent += bytes.byteLength;
     recorder.event({ t: clock.now(), actor, round, kind: 'send', type: body.type, id: envelope.id, subject, bytes: bytes.byteLength });
     await transport.publish(subject, bytes, { sender: actor, messageId: envelope.id });

@@ -37,6 +37,8 @@ export interface FederationData {
   histograms: { private: DomainHistogram[]; public: DomainHistogram };
   /** Where a real task's files were read. */
   source?: TaskSource;
+  /** A population's run: the training examples outside the public set, which its clients' shards are drawn from. */
+  pool?: (TextSample & { domain: string })[];
 }
 
 /** The built-in task's data (synchronous). Real tasks are read from disk: {@link loadFederationData}. */
@@ -112,7 +114,17 @@ function splitTask(scenario: Scenario, built: Task): FederationData {
     public: split.histograms.public,
   };
   const publicSet = split.public.map(toSample);
-  const common = { task: built.name, privateSets, publicSet, domains: split.domains, histograms, ...(built.source ? { source: built.source } : {}) };
+  const inPublic = new Set<unknown>(split.public);
+  const pool = scenario.population ? built.train.filter((e) => !inPublic.has(e)).map((e) => ({ prompt: e.prompt, answer: e.answer, domain: e.domain })) : undefined;
+  const common = {
+    task: built.name,
+    privateSets,
+    publicSet,
+    domains: split.domains,
+    histograms,
+    ...(built.source ? { source: built.source } : {}),
+    ...(pool ? { pool } : {}),
+  };
   const pick = <T>(items: readonly T[]): T[] => Random.stream(scenario.seed, 'test-subset').shuffle(items).slice(0, task.testSamples);
   if (built.kind === 'generation') {
     const generationTestSet = pick(built.test).map((t) => ({ prompt: t.prompt, reference: t.reference, domain: t.domain }));

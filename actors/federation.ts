@@ -33,6 +33,9 @@ import type { RunEvent } from '../core/records.js';
 import { RunRecorder } from './run-recorder.js';
 import { actorCheckpoints, recordsBeforeResume, type ResumePoint } from './round-checkpoints.js';
 import { createServerActor } from './server-actor.js';
+import { PopulationHost, PopulationProfiles } from './population-host.js';
+import { PopulationModel, residentScenario } from '../core/population/population.js';
+import type { Spawn } from '../core/faults/controller.js';
 import { linkOfProfile, roundWorkMs, type ComputeQueue } from './work.js';
 
 /** What the learning side must supply to run a scenario: models and token alignment. */
@@ -129,7 +132,11 @@ export async function runFederation(given: Scenario, options: RunOptions): Promi
 
 async function federate(given: Scenario, options: RunOptions, recorder: RunRecorder): Promise<RunResult> {
   const wallStart = process.hrtime.bigint();
-  const scenario = withTraceInlined(given);
+  // A population every client of which takes part in every round runs as the same clients listed.
+  const scenario = residentScenario(withTraceInlined(given));
+  const population = scenario.population ? PopulationModel.of(scenario) : null;
+  if (population && (options.deployment || options.resume))
+    throw new Error('population: a population runs locally, from its start (over NATS and resuming: clients listed)');
   const run = scenario.name;
   if (options.onEvent) recorder.onEvent(options.onEvent);
   const { deployment, resume, outDir } = options;
@@ -148,7 +155,9 @@ async function federate(given: Scenario, options: RunOptions, recorder: RunRecor
   for (const id of local)
     if (id !== 'server' && !clientIds.includes(id)) throw new Error(`unknown party "${id}": the scenario has server, ${clientIds.join(', ')}`);
   const localClients = clientIds.filter((id) => local.has(id));
-  const profiles = straggledProfiles(
+  const profiles = population
+    ? new PopulationProfiles(scenario, population)
+    : straggledProfiles(
     scenario.seed,
     new Map<string, ServerConfig['profile']>([['server', scenario.server.profile], ...scenario.clients.map((c) => [c.id, c.profile] as const)]),
     clientIds,
@@ -182,11 +191,11 @@ async function federate(given: Scenario, options: RunOptions, recorder: RunRecor
   const data = options.data ?? (await loadFederationData(scenario));
   const { learning } = options;
   const tokenizers = new Map<string, Tokenizer>();
-  for (const name of new Set([scenario.server.tokenizer, ...scenario.clients.map((c) => c.tokenizer)]))
-    tokenizers.set(name, await learning.tokenizer(name));
+  const clientTokenizers = [...scenario.clients, ...(scenario.population?.clients ?? [])].map((c) => c.tokenizer);
+  for (const name of new Set([scenario.server.tokenizer, ...clientTokenizers])) tokenizers.set(name, await learning.tokenizer(name));
   const vocabSizes = new Map([...tokenizers].map(([name, t]) => [name, t.vocabSize]));
   const decode: DecodeContext = {
-    knownSenders: new Set(['server', ...scenario.clients.map((c) => c.id)]),
+    knownSenders: population ? { has: (id: string) => id === 'server' || population.indexOf(id) !== null } : new Set(['server', ...clientIds]),
     expectedSamples: data.publicSet.length,
     maxBytes: scenario.protocol.maxMessageBytes,
     vocabSize: (tokenizer: string) => vocabSizes.get(tokenizer),
@@ -196,11 +205,12 @@ async function federate(given: Scenario, options: RunOptions, recorder: RunRecor
   const aligner: TokenAlignment = protocolOnly ? new ProtocolOnlyAlignment() : learning.aligner();
   // Vocabulary mappings, once per direction between the server's and each local client's
   // tokenizer, built or loaded before round 1 rather than inside it.
-  for (const c of scenario.clients) {
-    if (!local.has(c.id) && !local.has('server')) continue;
+  for (const c of [...scenario.clients, ...(scenario.population?.clients.map((t) => ({ ...t, id: '' })) ?? [])]) {
+    const here = population !== null || local.has(c.id);
+    if (!here && !local.has('server')) continue;
     if (c.tokenizer === scenario.server.tokenizer || protocolOnly) continue;
     if (local.has('server')) await aligner.prepare?.(c.tokenizer, scenario.server.tokenizer);
-    if (local.has(c.id)) await aligner.prepare?.(scenario.server.tokenizer, c.tokenizer);
+    if (here) await aligner.prepare?.(scenario.server.tokenizer, c.tokenizer);
   }
   const settings = (party: ServerConfig | ClientConfig): LearnerSettings => ({
     topK: scenario.protocol.topK,
@@ -227,6 +237,46 @@ async function federate(given: Scenario, options: RunOptions, recorder: RunRecor
       : {}),
   });
 
+  /** A client's actor, for the fault controller to spawn (and respawn after a crash). */
+  const clientActor =
+    (config: ClientConfig, learner: ClientLearner, extra: { population?: { round: number; evaluate: boolean } } = {}): Spawn =>
+    (hooks) =>
+      createClientActor({
+        scenario,
+        config,
+        run,
+        learner,
+        transport: transport.view(config.id),
+        clock,
+        recorder,
+        decode,
+        computeQueue: learning.computeQueue,
+        hooks,
+        ...(options.machines?.client ? { machine: options.machines.client } : {}),
+        ...(options.machines?.onRestore ? { onRestore: (s: unknown) => options.machines!.onRestore!(config.id, s) } : {}),
+        ...(extra.population ? { population: extra.population } : checkpointing(config.id, learner.model)),
+      });
+  const host = population
+    ? new PopulationHost({
+        scenario,
+        model: population,
+        controller,
+        clock,
+        recorder,
+        profiles: profiles as PopulationProfiles,
+        pool: data.pool ?? [],
+        learner: async (config, index, privateSet) =>
+          new ClientLearner(
+            await learning.createModel(config, tokenizers.get(config.tokenizer)!, data, scenario.seed + 1 + index, scenario.seed),
+            { privateSet, publicSet: data.publicSet, testSet: data.testSet },
+            aligner,
+            settings(config),
+          ),
+        actor: (config, learner, round, evaluate) => clientActor(config, learner, { population: { round, evaluate } }),
+      })
+    : null;
+  if (host) recorder.event({ t: clock.now(), actor: 'server', round: 0, kind: 'population', ...host.describe() });
+
   const models: { id: string; model: LanguageModel }[] = [];
   if (local.has('server')) {
     const serverModel = await partyModel('server', scenario.server, scenario.seed);
@@ -246,6 +296,7 @@ async function federate(given: Scenario, options: RunOptions, recorder: RunRecor
         ...(options.machines?.server ? { machine: options.machines.server } : {}),
         ...(options.machines?.onRestore ? { onRestore: (s: unknown) => options.machines!.onRestore!('server', s) } : {}),
         ...checkpointing('server', serverModel),
+        ...(host ? { population: { select: (round: number) => host.select(round) } } : {}),
       }),
     );
   }
@@ -260,23 +311,7 @@ async function federate(given: Scenario, options: RunOptions, recorder: RunRecor
       aligner,
       settings(config),
     );
-    controller.add(config.id, 'client', (hooks) =>
-      createClientActor({
-        scenario,
-        config,
-        run,
-        learner,
-        transport: transport.view(config.id),
-        clock,
-        recorder,
-        decode,
-        computeQueue: learning.computeQueue,
-        hooks,
-        ...(options.machines?.client ? { machine: options.machines.client } : {}),
-        ...(options.machines?.onRestore ? { onRestore: (s: unknown) => options.machines!.onRestore!(config.id, s) } : {}),
-        ...checkpointing(config.id, model),
-      }),
-    );
+    controller.add(config.id, 'client', clientActor(config, learner));
   }
 
   // Created server first; started clients first, so they listen before the server's first
@@ -327,11 +362,19 @@ async function federate(given: Scenario, options: RunOptions, recorder: RunRecor
       failures[id] = timedOut ? `still in ${finalStates[id]} after ${(limitMs / 1000).toFixed(0)} virtual s` : `stalled in ${finalStates[id]}: no event left to process`;
   }
   controller.stop();
+  host?.close();
   await transport.close();
   // The invariants read the whole federation's trace: checked where every actor ran.
   // A run stopped early has no end to check, only what it did.
-  const violations =
-    localIds.length === clientIds.length + 1
+  const violations = population
+    ? checkInvariants(recorder.events, {
+        partial: stopped,
+        clients: [],
+        population: true,
+        quorum: quorumCount(scenario),
+        acceptWithinRounds: lateAcceptWithinRounds(scenario),
+      })
+    : localIds.length === clientIds.length + 1
       ? checkInvariants(recorder.events, {
           partial: stopped,
           clients: clientIds,

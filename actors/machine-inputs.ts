@@ -3,6 +3,7 @@
  * policies, used by the actors that run the machines and by the tools that draw them.
  */
 import type { AnyStateMachine } from 'xstate';
+import { perRoundOf } from '../core/scenario/population-schema.js';
 import { ProtocolSchema, lateAcceptWithinRounds, quorumCount, type Scenario } from '../core/scenario/schema.js';
 import { clientMachine, type ClientInput } from '../machines/client.js';
 import { serverMachine, type ServerInput } from '../machines/server.js';
@@ -10,12 +11,14 @@ import { serverMachine, type ServerInput } from '../machines/server.js';
 export type MachineName = 'server' | 'client';
 
 /** `resumeAfterRound`: the run resumes from the checkpoints of this round (0: a fresh run). */
-export function clientMachineInput(scenario: Scenario, id: string, resumeAfterRound = 0): ClientInput {
+/** `selectedRound`: a population's client, taking part in that round only. */
+export function clientMachineInput(scenario: Scenario, id: string, resumeAfterRound = 0, selectedRound?: number): ClientInput {
   const p = scenario.protocol;
   return {
     id,
     totalRounds: scenario.rounds,
     ...(resumeAfterRound > 0 ? { resumeAfterRound } : {}),
+    ...(selectedRound !== undefined ? { selectedRound } : {}),
     policy: {
       llmLogitsDeadlineMs: p.awaitLLMLogits.deadlineMs,
       onMissingLLMLogits: p.awaitLLMLogits.onMissing,
@@ -32,6 +35,7 @@ export function serverMachineInput(scenario: Scenario, resumeAfterRound = 0): Se
     totalRounds: scenario.rounds,
     ...(resumeAfterRound > 0 ? { resumeAfterRound } : {}),
     clients: scenario.clients.map((c) => c.id),
+    ...(scenario.population ? { perRound: perRoundOf(scenario.population, scenario.selection) } : {}),
     policy: {
       uploadDeadlineMs: p.awaitSLMLogits.deadlineMs,
       quorum: quorumCount(scenario),

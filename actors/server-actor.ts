@@ -4,7 +4,7 @@
 import { createActor, fromPromise, type Actor } from 'xstate';
 import { actorClock } from '../core/clock/clock.js';
 import type { ServerLearner } from '../core/learning/server-learner.js';
-import type { Envelope } from '../core/protocol/messages.js';
+import type { ActorId, Envelope } from '../core/protocol/messages.js';
 import { serverInbox } from '../core/protocol/subjects.js';
 import { serverMachine, type ServerEvent, type ServerWork } from '../machines/server.js';
 import { ActorShell, type ActorDeps } from './actor-shell.js';
@@ -15,6 +15,8 @@ export interface ServerActorDeps extends ActorDeps {
   learner: ServerLearner;
   /** The machine to run (default: the server machine); a variant for testing the checkers with planted bugs. */
   machine?: typeof serverMachine;
+  /** A population: chooses each round's clients (and brings their actors up) before they are told. */
+  population?: { select(round: number): Promise<ActorId[]> };
 }
 
 const binding = new WorkBinding<ServerWork>('server');
@@ -46,7 +48,12 @@ export function createServerActor(deps: ServerActorDeps): Actor<typeof serverMac
 
   const work: ServerWork = {
     announceRound: async ({ round, uploadDeadline }) => {
-      await endpoint.send(round, { type: 'round-start', uploadDeadline: clock.now() + uploadDeadline });
+      const due = clock.now() + uploadDeadline;
+      if (!deps.population) return void (await endpoint.send(round, { type: 'round-start', uploadDeadline: due }));
+      const selected = await deps.population.select(round);
+      recorder.event({ t: clock.now(), actor: id, round, kind: 'selection', clients: selected });
+      for (const to of selected) await endpoint.send(round, { type: 'round-start', uploadDeadline: due, to });
+      return { selected };
     },
     alignSLMTokens: async ({ round, uploads }) => {
       const aligned = await charged.run('alignSLMTokens', round, 'align', nPublic * uploads.length, () =>
@@ -106,7 +113,7 @@ export function createServerActor(deps: ServerActorDeps): Actor<typeof serverMac
   shell.attach(actor, {
     inbox: serverInbox(deps.run),
     toEvent: toServerEvent,
-    records: ['accepted', 'ignored', 'deadline', 'quorum'],
+    records: ['accepted', 'ignored', 'deadline', 'quorum', 'stragglers'],
     adapter: { get: () => learner.model.getAdapter(), set: (weights) => learner.model.setAdapter(weights) },
   });
   return actor;

@@ -13,6 +13,10 @@ export type EventKind =
   | 'deadline'
   | 'selected'
   | 'alignment'
+  // Populations: who a round was announced to, whose uploads it did without, and the population itself.
+  | 'selection'
+  | 'stragglers'
+  | 'population'
   // Fault decisions (core/faults): message faults, as each receiver met them...
   | 'drop'
   | 'delay'

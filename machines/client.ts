@@ -35,6 +35,11 @@ export interface ClientInput {
   totalRounds: number;
   /** Resuming a run from the checkpoints of this round: no zero-shot evaluation, wait for the next round. */
   resumeAfterRound?: number;
+  /**
+   * A population's client, selected for this round: its actor lives for that round only (no
+   * zero-shot evaluation, released after the round).
+   */
+  selectedRound?: number;
   policy: ClientPolicy;
 }
 
@@ -133,6 +138,7 @@ export const clientMachine = setup({
     /** The server sends a round's logits and average before it announces the next round or the finish: they are not coming. */
     serverMovedOn: ({ context }) => context.announcedRound > context.round || context.finishRequested,
     resuming: ({ context }) => (context.resumeAfterRound ?? 0) > 0,
+    selectedForOneRound: ({ context }) => context.selectedRound !== undefined,
   },
   actions: {
     startAnnouncedRound: assign(({ context }) => {
@@ -198,8 +204,8 @@ export const clientMachine = setup({
   id: 'client',
   context: ({ input }) => ({
     ...input,
-    round: input.resumeAfterRound ?? 0,
-    announcedRound: input.resumeAfterRound ?? 0,
+    round: input.resumeAfterRound ?? (input.selectedRound ?? 1) - 1,
+    announcedRound: input.resumeAfterRound ?? (input.selectedRound ?? 1) - 1,
     finishRequested: false,
     ownLogits: null,
     llmLogits: null,
@@ -232,7 +238,7 @@ export const clientMachine = setup({
   states: {
     /** A fresh run measures the zero-shot SLM first; a resumed one waits for its next round. */
     start: {
-      always: [{ guard: 'resuming', target: 'waitForRound' }, { target: 'evaluateZeroShot' }],
+      always: [{ guard: 'resuming', target: 'waitForRound' }, { guard: 'selectedForOneRound', target: 'waitForRound' }, { target: 'evaluateZeroShot' }],
     },
     evaluateZeroShot: {
       invoke: {
@@ -391,12 +397,15 @@ export const clientMachine = setup({
         input: ({ context }) => ({ round: context.round }),
         onDone: [
           { guard: 'finishRequested', target: 'done' },
+          { guard: 'selectedForOneRound', target: 'released' },
           { guard: 'newerRoundAnnounced', target: 'round', actions: 'startAnnouncedRound' },
           { target: 'waitForRound' },
         ],
         onError: { target: 'failed', actions: failWith('evaluate') },
       },
     },
+    /** A population's client has taken part in its round: its actor goes, its compact state stays with the run. */
+    released: { type: 'final' },
     done: { type: 'final' },
     failed: { type: 'final' },
   },

@@ -40,7 +40,7 @@ export interface FinishAckEvent extends MessageEvent {
 }
 
 /** Why a message changed nothing. */
-export type IgnoreReason = 'late' | 'future' | 'duplicate' | 'unknown-sender' | 'unexpected';
+export type IgnoreReason = 'late' | 'future' | 'duplicate' | 'unknown-sender' | 'unexpected' | 'not-selected';
 
 /** Emitted by machines for the event log and the invariant checker. */
 export type ProtocolRecord =
@@ -48,7 +48,9 @@ export type ProtocolRecord =
   | { type: 'ignored'; round: number; messageId: string; sender: ActorId; message: string; reason: IgnoreReason; atRound: number }
   | { type: 'quorum'; round: number; accepted: number; needed: number; outcome: 'proceed' | 'skip-round' | 'abort' }
   | { type: 'deadline'; round: number; state: string; action: string; missing?: ActorId[] }
-  | { type: 'selected'; round: number; teachers: string[] };
+  | { type: 'selected'; round: number; teachers: string[] }
+  /** A population's round went on without these announced clients' uploads. */
+  | { type: 'stragglers'; round: number; clients: ActorId[] };
 
 /** The message name used in records, from an event type. */
 export function messageName(type: string): string {

@@ -36,7 +36,13 @@ export interface ServerInput {
   totalRounds: number;
   /** Resuming a run from the checkpoints of this round: no zero-shot evaluation, the next round opens first. */
   resumeAfterRound?: number;
+  /** Listed clients: every round is announced to all of them, and each acknowledges the finish. Empty for a population. */
   clients: ActorId[];
+  /**
+   * A population: the uploads awaited per round (of those announced, the rest are stragglers).
+   * Absent: every announced client's upload.
+   */
+  perRound?: number;
   policy: ServerPolicy;
 }
 
@@ -53,6 +59,8 @@ interface AdapterUpload {
 
 export interface ServerContext extends ServerInput {
   round: number;
+  /** The clients the open round was announced to (listed clients: all of them). */
+  selected: ActorId[];
   /** Accepted step-2 uploads of the open round, by client. */
   uploads: Record<ActorId, Upload>;
   /** Step 3 output: each upload aligned to the LLM's tokenisation, in `clients` order. */
@@ -77,8 +85,8 @@ type SlmTeacher = { client: ActorId; teacher: AlignedTeacher };
 
 /** The server's work, one function per invoked step: what the actor layer supplies (actors/server-actor.ts). */
 export interface ServerWork {
-  /** Tell every client that round r is open and when uploads are due. */
-  announceRound(input: WorkInput & { uploadDeadline: number }): Promise<void>;
+  /** Tell the round's clients that round r is open and when uploads are due; a population's are chosen here. */
+  announceRound(input: WorkInput & { uploadDeadline: number }): Promise<{ selected: ActorId[] } | void>;
   /** Step 3: align each SLM's tokens to the LLM's. */
   alignSLMTokens(input: WorkInput & { uploads: { client: ActorId; logits: PublicLogits }[] }): Promise<{ teachers: SlmTeacher[] }>;
   /** Step 4: DualMinCE over {LLM itself, aligned SLMs}, then distillation into the LLM. */
@@ -125,18 +133,20 @@ export const serverMachine = setup({
     finishRetry: ({ context }) => context.policy.finishRetryMs,
   },
   guards: {
-    allUploadsIn: ({ context }) => Object.keys(context.uploads).length === context.clients.length,
+    allUploadsIn: ({ context }) => Object.keys(context.uploads).length >= uploadsAwaited(context),
     /** Staleness policy: an earlier round's upload within the bound, from a client with no upload in this round yet. */
     acceptableLateUpload: ({ context, event }) => event.type === 'SLM_LOGITS' && isAcceptableLate(context, event),
     quorumMet: ({ context }) => Object.keys(context.uploads).length >= context.policy.quorum,
     skipOnQuorumLost: ({ context }) => context.policy.onQuorumLost === 'skip-round',
     llmFrozen: ({ context }) => context.policy.llmFrozen,
     fedAvgEnabled: ({ context }) => context.policy.fedAvg,
-    allAdaptersIn: ({ context }) => Object.keys(context.adapters).length === context.clients.length,
+    allAdaptersIn: ({ context }) =>
+      Object.keys(context.adapters).length >= (context.perRound === undefined ? context.clients.length : Object.keys(context.uploads).length),
     adapterCollectionOpen: ({ context }) => context.policy.fedAvg && !context.adaptersClosed,
     anyAdapters: ({ context }) => Object.keys(context.adapters).length > 0,
     moreRounds: ({ context }) => context.round < context.totalRounds,
     resuming: ({ context }) => (context.resumeAfterRound ?? 0) > 0,
+    /** A population's clients leave after their round: only listed clients acknowledge the finish. */
     allFinishAcked: ({ context }) => context.clients.every((c) => context.finishAcks.includes(c)),
     finishAttemptsLeft: ({ context }) => context.finishAnnouncements < context.policy.finishAttempts,
     /** The run ends aborted (quorum lost under the abort policy), not completed. */
@@ -175,7 +185,7 @@ export const serverMachine = setup({
     /** A client's receipt of the finish: noted once; every copy is recorded. */
     takeFinishAck: enqueueActions(({ context, event, enqueue }) => {
       if (event.type !== 'FINISH_ACK') return;
-      const known = context.clients.includes(event.sender);
+      const known = isMember(context, event.sender);
       if (!known || context.finishAcks.includes(event.sender)) {
         enqueue.emit(ignored(context, event, 'finish-ack', known ? 'duplicate' : 'unknown-sender'));
         return;
@@ -196,6 +206,12 @@ export const serverMachine = setup({
       if (event.type === 'SLM_LOGITS' || event.type === 'ADAPTER')
         enqueue.emit(ignored(context, event, event.type === 'SLM_LOGITS' ? 'slm-logits' : 'adapter', closedReason(context, event)));
     }),
+    /** Over-committed clients whose uploads the round did without. */
+    noteStragglers: enqueueActions(({ context, enqueue }) => {
+      if (context.perRound === undefined) return;
+      const stragglers = context.selected.filter((c) => !(c in context.uploads));
+      if (stragglers.length > 0) enqueue.emit({ type: 'stragglers', round: context.round, clients: stragglers });
+    }),
     openNextRound: assign(({ context }) => ({
       round: context.round + 1,
       uploads: {},
@@ -210,6 +226,7 @@ export const serverMachine = setup({
   context: ({ input }) => ({
     ...input,
     round: input.resumeAfterRound ?? 0,
+    selected: input.clients,
     uploads: {},
     slmTeachers: [],
     llmLogits: null,
@@ -256,11 +273,12 @@ export const serverMachine = setup({
             id: 'announceRound',
             src: 'announceRound',
             input: ({ context }) => ({ round: context.round, uploadDeadline: context.policy.uploadDeadlineMs }),
-            onDone: 'awaitSLMLogits',
+            onDone: { target: 'awaitSLMLogits', actions: assign({ selected: ({ context, event }) => event.output?.selected ?? context.clients }) },
             onError: { target: '#server.failed', actions: failWith('announceRound') },
           },
         },
         awaitSLMLogits: {
+          exit: 'noteStragglers',
           on: { SLM_LOGITS: [{ guard: 'acceptableLateUpload', actions: 'takeLateUpload' }, { actions: 'takeUpload' }] },
           always: { guard: 'allUploadsIn', target: 'alignSLMTokens' },
           after: {
@@ -298,7 +316,7 @@ export const serverMachine = setup({
             src: 'alignSLMTokens',
             input: ({ context }) => ({
               round: context.round,
-              uploads: context.clients.filter((c) => c in context.uploads).map((c) => ({ client: c, logits: context.uploads[c]!.logits })),
+              uploads: uploadOrder(context).map((c) => ({ client: c, logits: context.uploads[c]!.logits })),
             }),
             onDone: { target: 'distillFromSLMs', actions: assign({ slmTeachers: ({ event }) => event.output.teachers }) },
             onError: { target: '#server.failed', actions: failWith('alignSLMTokens') },
@@ -354,7 +372,9 @@ export const serverMachine = setup({
                 src: 'averageAdapters',
                 input: ({ context }) => ({
                   round: context.round,
-                  adapters: context.clients.filter((c) => c in context.adapters).map((c) => ({ client: c, upload: context.adapters[c]! })),
+                  adapters: (context.perRound === undefined ? context.clients : Object.keys(context.adapters))
+                    .filter((c) => c in context.adapters)
+                    .map((c) => ({ client: c, upload: context.adapters[c]! })),
                 }),
                 onDone: 'averaged',
                 onError: { target: '#server.failed', actions: failWith('averageAdapters') },
@@ -419,16 +439,36 @@ export const serverMachine = setup({
   },
 });
 
+/** A listed client, or any sender in a population run (the endpoint rejects senders outside the population). */
+function isMember(context: ServerContext, sender: ActorId): boolean {
+  return context.perRound !== undefined || context.clients.includes(sender);
+}
+
+/** Uploads that close the collection: every listed client's, or a population's `perRound` (fewer when fewer were reachable). */
+function uploadsAwaited(context: ServerContext): number {
+  return context.perRound === undefined ? context.clients.length : Math.min(context.perRound, context.selected.length);
+}
+
+/** Uploads in announcement order (late ones the staleness policy took, after). */
+function uploadOrder(context: ServerContext): ActorId[] {
+  if (context.perRound === undefined) return context.clients.filter((c) => c in context.uploads);
+  const announced = context.selected.filter((c) => c in context.uploads);
+  return announced.length === Object.keys(context.uploads).length ? announced : [...announced, ...Object.keys(context.uploads).filter((c) => !context.selected.includes(c))];
+}
+
 function rejectReason(context: ServerContext, event: SlmLogitsEvent | AdapterEvent, alreadyHave: boolean): IgnoreReason | null {
-  if (!context.clients.includes(event.sender)) return 'unknown-sender';
+  if (!isMember(context, event.sender)) return 'unknown-sender';
   if (event.round < context.round) return 'late';
   if (event.round > context.round) return 'future';
-  return alreadyHave ? 'duplicate' : null;
+  if (alreadyHave) return 'duplicate';
+  // Adapters come from the clients whose logits were taken, late ones included.
+  const took = event.type === 'ADAPTER' ? event.sender in context.uploads : context.selected.includes(event.sender);
+  return context.perRound !== undefined && !took ? 'not-selected' : null;
 }
 
 function isAcceptableLate(context: ServerContext, event: SlmLogitsEvent): boolean {
   const k = context.round - event.round;
-  return k > 0 && k <= (context.policy.lateAcceptWithinRounds ?? 0) && context.clients.includes(event.sender) && !(event.sender in context.uploads);
+  return k > 0 && k <= (context.policy.lateAcceptWithinRounds ?? 0) && isMember(context, event.sender) && !(event.sender in context.uploads);
 }
 
 /** Accepted toward the open round (`round`); `msgRound` is the round the upload was made for. */
@@ -445,7 +485,7 @@ function lateAccepted(context: ServerContext, event: SlmLogitsEvent): ProtocolRe
 }
 
 function closedReason(context: ServerContext, event: SlmLogitsEvent | AdapterEvent): IgnoreReason {
-  if (!context.clients.includes(event.sender)) return 'unknown-sender';
+  if (!isMember(context, event.sender)) return 'unknown-sender';
   if (event.round > context.round) return 'future';
   if (event.round < context.round) return 'late';
   // Same round, but collection has closed (deadline passed or everyone was in).

@@ -84,7 +84,8 @@ function lexGreater(a: readonly number[], b: readonly number[]): boolean {
 
 function resolveSizes(n: number, options: SplitOptions): SplitSizes {
   const { clients } = options;
-  if (!Number.isInteger(clients) || clients < 1) throw new Error(`split: clients must be a positive integer, got ${clients}`);
+  // No private shard at all is a population's split: the public set, its clients' shards drawn later.
+  if (!Number.isInteger(clients) || clients < (options.sizes ? 0 : 1)) throw new Error(`split: clients must be a positive integer, got ${clients}`);
   if (!options.sizes) {
     const part = Math.floor(n / (clients + 1));
     if (part === 0) throw new Error(`split: ${n} examples cannot be cut into ${clients + 1} non-empty equal parts`);

@@ -73,6 +73,8 @@ interface Entry {
   saved: unknown;
   /** The active state nodes last tracked. */
   trackedNodes: unknown;
+  /** A population's client: forgotten once its actor has ended or dropped out (it never rejoins). */
+  transient: boolean;
   /** The snapshot of the last record made, and when. */
   recorded: { snapshot: unknown; at: number } | null;
   /** Entries into each `<round>/<state>` so far (a restarted actor enters its state again). */
@@ -110,8 +112,9 @@ export class FaultController {
     this.persisting = faultsRestartActors(options.faults) || (options.space?.kinds.has('crash') ?? false) || (options.space?.kinds.has('dropout') ?? false);
   }
 
-  add(id: string, role: Role, spawn: Spawn): void {
+  add(id: string, role: Role, spawn: Spawn, options: { transient?: boolean } = {}): void {
     this.entries.set(id, {
+      transient: options.transient ?? false,
       id,
       role,
       spawn,
@@ -141,6 +144,23 @@ export class FaultController {
   start(order: readonly string[]): void {
     for (const id of order) this.entry(id).current?.actor.start();
     for (const id of order) this.track(this.entry(id));
+  }
+
+  /** Whether the actor is known (a population's client: while it takes part). */
+  has(id: string): boolean {
+    return this.entries.has(id);
+  }
+
+  /** Live actors (a population's clients come and go). */
+  get size(): number {
+    return this.entries.size;
+  }
+
+  /** A population's client goes offline now (its availability says so): a dropout that never rejoins. */
+  async goOffline(id: string, cause: string): Promise<void> {
+    const entry = this.entries.get(id);
+    if (!entry?.current) return;
+    await this.goDown(entry, 'dropout', { cause, rejoinRound: null });
   }
 
   /** The current incarnation's actor (undefined while offline). */
@@ -212,7 +232,7 @@ export class FaultController {
     entry.activeNodes = new Set();
     entry.trackedNodes = undefined;
     this.active++;
-    const finished = () => this.release(inc);
+    const finished = () => this.release(inc, entry);
     actor.subscribe({
       next: () => {
         // On disk the record follows every change (a folder a person can look at); in memory it
@@ -225,10 +245,11 @@ export class FaultController {
     return inc;
   }
 
-  private release(inc: Incarnation): void {
+  private release(inc: Incarnation, entry?: Entry): void {
     if (!inc.counted) return;
     inc.counted = false;
     this.active--;
+    if (entry?.transient && entry.current === inc) this.entries.delete(entry.id);
   }
 
   /**
@@ -394,6 +415,7 @@ export class FaultController {
     this.release(inc);
     inc.actor.stop();
     entry.current = undefined;
+    if (entry.transient && kind === 'dropout') this.entries.delete(entry.id);
     await inc.life.kill();
     return true;
   }

@@ -17,6 +17,9 @@
  *                entered ends in a round-ending state (`roundEnd`, `waitForRound`, ...), and
  *                the run ends with each actor in `done` or `failed`, or down after a recorded
  *                crash or dropout it never came back from.
+ *  selected      In a population run, a client takes part only in rounds it was announced: it
+ *                never works on another round, and the server never counts an upload made for a
+ *                round the client was not selected for.
  *  liveness      Every client up at the server's end ends, done or failed for a stated reason,
  *                within its bound of the server's end; a healthy client never ends failed
  *                (core/invariants/liveness.ts).
@@ -26,7 +29,7 @@ import type { TraceEvent } from '../records.js';
 import { checkLiveness } from './liveness.js';
 
 
-type InvariantName = 'round' | 'quorum' | 'once' | 'kept' | 'validated' | 'known-state' | 'liveness';
+type InvariantName = 'round' | 'quorum' | 'once' | 'kept' | 'validated' | 'known-state' | 'selected' | 'liveness';
 
 export interface Violation {
   invariant: InvariantName;
@@ -45,16 +48,24 @@ export interface InvariantOptions {
   acceptWithinRounds: number;
   /** Per client: how long after the server's end it may take to end (liveness); unbounded when absent. */
   endWithinMs?: Readonly<Record<string, number>>;
+  /** A population run: every actor but the server is a client (named as it takes part), and `selection` records say who may take part when. */
+  population?: boolean;
   /** The trace is a run's beginning only (an explorer stopped it): check what it did, not how it ended. */
   partial?: boolean;
 }
 
 const UPLOADS = new Set(['slm-logits', 'adapter']);
+/** Where a round ends that its actor dropped out of for good. */
+const GONE = '(dropped out)';
 const RECORD_FIELDS = new Set(['t', 'actor', 'round', 'kind', 'self']);
 
 export function checkInvariants(events: readonly TraceEvent[], options: InvariantOptions): Violation[] {
   const violations: Violation[] = [];
   const roles = new Map<string, Role>([['server', 'server'], ...options.clients.map((c) => [c, 'client'] as const)]);
+  // A population names its clients as they take part: any other actor is one.
+  const roleOf = (actor: string): Role | undefined => roles.get(actor) ?? (options.population && actor !== 'server' ? 'client' : undefined);
+  /** Each round's announced clients (population runs: `selection` records). */
+  const selections = new Map<number, Set<string>>();
   const at = (line: number) => events[line - 1] as TraceEvent;
   const fail = (invariant: InvariantName, message: string, lines: number[]) =>
     violations.push({ invariant, message, lines, events: lines.map(at) });
@@ -73,9 +84,10 @@ export function checkInvariants(events: readonly TraceEvent[], options: Invarian
     const line = i + 1;
     switch (e.kind) {
       case 'state': {
-        const role = roles.get(e.actor);
+        const role = roleOf(e.actor);
         if (!role) return;
         const state = String(e.state);
+        if (role === 'client' && state === 'trainPrivate') notSelected(e.actor, e.round, `${e.actor} worked on round ${e.round}`, line);
         if (!statesOf(role).includes(state)) fail('known-state', `${e.actor} is in "${state}", not a state of the ${role} machine`, [line]);
         current.set(e.actor, { round: e.round, state, line });
         entered.set(`${e.actor}/${e.round}/${state}`, line);
@@ -92,7 +104,8 @@ export function checkInvariants(events: readonly TraceEvent[], options: Invarian
         const rounds = lastInRound.get(e.actor);
         if (rounds && typeof e.state === 'string' && e.state !== '') {
           for (const r of [...rounds.keys()]) if (r > e.round) rounds.delete(r);
-          rounds.set(e.round, { state: e.state, line });
+          // A dropout for good ends its round there (a population's client may take part again later, in a new life).
+          rounds.set(e.round, { state: e.kind === 'dropout' && e.rejoinRound === null ? GONE : e.state, line });
         }
         const since = entered.get(`${e.actor}/${e.round}/${String(e.state)}`);
         if (e.asEntered === true && e.actor === 'server' && since !== undefined) {
@@ -102,6 +115,9 @@ export function checkInvariants(events: readonly TraceEvent[], options: Invarian
       }
       case 'quorum':
         if (e.actor === 'server') gaveUp(e, line);
+        return;
+      case 'selection':
+        if (e.actor === 'server') selections.set(e.round, new Set(e.clients as string[]));
         return;
       case 'restart':
       case 'rejoin':
@@ -136,6 +152,7 @@ export function checkInvariants(events: readonly TraceEvent[], options: Invarian
     const msgRound = delivery?.msgRound ?? (typeof e.msgRound === 'number' ? e.msgRound : e.round);
     const where = current.get(e.actor);
     const lines = (delivery ? [delivery.line] : []).concat(where ? [where.line] : [], [line]).sort((a, b) => a - b);
+    if (e.actor === 'server' && message === 'slm-logits') notSelected(sender, msgRound, `server counted ${sender}'s upload ${id} of round ${msgRound}`, line);
     if (e.actor === 'server' && UPLOADS.has(message)) {
       const serverRound = where?.round ?? 0;
       if (e.round !== serverRound) {
@@ -162,11 +179,16 @@ export function checkInvariants(events: readonly TraceEvent[], options: Invarian
       }
       return;
     }
-    if (roles.get(e.actor) === 'client' && (message === 'llm-logits' || message === 'adapter-average')) {
+    if (roleOf(e.actor) === 'client' && (message === 'llm-logits' || message === 'adapter-average')) {
       const clientRound = where?.round ?? 0;
       const stale = message === 'llm-logits' ? msgRound < clientRound : msgRound !== clientRound;
       if (stale) fail('round', `${e.actor} accepted ${message} ${id} of round ${msgRound} in round ${clientRound}`, lines);
     }
+  }
+
+  function notSelected(client: string, round: number, what: string, line: number): void {
+    const chosen = selections.get(round);
+    if (chosen && !chosen.has(client)) fail('selected', `${what}, though it was not selected for that round`, [line]);
   }
 
   /** Skipping or aborting a round for want of a quorum that was in fact met loses the uploads accepted for it. */
@@ -199,8 +221,8 @@ export function checkInvariants(events: readonly TraceEvent[], options: Invarian
 
   if (options.partial) return violations;
   for (const [actor, rounds] of lastInRound) {
-    const role = roles.get(actor) as Role;
-    const exits = roundExitStates(role);
+    const role = roleOf(actor) as Role;
+    const exits = [...roundExitStates(role), GONE];
     const ordered = [...rounds.entries()].sort((a, b) => a[1].line - b[1].line);
     const final = ordered[ordered.length - 1];
     for (const [round, last] of ordered.slice(0, -1)) {
@@ -211,11 +233,12 @@ export function checkInvariants(events: readonly TraceEvent[], options: Invarian
       const [round, last] = final;
       const downAt = down.get(actor);
       if (downAt !== undefined && downAt >= last.line) continue;
-      if (last.state !== 'done' && last.state !== 'failed')
+      if (last.state !== 'done' && last.state !== 'failed' && !(role === 'client' && last.state === 'released'))
         fail('known-state', `${actor} ended the run in round ${round} in "${last.state}", neither done nor failed nor down after a recorded crash`, [last.line]);
     }
   }
-  for (const finding of checkLiveness(events, options)) fail('liveness', finding.message, finding.lines);
+  const clients = options.population ? [...lastInRound.keys()].filter((a) => a !== 'server') : options.clients;
+  for (const finding of checkLiveness(events, { ...options, clients })) fail('liveness', finding.message, finding.lines);
   return violations;
 }
 

@@ -108,8 +108,8 @@ function drawFigure(figure: Drawn, seed: number, stream: string): number {
  * clients: the same ids, models, profiles and shards, hence the same run.
  */
 export function residentScenario(scenario: Scenario): Scenario {
-  const { population, selection: _selection, ...rest } = scenario;
-  if (!population) return scenario;
+  const { population, selection, ...rest } = scenario;
+  if (!population || !isResident(population, selection)) return scenario;
   const model = PopulationModel.of(scenario);
   const clients = Array.from({ length: population.count }, (_, i) => model.configOf(i));
   const { data } = population;

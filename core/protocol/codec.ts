@@ -225,7 +225,7 @@ function wireBody(scope: MessageScope, body: MessageBody, options: EncodeOptions
       checkTensorShapes(scope, body.tensors);
       return { type: body.type, tensors: body.tensors, contributors: body.contributors };
     case 'round-start':
-      return { type: body.type, uploadDeadline: body.uploadDeadline };
+      return body.to === undefined ? { type: body.type, uploadDeadline: body.uploadDeadline } : { type: body.type, uploadDeadline: body.uploadDeadline, to: body.to };
     case 'finish':
       return body.detail === undefined
         ? { type: body.type, reason: body.reason }

@@ -37,6 +37,8 @@ interface RoundStartBody {
   type: 'round-start';
   /** Virtual or wall ms by which the server wants every upload of this round. */
   uploadDeadline: number;
+  /** A population's round is announced to each selected client by name (listed clients: one broadcast). */
+  to?: ActorId;
 }
 
 export interface SlmLogitsBody {

@@ -7,6 +7,7 @@ import type { ActorId, MessageType } from './messages.js';
  *   fedmkt.<run>.r<round>.adapter.<client>       client -> server   (FedAvg upload)
  *   fedmkt.<run>.r<round>.llm-logits             server -> clients  (step 6 broadcast)
  *   fedmkt.<run>.r<round>.round-start            server -> clients
+ *   fedmkt.<run>.r<round>.round-start.<client>   server -> one client of a population (selected)
  *   fedmkt.<run>.r<round>.adapter-average        server -> clients
  *   fedmkt.<run>.r<round>.finish                 server -> clients
  *   fedmkt.<run>.r<round>.finish-ack.<client>    client -> server   (receipt of finish)
@@ -31,8 +32,20 @@ export function isFromClient(type: MessageType): boolean {
   return CLIENT_TYPES.includes(type);
 }
 
-export function messageSubject(run: string, round: number, type: MessageType, sender: ActorId): string {
+/** `to`: the one client a server message is addressed to (a population's round announcement). */
+export function messageSubject(run: string, round: number, type: MessageType, sender: ActorId, to?: ActorId): string {
+  if (to !== undefined) return `fedmkt.${run}.r${round}.${type}.${to}`;
   return isFromClient(type) ? `fedmkt.${run}.r${round}.${type}.${sender}` : `fedmkt.${run}.r${round}.${type}`;
+}
+
+/** Server messages addressed to one client (`*`: to any). */
+export function addressedSubjects(run: string, client: ActorId): string[] {
+  return [`fedmkt.${run}.*.round-start.${client}`];
+}
+
+/** What a population's client subscribes to: its own announcements and the other broadcasts. */
+export function populationClientInbox(run: string, client: ActorId): string[] {
+  return [...SERVER_TYPES.filter((t) => t !== 'round-start').map((t) => `fedmkt.${run}.*.${t}`), ...addressedSubjects(run, client)];
 }
 
 /** The subjects `client` publishes its messages on (`*` for any client). */

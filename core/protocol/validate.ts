@@ -13,8 +13,8 @@ import { isFromClient, isUpload } from './subjects.js';
 
 /** What the receiver knows about the scenario, to judge an incoming message by. */
 export interface DecodeContext {
-  /** Every actor id of the scenario (`server`, `c1`, ...). */
-  knownSenders: ReadonlySet<string>;
+  /** Every actor id of the scenario (`server`, `c1`, ...); a population's ids are told, not listed. */
+  knownSenders: ReadonlySet<string> | { has(id: string): boolean };
   /** Public-set size: logits must cover exactly this many samples. */
   expectedSamples?: number;
   /** Messages longer than this are refused before decoding. */
@@ -330,8 +330,13 @@ function readTensors(scope: MessageScope, checks: ValueChecks, value: unknown, p
 
 function readBody(scope: MessageScope, checks: ValueChecks, type: MessageType, raw: Record<string, unknown>, context: DecodeContext): MessageBody {
   switch (type) {
-    case 'round-start':
-      return { type, uploadDeadline: finiteNumber(scope, field(scope, raw, 'uploadDeadline', 'body'), 'body.uploadDeadline') };
+    case 'round-start': {
+      const uploadDeadline = finiteNumber(scope, field(scope, raw, 'uploadDeadline', 'body'), 'body.uploadDeadline');
+      if (raw['to'] === undefined || raw['to'] === null) return { type, uploadDeadline };
+      const to = text(scope, raw['to'], 'body.to');
+      if (!context.knownSenders.has(to)) scope.fail('unknown-sender', 'body.to', `"${to}" is not in the scenario`);
+      return { type, uploadDeadline, to };
+    }
     case 'slm-logits':
     case 'llm-logits':
       return { type, logits: readPublicLogits(scope, checks, field(scope, raw, 'logits', 'body'), 'body.logits', context) };
@@ -396,7 +401,8 @@ export function validateEnvelope(
   const messageType = type as MessageType;
   scope.label = messageLabel(messageType, sender, round);
   if (!context.knownSenders.has(sender)) {
-    scope.fail('unknown-sender', 'sender', `"${sender}" is not in the scenario (${[...context.knownSenders].join(', ')})`);
+    const known = context.knownSenders instanceof Set ? [...context.knownSenders].join(', ') : 'the server and the population';
+    scope.fail('unknown-sender', 'sender', `"${sender}" is not in the scenario (${known})`);
   }
   if (isFromClient(messageType) === (sender === SERVER)) {
     scope.fail(

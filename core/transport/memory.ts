@@ -17,8 +17,22 @@ export type LinkOf = (sender: string) => Link;
  * left, so one sender's messages arrive in the order sent and large ones delay what follows.
  * Deliveries copy nothing: receivers must treat the bytes as read-only, as with NATS.
  */
+interface Entry {
+  seq: number;
+  pattern: string;
+  handler: MessageHandler;
+  active: boolean;
+}
+
 export class MemoryTransport implements Transport {
-  private readonly subscriptions: { pattern: string; handler: MessageHandler; active: boolean }[] = [];
+  /**
+   * Subscriptions by their pattern's last token when it is a name (`...round-start.c7`,
+   * `...llm-logits`), else in `wildcards`: a message is matched against the few that can match
+   * it, not every subscription of a population's run. Maps keep subscription order.
+   */
+  private readonly byLastToken = new Map<string, Map<number, Entry>>();
+  private readonly wildcards = new Map<number, Entry>();
+  private seq = 0;
   private closed = false;
   /** Per sender, when its uplink is free again. */
   private readonly linkFreeAt = new Map<string, number>();
@@ -38,22 +52,35 @@ export class MemoryTransport implements Transport {
   }
 
   subscribe(pattern: string, handler: MessageHandler): Subscription {
-    const entry = { pattern, handler, active: true };
-    this.subscriptions.push(entry);
+    const entry: Entry = { seq: this.seq++, pattern, handler, active: !this.closed };
+    const last = pattern.slice(pattern.lastIndexOf('.') + 1);
+    let bucket = this.wildcards;
+    if (last !== '*' && last !== '>') {
+      bucket = this.byLastToken.get(last) ?? new Map<number, Entry>();
+      this.byLastToken.set(last, bucket);
+    }
+    bucket.set(entry.seq, entry);
     return {
       unsubscribe: () => {
         entry.active = false;
+        bucket.delete(entry.seq);
+        if (bucket.size === 0 && bucket !== this.wildcards) this.byLastToken.delete(last);
       },
     };
   }
 
   async close(): Promise<void> {
     this.closed = true;
-    for (const s of this.subscriptions) s.active = false;
+    for (const bucket of [this.wildcards, ...this.byLastToken.values()]) for (const s of bucket.values()) s.active = false;
   }
 
+  /** To every matching subscription, in the order they subscribed (those made meanwhile wait for the next message). */
   private deliver(subject: string, data: Uint8Array): void {
-    for (const s of this.subscriptions.slice()) {
+    const named = this.byLastToken.get(subject.slice(subject.lastIndexOf('.') + 1));
+    const a = named ? [...named.values()] : [];
+    const b = this.wildcards.size > 0 ? [...this.wildcards.values()] : [];
+    for (let i = 0, j = 0; i < a.length || j < b.length; ) {
+      const s = j >= b.length || (i < a.length && a[i]!.seq < b[j]!.seq) ? a[i++]! : b[j++]!;
       if (s.active && subjectMatches(s.pattern, subject)) s.handler({ subject, data });
     }
   }

@@ -86,6 +86,10 @@ describe('machine graphs', () => {
       return events as EventObject[];
     };
     const { paths, reachedLeaves, events } = reachableAndTerminating(clientMachine, input, messages);
+    // A population's client lives for the one round it was selected for, then is released.
+    const population = reachableAndTerminating(clientMachine, { ...input, selectedRound: 2 }, messages);
+    paths.push(...population.paths);
+    for (const leaf of population.reachedLeaves) reachedLeaves.add(leaf);
     const all = outline(clientMachine).states;
     expect(all.filter((id) => !reachedLeaves.has(id))).toEqual([]);
     for (const name of ['trainPrivate', 'computePublicLogits', 'uploadLogits', 'awaitLLMLogits', 'alignLLMTokens', 'distillFromLLM', 'fedAvg'])

@@ -1,0 +1,177 @@
+/**
+ * A population's clients in a local run: chosen each round by the server's selection, brought up
+ * (model, shard, actor) for that round only, and released after it. Between the rounds it takes
+ * part in, a client is its index (id, template, profile, shard and availability follow from the
+ * seed) and, once it has learnt something, its adapter: memory grows with the clients of a
+ * round, not with the population.
+ */
+import type { AnyActor } from 'xstate';
+import type { Clock, TimerId } from '../core/clock/clock.js';
+import type { FaultController } from '../core/faults/controller.js';
+import type { ProfileSource } from '../core/faults/stragglers.js';
+import type { ClientLearner } from '../core/learning/client-learner.js';
+import type { AdapterWeights, LanguageModel, TextSample } from '../core/models/model.js';
+import type { Availability } from '../core/population/availability.js';
+import type { PopulationModel } from '../core/population/population.js';
+import { Selector } from '../core/population/selection.js';
+import { shardOf, shardPool, shardsOverlap, type PopulationSplit, type ShardPool } from '../core/population/shards.js';
+import type { ActorId } from '../core/protocol/messages.js';
+import type { ClientConfig, Profile, Scenario } from '../core/scenario/schema.js';
+import type { RunRecorder } from './run-recorder.js';
+
+export interface PopulationHostDeps {
+  scenario: Scenario;
+  model: PopulationModel;
+  controller: FaultController;
+  clock: Clock;
+  recorder: RunRecorder;
+  /** The examples shards are drawn from (the task's training set outside the public set). */
+  pool: readonly (TextSample & { domain: string })[];
+  /** A learner for client `index` on its shard (its model created, its adapter not yet set). */
+  learner(config: ClientConfig, index: number, privateSet: readonly TextSample[]): Promise<ClientLearner>;
+  profiles: PopulationProfiles;
+  /** The client's actor, for the controller to spawn (see federation.ts). */
+  actor(config: ClientConfig, learner: ClientLearner, round: number, evaluate: boolean): Parameters<FaultController['add']>[2];
+}
+
+interface Live {
+  index: number;
+  model: LanguageModel;
+  offlineTimer: TimerId | null;
+}
+
+export class PopulationHost {
+  private readonly selector = new Selector();
+  private readonly pool: ShardPool<TextSample & { domain: string }>;
+  private readonly split: PopulationSplit;
+  /** What a client keeps between the rounds it takes part in. */
+  private readonly adapters = new Map<number, AdapterWeights>();
+  private readonly live = new Map<ActorId, Live>();
+
+  constructor(private readonly deps: PopulationHostDeps) {
+    this.pool = shardPool(deps.pool);
+    const data = deps.scenario.population!.data;
+    this.split =
+      data.split === 'iid' ? { split: 'iid' } : data.split === 'dirichlet' ? { split: 'dirichlet', alpha: data.alpha } : { split: 'domain', otherDomainShare: data.otherDomainShare };
+  }
+
+  /** What the run says of its population before round 1 (shards overlapping when the data is short). */
+  describe(): Record<string, unknown> {
+    const { model, scenario } = this.deps;
+    const shardSize = scenario.task.privateSamplesPerClient;
+    return {
+      count: model.count,
+      perRound: model.perRound,
+      announced: model.announced,
+      strategy: scenario.selection?.strategy ?? 'random',
+      shardSize,
+      poolSize: this.pool.all.length,
+      shardsOverlap: shardsOverlap(this.pool, model.count, shardSize),
+    };
+  }
+
+  /** The server's selection for `round`: the chosen clients' actors are up before it announces the round to them. */
+  async select(round: number): Promise<ActorId[]> {
+    const { model, scenario, clock } = this.deps;
+    const now = clock.now();
+    // A client still busy with an earlier round (a straggler) is not chosen again.
+    const availability: Availability = {
+      alwaysOn: model.availability.alwaysOn && this.live.size === 0,
+      onlineUntil: (i, t) => (this.live.has(model.idOf(i)) ? null : model.availability.onlineUntil(i, t)),
+    };
+    const { selected } = this.selector.select({
+      seed: scenario.seed,
+      round,
+      now,
+      count: model.count,
+      announced: model.announced,
+      strategy: scenario.selection?.strategy ?? 'random',
+      availability,
+    });
+    const evaluated = scenario.population!.evaluateClients;
+    const ids: ActorId[] = [];
+    for (const [k, index] of selected.entries()) ids.push(await this.bringUp(index, round, k < evaluated, availability.onlineUntil(index, now)));
+    return ids;
+  }
+
+  private async bringUp(index: number, round: number, evaluate: boolean, onlineUntil: number | null): Promise<ActorId> {
+    const { model, controller, clock, scenario } = this.deps;
+    const config = model.configOf(index);
+    this.deps.profiles.keep(index, config.profile);
+    const shard = shardOf(this.pool, scenario.seed, index, scenario.task.privateSamplesPerClient, this.split);
+    const learner = await this.deps.learner(config, index, shard);
+    const adapter = this.adapters.get(index);
+    if (adapter) learner.model.setAdapter(adapter);
+    const id = config.id;
+    const entry: Live = { index, model: learner.model, offlineTimer: null };
+    this.live.set(id, entry);
+    controller.add(id, 'client', this.deps.actor(config, learner, round, evaluate), { transient: true });
+    controller.create([id]);
+    const actor = controller.actorOf(id) as AnyActor;
+    actor.subscribe({ complete: () => this.release(id, true), error: () => this.release(id, false) });
+    controller.start([id]);
+    // Its device goes offline mid-round: a dropout at that moment.
+    if (onlineUntil !== null && Number.isFinite(onlineUntil))
+      entry.offlineTimer = clock.setTimeout(
+        () => {
+          entry.offlineTimer = null;
+          void controller.goOffline(id, 'availability').then(() => this.release(id, false));
+        },
+        Math.max(0, onlineUntil - clock.now()),
+        `population:offline:${id}`,
+      );
+    return id;
+  }
+
+  /** The round is over for this client: keep its adapter (when it finished the round), drop the rest. */
+  private release(id: ActorId, finished: boolean): void {
+    const entry = this.live.get(id);
+    if (!entry) return;
+    this.live.delete(id);
+    if (entry.offlineTimer !== null) this.deps.clock.clearTimeout(entry.offlineTimer);
+    if (finished) this.adapters.set(entry.index, entry.model.getAdapter());
+    this.deps.profiles.forget(entry.index);
+    entry.model.dispose();
+  }
+
+  /** The end of the run: models of clients still up go. */
+  close(): void {
+    for (const entry of this.live.values()) entry.model.dispose();
+    this.live.clear();
+  }
+
+  /** Clients still up (stragglers of the last round), for the run's final states. */
+  liveClients(): ActorId[] {
+    return [...this.live.keys()];
+  }
+}
+
+/** Profiles of the server and of a population's clients (a client's drawn from the seed, kept while it is up). */
+export class PopulationProfiles implements ProfileSource {
+  readonly drawn: ProfileSource['drawn'] = [];
+  private readonly kept = new Map<number, Profile>();
+
+  constructor(
+    private readonly scenario: Scenario,
+    private readonly model: PopulationModel,
+  ) {}
+
+  profile(actor: string): Profile {
+    if (actor === 'server') return this.scenario.server.profile;
+    const index = this.model.indexOf(actor);
+    if (index === null) throw new Error(`population: no client ${actor}`);
+    return this.kept.get(index) ?? this.model.profileOf(index);
+  }
+
+  linkProfile(actor: string): Profile {
+    return this.profile(actor);
+  }
+
+  keep(index: number, profile: Profile): void {
+    this.kept.set(index, profile);
+  }
+
+  forget(index: number): void {
+    this.kept.delete(index);
+  }
+}

@@ -1,0 +1,118 @@
+/**
+ * A population in the protocol: selection per round, over-commit, stragglers, availability.
+ */
+import { describe, expect, it } from 'vitest';
+import { runFederation } from '../../actors/federation.js';
+import { protocolOnlyLearningStack } from '../../actors/protocol-only-learning.js';
+import { parseScenario } from '../../core/scenario/load.js';
+import type { RunEvent } from '../../core/records.js';
+
+const head = (seed: number, rounds = 3) => `name: pop
+seed: ${seed}
+rounds: ${rounds}
+task: { name: builtin, privateSamplesPerClient: 4, publicSamples: 4, testSamples: 8 }
+protocol:
+  topK: 4
+  awaitSLMLogits: { deadlineMs: 60000, quorum: 0.5 }
+  awaitLLMLogits: { deadlineMs: 60000 }
+  serverSilenceMs: 600000
+server: { model: null, tokenizer: gpt2, profile: { msPerTrainSample: 1, bandwidthMbps: 1000, latencyMs: 5 } }
+`;
+
+const profile = '{ msPerTrainSample: 30, bandwidthMbps: 50, latencyMs: 10 }';
+
+function population(seed: number, count: number, selection: string, extra = '', rounds = 3): string {
+  return `${head(seed, rounds)}population:
+  count: ${count}
+  clients:
+    - { weight: 0.6, model: null, tokenizer: gpt2, profile: { msPerTrainSample: { lognormal: { median: 40, sigma: 0.8 } }, bandwidthMbps: { lognormal: { median: 20, sigma: 1 } } } }
+    - { weight: 0.4, model: null, tokenizer: llama2 }
+  data: { split: dirichlet, alpha: 0.3 }
+${extra}
+selection: ${selection}
+`;
+}
+
+async function run(text: string) {
+  const result = await runFederation(parseScenario(text), { learning: protocolOnlyLearningStack() });
+  expect(result.violations.map((v) => v.message)).toEqual([]);
+  expect(result.failures).toEqual({});
+  return result;
+}
+
+const of = (events: readonly RunEvent[], kind: string) => events.filter((e) => e.kind === kind);
+
+describe('a population of 10 with perRound 10 is the list of its 10 clients', () => {
+  for (const seed of [1, 2, 7]) {
+    it(`same trace as the explicit list (seed ${seed})`, async () => {
+      const pop = `${head(seed)}population:
+  count: 10
+  clients: [{ model: null, tokenizer: gpt2, profile: ${profile} }]
+selection: { perRound: 10, overcommit: 1.3 }
+`;
+      const list = `${head(seed)}clients:
+${Array.from({ length: 10 }, (_, i) => `  - { id: c${i}, model: null, tokenizer: gpt2, profile: ${profile} }`).join('\n')}
+`;
+      const a = await run(pop);
+      const b = await run(list);
+      expect(a.recorder.events.length).toBeGreaterThan(500);
+      expect(JSON.stringify(a.recorder.events)).toBe(JSON.stringify(b.recorder.events));
+      expect(JSON.stringify(a.recorder.metrics)).toBe(JSON.stringify(b.recorder.metrics));
+    });
+  }
+});
+
+describe('selection in the protocol', () => {
+  for (const seed of [1, 5, 42]) {
+    for (const strategy of ['random', 'round-robin', 'availability-aware']) {
+      it(`announces perRound x overcommit, proceeds on perRound uploads, the rest stragglers (${strategy}, seed ${seed})`, async () => {
+        const r = await run(population(seed, 500, `{ perRound: 20, overcommit: 1.5, strategy: ${strategy} }`));
+        const events = r.recorder.events;
+        const selections = of(events, 'selection');
+        expect(selections.map((e) => e.round)).toEqual([1, 2, 3]);
+        for (const s of selections) {
+          const chosen = s.clients as string[];
+          expect(chosen.length).toBe(30);
+          expect(new Set(chosen).size).toBe(30);
+          // Announced to the selected only, by name.
+          const announced = events.filter((e) => e.kind === 'send' && e.type === 'round-start' && e.round === s.round).map((e) => String(e.subject).split('.').pop());
+          expect(announced).toEqual(chosen);
+          const taken = events.filter((e) => e.actor === 'server' && e.kind === 'accepted' && e.message === 'slm-logits' && e.round === s.round);
+          expect(taken.length).toBe(20);
+          expect(taken.every((e) => chosen.includes(String(e.sender)))).toBe(true);
+          const stragglers = of(events, 'stragglers').find((e) => e.round === s.round)!.clients as string[];
+          expect(stragglers.length).toBe(10);
+          expect(stragglers.every((c) => chosen.includes(c) && !taken.some((e) => e.sender === c))).toBe(true);
+          // Nobody unselected works on the round.
+          const workers = new Set(events.filter((e) => e.kind === 'state' && e.state === 'trainPrivate' && e.round === s.round).map((e) => e.actor));
+          expect([...workers].every((c) => chosen.includes(c))).toBe(true);
+        }
+        // Stragglers' uploads arrive late and are ignored (the default staleness policy).
+        expect(of(events, 'ignored').filter((e) => e.message === 'slm-logits').every((e) => e.reason === 'late')).toBe(true);
+        expect(r.finalStates).toEqual({ server: 'done' });
+      });
+    }
+  }
+
+  it('a staleness policy counts a straggler\'s late upload toward the next round', async () => {
+    const text = population(3, 300, '{ perRound: 10, overcommit: 2 }').replace('quorum: 0.5 }', 'quorum: 0.5, lateMessages: { acceptWithinRounds: 1 } }');
+    const r = await run(text);
+    const late = r.recorder.events.filter((e) => e.kind === 'accepted' && e.actor === 'server' && typeof e.msgRound === 'number');
+    expect(late.length).toBeGreaterThan(0);
+  });
+
+  for (const seed of [2, 9]) {
+    it(`selects only clients online at the announcement; one going offline mid-round drops out then (seed ${seed})`, async () => {
+      const availability = '  availability: { diurnal: { periodMs: 20000, onlineFraction: 0.4, sessionMs: 1500 } }';
+      const r = await run(population(seed, 400, '{ perRound: 15, overcommit: 1.3, strategy: random }', availability, 4));
+      const events = r.recorder.events;
+      const { diurnalAvailability } = await import('../../core/population/availability.js');
+      const model = diurnalAvailability(seed, { periodMs: 20000, onlineFraction: 0.4, sessionMs: 1500 });
+      for (const s of of(events, 'selection'))
+        for (const c of s.clients as string[]) expect(model.onlineUntil(Number(c.slice(1)), s.t)).not.toBeNull();
+      const dropouts = of(events, 'dropout').filter((e) => e.cause === 'availability');
+      expect(dropouts.length).toBeGreaterThan(0);
+      for (const d of dropouts) expect(model.onlineUntil(Number(d.actor.slice(1)), d.t - 1e-6)).not.toBeNull();
+    });
+  }
+});
