@@ -62,8 +62,12 @@ interface Subscriber {
 
 interface PatternEntry {
   inner: Subscription;
-  /** Receivers in the order they first subscribed (a restarted actor keeps its place). */
-  receivers: string[];
+  /**
+   * Receivers in the order they first subscribed (a restarted actor keeps its place: it is down,
+   * not gone). One that is up without a subscription (ended, or a population's client released)
+   * leaves the list: nothing is delivered to it or recorded for it.
+   */
+  receivers: Map<string, null>;
   /** Each receiver's live subscriptions to this pattern. */
   live: Map<string, Subscriber[]>;
 }
@@ -147,7 +151,7 @@ export class FaultInterceptor {
   private subscribe(receiver: string, pattern: string, handler: MessageHandler): Subscription {
     let entry = this.patterns.get(pattern);
     if (!entry) {
-      const created: PatternEntry = { inner: { unsubscribe: () => undefined }, receivers: [], live: new Map() };
+      const created: PatternEntry = { inner: { unsubscribe: () => undefined }, receivers: new Map(), live: new Map() };
       created.inner = this.inner.subscribe(pattern, (message) => this.fanOut(created, message));
       this.patterns.set(pattern, created);
       entry = created;
@@ -155,7 +159,7 @@ export class FaultInterceptor {
     const sub: Subscriber = { receiver, handler, active: true };
     let list = entry.live.get(receiver);
     if (!list) {
-      if (!entry.receivers.includes(receiver)) entry.receivers.push(receiver);
+      if (!entry.receivers.has(receiver)) entry.receivers.set(receiver, null);
       entry.live.set(receiver, (list = []));
     }
     list.push(sub);
@@ -168,18 +172,30 @@ export class FaultInterceptor {
         if (!current) return;
         const rest = current.filter((s) => s !== sub);
         if (rest.length > 0) owner.live.set(receiver, rest);
-        else owner.live.delete(receiver);
+        else {
+          owner.live.delete(receiver);
+          if (this.options.status.online(receiver)) this.leave(pattern, owner, receiver);
+        }
       },
     };
   }
 
+  /** `receiver` is up and no longer listens to `pattern`; a pattern nobody listens to goes. */
+  private leave(pattern: string, entry: PatternEntry, receiver: string): void {
+    entry.receivers.delete(receiver);
+    if (entry.receivers.size > 0 || this.patterns.get(pattern) !== entry) return;
+    entry.inner.unsubscribe();
+    this.patterns.delete(pattern);
+  }
+
   private fanOut(entry: PatternEntry, message: TransportMessage): void {
     const meta = this.meta(message);
-    for (const receiver of entry.receivers.slice()) {
+    for (const receiver of [...entry.receivers.keys()]) {
       const subs = entry.live.get(receiver);
       if (subs) for (const sub of subs.slice()) this.route(sub, message, meta);
       // A receiver that is down has no subscription: the message is lost to it.
       else if (!this.options.status.online(receiver)) this.record('drop', receiver, meta, { cause: 'offline' });
+      else entry.receivers.delete(receiver);
     }
   }
 
