@@ -296,7 +296,7 @@ async function federate(given: Scenario, options: RunOptions, recorder: RunRecor
         ...(options.machines?.server ? { machine: options.machines.server } : {}),
         ...(options.machines?.onRestore ? { onRestore: (s: unknown) => options.machines!.onRestore!('server', s) } : {}),
         ...checkpointing('server', serverModel),
-        ...(host ? { population: { select: (round: number) => host.select(round) } } : {}),
+        ...(host ? { population: { select: (round: number) => host.select(round), dropouts: (round: number) => host.dropouts(round) } } : {}),
       }),
     );
   }

@@ -46,7 +46,8 @@ export class PopulationHost {
   private readonly split: PopulationSplit;
   /** What a client keeps between the rounds it takes part in. */
   private readonly adapters = new Map<number, AdapterWeights>();
-  private readonly live = new Map<ActorId, Live>();
+  private readonly live = new Map<ActorId, Live & { round: number }>();
+  private readonly droppedOut = new Map<number, number>();
 
   constructor(private readonly deps: PopulationHostDeps) {
     this.pool = shardPool(deps.pool);
@@ -103,12 +104,25 @@ export class PopulationHost {
     const adapter = this.adapters.get(index);
     if (adapter) learner.model.setAdapter(adapter);
     const id = config.id;
-    const entry: Live = { index, model: learner.model, offlineTimer: null };
+    const entry = { index, round, model: learner.model, offlineTimer: null as TimerId | null };
     this.live.set(id, entry);
-    controller.add(id, 'client', this.deps.actor(config, learner, round, evaluate), { transient: true });
+    const spawn = this.deps.actor(config, learner, round, evaluate);
+    controller.add(
+      id,
+      'client',
+      (hooks) => {
+        // Dropped out (a fault): its actor is gone for good, its entry with it. A crash keeps the entry, to restart.
+        hooks.life.onKilled(() => {
+          if (!controller.has(id)) this.release(id, false);
+        });
+        return spawn(hooks);
+      },
+      { transient: true },
+    );
     controller.create([id]);
     const actor = controller.actorOf(id) as AnyActor;
-    actor.subscribe({ complete: () => this.release(id, true), error: () => this.release(id, false) });
+    // Stopping an actor (a dropout) completes it too: only one that reached its final state finished the round.
+    actor.subscribe({ complete: () => this.release(id, (actor.getSnapshot() as { status: string }).status === 'done'), error: () => this.release(id, false) });
     controller.start([id]);
     // Its device goes offline mid-round: a dropout at that moment.
     if (onlineUntil !== null && Number.isFinite(onlineUntil))
@@ -130,6 +144,7 @@ export class PopulationHost {
     this.live.delete(id);
     if (entry.offlineTimer !== null) this.deps.clock.clearTimeout(entry.offlineTimer);
     if (finished) this.adapters.set(entry.index, entry.model.getAdapter());
+    else this.droppedOut.set(entry.round, (this.droppedOut.get(entry.round) ?? 0) + 1);
     this.deps.profiles.forget(entry.index);
     entry.model.dispose();
   }
@@ -138,6 +153,11 @@ export class PopulationHost {
   close(): void {
     for (const entry of this.live.values()) entry.model.dispose();
     this.live.clear();
+  }
+
+  /** Clients selected for `round` that dropped out of it. */
+  dropouts(round: number): number {
+    return this.droppedOut.get(round) ?? 0;
   }
 
   /** Clients still up (stragglers of the last round), for the run's final states. */

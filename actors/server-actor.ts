@@ -16,7 +16,11 @@ export interface ServerActorDeps extends ActorDeps {
   /** The machine to run (default: the server machine); a variant for testing the checkers with planted bugs. */
   machine?: typeof serverMachine;
   /** A population: chooses each round's clients (and brings their actors up) before they are told. */
-  population?: { select(round: number): Promise<ActorId[]> };
+  population?: {
+    select(round: number): Promise<ActorId[]>;
+    /** Clients of the round that dropped out (their device went offline, or a fault). */
+    dropouts(round: number): number;
+  };
 }
 
 const binding = new WorkBinding<ServerWork>('server');
@@ -45,13 +49,16 @@ export function createServerActor(deps: ServerActorDeps): Actor<typeof serverMac
   const shell = new ActorShell(id, 'server', profile, deps);
   const { endpoint, meter, work: charged } = shell;
   const nPublic = learner.data.publicSet.length;
+  let announcedAt = 0;
 
   const work: ServerWork = {
     announceRound: async ({ round, uploadDeadline }) => {
       const due = clock.now() + uploadDeadline;
       if (!deps.population) return void (await endpoint.send(round, { type: 'round-start', uploadDeadline: due }));
       const selected = await deps.population.select(round);
-      recorder.event({ t: clock.now(), actor: id, round, kind: 'selection', clients: selected });
+      announcedAt = clock.now();
+      recorder.event({ t: announcedAt, actor: id, round, kind: 'selection', clients: selected });
+      meter.note('announced', selected.length);
       for (const to of selected) await endpoint.send(round, { type: 'round-start', uploadDeadline: due, to });
       return { selected };
     },
@@ -62,10 +69,12 @@ export function createServerActor(deps: ServerActorDeps): Actor<typeof serverMac
       const teachers = uploads.map((u, i) => {
         const { teacher, stats } = aligned[i]!;
         recorder.event({ t: clock.now(), actor: id, round, kind: 'alignment', from: u.client, ...stats });
-        meter.note(`teacherShare.${u.client}`, stats.positions ? stats.teacherPositions / stats.positions : 0);
+        // A population's round has too many clients for a figure each.
+        if (!deps.population) meter.note(`teacherShare.${u.client}`, stats.positions ? stats.teacherPositions / stats.positions : 0);
         return { client: u.client, teacher };
       });
       meter.note('uploads', uploads.length);
+      if (deps.population) meter.note('timeToQuorumS', (clock.now() - announcedAt) / 1000);
       return { teachers };
     },
     distillFromSLMs: async ({ round, slmTeachers }) => {
@@ -98,6 +107,7 @@ export function createServerActor(deps: ServerActorDeps): Actor<typeof serverMac
       await endpoint.send(round, { type: 'finish', reason, ...(detail ? { detail } : {}) });
     },
     evaluate: async ({ round }) => {
+      if (deps.population && round > 0) meter.note('dropouts', deps.population.dropouts(round));
       const evaluation = await charged.run('evaluate', round, 'measure', 0, () => learner.evaluate());
       meter.close(round, evaluation, recorder);
       await shell.checkpoint(round);
@@ -116,6 +126,7 @@ export function createServerActor(deps: ServerActorDeps): Actor<typeof serverMac
     records: ['accepted', 'ignored', 'deadline', 'quorum', 'stragglers'],
     adapter: { get: () => learner.model.getAdapter(), set: (weights) => learner.model.setAdapter(weights) },
   });
+  actor.on('stragglers', (record) => meter.note('stragglers', record.clients.length));
   return actor;
 }
 

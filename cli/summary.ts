@@ -4,11 +4,15 @@ import { formatViolation } from '../core/invariants/check.js';
 import { plural } from '../core/wording.js';
 import { clockLabel, type ClockKind } from '../core/run-clock.js';
 
+/** Above this many clients a table shows them together (a population), not a column each. */
+export const AGGREGATE_ABOVE = 12;
+
 /** Per-round table: one row per round, accuracy of each actor, bytes, seconds the round took on the run's clock. */
 export function roundSummaryTable(metrics: readonly RoundMetrics[], clock: ClockKind = 'virtual'): string {
   const actors = [...new Set(metrics.map((m) => m.actor))].sort((a, b) =>
     a === 'server' ? -1 : b === 'server' ? 1 : a.localeCompare(b, undefined, { numeric: true }),
   );
+  if (actors.length > AGGREGATE_ABOVE + 1) return populationTable(metrics, clock);
   const rounds = [...new Set(metrics.map((m) => m.round))].sort((a, b) => a - b);
   const header = ['round', ...actors.map((a) => `acc ${a}`), 'bytes up', 'bytes down', `${clockLabel(clock)} s`];
   const rows = rounds.map((r) => {
@@ -26,9 +30,45 @@ export function roundSummaryTable(metrics: readonly RoundMetrics[], clock: Clock
     const vs = ms.find((m) => m.role === 'server')?.virtualSeconds ?? Math.max(...ms.map((m) => m.virtualSeconds));
     return [r === 0 ? '0 (zero-shot)' : String(r), ...acc, formatBytes(up), formatBytes(down), vs.toFixed(1)];
   });
+  return formatTable(header, rows);
+}
+
+function formatTable(header: string[], rows: string[][]): string {
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((row) => row[i]!.length)));
   const line = (cells: string[]) => cells.map((c, i) => c.padStart(widths[i]!)).join('  ');
   return [line(header), widths.map((w) => '-'.repeat(w)).join('  '), ...rows.map(line)].join('\n');
+}
+
+/**
+ * A population's rounds: the server's accuracy, the mean over the clients measured that round,
+ * and what the server saw of its selection (announced, uploads taken, stragglers, dropouts,
+ * virtual seconds from the announcement to the quorum).
+ */
+function populationTable(metrics: readonly RoundMetrics[], clock: ClockKind): string {
+  const rounds = [...new Set(metrics.map((m) => m.round))].sort((a, b) => a - b);
+  const header = ['round', 'acc server', 'acc clients', 'measured', 'announced', 'uploads', 'stragglers', 'dropouts', 'to quorum s', 'bytes up', 'bytes down', `${clockLabel(clock)} s`];
+  const figure = (v: unknown, digits = 0) => (typeof v === 'number' ? v.toFixed(digits) : '-');
+  const rows = rounds.map((r) => {
+    const ms = metrics.filter((m) => m.round === r);
+    const server = ms.find((m) => m.role === 'server');
+    const measured = ms.filter((m) => m.role === 'client' && typeof m.accuracy === 'number');
+    const mean = measured.length > 0 ? measured.reduce((s, m) => s + (m.accuracy as number), 0) / measured.length : null;
+    return [
+      r === 0 ? '0 (zero-shot)' : String(r),
+      figure(server?.accuracy, 3),
+      figure(mean, 3),
+      String(measured.length),
+      figure(server?.announced),
+      figure(server?.uploads),
+      figure(server?.stragglers ?? (r > 0 && server?.uploads !== undefined ? 0 : undefined)),
+      figure(server?.dropouts),
+      figure(server?.timeToQuorumS, 1),
+      formatBytes(server?.bytesDown ?? 0),
+      formatBytes(server?.bytesUp ?? 0),
+      figure(server?.virtualSeconds, 1),
+    ];
+  });
+  return formatTable(header, rows);
 }
 
 function formatBytes(n: number): string {
@@ -43,6 +83,12 @@ function formatBytes(n: number): string {
  */
 export function printRunOutcome(result: RunResult, outDir: string, clock: ClockKind, write: (text: string) => void = (t) => process.stdout.write(t)): string {
   write(`\n${roundSummaryTable(result.recorder.metrics, clock)}\n\n`);
+  const population = result.recorder.events.find((e) => e.kind === 'population');
+  if (population)
+    write(
+      `population: ${population.count} clients, ${population.announced} announced per round for ${population.perRound} uploads (${population.strategy}); ` +
+        `shards of ${population.shardSize} drawn from ${population.poolSize} examples${population.shardsOverlap ? ': more clients than the data, so shards share examples' : ''}\n`,
+    );
   write(`final states: ${Object.entries(result.finalStates).map(([id, s]) => `${id}=${s}`).join(' ')}\n`);
   if (result.timedOut) write('the run never ended: it was cut off at its limit of virtual time\n');
   for (const [id, why] of Object.entries(result.failures)) write(`  ${id} ${result.timedOut && why.startsWith('still in') ? 'did not end' : 'failed'}: ${why}\n`);

@@ -10,7 +10,7 @@ import type { RunEvent } from '../../core/records.js';
 import type { BackendName } from '../../core/models/backend.js';
 import { parseBigramSpec } from '../../core/models/bigram.js';
 import { DROP_LATE_FAULTS_FLAG } from '../../core/scenario/load.js';
-import { isProtocolOnly, type Scenario } from '../../core/scenario/schema.js';
+import { isProtocolOnly, partiesText, type Scenario } from '../../core/scenario/schema.js';
 import { loadSchedule, scheduleMisfits, type LoadedSchedule } from '../../core/schedule/load.js';
 import { startLiveRun } from '../../core/live/index.js';
 import { VIRTUAL_CLOCK, type RunClock } from '../../core/run-clock.js';
@@ -114,7 +114,7 @@ export function registerRunCommand(program: Command): void {
       if (overNats && opts.uiPace !== undefined) throw new InvalidArgumentError('--ui-pace: a run over NATS is on the wall clock already; drop --ui-pace');
       const resume = resuming && !overNats ? await checkedResumePoint(outDir, ids) : undefined;
       const clock: RunClock = overNats ? { kind: 'wall', origin: Date.now() } : VIRTUAL_CLOCK;
-      log(`${scenario.name}: server + ${plural(scenario.clients.length, 'client')}, ${plural(scenario.rounds, 'round')}, seed ${scenario.seed}`);
+      log(`${scenario.name}: server + ${partiesText(scenario)}, ${plural(scenario.rounds, 'round')}, seed ${scenario.seed}`);
       if (resume) {
         const from = Object.entries(resume.actors).map(([id, c]) => `${id}@${c?.round ?? 'base'}`);
         log(`resuming ${outDir} after round ${resume.afterRound} (${from.join(' ')}) at ${runTime(resume.at, clock)}`);

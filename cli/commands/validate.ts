@@ -3,7 +3,7 @@ import { existsSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { checkpointedRounds, resumePoint, unreadableCheckpoints } from '../../actors/round-checkpoints.js';
 import { loadScenario, ScenarioError } from '../../core/scenario/load.js';
-import type { Scenario } from '../../core/scenario/schema.js';
+import { partiesText, type Scenario } from '../../core/scenario/schema.js';
 import { plural } from '../../core/wording.js';
 
 /** A run folder: its scenario, and the checkpoints `run --resume` would read. Returns the problems. */
@@ -41,7 +41,7 @@ export function registerValidateCommand(program: Command): void {
             continue;
           }
           process.stdout.write(
-            `${file}: ok (${s.name}: server + ${plural(s.clients.length, 'client')}, ${plural(s.rounds, 'round')}${run ? `; ${run.note}` : ''})\n`,
+            `${file}: ok (${s.name}: server + ${partiesText(s)}, ${plural(s.rounds, 'round')}${run ? `; ${run.note}` : ''})\n`,
           );
         } catch (error) {
           if (!(error instanceof ScenarioError)) throw error;

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { TokenizerFieldSchema } from '../tokenizers/registry.js';
 import { checkFaultRefs, DEFAULT_FAULTS, FaultsSchema } from '../faults/schema.js';
+import { plural } from '../wording.js';
 import { perRoundOf, PopulationSchema, SelectionSchema } from './population-schema.js';
 import { actorId, modelField, ms, positiveInt, PretrainSchema, ProfileSchema, TrainingSchema } from './party-schema.js';
 
@@ -206,4 +207,11 @@ export function quorumCount(scenario: Scenario): number {
 export function lateAcceptWithinRounds(scenario: Scenario): number {
   const late = scenario.protocol.awaitSLMLogits.lateMessages;
   return late === 'drop' ? 0 : late.acceptWithinRounds;
+}
+
+/** `3 clients`, or `a population of 100000 (1000 per round)`: who takes part, in words. */
+export function partiesText(scenario: Scenario): string {
+  const { population, selection } = scenario;
+  if (!population) return plural(scenario.clients.length, 'client');
+  return `a population of ${population.count} clients (${perRoundOf(population, selection)} uploads per round)`;
 }

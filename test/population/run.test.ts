@@ -116,3 +116,30 @@ describe('selection in the protocol', () => {
     });
   }
 });
+
+describe('seeing a population', () => {
+  it('the server\'s metrics give each round\'s announced, uploads, stragglers, dropouts and time to quorum; the run table aggregates', async () => {
+    const availability = '  availability: { diurnal: { periodMs: 20000, onlineFraction: 0.4, sessionMs: 1500 } }';
+    const r = await run(population(4, 400, '{ perRound: 15, overcommit: 1.3 }', availability, 4));
+    const server = r.recorder.metrics.filter((m) => m.actor === 'server' && m.round > 0);
+    expect(server.map((m) => m.announced)).toEqual([20, 20, 20, 20]);
+    for (const m of server) {
+      expect(m.uploads).toBe(15);
+      expect(m.stragglers).toBe(5);
+      expect(typeof m.dropouts).toBe('number');
+      expect(m.timeToQuorumS).toBeGreaterThan(0);
+    }
+    // Dropouts of the round's clients by the server's end of that round.
+    for (const m of server) {
+      const end = r.recorder.events.find((e) => e.actor === 'server' && e.kind === 'state' && e.state === 'roundEnd' && e.round === m.round)!;
+      const chosen = r.recorder.events.find((e) => e.kind === 'selection' && e.round === m.round)!;
+      const mine = r.recorder.events.filter((e) => e.kind === 'dropout' && (chosen.clients as string[]).includes(e.actor) && e.t >= chosen.t && e.t <= end.t);
+      expect(m.dropouts).toBe(mine.length);
+    }
+    expect(server.some((m) => (m.dropouts as number) > 0)).toBe(true);
+    const { roundSummaryTable } = await import('../../cli/summary.js');
+    const table = roundSummaryTable(r.recorder.metrics).split('\n');
+    expect(table[0]).toMatch(/round +acc server +acc clients +measured +announced +uploads +stragglers +dropouts +to quorum s/);
+    expect(table).toHaveLength(2 + 5);
+  });
+});
