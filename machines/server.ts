@@ -7,6 +7,7 @@ import { and, assign, emit, enqueueActions, fromPromise, setup } from 'xstate';
 import type { AlignedTeacher } from '../core/alignment/aligned-teacher.js';
 import type { ActorId, AdapterTensors, PublicLogits } from '../core/protocol/messages.js';
 import { failWith as failStep } from './work-failure.js';
+import { bookGet, bookHas, bookIds, bookWith, emptyBook, type UploadBook } from './upload-book.js';
 import type { AdapterEvent, FinishAckEvent, IgnoreReason, ProtocolRecord, SlmLogitsEvent } from './protocol-events.js';
 
 export interface ServerPolicy {
@@ -62,7 +63,7 @@ export interface ServerContext extends ServerInput {
   /** The clients the open round was announced to (listed clients: all of them). */
   selected: ActorId[];
   /** Accepted step-2 uploads of the open round, by client. */
-  uploads: Record<ActorId, Upload>;
+  uploads: UploadBook<Upload>;
   /** Step 3 output: each upload aligned to the LLM's tokenisation, in `clients` order. */
   slmTeachers: { client: ActorId; teacher: AlignedTeacher }[];
   /** Step 5 output. */
@@ -133,15 +134,15 @@ export const serverMachine = setup({
     finishRetry: ({ context }) => context.policy.finishRetryMs,
   },
   guards: {
-    allUploadsIn: ({ context }) => Object.keys(context.uploads).length >= uploadsAwaited(context),
+    allUploadsIn: ({ context }) => context.uploads.size >= uploadsAwaited(context),
     /** Staleness policy: an earlier round's upload within the bound, from a client with no upload in this round yet. */
     acceptableLateUpload: ({ context, event }) => event.type === 'SLM_LOGITS' && isAcceptableLate(context, event),
-    quorumMet: ({ context }) => Object.keys(context.uploads).length >= context.policy.quorum,
+    quorumMet: ({ context }) => context.uploads.size >= context.policy.quorum,
     skipOnQuorumLost: ({ context }) => context.policy.onQuorumLost === 'skip-round',
     llmFrozen: ({ context }) => context.policy.llmFrozen,
     fedAvgEnabled: ({ context }) => context.policy.fedAvg,
     allAdaptersIn: ({ context }) =>
-      Object.keys(context.adapters).length >= (context.perRound === undefined ? context.clients.length : Object.keys(context.uploads).length),
+      Object.keys(context.adapters).length >= (context.perRound === undefined ? context.clients.length : context.uploads.size),
     adapterCollectionOpen: ({ context }) => context.policy.fedAvg && !context.adaptersClosed,
     anyAdapters: ({ context }) => Object.keys(context.adapters).length > 0,
     moreRounds: ({ context }) => context.round < context.totalRounds,
@@ -156,18 +157,18 @@ export const serverMachine = setup({
     /** Step 2 upload: accepted once per client and round; everything else is recorded and dropped. */
     takeUpload: enqueueActions(({ context, event, enqueue }) => {
       if (event.type !== 'SLM_LOGITS') return;
-      const reason = rejectReason(context, event, event.sender in context.uploads);
+      const reason = rejectReason(context, event, bookHas(context.uploads, event.sender));
       if (reason) {
         enqueue.emit(ignored(context, event, 'slm-logits', reason));
         return;
       }
-      enqueue.assign({ uploads: { ...context.uploads, [event.sender]: { messageId: event.messageId, logits: event.logits } } });
+      enqueue.assign({ uploads: bookWith(context.uploads, event.sender, { messageId: event.messageId, logits: event.logits }) });
       enqueue.emit({ type: 'accepted', round: event.round, messageId: event.messageId, sender: event.sender, message: 'slm-logits' });
     }),
     /** A late upload the staleness policy lets count toward the open round. */
     takeLateUpload: enqueueActions(({ context, event, enqueue }) => {
       if (event.type !== 'SLM_LOGITS') return;
-      enqueue.assign({ uploads: { ...context.uploads, [event.sender]: { messageId: event.messageId, logits: event.logits } } });
+      enqueue.assign({ uploads: bookWith(context.uploads, event.sender, { messageId: event.messageId, logits: event.logits }) });
       enqueue.emit(lateAccepted(context, event));
     }),
     takeAdapter: enqueueActions(({ context, event, enqueue }) => {
@@ -209,12 +210,12 @@ export const serverMachine = setup({
     /** Over-committed clients whose uploads the round did without. */
     noteStragglers: enqueueActions(({ context, enqueue }) => {
       if (context.perRound === undefined) return;
-      const stragglers = context.selected.filter((c) => !(c in context.uploads));
+      const stragglers = context.selected.filter((c) => !bookHas(context.uploads, c));
       if (stragglers.length > 0) enqueue.emit({ type: 'stragglers', round: context.round, clients: stragglers });
     }),
     openNextRound: assign(({ context }) => ({
       round: context.round + 1,
-      uploads: {},
+      uploads: emptyBook<Upload>(),
       slmTeachers: [],
       llmLogits: null,
       adapters: {},
@@ -227,7 +228,7 @@ export const serverMachine = setup({
     ...input,
     round: input.resumeAfterRound ?? 0,
     selected: input.clients,
-    uploads: {},
+    uploads: emptyBook<Upload>(),
     slmTeachers: [],
     llmLogits: null,
     adapters: {},
@@ -302,7 +303,7 @@ export const serverMachine = setup({
                   emit(({ context }) => quorumRecord(context, 'abort')),
                   assign({
                     failure: ({ context }) =>
-                      `quorum lost in round ${context.round}: ${Object.keys(context.uploads).length} of ${context.policy.quorum} uploads by the deadline`,
+                      `quorum lost in round ${context.round}: ${context.uploads.size} of ${context.policy.quorum} uploads by the deadline`,
                   }),
                 ],
               },
@@ -316,7 +317,7 @@ export const serverMachine = setup({
             src: 'alignSLMTokens',
             input: ({ context }) => ({
               round: context.round,
-              uploads: uploadOrder(context).map((c) => ({ client: c, logits: context.uploads[c]!.logits })),
+              uploads: uploadOrder(context).map((c) => ({ client: c, logits: bookGet(context.uploads, c)!.logits })),
             }),
             onDone: { target: 'distillFromSLMs', actions: assign({ slmTeachers: ({ event }) => event.output.teachers }) },
             onError: { target: '#server.failed', actions: failWith('alignSLMTokens') },
@@ -451,9 +452,9 @@ function uploadsAwaited(context: ServerContext): number {
 
 /** Uploads in announcement order (late ones the staleness policy took, after). */
 function uploadOrder(context: ServerContext): ActorId[] {
-  if (context.perRound === undefined) return context.clients.filter((c) => c in context.uploads);
-  const announced = context.selected.filter((c) => c in context.uploads);
-  return announced.length === Object.keys(context.uploads).length ? announced : [...announced, ...Object.keys(context.uploads).filter((c) => !context.selected.includes(c))];
+  if (context.perRound === undefined) return context.clients.filter((c) => bookHas(context.uploads, c));
+  const announced = context.selected.filter((c) => bookHas(context.uploads, c));
+  return announced.length === context.uploads.size ? announced : [...announced, ...bookIds(context.uploads).filter((c) => !context.selected.includes(c))];
 }
 
 function rejectReason(context: ServerContext, event: SlmLogitsEvent | AdapterEvent, alreadyHave: boolean): IgnoreReason | null {
@@ -462,13 +463,13 @@ function rejectReason(context: ServerContext, event: SlmLogitsEvent | AdapterEve
   if (event.round > context.round) return 'future';
   if (alreadyHave) return 'duplicate';
   // Adapters come from the clients whose logits were taken, late ones included.
-  const took = event.type === 'ADAPTER' ? event.sender in context.uploads : context.selected.includes(event.sender);
+  const took = event.type === 'ADAPTER' ? bookHas(context.uploads, event.sender) : context.selected.includes(event.sender);
   return context.perRound !== undefined && !took ? 'not-selected' : null;
 }
 
 function isAcceptableLate(context: ServerContext, event: SlmLogitsEvent): boolean {
   const k = context.round - event.round;
-  return k > 0 && k <= (context.policy.lateAcceptWithinRounds ?? 0) && isMember(context, event.sender) && !(event.sender in context.uploads);
+  return k > 0 && k <= (context.policy.lateAcceptWithinRounds ?? 0) && isMember(context, event.sender) && !bookHas(context.uploads, event.sender);
 }
 
 /** Accepted toward the open round (`round`); `msgRound` is the round the upload was made for. */
@@ -489,7 +490,7 @@ function closedReason(context: ServerContext, event: SlmLogitsEvent | AdapterEve
   if (event.round > context.round) return 'future';
   if (event.round < context.round) return 'late';
   // Same round, but collection has closed (deadline passed or everyone was in).
-  const have = event.type === 'SLM_LOGITS' ? event.sender in context.uploads : event.sender in context.adapters;
+  const have = event.type === 'SLM_LOGITS' ? bookHas(context.uploads, event.sender) : event.sender in context.adapters;
   return have ? 'duplicate' : 'late';
 }
 
@@ -498,5 +499,5 @@ function ignored(context: ServerContext, event: ServerEvent, message: string, re
 }
 
 function quorumRecord(context: ServerContext, outcome: 'proceed' | 'skip-round' | 'abort'): ProtocolRecord {
-  return { type: 'quorum', round: context.round, accepted: Object.keys(context.uploads).length, needed: context.policy.quorum, outcome };
+  return { type: 'quorum', round: context.round, accepted: context.uploads.size, needed: context.policy.quorum, outcome };
 }

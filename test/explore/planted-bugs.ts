@@ -7,6 +7,7 @@ import { enqueueActions } from 'xstate';
 import type { MachineVariants } from '../../actors/federation.js';
 import { clientMachine } from '../../machines/client.js';
 import { serverMachine } from '../../machines/server.js';
+import { bookHas, bookWith, emptyBook } from '../../machines/upload-book.js';
 
 export interface PlantedBug {
   name: string;
@@ -25,7 +26,7 @@ export const PLANTED_BUGS: PlantedBug[] = [
         actions: {
           takeUpload: enqueueActions(({ context, event, enqueue }) => {
             if (event.type !== 'SLM_LOGITS' || event.round !== context.round || !context.clients.includes(event.sender)) return;
-            enqueue.assign({ uploads: { ...context.uploads, [event.sender]: { messageId: event.messageId, logits: event.logits } } });
+            enqueue.assign({ uploads: bookWith(context.uploads, event.sender, { messageId: event.messageId, logits: event.logits }) });
             enqueue.emit({ type: 'accepted', round: event.round, messageId: event.messageId, sender: event.sender, message: 'slm-logits' });
           }),
         },
@@ -63,7 +64,7 @@ export const PLANTED_BUGS: PlantedBug[] = [
       onRestore: (actor, snapshot) => {
         if (actor !== 'server') return snapshot;
         const s = snapshot as { context: Record<string, unknown> };
-        return { ...s, context: { ...s.context, uploads: {} } };
+        return { ...s, context: { ...s.context, uploads: emptyBook() } };
       },
     },
     property: 'invariant:kept',
@@ -73,7 +74,7 @@ export const PLANTED_BUGS: PlantedBug[] = [
     what: "the server counts an earlier round's upload toward the open round, outside the staleness bound",
     machines: {
       server: serverMachine.provide({
-        guards: { acceptableLateUpload: ({ context, event }) => event.type === 'SLM_LOGITS' && event.round < context.round && !(event.sender in context.uploads) },
+        guards: { acceptableLateUpload: ({ context, event }) => event.type === 'SLM_LOGITS' && event.round < context.round && !bookHas(context.uploads, event.sender) },
       }),
     },
     property: 'invariant:round',

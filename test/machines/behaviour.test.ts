@@ -9,6 +9,7 @@ import type { AdapterWeights } from '../../core/models/model.js';
 import type { PublicLogits } from '../../core/protocol/messages.js';
 import { clientMachine, type ClientPolicy } from '../../machines/client.js';
 import { serverMachine, type ServerPolicy } from '../../machines/server.js';
+import { bookGet, bookIds } from '../../machines/upload-book.js';
 import { harness, tinyLogits, type FakeWork, type Harness } from './fixtures.js';
 
 type Server = Harness<typeof serverMachine>;
@@ -169,7 +170,7 @@ describe('server machine', () => {
         h.at(1500, () => {
           h.actor.send(upload('c3', r));
           const snap = h.actor.getSnapshot();
-          seen.push({ state: JSON.stringify(snap.value), uploads: Object.keys(snap.context.uploads) });
+          seen.push({ state: JSON.stringify(snap.value), uploads: bookIds(snap.context.uploads).sort() });
         });
         return [
           [100, upload('c1', r)],
@@ -239,7 +240,7 @@ describe('server machine', () => {
       totalRounds: 2,
       uploads: (r, h) => {
         if (r === 1) {
-          h.at(500, () => probes.push({ ...h.actor.getSnapshot().context.uploads }));
+          h.at(500, () => probes.push(Object.fromEntries(bookIds(h.actor.getSnapshot().context.uploads).map((c) => [c, bookGet(h.actor.getSnapshot().context.uploads, c)]))));
           return [
             [100, upload('c1', 1, 'c1:r1:a')],
             [200, upload('c1', 1, 'c1:r1:b')],

@@ -4,6 +4,7 @@ import { getInitialMicrosteps, getMicrosteps, type AnyStateMachine, type EventOb
 import { clientMachine } from '../../machines/client.js';
 import { outline } from '../../machines/introspect.js';
 import { serverMachine } from '../../machines/server.js';
+import { bookIds, type UploadBook } from '../../machines/upload-book.js';
 import { tinyLogits } from './fixtures.js';
 
 type AnySnapshot = Snapshot<unknown> & { value: unknown; context: Record<string, unknown>; status: string };
@@ -32,7 +33,7 @@ function eventsFor(machine: AnyStateMachine, messages: (s: AnySnapshot) => Event
 function serialize(s: AnySnapshot): string {
   const c = s.context;
   const keys = (x: unknown) => Object.keys((x as object | null) ?? {}).sort().join(',');
-  return JSON.stringify([s.value, c.round, c.announcedRound, c.finishRequested, keys(c.uploads), keys(c.adapters), c.llmLogits ? 1 : 0, c.earlyLLMLogits ? 1 : 0, c.missedLLM, c.averageMissed, c.adaptersClosed, c.adapterAverage ? 1 : 0]);
+  return JSON.stringify([s.value, c.round, c.announcedRound, c.finishRequested, c.uploads ? bookIds(c.uploads as UploadBook<unknown>).sort().join(',') : '', keys(c.adapters), c.llmLogits ? 1 : 0, c.earlyLLMLogits ? 1 : 0, c.missedLLM, c.averageMissed, c.adaptersClosed, c.adapterAverage ? 1 : 0]);
 }
 
 function reachableAndTerminating(machine: AnyStateMachine, input: unknown, messages: (s: AnySnapshot) => EventObject[]) {
