@@ -11,6 +11,7 @@ import { parse as parseYaml } from 'yaml';
 import { defaultLearningStack } from '../../actors/default-learning.js';
 import { runFederation, type LearningStack } from '../../actors/federation.js';
 import { summariseRun, type RunSummary } from '../../core/faults/summary.js';
+import { perRoundOf } from '../../core/scenario/population-schema.js';
 import type { BackendName } from '../../core/models/backend.js';
 import { loadScenario } from '../../core/scenario/load.js';
 import type { ScenarioOverride } from '../../core/scenario/overrides.js';
@@ -73,12 +74,11 @@ export async function runSweep(
     const dir = join(outDir, variant.replace(/[^A-Za-z0-9_.,=-]/g, '_') || 'base');
     log(`${variant || '(scenario as is)'}: running`);
     const result = await runFederation(scenario, { outDir: dir, learning: await learning() });
-    const summary = summariseRun(
-      result.recorder.events,
-      result.recorder.metrics,
-      scenario.clients.map((c) => c.id),
-      scenario.rounds,
-    );
+    // A population's clients come and go: its sample measured, its perRound awaited.
+    const measured = [...new Set(result.recorder.metrics.filter((m) => m.role === 'client').map((m) => m.actor))];
+    const summary = scenario.population
+      ? summariseRun(result.recorder.events, result.recorder.metrics, measured, scenario.rounds, perRoundOf(scenario.population, scenario.selection))
+      : summariseRun(result.recorder.events, result.recorder.metrics, scenario.clients.map((c) => c.id), scenario.rounds);
     rows.push({ variant, settings, summary, failures: Object.keys(result.failures).length, violations: result.violations.length, outDir: dir });
   }
   return rows;

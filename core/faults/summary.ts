@@ -12,7 +12,7 @@ export interface MetricRow {
 }
 
 export interface RunSummary {
-  /** Uploads the server counted, over clients x rounds. */
+  /** Uploads the server counted, over uploads awaited per round (every client, or a population's perRound) x rounds. */
   participation: number;
   /** Rounds in which the server distilled and broadcast. */
   roundsCompleted: number;
@@ -31,7 +31,8 @@ export interface RunSummary {
 
 const MESSAGE_FAULTS = new Set(['drop', 'delay', 'duplicate', 'reorder', 'corrupt']);
 
-export function summariseRun(events: readonly TraceEvent[], metrics: readonly MetricRow[], clients: readonly string[], rounds: number): RunSummary {
+/** `perRound`: uploads awaited per round (default: one per client); a population's `clients` are those measured. */
+export function summariseRun(events: readonly TraceEvent[], metrics: readonly MetricRow[], clients: readonly string[], rounds: number, perRound = clients.length): RunSummary {
   let uploads = 0;
   let dropouts = 0;
   let crashes = 0;
@@ -62,7 +63,7 @@ export function summariseRun(events: readonly TraceEvent[], metrics: readonly Me
   for (const actor of ['server', ...clients]) if (last.has(actor)) finalAccuracy[actor] = last.get(actor)!.accuracy;
   const clientAcc = clients.map((c) => finalAccuracy[c]).filter((a): a is number => typeof a === 'number');
   return {
-    participation: clients.length * rounds > 0 ? uploads / (clients.length * rounds) : 0,
+    participation: perRound * rounds > 0 ? uploads / (perRound * rounds) : 0,
     roundsCompleted: completed.size,
     rounds,
     timeToQuorumS: quorumTimes.length ? quorumTimes.reduce((a, b) => a + b, 0) / quorumTimes.length : null,

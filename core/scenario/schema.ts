@@ -152,6 +152,8 @@ function checkParties(s: ParsedScenario, ctx: z.core.$RefinementCtx<ParsedScenar
   if (population && s.clients.length > 0)
     ctx.addIssue({ code: 'custom', path: ['population'], message: 'expected clients listed or a population, not both' });
   if (!population && s.clients.length === 0) ctx.addIssue({ code: 'custom', path: ['clients'], message: 'expected at least one client (or a population)' });
+  if (population && s.faults.stragglers)
+    ctx.addIssue({ code: 'custom', path: ['faults', 'stragglers'], message: "applies to listed clients; a population's speeds come from its templates' profiles and population.capacity" });
   if (selection && !population) ctx.addIssue({ code: 'custom', path: ['selection'], message: 'selection chooses among a population: add population (or drop selection)' });
   if (selection && (selection.perRound === undefined) === (selection.fraction === undefined))
     ctx.addIssue({ code: 'custom', path: ['selection'], message: 'expected one of perRound or fraction' });

@@ -1,0 +1,54 @@
+/**
+ * A population at FedScale's scale (scenarios/population.yaml): 100,000 clients, 1,000 uploads
+ * awaited per round with over-commit 1.3, 50 rounds, the protocol alone, in-memory transport.
+ * Each run in its own process, so that its peak resident memory is its own. Goals: at most 120 s
+ * and 2 GiB on 2 cores, at least 100,000 events per second; 1,000,000 clients within 1.2x the
+ * memory of 100,000.
+ */
+import { execFileSync } from 'node:child_process';
+import type { Benchmark, Figure } from './harness.js';
+
+interface Outcome {
+  count: number;
+  rounds: number;
+  roundsWallSeconds: number;
+  wallSeconds: number;
+  events: number;
+  peakRssMiB: number;
+  violations: number;
+}
+
+function runPopulation(count: number, rounds: number): Outcome {
+  const out = execFileSync(process.execPath, ['--import', 'tsx', 'bench/population-run.ts', String(count), String(rounds)], { encoding: 'utf8', maxBuffer: 1 << 24 });
+  return JSON.parse(out.trim().split('\n').pop()!) as Outcome;
+}
+
+const ROUNDS = 50;
+
+const benchmarks: Benchmark[] = [
+  {
+    name: 'population',
+    async run() {
+      const base = runPopulation(100_000, ROUNDS);
+      const large = runPopulation(1_000_000, ROUNDS);
+      const figures: Figure[] = [
+        { name: 'population-100k.wall', value: base.wallSeconds, unit: 's', rounds: ROUNDS, roundsWallSeconds: base.roundsWallSeconds, goal: '<= 120' },
+        { name: 'population-100k.peak_rss', value: base.peakRssMiB, unit: 'MiB', goal: '<= 2048' },
+        { name: 'population-100k.events_per_s', value: base.events / base.roundsWallSeconds, unit: 'events/s', events: base.events, goal: '>= 100000' },
+        { name: 'population-100k.violations', value: base.violations, unit: 'invariant violations', goal: '0' },
+        { name: 'population-1m.wall', value: large.wallSeconds, unit: 's', rounds: ROUNDS },
+        {
+          name: 'population-1m.peak_rss',
+          value: large.peakRssMiB,
+          unit: 'MiB',
+          baseline: base.peakRssMiB,
+          ratio: large.peakRssMiB / base.peakRssMiB,
+          goal: 'ratio <= 1.2',
+        },
+      ];
+      return figures;
+    },
+  },
+];
+
+export default benchmarks;
