@@ -5,12 +5,13 @@
  */
 import type { RunClock } from '../run-clock.js';
 import type { Scenario } from '../scenario/schema.js';
-import type { LiveEvent } from './live-state.js';
+import type { LiveEvent } from './snapshot.js';
 import { LiveServer } from './server.js';
 import { liveCharts, liveOptionsFromScenario } from './statecharts.js';
 import { connectStately, type StatelyBridge } from './stately.js';
 
-export { LiveState, type ActorRow, type CollectionProgress, type LiveEvent, type LiveSnapshot, type LiveStateOptions, type MessageRow, type Role } from './live-state.js';
+export { LiveState, type LiveStateOptions } from './live-state.js';
+export type { ActorRow, CollectionProgress, LiveChartDrawing, LiveEvent, LiveSnapshot, MessageRow, Role } from './snapshot.js';
 export { livePage } from './page.js';
 export { replay, type ReplayOptions } from './replay.js';
 export { LiveServer, type LiveServerOptions } from './server.js';

@@ -8,15 +8,10 @@ import { machineByName, machineInput, type MachineName } from '../../actors/mach
 import { machineGraph, toSvg, type MachineGraph } from '../../machines/diagram.js';
 import { quorumCount, type Scenario } from '../scenario/schema.js';
 import type { LiveStateOptions } from './live-state.js';
+import type { LiveChartDrawing } from './snapshot.js';
 
-export interface LiveChart {
+export interface LiveChart extends LiveChartDrawing {
   machine: MachineName;
-  /** Self-contained SVG (no XML prologue), marker ids prefixed with the machine name. */
-  svg: string;
-  /** Reported state name → node id. */
-  stateIds: Record<string, string>;
-  /** Node id → ids of its compound ancestors (outermost last), the root excluded. */
-  ancestors: Record<string, string[]>;
 }
 
 export type LiveCharts = Record<MachineName, LiveChart>;

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { LiveState, type LiveEvent } from '../../core/live/live-state.js';
+import { LiveState } from '../../core/live/live-state.js';
+import type { LiveEvent } from '../../core/live/snapshot.js';
 import { liveCharts, liveOptionsFromScenario, reportedName } from '../../core/live/statecharts.js';
 import { connectStately, stateValueOf } from '../../core/live/stately.js';
 import { machineByName } from '../../actors/machine-inputs.js';
