@@ -5,25 +5,16 @@
  * clients per state over time, deliveries per time bin, and fault counts per time bin, with a
  * few sample lanes kept in detail.
  */
-import { isPseudoActor } from '../pseudo-actors.js';
 import { faultColour, faultKindsWithDefaults, glyph, glyphKind, legend, SPAN_PATTERNS } from './fault-glyphs.js';
 import type { RecordedEvent } from './read-run.js';
-import { actorSpans, drawSpans } from './spans.js';
-import { clockUnit, esc, formatClock, formatDuration, messageColour, n1, naturalCompare, stateColour, timeTicks } from './svg.js';
-import { mergeIntervals, timeScale, type TimeScale } from './time-scale.js';
+import { drawSpans } from './spans.js';
+import { clockUnit, esc, formatClock, formatDuration, messageColour, n1, stateColour, timeTicks } from './svg.js';
+import type { TimeScale } from './time-scale.js';
+import { timelineData, type Deliver, type StateMark, type TimelineData, type TimelineDataOptions } from './timeline-data.js';
 
-/** Kinds that are the normal course of a run; every other kind is drawn as a fault marker. */
-export const NON_FAULT_KINDS: ReadonlySet<string> = new Set(['state', 'send', 'deliver', 'accepted', 'selected', 'alignment', 'presence', 'resume-offer', 'resume-cut']);
-
-export interface TimelineOptions {
-  /** Draw every actor in its own lane up to this many actors (default 40). */
-  maxLanes?: number;
-  /** Clients kept as detailed lanes when aggregating (default 8). */
-  sampleLanes?: number;
+export interface TimelineOptions extends TimelineDataOptions {
   /** Time bins of the aggregated charts (default 400). */
   bins?: number;
-  /** Squeeze stretches in which nothing is recorded (waiting out a deadline) to a narrow marked band (default true). */
-  compressIdle?: boolean;
   /** What the time axis measures (default `time`): `virtual time`, `wall-clock time`. */
   timeLabel?: string;
 }
@@ -44,29 +35,7 @@ export interface Timeline {
   t1: number;
 }
 
-interface StateMark {
-  t: number;
-  state: string;
-  round: number;
-}
-interface Send {
-  t: number;
-  actor: string;
-  type: string;
-  bytes: number;
-  round: number;
-}
-interface Deliver {
-  t: number;
-  actor: string;
-  id: string;
-  from: string;
-  type: string;
-  bytes: number;
-}
-
-/** States in which an actor waits for others (or has stopped): time there may be squeezed. */
-const WAITING = /(^|\.)(await|waitFor)|^(done|failed|roundComplete|roundSkipped)$|\.(applied|skipped|averaged)$/;
+export { NON_FAULT_KINDS } from './timeline-data.js';
 
 const LABEL_W = 150;
 const PLOT_W = 1030;
@@ -75,88 +44,19 @@ const LANE_H = 16;
 const LANE_PITCH = 22;
 /** Beyond this many bars or lines, tooltips are left out to keep the file small. */
 const TITLE_BUDGET = 20_000;
+/** The lanes' top: room for the round labels above the axis. */
+const TOP = 34;
 
 export function buildTimeline(events: readonly RecordedEvent[], roles: ReadonlyMap<string, string>, options: TimelineOptions = {}): Timeline {
-  const maxLanes = options.maxLanes ?? 40;
-  const sampleLanes = options.sampleLanes ?? 8;
-
-  // One pass: states per actor, sends by id, deliveries, faults.
-  const states = new Map<string, StateMark[]>();
-  const sends = new Map<string, Send>();
-  const delivers: Deliver[] = [];
-  const faults: RecordedEvent[] = [];
-  const actorSet = new Set<string>();
-  const stateOrder = new Map<string, number>();
-  let t0 = Infinity;
-  let t1 = -Infinity;
-  const times = new Float64Array(events.length);
-  let nTimes = 0;
-  for (const e of events) {
-    const t = Number(e.t);
-    if (!Number.isFinite(t)) continue;
-    times[nTimes++] = t;
-    if (t < t0) t0 = t;
-    if (t > t1) t1 = t;
-    if (!isPseudoActor(e.actor)) actorSet.add(e.actor);
-    switch (e.kind) {
-      case 'state': {
-        const state = String(e.state);
-        if (!stateOrder.has(state)) stateOrder.set(state, stateOrder.size);
-        let list = states.get(e.actor);
-        if (!list) states.set(e.actor, (list = []));
-        list.push({ t, state, round: e.round });
-        break;
-      }
-      case 'send':
-        if (typeof e.id === 'string') sends.set(e.id, { t, actor: e.actor, type: String(e.type), bytes: Number(e.bytes) || 0, round: e.round });
-        break;
-      case 'deliver':
-        delivers.push({ t, actor: e.actor, id: String(e.id), from: String(e.from), type: String(e.type), bytes: Number(e.bytes) || 0 });
-        break;
-      default:
-        if (!NON_FAULT_KINDS.has(e.kind)) faults.push(e);
-    }
-  }
-  const faultCounts: Record<string, number> = {};
-  for (const f of faults) faultCounts[f.kind] = (faultCounts[f.kind] ?? 0) + 1;
-  // A partition is drawn on the lanes of the actors it cut off, not on a lane of its own.
-  const { spans, partitionMarkers } = actorSpans(events);
-  const drawnFaults = [...faults.filter((f) => !isPseudoActor(f.actor)), ...partitionMarkers];
-  if (!Number.isFinite(t0)) {
-    t0 = 0;
-    t1 = 1;
-  }
-  if (t1 <= t0) t1 = t0 + 1;
-  for (const list of states.values()) if (!isSorted(list)) list.sort((a, b) => a.t - b.t);
-
-  const isServer = (a: string) => roles.get(a) === 'server' || (!roles.has(a) && a === 'server');
-  const actors = [...actorSet].sort((a, b) => Number(isServer(b)) - Number(isServer(a)) || naturalCompare(a, b));
-  const servers = actors.filter(isServer);
-  const clients = actors.filter((a) => !isServer(a));
-  const aggregated = actors.length > maxLanes;
-  const lanes = aggregated ? [...servers, ...clients.slice(0, sampleLanes)] : actors;
+  const data = timelineData(events, roles, options);
+  const { lanes, stateNames, messageTypes, faultKinds, scale } = data;
   const laneIndex = new Map(lanes.map((a, i) => [a, i]));
-
-  const stateNames = [...stateOrder.keys()];
   const stateClass = new Map(stateNames.map((s, i) => [s, `s${i}`]));
-  const messageTypes = [...new Set([...sends.values()].map((s) => s.type).concat(delivers.map((d) => d.type)))].sort();
   const messageClass = new Map(messageTypes.map((m, i) => [m, `m${i}`]));
-  const faultKinds = Object.keys(faultCounts).sort();
-
-  // Working states keep time at full width; only stretches where everyone waits are squeezed.
-  const busy: [number, number][] = [];
-  for (const list of states.values())
-    for (let k = 0; k < list.length; k++) {
-      const s = list[k]!;
-      const end = list[k + 1]?.t ?? s.t;
-      if (end > s.t && !WAITING.test(s.state)) busy.push([s.t, end]);
-    }
-  const scale = timeScale(times.subarray(0, nTimes), t0, t1, { compress: options.compressIdle ?? true, busy: mergeIntervals(busy) });
   const x = (t: number) => LABEL_W + (scale.u(t) / scale.U) * PLOT_W;
-  const TOP = 34;
   const laneY = (i: number) => TOP + i * LANE_PITCH;
-  const laneMid = (a: string) => laneY(laneIndex.get(a)!) + LANE_H / 2;
-  const lanesH = TOP + lanes.length * LANE_PITCH + 40;
+  const at: LanePlot = { x, laneIndex, laneY, laneMid: (a: string) => laneY(laneIndex.get(a)!) + LANE_H / 2 };
+  const lanesBottom = TOP + lanes.length * LANE_PITCH;
 
   const out: string[] = [];
   const style = [
@@ -169,57 +69,102 @@ export function buildTimeline(events: readonly RecordedEvent[], roles: ReadonlyM
     .map((k) => `<symbol id="f-${k}" viewBox="-6 -6 12 12">${glyph(k)}</symbol>`)
     .join('')}</defs>`);
 
-  // Round boundaries: when the server (or, without one, the first actor) enters each round.
-  const roundStarts = new Map<number, number>();
-  const boundaryActors = servers.length ? servers : actors.slice(0, 1);
-  for (const a of boundaryActors) for (const s of states.get(a) ?? []) if (s.round > 0 && !roundStarts.has(s.round)) roundStarts.set(s.round, s.t);
-
-  const axis = (y0: number, y1: number) => {
-    const parts: string[] = [];
-    const span = t1 - t0;
-    const unit = clockUnit(span);
-    if (unit) parts.push(`<text x="${LABEL_W - 26}" y="${y1 + 13}" text-anchor="end" class="tick">${esc(options.timeLabel ?? 'time')} (${unit})</text>`);
-    // Gap labels first (staggered when close), then ticks that keep clear of them.
-    const taken: number[] = [];
-    let lastGap = -Infinity;
-    let row = 0;
-    for (const g of scale.gaps) {
-      const gx = (x(g.t0) + x(g.t1)) / 2;
-      row = gx - lastGap < 70 ? (row + 1) % 2 : 0;
-      lastGap = gx;
-      taken.push(gx);
-      parts.push(`<text x="${n1(gx)}" y="${y1 + 13 + 11 * row}" text-anchor="middle" class="gaplabel">≈${esc(formatDuration(g.t1 - g.t0))}</text>`);
-    }
-    let lastX = -Infinity;
-    for (const seg of scale.active()) {
-      const px = ((seg.u1 - seg.u0) / scale.U) * PLOT_W;
-      for (const v of timeTicks(seg.t0, seg.t1, Math.max(1, Math.round(px / 110)))) {
-        const tx = x(v);
-        if (tx - lastX < 60 || taken.some((g) => Math.abs(g - tx) < 45)) continue;
-        lastX = tx;
-        parts.push(`<line x1="${n1(tx)}" x2="${n1(tx)}" y1="${y0}" y2="${y1}" class="grid"/>`);
-        parts.push(`<text x="${n1(tx)}" y="${y1 + 13}" text-anchor="middle" class="tick">${esc(formatClock(v, span))}</text>`);
-      }
-    }
-    for (const [r, t] of roundStarts) {
-      parts.push(`<line x1="${n1(x(t))}" x2="${n1(x(t))}" y1="${y0 - 12}" y2="${y1}" class="round"/>`);
-      parts.push(`<text x="${n1(x(t) + 3)}" y="${y0 - 3}" class="roundlabel">r${r}</text>`);
-    }
-    return parts.join('');
-  };
-  /** Bands over the squeezed stretches, drawn above the bars. */
-  const gapBands = (y0: number, y1: number) =>
-    scale.gaps
-      .map((g) => {
-        const ga = x(g.t0);
-        const gb = x(g.t1);
-        return `<rect class="gap" x="${n1(ga)}" y="${y0}" width="${n1(gb - ga)}" height="${y1 - y0}"><title>${esc(`nothing recorded for ${formatDuration(g.t1 - g.t0)} (${formatDuration(g.t0)} to ${formatDuration(g.t1)}): drawn narrow`)}</title></rect>`;
-      })
-      .join('');
-
   // Detailed lanes.
   out.push(`<g class="lanes">`);
-  out.push(axis(TOP - 6, TOP + lanes.length * LANE_PITCH));
+  out.push(drawAxis(data, x, TOP - 6, lanesBottom, options.timeLabel));
+  out.push(...drawLanes(data, roles, at, stateClass));
+  out.push(drawSpans(data.spans, (a) => (laneIndex.has(a) ? { y: laneY(laneIndex.get(a)!), h: LANE_H } : undefined), x, data.t1));
+  out.push(gapBands(scale, x, TOP - 6, lanesBottom));
+  out.push(...drawMessages(data, at, messageClass));
+  out.push(...drawFaults(data, at));
+  out.push(`</g>`);
+
+  let height = lanesBottom + 40;
+  if (data.aggregated) {
+    const { clients, states, delivers, faults, actors } = data;
+    const agg = aggregate(clients, states, delivers, faults, stateNames, stateClass, messageTypes, messageClass, faultKinds, scale, options.bins ?? 400);
+    out.push(`<g class="aggregate" transform="translate(0 ${height})">`);
+    out.push(`<text x="${LABEL_W}" y="14" class="heading">All ${clients.length} clients (lanes above: ${lanes.length} of ${actors.length} actors)</text>`);
+    out.push(drawAxis(data, x, 28, 28 + agg.height, options.timeLabel));
+    out.push(agg.svg);
+    out.push(gapBands(scale, x, 28, 28 + agg.height));
+    out.push(`</g>`);
+    height += agg.height + 70;
+  }
+
+  const svg = `<svg class="tl" viewBox="0 0 ${W} ${height}" role="img" aria-label="timeline">${out.join('')}</svg>`;
+  const { spans, faultCounts } = data;
+  return {
+    svg,
+    legend: legend(stateNames, messageTypes, faultKinds, faultCounts, { offline: spans.some((s) => s.kind === 'offline'), partition: spans.some((s) => s.kind === 'cut') }),
+    aggregated: data.aggregated,
+    lanes,
+    actors: data.actors,
+    faultCounts,
+    states: stateNames,
+    messageTypes,
+    t0: data.t0,
+    t1: data.t1,
+  };
+}
+
+/** Where a lane and a time are drawn. */
+interface LanePlot {
+  x: (t: number) => number;
+  laneIndex: ReadonlyMap<string, number>;
+  laneY: (i: number) => number;
+  laneMid: (actor: string) => number;
+}
+
+/** The time axis from y0 to y1: ticks on the active stretches, labels of the squeezed ones, round boundaries. */
+function drawAxis({ t0, t1, scale, roundStarts }: TimelineData, x: (t: number) => number, y0: number, y1: number, timeLabel: string | undefined): string {
+  const parts: string[] = [];
+  const span = t1 - t0;
+  const unit = clockUnit(span);
+  if (unit) parts.push(`<text x="${LABEL_W - 26}" y="${y1 + 13}" text-anchor="end" class="tick">${esc(timeLabel ?? 'time')} (${unit})</text>`);
+  // Gap labels first (staggered when close), then ticks that keep clear of them.
+  const taken: number[] = [];
+  let lastGap = -Infinity;
+  let row = 0;
+  for (const g of scale.gaps) {
+    const gx = (x(g.t0) + x(g.t1)) / 2;
+    row = gx - lastGap < 70 ? (row + 1) % 2 : 0;
+    lastGap = gx;
+    taken.push(gx);
+    parts.push(`<text x="${n1(gx)}" y="${y1 + 13 + 11 * row}" text-anchor="middle" class="gaplabel">≈${esc(formatDuration(g.t1 - g.t0))}</text>`);
+  }
+  let lastX = -Infinity;
+  for (const seg of scale.active()) {
+    const px = ((seg.u1 - seg.u0) / scale.U) * PLOT_W;
+    for (const v of timeTicks(seg.t0, seg.t1, Math.max(1, Math.round(px / 110)))) {
+      const tx = x(v);
+      if (tx - lastX < 60 || taken.some((g) => Math.abs(g - tx) < 45)) continue;
+      lastX = tx;
+      parts.push(`<line x1="${n1(tx)}" x2="${n1(tx)}" y1="${y0}" y2="${y1}" class="grid"/>`);
+      parts.push(`<text x="${n1(tx)}" y="${y1 + 13}" text-anchor="middle" class="tick">${esc(formatClock(v, span))}</text>`);
+    }
+  }
+  for (const [r, t] of roundStarts) {
+    parts.push(`<line x1="${n1(x(t))}" x2="${n1(x(t))}" y1="${y0 - 12}" y2="${y1}" class="round"/>`);
+    parts.push(`<text x="${n1(x(t) + 3)}" y="${y0 - 3}" class="roundlabel">r${r}</text>`);
+  }
+  return parts.join('');
+}
+
+/** Bands over the squeezed stretches, drawn above the bars. */
+function gapBands(scale: TimeScale, x: (t: number) => number, y0: number, y1: number): string {
+  return scale.gaps
+    .map((g) => {
+      const ga = x(g.t0);
+      const gb = x(g.t1);
+      return `<rect class="gap" x="${n1(ga)}" y="${y0}" width="${n1(gb - ga)}" height="${y1 - y0}"><title>${esc(`nothing recorded for ${formatDuration(g.t1 - g.t0)} (${formatDuration(g.t0)} to ${formatDuration(g.t1)}): drawn narrow`)}</title></rect>`;
+    })
+    .join('');
+}
+
+/** Each lane's name, background and state bars. */
+function drawLanes({ lanes, states, isServer, t1 }: TimelineData, roles: ReadonlyMap<string, string>, { x, laneY }: LanePlot, stateClass: ReadonlyMap<string, string>): string[] {
+  const out: string[] = [];
   const barCount = lanes.reduce((s, a) => s + (states.get(a)?.length ?? 0), 0);
   const barTitles = barCount <= TITLE_BUDGET;
   lanes.forEach((a, i) => {
@@ -240,9 +185,12 @@ export function buildTimeline(events: readonly RecordedEvent[], roles: ReadonlyM
       out.push(`<rect class="${stateClass.get(s.state)}" x="${n1(xa)}" y="${y}" width="${n1(Math.max(w, 0.6))}" height="${LANE_H}">${title}</rect>`);
     }
   });
-  out.push(drawSpans(spans, (a) => (laneIndex.has(a) ? { y: laneY(laneIndex.get(a)!), h: LANE_H } : undefined), x, t1));
-  out.push(gapBands(TOP - 6, TOP + lanes.length * LANE_PITCH));
-  // Messages between drawn lanes.
+  return out;
+}
+
+/** Messages between drawn lanes as lines from send to delivery; sends delivered nowhere as dots. */
+function drawMessages({ sends, delivers }: TimelineData, { x, laneIndex, laneMid }: LanePlot, messageClass: ReadonlyMap<string, string>): string[] {
+  const out: string[] = [];
   const delivered = new Set<string>();
   const drawn = delivers.filter((d) => {
     delivered.add(d.id);
@@ -266,8 +214,12 @@ export function buildTimeline(events: readonly RecordedEvent[], roles: ReadonlyM
     }
   }
   out.push(`</g>`);
-  // Faults on drawn lanes; a fault naming a message id gets a dashed line from its sender.
-  out.push(`<g class="faults">`);
+  return out;
+}
+
+/** Faults on drawn lanes; a fault naming a message id gets a dashed line from its sender. */
+function drawFaults({ drawnFaults, sends }: TimelineData, { x, laneIndex, laneMid }: LanePlot): string[] {
+  const out: string[] = [`<g class="faults">`];
   for (const f of drawnFaults) {
     if (!laneIndex.has(f.actor)) continue;
     const fx = x(Number(f.t));
@@ -277,43 +229,13 @@ export function buildTimeline(events: readonly RecordedEvent[], roles: ReadonlyM
       out.push(`<line class="faultline" x1="${n1(x(s.t))}" y1="${n1(laneMid(s.actor))}" x2="${n1(fx)}" y2="${n1(fy)}"/>`);
     out.push(`<use href="#f-${glyphKind(f.kind)}" x="${n1(fx - 6)}" y="${n1(fy - 6)}" width="12" height="12"><title>${esc(faultTitle(f))}</title></use>`);
   }
-  out.push(`</g></g>`);
-
-  let height = lanesH;
-  if (aggregated) {
-    const agg = aggregate(clients, states, delivers, faults, stateNames, stateClass, messageTypes, messageClass, faultKinds, scale, options.bins ?? 400);
-    out.push(`<g class="aggregate" transform="translate(0 ${height})">`);
-    out.push(`<text x="${LABEL_W}" y="14" class="heading">All ${clients.length} clients (lanes above: ${lanes.length} of ${actors.length} actors)</text>`);
-    out.push(axis(28, 28 + agg.height));
-    out.push(agg.svg);
-    out.push(gapBands(28, 28 + agg.height));
-    out.push(`</g>`);
-    height += agg.height + 70;
-  }
-
-  const svg = `<svg class="tl" viewBox="0 0 ${W} ${height}" role="img" aria-label="timeline">${out.join('')}</svg>`;
-  return {
-    svg,
-    legend: legend(stateNames, messageTypes, faultKinds, faultCounts, { offline: spans.some((s) => s.kind === 'offline'), partition: spans.some((s) => s.kind === 'cut') }),
-    aggregated,
-    lanes,
-    actors,
-    faultCounts,
-    states: stateNames,
-    messageTypes,
-    t0,
-    t1,
-  };
+  out.push(`</g>`);
+  return out;
 }
 
 /** Drop points that repeat the previous one (flat runs of a step outline). */
 function dedupe(points: string[]): string[] {
   return points.filter((p, i) => i === 0 || p !== points[i - 1]);
-}
-
-function isSorted(list: readonly StateMark[]): boolean {
-  for (let i = 1; i < list.length; i++) if (list[i]!.t < list[i - 1]!.t) return false;
-  return true;
 }
 
 /** Stacked clients per state, deliveries per bin by type, faults per bin by kind. */
