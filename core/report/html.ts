@@ -12,7 +12,7 @@ import { plural } from '../wording.js';
 import { accuracyChart, accuracySeries, bytesChart, bytesPerRound, type AccuracySeries, type BytesRow } from './charts.js';
 import type { RunData } from './read-run.js';
 import { esc, formatBytes, formatDuration, naturalCompare } from './svg.js';
-import { buildTimeline, type TimelineOptions } from './timeline.js';
+import { buildTimeline, type Timeline, type TimelineOptions } from './timeline.js';
 import { coverageOf, type Coverage } from '../explore/coverage.js';
 import { coverageTable } from './coverage.js';
 
@@ -85,28 +85,7 @@ export function renderReport(run: RunData, options: ReportOptions = {}): { html:
     coverage,
   };
 
-  const servers = actors.filter(isServer);
-  const faultTotal = Object.values(timeline.faultCounts).reduce((s, v) => s + v, 0);
-  const summary = [
-    `${plural(actors.length, 'actor')} (${servers.length ? esc(servers.join(', ')) : 'no server'} and ${plural(actors.length - servers.length, 'client')})`,
-    `${rounds.length ? `rounds ${rounds[0]} to ${rounds[rounds.length - 1]}` : 'no rounds in metrics'}`,
-    `${run.events.length} events over ${esc(formatDuration(timeline.t1 - timeline.t0))} of ${timeLabel}${
-      run.clock.kind === 'wall' ? ` (a run over NATS; times from its start at ${new Date(origin).toISOString().replace('T', ' ').slice(0, 19)} UTC)` : ' (a local run: simulated time)'
-    }`,
-    `${plural(faultTotal, 'fault marker')}${faultTotal ? ` (${Object.entries(timeline.faultCounts).map(([k, v]) => `${esc(k)} ${v}`).join(', ')})` : ''}`,
-  ];
-  for (const c of run.cutShort) summary.push(`<strong>${esc(describeCutShort(c.file, c.line))}</strong>: the report shows what was recorded up to there`);
-  if (run.badLines) summary.push(`${plural(run.badLines, 'unreadable line')} skipped`);
-
-  const bytesTable =
-    bytes.length === 0
-      ? ''
-      : `<table class="num"><thead><tr><th>round</th><th>clients → server</th><th>server → clients</th><th>server sent</th><th>server received</th></tr></thead><tbody>${bytes
-          .map(
-            (r) =>
-              `<tr><td>${r.round}</td><td title="${r.up} bytes">${formatBytes(r.up)}</td><td title="${r.down} bytes">${formatBytes(r.down)}</td><td title="${r.serverSent} bytes">${formatBytes(r.serverSent)}</td><td title="${r.serverReceived} bytes">${formatBytes(r.serverReceived)}</td></tr>`,
-          )
-          .join('')}</tbody></table>`;
+  const summary = summaryLines(run, actors, actors.filter(isServer), rounds, timeline, timeLabel);
 
   const laneNote = timeline.aggregated
     ? `<p class="note">${actors.length} actors: the lanes show ${timeline.lanes.length} of them (${esc(timeline.lanes.join(', '))}); below them, every client aggregated by state over time.</p>`
@@ -136,7 +115,7 @@ ${acc.legend}
 <h2>Bytes per round, each way</h2>
 <ul class="legend"><li><span class="sw box" style="background:#1e88e5"></span>clients → server</li><li><span class="sw box" style="background:#2e7d32"></span>server → clients</li></ul>
 ${bytesChart(bytes)}
-${bytesTable}
+${bytesTable(bytes)}
 </section>
 <section id="timeline">
 <h2>Timeline</h2>
@@ -165,6 +144,30 @@ ${run.scenarioText === null ? '<p class="note">No scenario.yaml in the run direc
 </html>
 `;
   return { html, data };
+}
+
+/** The header's list: actors, rounds, events and their time span, fault markers, files cut short. */
+function summaryLines(run: RunData, actors: readonly string[], servers: readonly string[], rounds: readonly number[], timeline: Timeline, timeLabel: string): string[] {
+  const faultTotal = Object.values(timeline.faultCounts).reduce((s, v) => s + v, 0);
+  const summary = [
+    `${plural(actors.length, 'actor')} (${servers.length ? esc(servers.join(', ')) : 'no server'} and ${plural(actors.length - servers.length, 'client')})`,
+    `${rounds.length ? `rounds ${rounds[0]} to ${rounds[rounds.length - 1]}` : 'no rounds in metrics'}`,
+    `${run.events.length} events over ${esc(formatDuration(timeline.t1 - timeline.t0))} of ${timeLabel}${
+      run.clock.kind === 'wall' ? ` (a run over NATS; times from its start at ${new Date(run.clock.origin).toISOString().replace('T', ' ').slice(0, 19)} UTC)` : ' (a local run: simulated time)'
+    }`,
+    `${plural(faultTotal, 'fault marker')}${faultTotal ? ` (${Object.entries(timeline.faultCounts).map(([k, v]) => `${esc(k)} ${v}`).join(', ')})` : ''}`,
+  ];
+  for (const c of run.cutShort) summary.push(`<strong>${esc(describeCutShort(c.file, c.line))}</strong>: the report shows what was recorded up to there`);
+  if (run.badLines) summary.push(`${plural(run.badLines, 'unreadable line')} skipped`);
+  return summary;
+}
+
+/** Bytes per round as a table under the chart (exact counts on hover). */
+function bytesTable(bytes: readonly BytesRow[]): string {
+  if (bytes.length === 0) return '';
+  const cell = (n: number) => `<td title="${n} bytes">${formatBytes(n)}</td>`;
+  const rows = bytes.map((r) => `<tr><td>${r.round}</td>${cell(r.up)}${cell(r.down)}${cell(r.serverSent)}${cell(r.serverReceived)}</tr>`).join('');
+  return `<table class="num"><thead><tr><th>round</th><th>clients → server</th><th>server → clients</th><th>server sent</th><th>server received</th></tr></thead><tbody>${rows}</tbody></table>`;
 }
 
 function columnar(metrics: readonly RoundMetrics[]): { columns: string[]; rows: unknown[][] } {
