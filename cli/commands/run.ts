@@ -8,7 +8,7 @@ import { runOverNats } from '../../actors/nats-deployment.js';
 import { resumePoint, unreadableCheckpoints, type ResumePoint } from '../../actors/round-checkpoints.js';
 import type { RunEvent } from '../../core/records.js';
 import type { BackendName } from '../../core/models/backend.js';
-import { parseBigramSpec } from '../../core/models/bigram.js';
+import { parseBigramSpec } from '../../core/models/bigram-base.js';
 import { DROP_LATE_FAULTS_FLAG } from '../../core/scenario/load.js';
 import { isProtocolOnly, type Scenario } from '../../core/scenario/schema.js';
 import { loadSchedule, scheduleMisfits, type LoadedSchedule } from '../../core/schedule/load.js';
