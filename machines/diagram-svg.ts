@@ -2,6 +2,7 @@
  * A machine graph as a self-contained SVG, drawn on the layout of diagram-layout.ts: compound
  * states as boxes around their children, failure transitions and states in red, deadlines dashed.
  */
+import { escapeXml } from '../core/format.js';
 import type { MachineGraph } from './diagram-graph.js';
 import { edgeColour, GREY, layoutDiagram, MARGIN, RED, SMALL_SIZE, TITLE_SIZE, type Box, type DiagramLayout } from './diagram-layout.js';
 
@@ -13,12 +14,12 @@ export function toSvg(graph: MachineGraph): string {
     const dash = e.kind === 'after' ? ' stroke-dasharray="6 3"' : '';
     const marker = e.failure ? 'url(#arrow-fail)' : 'url(#arrow)';
     const title = `${e.from} -> ${e.to}: ${e.event || 'always'}${e.guard ? ` [${e.guard}]` : ''}`;
-    return `<path d="${d}" fill="none" stroke="${edgeColour(e)}" stroke-width="${e.failure ? 1.6 : 1.3}"${dash} marker-end="${marker}"><title>${xml(title)}</title></path>`;
+    return `<path d="${d}" fill="none" stroke="${edgeColour(e)}" stroke-width="${e.failure ? 1.6 : 1.3}"${dash} marker-end="${marker}"><title>${escapeXml(title)}</title></path>`;
   });
   const labels = layout.labels.map(
     (l) =>
       `<rect x="${r1(l.x0)}" y="${r1(l.y - 10)}" width="${l.w}" height="13" rx="2" fill="#ffffff" fill-opacity="0.88"/>` +
-      `<text x="${r1(l.x)}" y="${r1(l.y)}" font-size="${SMALL_SIZE}" fill="${l.color}" text-anchor="${l.anchor}">${xml(l.text)}</text>`,
+      `<text x="${r1(l.x)}" y="${r1(l.y)}" font-size="${SMALL_SIZE}" fill="${l.color}" text-anchor="${l.anchor}">${escapeXml(l.text)}</text>`,
   );
   // Compound backgrounds first (outer to inner), then edges, then atomic boxes, then labels.
   const compoundSvg: string[] = [];
@@ -31,8 +32,8 @@ export function toSvg(graph: MachineGraph): string {
   const width = Math.max(W, MARGIN + 520);
   return [
     '<?xml version="1.0" encoding="UTF-8"?>',
-    `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${H}" viewBox="0 0 ${width} ${H}" font-family="${xml(FONT)}">`,
-    `<title>${xml(`${graph.machine} machine`)}</title>`,
+    `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${H}" viewBox="0 0 ${width} ${H}" font-family="${escapeXml(FONT)}">`,
+    `<title>${escapeXml(`${graph.machine} machine`)}</title>`,
     '<defs>',
     `<marker id="arrow" viewBox="0 0 10 10" refX="9" refY="5" markerWidth="7" markerHeight="7" orient="auto-start-reverse"><path d="M 0 0 L 10 5 L 0 10 z" fill="${GREY}"/></marker>`,
     `<marker id="arrow-fail" viewBox="0 0 10 10" refX="9" refY="5" markerWidth="7" markerHeight="7" orient="auto-start-reverse"><path d="M 0 0 L 10 5 L 0 10 z" fill="${RED}"/></marker>`,
@@ -55,9 +56,9 @@ function drawBox(b: Box, layout: DiagramLayout, compoundSvg: string[], atomicSvg
   if (b.children.length > 0) {
     const fill = n.parent === null ? '#fafafa' : n.depth % 2 === 1 ? '#eef3f7' : '#f7fafc';
     compoundSvg.push(
-      `<g class="state compound" data-id="${xml(n.id)}"><rect x="${r1(b.x)}" y="${r1(b.y)}" width="${r1(b.w)}" height="${r1(b.h)}" rx="10" fill="${fill}" stroke="${stroke}" stroke-width="1.2"/>` +
-        `<text x="${r1(b.x + 12)}" y="${r1(b.y + 18)}" font-size="${TITLE_SIZE}" font-weight="bold" fill="#263238">${xml(n.parent === null ? `machine ${n.key}` : n.key)}</text>` +
-        b.lines.map((l, i) => `<text x="${r1(b.x + 12)}" y="${r1(b.y + 33 + i * 13)}" font-size="${SMALL_SIZE}" fill="#546e7a">${xml(l)}</text>`).join('') +
+      `<g class="state compound" data-id="${escapeXml(n.id)}"><rect x="${r1(b.x)}" y="${r1(b.y)}" width="${r1(b.w)}" height="${r1(b.h)}" rx="10" fill="${fill}" stroke="${stroke}" stroke-width="1.2"/>` +
+        `<text x="${r1(b.x + 12)}" y="${r1(b.y + 18)}" font-size="${TITLE_SIZE}" font-weight="bold" fill="#263238">${escapeXml(n.parent === null ? `machine ${n.key}` : n.key)}</text>` +
+        b.lines.map((l, i) => `<text x="${r1(b.x + 12)}" y="${r1(b.y + 33 + i * 13)}" font-size="${SMALL_SIZE}" fill="#546e7a">${escapeXml(l)}</text>`).join('') +
         '</g>',
     );
     if (n.initial) {
@@ -72,12 +73,12 @@ function drawBox(b: Box, layout: DiagramLayout, compoundSvg: string[], atomicSvg
     return;
   }
   const fill = n.failure ? '#fde2e2' : n.type === 'final' ? '#eceff1' : '#ffffff';
-  let svg = `<g class="state ${n.type}" data-id="${xml(n.id)}"><rect x="${r1(b.x)}" y="${r1(b.y)}" width="${r1(b.w)}" height="${r1(b.h)}" rx="8" fill="${fill}" stroke="${stroke}" stroke-width="1.3"/>`;
+  let svg = `<g class="state ${n.type}" data-id="${escapeXml(n.id)}"><rect x="${r1(b.x)}" y="${r1(b.y)}" width="${r1(b.w)}" height="${r1(b.h)}" rx="8" fill="${fill}" stroke="${stroke}" stroke-width="1.3"/>`;
   if (n.type === 'final')
     svg += `<rect x="${r1(b.x + 3)}" y="${r1(b.y + 3)}" width="${r1(b.w - 6)}" height="${r1(b.h - 6)}" rx="6" fill="none" stroke="${stroke}" stroke-width="1"/>`;
-  svg += `<text x="${r1(b.x + b.w / 2)}" y="${r1(b.y + 19)}" font-size="${TITLE_SIZE}" font-weight="bold" text-anchor="middle" fill="${n.failure ? '#8e0000' : '#263238'}">${xml(n.key)}</text>`;
+  svg += `<text x="${r1(b.x + b.w / 2)}" y="${r1(b.y + 19)}" font-size="${TITLE_SIZE}" font-weight="bold" text-anchor="middle" fill="${n.failure ? '#8e0000' : '#263238'}">${escapeXml(n.key)}</text>`;
   b.lines.forEach((l, i) => {
-    svg += `<text x="${r1(b.x + b.w / 2)}" y="${r1(b.y + 33 + i * 13)}" font-size="${SMALL_SIZE}" text-anchor="middle" fill="#546e7a" font-style="italic">${xml(l)}</text>`;
+    svg += `<text x="${r1(b.x + b.w / 2)}" y="${r1(b.y + 33 + i * 13)}" font-size="${SMALL_SIZE}" text-anchor="middle" fill="#546e7a" font-style="italic">${escapeXml(l)}</text>`;
   });
   atomicSvg.push(svg + '</g>');
 }
@@ -93,7 +94,3 @@ function legend(legendY: number): string {
 }
 
 const r1 = (x: number) => String(Math.round(x * 10) / 10);
-
-function xml(text: string): string {
-  return text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
-}

@@ -6,6 +6,7 @@
  * `snapshot()` is O(actors) and is called at most a few times a second.
  */
 
+import { naturalCompare } from '../format.js';
 import { isPseudoActor } from '../pseudo-actors.js';
 import type { ActorRow, CollectionProgress, LiveEvent, LiveSnapshot, MessageRow, Role, RoundRow } from './snapshot.js';
 
@@ -69,10 +70,6 @@ class BoundedMap<K, V> extends Map<K, V> {
     }
     return super.set(key, value);
   }
-}
-
-function naturalCompare(a: string, b: string): number {
-  return a.localeCompare(b, 'en', { numeric: true });
 }
 
 const str = (v: unknown): string => (v === undefined || v === null ? '' : typeof v === 'string' ? v : typeof v === 'number' || typeof v === 'boolean' ? String(v) : JSON.stringify(v));

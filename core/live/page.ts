@@ -5,7 +5,7 @@
  * frame, however many arrive, and never draws more than the snapshot holds (a sample of actors
  * beyond the detail limit, a bounded message list).
  */
-import { esc } from '../report/svg.js';
+import { escapeXml } from '../format.js';
 import { livePageScript } from './page-script.js';
 
 export function livePage(title: string): string {
@@ -15,12 +15,12 @@ export function livePage(title: string): string {
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <link rel="icon" href="data:,">
-<title>FedMKT live: ${esc(title)}</title>
+<title>FedMKT live: ${escapeXml(title)}</title>
 <style>${CSS}</style>
 </head>
 <body data-seq="0">
 <header>
-<h1>FedMKT live <code id="title">${esc(title)}</code> <span id="status" class="pill wait">connecting…</span></h1>
+<h1>FedMKT live <code id="title">${escapeXml(title)}</code> <span id="status" class="pill wait">connecting…</span></h1>
 <div id="clock" class="muted"></div>
 </header>
 <main>

@@ -11,7 +11,8 @@ import { clockLabel, type RunClock } from '../run-clock.js';
 import { plural } from '../wording.js';
 import { accuracyChart, accuracySeries, bytesChart, bytesPerRound, type AccuracySeries, type BytesRow } from './charts.js';
 import type { RunData } from './read-run.js';
-import { esc, formatBytes, formatDuration, naturalCompare } from './svg.js';
+import { escapeXml, formatBytes, naturalCompare } from '../format.js';
+import { formatDuration } from './svg.js';
 import { buildTimeline, type Timeline, type TimelineOptions } from './timeline.js';
 import { coverageOf, type Coverage } from '../explore/coverage.js';
 import { coverageTable } from './coverage.js';
@@ -88,7 +89,7 @@ export function renderReport(run: RunData, options: ReportOptions = {}): { html:
   const summary = summaryLines(run, actors, actors.filter(isServer), rounds, timeline, timeLabel);
 
   const laneNote = timeline.aggregated
-    ? `<p class="note">${actors.length} actors: the lanes show ${timeline.lanes.length} of them (${esc(timeline.lanes.join(', '))}); below them, every client aggregated by state over time.</p>`
+    ? `<p class="note">${actors.length} actors: the lanes show ${timeline.lanes.length} of them (${escapeXml(timeline.lanes.join(', '))}); below them, every client aggregated by state over time.</p>`
     : '';
   const accNote = acc.aggregated ? '<p class="note">Too many clients for one line each: the clients are drawn as bands (min to max, interquartile range) and their mean.</p>' : '';
 
@@ -97,12 +98,12 @@ export function renderReport(run: RunData, options: ReportOptions = {}): { html:
 <head>
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
-<title>FedMKT run ${esc(run.name)}</title>
+<title>FedMKT run ${escapeXml(run.name)}</title>
 <style>${CSS}</style>
 </head>
 <body>
 <header>
-<h1>FedMKT run <code>${esc(run.name)}</code></h1>
+<h1>FedMKT run <code>${escapeXml(run.name)}</code></h1>
 <ul class="summary">${summary.map((s) => `<li>${s}</li>`).join('')}</ul>
 <nav><a href="#accuracy">Accuracy</a> · <a href="#bytes">Bytes</a> · <a href="#timeline">Timeline</a> · <a href="#coverage">Faults by state</a> · <a href="#metrics">Metrics</a> · <a href="#scenario">Scenario</a></nav>
 </header>
@@ -136,7 +137,7 @@ ${coverageTable(coverage)}
 </section>
 <section id="scenario">
 <h2>Scenario</h2>
-${run.scenarioText === null ? '<p class="note">No scenario.yaml in the run directory.</p>' : `<pre>${esc(run.scenarioText)}</pre>`}
+${run.scenarioText === null ? '<p class="note">No scenario.yaml in the run directory.</p>' : `<pre>${escapeXml(run.scenarioText)}</pre>`}
 </section>
 <script type="application/json" id="fedmkt-report-data">${jsonForScript(data)}</script>
 <script>${SCRIPT}</script>
@@ -150,14 +151,14 @@ ${run.scenarioText === null ? '<p class="note">No scenario.yaml in the run direc
 function summaryLines(run: RunData, actors: readonly string[], servers: readonly string[], rounds: readonly number[], timeline: Timeline, timeLabel: string): string[] {
   const faultTotal = Object.values(timeline.faultCounts).reduce((s, v) => s + v, 0);
   const summary = [
-    `${plural(actors.length, 'actor')} (${servers.length ? esc(servers.join(', ')) : 'no server'} and ${plural(actors.length - servers.length, 'client')})`,
+    `${plural(actors.length, 'actor')} (${servers.length ? escapeXml(servers.join(', ')) : 'no server'} and ${plural(actors.length - servers.length, 'client')})`,
     `${rounds.length ? `rounds ${rounds[0]} to ${rounds[rounds.length - 1]}` : 'no rounds in metrics'}`,
-    `${run.events.length} events over ${esc(formatDuration(timeline.t1 - timeline.t0))} of ${timeLabel}${
+    `${run.events.length} events over ${escapeXml(formatDuration(timeline.t1 - timeline.t0))} of ${timeLabel}${
       run.clock.kind === 'wall' ? ` (a run over NATS; times from its start at ${new Date(run.clock.origin).toISOString().replace('T', ' ').slice(0, 19)} UTC)` : ' (a local run: simulated time)'
     }`,
-    `${plural(faultTotal, 'fault marker')}${faultTotal ? ` (${Object.entries(timeline.faultCounts).map(([k, v]) => `${esc(k)} ${v}`).join(', ')})` : ''}`,
+    `${plural(faultTotal, 'fault marker')}${faultTotal ? ` (${Object.entries(timeline.faultCounts).map(([k, v]) => `${escapeXml(k)} ${v}`).join(', ')})` : ''}`,
   ];
-  for (const c of run.cutShort) summary.push(`<strong>${esc(describeCutShort(c.file, c.line))}</strong>: the report shows what was recorded up to there`);
+  for (const c of run.cutShort) summary.push(`<strong>${escapeXml(describeCutShort(c.file, c.line))}</strong>: the report shows what was recorded up to there`);
   if (run.badLines) summary.push(`${plural(run.badLines, 'unreadable line')} skipped`);
   return summary;
 }

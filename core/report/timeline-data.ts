@@ -7,7 +7,7 @@
 import { isPseudoActor } from '../pseudo-actors.js';
 import type { RecordedEvent } from './read-run.js';
 import { actorSpans, type Span } from './spans.js';
-import { naturalCompare } from './svg.js';
+import { naturalCompare } from '../format.js';
 import { mergeIntervals, timeScale, type TimeScale } from './time-scale.js';
 
 export interface TimelineDataOptions {

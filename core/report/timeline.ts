@@ -8,7 +8,8 @@
 import { faultColour, faultKindsWithDefaults, glyph, glyphKind, legend, SPAN_PATTERNS } from './fault-glyphs.js';
 import type { RecordedEvent } from './read-run.js';
 import { drawSpans } from './spans.js';
-import { clockUnit, esc, formatClock, formatDuration, messageColour, n1, stateColour, timeTicks } from './svg.js';
+import { escapeXml } from '../format.js';
+import { clockUnit, formatClock, formatDuration, messageColour, n1, stateColour, timeTicks } from './svg.js';
 import type { TimeScale } from './time-scale.js';
 import { timelineData, type Deliver, type StateMark, type TimelineData, type TimelineDataOptions } from './timeline-data.js';
 
@@ -121,7 +122,7 @@ function drawAxis({ t0, t1, scale, roundStarts }: TimelineData, x: (t: number) =
   const parts: string[] = [];
   const span = t1 - t0;
   const unit = clockUnit(span);
-  if (unit) parts.push(`<text x="${LABEL_W - 26}" y="${y1 + 13}" text-anchor="end" class="tick">${esc(timeLabel ?? 'time')} (${unit})</text>`);
+  if (unit) parts.push(`<text x="${LABEL_W - 26}" y="${y1 + 13}" text-anchor="end" class="tick">${escapeXml(timeLabel ?? 'time')} (${unit})</text>`);
   // Gap labels first (staggered when close), then ticks that keep clear of them.
   const taken: number[] = [];
   let lastGap = -Infinity;
@@ -131,7 +132,7 @@ function drawAxis({ t0, t1, scale, roundStarts }: TimelineData, x: (t: number) =
     row = gx - lastGap < 70 ? (row + 1) % 2 : 0;
     lastGap = gx;
     taken.push(gx);
-    parts.push(`<text x="${n1(gx)}" y="${y1 + 13 + 11 * row}" text-anchor="middle" class="gaplabel">≈${esc(formatDuration(g.t1 - g.t0))}</text>`);
+    parts.push(`<text x="${n1(gx)}" y="${y1 + 13 + 11 * row}" text-anchor="middle" class="gaplabel">≈${escapeXml(formatDuration(g.t1 - g.t0))}</text>`);
   }
   let lastX = -Infinity;
   for (const seg of scale.active()) {
@@ -141,7 +142,7 @@ function drawAxis({ t0, t1, scale, roundStarts }: TimelineData, x: (t: number) =
       if (tx - lastX < 60 || taken.some((g) => Math.abs(g - tx) < 45)) continue;
       lastX = tx;
       parts.push(`<line x1="${n1(tx)}" x2="${n1(tx)}" y1="${y0}" y2="${y1}" class="grid"/>`);
-      parts.push(`<text x="${n1(tx)}" y="${y1 + 13}" text-anchor="middle" class="tick">${esc(formatClock(v, span))}</text>`);
+      parts.push(`<text x="${n1(tx)}" y="${y1 + 13}" text-anchor="middle" class="tick">${escapeXml(formatClock(v, span))}</text>`);
     }
   }
   for (const [r, t] of roundStarts) {
@@ -157,7 +158,7 @@ function gapBands(scale: TimeScale, x: (t: number) => number, y0: number, y1: nu
     .map((g) => {
       const ga = x(g.t0);
       const gb = x(g.t1);
-      return `<rect class="gap" x="${n1(ga)}" y="${y0}" width="${n1(gb - ga)}" height="${y1 - y0}"><title>${esc(`nothing recorded for ${formatDuration(g.t1 - g.t0)} (${formatDuration(g.t0)} to ${formatDuration(g.t1)}): drawn narrow`)}</title></rect>`;
+      return `<rect class="gap" x="${n1(ga)}" y="${y0}" width="${n1(gb - ga)}" height="${y1 - y0}"><title>${escapeXml(`nothing recorded for ${formatDuration(g.t1 - g.t0)} (${formatDuration(g.t0)} to ${formatDuration(g.t1)}): drawn narrow`)}</title></rect>`;
     })
     .join('');
 }
@@ -171,7 +172,7 @@ function drawLanes({ lanes, states, isServer, t1 }: TimelineData, roles: Readonl
     const y = laneY(i);
     const role = roles.get(a) ?? (isServer(a) ? 'server' : 'client');
     out.push(
-      `<text x="${LABEL_W - 8}" y="${y + LANE_H - 4}" text-anchor="end" class="lane${role === 'server' ? ' server' : ''}">${esc(a)}</text>`,
+      `<text x="${LABEL_W - 8}" y="${y + LANE_H - 4}" text-anchor="end" class="lane${role === 'server' ? ' server' : ''}">${escapeXml(a)}</text>`,
       `<rect x="${LABEL_W}" y="${y}" width="${PLOT_W}" height="${LANE_H}" class="lanebg"/>`,
     );
     const list = states.get(a) ?? [];
@@ -181,7 +182,7 @@ function drawLanes({ lanes, states, isServer, t1 }: TimelineData, roles: Readonl
       const xa = x(s.t);
       const w = x(end) - xa;
       if (w < 0.25 && k + 1 < list.length) continue; // invisible: a pass-through state
-      const title = barTitles ? `<title>${esc(`${a}: ${s.state}, round ${s.round}, ${formatDuration(s.t)} to ${formatDuration(end)} (${formatDuration(end - s.t)})`)}</title>` : '';
+      const title = barTitles ? `<title>${escapeXml(`${a}: ${s.state}, round ${s.round}, ${formatDuration(s.t)} to ${formatDuration(end)} (${formatDuration(end - s.t)})`)}</title>` : '';
       out.push(`<rect class="${stateClass.get(s.state)}" x="${n1(xa)}" y="${y}" width="${n1(Math.max(w, 0.6))}" height="${LANE_H}">${title}</rect>`);
     }
   });
@@ -201,7 +202,7 @@ function drawMessages({ sends, delivers }: TimelineData, { x, laneIndex, laneMid
   out.push(`<g class="msgs">`);
   for (const d of drawn) {
     const s = sends.get(d.id)!;
-    const title = lineTitles ? `<title>${esc(`${d.type} ${d.id}: ${s.actor} → ${d.actor}, ${d.bytes} bytes, ${formatDuration(s.t)} to ${formatDuration(d.t)}`)}</title>` : '';
+    const title = lineTitles ? `<title>${escapeXml(`${d.type} ${d.id}: ${s.actor} → ${d.actor}, ${d.bytes} bytes, ${formatDuration(s.t)} to ${formatDuration(d.t)}`)}</title>` : '';
     out.push(`<line class="${messageClass.get(d.type) ?? messageClass.get(s.type)}" x1="${n1(x(s.t))}" y1="${n1(laneMid(s.actor))}" x2="${n1(x(d.t))}" y2="${n1(laneMid(d.actor))}">${title}</line>`);
   }
   // Sent but delivered nowhere (only meaningful when the run records deliveries at all).
@@ -209,7 +210,7 @@ function drawMessages({ sends, delivers }: TimelineData, { x, laneIndex, laneMid
     for (const [id, s] of sends) {
       if (delivered.has(id) || !laneIndex.has(s.actor)) continue;
       out.push(
-        `<circle class="undelivered" cx="${n1(x(s.t))}" cy="${n1(laneMid(s.actor) - 5)}" r="2.5"><title>${esc(`${s.type} ${id} sent by ${s.actor} at ${formatDuration(s.t)}: no delivery recorded`)}</title></circle>`,
+        `<circle class="undelivered" cx="${n1(x(s.t))}" cy="${n1(laneMid(s.actor) - 5)}" r="2.5"><title>${escapeXml(`${s.type} ${id} sent by ${s.actor} at ${formatDuration(s.t)}: no delivery recorded`)}</title></circle>`,
       );
     }
   }
@@ -227,7 +228,7 @@ function drawFaults({ drawnFaults, sends }: TimelineData, { x, laneIndex, laneMi
     const s = typeof f.id === 'string' ? sends.get(f.id) : typeof f.messageId === 'string' ? sends.get(f.messageId) : undefined;
     if (s && s.actor !== f.actor && laneIndex.has(s.actor))
       out.push(`<line class="faultline" x1="${n1(x(s.t))}" y1="${n1(laneMid(s.actor))}" x2="${n1(fx)}" y2="${n1(fy)}"/>`);
-    out.push(`<use href="#f-${glyphKind(f.kind)}" x="${n1(fx - 6)}" y="${n1(fy - 6)}" width="12" height="12"><title>${esc(faultTitle(f))}</title></use>`);
+    out.push(`<use href="#f-${glyphKind(f.kind)}" x="${n1(fx - 6)}" y="${n1(fy - 6)}" width="12" height="12"><title>${escapeXml(faultTitle(f))}</title></use>`);
   }
   out.push(`</g>`);
   return out;
@@ -303,7 +304,7 @@ function aggregate(
     for (let b = B - 1; b >= 0; b--) bottom.push(`${bx(b + 1)} ${n1(yOf(lower[b]!))}`, `${bx(b)} ${n1(yOf(lower[b]!))}`);
     for (let b = 0; b < B; b++) lower[b]! += row[b]!;
     parts.push(
-      `<path class="${stateClass.get(state)}" d="M${dedupe(top).join('L')}L${dedupe(bottom).join('L')}Z"><title>${esc(`${state}: up to ${Math.round(peak * 10) / 10} clients at once`)}</title></path>`,
+      `<path class="${stateClass.get(state)}" d="M${dedupe(top).join('L')}L${dedupe(bottom).join('L')}Z"><title>${escapeXml(`${state}: up to ${Math.round(peak * 10) / 10} clients at once`)}</title></path>`,
     );
   });
   // Deliveries per bin by message type.
@@ -326,7 +327,7 @@ function aggregate(
     const pts: string[] = [];
     for (let b = 0; b < B; b++) pts.push(`${bmid(b)} ${n1(MSG_Y + MSG_H - (c[b]! / maxCount) * MSG_H)}`);
     const total = c.reduce((s, v) => s + v, 0);
-    parts.push(`<path class="${messageClass.get(m)} rate" d="M${pts.join('L')}"><title>${esc(`${m}: ${total} deliveries`)}</title></path>`);
+    parts.push(`<path class="${messageClass.get(m)} rate" d="M${pts.join('L')}"><title>${escapeXml(`${m}: ${total} deliveries`)}</title></path>`);
   });
   // Faults per bin by kind: one row per kind, circle area by count.
   let y = MSG_Y + MSG_H + 18;
@@ -338,12 +339,12 @@ function aggregate(
       per.set(b, (per.get(b) ?? 0) + 1);
     }
     const max = Math.max(1, ...per.values());
-    parts.push(`<text x="${LABEL_W - 8}" y="${y + 4}" text-anchor="end" class="tick">${esc(kind)}</text>`);
+    parts.push(`<text x="${LABEL_W - 8}" y="${y + 4}" text-anchor="end" class="tick">${escapeXml(kind)}</text>`);
     parts.push(`<line x1="${LABEL_W}" x2="${LABEL_W + PLOT_W}" y1="${y}" y2="${y}" class="grid"/>`);
     for (const [b, c] of per) {
       const r = 1.5 + 5 * Math.sqrt(c / max);
       parts.push(
-        `<circle class="fb f-${glyphKind(kind)}" cx="${bmid(b)}" cy="${y}" r="${n1(r)}"><title>${esc(`${kind}: ${c} between ${formatDuration(scale.t(b * bw))} and ${formatDuration(scale.t((b + 1) * bw))}`)}</title></circle>`,
+        `<circle class="fb f-${glyphKind(kind)}" cx="${bmid(b)}" cy="${y}" r="${n1(r)}"><title>${escapeXml(`${kind}: ${c} between ${formatDuration(scale.t(b * bw))} and ${formatDuration(scale.t((b + 1) * bw))}`)}</title></circle>`,
       );
     }
     y += 18;

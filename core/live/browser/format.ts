@@ -1,5 +1,6 @@
 /** Durations, sizes and colours as the live page shows them. */
 import type { LiveSnapshot } from '../snapshot.js';
+import { formatBytes } from '../../format.js';
 import { messageColour, stateColour } from '../../report/svg.js';
 
 export { messageColour };
@@ -30,10 +31,7 @@ export function dur(ms: number | null | undefined): string {
 }
 
 export function bytes(b: number | null | undefined): string {
-  if (b === null || b === undefined) return '';
-  if (b < 1024) return `${b} B`;
-  if (b < 1048576) return `${Math.round(b / 102.4) / 10} KiB`;
-  return `${Math.round(b / 104857.6) / 10} MiB`;
+  return b === null || b === undefined ? '' : formatBytes(b);
 }
 
 /** Event time now: the latest event's, moved on by the wall clock for runs on a real clock. */
