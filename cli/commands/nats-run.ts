@@ -7,7 +7,7 @@ import { existsSync } from 'node:fs';
 import { defaultLearningStack } from '../../actors/default-learning.js';
 import { watchEvents } from '../../actors/monitor.js';
 import { runOverNats } from '../../actors/nats-deployment.js';
-import { startLiveRun } from '../../core/live/index.js';
+import { startLiveRun } from '../../apps/live/index.js';
 import type { BackendName } from '../../core/models/backend.js';
 import { credentialLogin, readNatsCredential } from '../../core/nats/access-config.js';
 import { loadScenario } from '../../core/scenario/load.js';

@@ -1,15 +1,15 @@
 /**
- * The live page's browser module (core/live/browser): type-checked with its own tsconfig (the
+ * The live page's browser module (apps/live/browser): type-checked with its own tsconfig (the
  * DOM instead of Node, which the root one leaves out), and bundled into one inline script.
  */
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import ts from 'typescript';
 import { describe, expect, it } from 'vitest';
-import { livePage } from '../../core/live/index.js';
-import { livePageScript } from '../../core/live/page-script.js';
+import { livePage } from '../../apps/live/index.js';
+import { livePageScript } from '../../apps/live/page-script.js';
 
-const browserDir = join(dirname(fileURLToPath(import.meta.url)), '../../core/live/browser');
+const browserDir = join(dirname(fileURLToPath(import.meta.url)), '../../apps/live/browser');
 
 describe('the live page script', () => {
   it('type-checks as a browser module (strict, DOM lib, no Node types)', () => {
@@ -19,7 +19,7 @@ describe('the live page script', () => {
         throw new Error(ts.flattenDiagnosticMessageText(d.messageText, '\n'));
       },
     });
-    if (!config) throw new Error('no tsconfig for core/live/browser');
+    if (!config) throw new Error('no tsconfig for apps/live/browser');
     expect(config.fileNames.map((f) => f.slice(browserDir.length + 1)).sort()).toContain('main.ts');
     expect(config.options.types).toEqual([]);
     const program = ts.createProgram(config.fileNames, config.options);

@@ -1,8 +1,8 @@
 import { request } from 'node:http';
 import { afterEach, describe, expect, it } from 'vitest';
 import { freePort } from '../../core/nats/free-port.js';
-import { LiveServer, liveCharts, replay, type LiveEvent, type LiveSnapshot } from '../../core/live/index.js';
-import { syntheticRun } from '../../core/report/synthetic.js';
+import { LiveServer, liveCharts, replay, type LiveEvent, type LiveSnapshot } from '../../apps/live/index.js';
+import { syntheticRun } from '../../apps/report/synthetic.js';
 import { readSse, sleep } from './helpers.js';
 
 function get(url: string, headers: Record<string, string> = {}): Promise<{ status: number; headers: Record<string, unknown>; body: string }> {

@@ -1,13 +1,13 @@
 /**
  * Draws a machine DEFINITION (not a run): three renderings of one {@link MachineGraph}
- * (diagram-graph.ts reads it from `machine.root`): Mermaid `stateDiagram-v2` text
- * (diagram-mermaid.ts), JSON, and a self-contained SVG (diagram-svg.ts on the layered layout of
- * diagram-layout.ts: compound states as boxes around their children, failure transitions in red).
+ * (graph.ts reads it from `machine.root`): Mermaid `stateDiagram-v2` text
+ * (mermaid.ts), JSON, and a self-contained SVG (svg.ts on the layered layout of
+ * layout.ts: compound states as boxes around their children, failure transitions in red).
  */
 import type { AnyStateMachine } from 'xstate';
-import { machineGraph, type DiagramOptions, type MachineGraph } from './diagram-graph.js';
-import { toMermaid } from './diagram-mermaid.js';
-import { toSvg } from './diagram-svg.js';
+import { machineGraph, type DiagramOptions, type MachineGraph } from './graph.js';
+import { toMermaid } from './mermaid.js';
+import { toSvg } from './svg.js';
 
 export {
   edgeLabel,
@@ -21,9 +21,9 @@ export {
   type FailureReason,
   type MachineGraph,
   type NodeType,
-} from './diagram-graph.js';
-export { FAILURE_MARK, toMermaid } from './diagram-mermaid.js';
-export { toSvg } from './diagram-svg.js';
+} from './graph.js';
+export { FAILURE_MARK, toMermaid } from './mermaid.js';
+export { toSvg } from './svg.js';
 
 export type DiagramFormat = 'mermaid' | 'svg' | 'json';
 

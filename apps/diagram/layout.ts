@@ -1,11 +1,11 @@
 /**
- * Where diagram-svg.ts draws a machine graph: a layered layout. The children of each compound
+ * Where svg.ts draws a machine graph: a layered layout. The children of each compound
  * are ranked by the longest path from its initial child (back edges removed), laid out in rows,
  * and the compound is a box around them. Edges to the next row run down between rows, edges
  * that skip rows in channels on the left, back edges and edges leaving a compound in channels on
  * the right of their scope. Labels sit on their edge and move up or down off boxes and other labels.
  */
-import { childrenOf, edgeLabel, lowestCommonCompound, type DiagramEdge, type DiagramNode, type MachineGraph } from './diagram-graph.js';
+import { childrenOf, edgeLabel, lowestCommonCompound, type DiagramEdge, type DiagramNode, type MachineGraph } from './graph.js';
 
 export const TITLE_SIZE = 13;
 export const SMALL_SIZE = 10;

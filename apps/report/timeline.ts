@@ -8,7 +8,7 @@
 import { faultColour, faultKindsWithDefaults, glyph, glyphKind, legend, SPAN_PATTERNS } from './fault-glyphs.js';
 import type { RecordedEvent } from './read-run.js';
 import { drawSpans } from './spans.js';
-import { escapeXml } from '../format.js';
+import { escapeXml } from '../../core/format.js';
 import { clockUnit, formatClock, formatDuration, messageColour, n1, stateColour, timeTicks } from './svg.js';
 import type { TimeScale } from './time-scale.js';
 import { timelineData, type Deliver, type StateMark, type TimelineData, type TimelineDataOptions } from './timeline-data.js';

@@ -3,7 +3,7 @@
  * partition, a dropout, a rejoin and a reordering each look like themselves; and the timeline's
  * legend.
  */
-import { escapeXml } from '../format.js';
+import { escapeXml } from '../../core/format.js';
 import { messageColour, stateColour } from './svg.js';
 
 const FAULT_STYLE: Record<string, { colour: string; shape: string; label?: string }> = {

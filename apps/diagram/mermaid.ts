@@ -1,5 +1,5 @@
 /** A machine graph as Mermaid `stateDiagram-v2` text. */
-import { childrenOf, edgeLabel, lowestCommonCompound, type DiagramEdge, type DiagramNode, type MachineGraph } from './diagram-graph.js';
+import { childrenOf, edgeLabel, lowestCommonCompound, type DiagramEdge, type DiagramNode, type MachineGraph } from './graph.js';
 
 /** Prefix of failure edge labels in the Mermaid text. */
 export const FAILURE_MARK = '⚠';

@@ -1,12 +1,12 @@
 /**
  * What the live page draws the actors on: the server and client machine definitions as SVG
- * (machines/diagram.ts), with the map from the state names actors report (`trainPrivate`,
+ * (apps/diagram), with the map from the state names actors report (`trainPrivate`,
  * `fedAvg.awaitAverage`, `done`: the leaf without the `round.` wrapper, as
  * actors/state-tracker.ts names them) to the diagram's node ids (`data-id` of each state's `<g>`).
  */
 import { machineByName, machineInput, type MachineName } from '../../actors/machine-inputs.js';
-import { machineGraph, toSvg, type MachineGraph } from '../../machines/diagram.js';
-import { quorumCount, type Scenario } from '../scenario/schema.js';
+import { machineGraph, toSvg, type MachineGraph } from '../diagram/index.js';
+import { quorumCount, type Scenario } from '../../core/scenario/schema.js';
 import type { LiveStateOptions } from './live-state.js';
 import type { LiveChartDrawing } from './snapshot.js';
 

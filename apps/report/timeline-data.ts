@@ -4,10 +4,10 @@
  * lanes (every actor, or beyond `maxLanes` the servers and a few sample clients), round starts,
  * and the time scale that squeezes the stretches in which everyone waits.
  */
-import { isPseudoActor } from '../pseudo-actors.js';
+import { isPseudoActor } from '../../core/pseudo-actors.js';
 import type { RecordedEvent } from './read-run.js';
 import { actorSpans, type Span } from './spans.js';
-import { naturalCompare } from '../format.js';
+import { naturalCompare } from '../../core/format.js';
 import { mergeIntervals, timeScale, type TimeScale } from './time-scale.js';
 
 export interface TimelineDataOptions {

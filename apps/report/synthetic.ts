@@ -6,9 +6,9 @@
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { RoundMetrics } from '../records.js';
+import type { RoundMetrics } from '../../core/records.js';
 import type { RecordedEvent } from './read-run.js';
-import { Random } from '../random.js';
+import { Random } from '../../core/random.js';
 
 export interface SyntheticRunOptions {
   clients: number;

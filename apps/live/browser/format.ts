@@ -1,11 +1,11 @@
 /** Durations, sizes and colours as the live page shows them. */
 import type { LiveSnapshot } from '../snapshot.js';
-import { formatBytes } from '../../format.js';
+import { formatBytes } from '../../../core/format.js';
 import { messageColour, stateColour } from '../../report/svg.js';
 
 export { messageColour };
 
-/** The report's colours (core/report/svg.ts), and red for an actor that is down. */
+/** The report's colours (apps/report/svg.ts), and red for an actor that is down. */
 export function colourOfState(state: string): string {
   return state === 'offline' ? '#b71c1c' : stateColour(state);
 }

@@ -5,10 +5,10 @@
  */
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, relative, resolve } from 'node:path';
-import type { Coverage, CoverageScope } from '../explore/coverage.js';
-import type { FaultKind } from '../schedule/fault-space.js';
+import type { Coverage, CoverageScope } from '../../core/explore/coverage.js';
+import type { FaultKind } from '../../core/schedule/fault-space.js';
 import { coverageTable } from './coverage.js';
-import { escapeXml } from '../format.js';
+import { escapeXml } from '../../core/format.js';
 
 interface Summary {
   scenario: string;

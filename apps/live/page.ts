@@ -5,7 +5,7 @@
  * frame, however many arrive, and never draws more than the snapshot holds (a sample of actors
  * beyond the detail limit, a bounded message list).
  */
-import { escapeXml } from '../format.js';
+import { escapeXml } from '../../core/format.js';
 import { livePageScript } from './page-script.js';
 
 export function livePage(title: string): string {

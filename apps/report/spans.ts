@@ -3,9 +3,9 @@
  * from its crash to its restart) and an actor cut off by a partition (recorded by the
  * `network` pseudo-actor, drawn on the lanes of the actors it names).
  */
-import { isPseudoActor } from '../pseudo-actors.js';
+import { isPseudoActor } from '../../core/pseudo-actors.js';
 import type { RecordedEvent } from './read-run.js';
-import { escapeXml } from '../format.js';
+import { escapeXml } from '../../core/format.js';
 import { formatDuration, n1 } from './svg.js';
 
 export interface Span {

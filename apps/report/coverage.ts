@@ -3,9 +3,9 @@
  * in that state (core/explore/coverage.ts); empty cells stand out, so what a search never tried
  * is as visible as what it did.
  */
-import { coverageRatio, possibleCells, type Coverage, type CoverageScope } from '../explore/coverage.js';
-import { FAULT_KINDS, type FaultKind } from '../schedule/fault-space.js';
-import { escapeXml } from '../format.js';
+import { coverageRatio, possibleCells, type Coverage, type CoverageScope } from '../../core/explore/coverage.js';
+import { FAULT_KINDS, type FaultKind } from '../../core/schedule/fault-space.js';
+import { escapeXml } from '../../core/format.js';
 
 export function coverageTable(cov: Coverage, kinds: readonly FaultKind[] = FAULT_KINDS, scope?: CoverageScope): string {
   const cells = possibleCells(kinds, scope);

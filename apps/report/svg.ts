@@ -3,7 +3,7 @@
  * and the colours shared by every chart of a report and the live page (escaping, natural order
  * and byte counts are core/format.ts's).
  */
-import { hashString } from '../random.js';
+import { hashString } from '../../core/random.js';
 
 /** A coordinate with at most one decimal. */
 export function n1(x: number): string {

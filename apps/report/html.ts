@@ -4,17 +4,17 @@
  * swimlane timeline and the scenario. The figures it drew are embedded as JSON in
  * `<script type="application/json" id="fedmkt-report-data">` for anyone who wants them back.
  */
-import type { RoundMetrics } from '../records.js';
-import { describeCutShort } from '../jsonl.js';
-import { isPseudoActor } from '../pseudo-actors.js';
-import { clockLabel, type RunClock } from '../run-clock.js';
-import { plural } from '../wording.js';
+import type { RoundMetrics } from '../../core/records.js';
+import { describeCutShort } from '../../core/jsonl.js';
+import { isPseudoActor } from '../../core/pseudo-actors.js';
+import { clockLabel, type RunClock } from '../../core/run-clock.js';
+import { plural } from '../../core/wording.js';
 import { accuracyChart, accuracySeries, bytesChart, bytesPerRound, type AccuracySeries, type BytesRow } from './charts.js';
 import type { RunData } from './read-run.js';
-import { escapeXml, formatBytes, naturalCompare } from '../format.js';
+import { escapeXml, formatBytes, naturalCompare } from '../../core/format.js';
 import { formatDuration } from './svg.js';
 import { buildTimeline, type Timeline, type TimelineOptions } from './timeline.js';
-import { coverageOf, type Coverage } from '../explore/coverage.js';
+import { coverageOf, type Coverage } from '../../core/explore/coverage.js';
 import { coverageTable } from './coverage.js';
 
 export interface ReportOptions extends TimelineOptions {

@@ -2,8 +2,8 @@
  * Per-round charts of a report: accuracy of every model (one line per actor, the server
  * highlighted, baselines dashed; many clients become a band) and bytes each way.
  */
-import type { RoundMetrics } from '../records.js';
-import { escapeXml, formatBytes, naturalCompare } from '../format.js';
+import type { RoundMetrics } from '../../core/records.js';
+import { escapeXml, formatBytes, naturalCompare } from '../../core/format.js';
 import { n1, seriesColour, ticks } from './svg.js';
 
 export interface AccuracySeries {

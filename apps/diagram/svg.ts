@@ -1,10 +1,10 @@
 /**
- * A machine graph as a self-contained SVG, drawn on the layout of diagram-layout.ts: compound
+ * A machine graph as a self-contained SVG, drawn on the layout of layout.ts: compound
  * states as boxes around their children, failure transitions and states in red, deadlines dashed.
  */
-import { escapeXml } from '../core/format.js';
-import type { MachineGraph } from './diagram-graph.js';
-import { edgeColour, GREY, layoutDiagram, MARGIN, RED, SMALL_SIZE, TITLE_SIZE, type Box, type DiagramLayout } from './diagram-layout.js';
+import { escapeXml } from '../../core/format.js';
+import type { MachineGraph } from './graph.js';
+import { edgeColour, GREY, layoutDiagram, MARGIN, RED, SMALL_SIZE, TITLE_SIZE, type Box, type DiagramLayout } from './layout.js';
 
 const FONT = "'DejaVu Sans', Verdana, Arial, Helvetica, sans-serif";
 

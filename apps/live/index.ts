@@ -3,8 +3,8 @@
  * states on their statecharts, the round's progress and the messages as they flow. See
  * docs/visualising.md.
  */
-import type { RunClock } from '../run-clock.js';
-import type { Scenario } from '../scenario/schema.js';
+import type { RunClock } from '../../core/run-clock.js';
+import type { Scenario } from '../../core/scenario/schema.js';
 import type { LiveEvent } from './snapshot.js';
 import { LiveServer } from './server.js';
 import { liveCharts, liveOptionsFromScenario } from './statecharts.js';

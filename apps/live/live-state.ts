@@ -6,8 +6,8 @@
  * `snapshot()` is O(actors) and is called at most a few times a second.
  */
 
-import { naturalCompare } from '../format.js';
-import { isPseudoActor } from '../pseudo-actors.js';
+import { naturalCompare } from '../../core/format.js';
+import { isPseudoActor } from '../../core/pseudo-actors.js';
 import type { ActorRow, CollectionProgress, LiveEvent, LiveSnapshot, MessageRow, Role, RoundRow } from './snapshot.js';
 
 export interface LiveStateOptions {
