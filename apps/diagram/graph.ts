@@ -5,7 +5,7 @@
  */
 import { createActor, type AnyStateMachine, type AnyStateNode } from 'xstate';
 
-export type NodeType = 'atomic' | 'compound' | 'parallel' | 'final' | 'history';
+type NodeType = 'atomic' | 'compound' | 'parallel' | 'final' | 'history';
 
 export interface DiagramNode {
   /** State node id, e.g. `client.round.trainPrivate`; the root's id is the machine id. */
@@ -30,9 +30,9 @@ export interface DiagramNode {
  * - `invoke.done` / `invoke.error`: invoked work finished or failed.
  * - `state.done`: a compound state reached one of its final children.
  */
-export type EdgeKind = 'event' | 'always' | 'after' | 'invoke.done' | 'invoke.error' | 'state.done';
+type EdgeKind = 'event' | 'always' | 'after' | 'invoke.done' | 'invoke.error' | 'state.done';
 
-export type FailureReason = 'error' | 'failure-target' | 'deadline';
+type FailureReason = 'error' | 'failure-target' | 'deadline';
 
 export interface DiagramEdge {
   from: string;
@@ -69,7 +69,7 @@ export interface DiagramOptions {
 }
 
 /** Keys of states that mean the run went wrong. */
-export const FAILURE_STATE_KEYS: readonly string[] = ['failed', 'aborting'];
+const FAILURE_STATE_KEYS: readonly string[] = ['failed', 'aborting'];
 // ---------------------------------------------------------------------------------------------
 // Reading the definition
 
@@ -231,7 +231,7 @@ function lastSegment(id: string): string {
 }
 
 /** `1.5 s`, `10 min`, `2 h`, `250 ms`. */
-export function formatMs(ms: number): string {
+function formatMs(ms: number): string {
   const round = (x: number) => String(Math.round(x * 10) / 10);
   if (ms < 1000) return `${round(ms)} ms`;
   if (ms < 60_000) return `${round(ms / 1000)} s`;

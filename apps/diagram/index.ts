@@ -9,19 +9,7 @@ import { machineGraph, type DiagramOptions, type MachineGraph } from './graph.js
 import { toMermaid } from './mermaid.js';
 import { toSvg } from './svg.js';
 
-export {
-  edgeLabel,
-  FAILURE_STATE_KEYS,
-  formatMs,
-  machineGraph,
-  type DiagramEdge,
-  type DiagramNode,
-  type DiagramOptions,
-  type EdgeKind,
-  type FailureReason,
-  type MachineGraph,
-  type NodeType,
-} from './graph.js';
+export { edgeLabel, machineGraph, type DiagramOptions, type MachineGraph } from './graph.js';
 export { FAILURE_MARK, toMermaid } from './mermaid.js';
 export { toSvg } from './svg.js';
 

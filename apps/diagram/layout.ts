@@ -17,7 +17,7 @@ const COL_GAP = 56;
 const PAD = 16;
 const CHANNEL_GAP = 10;
 
-export const textWidth = (text: string, size: number, bold = false) => Math.ceil(text.length * size * (bold ? 0.64 : 0.6));
+const textWidth = (text: string, size: number, bold = false) => Math.ceil(text.length * size * (bold ? 0.64 : 0.6));
 
 export interface Box {
   node: DiagramNode;
@@ -48,7 +48,7 @@ interface RoutedEdge {
   channel: number;
 }
 
-export interface EdgeLabel {
+interface EdgeLabel {
   x: number;
   y: number;
   text: string;

@@ -10,13 +10,11 @@ import { LiveServer } from './server.js';
 import { liveCharts, liveOptionsFromScenario } from './statecharts.js';
 import { connectStately, type StatelyBridge } from './stately.js';
 
-export { LiveState, type LiveStateOptions } from './live-state.js';
-export type { ActorRow, CollectionProgress, LiveChartDrawing, LiveEvent, LiveSnapshot, MessageRow, Role } from './snapshot.js';
+export type { LiveEvent, LiveSnapshot } from './snapshot.js';
 export { livePage } from './page.js';
-export { replay, type ReplayOptions } from './replay.js';
-export { LiveServer, type LiveServerOptions } from './server.js';
-export { liveChart, liveCharts, liveOptionsFromScenario, type LiveChart, type LiveCharts } from './statecharts.js';
-export { connectStately, stateValueOf, type StatelyBridge } from './stately.js';
+export { replay } from './replay.js';
+export { LiveServer } from './server.js';
+export { liveCharts, liveOptionsFromScenario } from './statecharts.js';
 
 export interface LiveRunOptions {
   /** Serve the live page. */

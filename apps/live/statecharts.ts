@@ -10,7 +10,7 @@ import { quorumCount, type Scenario } from '../../core/scenario/schema.js';
 import type { LiveStateOptions } from './live-state.js';
 import type { LiveChartDrawing } from './snapshot.js';
 
-export interface LiveChart extends LiveChartDrawing {
+interface LiveChart extends LiveChartDrawing {
   machine: MachineName;
 }
 
@@ -22,7 +22,7 @@ export function reportedName(graph: MachineGraph, id: string): string {
   return rest.startsWith('round.') && rest.length > 'round.'.length ? rest.slice('round.'.length) : rest;
 }
 
-export function liveChart(name: MachineName, scenario?: Scenario): LiveChart {
+function liveChart(name: MachineName, scenario?: Scenario): LiveChart {
   const graph = machineGraph(machineByName(name), { input: machineInput(name, scenario) });
   const stateIds: Record<string, string> = {};
   const ancestors: Record<string, string[]> = {};

@@ -184,7 +184,7 @@ function columnar(metrics: readonly RoundMetrics[]): { columns: string[]; rows: 
 }
 
 /** JSON that cannot close its script element: every `<` is escaped. */
-export function jsonForScript(value: unknown): string {
+function jsonForScript(value: unknown): string {
   return JSON.stringify(value).replace(/</g, '\\u003c').replace(/\u2028/g, '\\u2028').replace(/\u2029/g, '\\u2029');
 }
 

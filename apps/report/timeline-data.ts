@@ -20,7 +20,7 @@ export interface TimelineDataOptions {
 }
 
 /** Kinds that are the normal course of a run; every other kind is drawn as a fault marker. */
-export const NON_FAULT_KINDS: ReadonlySet<string> = new Set(['state', 'send', 'deliver', 'accepted', 'selected', 'alignment', 'presence', 'resume-offer', 'resume-cut']);
+const NON_FAULT_KINDS: ReadonlySet<string> = new Set(['state', 'send', 'deliver', 'accepted', 'selected', 'alignment', 'presence', 'resume-offer', 'resume-cut']);
 
 /** An actor entered `state` at `t`: the interval lasts until its next mark (or the end of the run). */
 export interface StateMark {
@@ -28,7 +28,7 @@ export interface StateMark {
   state: string;
   round: number;
 }
-export interface Send {
+interface Send {
   t: number;
   actor: string;
   type: string;

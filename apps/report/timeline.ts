@@ -36,8 +36,6 @@ export interface Timeline {
   t1: number;
 }
 
-export { NON_FAULT_KINDS } from './timeline-data.js';
-
 const LABEL_W = 150;
 const PLOT_W = 1030;
 const W = LABEL_W + PLOT_W + 20;
