@@ -16,6 +16,12 @@ describe('core/format.ts', () => {
   });
 
   it('keeps a fixed number of decimals for table columns', () => {
-    expect([12.4, 2048, 9011, 1536 * 1024, 2.5 * 1024 ** 3].map((n) => formatBytes(n, { columns: true }))).toEqual(['12 B', '2.0 KiB', '8.8 KiB', '1.50 MiB', '2.50 GiB']);
+    expect([12.4, 2048, 9011, 1536 * 1024, 2.5 * 1024 ** 3].map((n) => formatBytes(n, { columns: true }))).toEqual([
+      '12 B',
+      '2.0 KiB',
+      '8.8 KiB',
+      '1.50 MiB',
+      '2.50 GiB',
+    ]);
   });
 });
