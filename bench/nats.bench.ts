@@ -1,4 +1,5 @@
-import { connect, type NatsConnection, StorageType } from 'nats';
+import { Objm, StorageType } from '@nats-io/obj';
+import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { findNatsServerBinary } from '../core/nats/binary.js';
 import { startNatsServer } from '../core/nats/server-process.js';
 import { NatsTransport, type NatsTransportOptions } from '../core/transport/nats-transport.js';
@@ -97,7 +98,7 @@ async function transport(url: string, options: Partial<NatsTransportOptions>): P
 
 async function objectStore(url: string): Promise<Variant> {
   const nc: NatsConnection = await connect({ servers: url });
-  const os = await nc.jetstream().views.os('fedmkt-bench', { storage: StorageType.Memory });
+  const os = await new Objm(nc).create('fedmkt-bench', { storage: StorageType.Memory });
   let sequence = 0;
   return {
     async round(data) {

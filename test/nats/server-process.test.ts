@@ -1,7 +1,7 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { connect } from 'nats';
+import { connect } from '@nats-io/transport-node';
 import { describe, expect, it } from 'vitest';
 import { startNatsCluster, startNatsServer } from '../../core/nats/server-process.js';
 import { natsServerAvailable } from './helpers.js';
