@@ -58,7 +58,7 @@ export async function runOverNats(scenario: Scenario, options: NatsRunOptions): 
   const transport = await NatsTransport.connect({
     servers,
     name: parties.length === 1 ? `fedmkt-${run}-${parties[0]}` : `fedmkt-${run}`,
-    ...(login ? { user: login.user, pass: login.pass, inboxPrefix: login.inboxPrefix } : {}),
+    ...(login ? { user: login.user, nkeySeed: login.nkeySeed, inboxPrefix: login.inboxPrefix } : {}),
     logger: { warn: (line: string) => options.log?.(line), error: (line: string) => options.log?.(line) },
   });
   options.log?.(`connected to ${transport.server} (max payload ${transport.maxPayload} bytes)`);

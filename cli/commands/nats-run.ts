@@ -108,7 +108,7 @@ export function registerNatsProcessCommands(program: Command): void {
       const transport = await NatsTransport.connect({
         servers: opts.nats.split(','),
         name: `fedmkt-${scenario.name}-watch`,
-        ...(login ? { user: login.user, pass: login.pass, inboxPrefix: login.inboxPrefix } : {}),
+        ...(login ? { user: login.user, nkeySeed: login.nkeySeed, inboxPrefix: login.inboxPrefix } : {}),
       });
       log(`watching fedmkt.${scenario.name}.events.* on ${transport.server} (Ctrl-C to stop)`);
       const live = await startLiveRun(scenario, {
