@@ -15,7 +15,7 @@ import { noteWallClock } from '../core/run-clock.js';
 import { readNatsCredential, credentialLogin } from '../core/nats/access-config.js';
 import { startNatsServer } from '../core/nats/server-process.js';
 import type { Scenario } from '../core/scenario/schema.js';
-import { NatsTransport } from '../core/transport/nats-transport.js';
+import { NatsTransport, type UploadAckMode } from '../core/transport/nats-transport.js';
 import { runFederation, type LearningStack, type RunResult } from './federation.js';
 import { publishEvents, watchEvents } from './monitor.js';
 import { checkpointedRounds, commonRound, resumePointAt, type ResumePoint } from './round-checkpoints.js';
@@ -30,6 +30,12 @@ export interface NatsRunOptions {
   parties?: readonly string[];
   /** A credential file written by `fedmkt nats-config` (single-actor processes). */
   credentialFile?: string;
+  /**
+   * How uploads travel (docs/nats.md): `request-reply` (default, core NATS) or `jetstream`
+   * (durable: a file stream on the server, which must run JetStream). Every process of a
+   * deployment uses the same.
+   */
+  uploads?: UploadAckMode;
   learning: LearningStack;
   outDir?: string;
   onEvent?: (event: RunEvent) => void;
@@ -48,7 +54,8 @@ export async function runOverNats(scenario: Scenario, options: NatsRunOptions): 
   const run = scenario.name;
   const clientIds = scenario.clients.map((c) => c.id);
   const parties = options.parties ?? ['server', ...clientIds];
-  const spawned = options.spawn ? await startNatsServer() : null;
+  const durable = options.uploads === 'jetstream';
+  const spawned = options.spawn ? await startNatsServer({ jetstream: durable }) : null;
   const servers = spawned?.url ?? options.servers;
   if (!servers) throw new Error('NATS: give a server URL (--nats URL) or --spawn-nats');
   if (spawned) options.log?.(`started nats-server at ${spawned.url}`);
@@ -59,9 +66,10 @@ export async function runOverNats(scenario: Scenario, options: NatsRunOptions): 
     servers,
     name: parties.length === 1 ? `fedmkt-${run}-${parties[0]}` : `fedmkt-${run}`,
     ...(login ? { user: login.user, nkeySeed: login.nkeySeed, inboxPrefix: login.inboxPrefix } : {}),
+    ...(durable ? { uploadAcks: 'jetstream' as const, run } : {}),
     logger: { warn: (line: string) => options.log?.(line), error: (line: string) => options.log?.(line) },
   });
-  options.log?.(`connected to ${transport.server} (max payload ${transport.maxPayload} bytes)`);
+  options.log?.(`connected to ${transport.server} (max payload ${transport.maxPayload} bytes${durable ? '; uploads through JetStream' : ''})`);
 
   // Presence: each local client says it is listening until the server's first announcement reaches it.
   const present = new Set<string>();
@@ -96,6 +104,11 @@ export async function runOverNats(scenario: Scenario, options: NatsRunOptions): 
 
   try {
     const resume = negotiation ? await negotiation.cut() : undefined;
+    // The rounds after the cut are run again, their uploads made again: what the interrupted run stored is stale.
+    if (resume && durable && parties.includes('server')) {
+      const chunks = await transport.discardStoredUploads();
+      if (chunks > 0) options.log?.(`discarded ${chunks} stored upload chunks of the interrupted run (its rounds after ${resume.afterRound} are run again)`);
+    }
     // Event times are epoch milliseconds: views count from the run's start (kept when it resumes).
     if (options.outDir) noteWallClock(options.outDir);
     return await runFederation(scenario, {

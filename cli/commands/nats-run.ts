@@ -2,7 +2,7 @@
  * Processes of a federation over NATS: `serve` (the server actor), `join` (one client), and
  * `watch` (an observer of every actor's events on the monitoring subject).
  */
-import { InvalidArgumentError, type Command } from 'commander';
+import { InvalidArgumentError, Option, type Command } from 'commander';
 import { existsSync } from 'node:fs';
 import { defaultLearningStack } from '../../actors/default-learning.js';
 import { watchEvents } from '../../actors/monitor.js';
@@ -11,7 +11,7 @@ import { startLiveRun } from '../../core/live/index.js';
 import type { BackendName } from '../../core/models/backend.js';
 import { credentialLogin, readNatsCredential } from '../../core/nats/access-config.js';
 import { loadScenario } from '../../core/scenario/load.js';
-import { NatsTransport } from '../../core/transport/nats-transport.js';
+import { NatsTransport, type UploadAckMode } from '../../core/transport/nats-transport.js';
 import { exitOnInterrupt } from '../interrupt.js';
 import { backendOption, nonNegativeInt, positiveInt } from '../options.js';
 import { log, progressReporter } from '../progress.js';
@@ -22,6 +22,7 @@ import { checkpointsByDefault } from './run.js';
 interface ProcessOptions {
   nats: string;
   creds?: string;
+  uploads: UploadAckMode;
   out?: string;
   resume?: string;
   rounds?: number;
@@ -39,7 +40,7 @@ async function runParty(file: string | undefined, party: string, opts: ProcessOp
   const checkpoints = opts.checkpoints ?? checkpointsByDefault(scenario);
   const learning = await defaultLearningStack({ ...(opts.backend ? { backend: opts.backend } : {}), workers: opts.workers, log });
   const existed = existsSync(outDir);
-  const resumeCommand = `npx fedmkt ${command} --resume ${outDir}${party === 'server' ? '' : ` --client ${party}`} --nats ${opts.nats}${opts.creds ? ` --creds ${opts.creds}` : ''}`;
+  const resumeCommand = `npx fedmkt ${command} --resume ${outDir}${party === 'server' ? '' : ` --client ${party}`} --nats ${opts.nats}${opts.creds ? ` --creds ${opts.creds}` : ''}${opts.uploads === 'jetstream' ? ' --uploads jetstream' : ''}`;
   const stopWatching = exitOnInterrupt({ outDir, actors: [party], checkpoints, resumeCommand });
   let result;
   try {
@@ -47,6 +48,7 @@ async function runParty(file: string | undefined, party: string, opts: ProcessOp
       servers: opts.nats.split(','),
       parties: [party],
       ...(opts.creds ? { credentialFile: opts.creds } : {}),
+      uploads: opts.uploads,
       learning,
       outDir,
       checkpoints,
@@ -72,6 +74,11 @@ function processOptions(command: Command): Command {
   return command
     .requiredOption('--nats <url>', 'NATS server URL (comma-separated for a cluster)')
     .option('--creds <file>', 'this actor\'s credential file from `fedmkt nats-config`')
+    .addOption(
+      new Option('--uploads <mode>', 'how uploads travel: request-reply (core NATS), or jetstream (durable; the server must run JetStream); the same in every process')
+        .choices(['request-reply', 'jetstream'])
+        .default('request-reply'),
+    )
     .option('--out <dir>', 'output folder for this actor\'s events, metrics and timings')
     .option('--resume <dir>', "resume this actor from the round checkpoints in DIR (its earlier --out); every process of the deployment resumes")
     .option('--rounds <n>', 'override the number of rounds (with --resume: go on to round N)', positiveInt)

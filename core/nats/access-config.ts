@@ -51,7 +51,8 @@ export function inboxPrefixOf(actor: string): string {
 /**
  * The JetStream API requests of durable uploads (`--uploads jetstream`), limited to the run's
  * upload stream: every uploading actor may look the stream up and create it; the server also
- * makes its durable consumers, pulls from them and acknowledges what it took.
+ * empties it (a resumed run), makes its durable consumers, pulls from them and acknowledges
+ * what it took.
  */
 export function jetStreamPermissions(run: string, actor: string): string[] {
   const stream = uploadStreamName(run);
@@ -59,6 +60,7 @@ export function jetStreamPermissions(run: string, actor: string): string[] {
   if (actor !== SERVER_ACTOR) return common;
   return [
     ...common,
+    `$JS.API.STREAM.PURGE.${stream}`,
     `$JS.API.CONSUMER.CREATE.${stream}.>`,
     `$JS.API.CONSUMER.DURABLE.CREATE.${stream}.>`,
     `$JS.API.CONSUMER.INFO.${stream}.>`,

@@ -134,7 +134,7 @@ export class NatsTransport implements Transport {
         window: 16,
         logger: this.logger,
         user: options.user,
-        waitForConnection: (ms) => this.pause(ms),
+        untilConnected: (ms) => this.untilConnected(ms),
       });
     }
     this.statusEvents = nc.status();
@@ -258,7 +258,7 @@ export class NatsTransport implements Transport {
     pending: PendingAck | undefined,
     timeoutMs: number,
   ): Promise<string | typeof NO_RESPONDERS | undefined> {
-    if (!this.connected) await this.pause(timeoutMs);
+    await this.untilConnected(timeoutMs);
     const mark = this.statusSequence;
     try {
       for (const frame of frames) this.nc.publish(subject, frame, pending ? { reply: pending.reply } : undefined);
@@ -324,6 +324,11 @@ export class NatsTransport implements Transport {
     });
   }
 
+  /** For the JetStream variant: empties the upload stream (a resumed run makes its uploads again); the chunks removed. */
+  async discardStoredUploads(): Promise<number> {
+    return this.jetStream ? this.jetStream.purge() : 0;
+  }
+
   /** For the JetStream variant: resolves when every subscription's durable consumer is ready. */
   async ready(): Promise<void> {
     await Promise.all([...this.subscriptions].map((s) => s.consumer?.ready));
@@ -381,11 +386,11 @@ export class NatsTransport implements Transport {
     }
   }
 
-  /** Waits `ms`; while disconnected, only until the client has reconnected. */
-  private pause(ms: number): Promise<void> {
+  /** Resolves at once while connected; else once the client has reconnected, or after `ms`. */
+  private untilConnected(ms: number): Promise<void> {
+    if (this.connected) return Promise.resolve();
     return new Promise((resolve) => {
       const timer = setTimeout(resolve, ms);
-      if (this.connected) return;
       this.reconnectWaiters.push(() => {
         clearTimeout(timer);
         resolve();

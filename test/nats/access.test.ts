@@ -41,6 +41,7 @@ describe('access configuration', () => {
       'fedmkt.exp.*.finish',
       'fedmkt.exp.events.server',
       ...JS_LOOKUP,
+      '$JS.API.STREAM.PURGE.FEDMKT_exp_UPLOADS',
       '$JS.API.CONSUMER.CREATE.FEDMKT_exp_UPLOADS.>',
       '$JS.API.CONSUMER.DURABLE.CREATE.FEDMKT_exp_UPLOADS.>',
       '$JS.API.CONSUMER.INFO.FEDMKT_exp_UPLOADS.>',

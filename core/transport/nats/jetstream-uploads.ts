@@ -12,7 +12,7 @@ import {
   jetstream,
   jetstreamManager,
 } from '@nats-io/jetstream';
-import { type NatsConnection, backoff, nanos } from '@nats-io/transport-node';
+import { type NatsConnection, backoff, delay, nanos } from '@nats-io/transport-node';
 import { subjectMatches } from '../../protocol/subjects.js';
 import type { NatsTransportLogger } from './logger.js';
 import { NatsPermissionError, describe, permissionViolation } from './permission-error.js';
@@ -33,8 +33,8 @@ export interface JetStreamUploadsOptions {
   logger: NatsTransportLogger;
   /** Credential user, for permission errors. */
   user: string | undefined;
-  /** Resolves once the connection is up again (at once when it is), or after `ms`. */
-  waitForConnection(ms: number): Promise<void>;
+  /** Resolves at once while connected; else once the client has reconnected, or after `ms`. */
+  untilConnected(ms: number): Promise<void>;
 }
 
 export interface UploadConsumer {
@@ -127,6 +127,12 @@ export class JetStreamUploads {
     }
   }
 
+  /** Remove every chunk the stream holds; how many there were. */
+  async purge(): Promise<number> {
+    await this.ensureStream();
+    return (await (await this.jsm()).streams.purge(this.streamName)).purged;
+  }
+
   /**
    * Store every frame in the stream, `window` at a time. A chunk whose publish fails (no
    * acknowledgement, a reconnect, the stream not yet there) is sent again with the same
@@ -148,6 +154,8 @@ export class JetStreamUploads {
     let failure = '';
     for (let attempt = 0; ; attempt++) {
       try {
+        // nats.js drops what is written while disconnected: a publish then would only time out.
+        await this.options.untilConnected(Math.max(0, deadline - Date.now()));
         await this.ensureStream();
         const ack = await this.js.publish(subject, frame, { msgID, timeout: timeoutMs });
         if (ack.stream !== this.streamName) {
@@ -165,7 +173,7 @@ export class JetStreamUploads {
         if (attempt === 0) this.options.logger.warn(`JetStream publish of chunk ${msgID} to "${subject}" failed: ${failure}; retrying for up to ${Math.round(left)} ms`);
         // A stream lost with a memory store comes back on the next attempt.
         if (/no responders|not enabled|stream not found/i.test(failure)) this.stream = undefined;
-        await this.options.waitForConnection(Math.min(left, delays.backoff(attempt)));
+        await delay(Math.min(left, delays.backoff(attempt)));
       }
     }
     throw new Error(`JetStream publish of chunk ${msgID} to "${subject}" was not acknowledged by stream ${this.streamName} within its time budget: ${failure}`);
@@ -213,13 +221,20 @@ export class JetStreamUploads {
     };
     let stopped = false;
     let messages: ConsumerMessages | undefined;
-    const ready = this.startConsumer(pattern, take, () => stopped).then((m) => {
-      messages = m;
-      if (stopped) m.stop();
-    });
-    ready.catch((error: unknown) => {
+    const report = (error: unknown) =>
       this.options.logger.error(`JetStream consumer for "${pattern}" on stream ${this.streamName} failed: ${describe(error)}`);
-    });
+    const start = async (): Promise<void> => {
+      const started = await this.startConsumer(pattern, take);
+      messages = started;
+      if (stopped) started.stop();
+      // A stream kept in memory comes back empty after a nats-server restart, without the consumer: make both again.
+      else
+        void this.untilLost(pattern, started).then((lost) => {
+          if (lost && !stopped) start().catch(report);
+        });
+    };
+    const ready = start();
+    ready.catch(report);
     return {
       ready,
       stop: () => {
@@ -230,7 +245,7 @@ export class JetStreamUploads {
     };
   }
 
-  private async startConsumer(pattern: string, take: (message: JsMsg) => void, stopped: () => boolean): Promise<ConsumerMessages> {
+  private async startConsumer(pattern: string, take: (message: JsMsg) => void): Promise<ConsumerMessages> {
     await this.ensureStream();
     const jsm = await this.jsm();
     const durable = `${nameToken(this.options.durablePrefix)}_${createHash('sha256').update(pattern).digest('hex').slice(0, 12)}`;
@@ -244,16 +259,19 @@ export class JetStreamUploads {
       ...(filter === undefined ? {} : { filter_subject: filter }),
     });
     const consumer = await this.js.consumers.get(this.streamName, durable);
-    const messages = await consumer.consume({ max_messages: CONSUME_BATCH, callback: take });
-    if (!stopped()) void this.logStatus(pattern, messages);
-    return messages;
+    return consumer.consume({ max_messages: CONSUME_BATCH, callback: take });
   }
 
-  private async logStatus(pattern: string, messages: ConsumerMessages): Promise<void> {
+  /** True once the server has lost the consumer or its stream (then `messages` is stopped); false when it stops otherwise. */
+  private async untilLost(pattern: string, messages: ConsumerMessages): Promise<boolean> {
     for await (const status of messages.status()) {
       if (status.type === 'consumer_deleted' || status.type === 'consumer_not_found' || status.type === 'stream_not_found') {
-        this.options.logger.error(`JetStream consumer for "${pattern}" on stream ${this.streamName}: ${status.type}`);
+        this.options.logger.warn(`JetStream consumer for "${pattern}" on stream ${this.streamName}: ${status.type}; making it again`);
+        messages.stop();
+        this.stream = undefined;
+        return true;
       }
     }
+    return false;
   }
 }
