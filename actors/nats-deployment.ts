@@ -9,6 +9,11 @@
  * the rounds it checkpointed (`resume-offer`), the server's process picks the latest round all
  * of them hold and announces it (`resume-cut`), and every process restores its actors from that
  * round before they start.
+ *
+ * Restarting one process: with `faults.persist: disk` every actor's state follows each change on
+ * disk, and a process started with `restart` in place of a killed one brings its actors back
+ * where they were while the others go on. With durable uploads (JetStream), what clients
+ * uploaded meanwhile waits in the stream for the server.
  */
 import { WallClock } from '../core/clock/clock.js';
 import { noteWallClock } from '../core/run-clock.js';
@@ -47,6 +52,8 @@ export interface NatsRunOptions {
   resume?: boolean;
   /** How long to wait for the other processes' checkpoint offers, or for the server's choice (default 60 s). */
   resumeTimeoutMs?: number;
+  /** This process replaces one that was killed: its actors go on from the state they persisted in `outDir` (faults.persist: disk). */
+  restart?: boolean;
   log?: (line: string) => void;
 }
 
@@ -75,6 +82,7 @@ export async function runOverNats(scenario: Scenario, options: NatsRunOptions): 
   const present = new Set<string>();
   const heartbeats = new Map<string, NodeJS.Timeout>();
   const monitor = publishEvents(transport, run, (error) => options.log?.(`monitoring publish failed: ${error.message}`));
+  if (options.restart && (options.resume || !options.outDir)) throw new Error('restart over NATS: give the output folder of the killed process (and not resume)');
   const negotiation = options.resume ? new ResumeNegotiation(monitor, parties, ['server', ...clientIds], options) : null;
   // The server's process hears every actor (presence, offers); a client's only the server (the
   // round to resume after), which is all its credential lets it read.
@@ -117,11 +125,14 @@ export async function runOverNats(scenario: Scenario, options: NatsRunOptions): 
       ...(options.outDir ? { outDir: options.outDir } : {}),
       ...(options.checkpoints ? { checkpoints: true } : {}),
       ...(resume ? { resume } : {}),
+      ...(options.restart ? { restart: true } : {}),
       deployment: {
         transport,
         clock: new WallClock(),
         parties,
         beforeServer: async () => {
+          // A restarted server goes on in its round: the clients are there already.
+          if (options.restart) return;
           const deadline = Date.now() + (options.presenceTimeoutMs ?? 60_000);
           while (Date.now() < deadline && clientIds.some((id) => !present.has(id))) await sleep(50);
           const missing = clientIds.filter((id) => !present.has(id));

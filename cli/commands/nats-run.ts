@@ -4,6 +4,7 @@
  */
 import { InvalidArgumentError, Option, type Command } from 'commander';
 import { existsSync } from 'node:fs';
+import { join } from 'node:path';
 import { defaultLearningStack } from '../../actors/default-learning.js';
 import { watchEvents } from '../../actors/monitor.js';
 import { runOverNats } from '../../actors/nats-deployment.js';
@@ -15,7 +16,7 @@ import { NatsTransport, type UploadAckMode } from '../../core/transport/nats-tra
 import { exitOnInterrupt } from '../interrupt.js';
 import { backendOption, nonNegativeInt, positiveInt } from '../options.js';
 import { log, progressReporter } from '../progress.js';
-import { removeIfNothingRecorded, runTarget } from '../run-target.js';
+import { removeIfNothingRecorded, runTarget, type RunTarget } from '../run-target.js';
 import { roundSummaryTable } from '../summary.js';
 import { checkpointsByDefault } from './run.js';
 
@@ -25,6 +26,7 @@ interface ProcessOptions {
   uploads: UploadAckMode;
   out?: string;
   resume?: string;
+  restart?: string;
   rounds?: number;
   checkpoints?: boolean;
   backend?: BackendName;
@@ -32,8 +34,21 @@ interface ProcessOptions {
   quiet?: boolean;
 }
 
+/** `--restart DIR`: the killed process's own scenario and folder. */
+function restartTarget(file: string | undefined, opts: ProcessOptions, dir: string): RunTarget {
+  const refuse = (why: string) => new InvalidArgumentError(`--restart ${dir}: ${why}`);
+  if (opts.resume !== undefined) throw refuse('--resume starts every process again from round checkpoints; --restart brings back one process; give one');
+  if (file !== undefined) throw refuse(`the scenario is the run's own (${join(dir, 'scenario.yaml')}); give no scenario file`);
+  if (opts.out !== undefined || opts.rounds !== undefined) throw refuse('the process goes on in its own folder with its own run; drop --out and --rounds');
+  if (!existsSync(join(dir, 'scenario.yaml'))) throw refuse('no scenario.yaml there, so not a run folder');
+  return { scenario: loadScenario(join(dir, 'scenario.yaml'), { onNote: log }), outDir: dir, resuming: false };
+}
+
 async function runParty(file: string | undefined, party: string, opts: ProcessOptions, command: string): Promise<void> {
-  const { scenario, outDir, resuming } = runTarget(file, opts, log, party);
+  const { scenario, outDir, resuming } = opts.restart !== undefined ? restartTarget(file, opts, opts.restart) : runTarget(file, opts, log, party);
+  if (opts.restart !== undefined && scenario.faults.persist !== 'disk') {
+    throw new InvalidArgumentError(`--restart ${opts.restart}: the run persisted no actor state (its scenario needs faults.persist: disk); use --resume to start every process again from round checkpoints`);
+  }
   const credential = opts.creds ? readNatsCredential(opts.creds) : undefined;
   if (credential && credential.actor !== party) throw new InvalidArgumentError(`--creds ${opts.creds}: the credential is ${credential.actor}'s; this process runs ${party}`);
   const clock = { kind: 'wall' as const, origin: Date.now() };
@@ -53,6 +68,7 @@ async function runParty(file: string | undefined, party: string, opts: ProcessOp
       outDir,
       checkpoints,
       ...(resuming ? { resume: true } : {}),
+      ...(opts.restart !== undefined ? { restart: true } : {}),
       log,
       ...(opts.quiet ? {} : { onEvent: progressReporter([party], clock) }),
     });
@@ -81,6 +97,7 @@ function processOptions(command: Command): Command {
     )
     .option('--out <dir>', 'output folder for this actor\'s events, metrics and timings')
     .option('--resume <dir>', "resume this actor from the round checkpoints in DIR (its earlier --out); every process of the deployment resumes")
+    .option('--restart <dir>', 'bring this actor back where its killed process left it, from the state persisted in DIR (faults.persist: disk); the other processes go on')
     .option('--rounds <n>', 'override the number of rounds (with --resume: go on to round N)', positiveInt)
     .option('--drop-late-faults', "with --rounds shorter than the scenario's fault script: leave out the scripted faults after the last round")
     .option('--checkpoints', 'write round checkpoints, bigram models too (default: after every round unless a party is a bigram model)')
