@@ -6,7 +6,7 @@ export type ProtocolErrorCode =
   | 'malformed'
   /** Cut short: the integrity trailer is missing or damaged. */
   | 'truncated'
-  /** The CRC-32 carried in the message does not match its bytes. */
+  /** The checksum carried in the message (docs/wire.md) does not match its bytes. */
   | 'corrupted'
   | 'unknown-version'
   | 'unknown-type'

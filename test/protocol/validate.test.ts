@@ -79,7 +79,7 @@ describe('framing', () => {
     expect(() => decodeMessage('hello' as unknown as Uint8Array, context)).toThrow(/expected the message as a Uint8Array, got string/);
   });
 
-  it('refuses broken msgpack even behind a matching CRC', () => {
+  it('refuses broken msgpack even behind a matching checksum', () => {
     const bytes = forge(wireOf(upload()));
     bytes[0] = 0xdf; // map32: the 4-byte count swallows the first key, and the map runs past the end
     expectRefusal(withValidChecksum(bytes), 'malformed', /^message of \d+ bytes: not valid msgpack: .+/);
