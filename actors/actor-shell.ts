@@ -14,7 +14,8 @@ import type { Transport } from '../core/transport/transport.js';
 import { ActorEndpoint, type EndpointState } from './endpoint.js';
 import type { ActorResume, RoundCheckpointing } from './round-checkpoints.js';
 import { RoundMeter, type RoundMeterState } from './round-meter.js';
-import type { RunEvent, RunRecorder } from './run-recorder.js';
+import type { RunRecorder } from './run-recorder.js';
+import type { RunEvent } from '../core/records.js';
 import { trackStates } from './state-tracker.js';
 import { processComputeQueue, WorkRunner, type ComputeQueue, type WorkKind } from './work.js';
 
@@ -144,7 +145,7 @@ export class ActorShell {
  * Work as a fault-aware actor runs it: on the profile of its round (stragglers), started only
  * while the incarnation is alive, its result delivered only to a live incarnation.
  */
-export function faultAwareWork(
+function faultAwareWork(
   actor: string,
   clock: Clock,
   profile: Profile,
@@ -170,7 +171,7 @@ export function faultAwareWork(
   };
 }
 
-export function omitType<T extends { type: string }>(record: T): Omit<T, 'type'> {
+function omitType<T extends { type: string }>(record: T): Omit<T, 'type'> {
   const { type: _type, ...rest } = record;
   return rest;
 }

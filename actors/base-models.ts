@@ -77,7 +77,7 @@ export const inProcessModels: ModelMaker = {
 };
 
 /** The folders whose code decides what pretraining produces (models, losses, the wasm loops). */
-const TRAINING_CODE = ['../core/models/', '../core/learning/', '../core/wasm/'];
+const TRAINING_CODE = ['../core/models/', '../core/learning/', '../core/tensor/', '../core/wasm/'];
 let trainingCodeHash: string | undefined;
 
 /** A hash of the training code's source, so that a cache made by other code is not reused. */

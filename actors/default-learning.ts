@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { TokenAligner } from '../core/alignment/token-aligner.js';
 import { initBackend, type BackendName } from '../core/models/backend.js';
 import { BigramModel, isBigramCheckpoint } from '../core/models/bigram.js';
-import { bigramModelFor } from '../core/models/bigram-stack.js';
+import { bigramModelFor } from './bigram-learning.js';
 import { isProtocolOnlyCheckpoint, ProtocolOnlyModel } from '../core/models/protocol-only.js';
 import { ModelWorkerPool, RemoteModel } from '../core/models/worker-pool.js';
 import { loadTokenizer } from '../core/tokenizers/registry.js';

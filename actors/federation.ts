@@ -29,7 +29,7 @@ import type { Transport } from '../core/transport/transport.js';
 import type { Tokenizer } from '../core/tokenizers/tokenizer.js';
 import { createClientActor } from './client-actor.js';
 import { loadFederationData, type FederationData } from './federation-data.js';
-import type { RunEvent } from './run-recorder.js';
+import type { RunEvent } from '../core/records.js';
 import { RunRecorder } from './run-recorder.js';
 import { actorCheckpoints, recordsBeforeResume, recordsSoFar, type ResumePoint } from './round-checkpoints.js';
 import { createServerActor } from './server-actor.js';

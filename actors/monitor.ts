@@ -4,7 +4,7 @@
  */
 import { eventsSubject } from '../core/protocol/subjects.js';
 import type { Transport } from '../core/transport/transport.js';
-import type { RunEvent } from './run-recorder.js';
+import type { RunEvent } from '../core/records.js';
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();

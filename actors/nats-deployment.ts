@@ -24,7 +24,7 @@ import { NatsTransport, type UploadAckMode } from '../core/transport/nats-transp
 import { runFederation, type LearningStack, type RunResult } from './federation.js';
 import { publishEvents, watchEvents } from './monitor.js';
 import { checkpointedRounds, commonRound, resumePointAt, type ResumePoint } from './round-checkpoints.js';
-import type { RunEvent } from './run-recorder.js';
+import type { RunEvent } from '../core/records.js';
 
 export interface NatsRunOptions {
   /** NATS server URL(s); with `spawn` a local server is started instead. */

@@ -18,7 +18,8 @@ import type { Clock } from '../core/clock/clock.js';
 import { splitJsonl } from '../core/jsonl.js';
 import { checkpointProblem } from '../core/models/checkpoint-check.js';
 import type { LanguageModel } from '../core/models/model.js';
-import type { RunEvent, RunRecords, RoundMetrics, Timing } from './run-recorder.js';
+import type { RunRecords } from './run-recorder.js';
+import type { RunEvent, RoundMetrics, Timing } from '../core/records.js';
 
 /** What an actor does with checkpoints: save one after each round. */
 export interface RoundCheckpointing {
@@ -37,7 +38,7 @@ export interface ActorResume {
 }
 
 /** One actor's checkpoint of one round. */
-export interface ActorCheckpoint {
+interface ActorCheckpoint {
   round: number;
   /** Clock ms at which it was written. */
   at: number;
@@ -65,7 +66,7 @@ export interface ResumePoint {
 const ACTOR_FILE = 'actor.json';
 const ROUND_DIR = /^round-(\d+)$/;
 
-export function checkpointsDir(runDir: string): string {
+function checkpointsDir(runDir: string): string {
   return join(runDir, 'checkpoints');
 }
 

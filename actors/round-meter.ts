@@ -5,7 +5,8 @@
 import type { Clock } from '../core/clock/clock.js';
 import type { Evaluation } from '../core/learning/evaluation.js';
 import type { ActorEndpoint } from './endpoint.js';
-import type { RoundMetrics, RunRecorder } from './run-recorder.js';
+import type { RunRecorder } from './run-recorder.js';
+import type { RoundMetrics } from '../core/records.js';
 
 export interface RoundMeterState {
   roundStart: number;
@@ -84,13 +85,13 @@ export class RoundMeter {
   }
 }
 
-export function mean(values: ArrayLike<number>): number | null {
+function mean(values: ArrayLike<number>): number | null {
   if (values.length === 0) return null;
   let s = 0;
   for (let i = 0; i < values.length; i++) s += values[i]!;
   return s / values.length;
 }
 
-export function finiteOrNull(x: number): number | null {
+function finiteOrNull(x: number): number | null {
   return Number.isFinite(x) ? x : null;
 }

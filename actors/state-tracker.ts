@@ -1,6 +1,6 @@
 import type { AnyActorRef, Snapshot } from 'xstate';
 import type { Clock } from '../core/clock/clock.js';
-import { leafStateName } from '../machines/introspect.js';
+import { leafStateName } from '../core/faults/states.js';
 import type { RunRecorder } from './run-recorder.js';
 
 /** Records a `state` event each time an actor's active state changes. */

@@ -10,7 +10,7 @@ import type { RunRecorder } from './run-recorder.js';
 export type WorkKind = 'train' | 'infer' | 'align' | 'measure';
 
 /** Virtual ms for `samples` samples of `kind` work on this profile. */
-export function workDuration(profile: Profile, kind: WorkKind, samples: number): number {
+function workDuration(profile: Profile, kind: WorkKind, samples: number): number {
   switch (kind) {
     case 'train':
       return profile.msPerTrainSample * samples;

@@ -13,7 +13,7 @@
 import { federationData, type FederationData } from '../actors/federation-data.js';
 import { runFederation } from '../actors/federation.js';
 import { builtinTask } from '../core/data/builtin-task.js';
-import { bigramLearningStack } from '../core/models/bigram-stack.js';
+import { bigramLearningStack } from '../actors/bigram-learning.js';
 import { Random } from '../core/random.js';
 import { ScenarioSchema, type Scenario } from '../core/scenario/schema.js';
 import type { Benchmark, Figure } from './harness.js';
@@ -73,7 +73,7 @@ const benchmarks: Benchmark[] = [
       }, 50);
       const start = process.hrtime.bigint();
       const cpuStart = process.cpuUsage();
-      const result = await runFederation(scenario, { learning: bigramLearningStack() as never, data });
+      const result = await runFederation(scenario, { learning: bigramLearningStack(), data });
       const wall = Number(process.hrtime.bigint() - start) / 1e9;
       const cpu = process.cpuUsage(cpuStart);
       clearInterval(sampler);

@@ -18,7 +18,7 @@ export interface InterruptInfo {
 }
 
 /** What to tell a user who stopped the run. */
-export function interruptMessage(info: InterruptInfo): string {
+function interruptMessage(info: InterruptInfo): string {
   if (!info.checkpoints)
     return `interrupted; this run writes no round checkpoints (--no-checkpoints, or bigram models without --checkpoints), so it cannot resume: run it again (records so far in ${info.outDir})`;
   const round = checkedCommonRound(info.outDir, info.actors);

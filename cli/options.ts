@@ -16,6 +16,12 @@ export function positiveInt(value: string): number {
   return n;
 }
 
+export function positiveNumber(value: string): number {
+  const n = Number(value);
+  if (value.trim() === '' || !Number.isFinite(n) || n <= 0) throw new InvalidArgumentError(`expected a positive number, got "${value}"`);
+  return n;
+}
+
 /** `--backend tensorflow|wasm|cpu`. */
 export function backendOption(): Option {
   return new Option('--backend <name>', 'TensorFlow.js backend (default: the best available)').choices(['tensorflow', 'wasm', 'cpu']);

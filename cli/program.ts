@@ -21,7 +21,7 @@ import { registerValidateCommand } from './commands/validate.js';
 import { registerVocabMapCommand } from './commands/vocab-map.js';
 
 /** Exit status of a usage error: a bad flag, argument or input file. */
-export const USAGE = 2;
+const USAGE = 2;
 
 const { version } = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string };
 

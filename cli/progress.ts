@@ -1,4 +1,4 @@
-import type { RunEvent } from '../actors/run-recorder.js';
+import type { RunEvent } from '../core/records.js';
 import { clockLabel, type RunClock } from '../core/run-clock.js';
 
 /** How every command reports what it is doing: `[fedmkt] ...` lines on stderr (stdout keeps the results). */

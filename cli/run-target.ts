@@ -26,7 +26,7 @@ export interface RunTarget {
 }
 
 /** `--seed` and `--rounds` as scenario overrides that name their flags. */
-export function flagOverrides(opts: Pick<TargetOptions, 'seed' | 'rounds'>): ScenarioOverride[] {
+function flagOverrides(opts: Pick<TargetOptions, 'seed' | 'rounds'>): ScenarioOverride[] {
   return [
     ...(opts.seed !== undefined ? [{ path: 'seed', value: opts.seed, flag: `--seed ${opts.seed}` }] : []),
     ...(opts.rounds !== undefined ? [{ path: 'rounds', value: opts.rounds, flag: `--rounds ${opts.rounds}` }] : []),
@@ -34,7 +34,7 @@ export function flagOverrides(opts: Pick<TargetOptions, 'seed' | 'rounds'>): Sce
 }
 
 /** A fresh run's folder name: `runs/<time>-<scenario>[-<party>]`. */
-export function defaultRunDir(name: string, party?: string): string {
+function defaultRunDir(name: string, party?: string): string {
   return join('runs', `${new Date().toISOString().replace(/[:.]/g, '-')}-${name}${party ? `-${party}` : ''}`);
 }
 

@@ -1,5 +1,5 @@
 import type { RunResult } from '../actors/federation.js';
-import type { RoundMetrics } from '../actors/run-recorder.js';
+import type { RoundMetrics } from '../core/records.js';
 import { formatViolation } from '../core/invariants/check.js';
 import { plural } from '../core/wording.js';
 import { clockLabel, type ClockKind } from '../core/run-clock.js';
@@ -31,7 +31,7 @@ export function roundSummaryTable(metrics: readonly RoundMetrics[], clock: Clock
   return [line(header), widths.map((w) => '-'.repeat(w)).join('  '), ...rows.map(line)].join('\n');
 }
 
-export function formatBytes(n: number): string {
+function formatBytes(n: number): string {
   if (n < 1024) return `${n} B`;
   if (n < 1024 * 1024) return `${(n / 1024).toFixed(1)} KiB`;
   return `${(n / 1024 / 1024).toFixed(2)} MiB`;

@@ -15,7 +15,7 @@ export interface RunClock {
   origin: number;
 }
 
-export const CLOCK_FILE = 'clock.json';
+const CLOCK_FILE = 'clock.json';
 export const VIRTUAL_CLOCK: RunClock = { kind: 'virtual', origin: 0 };
 
 /** Times above this (2001-09-09 in epoch ms) are read as the wall clock in runs recorded before clock.json. */

@@ -12,7 +12,7 @@ import { crashParams, parseOption, type FaultSpace } from '../core/schedule/faul
 import type { Faults, MessageRule } from '../core/faults/schema.js';
 import type { Scenario } from '../core/scenario/schema.js';
 
-export type ScriptedSection = 'crashes' | 'dropout.script' | 'partitions' | 'messages';
+type ScriptedSection = 'crashes' | 'dropout.script' | 'partitions' | 'messages';
 
 export type Atom =
   | { kind: 'choice'; made: MadeChoice }

@@ -3,7 +3,7 @@
  * fault layer) on the virtual clock, every choice made by a scheduler and recorded, then what
  * the run broke: invariants, ending, and the stated properties.
  */
-import type { RunEvent, RoundMetrics } from '../actors/run-recorder.js';
+import type { RunEvent, RoundMetrics } from '../core/records.js';
 import { runFederation, type LearningStack, type RunOptions } from '../actors/federation.js';
 import type { FederationData } from '../actors/federation-data.js';
 import { coverageOf, type Coverage } from '../core/explore/coverage.js';

@@ -5,8 +5,7 @@
  */
 import { assign, emit, enqueueActions, fromPromise, setup } from 'xstate';
 import type { AlignedTeacher } from '../core/alignment/aligned-teacher.js';
-import type { AdapterWeights } from '../core/models/model.js';
-import type { ActorId, PublicLogits } from '../core/protocol/messages.js';
+import type { ActorId, AdapterTensors, PublicLogits } from '../core/protocol/messages.js';
 import type {
   AdapterAverageEvent,
   FinishEvent,
@@ -53,7 +52,7 @@ export interface ClientContext extends ClientInput {
   earlyLLMLogits: { round: number; messageId: string; logits: PublicLogits } | null;
   /** Step 7 output: the LLM's logits over this client's tokenisation. */
   llmTeacher: AlignedTeacher | null;
-  adapterAverage: AdapterWeights | null;
+  adapterAverage: AdapterTensors | null;
   /** The FedAvg result of this round stopped being awaited (deadline passed). */
   averageMissed: boolean;
   /** Why the round went without the LLM, if it did. */
@@ -80,7 +79,7 @@ export interface ClientWork {
   /** Homogeneous setting: upload this client's LoRA adapter for averaging. */
   uploadAdapter(input: WorkInput): Promise<void>;
   /** Homogeneous setting: load the averaged adapter. */
-  applyAdapterAverage(input: WorkInput & { tensors: AdapterWeights }): Promise<void>;
+  applyAdapterAverage(input: WorkInput & { tensors: AdapterTensors }): Promise<void>;
   /** Measurement, not protocol: evaluate the model after a round (round 0: zero-shot). */
   evaluate(input: WorkInput): Promise<void>;
 }
@@ -370,7 +369,7 @@ export const clientMachine = setup({
               invoke: {
                 id: 'applyAdapterAverage',
                 src: 'applyAdapterAverage',
-                input: ({ context }) => ({ round: context.round, tensors: context.adapterAverage as AdapterWeights }),
+                input: ({ context }) => ({ round: context.round, tensors: context.adapterAverage as AdapterTensors }),
                 onDone: 'applied',
                 onError: {
                   target: '#client.failed',

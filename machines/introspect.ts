@@ -27,18 +27,3 @@ export function outline(machine: AnyStateMachine): MachineOutline {
   walk(machine.root);
   return out;
 }
-
-/** `trainPrivate`, `fedAvg.awaitAverage`, `done`: a state value's active leaf, without the `round.` wrapper. */
-export function leafStateName(value: unknown): string {
-  const parts: string[] = [];
-  let cur = value;
-  while (cur !== null && typeof cur === 'object') {
-    const [key, next] = Object.entries(cur as Record<string, unknown>)[0] ?? [];
-    if (key === undefined) break;
-    parts.push(key);
-    cur = next;
-  }
-  if (typeof cur === 'string') parts.push(cur);
-  if (parts[0] === 'round' && parts.length > 1) parts.shift();
-  return parts.join('.');
-}

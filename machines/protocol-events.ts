@@ -2,8 +2,7 @@
  * Events the actor layer sends into the machines (decoded, validated messages) and the
  * records the machines emit about their protocol decisions. Plain data: no tensors, no I/O.
  */
-import type { AdapterWeights } from '../core/models/model.js';
-import type { ActorId, PublicLogits } from '../core/protocol/messages.js';
+import type { ActorId, AdapterTensors, PublicLogits } from '../core/protocol/messages.js';
 
 interface MessageEvent {
   round: number;
@@ -25,12 +24,12 @@ export interface LlmLogitsEvent extends MessageEvent {
 }
 export interface AdapterEvent extends MessageEvent {
   type: 'ADAPTER';
-  tensors: AdapterWeights;
+  tensors: AdapterTensors;
   weight: number;
 }
 export interface AdapterAverageEvent extends MessageEvent {
   type: 'ADAPTER_AVERAGE';
-  tensors: AdapterWeights;
+  tensors: AdapterTensors;
 }
 export interface FinishEvent extends MessageEvent {
   type: 'FINISH';

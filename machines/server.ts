@@ -5,8 +5,7 @@
  */
 import { and, assign, emit, enqueueActions, fromPromise, setup } from 'xstate';
 import type { AlignedTeacher } from '../core/alignment/aligned-teacher.js';
-import type { AdapterWeights } from '../core/models/model.js';
-import type { ActorId, PublicLogits } from '../core/protocol/messages.js';
+import type { ActorId, AdapterTensors, PublicLogits } from '../core/protocol/messages.js';
 import { failWith as failStep } from './work-failure.js';
 import type { AdapterEvent, FinishAckEvent, IgnoreReason, ProtocolRecord, SlmLogitsEvent } from './protocol-events.js';
 
@@ -41,14 +40,14 @@ export interface ServerInput {
   policy: ServerPolicy;
 }
 
-export interface Upload {
+interface Upload {
   messageId: string;
   logits: PublicLogits;
 }
 
-export interface AdapterUpload {
+interface AdapterUpload {
   messageId: string;
-  tensors: AdapterWeights;
+  tensors: AdapterTensors;
   weight: number;
 }
 

@@ -16,7 +16,7 @@ import type { ScenarioOverride } from '../../core/scenario/overrides.js';
 import { nonNegativeInt } from '../options.js';
 
 /** `500` schedules, or a duration: `30s`, `5m`, `1h`, `250ms`. */
-export function parseBudget(value: string): Budget {
+function parseBudget(value: string): Budget {
   const m = /^(\d+(?:\.\d+)?)(ms|s|m|h)?$/.exec(value.trim());
   if (!m) throw new InvalidArgumentError(`expected a number of schedules or a duration such as 30s, 5m, 1h; got "${value}"`);
   const n = Number(m[1]);

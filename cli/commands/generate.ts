@@ -4,7 +4,7 @@
  * stdout as llama2.c's run.c prints it (the prompt as decoded, then the continuation); timing
  * and backend to stderr. Usage errors exit 2.
  */
-import { Command, InvalidArgumentError } from 'commander';
+import { Command } from 'commander';
 import { existsSync, statSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { backendAdvice, initBackend, type BackendName } from '../../core/models/backend.js';
@@ -13,6 +13,7 @@ import { continueIds } from '../../core/models/generation.js';
 import { checkpointParameters } from '../../core/models/pretrained/open.js';
 import { Llama2cTokenizer } from '../../core/tokenizers/llama2c-tokenizer.js';
 import { listTokenizers, loadTokenizer } from '../../core/tokenizers/registry.js';
+import { nonNegativeInt, positiveInt, positiveNumber } from '../options.js';
 import type { Tokenizer } from '../../core/tokenizers/tokenizer.js';
 
 interface GenerateOptions {
@@ -38,25 +39,7 @@ const stdio: GenerateOutput = {
 };
 
 /** A wrong flag or path, reported as a usage error (exit 2). */
-export class UsageError extends Error {}
-
-function positiveInt(value: string): number {
-  const n = Number(value);
-  if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError(`expected a positive integer, got "${value}"`);
-  return n;
-}
-
-function positiveNumber(value: string): number {
-  const n = Number(value);
-  if (!(n > 0)) throw new InvalidArgumentError(`expected a positive number, got "${value}"`);
-  return n;
-}
-
-function nonNegativeInt(value: string): number {
-  const n = Number(value);
-  if (!Number.isInteger(n) || n < 0) throw new InvalidArgumentError(`expected a whole number >= 0, got "${value}"`);
-  return n;
-}
+class UsageError extends Error {}
 
 /** The checkpoint's own tokenizer when none is given: tokenizer.json in a Hugging Face folder, tokenizer.bin beside a llama2.c file. */
 function tokenizerPath(options: GenerateOptions): string {

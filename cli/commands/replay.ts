@@ -16,7 +16,7 @@ import { defaultLearningStack } from '../../actors/default-learning.js';
 import { runFederation, type LearningStack, type RunResult } from '../../actors/federation.js';
 import { loadSchedule, type LoadedSchedule } from '../../core/schedule/load.js';
 import { resumePointAt, type ResumePoint } from '../../actors/round-checkpoints.js';
-import type { RunEvent } from '../../actors/run-recorder.js';
+import type { RunEvent } from '../../core/records.js';
 import { describeCutShort, splitJsonl, type JsonlText } from '../../core/jsonl.js';
 import type { BackendName } from '../../core/models/backend.js';
 import { readRunClock } from '../../core/run-clock.js';

@@ -2,7 +2,7 @@
  * `fedmkt report RUN_DIR`: writes RUN_DIR/report.html, one self-contained page with accuracy
  * and bytes per round, the swimlane timeline and the scenario.
  */
-import { InvalidArgumentError, type Command } from 'commander';
+import type { Command } from 'commander';
 import { isExplorationDir, writeExplorationReport } from '../../core/report/exploration.js';
 import { writeReport } from '../../core/report/index.js';
 import { positiveInt } from '../options.js';

@@ -46,7 +46,7 @@ export function parseSetting(text: string): SweepAxis {
 }
 
 /** One variant's settings as scenario overrides, each naming the `--set` it came from. */
-export function settingOverrides(settings: Record<string, unknown>): ScenarioOverride[] {
+function settingOverrides(settings: Record<string, unknown>): ScenarioOverride[] {
   return Object.entries(settings).map(([path, value]) => ({ path, value, flag: `--set ${path}=${String(value)}` }));
 }
 

@@ -20,7 +20,7 @@ interface VocabMapOptions {
 }
 
 /** Counts describing a vocab map, as printed by `fedmkt vocab-map`. */
-export interface VocabMapSummary {
+interface VocabMapSummary {
   tokens: number;
   exact: number;
   nearest: number;
@@ -29,7 +29,7 @@ export interface VocabMapSummary {
   specialsUnmapped: number;
 }
 
-export function summariseVocabMap(map: VocabMap, source: Tokenizer): VocabMapSummary {
+function summariseVocabMap(map: VocabMap, source: Tokenizer): VocabMapSummary {
   const view = normalisedVocab(source);
   const summary: VocabMapSummary = {
     tokens: map.targetOf.length,
@@ -58,7 +58,7 @@ export function summariseVocabMap(map: VocabMap, source: Tokenizer): VocabMapSum
 }
 
 /** `{ sourceToken: targetToken }` with tokens exactly as in each vocabulary; null where unmapped. */
-export function vocabMapAsJson(map: VocabMap, source: Tokenizer, target: Tokenizer): Record<string, string | null> {
+function vocabMapAsJson(map: VocabMap, source: Tokenizer, target: Tokenizer): Record<string, string | null> {
   const out: Record<string, string | null> = {};
   for (let id = 0; id < map.targetOf.length; id++) {
     const targetId = map.targetOf[id] as number;

@@ -11,7 +11,7 @@ import type { VocabPair } from './token-pair.js';
  * word-start marker is not compared (a dummy prefix, as LLaMA's `▁we` against GPT-2's `we`).
  */
 
-export type { AlignmentFallback, AlignmentStats } from './aligned-teacher.js';
+export type { AlignmentFallback } from './aligned-teacher.js';
 
 /**
  * Fallbacks (see FEDMKT.md):

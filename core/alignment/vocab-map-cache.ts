@@ -5,7 +5,7 @@ import type { Tokenizer } from '../tokenizers/tokenizer.js';
 import { minedVocabMap, type VocabMap, type VocabMapSide } from './mined.js';
 
 /** Bump when normalisation or MinED semantics change: older cache files are then ignored. */
-export const VOCAB_MAP_FORMAT = 1;
+const VOCAB_MAP_FORMAT = 1;
 
 export function defaultVocabMapCacheDir(cwd: string = process.cwd()): string {
   return join(cwd, '.cache', 'fedmkt', 'vocab-maps');
@@ -25,7 +25,7 @@ function side(tokenizer: Tokenizer): VocabMapSide {
 }
 
 /** Identical tokenizers (same content hash): every id maps to itself. */
-export function identityVocabMap(source: Tokenizer, target: Tokenizer): VocabMap {
+function identityVocabMap(source: Tokenizer, target: Tokenizer): VocabMap {
   const targetOf = new Int32Array(source.vocabSize);
   for (let id = 0; id < targetOf.length; id++) targetOf[id] = id;
   return { source: side(source), target: side(target), targetOf, distance: new Int32Array(source.vocabSize) };

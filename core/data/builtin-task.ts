@@ -17,8 +17,7 @@ import { fillTemplate } from './builtin-vocabulary.js';
 import { builtinWorld, domainSpec, type BuiltinFact, type BuiltinWorld, type BuiltinWorldOptions } from './builtin-world.js';
 import type { ChoiceExample, DomainChoiceItem, MultipleChoiceTask } from './task.js';
 
-export { builtinPretrainCorpus, type BuiltinPretrainCorpus, type BuiltinPretrainOptions } from './builtin-pretrain.js';
-export type { BuiltinFact, BuiltinWorld, BuiltinWorldOptions } from './builtin-world.js';
+export { builtinPretrainCorpus } from './builtin-pretrain.js';
 
 export interface BuiltinTaskOptions extends BuiltinWorldOptions {
   /** Choices per item: the gold value plus distractors from the domain's values (default and most: valuesPerDomain). */
@@ -29,10 +28,10 @@ export interface BuiltinTask extends MultipleChoiceTask {
   world: BuiltinWorld;
 }
 
-export const BUILTIN_TASK_NAME = 'builtin';
+const BUILTIN_TASK_NAME = 'builtin';
 
 /** The statement of `fact` in template `template`, as a prompt/answer pair. */
-export function statement(world: BuiltinWorld, fact: BuiltinFact, template: number): { prompt: string; answer: string } {
+function statement(world: BuiltinWorld, fact: BuiltinFact, template: number): { prompt: string; answer: string } {
   const spec = domainSpec(world, fact.domain);
   const text = spec.templates[template];
   if (text === undefined) throw new Error(`builtin task: domain "${fact.domain}" has no template ${template}`);

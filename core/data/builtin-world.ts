@@ -33,10 +33,10 @@ export interface BuiltinWorld {
   spareEntities: Record<string, string[]>;
 }
 
-export const DEFAULT_ENTITIES_PER_DOMAIN = 16;
-export const DEFAULT_VALUES_PER_DOMAIN = 4;
+const DEFAULT_ENTITIES_PER_DOMAIN = 16;
+const DEFAULT_VALUES_PER_DOMAIN = 4;
 
-export function resolveWorldOptions(options: BuiltinWorldOptions): Required<BuiltinWorldOptions> {
+function resolveWorldOptions(options: BuiltinWorldOptions): Required<BuiltinWorldOptions> {
   const domains = options.domains ?? BUILTIN_DOMAINS.length;
   const entitiesPerDomain = options.entitiesPerDomain ?? DEFAULT_ENTITIES_PER_DOMAIN;
   const valuesPerDomain = options.valuesPerDomain ?? DEFAULT_VALUES_PER_DOMAIN;
@@ -71,7 +71,7 @@ export function balancedValues(values: readonly string[], count: number, rng: Ra
  * go with which template scores exactly chance; it must learn the facts. Other sizes stay close
  * to that balance.
  */
-export function factCell(i: number, values: number, templates: number): { value: number; template: number } {
+function factCell(i: number, values: number, templates: number): { value: number; template: number } {
   return { value: i % values, template: (i + Math.floor(i / values)) % templates };
 }
 

@@ -9,7 +9,7 @@ import { fileURLToPath } from 'node:url';
 export const DATASETS_ENV = 'FEDMKT_DATASETS';
 
 /** This file is core/data/datasets-root.ts, so the repository root is two levels up. */
-export function repoRoot(): string {
+function repoRoot(): string {
   return resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 }
 

@@ -15,7 +15,7 @@ export type SplitStrategy =
   /** Each client's shard mixes domains in proportions drawn from Dirichlet(alpha, ..., alpha). */
   | { kind: 'dirichlet'; alpha: number };
 
-export interface SplitSizes {
+interface SplitSizes {
   /** One size per client. */
   private: number[];
   public: number;

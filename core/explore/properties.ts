@@ -11,7 +11,7 @@
  * blanked) tells distinct failures apart.
  */
 
-export type Comparison = '>=' | '>' | '<=' | '<';
+type Comparison = '>=' | '>' | '<=' | '<';
 
 export type Property =
   | { kind: 'completed'; text: string }

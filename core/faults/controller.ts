@@ -20,12 +20,11 @@ import type { FaultEventSink } from './interceptor.js';
 import { ActorLife } from './life.js';
 import { activeNodeIds, persistedSnapshot, rearmDelays, type PersistedActor, type StateStore } from './persistence.js';
 import { faultsRestartActors, roundMatches, type Faults, type Partition } from './schema.js';
-import { leafStateName } from '../../machines/introspect.js';
-import { adapterChangingStates, type Role } from './states.js';
+import { adapterChangingStates, leafStateName, type Role } from './states.js';
 import type { ProfileSource } from './stragglers.js';
 
 /** What a factory hands back so that its actor can be persisted and resumed. */
-export interface ActorParts {
+interface ActorParts {
   actor: AnyActor;
   /** Actor-side state outside the machine (plain data, copied). */
   local(): Record<string, unknown>;

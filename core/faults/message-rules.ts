@@ -160,7 +160,7 @@ function apply(
 }
 
 /** A copy of `data` with `count` bytes XOR-ed with non-zero values at seeded positions. */
-export function corrupt(data: Uint8Array, count: number, rng: Random): { data: Uint8Array; positions: number[] } {
+function corrupt(data: Uint8Array, count: number, rng: Random): { data: Uint8Array; positions: number[] } {
   const out = new Uint8Array(data);
   const positions: number[] = [];
   for (let i = 0; i < count && out.length > 0; i++) {

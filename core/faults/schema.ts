@@ -16,7 +16,7 @@ const actorRef = z.string({ error: 'expected an actor id' }).min(1, 'expected an
 const oneOrMany = <T extends z.ZodType>(item: T) => z.union([item, z.array(item).min(1, 'expected at least one entry')]);
 
 /** A round, a list of rounds, or an inclusive range `{ from, to }`. */
-export const RoundSelectorSchema = z.union([
+const RoundSelectorSchema = z.union([
   round,
   z.array(round).min(1, 'expected at least one round'),
   z.object({ from: round.optional(), to: round.optional() }).strict(),
@@ -31,7 +31,7 @@ export function roundMatches(selector: RoundSelector | undefined, r: number): bo
 }
 
 const MESSAGE_ACTIONS = ['drop', 'delay', 'duplicate', 'reorder', 'corrupt'] as const;
-export type MessageAction = (typeof MESSAGE_ACTIONS)[number];
+type MessageAction = (typeof MESSAGE_ACTIONS)[number];
 
 /** Parameters each action takes (anything else is refused, with its place). */
 const ACTION_PARAMS: Record<MessageAction, readonly string[]> = {
@@ -47,7 +47,7 @@ const ALL_PARAMS = ['ms', 'jitterMs', 'copies', 'gapMs', 'maxHoldMs', 'bytes'] a
  * One message rule: which messages (selectors, all optional: absent = any) and what happens to
  * them on their way to each receiver, with probability `p`, at most `limit` times.
  */
-export const MessageRuleSchema = z
+const MessageRuleSchema = z
   .object({
     action: z.enum(MESSAGE_ACTIONS, { error: `expected one of ${MESSAGE_ACTIONS.join(', ')}` }),
     /** Message types (`slm-logits`, `llm-logits`, `round-start`, `adapter`, `adapter-average`, `finish`). */
@@ -88,7 +88,7 @@ export const MessageRuleSchema = z
 export type MessageRule = z.infer<typeof MessageRuleSchema>;
 
 /** A set of actors cut off from everyone else between two clock times (ms from the run's start). */
-export const PartitionSchema = z
+const PartitionSchema = z
   .object({
     actors: z.array(actorRef).min(1, 'expected at least one actor'),
     fromMs: ms,
@@ -99,7 +99,7 @@ export const PartitionSchema = z
 export type Partition = z.infer<typeof PartitionSchema>;
 
 /** Crash of one actor (server included) when it enters `state` in `round`; restarted from its persisted state. */
-export const CrashSchema = z
+const CrashSchema = z
   .object({
     actor: actorRef,
     round,
@@ -112,10 +112,9 @@ export const CrashSchema = z
     nth: positiveInt.default(1),
   })
   .strict();
-export type Crash = z.infer<typeof CrashSchema>;
 
 /** A scripted dropout: `client` leaves in `round` while in `state`, and rejoins when `rejoinRound` is announced. */
-export const ScriptedDropoutSchema = z
+const ScriptedDropoutSchema = z
   .object({
     client: actorRef,
     round,
@@ -128,7 +127,7 @@ export const ScriptedDropoutSchema = z
   .strict()
   .refine((d) => d.rejoinRound === undefined || d.rejoinRound > d.round, { path: ['rejoinRound'], message: 'expected a round after the one it leaves in' });
 
-export const DropoutSchema = z
+const DropoutSchema = z
   .object({
     /** Probability that a client drops, per client per round. */
     p: probability.default(0),
@@ -143,7 +142,6 @@ export const DropoutSchema = z
     script: z.array(ScriptedDropoutSchema).default([]),
   })
   .strict();
-export type Dropout = z.infer<typeof DropoutSchema>;
 
 const DISTRIBUTIONS = ['constant', 'uniform', 'lognormal', 'pareto', 'exponential'] as const;
 const DIST_PARAMS: Record<(typeof DISTRIBUTIONS)[number], readonly string[]> = {
@@ -155,7 +153,7 @@ const DIST_PARAMS: Record<(typeof DISTRIBUTIONS)[number], readonly string[]> = {
 };
 
 /** A positive multiplier's distribution. lognormal: exp(mu + sigma·N(0,1)); pareto: scale / U^(1/alpha). */
-export const DistributionSchema = z
+const DistributionSchema = z
   .object({
     dist: z.enum(DISTRIBUTIONS, { error: `expected one of ${DISTRIBUTIONS.join(', ')}` }),
     value: z.number().positive().optional(),
@@ -203,7 +201,7 @@ export const TraceRowSchema = z
   .strict();
 export type TraceRow = z.infer<typeof TraceRowSchema>;
 
-export const StragglersSchema = z
+const StragglersSchema = z
   .object({
     /** Multiplier on each client's compute time (msPerTrainSample, msPerAlignSample). */
     compute: DistributionSchema.optional(),

@@ -61,3 +61,17 @@ export function adapterChangingStates(role: Role): readonly string[] {
   return role === 'server' ? ['distillFromSLMs'] : ['trainPrivate', 'distillFromLLM', 'fedAvg.applyAverage'];
 }
 
+/** `trainPrivate`, `fedAvg.awaitAverage`, `done`: a state value's active leaf, without the `round.` wrapper (what `state` events record). */
+export function leafStateName(value: unknown): string {
+  const parts: string[] = [];
+  let cur = value;
+  while (cur !== null && typeof cur === 'object') {
+    const [key, next] = Object.entries(cur as Record<string, unknown>)[0] ?? [];
+    if (key === undefined) break;
+    parts.push(key);
+    cur = next;
+  }
+  if (typeof cur === 'string') parts.push(cur);
+  if (parts[0] === 'round' && parts.length > 1) parts.shift();
+  return parts.join('.');
+}

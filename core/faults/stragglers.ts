@@ -10,7 +10,7 @@ import { Random } from '../random.js';
 import type { Profile } from '../scenario/schema.js';
 import { TraceRowSchema, type Distribution, type Stragglers, type TraceRow } from './schema.js';
 
-export function sample(dist: Distribution, rng: Random): number {
+function sample(dist: Distribution, rng: Random): number {
   switch (dist.dist) {
     case 'constant':
       return dist.value as number;

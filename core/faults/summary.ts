@@ -2,7 +2,7 @@
  * What a fault run amounted to, from its event trace and metrics: the figures `fedmkt sweep`
  * tabulates.
  */
-import type { TraceEvent } from '../invariants/check.js';
+import type { TraceEvent } from '../records.js';
 
 export interface MetricRow {
   round: number;

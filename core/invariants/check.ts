@@ -22,17 +22,11 @@
  *                (core/invariants/liveness.ts).
  */
 import { roundExitStates, statesOf, type Role } from '../faults/states.js';
+import type { TraceEvent } from '../records.js';
 import { checkLiveness } from './liveness.js';
 
-export interface TraceEvent {
-  t: number;
-  actor: string;
-  round: number;
-  kind: string;
-  [detail: string]: unknown;
-}
 
-export type InvariantName = 'round' | 'quorum' | 'once' | 'kept' | 'validated' | 'known-state' | 'liveness';
+type InvariantName = 'round' | 'quorum' | 'once' | 'kept' | 'validated' | 'known-state' | 'liveness';
 
 export interface Violation {
   invariant: InvariantName;

@@ -9,7 +9,7 @@
  * "Reachable" means no recorded crash, dropout or partition between it and the server in that
  * window; a client that was down or cut off then need only end (or stay down), for a reason.
  */
-import type { TraceEvent } from './check.js';
+import type { TraceEvent } from '../records.js';
 
 export interface LivenessOptions {
   clients: readonly string[];

@@ -22,8 +22,8 @@
  * training differentiates, as does `supervisedLoss`.
  */
 import * as tf from '@tensorflow/tfjs';
-import { readView, uploadBuffer } from '../models/kernels.js';
-import { keepForBackprop } from '../models/layers.js';
+import { readView, uploadBuffer } from '../tensor/kernels.js';
+import { keepForBackprop } from '../tensor/tape.js';
 
 /** Slot id of an empty top-K entry (its logit is -Infinity). */
 export const EMPTY_SLOT = -1;
@@ -121,6 +121,21 @@ function checkLossTargets(batch: LossTargets, n: number, vocab: number): void {
 
 function checkKdAlpha(kdAlpha: number): void {
   if (!(kdAlpha >= 0 && kdAlpha <= 1)) throw new Error(`kdAlpha must be in [0, 1], got ${kdAlpha}`);
+}
+
+/** Refuses a kdAlpha outside [0, 1] or a temperature that is not a positive finite number. */
+export function checkLossWeights(weights: LossWeights): void {
+  checkKdAlpha(weights.kdAlpha);
+  checkTemperature(weights.temperature);
+}
+
+/**
+ * The loss mix as weights of single terms: kdAlpha · (mean of `ceTerms` CE terms) + (1 − kdAlpha)
+ * · (mean of `kdTerms` KD terms) weighs each CE term kdAlpha / ceTerms and each KD term
+ * (1 − kdAlpha) / kdTerms; an empty mean weighs nothing.
+ */
+export function termWeights(kdAlpha: number, ceTerms: number, kdTerms: number): { ce: number; kd: number } {
+  return { ce: ceTerms > 0 ? kdAlpha / ceTerms : 0, kd: kdTerms > 0 ? (1 - kdAlpha) / kdTerms : 0 };
 }
 
 function logSoftmax(logits: readonly number[]): number[] {
@@ -255,8 +270,7 @@ export function fedmktTrainingLoss(logits: tf.Tensor2D, batch: TrainingTargets, 
   let kdCount = 0;
   if (teacher) for (let r = 0; r < n; r++) if ((teacher.offsets[r + 1] as number) > (teacher.offsets[r] as number)) kdCount++;
   if (ceCount === 0 && kdCount === 0) return tf.scalar(0);
-  const ceWeight = ceCount > 0 ? kdAlpha / ceCount : 0;
-  const kdWeight = kdCount > 0 ? (1 - kdAlpha) / kdCount : 0;
+  const { ce: ceWeight, kd: kdWeight } = termWeights(kdAlpha, ceCount, kdCount);
   const rowSums = new Float64Array(n);
   for (let r = 0; r < n; r++) {
     if (ceMask[r] !== 0) {

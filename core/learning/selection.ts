@@ -7,7 +7,7 @@ import type { AlignedTeacher } from '../alignment/aligned-teacher.js';
  * Ties go to self, then to the lower index. With no others this is pure self-distillation.
  */
 
-export interface SelectionCounts {
+interface SelectionCounts {
   /** Samples that kept self as teacher. */
   self: number;
   /** Samples taught by others[i]. */

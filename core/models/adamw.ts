@@ -7,7 +7,7 @@
  * Gradients are first clipped to a global L2 norm (1.0 by default, as Hugging Face's Trainer).
  */
 import * as tf from '@tensorflow/tfjs';
-import { readView, uploadBuffer, withKernels } from './kernels.js';
+import { readView, uploadBuffer, withKernels } from '../tensor/kernels.js';
 import { addressOf, optimizerLoops, type OptimizerLoops } from './simd.js';
 
 export interface AdamWOptions {

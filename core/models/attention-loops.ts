@@ -62,7 +62,7 @@ export function rotateRowsInto(x: Rows, rows: number, heads: number, rotary: { c
 }
 
 /** x_i . y_j over `hd` entries from offsets `xo`, `yo`, with four partial sums. */
-export function dot(x: Float32Array, xo: number, y: Float32Array, yo: number, hd: number): number {
+function dot(x: Float32Array, xo: number, y: Float32Array, yo: number, hd: number): number {
   let s0 = 0;
   let s1 = 0;
   let s2 = 0;

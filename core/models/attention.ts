@@ -63,7 +63,7 @@ export function rotaryTables(seqLen: number, headDim: number, theta: number, sca
  * originalMaxPositions / lowFreqFactor, kept below originalMaxPositions / highFreqFactor, and
  * blended in between.
  */
-export function rotaryFrequencies(headDim: number, theta: number, scaling?: RopeScaling): Float64Array {
+function rotaryFrequencies(headDim: number, theta: number, scaling?: RopeScaling): Float64Array {
   const out = new Float64Array(headDim / 2);
   for (let i = 0; i < out.length; i++) {
     const f = Math.pow(theta, (-2 * i) / headDim);
@@ -133,17 +133,6 @@ export interface RotaryInput {
   /** R and R^T (see rotateHalfMatrix). */
   r: tf.Tensor2D;
   rT: tf.Tensor2D;
-}
-
-/** [batch*t, heads*hd] -> [batch*heads, t, hd] */
-export function splitHeads(x: tf.Tensor2D, s: AttentionShape): tf.Tensor3D {
-  const headDim = x.shape[1] / s.heads;
-  return tf.reshape(toHeads(x, s), [s.batch * s.heads, s.seqLen, headDim]);
-}
-
-/** [batch*heads, t, hd] -> [batch*t, heads*hd] */
-export function mergeHeads(x: tf.Tensor3D, s: AttentionShape): tf.Tensor2D {
-  return fromHeads(tf.reshape(x, [s.batch, s.heads, s.seqLen, x.shape[2]]), s);
 }
 
 /** [batch*t, heads*hd] -> [batch, heads, t, hd] */
@@ -236,7 +225,6 @@ export function causalSelfAttention(
     };
   });
 }
-
 
 /**
  * Whether the active backend computes in this thread's CPU (wasm, cpu): there the JS attention

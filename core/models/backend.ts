@@ -82,11 +82,11 @@ async function activate(name: BackendName): Promise<boolean> {
 }
 
 /** How to get the native backend: it downloads TensorFlow's C library, so it is the user's step. */
-export const TENSORFLOW_INSTALL =
+const TENSORFLOW_INSTALL =
   'npm install @tensorflow/tfjs-node (CPU) or npm install @tensorflow/tfjs-node-gpu (NVIDIA GPU with CUDA); either downloads TensorFlow\'s native library when installed';
 
 /** Parameters above which a model is slow on wasm (one thread) and wants the native backend. */
-export const LARGE_MODEL_PARAMETERS = 100e6;
+const LARGE_MODEL_PARAMETERS = 100e6;
 
 /** What to tell a user who runs a model of `parameters` on `backend`, if anything. */
 export function backendAdvice(parameters: number, backend: string): string | undefined {

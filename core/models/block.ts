@@ -3,7 +3,8 @@
  * layers.ts and the attention kernels is built on.
  */
 import * as tf from '@tensorflow/tfjs';
-import { alias } from './kernels.js';
+import { alias } from '../tensor/kernels.js';
+import { backpropKept } from '../tensor/tape.js';
 
 
 /** Tensors a block's backward needs, by name (kept for backprop, see block). */
@@ -32,37 +33,6 @@ function engineRunKernelFunc(): ((params: KernelFuncParams) => tf.Tensor) | unde
   return typeof engine.runKernelFunc === 'function' ? engine.runKernelFunc.bind(engine) : undefined;
 }
 
-/**
- * Tensors kept for backprop by blocks recorded inside `withBackpropState`, released when it
- * returns; null outside it. A block's own intermediates are kept as they are and its inputs
- * through an alias on the same data, at no copy, where the engine's save() copies each tensor.
- */
-let keptForBackprop: tf.Tensor[] | null = null;
-
-/**
- * Runs `f` (which records and differentiates blocks, e.g. a tf.variableGrads) and then frees
- * what its blocks kept for backprop. Blocks recorded outside such a scope use the engine's
- * save() instead, which copies.
- */
-export function withBackpropState<T>(f: () => T): T {
-  if (keptForBackprop) return f();
-  keptForBackprop = [];
-  try {
-    return f();
-  } finally {
-    const kept = keptForBackprop;
-    keptForBackprop = null;
-    tf.dispose(kept);
-  }
-}
-
-/** Keeps `t` until the current withBackpropState scope ends; false (nothing kept) outside one. */
-export function keepForBackprop(t: tf.Tensor): boolean {
-  if (!keptForBackprop) return false;
-  keptForBackprop.push(tf.keep(t));
-  return true;
-}
-
 function isTapeOn(): boolean {
   const engine = tf.engine() as unknown as { isTapeOn?: () => boolean };
   return typeof engine.isTapeOn === 'function' ? engine.isTapeOn() : true;
@@ -76,13 +46,14 @@ function isTapeOn(): boolean {
 export function block<T extends tf.Tensor>(inputs: readonly tf.Tensor[], forward: () => BlockForward<T>): T {
   let spec: BlockForward<T> | undefined;
   let names: string[] = [];
-  const kept = keptForBackprop && isTapeOn() ? keptForBackprop : null;
+  const kept = isTapeOn() ? backpropKept() : null;
   let aliases: tf.Tensor[] = [];
   const forwardFunc = (save: (tensors: tf.Tensor[]) => void): T => {
     spec = forward();
     names = Object.keys(spec.save ?? {});
     if (names.length > 0) {
-      const tensors = names.map((n) => (spec?.save as Saved)[n] as tf.Tensor);
+      const saved = spec.save as Saved;
+      const tensors = names.map((n) => saved[n] as tf.Tensor);
       if (kept) {
         // the block's own intermediates are kept as they are; inputs and persistent tensors
         // (variables, cached constants) through an alias, so that releasing does not free them

@@ -19,7 +19,7 @@ import { ModelSpecSchema, type ModelSpec } from './spec.js';
 export const CHECKPOINT_FORMAT = 'fedmkt-transformer';
 export const CHECKPOINT_VERSION = 1;
 
-export interface CheckpointConfig {
+interface CheckpointConfig {
   format: typeof CHECKPOINT_FORMAT;
   version: typeof CHECKPOINT_VERSION;
   spec: ModelSpec;
@@ -35,7 +35,7 @@ export interface CheckpointConfig {
 }
 
 /** A pretrained checkpoint by path (as given, relative to the working directory) and content. */
-export interface PretrainedBase {
+interface PretrainedBase {
   checkpoint: string;
   sha256: string;
 }

@@ -65,7 +65,7 @@ export const MODEL_PRESETS = {
   'llama-small': { arch: 'llama', layers: 4, heads: 4, dModel: 256, maxSeqLen: 128, lora: LORA_DEFAULT },
 } as const satisfies Record<string, ModelSpec>;
 
-export type ModelPreset = keyof typeof MODEL_PRESETS;
+type ModelPreset = keyof typeof MODEL_PRESETS;
 
 /** A preset name, or a spec object validated against ModelSpecSchema (defaults filled in). */
 export function resolveModelSpec(specOrPreset: string | unknown): ModelSpec {

@@ -34,7 +34,9 @@ import type { TransformerConfig } from './config.js';
 import { attentionRunsInJs, causalPairs } from './layers.js';
 import { ARCHITECTURES } from './network.js';
 import { isRotaryArch } from './spec.js';
-import type { TrainedWeights } from './training.js';
+
+/** Which weights an optimisation trains; the others stay bit-identical. */
+export type TrainedWeights = 'adapters' | 'base';
 
 /** FLOPs of a forward pass plus, when `trained` is given, its backward pass, over `tokens`
  * positions in sequences of length `seqLen` (tokens = batch * seqLen, padding included), the

@@ -29,11 +29,10 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { block, type Saved } from './block.js';
-import { alias, readView, uploadBuffer, withKernels } from './kernels.js';
+import { alias, readView, uploadBuffer, withKernels } from '../tensor/kernels.js';
 import { dropoutMask, dropPositions } from './lora.js';
 import { activationLoops, addressOf, heapF32 } from './simd.js';
 
-export { block, keepForBackprop, withBackpropState, type BlockForward } from './block.js';
 export * from './attention.js';
 export { causalSelfAttentionJs } from './attention-kernel.js';
 export { gelu, layerNorm, rmsNorm, swiglu } from './norms.js';

@@ -2,7 +2,7 @@
  * The seam between the protocol and learning (as Flower's Client is to its Strategy):
  * actors call these methods; the machines never see tensors, and models never see transports.
  */
-import type { PublicLogits } from '../protocol/messages.js';
+import type { AdapterTensors, PublicLogits } from '../protocol/messages.js';
 import type { AlignedTeacher } from '../alignment/aligned-teacher.js';
 
 /** A labelled prompt/answer pair. The answer carries its own leading space (`" blue"`). */
@@ -54,8 +54,8 @@ export interface ChoiceScores {
   choiceChars: number[][];
 }
 
-/** LoRA adapter weights, by parameter name. */
-export type AdapterWeights = Record<string, { shape: number[]; values: Float32Array }>;
+/** LoRA adapter weights, by parameter name: what FedAvg messages carry. */
+export type AdapterWeights = AdapterTensors;
 
 export interface LanguageModel {
   /** Registry name of this model's tokenizer; all ids it emits are that tokenizer's ids. */

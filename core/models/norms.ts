@@ -4,7 +4,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { block } from './block.js';
-import { withKernels } from './kernels.js';
+import { withKernels } from '../tensor/kernels.js';
 import { activationLoops, addressOf, normLoops, type NormLoops } from './simd.js';
 
 /**

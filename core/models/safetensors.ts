@@ -60,7 +60,7 @@ export interface SafetensorsEntry {
 }
 
 /** Bytes per element of the dtypes this project reads. */
-export const SAFETENSORS_DTYPE_BYTES: Readonly<Record<string, number>> = { F32: 4, F16: 2, BF16: 2 };
+const SAFETENSORS_DTYPE_BYTES: Readonly<Record<string, number>> = { F32: 4, F16: 2, BF16: 2 };
 
 /**
  * The header of a safetensors file: its length (the 8 bytes at the start), then, from the JSON

@@ -1,7 +1,7 @@
 import { z } from 'zod';
 
 /** LoRA adapter settings of one model (scenario: `server.model.lora`, `clients[i].model.lora`). */
-export const LoraSpecSchema = z
+const LoraSpecSchema = z
   .object({
     rank: z.number().int().positive().default(8),
     alpha: z.number().positive().default(16),
@@ -12,7 +12,7 @@ export const LoraSpecSchema = z
   .strict();
 
 /** Rotary position scaling of long-context checkpoints (Hugging Face `rope_scaling`). */
-export const RopeScalingSchema = z.union([
+const RopeScalingSchema = z.union([
   /** Positions divided by `factor`. */
   z.object({ type: z.literal('linear'), factor: z.number().positive() }).strict(),
   /** LLaMA-3.1's frequency-dependent scaling. */
@@ -28,7 +28,7 @@ export const RopeScalingSchema = z.union([
 ]);
 
 /** Where a pretrained model's weights are (see pretrained/): a llama2.c `.bin` or a Hugging Face folder. */
-export const CheckpointPathSchema = z.string().min(1);
+const CheckpointPathSchema = z.string().min(1);
 
 /**
  * A pretrained model by its checkpoint (scenario: `model: { checkpoint: PATH }`): the architecture
@@ -46,7 +46,7 @@ export const CheckpointSpecSchema = z
   .strict();
 
 /** Architectures with rotary positions and RMSNorm (LLaMA's block). */
-export const ROTARY_ARCHS = ['llama', 'qwen2'] as const;
+const ROTARY_ARCHS = ['llama', 'qwen2'] as const;
 
 export function isRotaryArch(arch: string): boolean {
   return (ROTARY_ARCHS as readonly string[]).includes(arch);

@@ -7,12 +7,10 @@ import { Random } from '../random.js';
 import type { TrainOptions, TrainStats } from './model.js';
 import { AdamW } from './adamw.js';
 import { batchIndices, padBatch, type ModelRow, type PaddedBatch } from './batching.js';
-import { stepFlops } from './flops.js';
-import { withBackpropState } from './layers.js';
+import { stepFlops, type TrainedWeights } from './flops.js';
+import { withBackpropState } from '../tensor/tape.js';
 import type { TransformerNetwork } from './network.js';
 
-/** Which weights an optimisation trains; the others stay bit-identical. */
-export type TrainedWeights = 'adapters' | 'base';
 
 /** The scalar loss of a batch, given the network's logits [batch * seqLen, vocab]. */
 export type BatchLoss = (logits: tf.Tensor2D, batch: PaddedBatch) => tf.Scalar;

@@ -25,7 +25,8 @@ import { INFERENCE, type TransformerNetwork } from './network.js';
 import { checkpointHash } from './pretrained/open.js';
 import { encodeSample, type EncodedSample } from './sample-encoding.js';
 import type { ModelSpec } from './spec.js';
-import { checkTrainOptions, optimise, type TrainedWeights } from './training.js';
+import type { TrainedWeights } from './flops.js';
+import { checkTrainOptions, optimise } from './training.js';
 import { MODEL_UNK, type ModelVocab } from './vocab.js';
 
 /** Logit cells (rows x vocab) one scoring batch may hold. */

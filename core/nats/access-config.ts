@@ -54,7 +54,7 @@ export function inboxPrefixOf(actor: string): string {
  * empties it (a resumed run), makes its durable consumers, pulls from them and acknowledges
  * what it took.
  */
-export function jetStreamPermissions(run: string, actor: string): string[] {
+function jetStreamPermissions(run: string, actor: string): string[] {
   const stream = uploadStreamName(run);
   const common = ['$JS.API.INFO', `$JS.API.STREAM.INFO.${stream}`, `$JS.API.STREAM.CREATE.${stream}`];
   if (actor !== SERVER_ACTOR) return common;

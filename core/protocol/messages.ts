@@ -33,7 +33,7 @@ export interface PublicLogits {
   ce: Float32Array;
 }
 
-export interface RoundStartBody {
+interface RoundStartBody {
   type: 'round-start';
   /** Virtual or wall ms by which the server wants every upload of this round. */
   uploadDeadline: number;
@@ -44,27 +44,29 @@ export interface SlmLogitsBody {
   logits: PublicLogits;
 }
 
-export interface LlmLogitsBody {
+interface LlmLogitsBody {
   type: 'llm-logits';
   logits: PublicLogits;
 }
 
+/** LoRA adapter weights by parameter name, each with its shape; values flattened row-major. */
+export type AdapterTensors = Record<string, { shape: number[]; values: Float32Array }>;
+
 /** LoRA adapter weights of one client, for FedAvg in the homogeneous setting. */
-export interface AdapterBody {
+interface AdapterBody {
   type: 'adapter';
-  /** Named tensors, each with its shape; values flattened row-major. */
-  tensors: Record<string, { shape: number[]; values: Float32Array }>;
+  tensors: AdapterTensors;
   /** Weight of this adapter in the average (public-set size). */
   weight: number;
 }
 
-export interface AdapterAverageBody {
+interface AdapterAverageBody {
   type: 'adapter-average';
-  tensors: Record<string, { shape: number[]; values: Float32Array }>;
+  tensors: AdapterTensors;
   contributors: ActorId[];
 }
 
-export interface FinishBody {
+interface FinishBody {
   type: 'finish';
   reason: 'completed' | 'aborted';
   detail?: string;
@@ -75,7 +77,7 @@ export interface FinishBody {
  * re-announces the finish to clients that have not acknowledged it, so that a lost `finish`
  * does not leave a client waiting for a round that never comes.
  */
-export interface FinishAckBody {
+interface FinishAckBody {
   type: 'finish-ack';
 }
 

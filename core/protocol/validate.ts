@@ -132,7 +132,7 @@ export function immediateChecks(scope: MessageScope): ValueChecks {
 }
 
 /** Rejects NaN and ±Infinity. One branch-free pass over the float bits; a second only on failure. */
-export function checkFinite(scope: MessageScope, values: Float32Array, path: string): void {
+function checkFinite(scope: MessageScope, values: Float32Array, path: string): void {
   if (largestMagnitudeBits(values) < 0x7f800000) return;
   for (let i = 0; i < values.length; i++) {
     const v = values[i] as number;
@@ -169,7 +169,7 @@ function largestMagnitudeBits(values: Float32Array): number {
 }
 
 /** Rejects ids outside [0, vocab); vocab undefined checks only the sign. */
-export function checkIds(scope: MessageScope, ids: Int32Array, path: string, vocab: number | undefined, tokenizer: string): void {
+function checkIds(scope: MessageScope, ids: Int32Array, path: string, vocab: number | undefined, tokenizer: string): void {
   const maxId = vocab === undefined ? 0x7fffffff : vocab - 1;
   if (!anyIdOutside(ids, maxId)) return;
   for (let i = 0; i < ids.length; i++) {

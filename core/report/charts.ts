@@ -2,7 +2,7 @@
  * Per-round charts of a report: accuracy of every model (one line per actor, the server
  * highlighted, baselines dashed; many clients become a band) and bytes each way.
  */
-import type { RoundMetrics } from '../../actors/run-recorder.js';
+import type { RoundMetrics } from '../records.js';
 import { esc, formatBytes, n1, naturalCompare, seriesColour, ticks } from './svg.js';
 
 export interface AccuracySeries {

@@ -4,7 +4,7 @@
  * swimlane timeline and the scenario. The figures it drew are embedded as JSON in
  * `<script type="application/json" id="fedmkt-report-data">` for anyone who wants them back.
  */
-import type { RoundMetrics } from '../../actors/run-recorder.js';
+import type { RoundMetrics } from '../records.js';
 import { describeCutShort } from '../jsonl.js';
 import { isPseudoActor } from '../pseudo-actors.js';
 import { clockLabel, type RunClock } from '../run-clock.js';

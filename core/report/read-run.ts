@@ -6,7 +6,7 @@
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { basename, join, resolve } from 'node:path';
-import type { EventKind, RoundMetrics } from '../../actors/run-recorder.js';
+import type { EventKind, RoundMetrics } from '../records.js';
 import { splitJsonl } from '../jsonl.js';
 import { readRunClock, type RunClock } from '../run-clock.js';
 

@@ -6,7 +6,7 @@
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { RoundMetrics } from '../../actors/run-recorder.js';
+import type { RoundMetrics } from '../records.js';
 import type { RecordedEvent } from './read-run.js';
 import { Random } from '../random.js';
 

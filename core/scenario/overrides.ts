@@ -13,7 +13,7 @@ export interface ScenarioOverride {
 }
 
 /** The path of an override as the validator's path keys (list indices as numbers). */
-export function overrideKeys(path: string): (string | number)[] {
+function overrideKeys(path: string): (string | number)[] {
   return path.split('.').map((key) => (/^\d+$/.test(key) ? Number(key) : key));
 }
 

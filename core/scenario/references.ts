@@ -7,7 +7,7 @@
 import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { datasetProblem } from '../data/tasks/registry.js';
-import { parseBigramSpec } from '../models/bigram.js';
+import { parseBigramSpec } from '../models/bigram-base.js';
 import { MODEL_PRESETS } from '../models/config.js';
 import { unknownName } from '../suggest.js';
 import { isTokenizerPath, tokenizerSourceProblem } from '../tokenizers/registry.js';
@@ -22,7 +22,7 @@ type Doc = Record<string, unknown>;
 const asDoc = (value: unknown): Doc | undefined => (value !== null && typeof value === 'object' && !Array.isArray(value) ? (value as Doc) : undefined);
 
 /** Null for a preset or a bigram model; else why `createModel` would refuse the name. */
-export function modelNameProblem(name: string): string | null {
+function modelNameProblem(name: string): string | null {
   if (name in MODEL_PRESETS) return null;
   try {
     if (parseBigramSpec(name)) return null;

@@ -8,7 +8,7 @@ const positiveInt = z.number({ error: 'expected a positive integer' }).int('expe
 const ms = z.number({ error: 'expected milliseconds (a number >= 0)' }).nonnegative('expected milliseconds (a number >= 0)');
 
 /** How long work takes on this actor, in virtual time (local runs only). */
-export const ProfileSchema = z
+const ProfileSchema = z
   .object({
     /** One training sample, forward and backward. Inference costs a third of it. */
     msPerTrainSample: ms.default(20),
@@ -21,7 +21,7 @@ export const ProfileSchema = z
   })
   .strict();
 
-export const TrainingSchema = z
+const TrainingSchema = z
   .object({
     /** Step 1 (clients): epochs over private data per round. */
     privateEpochs: z.number().int().nonnegative().default(1),
@@ -42,7 +42,7 @@ const modelField = z.union([ModelFieldSchema, z.null()]);
  * Full-weight pretraining of the base model before the run, on the built-in general corpus
  * (language, templates and `factFraction` of the task's facts). Cached on disk by content.
  */
-export const PretrainSchema = z
+const PretrainSchema = z
   .object({
     /** `builtin`, or a text file (one document per paragraph) or JSONL file (a `text` field per line). */
     corpus: z.string().min(1).default('builtin'),
@@ -54,7 +54,7 @@ export const PretrainSchema = z
   })
   .strict();
 
-export const ServerSchema = z
+const ServerSchema = z
   .object({
     id: z.literal('server').default('server'),
     model: modelField,
@@ -65,7 +65,7 @@ export const ServerSchema = z
   })
   .strict();
 
-export const ClientSchema = z
+const ClientSchema = z
   .object({
     id: actorId.refine((id) => id !== 'server', 'the id "server" is reserved'),
     model: modelField,
@@ -78,7 +78,7 @@ export const ClientSchema = z
   })
   .strict();
 
-export const TaskSchema = z
+const TaskSchema = z
   .object({
     /** `builtin` (generated, no download) or a real task name. */
     name: z.string().min(1).default('builtin'),
@@ -98,7 +98,7 @@ export const TaskSchema = z
   })
   .strict();
 
-export const UploadPolicySchema = z
+const UploadPolicySchema = z
   .object({
     /** How long the server waits for SLM uploads after announcing a round. */
     deadlineMs: ms.default(600_000),
@@ -119,7 +119,7 @@ export const UploadPolicySchema = z
   })
   .strict();
 
-export const LlmLogitsPolicySchema = z
+const LlmLogitsPolicySchema = z
   .object({
     /** How long a client waits for the LLM's logits after uploading its own. */
     deadlineMs: ms.default(1_800_000),
@@ -133,7 +133,7 @@ export const LlmLogitsPolicySchema = z
  * it, every `retryMs`, `attempts` times in all, so a client up at the end learns of it even when
  * announcements are lost (it ends at most attempts x retryMs after the first announcement).
  */
-export const FinishPolicySchema = z
+const FinishPolicySchema = z
   .object({
     retryMs: ms.refine((v) => v > 0, 'expected a positive number of milliseconds').default(10_000),
     attempts: positiveInt.default(6),
@@ -206,7 +206,6 @@ export type Scenario = z.infer<typeof ScenarioSchema>;
 export type ClientConfig = z.infer<typeof ClientSchema>;
 export type ServerConfig = z.infer<typeof ServerSchema>;
 export type Profile = z.infer<typeof ProfileSchema>;
-export type Training = z.infer<typeof TrainingSchema>;
 export type PretrainConfig = z.infer<typeof PretrainSchema>;
 
 /** Every party is `model: null`: the run exercises the protocol alone. */

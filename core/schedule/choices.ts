@@ -11,7 +11,7 @@
  */
 
 /** `order`: events due at once; `rule`: a scenario rule's random draw; `message`, `actor`: where the explorer may add a fault. */
-export type ChoiceKind = 'order' | 'rule' | 'message' | 'actor';
+type ChoiceKind = 'order' | 'rule' | 'message' | 'actor';
 
 export interface ChoicePoint {
   key: string;

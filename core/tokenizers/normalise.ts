@@ -20,7 +20,7 @@ export type TokenKind = (typeof TokenKind)[keyof typeof TokenKind];
 /** Role bits of a special token; GPT-2's `<|endoftext|>` is bos, eos and unk at once. */
 export const SpecialRole = { bos: 1, eos: 2, pad: 4, unk: 8 } as const;
 export type SpecialRoleName = keyof typeof SpecialRole;
-export const SPECIAL_ROLE_NAMES: readonly SpecialRoleName[] = ['bos', 'eos', 'pad', 'unk'];
+const SPECIAL_ROLE_NAMES: readonly SpecialRoleName[] = ['bos', 'eos', 'pad', 'unk'];
 
 const SPACE = 0x20;
 

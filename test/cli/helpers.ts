@@ -4,7 +4,7 @@ import { main } from '../../cli/program.js';
 
 /** The repository root, where bin/fedmkt.js is. */
 export const ROOT = resolve(import.meta.dirname, '..', '..');
-export const BIN = join(ROOT, 'bin', 'fedmkt.js');
+const BIN = join(ROOT, 'bin', 'fedmkt.js');
 
 export interface CliResult {
   status: number | null;

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import type { RoundMetrics } from '../../actors/run-recorder.js';
+import type { RoundMetrics } from '../../core/records.js';
 import { progressReporter } from '../../cli/progress.js';
 import { roundSummaryTable } from '../../cli/summary.js';
 import { VIRTUAL_CLOCK } from '../../core/run-clock.js';

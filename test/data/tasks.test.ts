@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { datasetsAvailable, datasetsRoot } from '../../core/data/datasets-root.js';
-import type { ChoiceExample, MultipleChoiceTask, Task } from '../../core/data/task.js';
+import type { MultipleChoiceTask, Task } from '../../core/data/task.js';
 import { loadTask, REAL_TASK_NAMES, type RealTaskName } from '../../core/data/tasks/registry.js';
 
 const haveData = datasetsAvailable();
@@ -15,12 +15,6 @@ const load = (name: RealTaskName, extra: { limit?: number } = {}) => loadTask(na
 function mc(task: Task): MultipleChoiceTask {
   if (task.kind !== 'multiple-choice') throw new Error(`${task.name} is not multiple choice`);
   return task;
-}
-
-function findTrain(task: MultipleChoiceTask, start: string): ChoiceExample {
-  const hit = task.train.find((e) => e.prompt.startsWith(start));
-  if (!hit) throw new Error(`no training example of ${task.name} starts with ${JSON.stringify(start)}`);
-  return hit;
 }
 
 /** Train and test come from one file: every record sits on exactly one side. */

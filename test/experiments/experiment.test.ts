@@ -8,8 +8,8 @@ import { defaultLearningStack } from '../../actors/default-learning.js';
 import type { LearningStack } from '../../actors/federation.js';
 import { baseScenarioFile, registerExperimentCommand } from '../../cli/commands/experiment.js';
 import { datasetsAvailable } from '../../core/data/datasets-root.js';
-import { experimentScenario, runExperiment, settingProblems } from '../../core/experiments/experiment.js';
-import type { ExperimentTable, MethodRow } from '../../core/experiments/table.js';
+import { experimentScenario, runExperiment, settingProblems } from '../../apps/experiments/experiment.js';
+import type { ExperimentTable, MethodRow } from '../../apps/experiments/table.js';
 import { tinyExperimentScenario } from './tiny.js';
 
 const haveData = datasetsAvailable();

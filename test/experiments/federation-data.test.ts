@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { federationData, loadFederationData, resolveTaskPath } from '../../actors/federation-data.js';
 import { datasetsAvailable, datasetsRoot } from '../../core/data/datasets-root.js';
-import { experimentScenario } from '../../core/experiments/experiment.js';
+import { experimentScenario } from '../../apps/experiments/experiment.js';
 import { tinyExperimentScenario } from './tiny.js';
 
 const haveData = datasetsAvailable();

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { methodsFor, type MethodRun } from '../../core/experiments/experiment.js';
-import { aggregate, renderCsv, renderMarkdown, stat, type ExperimentTable } from '../../core/experiments/table.js';
+import { methodsFor, type MethodRun } from '../../apps/experiments/methods.js';
+import { aggregate, renderCsv, renderMarkdown, stat, type ExperimentTable } from '../../apps/experiments/table.js';
 
 const score = (value: number, accNorm = value) => ({ metric: 'acc' as const, value, accNorm, n: 10 });
 

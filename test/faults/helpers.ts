@@ -1,8 +1,8 @@
 import { parseScenario } from '../../core/scenario/load.js';
 import type { Scenario } from '../../core/scenario/schema.js';
-import { bigramLearningStack } from '../../core/models/bigram-stack.js';
+import { bigramLearningStack } from '../../actors/bigram-learning.js';
 import type { LearningStack } from '../../actors/federation.js';
-import type { RunEvent } from '../../actors/run-recorder.js';
+import type { RunEvent } from '../../core/records.js';
 
 /**
  * A federation that runs in well under a second: a server and `clients` clients with bigram
@@ -33,7 +33,7 @@ ${options.extra ?? ''}`,
   );
 }
 
-export const bigramLearning = (): LearningStack => bigramLearningStack() as LearningStack;
+export const bigramLearning = (): LearningStack => bigramLearningStack();
 
 export function eventsOf(events: readonly RunEvent[], kind: string, actor?: string): RunEvent[] {
   return events.filter((e) => e.kind === kind && (actor === undefined || e.actor === actor));

@@ -4,7 +4,7 @@
  */
 import { beforeAll, describe, expect, it } from 'vitest';
 import { runFederation } from '../../actors/federation.js';
-import type { RunEvent } from '../../actors/run-recorder.js';
+import type { RunEvent } from '../../core/records.js';
 import { checkInvariants, formatViolation, type InvariantOptions } from '../../core/invariants/check.js';
 import { bigramLearning, bigramScenario } from './helpers.js';
 

@@ -4,7 +4,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { runFederation, type RunResult } from '../../actors/federation.js';
-import type { RunEvent } from '../../actors/run-recorder.js';
+import type { RunEvent } from '../../core/records.js';
 import { bigramLearning, bigramScenario, eventsOf } from './helpers.js';
 
 async function run(faults: string, options: Parameters<typeof bigramScenario>[0] = {}): Promise<RunResult> {

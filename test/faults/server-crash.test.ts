@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { runFederation } from '../../actors/federation.js';
-import type { RunEvent } from '../../actors/run-recorder.js';
+import type { RunEvent } from '../../core/records.js';
 import { bigramLearning, bigramScenario, eventsOf } from './helpers.js';
 
 const uploads = (events: readonly RunEvent[]) =>

@@ -11,7 +11,7 @@ import { stringify } from 'yaml';
 import { defaultLearningStack } from '../../actors/default-learning.js';
 import { runFederation, type LearningStack } from '../../actors/federation.js';
 import { recordsBeforeResume, resumePoint } from '../../actors/round-checkpoints.js';
-import type { RoundMetrics, RunEvent } from '../../actors/run-recorder.js';
+import type { RoundMetrics, RunEvent } from '../../core/records.js';
 import { loadScenario } from '../../core/scenario/load.js';
 import { tinyScenario } from './tiny-scenario.js';
 

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { defaultLearningStack } from '../../actors/default-learning.js';
 import { runFederation, type LearningStack } from '../../actors/federation.js';
-import type { RunEvent } from '../../actors/run-recorder.js';
+import type { RunEvent } from '../../core/records.js';
 import { tinyScenario } from './tiny-scenario.js';
 
 const CLIENT_STEPS = ['trainPrivate', 'computePublicLogits', 'uploadLogits', 'awaitLLMLogits', 'alignLLMTokens', 'distillFromLLM'];

@@ -1,5 +1,6 @@
+// biome-ignore-all lint/suspicious/noExplicitAny: one harness for both machines, whose inputs, contexts and records differ; tests narrow them
 import { createActor, fromPromise, type Actor, type AnyStateMachine, type EventFromLogic } from 'xstate';
-import { leafStateName } from '../../machines/introspect.js';
+import { leafStateName } from '../../core/faults/states.js';
 import { VirtualClock } from '../../core/clock/virtual-clock.js';
 import type { PublicLogits } from '../../core/protocol/messages.js';
 
@@ -17,7 +18,7 @@ export function tinyLogits(tokenizer = 'test'): PublicLogits {
 }
 
 /** One invocation of a fake work actor: what it was given and when it ran (virtual ms). */
-export interface WorkCall {
+interface WorkCall {
   name: string;
   input: any;
   start: number;
@@ -26,7 +27,7 @@ export interface WorkCall {
 }
 
 /** A resting state the actor was seen in, deduplicated on (round, state). */
-export interface TraceEntry {
+interface TraceEntry {
   t: number;
   round: number;
   state: string;

@@ -7,7 +7,7 @@ export const COLORS = ['red', 'blue', 'green', 'yellow', 'black', 'white'];
 export const THINGS = ['sky', 'grass', 'sun', 'snow', 'coal', 'milk', 'apple', 'sea', 'leaf', 'night', 'cloud', 'lemon'];
 export const FILLER = ['so', 'now', 'tell', 'me', 'please', 'then', 'quick', 'friend', 'okay', 'well'];
 
-export function colorOf(thing: string): string {
+function colorOf(thing: string): string {
   return COLORS[THINGS.indexOf(thing) % COLORS.length] as string;
 }
 

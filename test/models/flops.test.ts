@@ -7,7 +7,7 @@ import { stepFlops, uncountedFlops } from '../../core/models/flops.js';
 import { jsAttentionFlops } from '../../core/models/layers.js';
 import { INFERENCE, TransformerNetwork, type NetworkPass } from '../../core/models/network.js';
 import type { LoraSpec } from '../../core/models/spec.js';
-import type { TrainedWeights } from '../../core/models/training.js';
+import type { TrainedWeights } from '../../core/models/flops.js';
 
 /** FLOPs of every product run: tfjs's product kernels (however they are called) and the JS attention kernel's. */
 const counted = { all: 0 };

@@ -4,7 +4,7 @@ import { ARCHITECTURES, TransformerNetwork, type WeightRecord } from '../../core
 import type { ModelSpec } from '../../core/models/spec.js';
 import { Random } from '../../core/random.js';
 
-export function tinyConfig(arch: ModelSpec['arch'], vocabSize = 11): TransformerConfig {
+function tinyConfig(arch: ModelSpec['arch'], vocabSize = 11): TransformerConfig {
   return resolveConfig(
     {
       arch,

@@ -8,7 +8,7 @@ import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import type { RunEvent } from '../../actors/run-recorder.js';
+import type { RunEvent } from '../../core/records.js';
 import { startNatsServer, type NatsServerHandle } from '../../core/nats/server-process.js';
 import { fedmkt, ROOT, startFedmkt } from '../cli/helpers.js';
 import { natsServerAvailable, waitFor } from './helpers.js';

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { watchEvents } from '../../actors/monitor.js';
-import type { RunEvent } from '../../actors/run-recorder.js';
+import type { RunEvent } from '../../core/records.js';
 import { startNatsCluster } from '../../core/nats/server-process.js';
 import { NatsTransport } from '../../core/transport/nats-transport.js';
 import { natsServerAvailable, waitFor } from './helpers.js';

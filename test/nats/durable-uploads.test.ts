@@ -12,7 +12,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { defaultLearningStack } from '../../actors/default-learning.js';
 import type { LearningStack } from '../../actors/federation.js';
 import { runOverNats } from '../../actors/nats-deployment.js';
-import type { RunEvent } from '../../actors/run-recorder.js';
+import type { RunEvent } from '../../core/records.js';
 import { type NatsServerHandle, startNatsServer } from '../../core/nats/server-process.js';
 import { loadScenario } from '../../core/scenario/load.js';
 import { NatsTransport } from '../../core/transport/nats-transport.js';

@@ -9,7 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { defaultLearningStack } from '../../actors/default-learning.js';
 import type { LearningStack } from '../../actors/federation.js';
 import { runOverNats } from '../../actors/nats-deployment.js';
-import type { RoundMetrics, RunEvent } from '../../actors/run-recorder.js';
+import type { RoundMetrics, RunEvent } from '../../core/records.js';
 import { startNatsServer, type NatsServerHandle } from '../../core/nats/server-process.js';
 import { loadScenario } from '../../core/scenario/load.js';
 import { natsServerAvailable } from './helpers.js';

@@ -13,7 +13,7 @@ import { connect } from '@nats-io/transport-node';
 import { afterAll, describe, expect, it } from 'vitest';
 import { watchEvents } from '../../actors/monitor.js';
 import { recordsSoFar } from '../../actors/round-checkpoints.js';
-import type { RunEvent } from '../../actors/run-recorder.js';
+import type { RunEvent } from '../../core/records.js';
 import { checkInvariants } from '../../core/invariants/check.js';
 import { type NatsServerHandle, startNatsServer } from '../../core/nats/server-process.js';
 import { NatsTransport } from '../../core/transport/nats-transport.js';

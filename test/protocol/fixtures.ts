@@ -4,7 +4,7 @@ import { scanMessage } from '../../core/protocol/message-scan.js';
 import { PROTOCOL_VERSION, type Envelope, type MessageBody, type PublicLogits } from '../../core/protocol/messages.js';
 import { Random } from '../../core/random.js';
 
-export const VOCAB: Record<string, number> = { llama2: 32_000, gpt2: 50_257, tiny: 200, huge: 2_100_000_000 };
+const VOCAB: Record<string, number> = { llama2: 32_000, gpt2: 50_257, tiny: 200, huge: 2_100_000_000 };
 
 export const context: DecodeContext = {
   knownSenders: new Set(['server', 'c1', 'c2', 'c3']),

@@ -3,7 +3,7 @@
  * "any msgpack library": ext values come back opaque as { extType, data }. Throws unless the
  * bytes are exactly one msgpack value.
  */
-export interface OpaqueExt {
+interface OpaqueExt {
   extType: number;
   data: Uint8Array;
 }

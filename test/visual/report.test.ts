@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Command } from 'commander';
 import { afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
-import type { RoundMetrics } from '../../actors/run-recorder.js';
+import type { RoundMetrics } from '../../core/records.js';
 import { registerReportCommand } from '../../cli/commands/report.js';
 import { extractReportData, writeReport, type RecordedEvent } from '../../core/report/index.js';
 import { writeSyntheticRun, type SyntheticRun } from '../../core/report/synthetic.js';

@@ -8,7 +8,7 @@
 import { join } from 'node:path';
 import { z } from 'zod';
 import { choiceExample, type MultipleChoiceTask } from '../task.js';
-import { holdOut } from './holdout.js';
+import { heldOutChoiceTask } from './holdout.js';
 import { readJsonl } from './jsonl.js';
 
 const BoolqSchema = z.object({ question: z.string(), passage: z.string(), label: z.boolean() });
@@ -24,12 +24,5 @@ export async function loadBoolq(dir: string, seed: number, evalFraction: number)
       value.label ? 'yes' : 'no',
     ),
   );
-  const { train, test } = holdOut(examples, evalFraction, seed, 'boolq');
-  return {
-    kind: 'multiple-choice',
-    name: 'boolq',
-    train,
-    test: test.map(({ prompt, choices, label, domain }) => ({ prompt, choices, label, domain })),
-    source: { trainFile: file, testFile: file, heldOut: { fraction: evalFraction, seed } },
-  };
+  return heldOutChoiceTask('boolq', file, examples, seed, evalFraction);
 }

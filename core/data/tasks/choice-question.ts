@@ -14,7 +14,6 @@ export const ChoiceQuestionSchema = z.object({
   answerKey: z.string(),
 });
 
-export type ChoiceQuestion = z.infer<typeof ChoiceQuestionSchema>;
 
 /** Index of `answerKey` among the choice labels (ARC mixes letters and digits "1".."5"). */
 export function answerIndex(record: JsonlRecord<{ question: { choices: { label: string }[] }; answerKey: string }>, file: string): number {

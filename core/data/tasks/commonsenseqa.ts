@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { z } from 'zod';
 import { choiceExample, type MultipleChoiceTask } from '../task.js';
 import { ChoiceQuestionSchema, answerIndex } from './choice-question.js';
-import { holdOut } from './holdout.js';
+import { heldOutChoiceTask } from './holdout.js';
 import { DatasetFormatError, readJsonl } from './jsonl.js';
 
 const LETTERS = ['A', 'B', 'C', 'D', 'E'] as const;
@@ -30,12 +30,5 @@ export async function loadCommonsenseQa(dir: string, seed: number, evalFraction:
     const listed = choices.map((c, i) => `${LETTERS[i]}. ${c.text}`).join('\n');
     return choiceExample(`Question: ${stem.trim()}\n${listed}\nAnswer:`, LETTERS.map((l) => ` ${l}`), answerIndex(r, file), question_concept);
   });
-  const { train, test } = holdOut(examples, evalFraction, seed, 'commonsenseqa');
-  return {
-    kind: 'multiple-choice',
-    name: 'commonsenseqa',
-    train,
-    test: test.map(({ prompt, choices, label, domain }) => ({ prompt, choices, label, domain })),
-    source: { trainFile: file, testFile: file, heldOut: { fraction: evalFraction, seed } },
-  };
+  return heldOutChoiceTask('commonsenseqa', file, examples, seed, evalFraction);
 }

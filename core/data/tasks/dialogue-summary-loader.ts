@@ -14,7 +14,7 @@ import { readJsonl } from './jsonl.js';
 
 const DialogSumSchema = z.object({ dialogue: z.string(), summary: z.string(), topic: z.string() });
 
-export function dialogSumPrompt(dialogue: string): string {
+function dialogSumPrompt(dialogue: string): string {
   return `Summarize the following dialogue.\n${dialogue}\nSummary:`;
 }
 

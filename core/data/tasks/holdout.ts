@@ -4,6 +4,7 @@
  * Evaluation items are never in the training set. Both sides keep file order.
  */
 import { Random } from '../../random.js';
+import type { ChoiceExample, MultipleChoiceTask } from '../task.js';
 
 export const DEFAULT_EVAL_FRACTION = 0.2;
 
@@ -28,4 +29,19 @@ export function sampleInOrder<T>(items: readonly T[], limit: number | undefined,
   if (limit >= items.length) return items.slice();
   const keep = new Set(Random.stream(seed, `limit/${name}`).shuffle(items.map((_, i) => i)).slice(0, limit));
   return items.filter((_, i) => keep.has(i));
+}
+
+/**
+ * A multiple-choice task read from one file: a seeded held-out share of its examples evaluates,
+ * the rest trains (RTE, WiC, CommonsenseQA, BoolQ).
+ */
+export function heldOutChoiceTask(name: string, file: string, examples: readonly ChoiceExample[], seed: number, evalFraction: number): MultipleChoiceTask {
+  const { train, test } = holdOut(examples, evalFraction, seed, name);
+  return {
+    kind: 'multiple-choice',
+    name,
+    train,
+    test: test.map(({ prompt, choices, label, domain }) => ({ prompt, choices, label, domain })),
+    source: { trainFile: file, testFile: file, heldOut: { fraction: evalFraction, seed } },
+  };
 }

@@ -27,7 +27,7 @@ function fieldPath(path: readonly PropertyKey[]): string {
   return path.map((p) => (typeof p === 'number' ? `[${p}]` : `.${String(p)}`)).join('').replace(/^\./, '');
 }
 
-export function parseJsonl<S extends z.ZodType>(text: string, file: string, schema: S): JsonlRecord<z.infer<S>>[] {
+function parseJsonl<S extends z.ZodType>(text: string, file: string, schema: S): JsonlRecord<z.infer<S>>[] {
   const out: JsonlRecord<z.infer<S>>[] = [];
   const lines = text.split('\n');
   lines.forEach((raw, i) => {

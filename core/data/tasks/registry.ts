@@ -42,7 +42,7 @@ export const TASK_FILES: Record<RealTaskName, readonly string[]> = {
 };
 
 export type TaskName = 'builtin' | RealTaskName;
-export const TASK_NAMES: readonly TaskName[] = ['builtin', ...REAL_TASK_NAMES];
+const TASK_NAMES: readonly TaskName[] = ['builtin', ...REAL_TASK_NAMES];
 
 export interface LoadTaskOptions {
   /** Seeds the held-out cut of single-file tasks, the `limit` sample and the built-in world. */

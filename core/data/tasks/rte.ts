@@ -8,7 +8,7 @@
 import { join } from 'node:path';
 import { z } from 'zod';
 import { choiceExample, type MultipleChoiceTask } from '../task.js';
-import { holdOut } from './holdout.js';
+import { heldOutChoiceTask } from './holdout.js';
 import { readJsonl } from './jsonl.js';
 
 const RteSchema = z.object({
@@ -28,12 +28,5 @@ export async function loadRte(dir: string, seed: number, evalFraction: number): 
       value.label,
     ),
   );
-  const { train, test } = holdOut(examples, evalFraction, seed, 'rte');
-  return {
-    kind: 'multiple-choice',
-    name: 'rte',
-    train,
-    test: test.map(({ prompt, choices, label, domain }) => ({ prompt, choices, label, domain })),
-    source: { trainFile: file, testFile: file, heldOut: { fraction: evalFraction, seed } },
-  };
+  return heldOutChoiceTask('rte', file, examples, seed, evalFraction);
 }

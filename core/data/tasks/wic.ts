@@ -9,7 +9,7 @@
 import { join } from 'node:path';
 import { z } from 'zod';
 import { choiceExample, type MultipleChoiceTask } from '../task.js';
-import { holdOut } from './holdout.js';
+import { heldOutChoiceTask } from './holdout.js';
 import { DatasetFormatError, readJsonl } from './jsonl.js';
 
 const WicSchema = z.object({
@@ -37,12 +37,5 @@ export async function loadWic(dir: string, seed: number, evalFraction: number): 
       value.label ? 'yes' : 'no',
     );
   });
-  const { train, test } = holdOut(examples, evalFraction, seed, 'wic');
-  return {
-    kind: 'multiple-choice',
-    name: 'wic',
-    train,
-    test: test.map(({ prompt, choices, label, domain }) => ({ prompt, choices, label, domain })),
-    source: { trainFile: file, testFile: file, heldOut: { fraction: evalFraction, seed } },
-  };
+  return heldOutChoiceTask('wic', file, examples, seed, evalFraction);
 }

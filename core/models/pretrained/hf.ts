@@ -15,7 +15,7 @@ import { TensorSource, type StoredTensor } from './tensor-source.js';
 /** config.json as read: the fields used are checked where they are read. */
 export type HfConfig = Record<string, unknown>;
 
-export const HF_MODEL_TYPES = ['llama', 'qwen2', 'gpt2', 'opt', 'bloom'] as const;
+const HF_MODEL_TYPES = ['llama', 'qwen2', 'gpt2', 'opt', 'bloom'] as const;
 
 export function readHfConfig(folder: string): HfConfig {
   const file = join(folder, 'config.json');

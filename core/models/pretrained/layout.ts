@@ -41,7 +41,7 @@ export function transpose(values: Float32Array, rows: number, cols: number): Flo
 }
 
 /** Rows `rows` of a [*, cols] matrix, in that order; -1 gives a row of zeros. */
-export function pickRows(values: Float32Array, cols: number, rows: Int32Array): Float32Array {
+function pickRows(values: Float32Array, cols: number, rows: Int32Array): Float32Array {
   const out = new Float32Array(rows.length * cols);
   rows.forEach((r, i) => {
     if (r >= 0) out.set(values.subarray(r * cols, (r + 1) * cols), i * cols);

@@ -143,7 +143,7 @@ const isCheckpointEntry = (v: unknown): boolean => isObject(v) && 'checkpoint' i
  * A `{ checkpoint: PATH }` model entry, resolved when parsed into the full spec the checkpoint's
  * header or config.json describes (an unreadable or unknown checkpoint is reported at `checkpoint`).
  */
-export const CheckpointModelSchema = z
+const CheckpointModelSchema = z
   .custom<unknown>(isCheckpointEntry, { message: 'expected { checkpoint: PATH } with optional lora, maxSeqLen and vocab' })
   .pipe(CheckpointSpecSchema)
   .transform((entry, ctx): ModelSpec => {

@@ -103,7 +103,7 @@ function dequantize(t: StoredTensor, size: number, read: (at: number, into: Uint
 }
 
 /** IEEE 754 half precision to a number. */
-export function halfToFloat(h: number): number {
+function halfToFloat(h: number): number {
   const sign = h & 0x8000 ? -1 : 1;
   const exponent = (h >> 10) & 0x1f;
   const fraction = h & 0x3ff;

@@ -4,7 +4,7 @@
  */
 import type { Communication } from './communication.js';
 import type { MetricName } from './evaluate.js';
-import type { MethodKind, MethodRun, MethodSpec, Setting } from './experiment.js';
+import type { MethodKind, MethodRun, MethodSpec, Setting } from './methods.js';
 
 /** Mean and sample standard deviation (n - 1; 0 for a single value) over seeds. */
 export interface Stat {
@@ -101,7 +101,7 @@ function fmt(s: Stat | null, digits = 3): string {
   return s.n > 1 ? `${s.mean.toFixed(digits)} ± ${s.std.toFixed(digits)}` : s.mean.toFixed(digits);
 }
 
-export function formatBytes(n: number): string {
+function formatBytes(n: number): string {
   if (n < 1024) return `${Math.round(n)} B`;
   if (n < 1024 * 1024) return `${(n / 1024).toFixed(1)} KiB`;
   return `${(n / 1024 / 1024).toFixed(2)} MiB`;

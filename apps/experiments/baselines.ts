@@ -14,13 +14,13 @@
  */
 import type { FederationData } from '../../actors/federation-data.js';
 import type { LearningStack } from '../../actors/federation.js';
-import { averageAdapters } from '../learning/fedavg.js';
-import { resolveModelSpec } from '../models/config.js';
-import type { LanguageModel, TextSample } from '../models/model.js';
-import { encodeMessage } from '../protocol/codec.js';
-import { PROTOCOL_VERSION } from '../protocol/messages.js';
-import type { ClientConfig, Scenario, ServerConfig } from '../scenario/schema.js';
-import type { Tokenizer } from '../tokenizers/tokenizer.js';
+import { averageAdapters } from '../../core/learning/fedavg.js';
+import { resolveModelSpec } from '../../core/models/config.js';
+import type { LanguageModel, TextSample } from '../../core/models/model.js';
+import { encodeMessage } from '../../core/protocol/codec.js';
+import { PROTOCOL_VERSION } from '../../core/protocol/messages.js';
+import type { ClientConfig, Scenario, ServerConfig } from '../../core/scenario/schema.js';
+import type { Tokenizer } from '../../core/tokenizers/tokenizer.js';
 import { evaluateModel, type Score } from './evaluate.js';
 
 export interface BaselineContext {
@@ -48,7 +48,7 @@ function tokenizerOf(learning: LearningStack, name: string): Promise<Tokenizer> 
 }
 
 /** The base model runFederation gives `party` (server, or client `index`): same seeds. */
-export async function partyBaseModel(ctx: BaselineContext, party: 'server' | number): Promise<LanguageModel> {
+async function partyBaseModel(ctx: BaselineContext, party: 'server' | number): Promise<LanguageModel> {
   const { scenario, data, learning } = ctx;
   const config = party === 'server' ? scenario.server : scenario.clients[party];
   if (!config) throw new Error(`no client ${party} in scenario ${scenario.name}`);

@@ -7,9 +7,9 @@
  * Nothing here trains, and nothing a run decides during training reads these figures.
  */
 import type { FederationData } from '../../actors/federation-data.js';
-import { choiceAccuracy } from '../eval/accuracy.js';
-import { meanRougeLF } from '../eval/rouge.js';
-import type { LanguageModel } from '../models/model.js';
+import { choiceAccuracy } from '../../core/eval/accuracy.js';
+import { meanRougeLF } from '../../core/eval/rouge.js';
+import type { LanguageModel } from '../../core/models/model.js';
 
 export type MetricName = 'acc' | 'rougeL';
 
@@ -28,10 +28,6 @@ export interface EvaluateOptions {
   maxNewTokens: number;
   /** The model's context length, when known (generation only). */
   maxSeqLen?: number;
-}
-
-export function metricOf(data: FederationData): MetricName {
-  return data.kind === 'generation' ? 'rougeL' : 'acc';
 }
 
 export async function evaluateModel(model: LanguageModel, data: FederationData, options: EvaluateOptions): Promise<Score> {

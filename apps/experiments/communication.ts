@@ -6,13 +6,13 @@
  */
 import type { FederationData } from '../../actors/federation-data.js';
 import type { RunRecorder } from '../../actors/run-recorder.js';
-import { resolveModelSpec } from '../models/config.js';
-import { encodeSample } from '../models/sample-encoding.js';
-import type { ClientConfig, Scenario, ServerConfig } from '../scenario/schema.js';
-import type { Tokenizer } from '../tokenizers/tokenizer.js';
+import { resolveModelSpec } from '../../core/models/config.js';
+import { encodeSample } from '../../core/models/sample-encoding.js';
+import type { ClientConfig, Scenario, ServerConfig } from '../../core/scenario/schema.js';
+import type { Tokenizer } from '../../core/tokenizers/tokenizer.js';
 
 /** The paper's formula for one logits message of one party. */
-export interface LogitsFormula {
+interface LogitsFormula {
   /** N: public samples. */
   n: number;
   /** L: mean tokens per public sample in this party's tokenisation (after truncation to its context). */
@@ -25,7 +25,7 @@ export interface LogitsFormula {
   f32Bytes: number;
 }
 
-export function logitsFormula(data: FederationData, party: ServerConfig | ClientConfig, tokenizer: Tokenizer, topK: number): LogitsFormula {
+function logitsFormula(data: FederationData, party: ServerConfig | ClientConfig, tokenizer: Tokenizer, topK: number): LogitsFormula {
   const maxSeqLen = resolveModelSpec(party.model).maxSeqLen;
   let positions = 0;
   for (const s of data.publicSet) positions += encodeSample(tokenizer, s, maxSeqLen).ids.length;

@@ -2,15 +2,15 @@
  * Bigram models for scenario parties (`model: bigram` / `bigram-r<rank>`), and a learning stack
  * made only of them (no TF.js): real tokenizers, bigram models, MinED token alignment.
  */
-import { TokenAligner } from '../alignment/token-aligner.js';
-import type { TokenAlignment } from '../alignment/aligned-teacher.js';
-import { builtinPretrainCorpus } from '../data/builtin-task.js';
-import type { ClientConfig, ServerConfig } from '../scenario/schema.js';
-import { loadTokenizer } from '../tokenizers/registry.js';
-import type { Tokenizer } from '../tokenizers/tokenizer.js';
-import { BigramModel, bigramBaseFor, parseBigramSpec } from './bigram.js';
-import type { LanguageModel } from './model.js';
-import type { VocabSource } from './vocab.js';
+import { TokenAligner } from '../core/alignment/token-aligner.js';
+import { builtinPretrainCorpus } from '../core/data/builtin-task.js';
+import type { ClientConfig, ServerConfig } from '../core/scenario/schema.js';
+import { loadTokenizer } from '../core/tokenizers/registry.js';
+import type { Tokenizer } from '../core/tokenizers/tokenizer.js';
+import { BigramModel } from '../core/models/bigram.js';
+import { bigramBaseFor, parseBigramSpec } from '../core/models/bigram-base.js';
+import type { VocabSource } from '../core/models/vocab.js';
+import type { LearningStack } from './federation.js';
 
 type Party = ServerConfig | ClientConfig;
 
@@ -39,17 +39,13 @@ export function bigramModelFor(
 }
 
 /** The learning stack of protocol-scale runs: every party must be a bigram model. */
-export function bigramLearningStack(): {
-  tokenizer(name: string): Promise<Tokenizer>;
-  createModel(party: Party, tokenizer: Tokenizer, data: { corpus: readonly VocabSource[] }, seed: number, worldSeed: number): Promise<LanguageModel>;
-  aligner(): TokenAlignment;
-  restoreModel(dir: string, tokenizer: Tokenizer): Promise<LanguageModel>;
-} {
+export function bigramLearningStack(): LearningStack {
   return {
     tokenizer: (name) => loadTokenizer(name),
     createModel: async (party, tokenizer, data, seed, worldSeed) => {
       const model = bigramModelFor(party, tokenizer, data.corpus, seed, worldSeed);
-      if (!model) throw new Error(`the bigram learning stack runs bigram models only; ${'id' in party ? party.id : 'server'} has model ${JSON.stringify(party.model)}`);
+      if (!model)
+        throw new Error(`the bigram learning stack runs bigram models only; ${'id' in party ? party.id : 'server'} has model ${JSON.stringify(party.model)}`);
       return model;
     },
     aligner: () => new TokenAligner({ loadTokenizer }),
