@@ -53,7 +53,11 @@ export class PopulationHost {
     this.pool = shardPool(deps.pool);
     const data = deps.scenario.population!.data;
     this.split =
-      data.split === 'iid' ? { split: 'iid' } : data.split === 'dirichlet' ? { split: 'dirichlet', alpha: data.alpha } : { split: 'domain', otherDomainShare: data.otherDomainShare };
+      data.split === 'iid'
+        ? { split: 'iid' }
+        : data.split === 'dirichlet'
+          ? { split: 'dirichlet', alpha: data.alpha }
+          : { split: 'domain', otherDomainShare: data.otherDomainShare };
   }
 
   /** What the run says of its population before round 1 (shards overlapping when the data is short). */

@@ -54,7 +54,10 @@ export function createServerActor(deps: ServerActorDeps): Actor<typeof serverMac
   const work: ServerWork = {
     announceRound: async ({ round, uploadDeadline }) => {
       const due = clock.now() + uploadDeadline;
-      if (!deps.population) return void (await endpoint.send(round, { type: 'round-start', uploadDeadline: due }));
+      if (!deps.population) {
+        await endpoint.send(round, { type: 'round-start', uploadDeadline: due });
+        return undefined;
+      }
       const selected = await deps.population.select(round);
       announcedAt = clock.now();
       recorder.event({ t: announcedAt, actor: id, round, kind: 'selection', clients: selected });
@@ -63,9 +66,7 @@ export function createServerActor(deps: ServerActorDeps): Actor<typeof serverMac
       return { selected };
     },
     alignSLMTokens: async ({ round, uploads }) => {
-      const aligned = await charged.run('alignSLMTokens', round, 'align', nPublic * uploads.length, () =>
-        learner.alignSLMTokens(uploads.map((u) => u.logits)),
-      );
+      const aligned = await charged.run('alignSLMTokens', round, 'align', nPublic * uploads.length, () => learner.alignSLMTokens(uploads.map((u) => u.logits)));
       const teachers = uploads.map((u, i) => {
         const { teacher, stats } = aligned[i]!;
         recorder.event({ t: clock.now(), actor: id, round, kind: 'alignment', from: u.client, ...stats });

@@ -15,6 +15,11 @@ const scenario = loadScenario('scenarios/population.yaml', {
     { path: 'rounds', value: rounds },
   ],
 });
+const gc = (globalThis as { gc?: () => void }).gc;
+function heapAfterGc(collect: () => void): number {
+  collect();
+  return process.memoryUsage().heapUsed / 2 ** 20;
+}
 const result = await runFederation(scenario, { learning: protocolOnlyLearningStack() });
 console.log(
   JSON.stringify({
@@ -24,6 +29,8 @@ console.log(
     wallSeconds: result.wallSeconds,
     events: result.recorder.events.length,
     peakRssMiB: process.resourceUsage().maxRSS / 1024,
+    // With --expose-gc: what the finished run still holds (its trace included).
+    ...(gc ? { heapAfterGcMiB: heapAfterGc(gc) } : {}),
     violations: result.violations.length,
     finalStates: result.finalStates,
   }),

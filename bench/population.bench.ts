@@ -19,7 +19,10 @@ interface Outcome {
 }
 
 function runPopulation(count: number, rounds: number): Outcome {
-  const out = execFileSync(process.execPath, ['--import', 'tsx', 'bench/population-run.ts', String(count), String(rounds)], { encoding: 'utf8', maxBuffer: 1 << 24 });
+  const out = execFileSync(process.execPath, ['--import', 'tsx', 'bench/population-run.ts', String(count), String(rounds)], {
+    encoding: 'utf8',
+    maxBuffer: 1 << 24,
+  });
   return JSON.parse(out.trim().split('\n').pop()!) as Outcome;
 }
 

@@ -87,7 +87,7 @@ type SlmTeacher = { client: ActorId; teacher: AlignedTeacher };
 /** The server's work, one function per invoked step: what the actor layer supplies (actors/server-actor.ts). */
 export interface ServerWork {
   /** Tell the round's clients that round r is open and when uploads are due; a population's are chosen here. */
-  announceRound(input: WorkInput & { uploadDeadline: number }): Promise<{ selected: ActorId[] } | void>;
+  announceRound(input: WorkInput & { uploadDeadline: number }): Promise<{ selected: ActorId[] } | undefined>;
   /** Step 3: align each SLM's tokens to the LLM's. */
   alignSLMTokens(input: WorkInput & { uploads: { client: ActorId; logits: PublicLogits }[] }): Promise<{ teachers: SlmTeacher[] }>;
   /** Step 4: DualMinCE over {LLM itself, aligned SLMs}, then distillation into the LLM. */
@@ -141,8 +141,7 @@ export const serverMachine = setup({
     skipOnQuorumLost: ({ context }) => context.policy.onQuorumLost === 'skip-round',
     llmFrozen: ({ context }) => context.policy.llmFrozen,
     fedAvgEnabled: ({ context }) => context.policy.fedAvg,
-    allAdaptersIn: ({ context }) =>
-      Object.keys(context.adapters).length >= (context.perRound === undefined ? context.clients.length : context.uploads.size),
+    allAdaptersIn: ({ context }) => Object.keys(context.adapters).length >= (context.perRound === undefined ? context.clients.length : context.uploads.size),
     adapterCollectionOpen: ({ context }) => context.policy.fedAvg && !context.adaptersClosed,
     anyAdapters: ({ context }) => Object.keys(context.adapters).length > 0,
     moreRounds: ({ context }) => context.round < context.totalRounds,

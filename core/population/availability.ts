@@ -84,7 +84,7 @@ export function diurnalAvailability(seed: number, model: Diurnal): Availability 
 }
 
 /** Start and end (ms within the day) of each online session of one client, flattened. */
-export function dayOf(seed: number, index: number, { periodMs, onlineFraction, sessionMs }: Diurnal): Float64Array {
+function dayOf(seed: number, index: number, { periodMs, onlineFraction, sessionMs }: Diurnal): Float64Array {
   const rng = Random.stream(seed, `population/availability/${index}`);
   const peak = rng.next() * periodMs;
   const share = Math.min(0.98, Math.max(0.02, onlineFraction * Math.exp(0.5 * rng.normal() - 0.125)));
@@ -94,7 +94,7 @@ export function dayOf(seed: number, index: number, { periodMs, onlineFraction, s
   const out: number[] = [];
   let t = rng.next() * meanGap;
   while (t < periodMs && out.length < 512) {
-    const length = Math.min(periodMs, scale / Math.pow(1 - rng.next(), 1 / alpha));
+    const length = Math.min(periodMs, scale / (1 - rng.next()) ** (1 / alpha));
     out.push(t, t + length);
     const phase = Math.cos((2 * Math.PI * (t + length - peak)) / periodMs);
     t += length - meanGap * (1 - 0.8 * phase) * Math.log(1 - rng.next());

@@ -100,7 +100,7 @@ function drawFigure(figure: Drawn, seed: number, stream: string): number {
   if (typeof figure === 'number') return figure;
   const rng = Random.stream(seed, stream);
   if ('lognormal' in figure) return figure.lognormal.median * Math.exp(figure.lognormal.sigma * rng.normal());
-  return figure.pareto.scale / Math.pow(1 - rng.next(), 1 / figure.pareto.alpha);
+  return figure.pareto.scale / (1 - rng.next()) ** (1 / figure.pareto.alpha);
 }
 
 /**

@@ -46,7 +46,8 @@ function byId(a: string, b: string): number {
 }
 
 function numbers(value: unknown, where: string): number[] {
-  if (!Array.isArray(value) || value.some((v) => typeof v !== 'number' || !Number.isFinite(v))) throw new Error(`${where}: expected a list of numbers (seconds)`);
+  if (!Array.isArray(value) || value.some((v) => typeof v !== 'number' || !Number.isFinite(v)))
+    throw new Error(`${where}: expected a list of numbers (seconds)`);
   return value as number[];
 }
 
@@ -57,7 +58,7 @@ function finite(value: unknown, where: string, positive = false): number {
 }
 
 /** FedScale's availability trace (already parsed JSON) into a table; throws naming the device and field. */
-export function importFedScaleAvailability(doc: unknown): AvailabilityTable {
+function importFedScaleAvailability(doc: unknown): AvailabilityTable {
   if (doc === null || typeof doc !== 'object' || Array.isArray(doc)) throw new Error('expected an object keyed by client id');
   const entries = Object.entries(doc as Record<string, unknown>).sort(([a], [b]) => byId(a, b));
   if (entries.length === 0) throw new Error('the trace has no client');
@@ -101,7 +102,7 @@ export function exportFedScaleAvailability(table: AvailabilityTable): Record<str
 }
 
 /** FedScale's device capacities (parsed JSON) into a table. */
-export function importFedScaleCapacity(doc: unknown): CapacityTable {
+function importFedScaleCapacity(doc: unknown): CapacityTable {
   if (doc === null || typeof doc !== 'object' || Array.isArray(doc)) throw new Error('expected an object keyed by client id');
   const entries = Object.entries(doc as Record<string, unknown>).sort(([a], [b]) => byId(a, b));
   if (entries.length === 0) throw new Error('the trace has no client');
@@ -121,7 +122,10 @@ export function exportFedScaleCapacity(table: CapacityTable): Record<string, { c
 
 /** CSV rows as objects keyed by the header; numbers where a cell is one. Throws naming the line. */
 function csvRows(text: string, columns: readonly string[]): { line: number; row: Record<string, string> }[] {
-  const lines = text.split(/\r?\n/).map((l, i) => ({ text: l.trim(), line: i + 1 })).filter((l) => l.text !== '' && !l.text.startsWith('#'));
+  const lines = text
+    .split(/\r?\n/)
+    .map((l, i) => ({ text: l.trim(), line: i + 1 }))
+    .filter((l) => l.text !== '' && !l.text.startsWith('#'));
   const header = (lines.shift()?.text ?? '').split(',').map((h) => h.trim());
   for (const c of columns) if (!header.includes(c)) throw new Error(`line 1: expected a header with columns ${columns.join(',')}, missing "${c}"`);
   return lines.map(({ text: l, line }) => {

@@ -39,7 +39,7 @@ export function messageSubject(run: string, round: number, type: MessageType, se
 }
 
 /** Server messages addressed to one client (`*`: to any). */
-export function addressedSubjects(run: string, client: ActorId): string[] {
+function addressedSubjects(run: string, client: ActorId): string[] {
   return [`fedmkt.${run}.*.round-start.${client}`];
 }
 

@@ -80,9 +80,15 @@ export const PopulationSchema = z
     data: PopulationDataSchema.default(PopulationDataSchema.parse({})),
     availability: AvailabilitySchema.default('always-on'),
     /** Per-client compute and network capacity (FedScale `{computation, communication}` or CSV); overrides the templates' profiles. */
-    capacity: z.object({ trace: z.string().min(1, 'expected a file name') }).strict().optional(),
+    capacity: z
+      .object({ trace: z.string().min(1, 'expected a file name') })
+      .strict()
+      .optional(),
     /** Client ids are this prefix and the client's index (`c0`, `c1`, ...). */
-    idPrefix: z.string().regex(/^[A-Za-z][A-Za-z_-]{0,15}$/, 'expected letters, _ or - (starting with a letter)').default('c'),
+    idPrefix: z
+      .string()
+      .regex(/^[A-Za-z][A-Za-z_-]{0,15}$/, 'expected letters, _ or - (starting with a letter)')
+      .default('c'),
     /** Clients whose accuracy is measured after each round they take part in (the server always is): the first this many of each round's selection. */
     evaluateClients: z.number().int().nonnegative().default(16),
   })
@@ -101,7 +107,6 @@ export const SelectionSchema = z
   .strict();
 
 export type Population = z.infer<typeof PopulationSchema>;
-export type PopulationTemplate = z.infer<typeof TemplateSchema>;
 export type Selection = z.infer<typeof SelectionSchema>;
 export type Drawn = z.infer<typeof DrawnSchema>;
 export type AvailabilityModel = z.infer<typeof AvailabilitySchema>;

@@ -6,7 +6,11 @@ import { execFileSync } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
 
 function heapGrowth(count: number, perRound: number, rounds: number): { heapGrowthBytes: number; events: number; violations: number } {
-  const out = execFileSync(process.execPath, ['--expose-gc', '--import', 'tsx', 'test/population/memory-probe.ts', String(count), String(perRound), String(rounds)], { encoding: 'utf8' });
+  const out = execFileSync(
+    process.execPath,
+    ['--expose-gc', '--import', 'tsx', 'test/population/memory-probe.ts', String(count), String(perRound), String(rounds)],
+    { encoding: 'utf8' },
+  );
   return JSON.parse(out.trim().split('\n').pop()!) as { heapGrowthBytes: number; events: number; violations: number };
 }
 

@@ -75,7 +75,9 @@ describe('selection in the protocol', () => {
           expect(chosen.length).toBe(30);
           expect(new Set(chosen).size).toBe(30);
           // Announced to the selected only, by name.
-          const announced = events.filter((e) => e.kind === 'send' && e.type === 'round-start' && e.round === s.round).map((e) => String(e.subject).split('.').pop());
+          const announced = events
+            .filter((e) => e.kind === 'send' && e.type === 'round-start' && e.round === s.round)
+            .map((e) => String(e.subject).split('.').pop());
           expect(announced).toEqual(chosen);
           const taken = events.filter((e) => e.actor === 'server' && e.kind === 'accepted' && e.message === 'slm-logits' && e.round === s.round);
           expect(taken.length).toBe(20);
@@ -88,13 +90,17 @@ describe('selection in the protocol', () => {
           expect([...workers].every((c) => chosen.includes(c))).toBe(true);
         }
         // Stragglers' uploads arrive late and are ignored (the default staleness policy).
-        expect(of(events, 'ignored').filter((e) => e.message === 'slm-logits').every((e) => e.reason === 'late')).toBe(true);
+        expect(
+          of(events, 'ignored')
+            .filter((e) => e.message === 'slm-logits')
+            .every((e) => e.reason === 'late'),
+        ).toBe(true);
         expect(r.finalStates).toEqual({ server: 'done' });
       });
     }
   }
 
-  it('a staleness policy counts a straggler\'s late upload toward the next round', async () => {
+  it("a staleness policy counts a straggler's late upload toward the next round", async () => {
     const text = population(3, 300, '{ perRound: 10, overcommit: 2 }').replace('quorum: 0.5 }', 'quorum: 0.5, lateMessages: { acceptWithinRounds: 1 } }');
     const r = await run(text);
     const late = r.recorder.events.filter((e) => e.kind === 'accepted' && e.actor === 'server' && typeof e.msgRound === 'number');
@@ -108,8 +114,7 @@ describe('selection in the protocol', () => {
       const events = r.recorder.events;
       const { diurnalAvailability } = await import('../../core/population/availability.js');
       const model = diurnalAvailability(seed, { periodMs: 20000, onlineFraction: 0.4, sessionMs: 1500 });
-      for (const s of of(events, 'selection'))
-        for (const c of s.clients as string[]) expect(model.onlineUntil(Number(c.slice(1)), s.t)).not.toBeNull();
+      for (const s of of(events, 'selection')) for (const c of s.clients as string[]) expect(model.onlineUntil(Number(c.slice(1)), s.t)).not.toBeNull();
       const dropouts = of(events, 'dropout').filter((e) => e.cause === 'availability');
       expect(dropouts.length).toBeGreaterThan(0);
       for (const d of dropouts) expect(model.onlineUntil(Number(d.actor.slice(1)), d.t - 1e-6)).not.toBeNull();
@@ -118,7 +123,7 @@ describe('selection in the protocol', () => {
 });
 
 describe('seeing a population', () => {
-  it('the server\'s metrics give each round\'s announced, uploads, stragglers, dropouts and time to quorum; the run table aggregates', async () => {
+  it("the server's metrics give each round's announced, uploads, stragglers, dropouts and time to quorum; the run table aggregates", async () => {
     const availability = '  availability: { diurnal: { periodMs: 20000, onlineFraction: 0.4, sessionMs: 1500 } }';
     const r = await run(population(4, 400, '{ perRound: 15, overcommit: 1.3 }', availability, 4));
     const server = r.recorder.metrics.filter((m) => m.actor === 'server' && m.round > 0);

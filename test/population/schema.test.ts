@@ -55,11 +55,15 @@ describe('population and selection in a scenario', () => {
       '11 selection.overcommit: expected a factor >= 1, got 0.5',
       '11 selection.strategy: expected one of random, round-robin, availability-aware, got "fastest"',
     ]);
-    expect(problems(population('  availability: { trace: /nonexistent/trace.json }'))).toEqual(['10 population.availability.trace: /nonexistent/trace.json does not exist']);
+    expect(problems(population('  availability: { trace: /nonexistent/trace.json }'))).toEqual([
+      '10 population.availability.trace: /nonexistent/trace.json does not exist',
+    ]);
     const dir = mkdtempSync(join(tmpdir(), 'fedmkt-pop-'));
     const bad = join(dir, 'trace.json');
     writeFileSync(bad, JSON.stringify({ 1: { active: [10, 5], inactive: [20, 30], finish_time: 100 } }));
-    expect(problems(population(`  availability: { trace: ${bad} }`))[0]).toMatch(/^10 population.availability.trace: .*client 1: active\[1\] = 5 is before inactive\[0\] = 20/);
+    expect(problems(population(`  availability: { trace: ${bad} }`))[0]).toMatch(
+      /^10 population.availability.trace: .*client 1: active\[1\] = 5 is before inactive\[0\] = 20/,
+    );
     expect(problems(population('  availability: { diurnal: { onlineFraction: 2 } }'))[0]).toMatch(/^10 population.availability.diurnal.onlineFraction/);
     expect(problems(population('  sizes: 3'))).toEqual(['10 population.sizes: unknown field']);
   });

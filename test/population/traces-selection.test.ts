@@ -81,7 +81,11 @@ describe('selection', () => {
   for (const seed of [0, 1, 2, 17, 123456]) {
     it(`announces ceil(perRound x overcommit) distinct online clients, deterministic (seed ${seed})`, () => {
       for (const strategy of strategies) {
-        for (const [count, perRound, overcommit] of [[10_000, 100, 1.3], [50, 10, 2], [1000, 1000, 1.3]] as const) {
+        for (const [count, perRound, overcommit] of [
+          [10_000, 100, 1.3],
+          [50, 10, 2],
+          [1000, 1000, 1.3],
+        ] as const) {
           const announced = Math.min(count, Math.ceil(perRound * overcommit));
           const request = { seed, round: 3, now: 0, count, announced, strategy, availability: always };
           const a = new Selector().select(request).selected;
