@@ -1,5 +1,13 @@
 import { decodeFloat16, dequantiseLogProbs } from './logit-encodings.js';
-import { MESSAGE_TYPES, PROTOCOL_VERSION, type ActorId, type Envelope, type MessageBody, type MessageType, type PublicLogits } from './messages.js';
+import {
+  MESSAGE_TYPES,
+  PROTOCOL_VERSION,
+  type ActorId,
+  type Envelope,
+  type MessageBody,
+  type MessageType,
+  type PublicLogits,
+} from './messages.js';
 import { ProtocolError, type ProtocolErrorCode } from './protocol-error.js';
 import { isFromClient, isUpload } from './subjects.js';
 
@@ -232,7 +240,14 @@ function idArray(scope: MessageScope, value: unknown, path: string): Int32Array 
   return scope.fail('ill-typed', path, `must be an Int32Array (or a narrowed Uint16Array / Uint8Array), got ${describe(value)}`);
 }
 
-function readTopKLogits(scope: MessageScope, checks: ValueChecks, raw: Record<string, unknown>, path: string, topK: number, positions: number): Float32Array {
+function readTopKLogits(
+  scope: MessageScope,
+  checks: ValueChecks,
+  raw: Record<string, unknown>,
+  path: string,
+  topK: number,
+  positions: number,
+): Float32Array {
   const encoding = raw['logitEncoding'] ?? 'f32';
   const entries = positions * topK;
   const why = `sum(lengths) ${positions} * topK ${topK}`;

@@ -95,10 +95,7 @@ function populationProblems(population: Doc | undefined, filesHere: boolean): Re
       if (template) out.push(...partyProblems(template, ['population', 'clients', i], filesHere));
     });
   if (!filesHere) return out;
-  for (const [field, kind] of [
-    ['availability', 'availability'],
-    ['capacity', 'capacity'],
-  ] as const) {
+  for (const [field, kind] of [['availability', 'availability'], ['capacity', 'capacity']] as const) {
     const file = asDoc(population[field])?.['trace'];
     if (typeof file !== 'string' || file === '') continue;
     const why = fileProblem(file) ?? traceProblem(file, kind);
