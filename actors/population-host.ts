@@ -5,7 +5,6 @@
  * seed) and, once it has learnt something, its adapter: memory grows with the clients of a
  * round, not with the population.
  */
-import type { AnyActor } from 'xstate';
 import type { Clock, TimerId } from '../core/clock/clock.js';
 import type { FaultController } from '../core/faults/controller.js';
 import type { ProfileSource } from '../core/faults/stragglers.js';
@@ -119,14 +118,19 @@ export class PopulationHost {
         hooks.life.onKilled(() => {
           if (!controller.has(id)) this.release(id, false);
         });
-        return spawn(hooks);
+        const actor = spawn(hooks);
+        // Every life of the actor (a crash restarts it): ended in a final state, the client finished its round.
+        actor.subscribe({
+          complete: () => {
+            if ((actor.getSnapshot() as { status: string }).status === 'done') this.release(id, true);
+          },
+          error: () => this.release(id, false),
+        });
+        return actor;
       },
       { transient: true },
     );
     controller.create([id]);
-    const actor = controller.actorOf(id) as AnyActor;
-    // Stopping an actor (a dropout) completes it too: only one that reached its final state finished the round.
-    actor.subscribe({ complete: () => this.release(id, (actor.getSnapshot() as { status: string }).status === 'done'), error: () => this.release(id, false) });
     controller.start([id]);
     // Its device goes offline mid-round: a dropout at that moment.
     if (onlineUntil !== null && Number.isFinite(onlineUntil))

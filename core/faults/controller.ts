@@ -423,7 +423,8 @@ export class FaultController {
     entry.online = false;
     entry.epoch++;
     entry.down = { kind, round: where.round, state: where.state };
-    entry.rejoinRound = detail.rejoinRound;
+    // A population's client that drops out is gone for good: it may be selected again later, as a new life.
+    entry.rejoinRound = entry.transient ? null : detail.rejoinRound;
     recorder.event({
       t: clock.now(),
       actor: entry.id,
@@ -433,7 +434,7 @@ export class FaultController {
       // Down as it was on entering that state: what it did since is undone.
       ...(detail.pinned ? { asEntered: true } : {}),
       cause: detail.cause,
-      ...(kind === 'dropout' ? { rejoinRound: detail.rejoinRound } : {}),
+      ...(kind === 'dropout' ? { rejoinRound: entry.rejoinRound } : {}),
     });
     this.release(inc);
     inc.actor.stop();

@@ -241,13 +241,16 @@ interface RefContext {
 }
 
 /** Checks that faults name actors, states and rounds the scenario has. */
-export function checkFaultRefs(scenario: { rounds: number; clients: { id: string }[]; faults: Faults }, ctx: RefContext): void {
-  const clients = new Set(scenario.clients.map((c) => c.id));
-  const actors = new Set(['server', ...clients]);
+export function checkFaultRefs(
+  scenario: { rounds: number; clients: { id: string }[]; faults: Faults; population?: { count: number; idPrefix: string } | undefined },
+  ctx: RefContext,
+): void {
+  const clients = idsOf(scenario.clients.map((c) => c.id), scenario.population);
+  const actors = idsOf(['server', ...scenario.clients.map((c) => c.id)], scenario.population);
   const base = ['faults'];
   const issue = (path: PropertyKey[], message: string) => ctx.addIssue({ code: 'custom', path: [...base, ...path], message });
-  const known = (ids: Set<string>, what: string) => (id: string, path: PropertyKey[]) => {
-    if (!ids.has(id)) issue(path, `unknown ${what} "${id}" (the scenario has ${[...ids].join(', ')})`);
+  const known = (ids: ActorIds, what: string) => (id: string, path: PropertyKey[]) => {
+    if (!ids.has(id)) issue(path, `unknown ${what} "${id}" (the scenario has ${ids.text})`);
   };
   const knownActor = known(actors, 'actor');
   const knownClient = known(clients, 'client');
@@ -304,4 +307,21 @@ export function longestMessageHoldMs(rules: readonly MessageRule[]): number {
 /** Whether the scenario can take an actor down and bring it back (persistence is then on). */
 export function faultsRestartActors(faults: Faults): boolean {
   return faults.crashes.length > 0 || faults.dropout.p > 0 || faults.dropout.script.length > 0 || faults.persist === 'disk';
+}
+
+interface ActorIds {
+  has(id: string): boolean;
+  text: string;
+}
+
+/** Listed ids, and a population's (`c0` ... `c<count-1>`). */
+function idsOf(listed: readonly string[], population: { count: number; idPrefix: string } | undefined): ActorIds {
+  const set = new Set(listed);
+  if (!population) return { has: (id) => set.has(id), text: listed.join(', ') };
+  const pattern = new RegExp(`^${population.idPrefix}(0|[1-9][0-9]*)$`);
+  const member = (id: string) => {
+    const m = pattern.exec(id);
+    return m !== null && Number(m[1]) < population.count;
+  };
+  return { has: (id) => set.has(id) || member(id), text: [...listed, `${population.idPrefix}0 ... ${population.idPrefix}${population.count - 1}`].join(', ') };
 }

@@ -148,3 +148,20 @@ describe('seeing a population', () => {
     expect(table).toHaveLength(2 + 5);
   });
 });
+
+describe('faults in a population', () => {
+  for (const seed of [1, 2, 3, 4]) {
+    it(`dropouts (never rejoining: a later selection is a new life) and crashes with restarts keep every invariant (seed ${seed})`, async () => {
+      const faults = `faults:
+  dropout: { p: 0.3, state: computePublicLogits, rejoinAfterRounds: 1 }
+  crashes:
+    - { actor: server, round: 2, state: awaitSLMLogits, restartAfterMs: 500 }
+`;
+      const r = await run(`${population(seed, 60, '{ perRound: 8, overcommit: 1.5 }', '', 5)}${faults}`);
+      const dropouts = of(r.recorder.events, 'dropout');
+      expect(dropouts.length).toBeGreaterThan(0);
+      expect(dropouts.every((e) => e.rejoinRound === null)).toBe(true);
+      expect(r.finalStates.server).toBe('done');
+    });
+  }
+});
