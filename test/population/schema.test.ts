@@ -5,6 +5,7 @@ import { describe, expect, it } from 'vitest';
 import { parseScenario, ScenarioError } from '../../core/scenario/load.js';
 import { quorumCount } from '../../core/scenario/schema.js';
 import { PopulationModel } from '../../core/population/population.js';
+import { fedmktHere } from '../cli/helpers.js';
 
 function problems(text: string): string[] {
   try {
@@ -75,5 +76,23 @@ describe('population and selection in a scenario', () => {
     expect(problems(population().replace('- { weight: 0.3, model: null', '- { weight: 0.3, model: gpt2-tiny'))).toEqual([
       "8 population.clients[1].model: model: null (the protocol alone, no learning) must be every party's model or none's",
     ]);
+  });
+});
+
+describe('fedmkt validate on a population', () => {
+  it('exits 2 naming each problem with its line and path; the shipped population scenarios are fine', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'fedmkt-pop-cli-'));
+    const file = join(dir, 'bad.yaml');
+    writeFileSync(file, population('  availability: { diurnal: { onlineFraction: 1.6 } }', 'selection: { perRound: 10, overcommit: 0.5 }'));
+    const r = await fedmktHere(['validate', file]);
+    expect(r.status).toBe(2);
+    expect(r.stderr.split('\n').filter(Boolean)).toEqual([
+      `${file}: 2 problems`,
+      '  line 10: population.availability.diurnal.onlineFraction: Too big: expected number to be <=1, got 1.6',
+      '  line 11: selection.overcommit: expected a factor >= 1, got 0.5',
+    ]);
+    const ok = await fedmktHere(['validate', 'scenarios/population.yaml', 'scenarios/population-learning.yaml']);
+    expect(ok.status).toBe(0);
+    expect(ok.stdout).toContain('a population of 100000 clients (1000 uploads per round)');
   });
 });
