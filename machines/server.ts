@@ -7,7 +7,7 @@ import { and, assign, emit, enqueueActions, fromPromise, setup } from 'xstate';
 import type { AlignedTeacher } from '../core/alignment/aligned-teacher.js';
 import type { ActorId, AdapterTensors, PublicLogits } from '../core/protocol/messages.js';
 import { failWith as failStep } from './work-failure.js';
-import { bookGet, bookHas, bookIds, bookWith, emptyBook, type UploadBook } from './upload-book.js';
+import { bookGet, bookHas, bookIds, bookWith, emptyBook, type UploadBook } from '../core/upload-book.js';
 import type { AdapterEvent, FinishAckEvent, IgnoreReason, ProtocolRecord, SlmLogitsEvent } from './protocol-events.js';
 
 export interface ServerPolicy {

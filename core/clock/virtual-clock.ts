@@ -26,6 +26,8 @@ export class VirtualClock implements Clock {
   private nextId = 1;
   private readonly heap: Scheduled[] = [];
   private readonly cancelled = new Set<TimerId>();
+  /** Events not yet fired, by id: a cancelled one lets go of its callback at once (it may hold a whole actor), not when its time comes. */
+  private readonly queued = new Map<TimerId, Scheduled>();
   private running = false;
   private scheduler: Scheduler | null = null;
 
@@ -48,6 +50,10 @@ export class VirtualClock implements Clock {
   }
 
   clearTimeout(id: TimerId): void {
+    const item = this.queued.get(id);
+    if (!item) return;
+    this.queued.delete(id);
+    item.fire = noop;
     this.cancelled.add(id);
   }
 
@@ -105,6 +111,7 @@ export class VirtualClock implements Clock {
         }
         if (options.pace && next.at > this.time) await sleep(Math.min(1000, (next.at - this.time) / options.pace));
         this.time = next.at;
+        this.queued.delete(next.id);
         await next.fire();
         await settle();
       }
@@ -117,7 +124,9 @@ export class VirtualClock implements Clock {
   private schedule(ms: number, fire: () => void | Promise<void>, label: string): TimerId {
     if (!Number.isFinite(ms) || ms < 0) throw new Error(`VirtualClock: invalid delay ${ms} ms`);
     const id = this.nextId++;
-    this.push({ at: this.time + ms, seq: this.seq++, id, label, fire });
+    const item = { at: this.time + ms, seq: this.seq++, id, label, fire };
+    this.queued.set(id, item);
+    this.push(item);
     return id;
   }
 
@@ -184,6 +193,8 @@ export class VirtualClock implements Clock {
     return top;
   }
 }
+
+function noop(): void {}
 
 function before(a: Scheduled, b: Scheduled): boolean {
   return a.at < b.at || (a.at === b.at && a.seq < b.seq);

@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { Packr, Unpackr } from 'msgpackr';
 import type { AnyActor, AnyStateMachine, Snapshot } from 'xstate';
 import type { AdapterWeights } from '../models/model.js';
+import { bookGet, bookIds, bookWith, emptyBook, isBook } from '../upload-book.js';
 
 export interface PersistedActor {
   /** `actor.getPersistedSnapshot()` form: restore with `createActor(machine, { snapshot })`. */
@@ -68,9 +69,12 @@ export class DiskStateStore implements StateStore {
     const context = (record.snapshot as { context?: Record<string, unknown> }).context ?? {};
     const light: Record<string, unknown> = { ...context };
     const index: Record<string, string[]> = {};
+    const books: string[] = [];
     for (const key of ENTRY_MAPS) {
-      const map = context[key] as Record<string, unknown> | undefined;
-      if (!map || typeof map !== 'object') continue;
+      const value = context[key];
+      if (!value || typeof value !== 'object') continue;
+      if (isBook(value)) books.push(key);
+      const map = isBook(value) ? Object.fromEntries(bookIds(value).map((id) => [id, bookGet(value, id)])) : (value as Record<string, unknown>);
       delete light[key];
       index[key] = Object.keys(map);
       mkdirSync(join(dir, key), { recursive: true });
@@ -88,7 +92,7 @@ export class DiskStateStore implements StateStore {
       }
     }
     const snapshot = { ...(record.snapshot as object), context: light };
-    writeFileSync(join(dir, 'snapshot.msgpack'), packr.pack({ snapshot, index, enteredAt: record.enteredAt, local: record.local, at: record.at }));
+    writeFileSync(join(dir, 'snapshot.msgpack'), packr.pack({ snapshot, index, books, enteredAt: record.enteredAt, local: record.local, at: record.at }));
     if (record.adapter !== seen.adapter) {
       writeFileSync(join(dir, 'adapter.msgpack'), packr.pack(record.adapter));
       seen.adapter = record.adapter;
@@ -101,6 +105,8 @@ export class DiskStateStore implements StateStore {
     const saved = unpackr.unpack(readFileSync(join(dir, 'snapshot.msgpack'))) as {
       snapshot: { context: Record<string, unknown> };
       index: Record<string, string[]>;
+      /** Entry maps that were {@link UploadBook}s. */
+      books?: string[];
       enteredAt: Record<string, number>;
       local: Record<string, unknown>;
       at: number;
@@ -113,7 +119,7 @@ export class DiskStateStore implements StateStore {
         if (!files.has(`${entry}.msgpack`)) throw new Error(`state of ${actor}: ${key}/${entry}.msgpack is missing`);
         map[entry] = unpackr.unpack(readFileSync(join(dir, key, `${entry}.msgpack`)));
       }
-      context[key] = map;
+      context[key] = saved.books?.includes(key) ? Object.entries(map).reduce((book, [id, v]) => bookWith(book, id, v), emptyBook<unknown>()) : map;
     }
     const adapterFile = join(dir, 'adapter.msgpack');
     const adapter = existsSync(adapterFile) ? (unpackr.unpack(readFileSync(adapterFile)) as AdapterWeights | null) : null;

@@ -7,7 +7,7 @@ import { enqueueActions } from 'xstate';
 import type { MachineVariants } from '../../actors/federation.js';
 import { clientMachine } from '../../machines/client.js';
 import { serverMachine } from '../../machines/server.js';
-import { bookHas, bookWith, emptyBook } from '../../machines/upload-book.js';
+import { bookHas, bookWith, emptyBook } from '../../core/upload-book.js';
 
 export interface PlantedBug {
   name: string;

@@ -9,7 +9,7 @@ import type { AdapterWeights } from '../../core/models/model.js';
 import type { PublicLogits } from '../../core/protocol/messages.js';
 import { clientMachine, type ClientPolicy } from '../../machines/client.js';
 import { serverMachine, type ServerPolicy } from '../../machines/server.js';
-import { bookGet, bookIds } from '../../machines/upload-book.js';
+import { bookGet, bookIds } from '../../core/upload-book.js';
 import { harness, tinyLogits, type FakeWork, type Harness } from './fixtures.js';
 
 type Server = Harness<typeof serverMachine>;

@@ -4,7 +4,7 @@ import { getInitialMicrosteps, getMicrosteps, type AnyStateMachine, type EventOb
 import { clientMachine } from '../../machines/client.js';
 import { outline } from '../../machines/introspect.js';
 import { serverMachine } from '../../machines/server.js';
-import { bookIds, type UploadBook } from '../../machines/upload-book.js';
+import { bookIds, type UploadBook } from '../../core/upload-book.js';
 import { tinyLogits } from './fixtures.js';
 
 type AnySnapshot = Snapshot<unknown> & { value: unknown; context: Record<string, unknown>; status: string };

@@ -3,8 +3,8 @@
  * yet adding one copies a bucket of about n/32 entries, not all n. A population's round takes
  * a thousand uploads; copying the whole record for each one made collection quadratic.
  */
-import { hashString } from '../core/random.js';
-import type { ActorId } from '../core/protocol/messages.js';
+import { hashString } from './random.js';
+import type { ActorId } from './protocol/messages.js';
 
 const BUCKETS = 32;
 
@@ -39,6 +39,11 @@ export function bookWith<T>(book: UploadBook<T>, id: ActorId, value: T): UploadB
   const had = Object.hasOwn(buckets[b]!, id);
   buckets[b] = { ...buckets[b], [id]: value };
   return { size: book.size + (had ? 0 : 1), buckets };
+}
+
+/** Whether `value` is a book (what persistence writes one file per entry of). */
+export function isBook(value: unknown): value is UploadBook<unknown> {
+  return value !== null && typeof value === 'object' && Array.isArray((value as { buckets?: unknown }).buckets) && typeof (value as { size?: unknown }).size === 'number';
 }
 
 /** Every client with an entry (bucket order: callers that need an order impose their own). */
