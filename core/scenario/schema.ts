@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { ModelFieldSchema } from '../models/pretrained/open.js';
 import { TokenizerFieldSchema } from '../tokenizers/registry.js';
 import { checkFaultRefs, DEFAULT_FAULTS, FaultsSchema } from '../faults/schema.js';
+import { AsyncProtocolFields, checkProtocolMode } from './async-protocol.js';
 
 const actorId = z.string().regex(/^[A-Za-z][A-Za-z0-9_-]{0,31}$/, 'expected an id of letters, digits, _ or - (starting with a letter)');
 const positiveInt = z.number({ error: 'expected a positive integer' }).int('expected a positive integer').positive('expected a positive integer');
@@ -160,6 +161,8 @@ export const ProtocolSchema = z
     serverSilenceMs: ms.default(7_200_000),
     /** Largest accepted message, in bytes. */
     maxMessageBytes: positiveInt.default(512 * 1024 * 1024),
+    /** sync (the paper's round), buffered or async, with bufferSize, staleness and timeBudgetMs (core/scenario/async-protocol.ts). */
+    ...AsyncProtocolFields,
   })
   .strict();
 
@@ -179,6 +182,7 @@ export const ScenarioSchema = z
   .strict()
   .superRefine((s, ctx) => {
     checkFaultRefs(s, ctx);
+    checkProtocolMode(s.protocol, s.clients.length, ctx);
     const seen = new Map<string, number>();
     s.clients.forEach((c, i) => {
       const first = seen.get(c.id);
