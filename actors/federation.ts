@@ -33,6 +33,9 @@ import type { RunEvent } from '../core/records.js';
 import { RunRecorder } from './run-recorder.js';
 import { actorCheckpoints, recordsBeforeResume, type ResumePoint } from './round-checkpoints.js';
 import { createServerActor } from './server-actor.js';
+import { createAsyncClientActor } from './async-client-actor.js';
+import { createAsyncServerActor } from './async-server-actor.js';
+import { asyncInvariantChecker } from '../core/invariants/async.js';
 import { linkOfProfile, roundWorkMs, type ComputeQueue } from './work.js';
 
 /** What the learning side must supply to run a scenario: models and token alignment. */
@@ -228,12 +231,15 @@ async function federate(given: Scenario, options: RunOptions, recorder: RunRecor
   });
 
   const models: { id: string; model: LanguageModel }[] = [];
+  // Buffered and asynchronous FedMKT run their own machines (docs/async.md); the paper's round otherwise.
+  const asyncMode = scenario.protocol.mode !== 'sync';
+  if (asyncMode && (resume || options.machines)) throw new Error(`protocol.mode ${scenario.protocol.mode}: resuming and machine variants are for sync runs only`);
   if (local.has('server')) {
     const serverModel = await partyModel('server', scenario.server, scenario.seed);
     models.push({ id: 'server', model: serverModel });
     const serverLearner = new ServerLearner(serverModel, { publicSet: data.publicSet, testSet: data.testSet }, aligner, settings(scenario.server));
     controller.add('server', 'server', (hooks) =>
-      createServerActor({
+      (asyncMode ? createAsyncServerActor : createServerActor)({
         scenario,
         run,
         learner: serverLearner,
@@ -261,7 +267,7 @@ async function federate(given: Scenario, options: RunOptions, recorder: RunRecor
       settings(config),
     );
     controller.add(config.id, 'client', (hooks) =>
-      createClientActor({
+      (asyncMode ? createAsyncClientActor : createClientActor)({
         scenario,
         config,
         run,
@@ -330,9 +336,10 @@ async function federate(given: Scenario, options: RunOptions, recorder: RunRecor
   await transport.close();
   // The invariants read the whole federation's trace: checked where every actor ran.
   // A run stopped early has no end to check, only what it did.
+  const checkTrace = asyncMode ? asyncInvariantChecker(scenario) : checkInvariants;
   const violations =
     localIds.length === clientIds.length + 1
-      ? checkInvariants(recorder.events, {
+      ? checkTrace(recorder.events, {
           partial: stopped,
           clients: clientIds,
           quorum: quorumCount(scenario),

@@ -13,6 +13,8 @@ export type EventKind =
   | 'deadline'
   | 'selected'
   | 'alignment'
+  // Buffered and asynchronous modes: an upload as it teaches an LLM version, with its staleness.
+  | 'used'
   // Fault decisions (core/faults): message faults, as each receiver met them...
   | 'drop'
   | 'delay'

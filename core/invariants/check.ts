@@ -26,7 +26,8 @@ import type { TraceEvent } from '../records.js';
 import { checkLiveness } from './liveness.js';
 
 
-type InvariantName = 'round' | 'quorum' | 'once' | 'kept' | 'validated' | 'known-state' | 'liveness';
+// 'staleness' and 'versions': buffered and asynchronous runs (core/invariants/async.ts).
+type InvariantName = 'round' | 'quorum' | 'once' | 'kept' | 'validated' | 'known-state' | 'liveness' | 'staleness' | 'versions';
 
 export interface Violation {
   invariant: InvariantName;
