@@ -79,3 +79,16 @@ describe('asynchronous invariants', () => {
     ]);
   });
 });
+
+describe('fedmkt diagram draws the asynchronous machines', () => {
+  it('by name, with the input a buffered run gives them', async () => {
+    const { anyMachine, MACHINE_NAMES } = await import('../../actors/machine-inputs.js');
+    const { drawMachine } = await import('../../machines/diagram.js');
+    expect(MACHINE_NAMES).toEqual(['server', 'client', 'async-server', 'async-client']);
+    const server = anyMachine('async-server');
+    const mermaid = drawMachine(server.machine, 'mermaid', { input: server.input });
+    expect(mermaid).toContain('awaitSLMLogits --> batchTaken : always [bufferFull] / takeBatch');
+    const client = anyMachine('async-client');
+    expect(drawMachine(client.machine, 'svg', { input: client.input })).toContain('waitForFinish');
+  });
+});
