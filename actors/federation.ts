@@ -384,7 +384,7 @@ function clientEndBounds(scenario: Scenario, data: FederationData, profiles: Pro
         publicSamples: data.publicSet.length,
         privateEpochs: c.training.privateEpochs,
         distillEpochs: c.training.distillEpochs,
-      });
+      }, scenario.protocol.mode === 'sync' ? 1 : 0);
       return [c.id, work + 2 * (serverLatency + profiles.linkProfile(c.id).latencyMs) + hold];
     }),
   );
