@@ -51,7 +51,9 @@ export async function stragglersCommand(opts: StragglersCliOptions): Promise<voi
     const profile = opts.stragglers === false ? 'no stragglers' : 'heavy-tailed stragglers';
     const svg = accuracyTimeChart(runs, `${base.name}, ${profile}: server accuracy against virtual time (${seeds.length} seeds)`);
     writeStragglersResults(outDir, 'table', runs, markdown, svg);
-    if (opts.publish) writeStragglersResults(opts.publish, `stragglers-${base.task.name}${opts.stragglers === false ? '-none' : ''}`, runs, markdown, svg);
+    // A base scenario of one's own names its own files: it never overwrites the shipped one's.
+    const name = `stragglers-${base.task.name}${opts.scenario ? `-${base.name}` : ''}${opts.stragglers === false ? '-none' : ''}`;
+    if (opts.publish) writeStragglersResults(opts.publish, name, runs, markdown, svg);
     process.stdout.write(`${markdown}\n\ntable.md, table.csv, table.json and table.svg in ${outDir}\n`);
     if (runs.some((r) => r.failures > 0 || r.violations > 0)) process.exitCode = 1;
   } finally {
