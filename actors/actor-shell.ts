@@ -43,6 +43,8 @@ export interface ActorDeps {
 interface ShellLocal extends Record<string, unknown> {
   endpoint: EndpointState;
   meter: RoundMeterState;
+  /** Events in the run's trace when this was taken: a process restarted in place of a killed one keeps the actor's records up to here. */
+  recorded: number;
 }
 
 export interface WorkCharger {
@@ -81,7 +83,7 @@ export class ActorShell {
 
   /** Actor-side state outside the machine: what a crash restart and a round checkpoint keep. */
   local(): ShellLocal {
-    return { endpoint: this.endpoint.state(), meter: this.meter.state() };
+    return { endpoint: this.endpoint.state(), meter: this.meter.state(), recorded: this.deps.recorder.events.length };
   }
 
   /** After round `round`'s evaluation: its checkpoint, which a run can resume from. */

@@ -7,7 +7,8 @@ import { builtinPretrainCorpus } from '../core/data/builtin-task.js';
 import type { ClientConfig, ServerConfig } from '../core/scenario/schema.js';
 import { loadTokenizer } from '../core/tokenizers/registry.js';
 import type { Tokenizer } from '../core/tokenizers/tokenizer.js';
-import { BigramModel, bigramBaseFor, parseBigramSpec } from '../core/models/bigram.js';
+import { BigramModel } from '../core/models/bigram.js';
+import { bigramBaseFor, parseBigramSpec } from '../core/models/bigram-base.js';
 import type { VocabSource } from '../core/models/vocab.js';
 import type { LearningStack } from './federation.js';
 
@@ -43,7 +44,8 @@ export function bigramLearningStack(): LearningStack {
     tokenizer: (name) => loadTokenizer(name),
     createModel: async (party, tokenizer, data, seed, worldSeed) => {
       const model = bigramModelFor(party, tokenizer, data.corpus, seed, worldSeed);
-      if (!model) throw new Error(`the bigram learning stack runs bigram models only; ${'id' in party ? party.id : 'server'} has model ${JSON.stringify(party.model)}`);
+      if (!model)
+        throw new Error(`the bigram learning stack runs bigram models only; ${'id' in party ? party.id : 'server'} has model ${JSON.stringify(party.model)}`);
       return model;
     },
     aligner: () => new TokenAligner({ loadTokenizer }),

@@ -31,7 +31,7 @@ import { createClientActor } from './client-actor.js';
 import { loadFederationData, type FederationData } from './federation-data.js';
 import type { RunEvent } from '../core/records.js';
 import { RunRecorder } from './run-recorder.js';
-import { actorCheckpoints, recordsBeforeResume, type ResumePoint } from './round-checkpoints.js';
+import { actorCheckpoints, recordsBeforeResume, recordsSoFar, type ResumePoint } from './round-checkpoints.js';
 import { createServerActor } from './server-actor.js';
 import { createAsyncClientActor } from './async-client-actor.js';
 import { createAsyncServerActor } from './async-server-actor.js';
@@ -79,6 +79,12 @@ export interface RunOptions {
   checkpoints?: boolean;
   /** Resume the run in `outDir` from these checkpoints (see round-checkpoints.ts): its records so far are kept. */
   resume?: ResumePoint;
+  /**
+   * This process replaces one that was killed: its actors come back where they were, each from
+   * what it persisted in `outDir`/state (faults.persist: disk), the records so far kept, while
+   * the rest of a deployment goes on.
+   */
+  restart?: boolean;
   /** Exploration and replay of schedules (core/schedule): who makes every choice, and which faults it may add. */
   schedule?: {
     scheduler: Scheduler;
@@ -135,11 +141,16 @@ async function federate(given: Scenario, options: RunOptions, recorder: RunRecor
   const scenario = withTraceInlined(given);
   const run = scenario.name;
   if (options.onEvent) recorder.onEvent(options.onEvent);
-  const { deployment, resume, outDir } = options;
+  const { deployment, resume, outDir, restart } = options;
   if (resume && !outDir) throw new Error('resume: a run resumes in its output folder (outDir), where its checkpoints and records are');
+  if (restart && (resume || !outDir || scenario.faults.persist !== 'disk'))
+    throw new Error('restart: actors come back from what they persisted in their run folder (outDir): the scenario needs faults.persist: disk (and no resume)');
   const earlier = resume ? recordsBeforeResume(outDir!, resume) : undefined;
+  if (scenario.faults.persist === 'disk' && !outDir) throw new Error('faults.persist: disk needs an output folder (run --out DIR)');
+  const store = scenario.faults.persist === 'disk' ? new DiskStateStore(join(outDir!, 'state')) : new MemoryStateStore();
   if (outDir) {
-    recorder.streamTo(outDir, earlier?.records);
+    const recordedOf = (actor: string) => (store.load(actor)?.local as { recorded?: number } | undefined)?.recorded;
+    recorder.streamTo(outDir, restart ? recordsSoFar(outDir, recordedOf) : earlier?.records);
     writeFileSync(join(outDir, 'scenario.yaml'), stringify(scenario));
   }
   const clock: Clock = deployment?.clock ?? new VirtualClock(resume?.at ?? 0);
@@ -158,16 +169,15 @@ async function federate(given: Scenario, options: RunOptions, recorder: RunRecor
     scenario.faults.stragglers,
   );
   // Drawn again from the seed when resuming; recorded once, by the run that started.
-  if (!resume)
+  if (!resume && !restart)
     for (const d of profiles.drawn) recorder.event({ t: 0, actor: d.client, round: 0, kind: 'straggler', ...profiles.linkProfile(d.client), ...omitClient(d) });
   const inner = deployment?.transport ?? new MemoryTransport(clock, (sender) => linkOfProfile(profiles.linkProfile(sender)));
-  if (scenario.faults.persist === 'disk' && !outDir) throw new Error('faults.persist: disk needs an output folder (run --out DIR)');
   const controller = new FaultController({
     seed: scenario.seed,
     faults: scenario.faults,
     clock,
     recorder,
-    store: scenario.faults.persist === 'disk' ? new DiskStateStore(join(outDir!, 'state')) : new MemoryStateStore(),
+    store,
     profiles,
     ...(schedule ? { scheduler: schedule.scheduler, space: schedule.space ?? null, addPartition: (p, cause) => transport.addPartition(p, cause) } : {}),
   });
@@ -291,7 +301,8 @@ async function federate(given: Scenario, options: RunOptions, recorder: RunRecor
   if (resume)
     for (const id of localIds)
       recorder.event({ t: clock.now(), actor: id, round: resume.afterRound, kind: 'resume', fromRound: resume.actors[id]?.round ?? 0 });
-  controller.create(localIds);
+  if (restart) controller.restore(localIds);
+  else controller.create(localIds);
   let roundsStart = process.hrtime.bigint();
   controller.start([...localClients].reverse());
   // Over NATS, the server waits until the clients are listening (their presence) before round 1:

@@ -9,13 +9,18 @@
  * the rounds it checkpointed (`resume-offer`), the server's process picks the latest round all
  * of them hold and announces it (`resume-cut`), and every process restores its actors from that
  * round before they start.
+ *
+ * Restarting one process: with `faults.persist: disk` every actor's state follows each change on
+ * disk, and a process started with `restart` in place of a killed one brings its actors back
+ * where they were while the others go on. With durable uploads (JetStream), what clients
+ * uploaded meanwhile waits in the stream for the server.
  */
 import { WallClock } from '../core/clock/clock.js';
 import { noteWallClock } from '../core/run-clock.js';
 import { readNatsCredential, credentialLogin } from '../core/nats/access-config.js';
 import { startNatsServer } from '../core/nats/server-process.js';
 import type { Scenario } from '../core/scenario/schema.js';
-import { NatsTransport } from '../core/transport/nats-transport.js';
+import { NatsTransport, type UploadAckMode } from '../core/transport/nats-transport.js';
 import { runFederation, type LearningStack, type RunResult } from './federation.js';
 import { publishEvents, watchEvents } from './monitor.js';
 import { checkpointedRounds, commonRound, resumePointAt, type ResumePoint } from './round-checkpoints.js';
@@ -30,6 +35,12 @@ export interface NatsRunOptions {
   parties?: readonly string[];
   /** A credential file written by `fedmkt nats-config` (single-actor processes). */
   credentialFile?: string;
+  /**
+   * How uploads travel (docs/nats.md): `request-reply` (default, core NATS) or `jetstream`
+   * (durable: a file stream on the server, which must run JetStream). Every process of a
+   * deployment uses the same.
+   */
+  uploads?: UploadAckMode;
   learning: LearningStack;
   outDir?: string;
   onEvent?: (event: RunEvent) => void;
@@ -41,6 +52,8 @@ export interface NatsRunOptions {
   resume?: boolean;
   /** How long to wait for the other processes' checkpoint offers, or for the server's choice (default 60 s). */
   resumeTimeoutMs?: number;
+  /** This process replaces one that was killed: its actors go on from the state they persisted in `outDir` (faults.persist: disk). */
+  restart?: boolean;
   log?: (line: string) => void;
 }
 
@@ -48,7 +61,8 @@ export async function runOverNats(scenario: Scenario, options: NatsRunOptions): 
   const run = scenario.name;
   const clientIds = scenario.clients.map((c) => c.id);
   const parties = options.parties ?? ['server', ...clientIds];
-  const spawned = options.spawn ? await startNatsServer() : null;
+  const durable = options.uploads === 'jetstream';
+  const spawned = options.spawn ? await startNatsServer({ jetstream: durable }) : null;
   const servers = spawned?.url ?? options.servers;
   if (!servers) throw new Error('NATS: give a server URL (--nats URL) or --spawn-nats');
   if (spawned) options.log?.(`started nats-server at ${spawned.url}`);
@@ -58,15 +72,17 @@ export async function runOverNats(scenario: Scenario, options: NatsRunOptions): 
   const transport = await NatsTransport.connect({
     servers,
     name: parties.length === 1 ? `fedmkt-${run}-${parties[0]}` : `fedmkt-${run}`,
-    ...(login ? { user: login.user, pass: login.pass, inboxPrefix: login.inboxPrefix } : {}),
+    ...(login ? { user: login.user, nkeySeed: login.nkeySeed, inboxPrefix: login.inboxPrefix } : {}),
+    ...(durable ? { uploadAcks: 'jetstream' as const, run } : {}),
     logger: { warn: (line: string) => options.log?.(line), error: (line: string) => options.log?.(line) },
   });
-  options.log?.(`connected to ${transport.server} (max payload ${transport.maxPayload} bytes)`);
+  options.log?.(`connected to ${transport.server} (max payload ${transport.maxPayload} bytes${durable ? '; uploads through JetStream' : ''})`);
 
   // Presence: each local client says it is listening until the server's first announcement reaches it.
   const present = new Set<string>();
   const heartbeats = new Map<string, NodeJS.Timeout>();
   const monitor = publishEvents(transport, run, (error) => options.log?.(`monitoring publish failed: ${error.message}`));
+  if (options.restart && (options.resume || !options.outDir)) throw new Error('restart over NATS: give the output folder of the killed process (and not resume)');
   const negotiation = options.resume ? new ResumeNegotiation(monitor, parties, ['server', ...clientIds], options) : null;
   // The server's process hears every actor (presence, offers); a client's only the server (the
   // round to resume after), which is all its credential lets it read.
@@ -96,6 +112,11 @@ export async function runOverNats(scenario: Scenario, options: NatsRunOptions): 
 
   try {
     const resume = negotiation ? await negotiation.cut() : undefined;
+    // The rounds after the cut are run again, their uploads made again: what the interrupted run stored is stale.
+    if (resume && durable && parties.includes('server')) {
+      const chunks = await transport.discardStoredUploads();
+      if (chunks > 0) options.log?.(`discarded ${chunks} stored upload chunks of the interrupted run (its rounds after ${resume.afterRound} are run again)`);
+    }
     // Event times are epoch milliseconds: views count from the run's start (kept when it resumes).
     if (options.outDir) noteWallClock(options.outDir);
     return await runFederation(scenario, {
@@ -104,11 +125,14 @@ export async function runOverNats(scenario: Scenario, options: NatsRunOptions): 
       ...(options.outDir ? { outDir: options.outDir } : {}),
       ...(options.checkpoints ? { checkpoints: true } : {}),
       ...(resume ? { resume } : {}),
+      ...(options.restart ? { restart: true } : {}),
       deployment: {
         transport,
         clock: new WallClock(),
         parties,
         beforeServer: async () => {
+          // A restarted server goes on in its round: the clients are there already.
+          if (options.restart) return;
           const deadline = Date.now() + (options.presenceTimeoutMs ?? 60_000);
           while (Date.now() < deadline && clientIds.some((id) => !present.has(id))) await sleep(50);
           const missing = clientIds.filter((id) => !present.has(id));

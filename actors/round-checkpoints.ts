@@ -181,6 +181,20 @@ export function recordsBeforeResume(runDir: string, point: ResumePoint): { recor
   };
 }
 
+/**
+ * The records a process restarted in place of a killed one goes on from: each actor's events
+ * up to its persisted state (`recordedOf`: events in the trace when it was persisted; all when
+ * unknown). What an actor recorded after it is undone by the restart, e.g. an upload accepted
+ * as the process died, before its state was saved: it is delivered, and accepted, again.
+ */
+export function recordsSoFar(runDir: string, recordedOf: (actor: string) => number | undefined): RunRecords {
+  return {
+    events: readJsonl<RunEvent>(join(runDir, 'events.jsonl')).filter((e, line) => line < (recordedOf(e.actor) ?? Infinity)),
+    metrics: readJsonl<RoundMetrics>(join(runDir, 'metrics.jsonl')),
+    timings: readJsonl<Timing>(join(runDir, 'timings.jsonl')),
+  };
+}
+
 /** Rows of a JSON-lines file; a last line cut short by the kill is left out. */
 function readJsonl<T>(file: string): T[] {
   if (!existsSync(file)) return [];

@@ -9,18 +9,16 @@ import {
   AckPolicy,
   type Consumer,
   DiscardPolicy,
-  ErrorCode,
   type JetStreamClient,
   type JetStreamManager,
   type JsMsg,
-  type KV,
-  type NatsConnection,
   RetentionPolicy,
   StorageType,
-  connect,
-  nanos,
-  nuid,
-} from 'nats';
+  jetstream,
+  jetstreamManager,
+} from '@nats-io/jetstream';
+import { type KV, Kvm } from '@nats-io/kv';
+import { type NatsConnection, RequestError, connect, nanos, nuid } from '@nats-io/transport-node';
 import type { FaultKind } from '../core/schedule/fault-space.js';
 import type { PoolOutcome, SchedulePool } from './explore.js';
 import type { ExploreTarget } from './runner.js';
@@ -95,7 +93,7 @@ async function openQueue(url: string, role: string, ackWaitMs: number): Promise<
   }
   try {
     if (!nc.info?.jetstream) throw new Error(`explore: the NATS server at ${url} has no JetStream, which holds the work queue: start nats-server with -js`);
-    const jsm = await nc.jetstreamManager();
+    const jsm = await jetstreamManager(nc);
     await ensure(
       `JetStream stream ${EXPLORE_STREAM}`,
       () => jsm.streams.info(EXPLORE_STREAM),
@@ -115,8 +113,8 @@ async function openQueue(url: string, role: string, ackWaitMs: number): Promise<
       () => jsm.consumers.info(EXPLORE_STREAM, EXPLORE_CONSUMER),
       () => jsm.consumers.add(EXPLORE_STREAM, { durable_name: EXPLORE_CONSUMER, ack_policy: AckPolicy.Explicit, ack_wait: nanos(ackWaitMs) }),
     );
-    const js = nc.jetstream();
-    const kv = await js.views.kv(SPEC_BUCKET, { history: 1 });
+    const js = jetstream(nc);
+    const kv = await new Kvm(js).create(SPEC_BUCKET, { history: 1 });
     return { nc, js, jsm, kv };
   } catch (error) {
     await nc.close();
@@ -347,7 +345,7 @@ async function targetOf(worker: Worker, id: string): Promise<ExploreTarget | und
   return target;
 }
 
-const isNoResponders = (error: unknown) => (error as { code?: unknown } | null)?.code === ErrorCode.NoResponders;
+const isNoResponders = (error: unknown) => error instanceof RequestError && error.isNoResponders();
 
 /**
  * Runs one task and acknowledges it once the coordinator took every outcome; a stop or a lost
@@ -365,7 +363,7 @@ async function work(worker: Worker, msg: JsMsg): Promise<void> {
   }
   const { id, task } = message;
   const what = `schedules ${task.indices[0]}..${task.indices.at(-1)} of ${id}`;
-  if (msg.info.redeliveryCount > 1) log(`${what} delivered again (delivery ${msg.info.redeliveryCount}): the worker that held them stopped or was too slow`);
+  if (msg.info.deliveryCount > 1) log(`${what} delivered again (delivery ${msg.info.deliveryCount}): the worker that held them stopped or was too slow`);
   const send = (body: ResultMessage) => {
     const data = encode(body);
     const max = q.nc.info?.max_payload ?? Infinity;

@@ -2,8 +2,9 @@
  * Processes of a federation over NATS: `serve` (the server actor), `join` (one client), and
  * `watch` (an observer of every actor's events on the monitoring subject).
  */
-import { InvalidArgumentError, type Command } from 'commander';
+import { InvalidArgumentError, Option, type Command } from 'commander';
 import { existsSync } from 'node:fs';
+import { join } from 'node:path';
 import { defaultLearningStack } from '../../actors/default-learning.js';
 import { watchEvents } from '../../actors/monitor.js';
 import { runOverNats } from '../../actors/nats-deployment.js';
@@ -11,19 +12,21 @@ import { startLiveRun } from '../../core/live/index.js';
 import type { BackendName } from '../../core/models/backend.js';
 import { credentialLogin, readNatsCredential } from '../../core/nats/access-config.js';
 import { loadScenario } from '../../core/scenario/load.js';
-import { NatsTransport } from '../../core/transport/nats-transport.js';
+import { NatsTransport, type UploadAckMode } from '../../core/transport/nats-transport.js';
 import { exitOnInterrupt } from '../interrupt.js';
 import { backendOption, nonNegativeInt, positiveInt } from '../options.js';
 import { log, progressReporter } from '../progress.js';
-import { removeIfNothingRecorded, runTarget } from '../run-target.js';
+import { removeIfNothingRecorded, runTarget, type RunTarget } from '../run-target.js';
 import { roundSummaryTable } from '../summary.js';
 import { checkpointsByDefault } from './run.js';
 
 interface ProcessOptions {
   nats: string;
   creds?: string;
+  uploads: UploadAckMode;
   out?: string;
   resume?: string;
+  restart?: string;
   rounds?: number;
   checkpoints?: boolean;
   backend?: BackendName;
@@ -31,15 +34,28 @@ interface ProcessOptions {
   quiet?: boolean;
 }
 
+/** `--restart DIR`: the killed process's own scenario and folder. */
+function restartTarget(file: string | undefined, opts: ProcessOptions, dir: string): RunTarget {
+  const refuse = (why: string) => new InvalidArgumentError(`--restart ${dir}: ${why}`);
+  if (opts.resume !== undefined) throw refuse('--resume starts every process again from round checkpoints; --restart brings back one process; give one');
+  if (file !== undefined) throw refuse(`the scenario is the run's own (${join(dir, 'scenario.yaml')}); give no scenario file`);
+  if (opts.out !== undefined || opts.rounds !== undefined) throw refuse('the process goes on in its own folder with its own run; drop --out and --rounds');
+  if (!existsSync(join(dir, 'scenario.yaml'))) throw refuse('no scenario.yaml there, so not a run folder');
+  return { scenario: loadScenario(join(dir, 'scenario.yaml'), { onNote: log }), outDir: dir, resuming: false };
+}
+
 async function runParty(file: string | undefined, party: string, opts: ProcessOptions, command: string): Promise<void> {
-  const { scenario, outDir, resuming } = runTarget(file, opts, log, party);
+  const { scenario, outDir, resuming } = opts.restart !== undefined ? restartTarget(file, opts, opts.restart) : runTarget(file, opts, log, party);
+  if (opts.restart !== undefined && scenario.faults.persist !== 'disk') {
+    throw new InvalidArgumentError(`--restart ${opts.restart}: the run persisted no actor state (its scenario needs faults.persist: disk); use --resume to start every process again from round checkpoints`);
+  }
   const credential = opts.creds ? readNatsCredential(opts.creds) : undefined;
   if (credential && credential.actor !== party) throw new InvalidArgumentError(`--creds ${opts.creds}: the credential is ${credential.actor}'s; this process runs ${party}`);
   const clock = { kind: 'wall' as const, origin: Date.now() };
   const checkpoints = opts.checkpoints ?? checkpointsByDefault(scenario);
   const learning = await defaultLearningStack({ ...(opts.backend ? { backend: opts.backend } : {}), workers: opts.workers, log });
   const existed = existsSync(outDir);
-  const resumeCommand = `npx fedmkt ${command} --resume ${outDir}${party === 'server' ? '' : ` --client ${party}`} --nats ${opts.nats}${opts.creds ? ` --creds ${opts.creds}` : ''}`;
+  const resumeCommand = `npx fedmkt ${command} --resume ${outDir}${party === 'server' ? '' : ` --client ${party}`} --nats ${opts.nats}${opts.creds ? ` --creds ${opts.creds}` : ''}${opts.uploads === 'jetstream' ? ' --uploads jetstream' : ''}`;
   const stopWatching = exitOnInterrupt({ outDir, actors: [party], checkpoints, resumeCommand });
   let result;
   try {
@@ -47,10 +63,12 @@ async function runParty(file: string | undefined, party: string, opts: ProcessOp
       servers: opts.nats.split(','),
       parties: [party],
       ...(opts.creds ? { credentialFile: opts.creds } : {}),
+      uploads: opts.uploads,
       learning,
       outDir,
       checkpoints,
       ...(resuming ? { resume: true } : {}),
+      ...(opts.restart !== undefined ? { restart: true } : {}),
       log,
       ...(opts.quiet ? {} : { onEvent: progressReporter([party], clock) }),
     });
@@ -72,8 +90,14 @@ function processOptions(command: Command): Command {
   return command
     .requiredOption('--nats <url>', 'NATS server URL (comma-separated for a cluster)')
     .option('--creds <file>', 'this actor\'s credential file from `fedmkt nats-config`')
+    .addOption(
+      new Option('--uploads <mode>', 'how uploads travel: request-reply (core NATS), or jetstream (durable; the server must run JetStream); the same in every process')
+        .choices(['request-reply', 'jetstream'])
+        .default('request-reply'),
+    )
     .option('--out <dir>', 'output folder for this actor\'s events, metrics and timings')
     .option('--resume <dir>', "resume this actor from the round checkpoints in DIR (its earlier --out); every process of the deployment resumes")
+    .option('--restart <dir>', 'bring this actor back where its killed process left it, from the state persisted in DIR (faults.persist: disk); the other processes go on')
     .option('--rounds <n>', 'override the number of rounds (with --resume: go on to round N)', positiveInt)
     .option('--drop-late-faults', "with --rounds shorter than the scenario's fault script: leave out the scripted faults after the last round")
     .option('--checkpoints', 'write round checkpoints, bigram models too (default: after every round unless a party is a bigram model)')
@@ -108,7 +132,7 @@ export function registerNatsProcessCommands(program: Command): void {
       const transport = await NatsTransport.connect({
         servers: opts.nats.split(','),
         name: `fedmkt-${scenario.name}-watch`,
-        ...(login ? { user: login.user, pass: login.pass, inboxPrefix: login.inboxPrefix } : {}),
+        ...(login ? { user: login.user, nkeySeed: login.nkeySeed, inboxPrefix: login.inboxPrefix } : {}),
       });
       log(`watching fedmkt.${scenario.name}.events.* on ${transport.server} (Ctrl-C to stop)`);
       const live = await startLiveRun(scenario, {

@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { baseModel } from '../../actors/base-models.js';
 import { loadFederationData } from '../../actors/federation-data.js';
 import { initBackend, type BackendName } from '../../core/models/backend.js';
-import { parseBigramSpec } from '../../core/models/bigram.js';
+import { parseBigramSpec } from '../../core/models/bigram-base.js';
 import { loadScenario } from '../../core/scenario/load.js';
 import { loadTokenizer } from '../../core/tokenizers/registry.js';
 import { backendOption } from '../options.js';

@@ -3,12 +3,12 @@ import { existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { availableParallelism } from 'node:os';
 import { defaultLearningStack } from '../../actors/default-learning.js';
-import { runFederation } from '../../actors/federation.js';
+import { type RunResult, runFederation } from '../../actors/federation.js';
 import { runOverNats } from '../../actors/nats-deployment.js';
 import { resumePoint, unreadableCheckpoints, type ResumePoint } from '../../actors/round-checkpoints.js';
 import type { RunEvent } from '../../core/records.js';
 import type { BackendName } from '../../core/models/backend.js';
-import { parseBigramSpec } from '../../core/models/bigram.js';
+import { parseBigramSpec } from '../../core/models/bigram-base.js';
 import { DROP_LATE_FAULTS_FLAG } from '../../core/scenario/load.js';
 import { isProtocolOnly, type Scenario } from '../../core/scenario/schema.js';
 import { loadSchedule, scheduleMisfits, type LoadedSchedule } from '../../core/schedule/load.js';
@@ -131,11 +131,14 @@ export function registerRunCommand(program: Command): void {
       const progress = opts.quiet ? null : progressReporter(ids, clock);
       // The protocol alone (model: null) has no model work for threads to take.
       const learning = await defaultLearningStack({ backend: opts.backend, workers: isProtocolOnly(scenario) ? 0 : opts.workers, log });
-      const onEvent = progress || live ? { onEvent: (event: RunEvent) => (progress?.(event), live?.onEvent(event)) } : {};
+      const onEvent = progress || live ? { onEvent: (event: RunEvent) => {
+            progress?.(event);
+            live?.onEvent(event);
+          } } : {};
       const existed = existsSync(outDir);
       const resumeCommand = overNats ? `npx fedmkt run --resume ${outDir} ${opts.spawnNats ? '--spawn-nats' : `--nats ${opts.nats ?? 'URL'}`}` : `npx fedmkt run --resume ${outDir}`;
       const stopWatching = exitOnInterrupt({ outDir, actors: ids, checkpoints, resumeCommand });
-      let result;
+      let result: RunResult;
       try {
         result = overNats
           ? await runOverNats(scenario, {

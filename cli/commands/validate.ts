@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import { existsSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { checkpointedRounds, resumePoint, unreadableCheckpoints } from '../../actors/round-checkpoints.js';
+import { checkpointedRounds, type ResumePoint, resumePoint, unreadableCheckpoints } from '../../actors/round-checkpoints.js';
 import { loadScenario, ScenarioError } from '../../core/scenario/load.js';
 import type { Scenario } from '../../core/scenario/schema.js';
 import { plural } from '../../core/wording.js';
@@ -11,7 +11,7 @@ async function runFolderProblems(dir: string, scenario: Scenario): Promise<{ pro
   const actors = ['server', ...scenario.clients.map((c) => c.id)];
   const rounds = checkpointedRounds(dir, actors);
   if (Object.values(rounds).every((list) => list.length === 0)) return { problems: [], note: 'no round checkpoints' };
-  let point;
+  let point: ResumePoint;
   try {
     point = resumePoint(dir, actors);
   } catch {

@@ -6,7 +6,11 @@
  * within distance k. Hash collisions only add candidates, which the caller verifies.
  */
 
-/** 32-bit FNV-1a over the symbols of `buf[0, length)`, seeded with the length. */
+/**
+ * 32-bit FNV-1a over the symbols of `buf[0, length)`, seeded with the length. Not core/random's
+ * hashString: this one reads integer symbols from a reused buffer in the alignment's inner loop,
+ * where making a string per deletion variant would cost more than the lookup.
+ */
 function hashSymbols(buf: Int32Array, length: number): number {
   let h = (0x811c9dc5 ^ length) >>> 0;
   for (let i = 0; i < length; i++) {

@@ -137,6 +137,29 @@ export class FaultController {
     for (const id of order) this.spawn(this.entry(id), undefined);
   }
 
+  /**
+   * Bring back the actors of a process that was killed, in the process started in its place:
+   * each from its persisted record (recorded as the crash it could not record itself, then a
+   * restart); one that persisted nothing is created afresh. Started at once.
+   */
+  restore(order: readonly string[]): void {
+    for (const id of order) {
+      const entry = this.entry(id);
+      const record = this.options.store.load(id);
+      if (!record) {
+        this.spawn(entry, undefined);
+        continue;
+      }
+      const snapshot = record.snapshot as { value?: unknown; context?: { round?: number } };
+      const where = { state: leafStateName(snapshot.value), round: snapshot.context?.round ?? 0 };
+      entry.online = false;
+      entry.epoch++;
+      entry.down = { kind: 'crash', ...where };
+      this.options.recorder.event({ t: this.options.clock.now(), actor: id, round: where.round, kind: 'crash', state: where.state, cause: 'process' });
+      this.comeBack(entry, 'restart');
+    }
+  }
+
   /** Start the created actors, in this order. */
   start(order: readonly string[]): void {
     for (const id of order) this.entry(id).current?.actor.start();

@@ -224,14 +224,19 @@ export class FaultInterceptor {
   private route(sub: Subscriber, message: TransportMessage, meta: MessageMeta): void {
     const { status, clock } = this.options;
     const receiver = sub.receiver;
-    if (!status.online(receiver)) return this.record('drop', receiver, meta, { cause: 'offline' });
-    if (meta.senderEpoch !== null && status.epoch(meta.sender) !== meta.senderEpoch)
-      return this.record('drop', receiver, meta, { cause: 'sender-offline' });
+    const offline = !status.online(receiver) ? 'offline' : meta.senderEpoch !== null && status.epoch(meta.sender) !== meta.senderEpoch ? 'sender-offline' : null;
+    if (offline) {
+      this.record('drop', receiver, meta, { cause: offline });
+      return;
+    }
     const now = clock.now();
     const cut = this.partitions.findIndex(
       (p) => now >= p.fromMs && now < p.toMs && p.actors.includes(receiver) !== p.actors.includes(meta.sender),
     );
-    if (cut >= 0) return this.record('drop', receiver, meta, { cause: `partition[${cut}]` });
+    if (cut >= 0) {
+      this.record('drop', receiver, meta, { cause: `partition[${cut}]` });
+      return;
+    }
 
     const fate = this.rules.fate(meta, receiver, status.stateOf(receiver), message.data, (kind, detail) => this.record(kind, receiver, meta, detail));
     if (fate.dropped !== null) return;
@@ -253,7 +258,10 @@ export class FaultInterceptor {
   /** Hand a message to its receiver, then release whatever was held back for it. */
   private deliver(sub: Subscriber, message: TransportMessage, meta: MessageMeta): void {
     if (!sub.active) return;
-    if (!this.options.status.online(sub.receiver)) return this.record('drop', sub.receiver, meta, { cause: 'offline' });
+    if (!this.options.status.online(sub.receiver)) {
+      this.record('drop', sub.receiver, meta, { cause: 'offline' });
+      return;
+    }
     sub.handler(message);
     const held = this.held.get(sub.receiver);
     if (held && held.length > 0) {

@@ -1,22 +1,19 @@
 import * as tf from '@tensorflow/tfjs';
 import { causalPairs, jsAttentionFlops, kvGrouping, type AttentionShape } from './attention.js';
-import { attentionForward, attentionPairProductInto, attentionPairProductsInto, attentionScoreGrads, causalSoftmaxRow, rotateRows, rotateRowsInto, type Geometry, type Rows } from './attention-loops.js';
+import {
+  attentionForward,
+  attentionPairProductInto,
+  attentionPairProductsInto,
+  attentionScoreGrads,
+  rotateRows,
+  rotateRowsInto,
+  type Geometry,
+  type Rows,
+} from './attention-loops.js';
 import { block, type Saved } from './block.js';
-import { readView, uploadBuffer, withKernels } from '../tensor/kernels.js';
-import { addressOf, attentionLoops, heapF32, type AttentionLoops } from './simd.js';
-
-/**
- * Where q (0), k (1) and v (2) sit in a JS attention call: their widths (queries heads * hd, keys
- * and values kvHeads * hd), and their column offsets when packed side by side (q | k | v).
- */
-interface QkvLayout {
-  width: readonly [number, number, number];
-  offset: readonly [number, number, number];
-  /** Width of the packed rows. */
-  packed: number;
-  /** Heads of each: query heads for q, key/value heads for k and v. */
-  heads: readonly [number, number, number];
-}
+import { readView, uploadBuffer } from '../tensor/kernels.js';
+import { attentionSimd, type QkvLayout } from './attention-simd.js';
+import { attentionLoops } from './simd.js';
 
 function qkvLayout(heads: number, kvHeads: number, hd: number): QkvLayout {
   const d = heads * hd;
@@ -57,10 +54,12 @@ export function causalSelfAttentionJs(
   const product = 2 * heads * causalPairs(seqLen, s.lengths, batch) * hd;
   // where q, k and v sit (views are read right away, never across an allocation)
   const at = (which: 0 | 1 | 2, t: tf.Tensor | undefined): Rows =>
-    packed ? { values: readView(q), offset: layout.offset[which], stride: layout.packed } : { values: readView(t as tf.Tensor), offset: 0, stride: layout.width[which] };
+    packed
+      ? { values: readView(q), offset: layout.offset[which], stride: layout.packed }
+      : { values: readView(t as tf.Tensor), offset: 0, stride: layout.width[which] };
   const inputs = packed ? [q] : [q, k as tf.Tensor2D, v as tf.Tensor2D];
   const loops = attentionLoops(hd);
-  if (loops) return attentionSimd(loops, inputs, packed, g, layout, scale, product, rotary);
+  if (loops) return attentionSimd({ loops, packed, g, layout, scale, product, rotary }, inputs);
   return block(inputs, () => {
     // rotated copies of q ([rows, d]) and k ([rows, dkv]), kept for backward
     const rq = rotary ? rotateRows(at(0, q), rows, heads, rotary, g, 1) : undefined;
@@ -129,178 +128,4 @@ export function causalSelfAttentionJs(
       },
     };
   });
-}
-
-/**
- * causalSelfAttentionJs on the wasm backend with SIMD loops (simd.ts) over the backend's heap:
- * the probabilities, rotated q and k, outputs and gradients are tensors there, written in place;
- * the causal softmax runs there too (in JS with ALiBi's penalties), the score gradients (a few
- * operations a pair) in JS. Of the query heads
- * sharing a key/value head, the first writes its dK and dV share and the others add theirs.
- */
-function attentionSimd(
-  loops: AttentionLoops,
-  inputs: tf.Tensor2D[],
-  packed: boolean,
-  g: Geometry,
-  layout: QkvLayout,
-  scale: number,
-  product: number,
-  rotary: { cos: Float32Array; sin: Float32Array } | undefined,
-): tf.Tensor2D {
-  const { batch, seqLen, heads, group, hd, lens } = g;
-  const [d, dkv] = layout.width;
-  const rows = batch * seqLen;
-  // probability rows padded to whole groups of 4 lanes: the softmax loop may write up to 3
-  // lanes past key i, into the row's own unused (non-causal) part
-  const rowStride = (seqLen + 3) & ~3;
-  const tt = seqLen * rowStride;
-  type Place = { at: number; stride: number };
-  // byte address and row stride (bytes) of q (0), k (1) or v (2) in the inputs
-  const inputAt = (which: 0 | 1 | 2, tensors: readonly tf.Tensor[]): Place =>
-    packed
-      ? { at: addressOf(tensors[0] as tf.Tensor) + layout.offset[which] * 4, stride: layout.packed * 4 }
-      : { at: addressOf(tensors[which] as tf.Tensor), stride: layout.width[which] * 4 };
-  /** Rows r >= the sequence's length of the q (0), k (1) or v (2) rows at `x` set to 0. */
-  const zeroPadding = (heap: Float32Array, x: Place, which: 0 | 1 | 2): void => {
-    for (let b = 0; b < batch; b++)
-      for (let r = lens[b] as number; r < seqLen; r++) {
-        const o = (x.at + (b * seqLen + r) * x.stride) / 4;
-        heap.fill(0, o, o + layout.width[which]);
-      }
-  };
-  /** The q (0) or k (1) rows at `from` rotated (sign 1) or rotated back (sign -1) into rows at `to`. */
-  const rotateAt = (heap: Float32Array, which: 0 | 1, from: Place, to: Place, sign: number): void =>
-    rotateRowsInto({ values: heap, offset: from.at / 4, stride: from.stride / 4 }, rows, layout.heads[which], rotary as { cos: Float32Array; sin: Float32Array }, g, sign, { values: heap, offset: to.at / 4, stride: to.stride / 4 });
-  return block(inputs, () =>
-    withKernels((k) => {
-      const pInfo = k.alloc([batch * heads * tt]);
-      const outInfo = k.alloc([rows, d]);
-      const rq = rotary ? k.alloc([rows, d]) : undefined;
-      const rk = rotary ? k.alloc([rows, dkv]) : undefined;
-      // no allocation from here on: addresses and the heap view stay valid
-      const heap = heapF32();
-      if (rq && rk) {
-        rotateAt(heap, 0, inputAt(0, inputs), { at: addressOf(rq), stride: d * 4 }, 1);
-        rotateAt(heap, 1, inputAt(1, inputs), { at: addressOf(rk), stride: dkv * 4 }, 1);
-      }
-      const qAt = rq ? { at: addressOf(rq), stride: d * 4 } : inputAt(0, inputs);
-      const kAt = rk ? { at: addressOf(rk), stride: dkv * 4 } : inputAt(1, inputs);
-      const vAt = inputAt(2, inputs);
-      const pAt = addressOf(pInfo);
-      const outAt = addressOf(outInfo);
-      for (let b = 0; b < batch; b++) {
-        const len = lens[b] as number;
-        for (let h = 0; h < heads; h++) {
-          const pBlock = pAt + (b * heads + h) * tt * 4;
-          const col = h * hd * 4;
-          const kvCol = ((h / group) | 0) * hd * 4;
-          loops.scores(qAt.at + b * seqLen * qAt.stride + col, qAt.stride, kAt.at + b * seqLen * kAt.stride + kvCol, kAt.stride, pBlock, rowStride * 4, len, scale);
-          const slope = g.slopes ? (g.slopes[h] as number) : 0;
-          if (slope === 0) loops.softmax(pBlock, rowStride * 4, len);
-          else for (let i = 0; i < len; i++) causalSoftmaxRow(heap, pBlock / 4 + i * rowStride, i, slope);
-          loops.pairSum(pBlock, rowStride * 4, vAt.at + b * seqLen * vAt.stride + kvCol, vAt.stride, outAt + b * seqLen * d * 4 + col, d * 4, len);
-        }
-      }
-      zeroPadding(heap, { at: outAt, stride: d * 4 }, 0);
-      jsAttentionFlops.total += 2 * product;
-      const save: Saved = { p: k.tensor(pInfo) };
-      inputs.forEach((t, i) => (save[`in${i}`] = t));
-      if (rq && rk) {
-        save.rq = k.tensor(rq);
-        save.rk = k.tensor(rk);
-      }
-      return {
-        value: k.tensor<tf.Tensor2D>(outInfo),
-        save,
-        backward: (dy, saved) => {
-          const savedInputs = inputs.map((_, i) => saved[`in${i}`] as tf.Tensor);
-          let scoreGrads: Float32Array | undefined;
-          /**
-           * The gradients of q (0), k (1) and v (2) asked for, each into its target (byte address,
-           * row stride in bytes), for every (sequence, head) block.
-           */
-          const gradients = (wanted: ReadonlyArray<0 | 1 | 2>, targets: Place[], kb: { alloc(shape: number[]): tf.TensorInfo }): void => {
-            const needScores = wanted.some((w) => w !== 2);
-            const dsInfo = needScores ? kb.alloc([batch * heads * tt]) : undefined;
-            // gradients through the rotation land in rotated space first
-            const rotatedTargets = wanted.map((w) => (rotary && w !== 2 ? kb.alloc([rows, layout.width[w]]) : undefined));
-            const heap = heapF32();
-            const pAt = addressOf(saved.p as tf.Tensor);
-            const dyAt = { at: addressOf(dy), stride: d * 4 };
-            const qAt = saved.rq ? { at: addressOf(saved.rq), stride: d * 4 } : inputAt(0, savedInputs);
-            const kAt = saved.rk ? { at: addressOf(saved.rk), stride: dkv * 4 } : inputAt(1, savedInputs);
-            const vAt = inputAt(2, savedInputs);
-            const dsAt = dsInfo ? addressOf(dsInfo) : 0;
-            const into = wanted.map((w, n) => {
-              const r = rotatedTargets[n];
-              return r ? { at: addressOf(r), stride: layout.width[w] * 4 } : (targets[n] as Place);
-            });
-            for (let b = 0; b < batch; b++) {
-              const len = lens[b] as number;
-              const rowAt = (x: Place, col: number): number => x.at + b * seqLen * x.stride + col;
-              for (let h = 0; h < heads; h++) {
-                const col = h * hd * 4;
-                const kvCol = ((h / group) | 0) * hd * 4;
-                const block = (b * heads + h) * tt;
-                const pBlock = pAt + block * 4;
-                const dsBlock = dsAt + block * 4;
-                if (needScores) {
-                  if (scoreGrads) heap.set(scoreGrads.subarray(block, block + tt), dsBlock / 4);
-                  else {
-                    // dP = dO V^T, then dS = P (dP - rowsum(dP P)) / sqrt(hd), in place
-                    loops.scores(rowAt(dyAt, col), dyAt.stride, rowAt(vAt, kvCol), vAt.stride, dsBlock, rowStride * 4, len, 1);
-                    for (let i = 0; i < len; i++) {
-                      const row = dsBlock / 4 + i * rowStride;
-                      const prow = pBlock / 4 + i * rowStride;
-                      let rowDot = 0;
-                      for (let j = 0; j <= i; j++) rowDot += (heap[row + j] as number) * (heap[prow + j] as number);
-                      for (let j = 0; j <= i; j++) heap[row + j] = (heap[prow + j] as number) * ((heap[row + j] as number) - rowDot) * scale;
-                    }
-                  }
-                }
-                // dK and dV: the group's first query head writes, the others add
-                const pairSumT = h % group === 0 ? loops.pairSumT : loops.pairSumTAdd;
-                wanted.forEach((w, n) => {
-                  const target = into[n] as Place;
-                  if (w === 0) loops.pairSum(dsBlock, rowStride * 4, rowAt(kAt, kvCol), kAt.stride, rowAt(target, col), target.stride, len);
-                  else if (w === 1) pairSumT(dsBlock, rowStride * 4, rowAt(qAt, col), qAt.stride, rowAt(target, kvCol), target.stride, len);
-                  else pairSumT(pBlock, rowStride * 4, rowAt(dyAt, col), dyAt.stride, rowAt(target, kvCol), target.stride, len);
-                });
-              }
-            }
-            if (needScores && !scoreGrads) {
-              scoreGrads = heap.slice(dsAt / 4, dsAt / 4 + batch * heads * tt);
-              jsAttentionFlops.total += product;
-            }
-            wanted.forEach((w, n) => {
-              const target = targets[n] as Place;
-              const r = rotatedTargets[n];
-              if (r && w !== 2) rotateAt(heap, w, { at: addressOf(r), stride: layout.width[w] * 4 }, target, -1);
-              zeroPadding(heap, target, w);
-              jsAttentionFlops.total += product;
-            });
-          };
-          if (packed) {
-            return [
-              () =>
-                withKernels((kb) => {
-                  const all = kb.alloc([rows, layout.packed]);
-                  const at = addressOf(all);
-                  gradients([0, 1, 2], layout.offset.map((o) => ({ at: at + o * 4, stride: layout.packed * 4 })), kb);
-                  return kb.tensor<tf.Tensor2D>(all);
-                }),
-            ];
-          }
-          return ([0, 1, 2] as const).map((which) => () =>
-            withKernels((kb) => {
-              const one = kb.alloc([rows, layout.width[which]]);
-              gradients([which], [{ at: addressOf(one), stride: layout.width[which] * 4 }], kb);
-              return kb.tensor<tf.Tensor2D>(one);
-            }),
-          );
-        },
-      };
-    }),
-  );
 }

@@ -17,98 +17,13 @@ import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { TeacherSource, type AlignedTeacher } from '../alignment/aligned-teacher.js';
 import { checkLossWeights, teacherDistribution, termWeights } from '../learning/loss.js';
-import { hexOf, scanMessage } from '../protocol/message-scan.js';
 import type { PublicLogits } from '../protocol/messages.js';
 import { Random } from '../random.js';
 import type { Tokenizer } from '../tokenizers/tokenizer.js';
 import type { AdapterWeights, ChoiceItem, ChoiceScores, DistillOptions, LanguageModel, TextSample, TrainOptions, TrainStats } from './model.js';
 import { encodeSample } from './sample-encoding.js';
-import { MODEL_UNK, ModelVocab, type VocabSource } from './vocab.js';
-
-export interface BigramSpec {
-  rank: number;
-  alpha: number;
-  maxSeqLen: number;
-}
-
-/** `bigram` (rank 4) or `bigram-r<rank>`; null for any other model field. */
-export function parseBigramSpec(model: unknown): BigramSpec | null {
-  if (typeof model !== 'string') return null;
-  const m = /^bigram(?:-r(\d+))?$/.exec(model);
-  if (!m) return null;
-  const rank = m[1] ? Number(m[1]) : 4;
-  if (!(rank >= 1 && rank <= 256)) throw new Error(`model "${model}": rank must be between 1 and 256`);
-  return { rank, alpha: 2 * rank, maxSeqLen: 64 };
-}
-
-interface Encoded {
-  /** Tokenizer ids. */
-  ids: number[];
-  /** Model ids. */
-  model: Int32Array;
-  answerStart: number;
-}
-
-/** What every bigram model of one tokenizer and corpus shares: vocabulary, base table, encodings. */
-export class BigramBase {
-  readonly size: number;
-  private readonly samples = new WeakMap<object, Encoded>();
-  private readonly choices = new WeakMap<object, Encoded[]>();
-
-  constructor(
-    readonly tokenizer: Tokenizer,
-    readonly vocab: ModelVocab,
-    /** V x V logits (log-probabilities), row = previous model id. */
-    readonly logits: Float32Array,
-    readonly maxSeqLen: number,
-  ) {
-    this.size = vocab.size;
-  }
-
-  /** Build from the run's texts (vocabulary) and an optional pretraining corpus (bigram counts, add-k). */
-  static build(tokenizer: Tokenizer, corpus: readonly VocabSource[], pretrainTexts: readonly string[] | null, maxSeqLen = 64, k = 0.1): BigramBase {
-    const vocab = ModelVocab.build(tokenizer, [...corpus, ...(pretrainTexts ?? [])]);
-    const v = vocab.size;
-    const logits = new Float32Array(v * v);
-    if (pretrainTexts && pretrainTexts.length > 0) {
-      const counts = new Float64Array(v * v);
-      const bos = tokenizer.specials.bos;
-      for (const text of pretrainTexts) {
-        const ids = vocab.encode([...(bos === undefined ? [] : [bos]), ...tokenizer.encode(text)]);
-        for (let t = 0; t + 1 < ids.length; t++) counts[(ids[t] as number) * v + (ids[t + 1] as number)]! += 1;
-      }
-      for (let p = 0; p < v; p++) {
-        let total = 0;
-        for (let n = 0; n < v; n++) total += counts[p * v + n] as number;
-        const denominator = Math.log(total + k * v);
-        for (let n = 0; n < v; n++) logits[p * v + n] = Math.log((counts[p * v + n] as number) + k) - denominator;
-      }
-    }
-    return new BigramBase(tokenizer, vocab, logits, maxSeqLen);
-  }
-
-  encode(sample: TextSample): Encoded {
-    let e = this.samples.get(sample);
-    if (!e) {
-      const s = encodeSample(this.tokenizer, sample, this.maxSeqLen);
-      e = { ids: s.ids, model: this.vocab.encode(s.ids), answerStart: s.answerStart };
-      this.samples.set(sample, e);
-    }
-    return e;
-  }
-
-  encodeChoices(item: ChoiceItem): Encoded[] {
-    let list = this.choices.get(item);
-    if (!list) {
-      list = item.choices.map((choice) => {
-        const s = encodeSample(this.tokenizer, { prompt: item.prompt, answer: choice }, this.maxSeqLen);
-        return { ids: s.ids, model: this.vocab.encode(s.ids), answerStart: s.answerStart };
-      });
-      this.choices.set(item, list);
-    }
-    return list;
-  }
-}
+import { type BigramBase, type BigramSpec, type Encoded, restoredBase } from './bigram-base.js';
+import { MODEL_UNK, ModelVocab } from './vocab.js';
 
 interface Row {
   z: Float64Array;
@@ -139,19 +54,6 @@ async function readFloats(file: string, count: number): Promise<Float32Array> {
   const out = new Float32Array(count);
   new Uint8Array(out.buffer).set(bytes);
   return out;
-}
-
-/** Restored bases by content, so that models restored from one run share one table, as they did when made. */
-const restoredBases = new Map<string, WeakRef<BigramBase>>();
-
-function restoredBase(tokenizer: Tokenizer, vocab: ModelVocab, logits: Float32Array, maxSeqLen: number): BigramBase {
-  const bytes = new Uint8Array(logits.buffer, logits.byteOffset, logits.byteLength);
-  const key = `${tokenizer.contentHash}/${vocab.tokenizerIds().join(',')}/${maxSeqLen}/${hexOf(scanMessage(bytes, bytes.length).checksum)}`;
-  const known = restoredBases.get(key)?.deref();
-  if (known && Buffer.from(known.logits.buffer, known.logits.byteOffset, known.logits.byteLength).equals(bytes)) return known;
-  const base = new BigramBase(tokenizer, vocab, logits, maxSeqLen);
-  restoredBases.set(key, new WeakRef(base));
-  return base;
 }
 
 /** Whether `dir` holds a bigram model's checkpoint (config.json of format fedmkt-bigram). */
@@ -262,7 +164,12 @@ export class BigramModel implements LanguageModel {
         for (let t = 0; t < e.model.length; t++) {
           const pos = offset + t;
           if (teacher.source[pos] === TeacherSource.None) continue;
-          const probs = teacherMass(teacher.topKIds.subarray(pos * k, (pos + 1) * k), teacher.topKLogits.subarray(pos * k, (pos + 1) * k), options.temperature, this.base.vocab);
+          const probs = teacherMass(
+            teacher.topKIds.subarray(pos * k, (pos + 1) * k),
+            teacher.topKLogits.subarray(pos * k, (pos + 1) * k),
+            options.temperature,
+            this.base.vocab,
+          );
           if (probs.size > 0) kd.push({ p: e.model[t] as number, probs });
         }
       }
@@ -439,7 +346,12 @@ export class BigramModel implements LanguageModel {
   }
 
   /** Adam over A and B; each batch's targets grouped by previous token. */
-  private optimise(count: number, options: TrainOptions, purpose: string, targets: (batch: number[]) => { groups: Map<number, Group>; tokens: number }): TrainStats {
+  private optimise(
+    count: number,
+    options: TrainOptions,
+    purpose: string,
+    targets: (batch: number[]) => { groups: Map<number, Group>; tokens: number },
+  ): TrainStats {
     const rng = Random.stream(this.seed, `bigram/${purpose}:${this.calls++}`);
     const v = this.base.size;
     const r = this.spec.rank;
@@ -491,8 +403,8 @@ export class BigramModel implements LanguageModel {
           }
         }
         step++;
-        const c1 = 1 - Math.pow(beta1, step);
-        const c2 = 1 - Math.pow(beta2, step);
+        const c1 = 1 - beta1 ** step;
+        const c2 = 1 - beta2 ** step;
         const lr = options.learningRate;
         const adam = (w: Float32Array, g: Float32Array, m: Float32Array, s: Float32Array) => {
           for (let i = 0; i < w.length; i++) {
@@ -516,7 +428,8 @@ export class BigramModel implements LanguageModel {
   private checkTeacher(teacher: AlignedTeacher, encoded: readonly Encoded[]): Int32Array {
     const where = `distillEpochs (bigram, tokenizer '${this.tokenizer}')`;
     if (teacher.tokenizer !== this.tokenizer) throw new Error(`${where}: teacher is aligned to tokenizer '${teacher.tokenizer}'`);
-    if (teacher.lengths.length !== encoded.length) throw new Error(`${where}: teacher covers ${teacher.lengths.length} samples, but ${encoded.length} were given`);
+    if (teacher.lengths.length !== encoded.length)
+      throw new Error(`${where}: teacher covers ${teacher.lengths.length} samples, but ${encoded.length} were given`);
     const offsets = new Int32Array(encoded.length);
     let total = 0;
     encoded.forEach((e, i) => {
@@ -524,7 +437,8 @@ export class BigramModel implements LanguageModel {
       offsets[i] = total;
       total += e.ids.length;
     });
-    if (teacher.topKIds.length !== total * teacher.topK || teacher.source.length !== total) throw new Error(`${where}: teacher arrays do not cover ${total} positions`);
+    if (teacher.topKIds.length !== total * teacher.topK || teacher.source.length !== total)
+      throw new Error(`${where}: teacher arrays do not cover ${total} positions`);
     return offsets;
   }
 }
@@ -552,17 +466,6 @@ function teacherMass(ids: Int32Array, logits: Float32Array, temperature: number,
 function checkOptions(options: TrainOptions, where: string): void {
   if (!Number.isInteger(options.epochs) || options.epochs < 0) throw new Error(`${where}: epochs must be a non-negative integer, got ${options.epochs}`);
   if (!(options.learningRate > 0)) throw new Error(`${where}: learningRate must be positive, got ${options.learningRate}`);
-  if (!Number.isInteger(options.batchSize) || options.batchSize < 1) throw new Error(`${where}: batchSize must be a positive integer, got ${options.batchSize}`);
-}
-
-const bases = new WeakMap<object, Map<string, BigramBase>>();
-
-/** The shared base of a run's bigram models: one per (run corpus, tokenizer, pretraining texts). */
-export function bigramBaseFor(tokenizer: Tokenizer, corpus: readonly VocabSource[], pretrainTexts: readonly string[] | null, pretrainKey: string, maxSeqLen = 64): BigramBase {
-  let byKey = bases.get(corpus);
-  if (!byKey) bases.set(corpus, (byKey = new Map()));
-  const key = `${tokenizer.contentHash}\u0000${pretrainKey}\u0000${maxSeqLen}`;
-  let base = byKey.get(key);
-  if (!base) byKey.set(key, (base = BigramBase.build(tokenizer, corpus, pretrainTexts, maxSeqLen)));
-  return base;
+  if (!Number.isInteger(options.batchSize) || options.batchSize < 1)
+    throw new Error(`${where}: batchSize must be a positive integer, got ${options.batchSize}`);
 }

@@ -52,7 +52,8 @@ export function block<T extends tf.Tensor>(inputs: readonly tf.Tensor[], forward
     spec = forward();
     names = Object.keys(spec.save ?? {});
     if (names.length > 0) {
-      const tensors = names.map((n) => (spec?.save as Saved)[n] as tf.Tensor);
+      const saved = spec.save as Saved;
+      const tensors = names.map((n) => saved[n] as tf.Tensor);
       if (kept) {
         // the block's own intermediates are kept as they are; inputs and persistent tensors
         // (variables, cached constants) through an alias, so that releasing does not free them

@@ -29,7 +29,13 @@ export interface NatsServerHandle {
   url: string;
   port: number;
   monitorUrl: string;
-  pid: number;
+  /** The current nats-server process (a restart makes a new one). */
+  readonly pid: number;
+  /**
+   * Kill nats-server outright (SIGKILL: no shutdown, as a crash or a lost machine) and start it
+   * again on the same ports with the same configuration and JetStream store.
+   */
+  restart(): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -110,13 +116,18 @@ interface SpawnSpec extends ServerConfigSpec {
   removeOnStop: string[];
 }
 
-async function spawnServer(spec: SpawnSpec): Promise<NatsServerHandle> {
-  const configPath = join(spec.dir, `nats-server-${spec.port}.conf`);
-  writeFileSync(configPath, renderServerConfig(spec));
+interface Launched {
+  child: ChildProcess;
+  exited: Promise<void>;
+  /** Undefined while it runs. */
+  exitCode(): number | null | undefined;
+  tail: string[];
+}
+
+function launch(spec: SpawnSpec, configPath: string): Launched {
   const child = spawn(spec.binary, ['-c', configPath], { stdio: ['ignore', 'ignore', 'pipe'] });
   running.add(child);
   installExitHook();
-
   const tail: string[] = [];
   let partial = '';
   child.stderr?.setEncoding('utf8');
@@ -137,46 +148,80 @@ async function spawnServer(spec: SpawnSpec): Promise<NatsServerHandle> {
       r();
     }),
   );
+  return { child, exited, exitCode: () => exitCode, tail };
+}
 
-  let stopping: Promise<void> | undefined;
-  const stop = (): Promise<void> => {
-    stopping ??= (async () => {
-      if (exitCode === undefined) {
-        child.kill('SIGTERM');
-        const timer = setTimeout(() => child.kill('SIGKILL'), STOP_GRACE_MS);
-        await exited;
-        clearTimeout(timer);
-      }
-      for (const path of spec.removeOnStop) removeTemporaryDir(path);
-    })();
-    return stopping;
-  };
+async function terminate(launched: Launched, signal: NodeJS.Signals): Promise<void> {
+  if (launched.exitCode() !== undefined) return;
+  launched.child.kill(signal);
+  const timer = setTimeout(() => launched.child.kill('SIGKILL'), STOP_GRACE_MS);
+  await launched.exited;
+  clearTimeout(timer);
+}
 
-  const url = `nats://${LOOPBACK}:${spec.port}`;
-  const monitorUrl = `http://${LOOPBACK}:${spec.monitorPort}`;
+/** Resolves once the server accepts connections (and JetStream is healthy); throws with its last log lines. */
+async function untilReady(spec: SpawnSpec, launched: Launched, configPath: string, monitorUrl: string): Promise<void> {
   const deadline = Date.now() + spec.startTimeoutMs;
   for (;;) {
+    const exitCode = launched.exitCode();
     if (exitCode !== undefined) {
-      const log = tail.join('\n');
-      // Keep the temporary files of a failed start out of the way, but only after reading the log.
-      await stop();
+      const log = launched.tail.join('\n');
       if (/address already in use/i.test(log)) throw new PortInUseError(log);
       throw new Error(`nats-server (${spec.binary} -c ${configPath}) exited with code ${exitCode} before accepting connections:\n${log}`);
     }
     if (await receivesInfo(spec.port)) {
       const healthy = spec.jetStreamStoreDir === undefined || (await monitorJson(monitorUrl, '/healthz')) !== undefined;
-      if (healthy) break;
+      if (healthy) return;
     }
     if (Date.now() > deadline) {
-      await stop();
       throw new Error(
-        `nats-server on ${url} did not accept connections within ${spec.startTimeoutMs} ms; last log lines:\n${tail.join('\n')}`,
+        `nats-server on ${LOOPBACK}:${spec.port} did not accept connections within ${spec.startTimeoutMs} ms; last log lines:\n${launched.tail.join('\n')}`,
       );
     }
     await sleep(25);
   }
-  if (child.pid === undefined) throw new Error(`nats-server on ${url} has no pid`);
-  return { url, port: spec.port, monitorUrl, pid: child.pid, stop };
+}
+
+async function spawnServer(spec: SpawnSpec): Promise<NatsServerHandle> {
+  const configPath = join(spec.dir, `nats-server-${spec.port}.conf`);
+  writeFileSync(configPath, renderServerConfig(spec));
+  const url = `nats://${LOOPBACK}:${spec.port}`;
+  const monitorUrl = `http://${LOOPBACK}:${spec.monitorPort}`;
+  let current = launch(spec, configPath);
+  let stopping: Promise<void> | undefined;
+  const stop = (): Promise<void> => {
+    stopping ??= (async () => {
+      await terminate(current, 'SIGTERM');
+      for (const path of spec.removeOnStop) removeTemporaryDir(path);
+    })();
+    return stopping;
+  };
+  const ready = async () => {
+    try {
+      await untilReady(spec, current, configPath, monitorUrl);
+    } catch (error) {
+      // Keep the temporary files of a failed start out of the way, but only after reading the log.
+      await stop();
+      throw error;
+    }
+    if (current.child.pid === undefined) throw new Error(`nats-server on ${url} has no pid`);
+  };
+  await ready();
+  return {
+    url,
+    port: spec.port,
+    monitorUrl,
+    get pid() {
+      return current.child.pid as number;
+    },
+    async restart() {
+      if (stopping) throw new Error(`nats-server on ${url} was stopped: it cannot be restarted`);
+      await terminate(current, 'SIGKILL');
+      current = launch(spec, configPath);
+      await ready();
+    },
+    stop,
+  };
 }
 
 function includePath(configDir: string, configFile: string | undefined): string | undefined {

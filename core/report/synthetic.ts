@@ -178,7 +178,7 @@ export function syntheticRun(options: SyntheticRunOptions): SyntheticRun {
         events.push({ t: Math.round(t), actor: c, round: r, kind: 'deadline', state: 'awaitLLMLogits', action: 'self-distil' });
       } else if (faults && r === 1 && i === 3 && K > 4) {
         events.push({ t: Math.round(arrival), actor: c, round: r, kind: 'corrupt', id: llmId, type: 'llm-logits', from: 'server' });
-        events.push({ t: Math.round(arrival), actor: c, round: r, kind: 'reject', subject: `fedmkt.synthetic.r${r}.llm-logits.server`, bytes: llmBytes, error: 'crc mismatch' });
+        events.push({ t: Math.round(arrival), actor: c, round: r, kind: 'reject', subject: `fedmkt.synthetic.r${r}.llm-logits.server`, bytes: llmBytes, error: 'checksum mismatch' });
         t = awaitStart.get(c)! + 1_800_000;
         events.push({ t: Math.round(t), actor: c, round: r, kind: 'deadline', state: 'awaitLLMLogits', action: 'self-distil' });
       } else {

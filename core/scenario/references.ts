@@ -7,7 +7,7 @@
 import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { datasetProblem } from '../data/tasks/registry.js';
-import { parseBigramSpec } from '../models/bigram.js';
+import { parseBigramSpec } from '../models/bigram-base.js';
 import { MODEL_PRESETS } from '../models/config.js';
 import { unknownName } from '../suggest.js';
 import { isTokenizerPath, tokenizerSourceProblem } from '../tokenizers/registry.js';

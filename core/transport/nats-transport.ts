@@ -1,29 +1,31 @@
 import { setImmediate as nextMacrotask } from 'node:timers/promises';
 import {
-  ErrorCode,
-  Events,
-  type JsMsg,
   type NatsConnection,
   type Subscription as NatsSubscription,
+  type Status,
   type TlsOptions,
   connect,
-} from 'nats';
+  nkeyAuthenticator,
+} from '@nats-io/transport-node';
 import type { MessageHandler, PublishOptions, Subscription, Transport } from './transport.js';
 import { encodeFrames } from './nats/frame.js';
 import { JetStreamUploads, type UploadConsumer } from './nats/jetstream-uploads.js';
 import { type NatsTransportLogger, consoleLogger } from './nats/logger.js';
-import { type FrameOutcome, Reassembler } from './nats/reassembler.js';
+import { NatsPermissionError, describe, permissionViolation } from './nats/permission-error.js';
+import { type FrameOutcome, type ReassembledMessage, Reassembler } from './nats/reassembler.js';
 import { isUploadSubject, subjectProblem } from './nats/subject-rules.js';
 import { type AckReply, type PendingAck, UploadAcks, encodeAck } from './nats/upload-acks.js';
 
 export type { NatsTransportLogger } from './nats/logger.js';
+export { NatsPermissionError } from './nats/permission-error.js';
 
 /**
- * How uploads (slm-logits, adapter) are acknowledged:
+ * How uploads (slm-logits, adapter) are acknowledged (docs/nats.md says why the default):
  * - `request-reply` (default): core NATS; every chunk carries a reply inbox and the receiver
  *   replies once it has reassembled and verified the whole upload.
- * - `jetstream`: chunks go into a stream over the run's upload subjects; the publish resolves
- *   when the stream has stored every chunk; the receiver reads through a durable consumer.
+ * - `jetstream`: durable; chunks go into a stream over the run's upload subjects (de-duplicated
+ *   by Nats-Msg-Id); the publish resolves when the stream has stored every chunk; the receiver
+ *   reads through a durable consumer and acknowledges a message's chunks once it has it.
  */
 export type UploadAckMode = 'request-reply' | 'jetstream';
 
@@ -31,16 +33,21 @@ export interface NatsTransportOptions {
   servers: string | string[];
   /** Connection name shown by the server's monitoring (e.g. the actor id). */
   name?: string;
+  /** The user: logs in with `pass`; with `nkeySeed` it only names the connection in error messages. */
   user?: string;
   pass?: string;
+  /** Log in with an NKey (`fedmkt nats-config`): the user's seed (`SU...`) signs the server's nonce. */
+  nkeySeed?: string;
   /** Inbox prefix for acknowledgements; must match the credential's permissions (`_INBOX.<actor>`). */
   inboxPrefix?: string;
   tls?: TlsOptions;
   uploadAcks?: UploadAckMode;
   /** The run whose upload subjects the JetStream stream holds; required with `uploadAcks: 'jetstream'`. */
   run?: string;
-  /** JetStream storage of the upload stream (default `file`). */
+  /** JetStream storage of the upload stream (default `file`: it survives a nats-server restart). */
   jetStreamStorage?: 'file' | 'memory';
+  /** How long a chunk the receiver has not acknowledged waits before JetStream delivers it again (default 30 s). */
+  jetStreamAckWaitMs?: number;
   /** Prefix of durable consumer names (default: `name`, else `fedmkt`). */
   durablePrefix?: string;
   /** Acknowledgement wait per attempt: `ackTimeoutMs + ackTimeoutPerMiBMs * MiB` (defaults 5000 and 200). */
@@ -60,33 +67,20 @@ export interface NatsTransportOptions {
   logger?: NatsTransportLogger;
 }
 
-/** The server refused a publish or subscription under the credential's permissions. */
-export class NatsPermissionError extends Error {
-  constructor(
-    readonly operation: 'publish' | 'subscription',
-    readonly subject: string,
-    user: string | undefined,
-  ) {
-    super(`NATS denied ${operation} to "${subject}" for user ${user ?? '(anonymous)'}: not allowed by its permissions`);
-    this.name = 'NatsPermissionError';
-  }
-}
-
 /** Room left in each JetStream frame for the Nats-Msg-Id header. */
 const JETSTREAM_HEADER_RESERVE = 1024;
 const DRAIN_TIMEOUT_MS = 10_000;
+/** Nats-Msg-Id de-duplication window of the upload stream: longer than an upload's retries. */
+const DUPLICATE_WINDOW_MS = 120_000;
 const MiB = 1024 * 1024;
 const NO_RESPONDERS = Symbol('no responders');
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
 interface ActiveSubscription {
-  nats: NatsSubscription;
+  /** Absent when the JetStream consumer carries everything the pattern matches. */
+  nats: NatsSubscription | undefined;
   reassembler: Reassembler;
   consumer: UploadConsumer | undefined;
-}
-
-function describe(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
 }
 
 /** nats.js hands out its QueuedIterator typed as a plain AsyncIterable. */
@@ -105,9 +99,9 @@ function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<
 
 /**
  * {@link Transport} over a nats-server. Messages larger than the server's max_payload are
- * split into frames and reassembled with a CRC-32 check; uploads are acknowledged and retried
- * (receivers de-duplicate by message id); publishes interrupted by a disconnect are retried
- * after the client reconnects; close() drains.
+ * split into frames and reassembled with a checksum of the whole; uploads are acknowledged
+ * and retried (receivers de-duplicate by message id), by request/reply or through JetStream;
+ * publishes interrupted by a disconnect are retried after the client reconnects; close() drains.
  */
 export class NatsTransport implements Transport {
   private readonly logger: NatsTransportLogger;
@@ -115,7 +109,7 @@ export class NatsTransport implements Transport {
   private readonly jetStream: JetStreamUploads | undefined;
   private readonly subscriptions = new Set<ActiveSubscription>();
   private readonly denials = new Map<string, number>();
-  private readonly statusEvents: ReturnType<NatsConnection['status']>;
+  private readonly statusEvents: AsyncIterable<Status>;
   private readonly statusLoop: Promise<void>;
   private statusSequence = 0;
   private connected = true;
@@ -135,10 +129,12 @@ export class NatsTransport implements Transport {
         run: options.run,
         storage: options.jetStreamStorage ?? 'file',
         durablePrefix: options.durablePrefix ?? options.name ?? 'fedmkt',
-        duplicateWindowMs: 120_000,
-        ackWaitMs: Math.max(60_000, 2 * (options.reassemblyTimeoutMs ?? 30_000)),
+        duplicateWindowMs: DUPLICATE_WINDOW_MS,
+        ackWaitMs: options.jetStreamAckWaitMs ?? 30_000,
         window: 16,
         logger: this.logger,
+        user: options.user,
+        untilConnected: (ms) => this.untilConnected(ms),
       });
     }
     this.statusEvents = nc.status();
@@ -152,11 +148,15 @@ export class NatsTransport implements Transport {
     }
     let nc: NatsConnection;
     try {
+      const login = options.nkeySeed
+        ? { authenticator: nkeyAuthenticator(new TextEncoder().encode(options.nkeySeed)) }
+        : options.pass !== undefined
+          ? { user: options.user, pass: options.pass }
+          : {};
       nc = await connect({
         servers,
         name: options.name,
-        user: options.user,
-        pass: options.pass,
+        ...login,
         inboxPrefix: options.inboxPrefix,
         tls: options.tls,
         reconnect: true,
@@ -201,15 +201,16 @@ export class NatsTransport implements Transport {
     const upload = isUploadSubject(subject);
     const frameOptions = { sender: options.sender, messageId: options.messageId };
 
+    // A subject nobody subscribes to yet, or a stream that cannot take a chunk now, costs waits
+    // within the upload's time budget, not attempts.
+    const deadline = Date.now() + maxAttempts * timeoutMs;
     if (upload && this.jetStream?.covers(subject)) {
       const frames = encodeFrames(data, { ...frameOptions, maxFrameBytes: this.maxPayload - JETSTREAM_HEADER_RESERVE });
-      await this.jetStream.publish(subject, frames, `${options.sender}|${options.messageId}`, timeoutMs, maxAttempts);
+      await this.jetStream.publish(subject, frames, `${options.sender}|${options.messageId}`, timeoutMs, deadline);
       return;
     }
 
     const pending = upload ? this.acks.expect() : undefined;
-    // A subject nobody subscribes to yet costs backoff waits within the upload's time budget, not attempts.
-    const deadline = Date.now() + maxAttempts * timeoutMs;
     let frames: Uint8Array[] = [];
     let framedFor = 0;
     let failure = '';
@@ -257,7 +258,7 @@ export class NatsTransport implements Transport {
     pending: PendingAck | undefined,
     timeoutMs: number,
   ): Promise<string | typeof NO_RESPONDERS | undefined> {
-    if (!this.connected) await this.waitForReconnect(timeoutMs);
+    await this.untilConnected(timeoutMs);
     const mark = this.statusSequence;
     try {
       for (const frame of frames) this.nc.publish(subject, frame, pending ? { reply: pending.reply } : undefined);
@@ -282,38 +283,50 @@ export class NatsTransport implements Transport {
     this.assertOpen(`subscribe to "${pattern}"`);
     const problem = subjectProblem(pattern, true);
     if (problem) throw new Error(`NatsTransport.subscribe: invalid pattern "${pattern}": ${problem}`);
-    const reassembler = this.newReassembler(pattern);
+    const reassembler = this.newReassembler(`"${pattern}"`);
     const jetStream = this.jetStream;
-    const nats = this.nc.subscribe(pattern, {
-      callback: (error, msg) => {
-        if (error) {
-          const denied = error.code === ErrorCode.PermissionsViolation;
-          this.logger.error(
-            denied ? new NatsPermissionError('subscription', pattern, this.options.user).message : `subscription to "${pattern}" failed: ${error.message}`,
-          );
-          return;
-        }
-        // The durable consumer delivers these.
-        if (jetStream?.covers(msg.subject)) return;
-        const outcome = reassembler.accept(msg.subject, msg.data);
-        if (msg.reply) this.acknowledge(msg.reply, outcome);
-        this.deliver(pattern, handler, outcome);
-      },
-    });
+    const deliver = (message: ReassembledMessage) => this.deliver(pattern, handler, message);
     const active: ActiveSubscription = {
-      nats,
+      // The durable consumer delivers what the stream holds; core NATS the rest.
+      nats: jetStream?.contains(pattern) ? undefined : this.subscribeCore(pattern, reassembler, deliver),
       reassembler,
-      consumer: jetStream?.overlaps(pattern) ? this.consumeUploads(jetStream, pattern, handler) : undefined,
+      consumer: jetStream?.overlaps(pattern)
+        ? jetStream.consume(pattern, (onDiscard) => this.newReassembler(`"${pattern}" (JetStream)`, onDiscard), deliver)
+        : undefined,
     };
     this.subscriptions.add(active);
     return {
       unsubscribe: () => {
         if (!this.subscriptions.delete(active)) return;
         active.consumer?.stop();
-        if (!this.nc.isClosed()) active.nats.unsubscribe();
+        if (!this.nc.isClosed()) active.nats?.unsubscribe();
         active.reassembler.close();
       },
     };
+  }
+
+  private subscribeCore(pattern: string, reassembler: Reassembler, deliver: (message: ReassembledMessage) => void): NatsSubscription {
+    return this.nc.subscribe(pattern, {
+      callback: (error, msg) => {
+        if (error) {
+          this.logger.error(
+            permissionViolation(error)
+              ? new NatsPermissionError('subscription', pattern, this.options.user).message
+              : `subscription to "${pattern}" failed: ${error.message}`,
+          );
+          return;
+        }
+        if (this.jetStream?.covers(msg.subject)) return;
+        const outcome = reassembler.accept(msg.subject, msg.data);
+        if (msg.reply) this.acknowledge(msg.reply, outcome);
+        if (outcome.kind === 'complete') deliver(outcome.message);
+      },
+    });
+  }
+
+  /** For the JetStream variant: empties the upload stream (a resumed run makes its uploads again); the chunks removed. */
+  async discardStoredUploads(): Promise<number> {
+    return this.jetStream ? this.jetStream.purge() : 0;
   }
 
   /** For the JetStream variant: resolves when every subscription's durable consumer is ready. */
@@ -334,63 +347,22 @@ export class NatsTransport implements Transport {
       this.subscriptions.clear();
       this.acks.close();
       for (const wake of this.reconnectWaiters) wake();
-      // nats.js never ends status iterators on close.
+      // Not every nats.js version ends status iterators on close.
       stopIterator(this.statusEvents);
       await this.statusLoop;
     })();
     return this.closing;
   }
 
-  private newReassembler(pattern: string, onDiscard?: (key: string) => void): Reassembler {
+  private newReassembler(context: string, onDiscard?: (key: string) => void): Reassembler {
     return new Reassembler({
       timeoutMs: this.options.reassemblyTimeoutMs ?? 30_000,
       maxMessageBytes: this.options.maxMessageBytes ?? 1024 * MiB,
       dedupCapacity: this.options.dedupCapacity ?? 10_000,
       logger: this.logger,
-      context: `"${pattern}"`,
+      context,
       onDiscard,
     });
-  }
-
-  private consumeUploads(jetStream: JetStreamUploads, pattern: string, handler: MessageHandler): UploadConsumer {
-    // Chunks stay unacknowledged until their message is delivered, so a receiver that dies
-    // halfway gets the whole message again from its durable consumer.
-    const held = new Map<string, JsMsg[]>();
-    const jsReassembler = this.newReassembler(`${pattern} (JetStream)`, (key) => {
-      for (const m of held.get(key) ?? []) m.nak();
-      held.delete(key);
-    });
-    const consumer = jetStream.consume(pattern, (message) => {
-      const outcome = jsReassembler.accept(message.subject, message.data);
-      switch (outcome.kind) {
-        case 'malformed':
-          message.term();
-          return;
-        case 'partial':
-          held.set(outcome.key, [...(held.get(outcome.key) ?? []), message]);
-          return;
-        case 'duplicate':
-          message.ack();
-          return;
-        case 'corrupt':
-        case 'complete':
-          for (const m of held.get(outcome.key) ?? []) {
-            if (outcome.kind === 'complete') m.ack();
-            else m.term();
-          }
-          held.delete(outcome.key);
-          if (outcome.kind === 'complete') message.ack();
-          else message.term();
-          this.deliver(pattern, handler, outcome);
-      }
-    });
-    return {
-      ready: consumer.ready,
-      stop: () => {
-        consumer.stop();
-        jsReassembler.close();
-      },
-    };
   }
 
   private acknowledge(reply: string, outcome: FrameOutcome): void {
@@ -405,9 +377,8 @@ export class NatsTransport implements Transport {
     }
   }
 
-  private deliver(pattern: string, handler: MessageHandler, outcome: FrameOutcome): void {
-    if (outcome.kind !== 'complete') return;
-    const { subject, data, messageId, sender } = outcome.message;
+  private deliver(pattern: string, handler: MessageHandler, message: ReassembledMessage): void {
+    const { subject, data, messageId, sender } = message;
     try {
       handler({ subject, data });
     } catch (error) {
@@ -415,9 +386,11 @@ export class NatsTransport implements Transport {
     }
   }
 
-  private waitForReconnect(timeoutMs: number): Promise<void> {
+  /** Resolves at once while connected; else once the client has reconnected, or after `ms`. */
+  private untilConnected(ms: number): Promise<void> {
+    if (this.connected) return Promise.resolve();
     return new Promise((resolve) => {
-      const timer = setTimeout(resolve, timeoutMs);
+      const timer = setTimeout(resolve, ms);
       this.reconnectWaiters.push(() => {
         clearTimeout(timer);
         resolve();
@@ -429,27 +402,29 @@ export class NatsTransport implements Transport {
     for await (const status of this.statusEvents) {
       this.statusSequence++;
       switch (status.type) {
-        case Events.Disconnect:
+        case 'disconnect':
           this.connected = false;
-          this.logger.warn(`disconnected from ${String(status.data)}; reconnecting`);
+          this.logger.warn(`disconnected from ${status.server}; reconnecting`);
           break;
-        case Events.Reconnect: {
+        case 'reconnect': {
           this.connected = true;
           this.knownMaxPayload = this.nc.info?.max_payload ?? this.knownMaxPayload;
-          this.logger.warn(`reconnected to ${String(status.data)}`);
+          this.logger.warn(`reconnected to ${status.server}`);
           const waiters = this.reconnectWaiters;
           this.reconnectWaiters = [];
           for (const wake of waiters) wake();
           break;
         }
-        case Events.Error:
-          if (status.data === ErrorCode.PermissionsViolation && status.permissionContext?.operation === 'publish') {
-            this.denials.set(status.permissionContext.subject, this.statusSequence);
-            this.logger.error(new NatsPermissionError('publish', status.permissionContext.subject, this.options.user).message);
-          } else if (status.data !== ErrorCode.PermissionsViolation) {
-            this.logger.error(`server error: ${String(status.data)}`);
+        case 'error': {
+          const denied = permissionViolation(status.error);
+          if (denied?.operation === 'publish') {
+            this.denials.set(denied.subject, this.statusSequence);
+            this.logger.error(new NatsPermissionError('publish', denied.subject, this.options.user).message);
+          } else if (!denied) {
+            this.logger.error(`server error: ${status.error.message}`);
           }
           break;
+        }
         default:
           break;
       }

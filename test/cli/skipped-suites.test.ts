@@ -4,6 +4,7 @@
  */
 import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
+import { stripVTControlCharacters } from 'node:util';
 import { expect, it } from 'vitest';
 import { ROOT } from './helpers.js';
 
@@ -19,5 +20,5 @@ it('names each suite skipped for want of something, and what to install', { time
   expect(skipped).toContain(
     'skipped: the browser suite (test/live/browser.test.ts: the live view and report in Chromium): no Chromium at /nonexistent/chromium: install Debian\'s with `apt-get install chromium` (or `npm run test:all` as root), or point FEDMKT_CHROMIUM at a Chromium or Chrome binary',
   );
-  expect(r.stdout.replace(/\x1b\[[0-9;]*m/g, '')).toMatch(/Tests\s+\d+ skipped/);
+  expect(stripVTControlCharacters(r.stdout)).toMatch(/Tests\s+\d+ skipped/);
 });

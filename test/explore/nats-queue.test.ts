@@ -2,7 +2,8 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { connect } from 'nats';
+import { jetstream } from '@nats-io/jetstream';
+import { connect } from '@nats-io/transport-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseProperty } from '../../core/explore/properties.js';
 import { freePort } from '../../core/nats/free-port.js';
@@ -175,7 +176,7 @@ describe.skipIf(!natsServerAvailable)('distributed exploration over a JetStream 
       const seen: number[] = [];
       const settings = { seed: 5, maxFaults: 2, depth: 3, faultPoints: 40, steps: 120 };
       const running = pool.run(range(1, 8), settings, 'random', (i) => seen.push(i));
-      const consumer = await nc.jetstream().consumers.get(EXPLORE_STREAM, EXPLORE_CONSUMER);
+      const consumer = await jetstream(nc).consumers.get(EXPLORE_STREAM, EXPLORE_CONSUMER);
       const eaten = await consumer.next({ expires: 5_000 });
       expect(eaten).not.toBeNull();
       eaten!.ack();

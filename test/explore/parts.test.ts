@@ -169,7 +169,10 @@ describe('the virtual clock with a scheduler', () => {
     };
     expect(await run()).toEqual(['a', 'b', 'c', 'later']);
     const asked: string[][] = [];
-    const last: Scheduler = { choose: (p) => (asked.push([...p.options]), p.options.length - 1) };
+    const last: Scheduler = { choose: (p) => {
+        asked.push([...p.options]);
+        return p.options.length - 1;
+      }, };
     expect(await run(last)).toEqual(['c', 'b', 'a', 'later']);
     expect(asked).toEqual([['a', 'b', 'c'], ['a', 'b']]);
   });

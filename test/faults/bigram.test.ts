@@ -8,7 +8,8 @@ import { runFederation } from '../../actors/federation.js';
 import { resumePoint } from '../../actors/round-checkpoints.js';
 import { identityTeacher } from '../../core/alignment/aligned-teacher.js';
 import { builtinTask } from '../../core/data/builtin-task.js';
-import { BigramBase, BigramModel, isBigramCheckpoint, parseBigramSpec } from '../../core/models/bigram.js';
+import { BigramModel, isBigramCheckpoint } from '../../core/models/bigram.js';
+import { BigramBase, parseBigramSpec } from '../../core/models/bigram-base.js';
 import { loadTokenizer } from '../../core/tokenizers/registry.js';
 import { bigramLearning, bigramScenario } from './helpers.js';
 

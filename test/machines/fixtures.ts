@@ -1,3 +1,4 @@
+// biome-ignore-all lint/suspicious/noExplicitAny: one harness for both machines, whose inputs, contexts and records differ; tests narrow them
 import { createActor, fromPromise, type Actor, type AnyStateMachine, type EventFromLogic } from 'xstate';
 import { leafStateName } from '../../core/faults/states.js';
 import { VirtualClock } from '../../core/clock/virtual-clock.js';

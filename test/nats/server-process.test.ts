@@ -1,7 +1,8 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { connect } from 'nats';
+import { jetstream, jetstreamManager } from '@nats-io/jetstream';
+import { connect } from '@nats-io/transport-node';
 import { describe, expect, it } from 'vitest';
 import { startNatsCluster, startNatsServer } from '../../core/nats/server-process.js';
 import { natsServerAvailable } from './helpers.js';
@@ -27,6 +28,27 @@ describe.skipIf(!natsServerAvailable)('nats-server processes', () => {
     await server.stop();
     await server.stop();
     expect(await accepts(server.url)).toBe(false);
+  });
+
+  it('restarts a killed server on the same port with its JetStream file store', async () => {
+    const server = await startNatsServer({ jetstream: true });
+    try {
+      const nc = await connect({ servers: server.url });
+      await (await jetstreamManager(nc)).streams.add({ name: 'KEPT', subjects: ['kept.>'] });
+      await jetstream(nc).publish('kept.one', new Uint8Array([7]));
+      await nc.close();
+      const before = server.pid;
+      await server.restart();
+      expect(server.pid).not.toBe(before);
+      const again = await connect({ servers: server.url });
+      const stored = await (await jetstreamManager(again)).streams.getMessage('KEPT', { seq: 1 });
+      expect(stored?.subject).toBe('kept.one');
+      expect([...(stored?.data ?? [])]).toEqual([7]);
+      await again.close();
+    } finally {
+      await server.stop();
+    }
+    await expect(server.restart()).rejects.toThrow(/was stopped: it cannot be restarted/);
   });
 
   it('reports a configuration nats-server rejects, with its log', async () => {

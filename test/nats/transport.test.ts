@@ -1,4 +1,4 @@
-import { connect, type NatsConnection } from 'nats';
+import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type NatsServerHandle, startNatsServer } from '../../core/nats/server-process.js';
 import { NatsTransport } from '../../core/transport/nats-transport.js';
@@ -98,7 +98,7 @@ describe.skipIf(!natsServerAvailable)('NATS transport on one server', () => {
     const subject = 'fedmkt.ack.r1.slm-logits.c1';
     const payload = patternBytes(2 * MiB + 3, 9);
     const captured: Uint8Array[] = [];
-    const spy = raw.subscribe(subject, { callback: (_e, m) => captured.push(m.data) });
+    const spy = raw.subscribe(subject, { callback: (_e, m) => void captured.push(m.data) });
     await raw.flush();
     await sender.publish(subject, payload, { sender: 'c1', messageId: 'c1:1' });
     // the same message again, as a sender retries after a lost acknowledgement

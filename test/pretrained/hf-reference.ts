@@ -177,7 +177,10 @@ export function writeHfFolder(dir: string, config: Record<string, unknown>, tens
   mkdirSync(dir, { recursive: true });
   writeFileSync(join(dir, 'config.json'), JSON.stringify(config));
   const dtype = options.dtype ?? 'F32';
-  if (!options.sharded) return writeSafetensorsAs(join(dir, 'model.safetensors'), tensors, dtype);
+  if (!options.sharded) {
+    writeSafetensorsAs(join(dir, 'model.safetensors'), tensors, dtype);
+    return;
+  }
   const names = Object.keys(tensors).sort();
   const shards = [names.slice(0, names.length / 2), names.slice(names.length / 2)];
   const weightMap: Record<string, string> = {};

@@ -5,6 +5,9 @@ import { ProtocolError, type ProtocolErrorCode } from '../../core/protocol/proto
 import { Random } from '../../core/random.js';
 import { context, envelope, everyMessage, forge, makeLogits, wireLogits, wireOf, withValidChecksum } from './fixtures.js';
 
+/** The key of an own property named __proto__ (as JSON.parse makes one), not the prototype accessor. */
+const OWN_PROTO = '__proto__';
+
 function refusal(bytes: Uint8Array, ctx = context): ProtocolError {
   try {
     decodeMessage(bytes, ctx);
@@ -79,7 +82,7 @@ describe('framing', () => {
     expect(() => decodeMessage('hello' as unknown as Uint8Array, context)).toThrow(/expected the message as a Uint8Array, got string/);
   });
 
-  it('refuses broken msgpack even behind a matching CRC', () => {
+  it('refuses broken msgpack even behind a matching checksum', () => {
     const bytes = forge(wireOf(upload()));
     bytes[0] = 0xdf; // map32: the 4-byte count swallows the first key, and the map runs past the end
     expectRefusal(withValidChecksum(bytes), 'malformed', /^message of \d+ bytes: not valid msgpack: .+/);
@@ -209,7 +212,7 @@ describe('other bodies', () => {
   it('cannot be made to replace a prototype by a tensor named __proto__', () => {
     const wire = wireOf(adapter as Envelope);
     const tensors = JSON.parse('{"__proto__": {"shape": [1]}}') as Record<string, { shape: number[]; values?: Float32Array }>;
-    (tensors['__proto__'] as { values?: Float32Array }).values = Float32Array.of(4);
+    (tensors[OWN_PROTO] as { values?: Float32Array }).values = Float32Array.of(4);
     const decoded = decodeMessage(forge({ ...wire, body: { type: 'adapter', weight: 1, tensors } }), context);
     if (decoded.body.type !== 'adapter') throw new Error('type');
     expect(Object.getPrototypeOf(decoded.body.tensors)).toBe(Object.prototype);
@@ -218,7 +221,7 @@ describe('other bodies', () => {
 
   it('refuses to send a tensor named __proto__, which msgpack readers rename', () => {
     const tensors = JSON.parse('{"__proto__": {"shape": [1]}}') as Record<string, { shape: number[]; values: Float32Array }>;
-    (tensors['__proto__'] as { values: Float32Array }).values = Float32Array.of(4);
+    (tensors[OWN_PROTO] as { values: Float32Array }).values = Float32Array.of(4);
     expect(() => encodeMessage(envelope({ type: 'adapter', tensors, weight: 1 }))).toThrow(
       'encoding adapter from c2 (round 3): tensors.__proto__ is not a portable tensor name',
     );

@@ -2,15 +2,15 @@ import { CHECKSUM_BYTES, hexOf, scanMessage } from '../../protocol/message-scan.
 
 /**
  * Every message the NATS transport sends is one or more frames: a fixed binary header, the
- * sender and message id, then a slice of the payload. The header carries the checksum of the
- * whole payload (the codec's lane sums, docs/wire.md) so the receiver can check the reassembled
- * bytes (accidental damage and reassembly mistakes; tampering is kept out by TLS and subject
+ * sender and message id, then a slice of the payload. The header carries the codec's checksum
+ * of the whole payload (docs/wire.md) so the receiver can check the reassembled bytes
+ * (accidental damage and reassembly mistakes; tampering is kept out by TLS and subject
  * permissions instead).
  *
  *   0  'F' 'M' 'K' version(2)
  *   4  u32 chunk index          8  u32 chunk count
  *  12  u32 byte offset of this chunk's body in the payload
- *  16  u32 payload length      20  8-byte lane-sums checksum of the payload
+ *  16  u32 payload length      20  8-byte payload checksum
  *  28  u8 sender length, sender (utf-8), u16 message id length, message id (utf-8), body
  */
 export const FRAME_VERSION = 2;

@@ -45,7 +45,7 @@ interface Partial {
 
 /**
  * Reassembles chunked messages of one subscription: checks each frame, collects chunks by
- * index (duplicated chunks of a retry are ignored), verifies the CRC-32 of the whole and
+ * index (duplicated chunks of a retry are ignored), verifies the checksum of the whole and
  * remembers delivered message ids so that a retried message is delivered once.
  */
 export class Reassembler {

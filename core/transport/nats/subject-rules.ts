@@ -1,6 +1,21 @@
 import { MESSAGE_TYPES, type MessageType } from '../../protocol/messages.js';
 import { isUpload } from '../../protocol/subjects.js';
 
+/** The subjects of a run's uploads (`fedmkt.<run>.*.<slm-logits|adapter>.*`): what its JetStream stream holds. */
+export function uploadSubjects(run: string): string[] {
+  return MESSAGE_TYPES.filter(isUpload).map((type) => `fedmkt.${run}.*.${type}.*`);
+}
+
+/** Stream and consumer names allow letters, digits, `-` and `_`. */
+export function nameToken(value: string): string {
+  return value.replace(/[^A-Za-z0-9_-]/g, '_');
+}
+
+/** The JetStream stream that holds a run's uploads. */
+export function uploadStreamName(run: string): string {
+  return `FEDMKT_${nameToken(run)}_UPLOADS`;
+}
+
 const TOKEN = /^[^\s.*>]+$/;
 
 /** Why `subject` is not a valid NATS subject (or pattern, with `wildcards`), or undefined when it is. */

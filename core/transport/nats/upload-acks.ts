@@ -1,4 +1,4 @@
-import { type NatsConnection, type Subscription, createInbox } from 'nats';
+import { type NatsConnection, type Subscription, createInbox } from '@nats-io/transport-node';
 import type { NatsTransportLogger } from './logger.js';
 
 /** What a receiver replies to an upload: `ok` once it reassembled and verified it, else why not. */
