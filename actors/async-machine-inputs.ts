@@ -16,6 +16,7 @@ export function asyncMachineByName(name: AsyncMachineName): AnyStateMachine {
 /** The input a buffered run of `scenario` would give; without one, the schema's defaults and one client. */
 export function asyncMachineInput(name: AsyncMachineName, scenario?: Scenario): unknown {
   const s: Scenario =
-    scenario ?? ({ rounds: 1, clients: [{ id: 'client-1' }], protocol: ProtocolSchema.parse({ mode: 'buffered', timeBudgetMs: 3_600_000 }) } as unknown as Scenario);
+    scenario ??
+    ({ rounds: 1, clients: [{ id: 'client-1' }], protocol: ProtocolSchema.parse({ mode: 'buffered', timeBudgetMs: 3_600_000 }) } as unknown as Scenario);
   return name === 'async-server' ? asyncServerMachineInput(s) : asyncClientMachineInput(s, s.clients[0]?.id ?? 'client-1');
 }

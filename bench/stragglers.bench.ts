@@ -26,7 +26,9 @@ const benchmarks: Benchmark[] = [
           name: `stragglers-time-to-sync-accuracy-${r.mode}`,
           value: r.secondsToTarget ?? Number.NaN,
           unit: 'virtual s',
-          ...(sync?.secondsToTarget ? { baseline: sync.secondsToTarget, ratio: r.secondsToTarget === null ? Number.NaN : r.secondsToTarget / sync.secondsToTarget } : {}),
+          ...(sync?.secondsToTarget
+            ? { baseline: sync.secondsToTarget, ratio: r.secondsToTarget === null ? Number.NaN : r.secondsToTarget / sync.secondsToTarget }
+            : {}),
           ...(r.mode === 'buffered' ? { goal: 'ratio <= 0.5' } : {}),
           target: r.target,
           finalAccuracy: r.finalAccuracy,

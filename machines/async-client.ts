@@ -12,7 +12,7 @@ import type { ActorId, PublicLogits } from '../core/protocol/messages.js';
 import type { FinishEvent, LlmLogitsEvent, ProtocolRecord } from './protocol-events.js';
 import { failWith as failStep } from './work-failure.js';
 
-export interface AsyncClientPolicy {
+interface AsyncClientPolicy {
   /** How long to wait, after uploading, for a version newer than the upload's. */
   llmLogitsDeadlineMs: number;
   onMissingLLMLogits: 'self-distil' | 'skip';
@@ -105,8 +105,17 @@ export const asyncClientMachine = setup({
         enqueue.emit({ type: 'accepted', round: event.round, messageId: event.messageId, sender: event.sender, message: 'llm-logits' });
         return;
       }
-      const reason = event.round > context.totalRounds ? 'unexpected' : event.round === newest && context.latest?.messageId === event.messageId ? 'duplicate' : 'late';
-      enqueue.emit({ type: 'ignored', round: event.round, atRound: context.round, messageId: event.messageId, sender: event.sender, message: 'llm-logits', reason });
+      const reason =
+        event.round > context.totalRounds ? 'unexpected' : event.round === newest && context.latest?.messageId === event.messageId ? 'duplicate' : 'late';
+      enqueue.emit({
+        type: 'ignored',
+        round: event.round,
+        atRound: context.round,
+        messageId: event.messageId,
+        sender: event.sender,
+        message: 'llm-logits',
+        reason,
+      });
     }),
     takeLatest: assign(({ context }) => ({ round: context.latest?.version ?? context.round, missedInARow: 0 })),
     /** A pass's outputs are not kept into the next. */
@@ -131,10 +140,7 @@ export const asyncClientMachine = setup({
     FINISH: [
       {
         guard: 'finishRequested',
-        actions: [
-          emit(({ context, event }) => ignoredFinish(context, event)),
-          { type: 'acknowledgeFinish', params: ({ event }) => ({ round: event.round }) },
-        ],
+        actions: [emit(({ context, event }) => ignoredFinish(context, event)), { type: 'acknowledgeFinish', params: ({ event }) => ({ round: event.round }) }],
       },
       {
         actions: [
@@ -210,14 +216,22 @@ export const asyncClientMachine = setup({
                 target: 'llmLogitsMissing',
                 actions: [
                   assign({ missedInARow: ({ context }) => context.missedInARow + 1 }),
-                  emit(({ context }) => ({ type: 'deadline' as const, round: context.round, state: 'awaitLLMLogits', action: context.policy.onMissingLLMLogits })),
+                  emit(({ context }) => ({
+                    type: 'deadline' as const,
+                    round: context.round,
+                    state: 'awaitLLMLogits',
+                    action: context.policy.onMissingLLMLogits,
+                  })),
                 ],
               },
             ],
           },
         },
         llmLogitsMissing: {
-          always: [{ guard: 'selfDistilWhenMissing', target: 'distillFromLLM' }, { target: 'nextPass', actions: 'clearPass' }],
+          always: [
+            { guard: 'selfDistilWhenMissing', target: 'distillFromLLM' },
+            { target: 'nextPass', actions: 'clearPass' },
+          ],
         },
         alignLLMTokens: {
           invoke: {
@@ -265,5 +279,13 @@ export const asyncClientMachine = setup({
 });
 
 function ignoredFinish(context: AsyncClientContext, event: FinishEvent): ProtocolRecord {
-  return { type: 'ignored', round: event.round, atRound: context.round, messageId: event.messageId, sender: event.sender, message: 'finish', reason: 'duplicate' };
+  return {
+    type: 'ignored',
+    round: event.round,
+    atRound: context.round,
+    messageId: event.messageId,
+    sender: event.sender,
+    message: 'finish',
+    reason: 'duplicate',
+  };
 }

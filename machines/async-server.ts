@@ -13,7 +13,7 @@ import type { ActorId, PublicLogits } from '../core/protocol/messages.js';
 import type { FinishAckEvent, IgnoreReason, ProtocolRecord, SlmLogitsEvent } from './protocol-events.js';
 import { failWith as failStep } from './work-failure.js';
 
-export interface AsyncServerPolicy {
+interface AsyncServerPolicy {
   /** Uploads that make a version: the number of clients or fewer (buffered), 1 (async). */
   bufferSize: number;
   /** Uploads more than this many versions behind are dropped. */
@@ -42,7 +42,7 @@ export interface BufferedUpload {
 }
 
 /** An upload as it teaches one version: versions behind (at distillation) and its teacher. */
-export interface UsedUpload extends Omit<BufferedUpload, 'logits'> {
+interface UsedUpload extends Omit<BufferedUpload, 'logits'> {
   staleness: number;
 }
 
@@ -143,7 +143,15 @@ export const asyncServerMachine = setup({
       // A client's newer upload replaces its older one still waiting: the newer one is what it knows now.
       const older = context.buffer.find((u) => u.client === event.sender);
       if (older)
-        enqueue.emit({ type: 'ignored', round: older.version, atRound: context.round, messageId: older.messageId, sender: older.client, message: 'slm-logits', reason: 'late' });
+        enqueue.emit({
+          type: 'ignored',
+          round: older.version,
+          atRound: context.round,
+          messageId: older.messageId,
+          sender: older.client,
+          message: 'slm-logits',
+          reason: 'late',
+        });
       const upload = { client: event.sender, messageId: event.messageId, version: event.round, logits: event.logits };
       enqueue.assign({ buffer: [...context.buffer.filter((u) => u.client !== event.sender), upload] });
       enqueue.emit({ type: 'accepted', round: context.round, messageId: event.messageId, sender: event.sender, message: 'slm-logits' });
@@ -153,14 +161,30 @@ export const asyncServerMachine = setup({
       const order = (u: BufferedUpload) => context.clients.indexOf(u.client);
       const batch = [...context.buffer].sort((a, b) => order(a) - order(b)).map((u) => ({ ...u, staleness: published(context) - u.version }));
       for (const u of batch.filter((b) => b.staleness > context.policy.maxStaleness))
-        enqueue.emit({ type: 'ignored', round: u.version, atRound: context.round, messageId: u.messageId, sender: u.client, message: 'slm-logits', reason: 'late' });
+        enqueue.emit({
+          type: 'ignored',
+          round: u.version,
+          atRound: context.round,
+          messageId: u.messageId,
+          sender: u.client,
+          message: 'slm-logits',
+          reason: 'late',
+        });
       const kept = batch.filter((b) => b.staleness <= context.policy.maxStaleness);
       enqueue.assign({ buffer: [], batch: kept, usedIds: [...context.usedIds, ...kept.map((u) => u.messageId)] });
     }),
     /** Version `round` is out: each upload that made it is recorded as used, with its staleness. */
     recordUsed: enqueueActions(({ context, enqueue }) => {
       for (const u of context.batch)
-        enqueue.emit({ type: 'used', round: context.round, message: 'slm-logits', sender: u.client, messageId: u.messageId, msgRound: u.version, staleness: u.staleness });
+        enqueue.emit({
+          type: 'used',
+          round: context.round,
+          message: 'slm-logits',
+          sender: u.client,
+          messageId: u.messageId,
+          msgRound: u.version,
+          staleness: u.staleness,
+        });
     }),
     openNextVersion: assign(({ context }) => ({ round: context.round + 1, batch: [], slmTeachers: [], llmLogits: null })),
     skipVersion: enqueueActions(({ context, enqueue }) => {
@@ -314,7 +338,10 @@ export const asyncServerMachine = setup({
     awaitFinishAcks: {
       always: { guard: 'allFinishAcked', target: 'done' },
       after: {
-        finishRetry: [{ guard: 'finishAttemptsLeft', target: 'finishing' }, { target: 'done', actions: 'giveUpOnFinishAcks' }],
+        finishRetry: [
+          { guard: 'finishAttemptsLeft', target: 'finishing' },
+          { target: 'done', actions: 'giveUpOnFinishAcks' },
+        ],
       },
     },
     done: { type: 'final' },

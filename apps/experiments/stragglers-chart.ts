@@ -34,9 +34,13 @@ export function accuracyTimeChart(runs: readonly ModeRun[], title: string): stri
         const next = r.curve[j + 1]?.seconds ?? r.virtualSeconds;
         return [`${j ? 'L' : 'M'}${n1(x(p.seconds))} ${n1(y(p.accuracy))}`, `L${n1(x(next))} ${n1(y(p.accuracy))}`];
       });
-      out.push(`<path d="${steps.join(' ')}" fill="none" stroke="${colour}" stroke-width="1.8" stroke-opacity="0.8"><title>${esc(`${mode}, seed ${r.seed}`)}</title></path>`);
+      out.push(
+        `<path d="${steps.join(' ')}" fill="none" stroke="${colour}" stroke-width="1.8" stroke-opacity="0.8"><title>${esc(`${mode}, seed ${r.seed}`)}</title></path>`,
+      );
       if (r.secondsToTarget !== null)
-        out.push(`<circle cx="${n1(x(r.secondsToTarget))}" cy="${n1(y(r.target))}" r="4" fill="${colour}"><title>${esc(`${mode}, seed ${r.seed}: target ${r.target} at ${r.secondsToTarget} s`)}</title></circle>`);
+        out.push(
+          `<circle cx="${n1(x(r.secondsToTarget))}" cy="${n1(y(r.target))}" r="4" fill="${colour}"><title>${esc(`${mode}, seed ${r.seed}: target ${r.target} at ${r.secondsToTarget} s`)}</title></circle>`,
+        );
     }
     const ly = M.t + 16 + 20 * i;
     out.push(`<line x1="${W - M.r + 12}" x2="${W - M.r + 36}" y1="${ly}" y2="${ly}" stroke="${colour}" stroke-width="3"/>`);

@@ -28,7 +28,7 @@ export interface StragglersOptions {
 }
 
 /** Server accuracy after each version, at the virtual time it was published. */
-export interface CurvePoint {
+interface CurvePoint {
   version: number;
   seconds: number;
   accuracy: number;
@@ -70,7 +70,13 @@ export function modeScenario(base: Scenario, mode: ProtocolMode, seed: number, b
   return ScenarioSchema.parse(doc);
 }
 
-export function summariseRun(mode: ProtocolMode, seed: number, events: readonly RunEvent[], metrics: readonly RoundMetrics[], target: number | null): Omit<ModeRun, 'failures' | 'violations'> {
+function summariseRun(
+  mode: ProtocolMode,
+  seed: number,
+  events: readonly RunEvent[],
+  metrics: readonly RoundMetrics[],
+  target: number | null,
+): Omit<ModeRun, 'failures' | 'violations'> {
   const published = new Map<number, number>();
   for (const e of events) if (e.actor === 'server' && e.kind === 'state' && e.state === 'roundEnd' && !published.has(e.round)) published.set(e.round, e.t);
   const curve: CurvePoint[] = metrics
@@ -112,7 +118,9 @@ export async function runStragglers(options: StragglersOptions): Promise<ModeRun
       const scenario = modeScenario(base, mode, seed, budgetMs, options.bufferSize);
       const outDir = join(options.outDir, `${mode}-seed${seed}`);
       mkdirSync(outDir, { recursive: true });
-      log?.(`${mode}, seed ${seed}: ${scenario.rounds} ${mode === 'sync' ? 'rounds' : `versions at most, budget ${((budgetMs ?? 0) / 1000).toFixed(1)} virtual s`}`);
+      log?.(
+        `${mode}, seed ${seed}: ${scenario.rounds} ${mode === 'sync' ? 'rounds' : `versions at most, budget ${((budgetMs ?? 0) / 1000).toFixed(1)} virtual s`}`,
+      );
       const result = await runFederation(scenario, { learning, data, outDir });
       const summary = summariseRun(mode, seed, result.recorder.events, result.recorder.metrics, target);
       if (mode === 'sync') {
@@ -120,7 +128,9 @@ export async function runStragglers(options: StragglersOptions): Promise<ModeRun
         budgetMs = Math.ceil(summary.virtualSeconds * 1000);
       }
       const run = { ...summary, failures: Object.keys(result.failures).length, violations: result.violations.length };
-      log?.(`${mode}, seed ${seed}: server ${run.finalAccuracy.toFixed(3)} after ${run.versions} versions, ${run.virtualSeconds.toFixed(1)} virtual s; target ${run.target.toFixed(3)} at ${run.secondsToTarget?.toFixed(1) ?? 'never'}`);
+      log?.(
+        `${mode}, seed ${seed}: server ${run.finalAccuracy.toFixed(3)} after ${run.versions} versions, ${run.virtualSeconds.toFixed(1)} virtual s; target ${run.target.toFixed(3)} at ${run.secondsToTarget?.toFixed(1) ?? 'never'}`,
+      );
       if (options.modes.includes(mode)) runs.push(run);
     }
   }
@@ -174,10 +184,23 @@ export function renderStragglersMarkdown(runs: readonly ModeRun[], command: stri
   return lines.join('\n');
 }
 
-export function renderStragglersCsv(runs: readonly ModeRun[]): string {
+function renderStragglersCsv(runs: readonly ModeRun[]): string {
   const header = 'mode,seed,target,seconds_to_target,final_server_accuracy,final_client_accuracy,versions,virtual_seconds,bytes,staleness,failures,violations';
   const rows = runs.map((r) =>
-    [r.mode, r.seed, r.target, r.secondsToTarget ?? '', r.finalAccuracy, r.finalClientAccuracy, r.versions, r.virtualSeconds, r.bytes, JSON.stringify(r.staleness).replace(/,/g, ';'), r.failures, r.violations].join(','),
+    [
+      r.mode,
+      r.seed,
+      r.target,
+      r.secondsToTarget ?? '',
+      r.finalAccuracy,
+      r.finalClientAccuracy,
+      r.versions,
+      r.virtualSeconds,
+      r.bytes,
+      JSON.stringify(r.staleness).replace(/,/g, ';'),
+      r.failures,
+      r.violations,
+    ].join(','),
   );
   return [header, ...rows].join('\n') + '\n';
 }

@@ -10,10 +10,13 @@ import { PROTOCOL_MODES, renderStragglersMarkdown, runStragglers, writeStraggler
 import type { BackendName } from '../../core/models/backend.js';
 import { loadScenario } from '../../core/scenario/load.js';
 
-export const STRAGGLERS_SCENARIO = 'scenarios/stragglers-async.yaml';
+const STRAGGLERS_SCENARIO = 'scenarios/stragglers-async.yaml';
 
 export function modeList(value: string): ProtocolMode[] {
-  const list = value.split(',').map((s) => s.trim()).filter(Boolean);
+  const list = value
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
   for (const m of list) if (!(PROTOCOL_MODES as readonly string[]).includes(m)) throw new InvalidArgumentError(`unknown mode "${m}" (sync, buffered, async)`);
   return list as ProtocolMode[];
 }
@@ -45,8 +48,19 @@ export async function stragglersCommand(opts: StragglersCliOptions): Promise<voi
   const log = opts.quiet ? undefined : (line: string) => process.stderr.write(`[fedmkt] ${line}\n`);
   const learning = await defaultLearningStack({ ...(opts.backend ? { backend: opts.backend } : {}), ...(log ? { log } : {}) });
   try {
-    const runs = await runStragglers({ base, modes, seeds, ...(opts.bufferSize ? { bufferSize: opts.bufferSize } : {}), learning, outDir, ...(log ? { log } : {}) });
-    const command = `npx fedmkt ${process.argv.slice(2).filter((_, i, a) => a[i] !== '--out' && a[i - 1] !== '--out').join(' ')}`;
+    const runs = await runStragglers({
+      base,
+      modes,
+      seeds,
+      ...(opts.bufferSize ? { bufferSize: opts.bufferSize } : {}),
+      learning,
+      outDir,
+      ...(log ? { log } : {}),
+    });
+    const command = `npx fedmkt ${process.argv
+      .slice(2)
+      .filter((_, i, a) => a[i] !== '--out' && a[i - 1] !== '--out')
+      .join(' ')}`;
     const markdown = renderStragglersMarkdown(runs, command);
     const profile = opts.stragglers === false ? 'no stragglers' : 'heavy-tailed stragglers';
     const svg = accuracyTimeChart(runs, `${base.name}, ${profile}: server accuracy against virtual time (${seeds.length} seeds)`);

@@ -19,7 +19,6 @@ import type { Scenario } from '../scenario/schema.js';
 import type { InvariantOptions, Violation } from './check.js';
 import { checkLiveness } from './liveness.js';
 
-
 export interface AsyncInvariantOptions {
   clients: readonly string[];
   maxStaleness: number;
@@ -105,7 +104,8 @@ export function checkAsyncInvariants(events: readonly TraceEvent[], options: Asy
     const id = String(e.messageId);
     const key = `${e.actor}\u0000${id}`;
     const earlier = acceptedIds.get(key);
-    if (earlier !== undefined && crashesOf(e.actor) === earlier.crashes) fail('once', `${e.actor} accepted ${String(e.message)} ${id} twice`, [earlier.line, line]);
+    if (earlier !== undefined && crashesOf(e.actor) === earlier.crashes)
+      fail('once', `${e.actor} accepted ${String(e.message)} ${id} twice`, [earlier.line, line]);
     acceptedIds.set(key, { line, crashes: crashesOf(e.actor) });
     if (!delivered.get(e.actor)?.has(id)) fail('validated', `${e.actor} accepted ${String(e.message)} ${id}, which was never delivered to it`, [line]);
     if (e.actor === 'server' && e.message === 'slm-logits') serverAccepted.add(id);
@@ -134,7 +134,8 @@ export function checkAsyncInvariants(events: readonly TraceEvent[], options: Asy
   for (const [actor, end] of last) {
     const downAt = down.get(actor);
     if (downAt !== undefined && downAt >= end.line) continue;
-    if (end.state !== 'done' && end.state !== 'failed') fail('known-state', `${actor} ended the run in "${end.state}", neither done nor failed nor down after a recorded fault`, [end.line]);
+    if (end.state !== 'done' && end.state !== 'failed')
+      fail('known-state', `${actor} ended the run in "${end.state}", neither done nor failed nor down after a recorded fault`, [end.line]);
   }
   for (const finding of checkLiveness(events, options)) fail('liveness', finding.message, finding.lines);
   return violations;

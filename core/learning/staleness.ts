@@ -6,10 +6,7 @@
  */
 
 /** `constant`: w = 1; `polynomial`: w = (1 + s)^-a; `hinge`: w = 1 for s <= b, else 1 / (a (s - b) + 1). */
-export type StalenessWeighting =
-  | { kind: 'constant' }
-  | { kind: 'polynomial'; a: number }
-  | { kind: 'hinge'; a: number; b: number };
+export type StalenessWeighting = { kind: 'constant' } | { kind: 'polynomial'; a: number } | { kind: 'hinge'; a: number; b: number };
 
 export function stalenessWeight(weighting: StalenessWeighting, staleness: number): number {
   if (!Number.isInteger(staleness) || staleness < 0) throw new Error(`staleness must be a whole number of versions >= 0, got ${staleness}`);
@@ -17,7 +14,7 @@ export function stalenessWeight(weighting: StalenessWeighting, staleness: number
     case 'constant':
       return 1;
     case 'polynomial':
-      return Math.pow(1 + staleness, -weighting.a);
+      return (1 + staleness) ** -weighting.a;
     case 'hinge':
       return staleness <= weighting.b ? 1 : 1 / (weighting.a * (staleness - weighting.b) + 1);
   }

@@ -6,12 +6,15 @@
 import { z } from 'zod';
 import type { StalenessWeighting } from '../learning/staleness.js';
 
-const versions = z.number({ error: 'expected a whole number of LLM versions (>= 0)' }).int('expected a whole number of LLM versions (>= 0)').nonnegative('expected a whole number of LLM versions (>= 0)');
+const versions = z
+  .number({ error: 'expected a whole number of LLM versions (>= 0)' })
+  .int('expected a whole number of LLM versions (>= 0)')
+  .nonnegative('expected a whole number of LLM versions (>= 0)');
 
-export const ProtocolModeSchema = z.enum(['sync', 'buffered', 'async'], { error: 'expected sync, buffered or async' }).default('sync');
+const ProtocolModeSchema = z.enum(['sync', 'buffered', 'async'], { error: 'expected sync, buffered or async' }).default('sync');
 
 /** How much a stale SLM upload still counts, and when it no longer does. */
-export const StalenessSchema = z
+const StalenessSchema = z
   .object({
     /** constant: w = 1; polynomial: w = (1 + s)^-a; hinge: w = 1 up to b versions, then 1 / (a (s - b) + 1). */
     weighting: z.enum(['constant', 'polynomial', 'hinge'], { error: 'expected constant, polynomial or hinge' }).default('constant'),
@@ -55,7 +58,8 @@ export function checkProtocolMode(protocol: ModeFields, clients: number, ctx: Is
     if (protocol.timeBudgetMs !== undefined) at('timeBudgetMs', 'a time budget belongs to modes buffered and async; a sync run ends after its rounds');
     return;
   }
-  if (mode === 'async' && bufferSize !== undefined && bufferSize !== 1) at('bufferSize', `async distils on every upload (a buffer of 1), got ${bufferSize}; use mode buffered`);
+  if (mode === 'async' && bufferSize !== undefined && bufferSize !== 1)
+    at('bufferSize', `async distils on every upload (a buffer of 1), got ${bufferSize}; use mode buffered`);
   if (mode === 'buffered' && bufferSize !== undefined && bufferSize > clients)
     at('bufferSize', `expected at most the ${clients} clients of the run, got ${bufferSize}: the buffer would never fill`);
   if (protocol.fedAvg) at('fedAvg', `FedAvg of adapters needs the synchronous round (mode sync), not mode ${mode}`);

@@ -10,13 +10,17 @@ describe('exploring buffered and asynchronous FedMKT (scenarios/explore-async.ya
     { mode: 'buffered' as const, seed: 2 },
     { mode: 'async' as const, seed: 3 },
     { mode: 'async' as const, seed: 4 },
-  ])('$mode, explorer seed $seed: every schedule keeps the invariants and ends', async ({ mode, seed }) => {
-    const scenario = loadScenario('scenarios/explore-async.yaml');
-    scenario.protocol.mode = mode;
-    if (mode === 'async') delete scenario.protocol.bufferSize;
-    const target = await exploreTarget(scenario);
-    const result = await explore(target, { strategy: 'random', budget: { schedules: 40 }, maxFaults: 2, seed });
-    expect(result.failures.map((f) => f.finding)).toEqual([]);
-    expect(result.schedules).toBe(40);
-  }, 120_000);
+  ])(
+    '$mode, explorer seed $seed: every schedule keeps the invariants and ends',
+    async ({ mode, seed }) => {
+      const scenario = loadScenario('scenarios/explore-async.yaml');
+      scenario.protocol.mode = mode;
+      if (mode === 'async') delete scenario.protocol.bufferSize;
+      const target = await exploreTarget(scenario);
+      const result = await explore(target, { strategy: 'random', budget: { schedules: 40 }, maxFaults: 2, seed });
+      expect(result.failures.map((f) => f.finding)).toEqual([]);
+      expect(result.schedules).toBe(40);
+    },
+    120_000,
+  );
 });

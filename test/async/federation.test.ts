@@ -51,19 +51,22 @@ describe('buffered and asynchronous FedMKT', () => {
     expect(used.every((e) => e.staleness === 0)).toBe(true);
   });
 
-  it.each([1, 2, 3])('a straggler never blocks the others: buffered (2 of 3) and async publish every version before its first upload (seed %i)', async (seed) => {
-    for (const mode of ['buffered', 'async'] as const) {
-      const { result } = await learnt(scenarioOf(mode, seed, mode === 'buffered' ? { bufferSize: 2 } : {}, SLOW_C3));
-      const events = result.recorder.events;
-      expect(result.violations).toEqual([]);
-      expect(result.failures).toEqual({});
-      const published = events.filter((e) => e.actor === 'server' && e.kind === 'send' && e.type === 'llm-logits');
-      expect(published.map((e) => e.round)).toEqual([1, 2, 3]);
-      const c3Upload = events.find((e) => e.actor === 'c3' && e.kind === 'send' && e.type === 'slm-logits');
-      expect(c3Upload!.t).toBeGreaterThan(published[2]!.t);
-      expect(eventsOf(events, 'used').some((e) => e.sender === 'c3')).toBe(false);
-    }
-  });
+  it.each([1, 2, 3])(
+    'a straggler never blocks the others: buffered (2 of 3) and async publish every version before its first upload (seed %i)',
+    async (seed) => {
+      for (const mode of ['buffered', 'async'] as const) {
+        const { result } = await learnt(scenarioOf(mode, seed, mode === 'buffered' ? { bufferSize: 2 } : {}, SLOW_C3));
+        const events = result.recorder.events;
+        expect(result.violations).toEqual([]);
+        expect(result.failures).toEqual({});
+        const published = events.filter((e) => e.actor === 'server' && e.kind === 'send' && e.type === 'llm-logits');
+        expect(published.map((e) => e.round)).toEqual([1, 2, 3]);
+        const c3Upload = events.find((e) => e.actor === 'c3' && e.kind === 'send' && e.type === 'slm-logits');
+        expect(c3Upload!.t).toBeGreaterThan(published[2]!.t);
+        expect(eventsOf(events, 'used').some((e) => e.sender === 'c3')).toBe(false);
+      }
+    },
+  );
 
   it('applies the staleness weighting as configured, and drops uploads beyond maxStaleness', async () => {
     const weightings = [

@@ -52,7 +52,8 @@ function trace(): TraceEvent[] {
   ];
 }
 
-const check = (events: TraceEvent[], maxStaleness = 2) => checkAsyncInvariants(events, { clients: ['c1', 'c2'], maxStaleness, partial: true }).map((v) => `${v.invariant}: ${v.message}`);
+const check = (events: TraceEvent[], maxStaleness = 2) =>
+  checkAsyncInvariants(events, { clients: ['c1', 'c2'], maxStaleness, partial: true }).map((v) => `${v.invariant}: ${v.message}`);
 
 describe('asynchronous invariants', () => {
   it('a sound trace keeps them', () => {

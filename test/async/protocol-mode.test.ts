@@ -44,8 +44,12 @@ describe('protocol.mode', () => {
     expect(problems(base('{ mode: buffered, bufferSize: 4 }'))).toEqual([
       '3 protocol.bufferSize: expected at most the 3 clients of the run, got 4: the buffer would never fill',
     ]);
-    expect(problems(base('{ mode: async, bufferSize: 2 }'))).toEqual(['3 protocol.bufferSize: async distils on every upload (a buffer of 1), got 2; use mode buffered']);
-    expect(problems(base('{ bufferSize: 2 }'))).toEqual(['3 protocol.bufferSize: a buffer belongs to mode buffered (or async, a buffer of 1); this protocol is sync']);
+    expect(problems(base('{ mode: async, bufferSize: 2 }'))).toEqual([
+      '3 protocol.bufferSize: async distils on every upload (a buffer of 1), got 2; use mode buffered',
+    ]);
+    expect(problems(base('{ bufferSize: 2 }'))).toEqual([
+      '3 protocol.bufferSize: a buffer belongs to mode buffered (or async, a buffer of 1); this protocol is sync',
+    ]);
     expect(problems(base('{ mode: buffered, fedAvg: true }'))[0]).toMatch(/^3 protocol.fedAvg: FedAvg of adapters needs the synchronous round/);
     expect(problems(base('{ mode: async, staleness: { weighting: linear, maxStaleness: -1 } }'))).toEqual([
       '3 protocol.staleness.weighting: expected constant, polynomial or hinge, got "linear"',

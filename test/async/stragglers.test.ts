@@ -8,7 +8,7 @@ import { modeScenario, ratiosToSync, renderStragglersMarkdown, runStragglers, wr
 import { bigramLearning, bigramScenario } from '../faults/helpers.js';
 
 describe('the stragglers experiment', () => {
-  it('gives buffered and async the sync run\'s time as budget and as many versions as distil its uploads', () => {
+  it("gives buffered and async the sync run's time as budget and as many versions as distil its uploads", () => {
     const base = bigramScenario({ clients: 4, rounds: 3 });
     const buffered = modeScenario(base, 'buffered', 9, 12_345);
     expect(buffered.protocol).toMatchObject({ mode: 'buffered', bufferSize: 2, timeBudgetMs: 12_345 });
@@ -21,7 +21,11 @@ describe('the stragglers experiment', () => {
   });
 
   it('runs every mode on the same data and reports accuracy against time, target, bytes and staleness', async () => {
-    const base = bigramScenario({ clients: 4, rounds: 3, extra: 'faults: { stragglers: { compute: { dist: lognormal, mu: 0, sigma: 1.5 }, perRound: true } }' });
+    const base = bigramScenario({
+      clients: 4,
+      rounds: 3,
+      extra: 'faults: { stragglers: { compute: { dist: lognormal, mu: 0, sigma: 1.5 }, perRound: true } }',
+    });
     base.protocol.awaitSLMLogits.quorum = 4;
     const outDir = mkdtempSync(join(tmpdir(), 'fedmkt-stragglers-'));
     try {
