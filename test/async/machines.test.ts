@@ -93,3 +93,14 @@ describe('fedmkt diagram draws the asynchronous machines', () => {
     expect(drawMachine(client.machine, 'svg', { input: client.input })).toContain('waitForFinish');
   });
 });
+
+describe('the live view of a buffered run', () => {
+  it('draws the asynchronous machines, mapping every state actors report', async () => {
+    const { liveCharts } = await import('../../core/live/statecharts.js');
+    const { loadScenario } = await import('../../core/scenario/load.js');
+    const charts = liveCharts(loadScenario('scenarios/explore-async.yaml'));
+    for (const s of ASYNC_CLIENT_STATES) expect(charts.client.stateIds[s]).toBeDefined();
+    for (const s of ASYNC_SERVER_STATES) expect(charts.server.stateIds[s]).toBeDefined();
+    expect(charts.server.svg).toContain('asyncServer machine');
+  });
+});
