@@ -1,4 +1,9 @@
+import { crc32c } from '@node-rs/crc32';
+import { xxh3 } from '@node-rs/xxhash';
+import { createCRC32, createXXHash3, createXXHash64, type IHasher } from 'hash-wasm';
+import xxhashWasm from 'xxhash-wasm';
 import { decodeMessage, encodeMessage, type LogitEncoding } from '../core/protocol/codec.js';
+import { scanMessage } from '../core/protocol/message-scan.js';
 import { PROTOCOL_VERSION, type Envelope, type PublicLogits, type SlmLogitsBody } from '../core/protocol/messages.js';
 import { Random } from '../core/random.js';
 import { timeIt, type Benchmark, type Figure } from './harness.js';
@@ -43,6 +48,23 @@ function payloadBytes(logits: PublicLogits): number {
 const context = { knownSenders: new Set(['server', 'c1']), vocabSize: () => VOCAB };
 const mbps = (bytes: number, seconds: number) => bytes / seconds / 1e6;
 
+/**
+ * Median seconds of each function over 5 rounds in which they take turns, after a warm-up of each:
+ * the allocator and the GC drift over a run (a 406 KB slice() slows from 27 to 60 us after some
+ * thousand others), and measuring one function first, alone, would favour it.
+ */
+async function inTurns<K extends string>(fns: Record<K, () => unknown>, repeats: number): Promise<Record<K, number>> {
+  const entries = Object.entries(fns) as Array<[K, () => unknown]>;
+  for (const [, fn] of entries) await timeIt(fn, repeats);
+  const rounds = new Map<K, number[]>(entries.map(([name]) => [name, []]));
+  for (let round = 0; round < 5; round++) for (const [name, fn] of entries) rounds.get(name)?.push(await timeIt(fn, repeats));
+  const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] as number;
+  return Object.fromEntries(entries.map(([name]) => [name, median(rounds.get(name) ?? [])])) as Record<K, number>;
+}
+
+/** A hash-wasm hasher over one buffer (it copies the input into its own memory). */
+const oneShot = (hasher: IHasher) => (bytes: Uint8Array) => hasher.init().update(bytes).digest('binary');
+
 const benchmarks: Benchmark[] = [
   {
     name: 'codec-roundtrip',
@@ -52,21 +74,15 @@ const benchmarks: Benchmark[] = [
         const envelope = roundPayload(samples, length, topK);
         const bytes = payloadBytes(envelope.body.logits);
         const message = encodeMessage(envelope);
-        // The copy and the codec take turns, 5 rounds of each, and each figure is the median of its
-        // rounds: the allocator and the GC drift over a run (a 406 KB slice() slows from 27 to 60 us
-        // after some thousand others), and measuring the copy first, alone, would favour it.
-        const fns = {
-          copy: () => message.slice(),
-          encode: () => encodeMessage(envelope),
-          decode: () => decodeMessage(message, context),
-          both: () => decodeMessage(encodeMessage(envelope), context),
-        };
-        for (const fn of Object.values(fns)) await timeIt(fn, repeats);
-        const rounds: Record<keyof typeof fns, number[]> = { copy: [], encode: [], decode: [], both: [] };
-        for (let round = 0; round < 5; round++)
-          for (const [name, fn] of Object.entries(fns) as Array<[keyof typeof fns, () => unknown]>) rounds[name].push(await timeIt(fn, repeats));
-        const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] as number;
-        const [copy, encode, decode, both] = [median(rounds.copy), median(rounds.encode), median(rounds.decode), median(rounds.both)];
+        const { copy, encode, decode, both } = await inTurns(
+          {
+            copy: () => message.slice(),
+            encode: () => encodeMessage(envelope),
+            decode: () => decodeMessage(message, context),
+            both: () => decodeMessage(encodeMessage(envelope), context),
+          },
+          repeats,
+        );
         const base = mbps(bytes, copy);
         const figure = (name: string, seconds: number, goal?: string): Figure => {
           const value = mbps(bytes, seconds);
@@ -77,6 +93,39 @@ const benchmarks: Benchmark[] = [
           figure(`codec.f32.encode.${label}`, encode),
           figure(`codec.f32.decode.${label}`, decode),
         );
+      }
+      return figures;
+    },
+  },
+  {
+    // The codec's checksum (XXH64 by @node-rs/xxhash) against the other standard ones from
+    // maintained packages, each over the bytes of the same encoded message (all but its last 8),
+    // in turns; the ratio is to the codec's own. docs/wire.md has the figures and the choice.
+    name: 'codec-checksum',
+    async run() {
+      const xxhWasm = await xxhashWasm();
+      const candidates: Record<string, (bytes: Uint8Array) => unknown> = {
+        codec: (bytes) => scanMessage(bytes, bytes.length).checksum,
+        'xxh64.xxhash-wasm': (bytes) => xxhWasm.h64Raw(bytes),
+        'xxh64.hash-wasm': oneShot(await createXXHash64()),
+        'xxh3.node-rs': (bytes) => xxh3.xxh64(bytes),
+        'xxh3.hash-wasm': oneShot(await createXXHash3()),
+        'crc32c.node-rs': (bytes) => crc32c(bytes),
+        'crc32c.hash-wasm': oneShot(await createCRC32(0x82f63b78)),
+      };
+      const figures: Figure[] = [];
+      for (const { label, samples, length, topK, repeats } of PAYLOADS) {
+        const message = encodeMessage(roundPayload(samples, length, topK));
+        const summed = message.subarray(0, message.length - 8);
+        const times = await inTurns(
+          Object.fromEntries(Object.entries(candidates).map(([name, fn]) => [name, () => fn(summed)])),
+          repeats,
+        );
+        const base = mbps(summed.length, times.codec as number);
+        for (const [name, seconds] of Object.entries(times)) {
+          const value = mbps(summed.length, seconds);
+          figures.push({ name: `checksum.${name}.${label}`, value, unit: 'MB/s', baseline: base, ratio: value / base, messageBytes: summed.length });
+        }
       }
       return figures;
     },

@@ -6,8 +6,8 @@
 import { mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { writeReport } from '../core/report/index.js';
-import { writeSyntheticRun } from '../core/report/synthetic.js';
+import { writeReport } from '../apps/report/index.js';
+import { writeSyntheticRun } from '../apps/report/synthetic.js';
 import { timeIt, type Benchmark, type Figure } from './harness.js';
 
 const CLIENTS = 1000;

@@ -1,5 +1,6 @@
 import type { RunResult } from '../actors/federation.js';
 import type { RoundMetrics } from '../core/records.js';
+import { formatBytes, naturalCompare } from '../core/format.js';
 import { formatViolation } from '../core/invariants/check.js';
 import { plural } from '../core/wording.js';
 import { clockLabel, type ClockKind } from '../core/run-clock.js';
@@ -7,7 +8,7 @@ import { clockLabel, type ClockKind } from '../core/run-clock.js';
 /** Per-round table: one row per round, accuracy of each actor, bytes, seconds the round took on the run's clock. */
 export function roundSummaryTable(metrics: readonly RoundMetrics[], clock: ClockKind = 'virtual'): string {
   const actors = [...new Set(metrics.map((m) => m.actor))].sort((a, b) =>
-    a === 'server' ? -1 : b === 'server' ? 1 : a.localeCompare(b, undefined, { numeric: true }),
+    a === 'server' ? -1 : b === 'server' ? 1 : naturalCompare(a, b),
   );
   const rounds = [...new Set(metrics.map((m) => m.round))].sort((a, b) => a - b);
   const header = ['round', ...actors.map((a) => `acc ${a}`), 'bytes up', 'bytes down', `${clockLabel(clock)} s`];
@@ -24,17 +25,11 @@ export function roundSummaryTable(metrics: readonly RoundMetrics[], clock: Clock
     const up = clients.length > 0 ? clients.reduce((s, m) => s + m.bytesUp, 0) : (server?.bytesDown ?? 0);
     const down = clients.length > 0 ? clients.reduce((s, m) => s + m.bytesDown, 0) : (server?.bytesUp ?? 0);
     const vs = ms.find((m) => m.role === 'server')?.virtualSeconds ?? Math.max(...ms.map((m) => m.virtualSeconds));
-    return [r === 0 ? '0 (zero-shot)' : String(r), ...acc, formatBytes(up), formatBytes(down), vs.toFixed(1)];
+    return [r === 0 ? '0 (zero-shot)' : String(r), ...acc, formatBytes(up, { columns: true }), formatBytes(down, { columns: true }), vs.toFixed(1)];
   });
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((row) => row[i]!.length)));
   const line = (cells: string[]) => cells.map((c, i) => c.padStart(widths[i]!)).join('  ');
   return [line(header), widths.map((w) => '-'.repeat(w)).join('  '), ...rows.map(line)].join('\n');
-}
-
-function formatBytes(n: number): string {
-  if (n < 1024) return `${n} B`;
-  if (n < 1024 * 1024) return `${(n / 1024).toFixed(1)} KiB`;
-  return `${(n / 1024 / 1024).toFixed(2)} MiB`;
 }
 
 /**

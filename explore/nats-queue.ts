@@ -29,7 +29,7 @@ export const EXPLORE_STREAM = 'FEDMKT_EXPLORE';
 /** The durable pull consumer every worker reads through (a work queue allows one consumer per subject). */
 export const EXPLORE_CONSUMER = 'fedmkt-explore-workers';
 /** Key-value bucket: exploration id -> its ExplorationSpec (JSON). */
-export const SPEC_BUCKET = 'FEDMKT_EXPLORE_SPECS';
+const SPEC_BUCKET = 'FEDMKT_EXPLORE_SPECS';
 const taskSubject = (id: string) => `fedmkt.explore.tasks.${id}`;
 const resultSubject = (id: string) => `fedmkt.explore.${id}.results`;
 

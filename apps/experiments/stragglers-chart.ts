@@ -1,5 +1,6 @@
 /** Server accuracy against virtual time, one step line per mode and seed (the report's SVG helpers). */
-import { esc, n1, seriesColour, ticks } from '../../core/report/svg.js';
+import { escapeXml as esc } from '../../core/format.js';
+import { n1, seriesColour, ticks } from '../report/svg.js';
 import { PROTOCOL_MODES, type ModeRun } from './stragglers.js';
 
 const W = 900;

@@ -2,6 +2,7 @@
  * The experiment table: per method, mean and spread over seeds of each model's score, plus the
  * communication a federation measured. Rendered as Markdown and CSV; the JSON is the object itself.
  */
+import { formatBytes } from '../../core/format.js';
 import type { Communication } from './communication.js';
 import type { MetricName } from './evaluate.js';
 import type { MethodKind, MethodRun, MethodSpec, Setting } from './methods.js';
@@ -101,14 +102,10 @@ function fmt(s: Stat | null, digits = 3): string {
   return s.n > 1 ? `${s.mean.toFixed(digits)} ± ${s.std.toFixed(digits)}` : s.mean.toFixed(digits);
 }
 
-function formatBytes(n: number): string {
-  if (n < 1024) return `${Math.round(n)} B`;
-  if (n < 1024 * 1024) return `${(n / 1024).toFixed(1)} KiB`;
-  return `${(n / 1024 / 1024).toFixed(2)} MiB`;
-}
+const bytesInColumn = (n: number) => formatBytes(n, { columns: true });
 
 function bytes(s: Stat | null): string {
-  return s ? formatBytes(s.mean) : '—';
+  return s ? bytesInColumn(s.mean) : '—';
 }
 
 function mdTable(header: string[], rows: string[][]): string {
@@ -173,12 +170,12 @@ export function renderMarkdown(t: ExperimentTable): string {
             `${s.meanLength.toFixed(1)} / ${l.meanLength.toFixed(1)}`,
             String(s.k),
             Math.round(s.nlk).toLocaleString('en-US'),
-            formatBytes(up),
-            formatBytes(s.f32Bytes),
+            bytesInColumn(up),
+            bytesInColumn(s.f32Bytes),
             (up / s.f32Bytes).toFixed(3),
             Math.round(l.nlk).toLocaleString('en-US'),
-            formatBytes(down),
-            formatBytes(l.f32Bytes),
+            bytesInColumn(down),
+            bytesInColumn(l.f32Bytes),
             (down / l.f32Bytes).toFixed(3),
             Number.isFinite(base) ? ((up + down) / base).toFixed(3) : '—',
           ];

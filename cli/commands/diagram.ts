@@ -8,7 +8,7 @@ import { Option, type Command } from 'commander';
 import { anyMachine, MACHINE_NAMES, type AnyMachineName } from '../../actors/machine-inputs.js';
 import { loadScenario } from '../../core/scenario/load.js';
 import type { Scenario } from '../../core/scenario/schema.js';
-import { drawMachine, type DiagramFormat } from '../../machines/diagram.js';
+import { drawMachine, type DiagramFormat } from '../../apps/diagram/index.js';
 
 export function registerDiagramCommand(program: Command): void {
   program

@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { defaultLearningStack } from '../../actors/default-learning.js';
 import { watchEvents } from '../../actors/monitor.js';
 import { runOverNats } from '../../actors/nats-deployment.js';
-import { startLiveRun } from '../../core/live/index.js';
+import { startLiveRun } from '../../apps/live/index.js';
 import type { BackendName } from '../../core/models/backend.js';
 import { credentialLogin, readNatsCredential } from '../../core/nats/access-config.js';
 import { loadScenario } from '../../core/scenario/load.js';

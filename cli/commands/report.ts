@@ -3,8 +3,8 @@
  * and bytes per round, the swimlane timeline and the scenario.
  */
 import type { Command } from 'commander';
-import { isExplorationDir, writeExplorationReport } from '../../core/report/exploration.js';
-import { writeReport } from '../../core/report/index.js';
+import { isExplorationDir, writeExplorationReport } from '../../apps/report/exploration.js';
+import { writeReport } from '../../apps/report/index.js';
 import { positiveInt } from '../options.js';
 
 

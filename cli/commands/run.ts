@@ -12,7 +12,7 @@ import { parseBigramSpec } from '../../core/models/bigram-base.js';
 import { DROP_LATE_FAULTS_FLAG } from '../../core/scenario/load.js';
 import { isProtocolOnly, type Scenario } from '../../core/scenario/schema.js';
 import { loadSchedule, scheduleMisfits, type LoadedSchedule } from '../../core/schedule/load.js';
-import { startLiveRun } from '../../core/live/index.js';
+import { startLiveRun } from '../../apps/live/index.js';
 import { VIRTUAL_CLOCK, type RunClock } from '../../core/run-clock.js';
 import { exitOnInterrupt } from '../interrupt.js';
 import { plural } from '../../core/wording.js';

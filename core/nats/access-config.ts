@@ -44,7 +44,7 @@ export interface NatsAccessConfig {
 
 const TOKEN = /^[A-Za-z0-9_-]+$/;
 
-export function inboxPrefixOf(actor: string): string {
+function inboxPrefixOf(actor: string): string {
   return `_INBOX.${actor}`;
 }
 

@@ -10,7 +10,7 @@
  *   (aligned-msgpack.ts), and the decoder returns aligned arrays as views of the received bytes,
  *   not copies: decoding a round's logits copies nothing but the header. Decoded arrays therefore
  *   share memory with the message; nobody writes to a received message.
- * - `sum` is always the last entry, an 8-byte bin: the lane-sums checksum (message-scan.ts) of
+ * - `sum` is always the last entry, an 8-byte bin: the XXH64 checksum (message-scan.ts) of
  *   every byte before it. Decoding checks it in the same pass that checks the arrays' values
  *   (finite floats, ids within the vocabulary), and a mismatch is reported as corruption before
  *   any other finding, so damaged bytes that still parse as another message are refused too.

@@ -6,7 +6,7 @@
  * Token ids are always ids of the sender's tokenizer (never a model's compact vocabulary).
  */
 
-export const PROTOCOL_VERSION = 2;
+export const PROTOCOL_VERSION = 3;
 
 /** `server` or a client id from the scenario (`c1`, `c2`, ...). */
 export type ActorId = string;

@@ -6,7 +6,7 @@ export type ProtocolErrorCode =
   | 'malformed'
   /** Cut short: the integrity trailer is missing or damaged. */
   | 'truncated'
-  /** The checksum carried in the message (docs/wire.md) does not match its bytes. */
+  /** The checksum carried in the message (XXH64, docs/wire.md) does not match its bytes. */
   | 'corrupted'
   | 'unknown-version'
   | 'unknown-type'

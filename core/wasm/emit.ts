@@ -54,16 +54,16 @@ function sleb64(n: bigint): number[] {
   }
 }
 
-export function name(s: string): number[] {
+function name(s: string): number[] {
   const bytes = [...Buffer.from(s, 'utf8')];
   return [...uleb(bytes.length), ...bytes];
 }
 
-export function section(id: number, body: number[]): number[] {
+function section(id: number, body: number[]): number[] {
   return [id, ...uleb(body.length), ...body];
 }
 
-export function vec(items: number[][]): number[] {
+function vec(items: number[][]): number[] {
   return [...uleb(items.length), ...items.flat()];
 }
 

@@ -84,7 +84,7 @@ describe('asynchronous invariants', () => {
 describe('fedmkt diagram draws the asynchronous machines', () => {
   it('by name, with the input a buffered run gives them', async () => {
     const { anyMachine, MACHINE_NAMES } = await import('../../actors/machine-inputs.js');
-    const { drawMachine } = await import('../../machines/diagram.js');
+    const { drawMachine } = await import('../../apps/diagram/index.js');
     expect(MACHINE_NAMES).toEqual(['server', 'client', 'async-server', 'async-client']);
     const server = anyMachine('async-server');
     const mermaid = drawMachine(server.machine, 'mermaid', { input: server.input });
@@ -96,7 +96,7 @@ describe('fedmkt diagram draws the asynchronous machines', () => {
 
 describe('the live view of a buffered run', () => {
   it('draws the asynchronous machines, mapping every state actors report', async () => {
-    const { liveCharts } = await import('../../core/live/statecharts.js');
+    const { liveCharts } = await import('../../apps/live/statecharts.js');
     const { loadScenario } = await import('../../core/scenario/load.js');
     const charts = liveCharts(loadScenario('scenarios/explore-async.yaml'));
     for (const s of ASYNC_CLIENT_STATES) expect(charts.client.stateIds[s]).toBeDefined();

@@ -10,16 +10,16 @@ import type { BrowserContext, Page } from 'playwright-core';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { defaultLearningStack } from '../../actors/default-learning.js';
 import { runFederation } from '../../actors/federation.js';
-import { LiveServer, liveCharts, liveOptionsFromScenario, replay, type LiveSnapshot } from '../../core/live/index.js';
-import { writeReport } from '../../core/report/index.js';
-import { syntheticRun, writeSyntheticRun } from '../../core/report/synthetic.js';
+import { LiveServer, liveCharts, liveOptionsFromScenario, replay, type LiveSnapshot } from '../../apps/live/index.js';
+import { writeReport } from '../../apps/report/index.js';
+import { syntheticRun, writeSyntheticRun } from '../../apps/report/synthetic.js';
 import { tinyScenario } from '../federation/tiny-scenario.js';
 import { hasChromium, launchBrowser, sleep, waitFor, watchErrors } from './helpers.js';
 
 const TEST_MS = 30_000;
 const tempDir = (name: string) => mkdtempSync(join(tmpdir(), `fedmkt-live-${name}-`));
 
-/** Options a synthetic run (core/report/synthetic.ts) implies: its actors, a quorum of half, its deadlines. */
+/** Options a synthetic run (apps/report/synthetic.ts) implies: its actors, a quorum of half, its deadlines. */
 function syntheticOptions(clients: number) {
   return {
     title: 'synthetic',

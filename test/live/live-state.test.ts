@@ -1,10 +1,11 @@
 import { describe, expect, it } from 'vitest';
-import { LiveState, type LiveEvent } from '../../core/live/live-state.js';
-import { liveCharts, liveOptionsFromScenario, reportedName } from '../../core/live/statecharts.js';
-import { connectStately, stateValueOf } from '../../core/live/stately.js';
+import { LiveState } from '../../apps/live/live-state.js';
+import type { LiveEvent } from '../../apps/live/snapshot.js';
+import { liveCharts, liveOptionsFromScenario, reportedName } from '../../apps/live/statecharts.js';
+import { connectStately, stateValueOf } from '../../apps/live/stately.js';
 import { machineByName } from '../../actors/machine-inputs.js';
-import { machineGraph } from '../../machines/diagram.js';
-import { syntheticRun } from '../../core/report/synthetic.js';
+import { machineGraph } from '../../apps/diagram/index.js';
+import { syntheticRun } from '../../apps/report/synthetic.js';
 import { tinyScenario } from '../federation/tiny-scenario.js';
 
 const ev = (t: number, actor: string, round: number, kind: string, rest: Record<string, unknown> = {}): LiveEvent => ({ t, actor, round, kind, ...rest });

@@ -1,8 +1,8 @@
 import { request } from 'node:http';
 import { afterEach, describe, expect, it } from 'vitest';
 import { freePort } from '../../core/nats/free-port.js';
-import { LiveServer, liveCharts, replay, type LiveEvent, type LiveSnapshot } from '../../core/live/index.js';
-import { syntheticRun } from '../../core/report/synthetic.js';
+import { LiveServer, liveCharts, replay, type LiveEvent, type LiveSnapshot } from '../../apps/live/index.js';
+import { syntheticRun } from '../../apps/report/synthetic.js';
 import { readSse, sleep } from './helpers.js';
 
 function get(url: string, headers: Record<string, string> = {}): Promise<{ status: number; headers: Record<string, unknown>; body: string }> {
@@ -33,7 +33,7 @@ describe('the live server', () => {
     expect(String(page.headers['content-security-policy'])).toContain("default-src 'none'");
     expect(page.body.startsWith('<!doctype html>')).toBe(true);
     expect(page.body).not.toMatch(/<script[^>]+src=/i);
-    expect(page.body).not.toMatch(/https?:\/\/(?!www\.w3\.org\/2000\/svg')/i); // only the SVG namespace name
+    expect(page.body).not.toMatch(/https?:\/\/(?!www\.w3\.org\/2000\/svg['"])/i); // only the SVG namespace name
     expect(page.body).not.toMatch(/@import|@font-face|url\(/i);
     expect(page.body).not.toMatch(/<link(?![^>]*href="data:,")/i);
     const charts = JSON.parse((await get(`${live.url}charts.json`)).body) as Record<string, { svg: string }>;

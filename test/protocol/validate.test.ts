@@ -73,9 +73,9 @@ describe('framing', () => {
   });
 
   it('refuses an unknown protocol version, before the integrity check', () => {
-    const bytes = encodeMessage({ ...upload(), v: 3 as 2 });
+    const bytes = encodeMessage({ ...upload(), v: 4 as 3 });
     bytes[bytes.length - 1] = (bytes[bytes.length - 1] as number) ^ 1;
-    expectRefusal(bytes, 'unknown-version', /: v is 3, an unknown protocol version \(this build speaks 2\)$/, 'v');
+    expectRefusal(bytes, 'unknown-version', /: v is 4, an unknown protocol version \(this build speaks 3\)$/, 'v');
   });
 
   it('refuses a non-Uint8Array argument', () => {
@@ -126,7 +126,7 @@ describe('envelope', () => {
   });
 
   it('refuses an envelope that is not a map', () => {
-    const error = refusal(forge({ v: 2 }));
+    const error = refusal(forge({ v: 3 }));
     expect(error.code).toBe('missing-field');
     expect(error.message).toMatch(/: run is missing$/);
   });

@@ -7,7 +7,7 @@ import type { AnyStateMachine } from 'xstate';
 import { machineByName, machineInput } from '../../actors/machine-inputs.js';
 import { registerDiagramCommand } from '../../cli/commands/diagram.js';
 import { clientMachine } from '../../machines/client.js';
-import { FAILURE_MARK, machineGraph, toJson, toMermaid, toSvg, type MachineGraph } from '../../machines/diagram.js';
+import { FAILURE_MARK, machineGraph, toJson, toMermaid, toSvg, type MachineGraph } from '../../apps/diagram/index.js';
 import { outline } from '../../machines/introspect.js';
 import { serverMachine } from '../../machines/server.js';
 import { checkXml } from './xml.js';

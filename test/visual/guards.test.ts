@@ -1,7 +1,7 @@
 /** Composite guards are drawn with their parts: `resuming and moreRounds`, not `[and]`. */
 import { describe, expect, it } from 'vitest';
 import { and, createMachine, not, or, type AnyStateMachine } from 'xstate';
-import { edgeLabel, machineGraph } from '../../machines/diagram.js';
+import { edgeLabel, machineGraph } from '../../apps/diagram/index.js';
 import { serverMachine } from '../../machines/server.js';
 
 describe('composite guards in diagrams', () => {

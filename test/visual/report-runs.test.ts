@@ -7,7 +7,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { readRun, renderReport } from '../../core/report/index.js';
+import { readRun, renderReport } from '../../apps/report/index.js';
 
 const state = (t: number, actor: string, round: number, s: string) => ({ t, actor, round, kind: 'state', state: s });
 

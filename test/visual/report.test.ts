@@ -5,8 +5,8 @@ import { Command } from 'commander';
 import { afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import type { RoundMetrics } from '../../core/records.js';
 import { registerReportCommand } from '../../cli/commands/report.js';
-import { extractReportData, writeReport, type RecordedEvent } from '../../core/report/index.js';
-import { writeSyntheticRun, type SyntheticRun } from '../../core/report/synthetic.js';
+import { extractReportData, writeReport, type RecordedEvent } from '../../apps/report/index.js';
+import { writeSyntheticRun, type SyntheticRun } from '../../apps/report/synthetic.js';
 import { checkXml } from './xml.js';
 
 const tempDir = (name: string) => mkdtempSync(join(tmpdir(), `fedmkt-report-${name}-`));
@@ -230,7 +230,7 @@ describe('a large run (1000 clients x 10 rounds)', () => {
 
 describe('time axis', () => {
   it('squeezes a stretch where everyone waits, not one where someone works', async () => {
-    const { timeScale, mergeIntervals } = await import('../../core/report/time-scale.js');
+    const { timeScale, mergeIntervals } = await import('../../apps/report/time-scale.js');
     const times = [0, 100, 200, 10_000, 10_100];
     const idle = timeScale(times, 0, 10_100);
     expect(idle.gaps).toEqual([expect.objectContaining({ t0: 200, t1: 10_000 })]);

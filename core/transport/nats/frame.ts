@@ -7,20 +7,20 @@ import { CHECKSUM_BYTES, hexOf, scanMessage } from '../../protocol/message-scan.
  * (accidental damage and reassembly mistakes; tampering is kept out by TLS and subject
  * permissions instead).
  *
- *   0  'F' 'M' 'K' version(2)
+ *   0  'F' 'M' 'K' version(3)
  *   4  u32 chunk index          8  u32 chunk count
  *  12  u32 byte offset of this chunk's body in the payload
  *  16  u32 payload length      20  8-byte payload checksum
  *  28  u8 sender length, sender (utf-8), u16 message id length, message id (utf-8), body
  */
-export const FRAME_VERSION = 2;
+const FRAME_VERSION = 3;
 const MAGIC = [0x46, 0x4d, 0x4b] as const;
 const CHECKSUM_AT = 20;
 const FIXED_HEADER_BYTES = CHECKSUM_AT + CHECKSUM_BYTES;
 /** Payload lengths are u32. */
-export const MAX_PAYLOAD_BYTES = 0xffff_ffff;
+const MAX_PAYLOAD_BYTES = 0xffff_ffff;
 
-export interface Frame {
+interface Frame {
   index: number;
   count: number;
   offset: number;

@@ -12,7 +12,7 @@ export function encodeAck(reply: AckReply): Uint8Array {
   return encoder.encode(JSON.stringify(reply));
 }
 
-export function decodeAck(data: Uint8Array): AckReply | undefined {
+function decodeAck(data: Uint8Array): AckReply | undefined {
   try {
     const value: unknown = JSON.parse(decoder.decode(data));
     if (typeof value !== 'object' || value === null || !('ok' in value)) return undefined;
@@ -28,7 +28,7 @@ export function decodeAck(data: Uint8Array): AckReply | undefined {
  * `no-responders`: nats-server answered a frame with status 503 because nothing subscribes to
  * the subject (yet: in a cluster, interest crosses the routes a little later).
  */
-export type AckOutcome = AckReply | 'timeout' | 'no-responders';
+type AckOutcome = AckReply | 'timeout' | 'no-responders';
 
 export interface PendingAck {
   /** Reply subject to put on every frame of the upload (the same across retries). */

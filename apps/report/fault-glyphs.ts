@@ -3,7 +3,8 @@
  * partition, a dropout, a rejoin and a reordering each look like themselves; and the timeline's
  * legend.
  */
-import { esc, messageColour, stateColour } from './svg.js';
+import { escapeXml } from '../../core/format.js';
+import { messageColour, stateColour } from './svg.js';
 
 const FAULT_STYLE: Record<string, { colour: string; shape: string; label?: string }> = {
   ignored: { colour: '#757575', shape: 'circle' },
@@ -89,14 +90,14 @@ export function legend(
   spans: { offline: boolean; partition: boolean },
 ): string {
   const items: string[] = [];
-  for (const s of states) items.push(`<li><span class="sw box" style="background:${stateColour(s)}"></span>${esc(s)}</li>`);
+  for (const s of states) items.push(`<li><span class="sw box" style="background:${stateColour(s)}"></span>${escapeXml(s)}</li>`);
   const swatch = (stripes: string) => `<span class="sw box" style="background:repeating-linear-gradient(45deg,${stripes})"></span>`;
   if (spans.offline) items.push(`<li>${swatch('#546e7a 0 2px,#cfd8dc 2px 4px')}offline (dropped out or crashed)</li>`);
   if (spans.partition) items.push(`<li>${swatch('#ad145773 0 2px,#fff 2px 5px')}partitioned (cut off)</li>`);
-  const msgs = messageTypes.map((m) => `<li><span class="sw" style="border-color:${messageColour(m)}"></span>${esc(m)}</li>`);
+  const msgs = messageTypes.map((m) => `<li><span class="sw" style="border-color:${messageColour(m)}"></span>${escapeXml(m)}</li>`);
   const faults = faultKinds.map(
     (k) =>
-      `<li><svg class="glyph" viewBox="-6 -6 12 12" width="12" height="12">${glyph(k)}</svg>${esc(FAULT_STYLE[k]?.label ?? k)} (${counts[k]})</li>`,
+      `<li><svg class="glyph" viewBox="-6 -6 12 12" width="12" height="12">${glyph(k)}</svg>${escapeXml(FAULT_STYLE[k]?.label ?? k)} (${counts[k]})</li>`,
   );
   return (
     `<div class="legends"><div><h4>States</h4><ul class="legend">${items.join('')}</ul></div>` +

@@ -8,7 +8,7 @@
  */
 import type { AnyStateMachine } from 'xstate';
 import { machineByName } from '../../actors/machine-inputs.js';
-import type { LiveEvent } from './live-state.js';
+import type { LiveEvent } from './snapshot.js';
 
 interface InspectorLike {
   actor(actor: string, snapshot?: unknown, info?: { definition?: string; parentId?: string; rootId?: string }): void;

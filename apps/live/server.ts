@@ -8,8 +8,10 @@
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { LiveState, type LiveEvent, type LiveSnapshot, type LiveStateOptions } from './live-state.js';
+import { LiveState, type LiveStateOptions } from './live-state.js';
+import type { LiveEvent, LiveSnapshot } from './snapshot.js';
 import { livePage } from './page.js';
+import { livePageScript } from './page-script.js';
 import type { LiveCharts } from './statecharts.js';
 
 export interface LiveServerOptions extends LiveStateOptions {
@@ -53,6 +55,7 @@ export class LiveServer {
 
   /** Starts listening on 127.0.0.1 (`port`, or a free one). */
   static async start(options: LiveServerOptions = {}): Promise<LiveServer> {
+    livePageScript(); // bundled now, once per process: a broken bundle fails here, not in the browser
     const live = new LiveServer(options);
     await new Promise<void>((resolve, reject) => {
       live.server.once('error', reject);

@@ -5,10 +5,10 @@
  */
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, relative, resolve } from 'node:path';
-import type { Coverage, CoverageScope } from '../explore/coverage.js';
-import type { FaultKind } from '../schedule/fault-space.js';
+import type { Coverage, CoverageScope } from '../../core/explore/coverage.js';
+import type { FaultKind } from '../../core/schedule/fault-space.js';
 import { coverageTable } from './coverage.js';
-import { esc } from './svg.js';
+import { escapeXml } from '../../core/format.js';
 
 interface Summary {
   scenario: string;
@@ -36,23 +36,23 @@ export function writeExplorationReport(dir: string, writeRunReport: (runDir: str
   const failures = summary.failures.map((f, i) => {
     const runDir = join(resolve(f.dir), 'run');
     const report = existsSync(join(runDir, 'events.jsonl')) ? relative(root, writeRunReport(runDir)) : null;
-    return `<li><strong>[${esc(f.property)}]</strong> ${esc(f.message)}${f.round !== null ? ` (round ${f.round})` : ''}<br>
-${f.faultsBefore} faults → ${f.faultsAfter}${f.readable ? '' : ' (exact schedule only)'} · <code>${esc(f.reproduce)}</code>
-· <a href="${esc(relative(root, join(resolve(f.dir), 'failure.md')))}">failure-${i + 1}/failure.md</a>${report ? ` · <a href="${esc(report)}">its run</a>` : ''}</li>`;
+    return `<li><strong>[${escapeXml(f.property)}]</strong> ${escapeXml(f.message)}${f.round !== null ? ` (round ${f.round})` : ''}<br>
+${f.faultsBefore} faults → ${f.faultsAfter}${f.readable ? '' : ' (exact schedule only)'} · <code>${escapeXml(f.reproduce)}</code>
+· <a href="${escapeXml(relative(root, join(resolve(f.dir), 'failure.md')))}">failure-${i + 1}/failure.md</a>${report ? ` · <a href="${escapeXml(report)}">its run</a>` : ''}</li>`;
   });
   const e = summary.exhaustive;
   const facts = [
-    `scenario <code>${esc(summary.scenario)}</code>, strategy ${esc(summary.strategy)}, at most ${summary.maxFaults} added faults, explorer seed ${summary.seed}`,
+    `scenario <code>${escapeXml(summary.scenario)}</code>, strategy ${escapeXml(summary.strategy)}, at most ${summary.maxFaults} added faults, explorer seed ${summary.seed}`,
     `${summary.schedules} schedules in ${(summary.elapsedMs / 1000).toFixed(1)} s (${summary.schedulesPerSecond.toFixed(0)} per second), ${summary.meanAddedFaults.toFixed(2)} added faults per schedule`,
     ...(e ? [`exhaustive: ${e.states} distinct states, ${e.schedules} schedules (${e.pruned} stopped at a state already seen); the space was ${e.exhausted ? '' : 'not '}exhausted`] : []),
     `${summary.failures.length} distinct failure${summary.failures.length === 1 ? '' : 's'}`,
   ];
   const html = `<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>FedMKT exploration of ${esc(summary.scenario)}</title>
+<html lang="en"><head><meta charset="utf-8"><title>FedMKT exploration of ${escapeXml(summary.scenario)}</title>
 <style>body{font:14px/1.45 system-ui,sans-serif;margin:24px;max-width:1380px}table.num{border-collapse:collapse;font-size:12px}
 table.num th,table.num td{border:1px solid #ddd;padding:2px 8px;text-align:right}table.num tbody th{text-align:left}
 td.none{color:#c62828}td.na{color:#bbb}code{font-size:12px}</style></head>
-<body><h1>Exploration of <code>${esc(summary.scenario)}</code></h1>
+<body><h1>Exploration of <code>${escapeXml(summary.scenario)}</code></h1>
 <ul>${facts.map((f) => `<li>${f}</li>`).join('')}</ul>
 <h2>Failures</h2>${failures.length ? `<ol>${failures.join('')}</ol>` : '<p>None within the budget.</p>'}
 <h2>Coverage</h2><p>How often each kind of fault met an actor in each state, over every schedule (– : not possible in this scenario).</p>

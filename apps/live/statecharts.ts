@@ -1,22 +1,17 @@
 /**
  * What the live page draws the actors on: the server and client machine definitions as SVG
- * (machines/diagram.ts), with the map from the state names actors report (`trainPrivate`,
+ * (apps/diagram), with the map from the state names actors report (`trainPrivate`,
  * `fedAvg.awaitAverage`, `done`: the leaf without the `round.` wrapper, as
  * actors/state-tracker.ts names them) to the diagram's node ids (`data-id` of each state's `<g>`).
  */
 import { anyMachine, type MachineName } from '../../actors/machine-inputs.js';
-import { machineGraph, toSvg, type MachineGraph } from '../../machines/diagram.js';
-import { quorumCount, type Scenario } from '../scenario/schema.js';
+import { machineGraph, toSvg, type MachineGraph } from '../diagram/index.js';
+import { quorumCount, type Scenario } from '../../core/scenario/schema.js';
 import type { LiveStateOptions } from './live-state.js';
+import type { LiveChartDrawing } from './snapshot.js';
 
-export interface LiveChart {
+interface LiveChart extends LiveChartDrawing {
   machine: MachineName;
-  /** Self-contained SVG (no XML prologue), marker ids prefixed with the machine name. */
-  svg: string;
-  /** Reported state name → node id. */
-  stateIds: Record<string, string>;
-  /** Node id → ids of its compound ancestors (outermost last), the root excluded. */
-  ancestors: Record<string, string[]>;
 }
 
 export type LiveCharts = Record<MachineName, LiveChart>;
@@ -27,7 +22,7 @@ export function reportedName(graph: MachineGraph, id: string): string {
   return rest.startsWith('round.') && rest.length > 'round.'.length ? rest.slice('round.'.length) : rest;
 }
 
-export function liveChart(name: MachineName, scenario?: Scenario): LiveChart {
+function liveChart(name: MachineName, scenario?: Scenario): LiveChart {
   // Buffered and asynchronous runs are drawn on their own machines (docs/async.md).
   const { machine, input } = anyMachine(scenario && scenario.protocol.mode !== 'sync' ? `async-${name}` : name, scenario);
   const graph = machineGraph(machine, { input });

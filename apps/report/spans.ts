@@ -3,9 +3,10 @@
  * from its crash to its restart) and an actor cut off by a partition (recorded by the
  * `network` pseudo-actor, drawn on the lanes of the actors it names).
  */
-import { isPseudoActor } from '../pseudo-actors.js';
+import { isPseudoActor } from '../../core/pseudo-actors.js';
 import type { RecordedEvent } from './read-run.js';
-import { esc, formatDuration, n1 } from './svg.js';
+import { escapeXml } from '../../core/format.js';
+import { formatDuration, n1 } from './svg.js';
 
 export interface Span {
   kind: 'offline' | 'cut';
@@ -68,7 +69,7 @@ export function drawSpans(
       const t1 = s.t1 ?? end;
       const xa = x(s.t0);
       const title = `${s.actor}: ${s.kind === 'offline' ? `offline (${s.why})` : s.why}, ${formatDuration(s.t0)} to ${s.t1 === null ? 'the end' : formatDuration(t1)}`;
-      return `<rect class="span-${s.kind}" x="${n1(xa)}" y="${at.y}" width="${n1(Math.max(x(t1) - xa, 1))}" height="${at.h}" fill="url(#${s.kind})"><title>${esc(title)}</title></rect>`;
+      return `<rect class="span-${s.kind}" x="${n1(xa)}" y="${at.y}" width="${n1(Math.max(x(t1) - xa, 1))}" height="${at.h}" fill="url(#${s.kind})"><title>${escapeXml(title)}</title></rect>`;
     })
     .join('');
 }

@@ -3,19 +3,18 @@
  * states on their statecharts, the round's progress and the messages as they flow. See
  * docs/visualising.md.
  */
-import type { RunClock } from '../run-clock.js';
-import type { Scenario } from '../scenario/schema.js';
-import type { LiveEvent } from './live-state.js';
+import type { RunClock } from '../../core/run-clock.js';
+import type { Scenario } from '../../core/scenario/schema.js';
+import type { LiveEvent } from './snapshot.js';
 import { LiveServer } from './server.js';
 import { liveCharts, liveOptionsFromScenario } from './statecharts.js';
 import { connectStately, type StatelyBridge } from './stately.js';
 
-export { LiveState, type ActorRow, type CollectionProgress, type LiveEvent, type LiveSnapshot, type LiveStateOptions, type MessageRow, type Role } from './live-state.js';
+export type { LiveEvent, LiveSnapshot } from './snapshot.js';
 export { livePage } from './page.js';
-export { replay, type ReplayOptions } from './replay.js';
-export { LiveServer, type LiveServerOptions } from './server.js';
-export { liveChart, liveCharts, liveOptionsFromScenario, type LiveChart, type LiveCharts } from './statecharts.js';
-export { connectStately, stateValueOf, type StatelyBridge } from './stately.js';
+export { replay } from './replay.js';
+export { LiveServer } from './server.js';
+export { liveCharts, liveOptionsFromScenario } from './statecharts.js';
 
 export interface LiveRunOptions {
   /** Serve the live page. */

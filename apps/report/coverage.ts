@@ -3,9 +3,9 @@
  * in that state (core/explore/coverage.ts); empty cells stand out, so what a search never tried
  * is as visible as what it did.
  */
-import { coverageRatio, possibleCells, type Coverage, type CoverageScope } from '../explore/coverage.js';
-import { FAULT_KINDS, type FaultKind } from '../schedule/fault-space.js';
-import { esc } from './svg.js';
+import { coverageRatio, possibleCells, type Coverage, type CoverageScope } from '../../core/explore/coverage.js';
+import { FAULT_KINDS, type FaultKind } from '../../core/schedule/fault-space.js';
+import { escapeXml } from '../../core/format.js';
 
 export function coverageTable(cov: Coverage, kinds: readonly FaultKind[] = FAULT_KINDS, scope?: CoverageScope): string {
   const cells = possibleCells(kinds, scope);
@@ -22,7 +22,7 @@ export function coverageTable(cov: Coverage, kinds: readonly FaultKind[] = FAULT
   };
   const { hit, possible: all } = coverageRatio(cov, kinds, scope);
   return `<p>${hit} of ${all} (state × fault) cells exercised over ${cov.runs} run${cov.runs === 1 ? '' : 's'}.</p>
-<table class="num coverage"><thead><tr><th>state</th>${kinds.map((k) => `<th>${esc(k)}</th>`).join('')}</tr></thead><tbody>${states
-    .map((s) => `<tr><th>${esc(s)}</th>${kinds.map((k) => cell(s, k)).join('')}</tr>`)
+<table class="num coverage"><thead><tr><th>state</th>${kinds.map((k) => `<th>${escapeXml(k)}</th>`).join('')}</tr></thead><tbody>${states
+    .map((s) => `<tr><th>${escapeXml(s)}</th>${kinds.map((k) => cell(s, k)).join('')}</tr>`)
     .join('')}</tbody></table>`;
 }

@@ -6,9 +6,9 @@
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { basename, join, resolve } from 'node:path';
-import type { EventKind, RoundMetrics } from '../records.js';
-import { splitJsonl } from '../jsonl.js';
-import { readRunClock, type RunClock } from '../run-clock.js';
+import type { EventKind, RoundMetrics } from '../../core/records.js';
+import { splitJsonl } from '../../core/jsonl.js';
+import { readRunClock, type RunClock } from '../../core/run-clock.js';
 
 /**
  * A row of events.jsonl: a RunEvent (actors/run-recorder.ts), or a kind

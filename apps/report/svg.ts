@@ -1,11 +1,9 @@
 /**
- * Small helpers for hand-written SVG and HTML: escaping, compact numbers, axis ticks,
- * time and byte formatting, and the colours shared by every chart of a report.
+ * Small helpers for hand-written SVG and HTML: compact numbers, axis ticks, time formatting,
+ * and the colours shared by every chart of a report and the live page (escaping, natural order
+ * and byte counts are core/format.ts's).
  */
-
-export function esc(text: string): string {
-  return text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
-}
+import { hashString } from '../../core/random.js';
 
 /** A coordinate with at most one decimal. */
 export function n1(x: number): string {
@@ -59,24 +57,6 @@ export function clockUnit(spanMs: number): string {
   return spanMs < 120_000 ? '' : spanMs >= 3_600_000 ? 'h:mm:ss' : 'm:ss';
 }
 
-export function formatBytes(bytes: number): string {
-  const a = Math.abs(bytes);
-  const r = (x: number) => String(Math.round(x * 10) / 10);
-  if (a < 1024) return `${bytes} B`;
-  if (a < 1024 ** 2) return `${r(bytes / 1024)} KiB`;
-  if (a < 1024 ** 3) return `${r(bytes / 1024 ** 2)} MiB`;
-  return `${r(bytes / 1024 ** 3)} GiB`;
-}
-
-function hash(text: string): number {
-  let h = 0x811c9dc5;
-  for (let i = 0; i < text.length; i++) {
-    h ^= text.charCodeAt(i);
-    h = Math.imul(h, 0x01000193);
-  }
-  return h >>> 0;
-}
-
 const STATE_COLOURS: Record<string, string> = {
   evaluateZeroShot: '#b39ddb',
   roundEnd: '#9575cd',
@@ -112,7 +92,7 @@ const STATE_COLOURS: Record<string, string> = {
 
 /** One colour per state name; known states have fixed colours, others a stable hashed hue. */
 export function stateColour(state: string): string {
-  return STATE_COLOURS[state] ?? `hsl(${hash(state) % 360} 55% 62%)`;
+  return STATE_COLOURS[state] ?? `hsl(${hashString(state) % 360} 55% 62%)`;
 }
 
 const MESSAGE_COLOURS: Record<string, string> = {
@@ -125,16 +105,11 @@ const MESSAGE_COLOURS: Record<string, string> = {
 };
 
 export function messageColour(type: string): string {
-  return MESSAGE_COLOURS[type] ?? `hsl(${hash(type) % 360} 60% 40%)`;
+  return MESSAGE_COLOURS[type] ?? `hsl(${hashString(type) % 360} 60% 40%)`;
 }
 
 const SERIES = ['#1f77b4', '#ff7f0e', '#2ca02c', '#9467bd', '#8c564b', '#e377c2', '#17becf', '#bcbd22', '#7f7f7f', '#aec7e8', '#ffbb78', '#98df8a'];
 
 export function seriesColour(i: number): string {
   return SERIES[i % SERIES.length]!;
-}
-
-/** Sort `client-2` before `client-10`. */
-export function naturalCompare(a: string, b: string): number {
-  return a.localeCompare(b, 'en', { numeric: true });
 }

@@ -2,7 +2,7 @@
  * Feeds recorded events to a sink at a chosen pace (tests, demos, `events.jsonl` replays):
  * `batch` events every `intervalMs` of wall time, yielding to the event loop in between.
  */
-import type { LiveEvent } from './live-state.js';
+import type { LiveEvent } from './snapshot.js';
 
 export interface ReplayOptions {
   /** Events per step (default 1). */

@@ -2,8 +2,9 @@
  * Per-round charts of a report: accuracy of every model (one line per actor, the server
  * highlighted, baselines dashed; many clients become a band) and bytes each way.
  */
-import type { RoundMetrics } from '../records.js';
-import { esc, formatBytes, n1, naturalCompare, seriesColour, ticks } from './svg.js';
+import type { RoundMetrics } from '../../core/records.js';
+import { escapeXml, formatBytes, naturalCompare } from '../../core/format.js';
+import { n1, seriesColour, ticks } from './svg.js';
 
 export interface AccuracySeries {
   key: string;
@@ -94,12 +95,12 @@ function frame(rounds: number[], lo: number, hi: number, yLabel: string, yFormat
   svg.push(`<rect x="${M.l}" y="${M.t}" width="${pw}" height="${ph}" fill="#fff" stroke="#cfd8dc"/>`);
   for (const v of ticks(lo / yUnit, hi / yUnit, 5).map((t) => t * yUnit)) {
     svg.push(`<line x1="${M.l}" x2="${M.l + pw}" y1="${n1(y(v))}" y2="${n1(y(v))}" stroke="#eceff1"/>`);
-    svg.push(`<text x="${M.l - 6}" y="${n1(y(v) + 4)}" text-anchor="end" class="tick">${esc(yFormat(v))}</text>`);
+    svg.push(`<text x="${M.l - 6}" y="${n1(y(v) + 4)}" text-anchor="end" class="tick">${escapeXml(yFormat(v))}</text>`);
   }
   const roundTicks = !xTicks ? [] : r1 - r0 <= 30 ? rounds : ticks(r0, r1, 10);
   for (const r of roundTicks) svg.push(`<text x="${n1(x(r))}" y="${height - M.b + 16}" text-anchor="middle" class="tick">${r}</text>`);
   svg.push(`<text x="${M.l + pw / 2}" y="${height - 6}" text-anchor="middle" class="axis">round</text>`);
-  svg.push(`<text transform="translate(14 ${M.t + ph / 2}) rotate(-90)" text-anchor="middle" class="axis">${esc(yLabel)}</text>`);
+  svg.push(`<text transform="translate(14 ${M.t + ph / 2}) rotate(-90)" text-anchor="middle" class="axis">${escapeXml(yLabel)}</text>`);
   return { x, y, svg };
 }
 
@@ -129,14 +130,14 @@ export function accuracyChart(series: readonly AccuracySeries[], maxSeries = 40)
     if (pts.length === 0) return;
     const d = pts.map(([r, v], i) => `${i ? 'L' : 'M'}${n1(f.x(r))} ${n1(f.y(v))}`).join(' ');
     f.svg.push(
-      `<path class="${cls}" d="${d}" fill="none" stroke="${colour}" stroke-width="${width}"${dash ? ` stroke-dasharray="${dash}"` : ''}><title>${esc(title)}</title></path>`,
+      `<path class="${cls}" d="${d}" fill="none" stroke="${colour}" stroke-width="${width}"${dash ? ` stroke-dasharray="${dash}"` : ''}><title>${escapeXml(title)}</title></path>`,
     );
     if (dots)
       for (const [r, v] of pts)
-        f.svg.push(`<circle cx="${n1(f.x(r))}" cy="${n1(f.y(v))}" r="${width + 1}" fill="${colour}"><title>${esc(`${title}, round ${r}: ${v}`)}</title></circle>`);
+        f.svg.push(`<circle cx="${n1(f.x(r))}" cy="${n1(f.y(v))}" r="${width + 1}" fill="${colour}"><title>${escapeXml(`${title}, round ${r}: ${v}`)}</title></circle>`);
   };
   const swatch = (colour: string, label: string, dash = false, band = false) =>
-    `<li><span class="sw${dash ? ' dash' : ''}${band ? ' band' : ''}" style="${band ? 'background' : 'border-color'}:${colour}"></span>${esc(label)}</li>`;
+    `<li><span class="sw${dash ? ' dash' : ''}${band ? ' band' : ''}" style="${band ? 'background' : 'border-color'}:${colour}"></span>${escapeXml(label)}</li>`;
 
   const server = withPoints.filter((s) => s.role === 'server' && !s.baseline);
   const clients = withPoints.filter((s) => s.role !== 'server' && !s.baseline);
@@ -162,7 +163,7 @@ export function accuracyChart(series: readonly AccuracySeries[], maxSeries = 40)
     const band = (loK: 'min' | 'q1', hiK: 'max' | 'q3', colour: string, title: string) => {
       const top = stats.map((s, i) => `${i ? 'L' : 'M'}${n1(f.x(s.r))} ${n1(f.y(s[hiK]))}`).join(' ');
       const bottom = [...stats].reverse().map((s) => `L${n1(f.x(s.r))} ${n1(f.y(s[loK]))}`).join(' ');
-      f.svg.push(`<path d="${top} ${bottom} Z" fill="${colour}" stroke="none"><title>${esc(title)}</title></path>`);
+      f.svg.push(`<path d="${top} ${bottom} Z" fill="${colour}" stroke="none"><title>${escapeXml(title)}</title></path>`);
     };
     band('min', 'max', '#dbe9f6', `clients (${clients.length}): min to max`);
     band('q1', 'q3', '#a9cbe8', `clients (${clients.length}): interquartile range`);

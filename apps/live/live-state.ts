@@ -6,18 +6,9 @@
  * `snapshot()` is O(actors) and is called at most a few times a second.
  */
 
-import { isPseudoActor } from '../pseudo-actors.js';
-
-/** A RunEvent (actors/run-recorder.ts), or a row of any source that has the same shape. */
-export interface LiveEvent {
-  t: number;
-  actor: string;
-  round: number;
-  kind: string;
-  [detail: string]: unknown;
-}
-
-export type Role = 'server' | 'client';
+import { naturalCompare } from '../../core/format.js';
+import { isPseudoActor } from '../../core/pseudo-actors.js';
+import type { ActorRow, CollectionProgress, LiveEvent, LiveSnapshot, MessageRow, Role, RoundRow } from './snapshot.js';
 
 export interface LiveStateOptions {
   /** The run's name, shown in the page title. */
@@ -39,104 +30,6 @@ export interface LiveStateOptions {
   recentFaults?: number;
   /** Wall clock in ms (tests). */
   now?: () => number;
-}
-
-export interface ActorRow {
-  id: string;
-  role: Role;
-  /** Leaf state name (`trainPrivate`, `fedAvg.awaitAverage`, `done`), `starting` before the first. */
-  state: string;
-  round: number;
-  /** Event time the state was entered. */
-  since: number;
-  /** Event time the state's deadline falls, when the state has one. */
-  deadlineAt: number | null;
-  /** `crash` / `dropout` while the actor is down. */
-  down: string | null;
-  /** Fault events this actor met (as receiver, or crash/dropout/...). */
-  faults: number;
-  lastFault: string | null;
-  sent: number;
-  received: number;
-  bytesSent: number;
-  bytesReceived: number;
-}
-
-export interface MessageRow {
-  /** Sequence number of the event in the stream. */
-  n: number;
-  t: number;
-  /** Wall ms since the live view started, when the event arrived. */
-  w: number;
-  kind: string;
-  type: string;
-  from: string;
-  /** Receiver; `server` for uploads, `*` for a broadcast send. */
-  to: string;
-  id: string;
-  bytes: number | null;
-  note: string;
-  /** Faults met on the way (`delay`, `duplicate`, `reorder`, `corrupt`) and `again` for a second delivery. */
-  marks: string[];
-}
-
-export interface CollectionProgress {
-  round: number;
-  /** The message type the server is collecting: `slm-logits` (step 2) or `adapter` (FedAvg). */
-  message: string;
-  state: string;
-  openedAt: number;
-  deadlineMs: number | null;
-  deadlineAt: number | null;
-  /** Accepted uploads of this round (distinct senders). */
-  received: number;
-  /** Clients expected. */
-  expected: number;
-  needed: number | null;
-  ignored: number;
-  /** Open until the server leaves the collecting state. */
-  open: boolean;
-  closedAt: number | null;
-  deadlineFired: boolean;
-  outcome: string | null;
-}
-
-export interface RoundRow {
-  round: number;
-  startedAt: number;
-  endedAt: number | null;
-  uploads: number;
-  outcome: string | null;
-  messages: number;
-  faults: number;
-}
-
-export interface LiveSnapshot {
-  format: 'fedmkt-live/1';
-  seq: number;
-  title: string;
-  clock: 'virtual' | 'wall';
-  /** Latest event time seen. */
-  now: number;
-  /** Wall ms since the live view started. */
-  wall: number;
-  events: number;
-  byKind: Record<string, number>;
-  ended: { at: number; finalStates: Record<string, string> | null; text: string | null } | null;
-  actors: {
-    total: number;
-    clients: number;
-    /** Every actor is in `rows` (false: a sample, see `counts`). */
-    detailed: boolean;
-    rows: ActorRow[];
-  };
-  /** Actors per state, per role (`offline` for actors that are down). */
-  counts: Record<Role, Record<string, number>>;
-  round: number;
-  collection: CollectionProgress | null;
-  rounds: RoundRow[];
-  messages: MessageRow[];
-  faults: MessageRow[];
 }
 
 const MESSAGE_FAULTS = new Set(['drop', 'delay', 'duplicate', 'reorder', 'corrupt', 'reject', 'ignored']);
@@ -177,10 +70,6 @@ class BoundedMap<K, V> extends Map<K, V> {
     }
     return super.set(key, value);
   }
-}
-
-function naturalCompare(a: string, b: string): number {
-  return a.localeCompare(b, 'en', { numeric: true });
 }
 
 const str = (v: unknown): string => (v === undefined || v === null ? '' : typeof v === 'string' ? v : typeof v === 'number' || typeof v === 'boolean' ? String(v) : JSON.stringify(v));
@@ -285,8 +174,14 @@ export class LiveState {
     // A pseudo-actor (`network`: partitions) is not a party of the federation.
     const isParty = !isPseudoActor(event.actor) && kind !== 'partition';
     const actor = isParty ? this.actor(event.actor) : null;
-    const round = typeof event.round === 'number' ? event.round : 0;
+    this.follow(event, kind, actor);
+    if (QUIET.has(kind) || kind === 'send' || kind === 'deliver') return;
+    this.faultRow(event, kind, actor);
+  }
 
+  /** What an event changes: its actor's state and counts, the round, the collection. */
+  private follow(event: LiveEvent, kind: string, actor: ActorRow | null): void {
+    const round = typeof event.round === 'number' ? event.round : 0;
     switch (kind) {
       case 'state': {
         if (!actor) break;
@@ -362,9 +257,10 @@ export class LiveState {
         if (actor) actor.down = null;
         break;
     }
+  }
 
-    if (QUIET.has(kind) || kind === 'send' || kind === 'deliver') return;
-    // Everything else is a fault or a decision: a row of its own, and marks for the message it names.
+  /** Everything but the normal course is a fault or a decision: a row of its own, and marks for the message it names. */
+  private faultRow(event: LiveEvent, kind: string, actor: ActorRow | null): void {
     const to = actor?.id ?? str(event.actor);
     let row: MessageRow;
     if (MESSAGE_FAULTS.has(kind)) {

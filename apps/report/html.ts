@@ -4,16 +4,17 @@
  * swimlane timeline and the scenario. The figures it drew are embedded as JSON in
  * `<script type="application/json" id="fedmkt-report-data">` for anyone who wants them back.
  */
-import type { RoundMetrics } from '../records.js';
-import { describeCutShort } from '../jsonl.js';
-import { isPseudoActor } from '../pseudo-actors.js';
-import { clockLabel, type RunClock } from '../run-clock.js';
-import { plural } from '../wording.js';
+import type { RoundMetrics } from '../../core/records.js';
+import { describeCutShort } from '../../core/jsonl.js';
+import { isPseudoActor } from '../../core/pseudo-actors.js';
+import { clockLabel, type RunClock } from '../../core/run-clock.js';
+import { plural } from '../../core/wording.js';
 import { accuracyChart, accuracySeries, bytesChart, bytesPerRound, type AccuracySeries, type BytesRow } from './charts.js';
 import type { RunData } from './read-run.js';
-import { esc, formatBytes, formatDuration, naturalCompare } from './svg.js';
-import { buildTimeline, type TimelineOptions } from './timeline.js';
-import { coverageOf, type Coverage } from '../explore/coverage.js';
+import { escapeXml, formatBytes, naturalCompare } from '../../core/format.js';
+import { formatDuration } from './svg.js';
+import { buildTimeline, type Timeline, type TimelineOptions } from './timeline.js';
+import { coverageOf, type Coverage } from '../../core/explore/coverage.js';
 import { coverageTable } from './coverage.js';
 
 export interface ReportOptions extends TimelineOptions {
@@ -85,31 +86,10 @@ export function renderReport(run: RunData, options: ReportOptions = {}): { html:
     coverage,
   };
 
-  const servers = actors.filter(isServer);
-  const faultTotal = Object.values(timeline.faultCounts).reduce((s, v) => s + v, 0);
-  const summary = [
-    `${plural(actors.length, 'actor')} (${servers.length ? esc(servers.join(', ')) : 'no server'} and ${plural(actors.length - servers.length, 'client')})`,
-    `${rounds.length ? `rounds ${rounds[0]} to ${rounds[rounds.length - 1]}` : 'no rounds in metrics'}`,
-    `${run.events.length} events over ${esc(formatDuration(timeline.t1 - timeline.t0))} of ${timeLabel}${
-      run.clock.kind === 'wall' ? ` (a run over NATS; times from its start at ${new Date(origin).toISOString().replace('T', ' ').slice(0, 19)} UTC)` : ' (a local run: simulated time)'
-    }`,
-    `${plural(faultTotal, 'fault marker')}${faultTotal ? ` (${Object.entries(timeline.faultCounts).map(([k, v]) => `${esc(k)} ${v}`).join(', ')})` : ''}`,
-  ];
-  for (const c of run.cutShort) summary.push(`<strong>${esc(describeCutShort(c.file, c.line))}</strong>: the report shows what was recorded up to there`);
-  if (run.badLines) summary.push(`${plural(run.badLines, 'unreadable line')} skipped`);
-
-  const bytesTable =
-    bytes.length === 0
-      ? ''
-      : `<table class="num"><thead><tr><th>round</th><th>clients → server</th><th>server → clients</th><th>server sent</th><th>server received</th></tr></thead><tbody>${bytes
-          .map(
-            (r) =>
-              `<tr><td>${r.round}</td><td title="${r.up} bytes">${formatBytes(r.up)}</td><td title="${r.down} bytes">${formatBytes(r.down)}</td><td title="${r.serverSent} bytes">${formatBytes(r.serverSent)}</td><td title="${r.serverReceived} bytes">${formatBytes(r.serverReceived)}</td></tr>`,
-          )
-          .join('')}</tbody></table>`;
+  const summary = summaryLines(run, actors, actors.filter(isServer), rounds, timeline, timeLabel);
 
   const laneNote = timeline.aggregated
-    ? `<p class="note">${actors.length} actors: the lanes show ${timeline.lanes.length} of them (${esc(timeline.lanes.join(', '))}); below them, every client aggregated by state over time.</p>`
+    ? `<p class="note">${actors.length} actors: the lanes show ${timeline.lanes.length} of them (${escapeXml(timeline.lanes.join(', '))}); below them, every client aggregated by state over time.</p>`
     : '';
   const accNote = acc.aggregated ? '<p class="note">Too many clients for one line each: the clients are drawn as bands (min to max, interquartile range) and their mean.</p>' : '';
 
@@ -118,12 +98,12 @@ export function renderReport(run: RunData, options: ReportOptions = {}): { html:
 <head>
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
-<title>FedMKT run ${esc(run.name)}</title>
+<title>FedMKT run ${escapeXml(run.name)}</title>
 <style>${CSS}</style>
 </head>
 <body>
 <header>
-<h1>FedMKT run <code>${esc(run.name)}</code></h1>
+<h1>FedMKT run <code>${escapeXml(run.name)}</code></h1>
 <ul class="summary">${summary.map((s) => `<li>${s}</li>`).join('')}</ul>
 <nav><a href="#accuracy">Accuracy</a> · <a href="#bytes">Bytes</a> · <a href="#timeline">Timeline</a> · <a href="#coverage">Faults by state</a> · <a href="#metrics">Metrics</a> · <a href="#scenario">Scenario</a></nav>
 </header>
@@ -136,7 +116,7 @@ ${acc.legend}
 <h2>Bytes per round, each way</h2>
 <ul class="legend"><li><span class="sw box" style="background:#1e88e5"></span>clients → server</li><li><span class="sw box" style="background:#2e7d32"></span>server → clients</li></ul>
 ${bytesChart(bytes)}
-${bytesTable}
+${bytesTable(bytes)}
 </section>
 <section id="timeline">
 <h2>Timeline</h2>
@@ -157,7 +137,7 @@ ${coverageTable(coverage)}
 </section>
 <section id="scenario">
 <h2>Scenario</h2>
-${run.scenarioText === null ? '<p class="note">No scenario.yaml in the run directory.</p>' : `<pre>${esc(run.scenarioText)}</pre>`}
+${run.scenarioText === null ? '<p class="note">No scenario.yaml in the run directory.</p>' : `<pre>${escapeXml(run.scenarioText)}</pre>`}
 </section>
 <script type="application/json" id="fedmkt-report-data">${jsonForScript(data)}</script>
 <script>${SCRIPT}</script>
@@ -165,6 +145,30 @@ ${run.scenarioText === null ? '<p class="note">No scenario.yaml in the run direc
 </html>
 `;
   return { html, data };
+}
+
+/** The header's list: actors, rounds, events and their time span, fault markers, files cut short. */
+function summaryLines(run: RunData, actors: readonly string[], servers: readonly string[], rounds: readonly number[], timeline: Timeline, timeLabel: string): string[] {
+  const faultTotal = Object.values(timeline.faultCounts).reduce((s, v) => s + v, 0);
+  const summary = [
+    `${plural(actors.length, 'actor')} (${servers.length ? escapeXml(servers.join(', ')) : 'no server'} and ${plural(actors.length - servers.length, 'client')})`,
+    `${rounds.length ? `rounds ${rounds[0]} to ${rounds[rounds.length - 1]}` : 'no rounds in metrics'}`,
+    `${run.events.length} events over ${escapeXml(formatDuration(timeline.t1 - timeline.t0))} of ${timeLabel}${
+      run.clock.kind === 'wall' ? ` (a run over NATS; times from its start at ${new Date(run.clock.origin).toISOString().replace('T', ' ').slice(0, 19)} UTC)` : ' (a local run: simulated time)'
+    }`,
+    `${plural(faultTotal, 'fault marker')}${faultTotal ? ` (${Object.entries(timeline.faultCounts).map(([k, v]) => `${escapeXml(k)} ${v}`).join(', ')})` : ''}`,
+  ];
+  for (const c of run.cutShort) summary.push(`<strong>${escapeXml(describeCutShort(c.file, c.line))}</strong>: the report shows what was recorded up to there`);
+  if (run.badLines) summary.push(`${plural(run.badLines, 'unreadable line')} skipped`);
+  return summary;
+}
+
+/** Bytes per round as a table under the chart (exact counts on hover). */
+function bytesTable(bytes: readonly BytesRow[]): string {
+  if (bytes.length === 0) return '';
+  const cell = (n: number) => `<td title="${n} bytes">${formatBytes(n)}</td>`;
+  const rows = bytes.map((r) => `<tr><td>${r.round}</td>${cell(r.up)}${cell(r.down)}${cell(r.serverSent)}${cell(r.serverReceived)}</tr>`).join('');
+  return `<table class="num"><thead><tr><th>round</th><th>clients → server</th><th>server → clients</th><th>server sent</th><th>server received</th></tr></thead><tbody>${rows}</tbody></table>`;
 }
 
 function columnar(metrics: readonly RoundMetrics[]): { columns: string[]; rows: unknown[][] } {
@@ -180,7 +184,7 @@ function columnar(metrics: readonly RoundMetrics[]): { columns: string[]; rows: 
 }
 
 /** JSON that cannot close its script element: every `<` is escaped. */
-export function jsonForScript(value: unknown): string {
+function jsonForScript(value: unknown): string {
   return JSON.stringify(value).replace(/</g, '\\u003c').replace(/\u2028/g, '\\u2028').replace(/\u2029/g, '\\u2029');
 }
 
