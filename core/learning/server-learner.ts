@@ -39,13 +39,8 @@ export class ServerLearner {
   async distillFromSLMs(slmTeachers: readonly AlignedTeacher[], weights?: readonly number[]): Promise<DistillResult> {
     const { distillEpochs, learningRate, batchSize, kdAlpha, temperature } = this.settings;
     const own = await this.ownLogits();
-    const result = await distillWithSelection(this.model, this.data.publicSet, own, slmTeachers, {
-      epochs: distillEpochs,
-      learningRate,
-      batchSize,
-      kdAlpha,
-      temperature,
-    }, weights);
+    const options = { epochs: distillEpochs, learningRate, batchSize, kdAlpha, temperature };
+    const result = await distillWithSelection(this.model, this.data.publicSet, own, slmTeachers, options, weights);
     if (result.stats.steps > 0) this.own = null;
     return result;
   }

@@ -111,30 +111,37 @@ describe('buffered and asynchronous FedMKT', () => {
 });
 
 describe('failure transitions of the asynchronous machines', () => {
-  it.each(['buffered', 'async'] as const)('%s: a server crash and restart, a client gone for good, lost uploads: the run ends, invariants kept', async (mode) => {
-    for (const seed of [1, 2]) {
-      const s = bigramScenario({
-        clients: 3,
-        rounds: 5,
-        seed,
-        extra: `faults:
+  it.each(['buffered', 'async'] as const)(
+    '%s: a server crash and restart, a client gone for good, lost uploads: the run ends, invariants kept',
+    async (mode) => {
+      for (const seed of [1, 2]) {
+        const s = bigramScenario({
+          clients: 3,
+          rounds: 5,
+          seed,
+          extra: `faults:
   crashes:
     - { actor: server, round: 2, state: distillFromSLMs, restartAfterMs: 2000 }
     - { actor: c3, round: 1, state: trainPrivate, restartAfterMs: never }
   messages:
     - { action: drop, type: slm-logits, from: c1, p: 0.3 }`,
-      });
-      s.protocol.mode = mode;
-      if (mode === 'buffered') s.protocol.bufferSize = 2;
-      const { result } = await learnt(s);
-      expect(result.violations).toEqual([]);
-      expect(result.finalStates.server).toBe('done');
-      expect(result.finalStates.c3).toMatch(/^offline/);
-      expect(result.failures).toEqual({});
-      const events = result.recorder.events;
-      expect(eventsOf(events, 'crash').map((e) => e.actor).sort()).toEqual(['c3', 'server']);
-      const published = events.filter((e) => e.actor === 'server' && e.kind === 'send' && e.type === 'llm-logits').map((e) => e.round);
-      expect(published[published.length - 1]).toBe(5);
-    }
-  });
+        });
+        s.protocol.mode = mode;
+        if (mode === 'buffered') s.protocol.bufferSize = 2;
+        const { result } = await learnt(s);
+        expect(result.violations).toEqual([]);
+        expect(result.finalStates.server).toBe('done');
+        expect(result.finalStates.c3).toMatch(/^offline/);
+        expect(result.failures).toEqual({});
+        const events = result.recorder.events;
+        expect(
+          eventsOf(events, 'crash')
+            .map((e) => e.actor)
+            .sort(),
+        ).toEqual(['c3', 'server']);
+        const published = events.filter((e) => e.actor === 'server' && e.kind === 'send' && e.type === 'llm-logits').map((e) => e.round);
+        expect(published[published.length - 1]).toBe(5);
+      }
+    },
+  );
 });
