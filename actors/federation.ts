@@ -36,6 +36,9 @@ import { createServerActor } from './server-actor.js';
 import { PopulationHost, PopulationProfiles } from './population-host.js';
 import { PopulationModel, residentScenario } from '../core/population/population.js';
 import type { Spawn } from '../core/faults/controller.js';
+import { createAsyncClientActor } from './async-client-actor.js';
+import { createAsyncServerActor } from './async-server-actor.js';
+import { asyncInvariantChecker } from '../core/invariants/async.js';
 import { linkOfProfile, roundWorkMs, type ComputeQueue } from './work.js';
 
 /** What the learning side must supply to run a scenario: models and token alignment. */
@@ -247,11 +250,14 @@ async function federate(given: Scenario, options: RunOptions, recorder: RunRecor
       : {}),
   });
 
+  // Buffered and asynchronous FedMKT run their own machines (docs/async.md); the paper's round otherwise.
+  const asyncMode = scenario.protocol.mode !== 'sync';
+  if (asyncMode && (resume || options.machines || population)) throw new Error(`protocol.mode ${scenario.protocol.mode}: resuming, machine variants and populations are for sync runs only`);
   /** A client's actor, for the fault controller to spawn (and respawn after a crash). */
   const clientActor =
     (config: ClientConfig, learner: ClientLearner, extra: { population?: { round: number; evaluate: boolean } } = {}): Spawn =>
-    (hooks) =>
-      createClientActor({
+    (hooks) => {
+      const deps = {
         scenario,
         config,
         run,
@@ -264,8 +270,11 @@ async function federate(given: Scenario, options: RunOptions, recorder: RunRecor
         hooks,
         ...(options.machines?.client ? { machine: options.machines.client } : {}),
         ...(options.machines?.onRestore ? { onRestore: (s: unknown) => options.machines!.onRestore!(config.id, s) } : {}),
-        ...(extra.population ? { population: extra.population } : checkpointing(config.id, learner.model)),
-      });
+        ...(extra.population ? {} : checkpointing(config.id, learner.model)),
+      };
+      if (asyncMode) return createAsyncClientActor(deps);
+      return createClientActor({ ...deps, ...(extra.population ? { population: extra.population } : {}) });
+    };
   const host = population
     ? new PopulationHost({
         scenario,
@@ -293,7 +302,7 @@ async function federate(given: Scenario, options: RunOptions, recorder: RunRecor
     models.push({ id: 'server', model: serverModel });
     const serverLearner = new ServerLearner(serverModel, { publicSet: data.publicSet, testSet: data.testSet }, aligner, settings(scenario.server));
     controller.add('server', 'server', (hooks) =>
-      createServerActor({
+      (asyncMode ? createAsyncServerActor : createServerActor)({
         scenario,
         run,
         learner: serverLearner,
@@ -377,6 +386,7 @@ async function federate(given: Scenario, options: RunOptions, recorder: RunRecor
   await transport.close();
   // The invariants read the whole federation's trace: checked where every actor ran.
   // A run stopped early has no end to check, only what it did.
+  const checkTrace = asyncMode ? asyncInvariantChecker(scenario) : checkInvariants;
   const violations = population
     ? checkInvariants(recorder.events, {
         partial: stopped,
@@ -386,7 +396,7 @@ async function federate(given: Scenario, options: RunOptions, recorder: RunRecor
         acceptWithinRounds: lateAcceptWithinRounds(scenario),
       })
     : localIds.length === clientIds.length + 1
-      ? checkInvariants(recorder.events, {
+      ? checkTrace(recorder.events, {
           partial: stopped,
           clients: clientIds,
           quorum: quorumCount(scenario),
@@ -431,7 +441,7 @@ function clientEndBounds(scenario: Scenario, data: FederationData, profiles: Pro
         publicSamples: data.publicSet.length,
         privateEpochs: c.training.privateEpochs,
         distillEpochs: c.training.distillEpochs,
-      });
+      }, scenario.protocol.mode === 'sync' ? 1 : 0);
       return [c.id, work + 2 * (serverLatency + profiles.linkProfile(c.id).latencyMs) + hold];
     }),
   );

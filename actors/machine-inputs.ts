@@ -7,8 +7,12 @@ import { perRoundOf } from '../core/scenario/population-schema.js';
 import { ProtocolSchema, lateAcceptWithinRounds, quorumCount, type Scenario } from '../core/scenario/schema.js';
 import { clientMachine, type ClientInput } from '../machines/client.js';
 import { serverMachine, type ServerInput } from '../machines/server.js';
+import { ASYNC_MACHINE_NAMES, asyncMachineByName, asyncMachineInput, type AsyncMachineName } from './async-machine-inputs.js';
 
 export type MachineName = 'server' | 'client';
+/** Every machine `fedmkt diagram` draws: the sync round's and the buffered/asynchronous ones (docs/async.md). */
+export type AnyMachineName = MachineName | AsyncMachineName;
+export const MACHINE_NAMES: readonly AnyMachineName[] = ['server', 'client', ...ASYNC_MACHINE_NAMES];
 
 /** `resumeAfterRound`: the run resumes from the checkpoints of this round (0: a fresh run). */
 /** `selectedRound`: a population's client, taking part in that round only. */
@@ -60,4 +64,10 @@ export function machineInput(name: MachineName, scenario?: Scenario): ClientInpu
 
 export function machineByName(name: MachineName): AnyStateMachine {
   return (name === 'server' ? serverMachine : clientMachine) as unknown as AnyStateMachine;
+}
+
+/** Any machine by name, with the input a run of `scenario` would give it (what diagrams draw). */
+export function anyMachine(name: AnyMachineName, scenario?: Scenario): { machine: AnyStateMachine; input: unknown } {
+  if (name === 'server' || name === 'client') return { machine: machineByName(name), input: machineInput(name, scenario) };
+  return { machine: asyncMachineByName(name), input: asyncMachineInput(name, scenario) };
 }

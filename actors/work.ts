@@ -32,9 +32,11 @@ export function roundWorkMs(
   profileOf: (round: number) => Profile,
   rounds: number,
   samples: { privateSamples: number; publicSamples: number; privateEpochs: number; distillEpochs: number },
+  /** Asynchronous clients work on the profile of round 0 too (before they took any LLM version). */
+  firstRound = 1,
 ): number {
   let longest = 0;
-  for (let round = 1; round <= rounds; round++) {
+  for (let round = firstRound; round <= rounds; round++) {
     const p = profileOf(round);
     const work =
       workDuration(p, 'train', samples.privateSamples * samples.privateEpochs) +

@@ -17,6 +17,8 @@ export type EventKind =
   | 'selection'
   | 'stragglers'
   | 'population'
+  // Buffered and asynchronous modes: an upload as it teaches an LLM version, with its staleness.
+  | 'used'
   // Fault decisions (core/faults): message faults, as each receiver met them...
   | 'drop'
   | 'delay'

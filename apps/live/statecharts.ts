@@ -4,7 +4,7 @@
  * `fedAvg.awaitAverage`, `done`: the leaf without the `round.` wrapper, as
  * actors/state-tracker.ts names them) to the diagram's node ids (`data-id` of each state's `<g>`).
  */
-import { machineByName, machineInput, type MachineName } from '../../actors/machine-inputs.js';
+import { anyMachine, type MachineName } from '../../actors/machine-inputs.js';
 import { machineGraph, toSvg, type MachineGraph } from '../diagram/index.js';
 import { quorumCount, type Scenario } from '../../core/scenario/schema.js';
 import type { LiveStateOptions } from './live-state.js';
@@ -23,7 +23,9 @@ export function reportedName(graph: MachineGraph, id: string): string {
 }
 
 function liveChart(name: MachineName, scenario?: Scenario): LiveChart {
-  const graph = machineGraph(machineByName(name), { input: machineInput(name, scenario) });
+  // Buffered and asynchronous runs are drawn on their own machines (docs/async.md).
+  const { machine, input } = anyMachine(scenario && scenario.protocol.mode !== 'sync' ? `async-${name}` : name, scenario);
+  const graph = machineGraph(machine, { input });
   const stateIds: Record<string, string> = {};
   const ancestors: Record<string, string[]> = {};
   const parent = new Map(graph.nodes.map((n) => [n.id, n.parent]));

@@ -9,6 +9,7 @@ import type { BackendName } from '../../core/models/backend.js';
 import type { LogitEncoding } from '../../core/protocol/codec.js';
 import { loadScenario } from '../../core/scenario/load.js';
 import { nonNegativeInt, positiveInt } from '../options.js';
+import { modeList, stragglersCommand, type StragglersCliOptions } from './experiment-stragglers.js';
 
 
 
@@ -52,7 +53,7 @@ export function registerExperimentCommand(program: Command): void {
   program
     .command('experiment')
     .description("run FedMKT and a setting's baselines on a task; write the table (Markdown, CSV, JSON) into the run folder")
-    .addArgument(program.createArgument('<setting>', 'heterogeneous | homogeneous | one-to-one').choices(SETTINGS))
+    .addArgument(program.createArgument('<setting>', 'heterogeneous | homogeneous | one-to-one | stragglers').choices([...SETTINGS, 'stragglers']))
     .option('--task <name>', "task: builtin or a real task (arc_easy, arc_challenge, openbookqa, commonsenseqa, boolq, rte, wic, dialogsum); default the base scenario's")
     .option('--data <path>', "the task's folder or file (default ../shared/datasets/<task>)")
     .option('--seeds <n>', 'repeat with n seeds (first, first+1, ...) and report mean and spread', positiveInt, 1)
@@ -70,7 +71,11 @@ export function registerExperimentCommand(program: Command): void {
     .option('--backend <name>', 'tensorflow | wasm | cpu (default: best available)')
     .option('--curves', "federations: also evaluate every round (per-round accuracy in table.json and each run's metrics.jsonl)")
     .option('--quiet', 'no progress lines')
-    .action(async (setting: Setting, opts: ExperimentCliOptions) => {
+    .option('--modes <list>', 'stragglers: protocol modes, comma-separated (default sync,buffered,async)', modeList)
+    .option('--no-stragglers', 'stragglers: the same runs without the straggler profile (the contrast)')
+    .option('--buffer-size <n>', 'stragglers: buffered mode\'s buffer (default half the clients)', positiveInt)
+    .action(async (setting: Setting | 'stragglers', opts: ExperimentCliOptions & Omit<StragglersCliOptions, keyof ExperimentCliOptions>) => {
+      if (setting === 'stragglers') return stragglersCommand(opts);
       const chosen = opts.scenario ? { file: opts.scenario } : baseScenarioFile(setting);
       const base = loadScenario(chosen.file);
       const task = opts.task ?? base.task.name;

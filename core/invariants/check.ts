@@ -29,7 +29,8 @@ import type { TraceEvent } from '../records.js';
 import { checkLiveness } from './liveness.js';
 
 
-type InvariantName = 'round' | 'quorum' | 'once' | 'kept' | 'validated' | 'known-state' | 'selected' | 'liveness';
+// 'staleness' and 'versions': buffered and asynchronous runs (core/invariants/async.ts).
+type InvariantName = 'round' | 'quorum' | 'once' | 'kept' | 'validated' | 'known-state' | 'selected' | 'liveness' | 'staleness' | 'versions';
 
 export interface Violation {
   invariant: InvariantName;

@@ -21,8 +21,10 @@ export async function distillWithSelection(
   own: PublicLogits,
   candidates: readonly AlignedTeacher[],
   options: DistillOptions,
+  /** Staleness weights of the candidates (asynchronous modes); none: all fresh. */
+  weights?: readonly number[],
 ): Promise<DistillResult> {
-  const { teacher, chosen } = selectTeachers(identityTeacher(own), candidates);
+  const { teacher, chosen } = selectTeachers(identityTeacher(own), candidates, weights);
   if (options.epochs === 0) return { stats: { loss: Number.NaN, tokens: 0, steps: 0 }, chosen };
   const stats = await model.distillEpochs(publicSet, teacher, options);
   return { stats, chosen };

@@ -1,10 +1,13 @@
 import type { AlignedTeacher } from '../alignment/aligned-teacher.js';
+import { discountedCE } from './staleness.js';
 
 /**
  * DualMinCE (FedMKT steps 4 and 8): per public sample, distil from the candidate whose
  * cross-entropy on the gold answer is lowest. The server's candidates are its own LLM
  * (self) and every aligned SLM; a client's are its own SLM (self) and the aligned LLM.
  * Ties go to self, then to the lower index. With no others this is pure self-distillation.
+ * Asynchronous modes pass a staleness weight per other: it is ranked by CE / weight
+ * (core/learning/staleness.ts); the combined teacher keeps each sample's own CE.
  */
 
 interface SelectionCounts {
@@ -24,12 +27,13 @@ export interface TeacherSelection {
 
 export const SELF = -1;
 
-export function selectTeachers(self: AlignedTeacher, others: readonly AlignedTeacher[]): TeacherSelection {
+export function selectTeachers(self: AlignedTeacher, others: readonly AlignedTeacher[], weights?: readonly number[]): TeacherSelection {
   const samples = self.lengths.length;
   const starts = positionStarts(self);
   const positions = starts[samples] as number;
   checkCandidate(self, 'self', self, positions);
   others.forEach((other, i) => checkCandidate(other, `others[${i}]`, self, positions));
+  if (weights && weights.length !== others.length) throw new Error(`selectTeachers: ${weights.length} weights for ${others.length} others`);
 
   const chosen = new Int32Array(samples);
   const counts: SelectionCounts = { self: 0, others: others.map(() => 0) };
@@ -37,7 +41,7 @@ export function selectTeachers(self: AlignedTeacher, others: readonly AlignedTea
     let best = SELF;
     let bestCe = self.ce[s] as number;
     others.forEach((other, i) => {
-      const ce = other.ce[s] as number;
+      const ce = weights ? discountedCE(other.ce[s] as number, weights[i] as number) : (other.ce[s] as number);
       if (ce < bestCe) {
         best = i;
         bestCe = ce;

@@ -36,16 +36,11 @@ export class ServerLearner {
   }
 
   /** Step 4: DualMinCE over {itself, aligned SLMs}, then distillation into the LLM. */
-  async distillFromSLMs(slmTeachers: readonly AlignedTeacher[]): Promise<DistillResult> {
+  async distillFromSLMs(slmTeachers: readonly AlignedTeacher[], weights?: readonly number[]): Promise<DistillResult> {
     const { distillEpochs, learningRate, batchSize, kdAlpha, temperature } = this.settings;
     const own = await this.ownLogits();
-    const result = await distillWithSelection(this.model, this.data.publicSet, own, slmTeachers, {
-      epochs: distillEpochs,
-      learningRate,
-      batchSize,
-      kdAlpha,
-      temperature,
-    });
+    const options = { epochs: distillEpochs, learningRate, batchSize, kdAlpha, temperature };
+    const result = await distillWithSelection(this.model, this.data.publicSet, own, slmTeachers, options, weights);
     if (result.stats.steps > 0) this.own = null;
     return result;
   }

@@ -4,6 +4,7 @@ import { checkFaultRefs, DEFAULT_FAULTS, FaultsSchema } from '../faults/schema.j
 import { plural } from '../wording.js';
 import { perRoundOf, PopulationSchema, SelectionSchema } from './population-schema.js';
 import { actorId, modelField, ms, positiveInt, PretrainSchema, ProfileSchema, TrainingSchema } from './party-schema.js';
+import { AsyncProtocolFields, checkProtocolMode } from './async-protocol.js';
 
 const ServerSchema = z
   .object({
@@ -111,6 +112,8 @@ export const ProtocolSchema = z
     serverSilenceMs: ms.default(7_200_000),
     /** Largest accepted message, in bytes. */
     maxMessageBytes: positiveInt.default(512 * 1024 * 1024),
+    /** sync (the paper's round), buffered or async, with bufferSize, staleness and timeBudgetMs (core/scenario/async-protocol.ts). */
+    ...AsyncProtocolFields,
   })
   .strict();
 
@@ -134,6 +137,7 @@ export const ScenarioSchema = z
   .strict()
   .superRefine((s, ctx) => {
     checkFaultRefs(s, ctx);
+    checkProtocolMode(s.protocol, s.clients.length, ctx);
     const seen = new Map<string, number>();
     s.clients.forEach((c, i) => {
       const first = seen.get(c.id);
@@ -152,6 +156,8 @@ function checkParties(s: ParsedScenario, ctx: z.core.$RefinementCtx<ParsedScenar
   if (population && s.clients.length > 0)
     ctx.addIssue({ code: 'custom', path: ['population'], message: 'expected clients listed or a population, not both' });
   if (!population && s.clients.length === 0) ctx.addIssue({ code: 'custom', path: ['clients'], message: 'expected at least one client (or a population)' });
+  if (population && s.protocol.mode !== 'sync')
+    ctx.addIssue({ code: 'custom', path: ['protocol', 'mode'], message: `a population runs the paper's synchronous rounds, not ${s.protocol.mode}` });
   if (population && s.faults.stragglers)
     ctx.addIssue({ code: 'custom', path: ['faults', 'stragglers'], message: "applies to listed clients; a population's speeds come from its templates' profiles and population.capacity" });
   if (selection && !population) ctx.addIssue({ code: 'custom', path: ['selection'], message: 'selection chooses among a population: add population (or drop selection)' });

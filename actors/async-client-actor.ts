@@ -1,0 +1,116 @@
+/**
+ * Wires the pure asynchronous client machine (machines/async-client.ts) to a transport, a clock
+ * and a {@link ClientLearner}: the sync client's steps, without round announcements.
+ */
+import { createActor, fromPromise, type Actor } from 'xstate';
+import { actorClock } from '../core/clock/clock.js';
+import type { ClientLearner } from '../core/learning/client-learner.js';
+import type { Envelope } from '../core/protocol/messages.js';
+import { clientInbox } from '../core/protocol/subjects.js';
+import type { ClientConfig, Scenario } from '../core/scenario/schema.js';
+import { asyncClientMachine, type AsyncClientEvent, type AsyncClientInput, type AsyncClientWork } from '../machines/async-client.js';
+import { ActorShell, type ActorDeps } from './actor-shell.js';
+import { WorkBinding } from './bound-work.js';
+
+export interface AsyncClientActorDeps extends ActorDeps {
+  config: ClientConfig;
+  learner: ClientLearner;
+}
+
+interface AsyncClientActorWork extends AsyncClientWork {
+  acknowledgeFinish(round: number): void;
+}
+
+const binding = new WorkBinding<AsyncClientActorWork>('asyncClient');
+
+function withWork(machine: typeof asyncClientMachine): typeof asyncClientMachine {
+  return binding.machine(machine, (m) =>
+    m.provide({
+      actions: { acknowledgeFinish: ({ system }, params) => binding.of(system).acknowledgeFinish(params.round) },
+      actors: {
+        trainPrivate: fromPromise(({ input, system }) => binding.of(system).trainPrivate(input)),
+        computePublicLogits: fromPromise(({ input, system }) => binding.of(system).computePublicLogits(input)),
+        uploadLogits: fromPromise(({ input, system }) => binding.of(system).uploadLogits(input)),
+        alignLLMTokens: fromPromise(({ input, system }) => binding.of(system).alignLLMTokens(input)),
+        distillFromLLM: fromPromise(({ input, system }) => binding.of(system).distillFromLLM(input)),
+        evaluate: fromPromise(({ input, system }) => binding.of(system).evaluate(input)),
+      },
+    }),
+  );
+}
+
+export function asyncClientMachineInput(scenario: Scenario, id: string): AsyncClientInput {
+  const p = scenario.protocol;
+  return {
+    id,
+    totalRounds: scenario.rounds,
+    policy: { llmLogitsDeadlineMs: p.awaitLLMLogits.deadlineMs, onMissingLLMLogits: p.awaitLLMLogits.onMissing, serverSilenceMs: p.serverSilenceMs },
+  };
+}
+
+export function createAsyncClientActor(deps: AsyncClientActorDeps): Actor<typeof asyncClientMachine> {
+  const { scenario, config, learner, clock, recorder } = deps;
+  const id = config.id;
+  const shell = new ActorShell(id, 'client', config.profile, deps);
+  const { endpoint, meter, work: charged } = shell;
+  const nPrivate = learner.data.privateSet.length;
+  const nPublic = learner.data.publicSet.length;
+
+  const work: AsyncClientActorWork = {
+    trainPrivate: async ({ round }) => {
+      const stats = await charged.run('trainPrivate', round, 'train', nPrivate * config.training.privateEpochs, () => learner.trainPrivate());
+      meter.trainLoss = stats.loss;
+      return { loss: stats.loss };
+    },
+    computePublicLogits: async ({ round }) => {
+      const logits = await charged.run('computePublicLogits', round, 'infer', nPublic, () => learner.computePublicLogits());
+      meter.publicCE = logits.ce;
+      return { logits };
+    },
+    uploadLogits: async ({ round, logits }) => {
+      await endpoint.send(round, { type: 'slm-logits', logits });
+    },
+    alignLLMTokens: async ({ round, llmLogits, ownLogits }) => {
+      const { teacher, stats } = await charged.run('alignLLMTokens', round, 'align', nPublic, () => learner.alignLLMTokens(llmLogits, ownLogits));
+      recorder.event({ t: clock.now(), actor: id, round, kind: 'alignment', from: 'server', ...stats });
+      return { teacher };
+    },
+    distillFromLLM: async ({ round, llmTeacher, ownLogits }) => {
+      const result = await charged.run('distillFromLLM', round, 'train', nPublic * config.training.distillEpochs, () =>
+        learner.distillFromLLM(llmTeacher, ownLogits),
+      );
+      const fromLLM = result.chosen.reduce((n, c) => n + (c === 0 ? 1 : 0), 0);
+      recorder.event({ t: clock.now(), actor: id, round, kind: 'selected', llm: fromLLM, self: result.chosen.length - fromLLM });
+      meter.distillLoss = result.stats.loss;
+      return { loss: result.stats.loss };
+    },
+    evaluate: async ({ round }) => {
+      const evaluation = await charged.run('evaluate', round, 'measure', 0, () => learner.evaluate());
+      meter.close(round, evaluation, recorder);
+      await shell.checkpoint(round);
+    },
+    acknowledgeFinish: (round) => void endpoint.send(round, { type: 'finish-ack' }),
+  };
+
+  const actor = createActor(withWork(asyncClientMachine), {
+    clock: actorClock(clock, id),
+    ...shell.restoredSnapshot,
+    input: asyncClientMachineInput(scenario, id),
+  });
+  binding.bind(actor, work);
+  shell.attach(actor, {
+    inbox: clientInbox(deps.run),
+    toEvent: toAsyncClientEvent,
+    records: ['accepted', 'ignored', 'deadline'],
+    adapter: { get: () => learner.getAdapter(), set: (weights) => learner.setAdapter(weights) },
+  });
+  return actor;
+}
+
+function toAsyncClientEvent(envelope: Envelope): AsyncClientEvent | null {
+  const base = { round: envelope.round, sender: envelope.sender, messageId: envelope.id };
+  const body = envelope.body;
+  if (body.type === 'llm-logits') return { type: 'LLM_LOGITS', ...base, logits: body.logits };
+  if (body.type === 'finish') return { type: 'FINISH', ...base, reason: body.reason };
+  return null;
+}
