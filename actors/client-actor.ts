@@ -17,8 +17,8 @@ export interface ClientActorDeps extends ActorDeps {
   learner: ClientLearner;
   /** The machine to run (default: the client machine); a variant for testing the checkers with planted bugs. */
   machine?: typeof clientMachine;
-  /** A population's client: the round its actor lives for, and whether its accuracy is measured after it. */
-  population?: { round: number; evaluate: boolean };
+  /** A population's client: the round its actor lives for, whether its accuracy is measured after it, and its template. */
+  population?: { round: number; evaluate: boolean; template: number };
 }
 
 /** The machine's work plus its receipt of the finish (an action, sent while the client goes on). */
@@ -92,6 +92,7 @@ export function createClientActor(deps: ClientActorDeps): Actor<typeof clientMac
     },
     evaluate: async ({ round }) => {
       if (deps.population?.evaluate === false) return;
+      if (deps.population) meter.note('template', deps.population.template);
       const evaluation = await charged.run('evaluate', round, 'measure', 0, () => learner.evaluate());
       meter.close(round, evaluation, recorder);
       await shell.checkpoint(round);

@@ -255,7 +255,7 @@ async function federate(given: Scenario, options: RunOptions, recorder: RunRecor
   if (asyncMode && (resume || options.machines || population)) throw new Error(`protocol.mode ${scenario.protocol.mode}: resuming, machine variants and populations are for sync runs only`);
   /** A client's actor, for the fault controller to spawn (and respawn after a crash). */
   const clientActor =
-    (config: ClientConfig, learner: ClientLearner, extra: { population?: { round: number; evaluate: boolean } } = {}): Spawn =>
+    (config: ClientConfig, learner: ClientLearner, extra: { population?: { round: number; evaluate: boolean; template: number } } = {}): Spawn =>
     (hooks) => {
       const deps = {
         scenario,
@@ -291,7 +291,7 @@ async function federate(given: Scenario, options: RunOptions, recorder: RunRecor
             aligner,
             settings(config),
           ),
-        actor: (config, learner, round, evaluate) => clientActor(config, learner, { population: { round, evaluate } }),
+        actor: (config, learner, part) => clientActor(config, learner, { population: part }),
       })
     : null;
   if (host) recorder.event({ t: clock.now(), actor: 'server', round: 0, kind: 'population', ...host.describe() });

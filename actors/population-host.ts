@@ -30,7 +30,7 @@ export interface PopulationHostDeps {
   learner(config: ClientConfig, index: number, privateSet: readonly TextSample[]): Promise<ClientLearner>;
   profiles: PopulationProfiles;
   /** The client's actor, for the controller to spawn (see federation.ts). */
-  actor(config: ClientConfig, learner: ClientLearner, round: number, evaluate: boolean): Parameters<FaultController['add']>[2];
+  actor(config: ClientConfig, learner: ClientLearner, part: { round: number; evaluate: boolean; template: number }): Parameters<FaultController['add']>[2];
 }
 
 interface Live {
@@ -109,7 +109,7 @@ export class PopulationHost {
     const id = config.id;
     const entry = { index, round, model: learner.model, offlineTimer: null as TimerId | null };
     this.live.set(id, entry);
-    const spawn = this.deps.actor(config, learner, round, evaluate);
+    const spawn = this.deps.actor(config, learner, { round, evaluate, template: model.templateOf(index) });
     controller.add(
       id,
       'client',

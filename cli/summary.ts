@@ -47,17 +47,21 @@ function formatTable(header: string[], rows: string[][]): string {
  */
 function populationTable(metrics: readonly RoundMetrics[], clock: ClockKind): string {
   const rounds = [...new Set(metrics.map((m) => m.round))].sort((a, b) => a - b);
-  const header = ['round', 'acc server', 'acc clients', 'measured', 'announced', 'uploads', 'stragglers', 'dropouts', 'to quorum s', 'bytes up', 'bytes down', `${clockLabel(clock)} s`];
+  // Clients' accuracy by the template they drew, when there are several.
+  const templates = [...new Set(metrics.filter((m) => m.role === 'client' && typeof m.template === 'number').map((m) => m.template as number))].sort((a, b) => a - b);
+  const byTemplate = templates.length > 1 ? templates : [];
+  const header = ['round', 'acc server', 'acc clients', ...byTemplate.map((t) => `acc template ${t}`), 'measured', 'announced', 'uploads', 'stragglers', 'dropouts', 'to quorum s', 'bytes up', 'bytes down', `${clockLabel(clock)} s`];
   const figure = (v: unknown, digits = 0) => (typeof v === 'number' ? v.toFixed(digits) : '-');
   const rows = rounds.map((r) => {
     const ms = metrics.filter((m) => m.round === r);
     const server = ms.find((m) => m.role === 'server');
     const measured = ms.filter((m) => m.role === 'client' && typeof m.accuracy === 'number');
-    const mean = measured.length > 0 ? measured.reduce((s, m) => s + (m.accuracy as number), 0) / measured.length : null;
+    const mean = (rows: readonly RoundMetrics[]) => (rows.length > 0 ? rows.reduce((s, m) => s + (m.accuracy as number), 0) / rows.length : null);
     return [
       r === 0 ? '0 (zero-shot)' : String(r),
       figure(server?.accuracy, 3),
-      figure(mean, 3),
+      figure(mean(measured), 3),
+      ...byTemplate.map((t) => figure(mean(measured.filter((m) => m.template === t)), 3)),
       String(measured.length),
       figure(server?.announced),
       figure(server?.uploads),

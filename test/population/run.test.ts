@@ -144,7 +144,10 @@ describe('seeing a population', () => {
     expect(server.some((m) => (m.dropouts as number) > 0)).toBe(true);
     const { roundSummaryTable } = await import('../../cli/summary.js');
     const table = roundSummaryTable(r.recorder.metrics).split('\n');
-    expect(table[0]).toMatch(/round +acc server +acc clients +measured +announced +uploads +stragglers +dropouts +to quorum s/);
+    expect(table[0]).toMatch(/round +acc server +acc clients +acc template 0 +acc template 1 +measured +announced +uploads +stragglers +dropouts +to quorum s/);
+    const measured = r.recorder.metrics.filter((m) => m.role === 'client');
+    expect(measured.length).toBeGreaterThan(0);
+    expect(measured.every((m) => m.template === 0 || m.template === 1)).toBe(true);
     expect(table).toHaveLength(2 + 5);
   });
 });
