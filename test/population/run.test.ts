@@ -6,6 +6,7 @@ import { runFederation } from '../../actors/federation.js';
 import { protocolOnlyLearningStack } from '../../actors/protocol-only-learning.js';
 import { parseScenario } from '../../core/scenario/load.js';
 import type { RunEvent } from '../../core/records.js';
+import { datasetsAvailable } from '../../core/data/datasets-root.js';
 
 const head = (seed: number, rounds = 3) => `name: pop
 seed: ${seed}
@@ -167,4 +168,16 @@ describe('faults in a population', () => {
       expect(r.finalStates.server).toBe('done');
     });
   }
+});
+
+describe.skipIf(!datasetsAvailable())('a population on a real task (shared datasets)', () => {
+  it('draws Dirichlet shards of RTE over 5,000 clients, says they overlap, keeps every invariant', async () => {
+    const text = population(6, 5000, '{ perRound: 20, overcommit: 1.3 }')
+      .replace('task: { name: builtin, privateSamplesPerClient: 4, publicSamples: 4, testSamples: 8 }', 'task: { name: rte, privateSamplesPerClient: 8, publicSamples: 8, testSamples: 16 }');
+    const r = await run(text);
+    const described = of(r.recorder.events, 'population')[0]!;
+    expect(described.poolSize).toBeGreaterThan(1000);
+    expect(described.shardsOverlap).toBe(true);
+    expect(r.recorder.metrics.filter((m) => m.actor === 'server' && m.round > 0).map((m) => m.uploads)).toEqual([20, 20, 20]);
+  });
 });
