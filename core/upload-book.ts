@@ -43,7 +43,12 @@ export function bookWith<T>(book: UploadBook<T>, id: ActorId, value: T): UploadB
 
 /** Whether `value` is a book (what persistence writes one file per entry of). */
 export function isBook(value: unknown): value is UploadBook<unknown> {
-  return value !== null && typeof value === 'object' && Array.isArray((value as { buckets?: unknown }).buckets) && typeof (value as { size?: unknown }).size === 'number';
+  return (
+    value !== null &&
+    typeof value === 'object' &&
+    Array.isArray((value as { buckets?: unknown }).buckets) &&
+    typeof (value as { size?: unknown }).size === 'number'
+  );
 }
 
 /** Every client with an entry (bucket order: callers that need an order impose their own). */

@@ -172,8 +172,10 @@ describe('faults in a population', () => {
 
 describe.skipIf(!datasetsAvailable())('a population on a real task (shared datasets)', () => {
   it('draws Dirichlet shards of RTE over 5,000 clients, says they overlap, keeps every invariant', async () => {
-    const text = population(6, 5000, '{ perRound: 20, overcommit: 1.3 }')
-      .replace('task: { name: builtin, privateSamplesPerClient: 4, publicSamples: 4, testSamples: 8 }', 'task: { name: rte, privateSamplesPerClient: 8, publicSamples: 8, testSamples: 16 }');
+    const text = population(6, 5000, '{ perRound: 20, overcommit: 1.3 }').replace(
+      'task: { name: builtin, privateSamplesPerClient: 4, publicSamples: 4, testSamples: 8 }',
+      'task: { name: rte, privateSamplesPerClient: 8, publicSamples: 8, testSamples: 16 }',
+    );
     const r = await run(text);
     const described = of(r.recorder.events, 'population')[0]!;
     expect(described.poolSize).toBeGreaterThan(1000);
