@@ -58,7 +58,8 @@ module.exports = {
     {
       name: 'apps-apart',
       severity: 'error',
-      comment: 'Applications stand on the layers below and never on cli/, the one that uses them all (the live view draws with the report\'s colours and the diagram renderer).',
+      comment:
+        "Applications stand on the layers below and never on cli/, the one that uses them all (the live view draws with the report's colours and the diagram renderer).",
       from: { path: '^(apps|explore)/' },
       to: { path: '^cli/' },
     },

@@ -93,9 +93,7 @@ export class ActorShell {
   async checkpoint(round: number): Promise<void> {
     const checkpoints = this.deps.checkpoints;
     if (!checkpoints || round === 0) return;
-    await this.work.run('checkpoint', round, 'measure', 0, () =>
-      checkpoints.save(round, { recorded: this.deps.recorder.events.length, local: this.local() }),
-    );
+    await this.work.run('checkpoint', round, 'measure', 0, () => checkpoints.save(round, { recorded: this.deps.recorder.events.length, local: this.local() }));
   }
 
   /** The machine snapshot to start from after a crash, if any. */

@@ -55,7 +55,10 @@ export function readCorpusFile(file: string): string[] {
         return text;
       });
   }
-  const docs = raw.split(/\n\s*\n/).map((d) => d.trim()).filter((d) => d.length > 0);
+  const docs = raw
+    .split(/\n\s*\n/)
+    .map((d) => d.trim())
+    .filter((d) => d.length > 0);
   if (docs.length === 0) throw new Error(`pretrain.corpus: ${file} holds no text`);
   return docs;
 }
@@ -86,14 +89,23 @@ export function trainingCodeFingerprint(): string {
   const hash = createHash('sha256');
   for (const folder of TRAINING_CODE) {
     const dir = fileURLToPath(new URL(folder, import.meta.url));
-    for (const file of readdirSync(dir).filter((f) => /\.[cm]?[jt]s$/.test(f)).sort()) hash.update(file).update(readFileSync(join(dir, file)));
+    for (const file of readdirSync(dir)
+      .filter((f) => /\.[cm]?[jt]s$/.test(f))
+      .sort())
+      hash.update(file).update(readFileSync(join(dir, file)));
   }
   trainingCodeHash = hash.digest('hex');
   return trainingCodeHash;
 }
 
 /** Epoch lines of a long pretraining: one when a few seconds have passed since the last, none for a quick one. */
-export function epochProgress(what: string, epochs: number, log: (line: string) => void, everyMs = 2000, now: () => number = Date.now): (epoch: number, loss: number) => void {
+export function epochProgress(
+  what: string,
+  epochs: number,
+  log: (line: string) => void,
+  everyMs = 2000,
+  now: () => number = Date.now,
+): (epoch: number, loss: number) => void {
   const start = now();
   let last = start;
   return (epoch, loss) => {
@@ -110,11 +122,11 @@ export async function baseModel(request: BaseModelRequest, maker: ModelMaker = i
   if (!request.pretrain) return maker.create(spec, tokenizer, corpus, seed);
   const settings = request.pretrain;
   const texts =
-    settings.corpus === 'builtin'
-      ? builtinPretrainCorpus(request.worldSeed, { factFraction: settings.factFraction }).texts
-      : readCorpusFile(settings.corpus);
+    settings.corpus === 'builtin' ? builtinPretrainCorpus(request.worldSeed, { factFraction: settings.factFraction }).texts : readCorpusFile(settings.corpus);
   const key = createHash('sha256')
-    .update(JSON.stringify({ spec, tokenizer: tokenizer.contentHash, settings, seed, worldSeed: request.worldSeed, texts, corpus, code: trainingCodeFingerprint() }))
+    .update(
+      JSON.stringify({ spec, tokenizer: tokenizer.contentHash, settings, seed, worldSeed: request.worldSeed, texts, corpus, code: trainingCodeFingerprint() }),
+    )
     .digest('hex')
     .slice(0, 16);
   const name = typeof spec === 'string' ? spec : spec.arch;

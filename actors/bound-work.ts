@@ -13,7 +13,10 @@ export class WorkBinding<TWork> {
   /** The work of the actor whose system this is. */
   of(system: object): TWork {
     const work = this.bySystem.get(system);
-    if (!work) throw new Error(`${this.role} machine: this actor's work was never bound (create it with create${this.role[0]!.toUpperCase()}${this.role.slice(1)}Actor)`);
+    if (!work)
+      throw new Error(
+        `${this.role} machine: this actor's work was never bound (create it with create${this.role[0]!.toUpperCase()}${this.role.slice(1)}Actor)`,
+      );
     return work;
   }
 

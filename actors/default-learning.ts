@@ -42,18 +42,18 @@ export async function defaultLearningStack(options: DefaultLearningOptions = {})
       return (
         bigramModelFor(party, tokenizer, data.corpus, seed, worldSeed, readCorpusFile) ??
         baseModel(
-        {
-          spec,
-          tokenizer,
-          corpus: data.corpus,
-          pretrain: party.pretrain,
-          // Parties with the same architecture and tokenizer start from the same base model.
-          seed: party.pretrain ? worldSeed : seed,
-          worldSeed,
-          cacheDir: options.cacheDir ?? join('.cache', 'fedmkt', 'base-models'),
-          ...(options.log ? { log: options.log } : {}),
-        },
-        maker,
+          {
+            spec,
+            tokenizer,
+            corpus: data.corpus,
+            pretrain: party.pretrain,
+            // Parties with the same architecture and tokenizer start from the same base model.
+            seed: party.pretrain ? worldSeed : seed,
+            worldSeed,
+            cacheDir: options.cacheDir ?? join('.cache', 'fedmkt', 'base-models'),
+            ...(options.log ? { log: options.log } : {}),
+          },
+          maker,
         )
       );
     },

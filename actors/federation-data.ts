@@ -43,8 +43,7 @@ export interface FederationData {
 
 /** The built-in task's data (synchronous). Real tasks are read from disk: {@link loadFederationData}. */
 export function federationData(scenario: Scenario): FederationData {
-  if (scenario.task.name !== 'builtin')
-    throw new Error(`task.name "${scenario.task.name}": a real task is read from disk, use loadFederationData`);
+  if (scenario.task.name !== 'builtin') throw new Error(`task.name "${scenario.task.name}": a real task is read from disk, use loadFederationData`);
   return splitTask(scenario, builtinTask(scenario.seed));
 }
 
@@ -115,7 +114,9 @@ function splitTask(scenario: Scenario, built: Task): FederationData {
   };
   const publicSet = split.public.map(toSample);
   const inPublic = new Set<unknown>(split.public);
-  const pool = scenario.population ? built.train.filter((e) => !inPublic.has(e)).map((e) => ({ prompt: e.prompt, answer: e.answer, domain: e.domain })) : undefined;
+  const pool = scenario.population
+    ? built.train.filter((e) => !inPublic.has(e)).map((e) => ({ prompt: e.prompt, answer: e.answer, domain: e.domain }))
+    : undefined;
   const common = {
     task: built.name,
     privateSets,

@@ -23,7 +23,15 @@ import type { FaultSpace } from '../core/schedule/fault-space.js';
 import type { clientMachine } from '../machines/client.js';
 import type { serverMachine } from '../machines/server.js';
 import type { DecodeContext } from '../core/protocol/codec.js';
-import { isProtocolOnly, lateAcceptWithinRounds, neverEndsAfterMs, quorumCount, type ClientConfig, type Scenario, type ServerConfig } from '../core/scenario/schema.js';
+import {
+  isProtocolOnly,
+  lateAcceptWithinRounds,
+  neverEndsAfterMs,
+  quorumCount,
+  type ClientConfig,
+  type Scenario,
+  type ServerConfig,
+} from '../core/scenario/schema.js';
 import { MemoryTransport } from '../core/transport/memory.js';
 import type { Transport } from '../core/transport/transport.js';
 import type { Tokenizer } from '../core/tokenizers/tokenizer.js';
@@ -44,13 +52,7 @@ import { linkOfProfile, roundWorkMs, type ComputeQueue } from './work.js';
 /** What the learning side must supply to run a scenario: models and token alignment. */
 export interface LearningStack {
   tokenizer(name: string): Promise<Tokenizer>;
-  createModel(
-    party: ServerConfig | ClientConfig,
-    tokenizer: Tokenizer,
-    data: FederationData,
-    seed: number,
-    worldSeed: number,
-  ): Promise<LanguageModel>;
+  createModel(party: ServerConfig | ClientConfig, tokenizer: Tokenizer, data: FederationData, seed: number, worldSeed: number): Promise<LanguageModel>;
   aligner(): TokenAlignment;
   /** A model from a round checkpoint (`model.save`'s folder), to resume a run. */
   restoreModel?(dir: string, tokenizer: Tokenizer): Promise<LanguageModel>;
@@ -172,11 +174,11 @@ async function federate(given: Scenario, options: RunOptions, recorder: RunRecor
   const profiles = population
     ? new PopulationProfiles(scenario, population)
     : straggledProfiles(
-    scenario.seed,
-    new Map<string, ServerConfig['profile']>([['server', scenario.server.profile], ...scenario.clients.map((c) => [c.id, c.profile] as const)]),
-    clientIds,
-    scenario.faults.stragglers,
-  );
+        scenario.seed,
+        new Map<string, ServerConfig['profile']>([['server', scenario.server.profile], ...scenario.clients.map((c) => [c.id, c.profile] as const)]),
+        clientIds,
+        scenario.faults.stragglers,
+      );
   // Drawn again from the seed when resuming; recorded once, by the run that started.
   if (!resume && !restart)
     for (const d of profiles.drawn) recorder.event({ t: 0, actor: d.client, round: 0, kind: 'straggler', ...profiles.linkProfile(d.client), ...omitClient(d) });
@@ -245,14 +247,13 @@ async function federate(given: Scenario, options: RunOptions, recorder: RunRecor
   /** An actor's round checkpoints to write, and the one it resumes from. */
   const checkpointing = (id: string, model: LanguageModel) => ({
     ...(writeCheckpoints ? { checkpoints: actorCheckpoints(outDir, id, model, clock) } : {}),
-    ...(resume && earlier
-      ? { resume: { afterRound: resume.afterRound, local: resume.actors[id]?.local, usedSequence: earlier.usedSequence[id] ?? 0 } }
-      : {}),
+    ...(resume && earlier ? { resume: { afterRound: resume.afterRound, local: resume.actors[id]?.local, usedSequence: earlier.usedSequence[id] ?? 0 } } : {}),
   });
 
   // Buffered and asynchronous FedMKT run their own machines (docs/async.md); the paper's round otherwise.
   const asyncMode = scenario.protocol.mode !== 'sync';
-  if (asyncMode && (resume || options.machines || population)) throw new Error(`protocol.mode ${scenario.protocol.mode}: resuming, machine variants and populations are for sync runs only`);
+  if (asyncMode && (resume || options.machines || population))
+    throw new Error(`protocol.mode ${scenario.protocol.mode}: resuming, machine variants and populations are for sync runs only`);
   /** A client's actor, for the fault controller to spawn (and respawn after a crash). */
   const clientActor =
     (config: ClientConfig, learner: ClientLearner, extra: { population?: { round: number; evaluate: boolean; template: number } } = {}): Spawn =>
@@ -324,12 +325,7 @@ async function federate(given: Scenario, options: RunOptions, recorder: RunRecor
     if (!local.has(config.id)) continue;
     const model = await partyModel(config.id, config, scenario.seed + 1 + i);
     models.push({ id: config.id, model });
-    const learner = new ClientLearner(
-      model,
-      { privateSet: data.privateSets[i]!, publicSet: data.publicSet, testSet: data.testSet },
-      aligner,
-      settings(config),
-    );
+    const learner = new ClientLearner(model, { privateSet: data.privateSets[i]!, publicSet: data.publicSet, testSet: data.testSet }, aligner, settings(config));
     controller.add(config.id, 'client', clientActor(config, learner));
   }
 
@@ -352,7 +348,9 @@ async function federate(given: Scenario, options: RunOptions, recorder: RunRecor
     }
     controller.start(['server']);
   }
-  schedule?.onStart?.({ digest: () => `${clock.now()}|${(clock as VirtualClock).pendingDigest()}|${controller.digest()}|${transport.digest()}|${recorder.acceptedDigest()}` });
+  schedule?.onStart?.({
+    digest: () => `${clock.now()}|${(clock as VirtualClock).pendingDigest()}|${controller.digest()}|${transport.digest()}|${recorder.acceptedDigest()}`,
+  });
   let stopped = false;
   const until = () => controller.settled() || (schedule?.stopWhen?.() === true && (stopped = true));
   // A virtual-clock run that has not ended by then never will (a wait without a deadline, say).
@@ -379,7 +377,9 @@ async function federate(given: Scenario, options: RunOptions, recorder: RunRecor
     finalStates[id] = typeof snapshot.value === 'string' ? snapshot.value : JSON.stringify(snapshot.value);
     if (snapshot.context.failure) failures[id] = snapshot.context.failure;
     else if (snapshot.status === 'active')
-      failures[id] = timedOut ? `still in ${finalStates[id]} after ${(limitMs / 1000).toFixed(0)} virtual s` : `stalled in ${finalStates[id]}: no event left to process`;
+      failures[id] = timedOut
+        ? `still in ${finalStates[id]} after ${(limitMs / 1000).toFixed(0)} virtual s`
+        : `stalled in ${finalStates[id]}: no event left to process`;
   }
   controller.stop();
   host?.close();
@@ -405,8 +405,7 @@ async function federate(given: Scenario, options: RunOptions, recorder: RunRecor
         })
       : [];
   try {
-    if (options.onFinish)
-      await options.onFinish(models, data);
+    if (options.onFinish) await options.onFinish(models, data);
   } finally {
     for (const m of models) m.model.dispose();
   }
@@ -436,12 +435,17 @@ function clientEndBounds(scenario: Scenario, data: FederationData, profiles: Pro
   const serverLatency = profiles.linkProfile('server').latencyMs;
   return Object.fromEntries(
     scenario.clients.map((c, i) => {
-      const work = roundWorkMs((round) => profiles.profile(c.id, round), scenario.rounds, {
-        privateSamples: data.privateSets[i]?.length ?? 0,
-        publicSamples: data.publicSet.length,
-        privateEpochs: c.training.privateEpochs,
-        distillEpochs: c.training.distillEpochs,
-      }, scenario.protocol.mode === 'sync' ? 1 : 0);
+      const work = roundWorkMs(
+        (round) => profiles.profile(c.id, round),
+        scenario.rounds,
+        {
+          privateSamples: data.privateSets[i]?.length ?? 0,
+          publicSamples: data.publicSet.length,
+          privateEpochs: c.training.privateEpochs,
+          distillEpochs: c.training.distillEpochs,
+        },
+        scenario.protocol.mode === 'sync' ? 1 : 0,
+      );
       return [c.id, work + 2 * (serverLatency + profiles.linkProfile(c.id).latencyMs) + hold];
     }),
   );

@@ -56,9 +56,7 @@ export function serverMachineInput(scenario: Scenario, resumeAfterRound = 0): Se
 
 /** The input a run of `scenario` would give; without one, the schema's defaults and one client. */
 export function machineInput(name: MachineName, scenario?: Scenario): ClientInput | ServerInput {
-  const s: Scenario =
-    scenario ??
-    ({ rounds: 1, clients: [{ id: 'client-1' }], protocol: ProtocolSchema.parse({}) } as unknown as Scenario);
+  const s: Scenario = scenario ?? ({ rounds: 1, clients: [{ id: 'client-1' }], protocol: ProtocolSchema.parse({}) } as unknown as Scenario);
   return name === 'client' ? clientMachineInput(s, s.clients[0]?.id ?? 'client-1') : serverMachineInput(s);
 }
 

@@ -82,7 +82,8 @@ export async function runOverNats(scenario: Scenario, options: NatsRunOptions): 
   const present = new Set<string>();
   const heartbeats = new Map<string, NodeJS.Timeout>();
   const monitor = publishEvents(transport, run, (error) => options.log?.(`monitoring publish failed: ${error.message}`));
-  if (options.restart && (options.resume || !options.outDir)) throw new Error('restart over NATS: give the output folder of the killed process (and not resume)');
+  if (options.restart && (options.resume || !options.outDir))
+    throw new Error('restart over NATS: give the output folder of the killed process (and not resume)');
   const negotiation = options.resume ? new ResumeNegotiation(monitor, parties, ['server', ...clientIds], options) : null;
   // The server's process hears every actor (presence, offers); a client's only the server (the
   // round to resume after), which is all its credential lets it read.
@@ -103,7 +104,10 @@ export async function runOverNats(scenario: Scenario, options: NatsRunOptions): 
     options.onEvent?.(event);
     if (event.kind === 'state' && event.actor !== 'server' && parties.includes(event.actor) && !heartbeats.has(event.actor)) {
       beat(event.actor);
-      heartbeats.set(event.actor, setInterval(() => beat(event.actor), 500));
+      heartbeats.set(
+        event.actor,
+        setInterval(() => beat(event.actor), 500),
+      );
     }
     if (event.kind === 'accepted' && event.message === 'round-start') {
       clearInterval(heartbeats.get(event.actor));
@@ -175,18 +179,21 @@ class ResumeNegotiation {
     private readonly everyone: readonly string[],
     private readonly options: NatsRunOptions,
   ) {
-    if (!options.outDir) throw new Error('resume over NATS: give the output folder (--out DIR) that holds this process\'s checkpoints');
+    if (!options.outDir) throw new Error("resume over NATS: give the output folder (--out DIR) that holds this process's checkpoints");
     this.outDir = options.outDir;
     this.rounds = checkpointedRounds(this.outDir, parties);
     for (const [id, list] of Object.entries(this.rounds)) this.offers.set(id, list);
   }
 
   heard(event: RunEvent): void {
-    if (event.kind === 'resume-offer' && Array.isArray(event['rounds'])) {
-      this.offers.set(event.actor, (event['rounds'] as unknown[]).filter((r): r is number => Number.isInteger(r)));
+    if (event.kind === 'resume-offer' && Array.isArray(event.rounds)) {
+      this.offers.set(
+        event.actor,
+        (event.rounds as unknown[]).filter((r): r is number => Number.isInteger(r)),
+      );
     }
     if (event.kind === 'resume-cut' && event.actor === 'server' && !this.announced) {
-      this.announced = { round: typeof event['afterRound'] === 'number' ? event['afterRound'] : null, ...(typeof event['why'] === 'string' ? { why: event['why'] } : {}) };
+      this.announced = { round: typeof event.afterRound === 'number' ? event.afterRound : null, ...(typeof event.why === 'string' ? { why: event.why } : {}) };
     }
   }
 
@@ -202,7 +209,10 @@ class ResumeNegotiation {
     if (this.parties.includes('server')) {
       while (this.everyone.some((id) => !this.offers.has(id)) && Date.now() < deadline) await sleep(50);
       const silent = this.everyone.filter((id) => !this.offers.has(id));
-      if (silent.length > 0) throw new Error(`resume over NATS: no checkpoint offer from ${silent.join(', ')} within ${timeoutMs / 1000} s (is every process started with --resume?)`);
+      if (silent.length > 0)
+        throw new Error(
+          `resume over NATS: no checkpoint offer from ${silent.join(', ')} within ${timeoutMs / 1000} s (is every process started with --resume?)`,
+        );
       let afterRound: number | null = null;
       let why: string | undefined;
       try {

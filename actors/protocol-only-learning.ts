@@ -11,7 +11,10 @@ export function protocolOnlyLearningStack(): LearningStack {
   return {
     tokenizer: (name) => loadTokenizer(name),
     createModel: async (party, tokenizer, _data, seed) => {
-      if (party.model !== null) throw new Error(`the protocol-only stack runs model: null parties only; ${'id' in party ? party.id : 'server'} has model ${JSON.stringify(party.model)}`);
+      if (party.model !== null)
+        throw new Error(
+          `the protocol-only stack runs model: null parties only; ${'id' in party ? party.id : 'server'} has model ${JSON.stringify(party.model)}`,
+        );
       return new ProtocolOnlyModel(tokenizer, seed);
     },
     aligner: () => new ProtocolOnlyAlignment(),

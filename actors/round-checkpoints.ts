@@ -127,7 +127,9 @@ export function commonRound(rounds: Record<string, readonly number[]>, where: st
   const lists = Object.values(rounds);
   const cut = (lists[0] ?? []).filter((round) => lists.every((list) => list.includes(round))).at(-1);
   if (cut === undefined) {
-    const listed = Object.entries(rounds).map(([id, list]) => `${id}: ${list.join(',') || 'none'}`).join('; ');
+    const listed = Object.entries(rounds)
+      .map(([id, list]) => `${id}: ${list.join(',') || 'none'}`)
+      .join('; ');
     throw new Error(
       `cannot resume ${where}: no round was checkpointed by every actor (rounds per actor: ${listed}). ` +
         'An actor checkpoints a round it finished; the run ended before its first round did, ran without checkpoints, or ' +
@@ -146,7 +148,8 @@ export function resumePoint(runDir: string, actors: readonly string[]): ResumePo
 export function resumePointAt(runDir: string, actors: readonly string[], cut: number): ResumePoint {
   const found = new Map(actors.map((id) => [id, checkpointsOf(runDir, id)] as const));
   for (const id of actors) {
-    if (!found.get(id)?.some((c) => c.round === cut)) throw new Error(`cannot resume ${runDir}: ${id} has no checkpoint of round ${cut} in ${checkpointsDir(runDir)}`);
+    if (!found.get(id)?.some((c) => c.round === cut))
+      throw new Error(`cannot resume ${runDir}: ${id} has no checkpoint of round ${cut} in ${checkpointsDir(runDir)}`);
   }
   const chosen: Record<string, ActorCheckpoint> = {};
   for (const id of actors) chosen[id] = found.get(id)!.find((c) => c.round === cut)!;

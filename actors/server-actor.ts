@@ -66,9 +66,7 @@ export function createServerActor(deps: ServerActorDeps): Actor<typeof serverMac
       return { selected };
     },
     alignSLMTokens: async ({ round, uploads }) => {
-      const aligned = await charged.run('alignSLMTokens', round, 'align', nPublic * uploads.length, () =>
-        learner.alignSLMTokens(uploads.map((u) => u.logits)),
-      );
+      const aligned = await charged.run('alignSLMTokens', round, 'align', nPublic * uploads.length, () => learner.alignSLMTokens(uploads.map((u) => u.logits)));
       const teachers = uploads.map((u, i) => {
         const { teacher, stats } = aligned[i]!;
         recorder.event({ t: clock.now(), actor: id, round, kind: 'alignment', from: u.client, ...stats });

@@ -4,13 +4,7 @@ import { leafStateName } from '../core/faults/states.js';
 import type { RunRecorder } from './run-recorder.js';
 
 /** Records a `state` event each time an actor's active state changes. */
-export function trackStates(
-  actorId: string,
-  actor: AnyActorRef,
-  clock: Clock,
-  recorder: RunRecorder,
-  onChange?: (state: string, round: number) => void,
-): void {
+export function trackStates(actorId: string, actor: AnyActorRef, clock: Clock, recorder: RunRecorder, onChange?: (state: string, round: number) => void): void {
   let last = '';
   const observe = (snapshot: Snapshot<unknown> & { value?: unknown; context?: { round?: number; failure?: string | null } }) => {
     const state = leafStateName(snapshot.value);

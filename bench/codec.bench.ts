@@ -117,10 +117,7 @@ const benchmarks: Benchmark[] = [
       for (const { label, samples, length, topK, repeats } of PAYLOADS) {
         const message = encodeMessage(roundPayload(samples, length, topK));
         const summed = message.subarray(0, message.length - 8);
-        const times = await inTurns(
-          Object.fromEntries(Object.entries(candidates).map(([name, fn]) => [name, () => fn(summed)])),
-          repeats,
-        );
+        const times = await inTurns(Object.fromEntries(Object.entries(candidates).map(([name, fn]) => [name, () => fn(summed)])), repeats);
         const base = mbps(summed.length, times.codec as number);
         for (const [name, seconds] of Object.entries(times)) {
           const value = mbps(summed.length, seconds);

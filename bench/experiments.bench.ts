@@ -68,8 +68,22 @@ const benchmarks: Benchmark[] = [
           f32 ??= { up, down };
           const label = `N${c.slmFormula.n}xL${c.slmFormula.meanLength.toFixed(1)}xK${topK}`;
           figures.push(
-            { name: `experiments.${encoding}.bytes-per-round.up.${label}`, value: up, unit: 'bytes (3 clients)', baseline: f32.up, ratio: up / f32.up, paperF32Bytes: c.slmFormula.f32Bytes * s.clients.length },
-            { name: `experiments.${encoding}.bytes-per-round.down.${label}`, value: down, unit: 'bytes (one broadcast)', baseline: f32.down, ratio: down / f32.down, paperF32Bytes: c.llmFormula.f32Bytes },
+            {
+              name: `experiments.${encoding}.bytes-per-round.up.${label}`,
+              value: up,
+              unit: 'bytes (3 clients)',
+              baseline: f32.up,
+              ratio: up / f32.up,
+              paperF32Bytes: c.slmFormula.f32Bytes * s.clients.length,
+            },
+            {
+              name: `experiments.${encoding}.bytes-per-round.down.${label}`,
+              value: down,
+              unit: 'bytes (one broadcast)',
+              baseline: f32.down,
+              ratio: down / f32.down,
+              paperF32Bytes: c.llmFormula.f32Bytes,
+            },
           );
         }
       }
@@ -102,7 +116,13 @@ const benchmarks: Benchmark[] = [
           const encode = await timeIt(() => encodeMessage(envelope, { logits: encoding }), repeats);
           const decode = await timeIt(() => decodeMessage(message, context), repeats);
           figures.push(
-            { name: `experiments.${encoding}.message-bytes.${label}`, value: message.length, unit: 'bytes', baseline: f32Size, ratio: message.length / f32Size },
+            {
+              name: `experiments.${encoding}.message-bytes.${label}`,
+              value: message.length,
+              unit: 'bytes',
+              baseline: f32Size,
+              ratio: message.length / f32Size,
+            },
             { name: `experiments.${encoding}.encode.${label}`, value: bytes / encode / 1e6, unit: 'MB/s (f32 payload)' },
             { name: `experiments.${encoding}.decode.${label}`, value: bytes / decode / 1e6, unit: 'MB/s (f32 payload)' },
           );

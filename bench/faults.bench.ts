@@ -94,7 +94,13 @@ const benchmarks: Benchmark[] = [
         // CPU seconds of this process (all threads): steadier than wall time on a shared machine.
         { name: 'faults.cpu', value: Number(((cpu.user + cpu.system) / 1e6).toFixed(2)), unit: 's' },
         { name: 'faults.rounds_wall', value: Number(result.roundsWallSeconds.toFixed(2)), unit: 's', ...detail },
-        { name: 'faults.peak_rss', value: Math.round(peakRss / 2 ** 20), unit: 'MiB', goal: '< 2048 MiB', maxRssMiB: Math.round(process.resourceUsage().maxRSS / 1024) },
+        {
+          name: 'faults.peak_rss',
+          value: Math.round(peakRss / 2 ** 20),
+          unit: 'MiB',
+          goal: '< 2048 MiB',
+          maxRssMiB: Math.round(process.resourceUsage().maxRSS / 1024),
+        },
         { name: 'faults.events_per_s', value: Math.round(events.length / result.roundsWallSeconds), unit: 'events/s' },
       ];
     },

@@ -83,8 +83,7 @@ async function trainFigures(c: TrainCase, backend: string): Promise<(matmul: num
     answerStart: SEQ_LEN - 8,
   }));
   const options = { epochs: 1, learningRate: 1e-3, batchSize: c.batchSize };
-  const loss = (logits: tf.Tensor2D, batch: { targets: Int32Array; ceMask: Float32Array }): tf.Scalar =>
-    supervisedLoss(logits, batch.targets, batch.ceMask);
+  const loss = (logits: tf.Tensor2D, batch: { targets: Int32Array; ceMask: Float32Array }): tf.Scalar => supervisedLoss(logits, batch.targets, batch.ceMask);
   await optimise(network, rows.slice(0, c.batchSize * 2), options, c.trained, 1, loss); // warm-up
   const start = performance.now();
   const cpu = process.cpuUsage();
@@ -93,7 +92,18 @@ async function trainFigures(c: TrainCase, backend: string): Promise<(matmul: num
   const cpuSeconds = cpuSecondsSince(cpu);
   network.dispose();
   const gflops = (stats.steps * stepFlops(config, c.batchSize * SEQ_LEN, SEQ_LEN, c.trained)) / seconds / 1e9;
-  const detail = { backend, wallSeconds: seconds, cpuSeconds, arch: config.arch, layers: config.layers, dModel: config.dModel, vocab: VOCAB, seqLen: SEQ_LEN, batch: c.batchSize, trained: c.trained };
+  const detail = {
+    backend,
+    wallSeconds: seconds,
+    cpuSeconds,
+    arch: config.arch,
+    layers: config.layers,
+    dModel: config.dModel,
+    vocab: VOCAB,
+    seqLen: SEQ_LEN,
+    batch: c.batchSize,
+    trained: c.trained,
+  };
   return throughputFigures(c.label, stats.tokens / seconds, gflops, detail);
 }
 
@@ -204,7 +214,14 @@ async function shippedFigures(backend: string): Promise<Array<(matmul: number) =
       batch: batchSize,
     };
     const t = await timed(train);
-    figures.push(trainFigure(`${label}.lora`, t.stats, t.seconds, t.cpuSeconds, { ...common, step: 'private CE (step 1)', samples: privateSet.length, meanSeqLen: mean(lengths(privateSet, config.maxSeqLen)) }));
+    figures.push(
+      trainFigure(`${label}.lora`, t.stats, t.seconds, t.cpuSeconds, {
+        ...common,
+        step: 'private CE (step 1)',
+        samples: privateSet.length,
+        meanSeqLen: mean(lengths(privateSet, config.maxSeqLen)),
+      }),
+    );
     const d = await timed(distill);
     figures.push(
       trainFigure(`${label}.lora.distill`, d.stats, d.seconds, d.cpuSeconds, {
@@ -224,8 +241,46 @@ async function shippedFigures(backend: string): Promise<Array<(matmul: number) =
 function syntheticCorpus(count: number, rng: Random): TextSample[] {
   // 40 syllables give a compact GPT-2 vocabulary of about 500 ids over the scenario's 448 samples
   const syllables = [
-    'ka', 'lo', 'mi', 'ren', 'tas', 'vo', 'pel', 'dri', 'sun', 'gor', 'hal', 'bex', 'qui', 'nor', 'fet', 'zam', 'ul', 'wy', 'cho', 'tri',
-    'mar', 'ste', 'pin', 'olk', 'bra', 'dun', 've', 'sha', 'ix', 'tho', 'gle', 'rup', 'ant', 'yel', 'cor', 'fi', 'mox', 'lan', 'pre', 'ju',
+    'ka',
+    'lo',
+    'mi',
+    'ren',
+    'tas',
+    'vo',
+    'pel',
+    'dri',
+    'sun',
+    'gor',
+    'hal',
+    'bex',
+    'qui',
+    'nor',
+    'fet',
+    'zam',
+    'ul',
+    'wy',
+    'cho',
+    'tri',
+    'mar',
+    'ste',
+    'pin',
+    'olk',
+    'bra',
+    'dun',
+    've',
+    'sha',
+    'ix',
+    'tho',
+    'gle',
+    'rup',
+    'ant',
+    'yel',
+    'cor',
+    'fi',
+    'mox',
+    'lan',
+    'pre',
+    'ju',
   ];
   const word = (): string => (syllables[rng.int(syllables.length)] as string) + (syllables[rng.int(syllables.length)] as string);
   const words = (n: number): string => Array.from({ length: n }, word).join(' ');
@@ -317,7 +372,15 @@ async function scenarioFigures(backend: string): Promise<Figure[]> {
   const workers = (performance.now() - start) / 1000;
   await pool.close();
   return [
-    { name: 'models.scenario.3_rounds.in_process', value: inProcess, unit: 's', cpuSeconds: inProcessCpu, trainedTokens: tokens, tokensPerSecond: tokens / inProcess, ...detail },
+    {
+      name: 'models.scenario.3_rounds.in_process',
+      value: inProcess,
+      unit: 's',
+      cpuSeconds: inProcessCpu,
+      trainedTokens: tokens,
+      tokensPerSecond: tokens / inProcess,
+      ...detail,
+    },
     {
       name: 'models.scenario.3_rounds.worker_pool',
       value: workers,

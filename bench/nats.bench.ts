@@ -37,7 +37,9 @@ class Counter {
   private waiters: Array<{ target: number; resolve: () => void }> = [];
   add(n: number): void {
     this.count += n;
-    this.waiters = this.waiters.filter((w) => (this.count >= w.target ? (w.resolve(), false) : true));
+    const due = this.waiters.filter((w) => this.count >= w.target);
+    this.waiters = this.waiters.filter((w) => this.count < w.target);
+    for (const w of due) w.resolve();
   }
   next(expected: number): Promise<void> {
     const target = this.count + expected;
@@ -141,7 +143,9 @@ async function session(openers: Opener[], size: { bytes: number; messages: numbe
     for (const [, open] of openers) variants.push(await open());
     const data = Array.from({ length: size.messages }, (_, i) => payload(size.bytes, i));
     const seconds = await measure(variants, data);
-    return new Map(openers.map(([name], i) => [name, { perSecond: size.messages / seconds[i]!, mbPerSecond: (size.messages * size.bytes) / 1e6 / seconds[i]! }]));
+    return new Map(
+      openers.map(([name], i) => [name, { perSecond: size.messages / seconds[i]!, mbPerSecond: (size.messages * size.bytes) / 1e6 / seconds[i]! }]),
+    );
   } finally {
     await Promise.all(variants.map((v) => v.close()));
   }

@@ -62,7 +62,13 @@ async function run(): Promise<Figure[]> {
     name: 'pretrained.score.stories260K',
     value: tokensPerSecond,
     unit: 'tokens/s',
-    ...(baseline ? { baseline, ratio: tokensPerSecond / baseline, baselineIs: "llama2.c run.c greedy generation, one core of this machine (../shared/models/stories260K/SOURCE.md)" } : {}),
+    ...(baseline
+      ? {
+          baseline,
+          ratio: tokensPerSecond / baseline,
+          baselineIs: 'llama2.c run.c greedy generation, one core of this machine (../shared/models/stories260K/SOURCE.md)',
+        }
+      : {}),
     goal: 'ratio >= 1',
     backend,
     sequences: SEQUENCES,

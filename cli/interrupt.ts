@@ -22,7 +22,8 @@ function interruptMessage(info: InterruptInfo): string {
   if (!info.checkpoints)
     return `interrupted; this run writes no round checkpoints (--no-checkpoints, or bigram models without --checkpoints), so it cannot resume: run it again (records so far in ${info.outDir})`;
   const round = checkedCommonRound(info.outDir, info.actors);
-  if (round === null) return `interrupted before every actor had checkpointed a round: nothing to resume from yet; run it again (records so far in ${info.outDir})`;
+  if (round === null)
+    return `interrupted before every actor had checkpointed a round: nothing to resume from yet; run it again (records so far in ${info.outDir})`;
   return `interrupted; every actor has checkpointed round ${round}. Go on from there with:\n  ${info.resumeCommand}`;
 }
 

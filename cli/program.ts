@@ -88,7 +88,7 @@ export async function main(argv: readonly string[]): Promise<number | null> {
     // What went wrong in one line; the stack only when asked for (FEDMKT_DEBUG=1).
     const message = error instanceof Error ? error.message : String(error);
     process.stderr.write(`fedmkt: ${message}\n`);
-    if (process.env['FEDMKT_DEBUG'] && error instanceof Error && error.stack) process.stderr.write(`${error.stack}\n`);
+    if (process.env.FEDMKT_DEBUG && error instanceof Error && error.stack) process.stderr.write(`${error.stack}\n`);
     else process.stderr.write('(FEDMKT_DEBUG=1 shows where)\n');
     return 1;
   }

@@ -40,15 +40,15 @@ function defaultRunDir(name: string, party?: string): string {
 
 /** The scenario and output folder of `CMD FILE`, or of `CMD --resume DIR` (`party`: this process's actor, for its folder's name). */
 export function runTarget(file: string | undefined, opts: TargetOptions, log: (line: string) => void, party?: string): RunTarget {
-  const load = (path: string) =>
-    loadScenario(path, { overrides: flagOverrides(opts), ...(opts.dropLateFaults ? { dropLateFaults: true } : {}), onNote: log });
+  const load = (path: string) => loadScenario(path, { overrides: flagOverrides(opts), ...(opts.dropLateFaults ? { dropLateFaults: true } : {}), onNote: log });
   if (opts.resume === undefined) {
     if (file === undefined) throw new InvalidArgumentError('give a scenario file, or --resume RUN_DIR');
     const scenario = load(file);
     return { scenario, outDir: opts.out ?? defaultRunDir(scenario.name, party), resuming: false };
   }
   const dir = opts.resume;
-  if (file !== undefined) throw new InvalidArgumentError(`--resume ${dir}: the scenario is the run's own (${join(dir, 'scenario.yaml')}); give no scenario file`);
+  if (file !== undefined)
+    throw new InvalidArgumentError(`--resume ${dir}: the scenario is the run's own (${join(dir, 'scenario.yaml')}); give no scenario file`);
   if (opts.out !== undefined) throw new InvalidArgumentError(`--resume ${dir}: a resumed run writes into its own folder; drop --out`);
   if (opts.seed !== undefined) throw new InvalidArgumentError(`--resume ${dir}: the seed is the run's own; drop --seed`);
   const scenarioFile = join(dir, 'scenario.yaml');

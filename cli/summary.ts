@@ -10,9 +10,7 @@ const AGGREGATE_ABOVE = 12;
 
 /** Per-round table: one row per round, accuracy of each actor, bytes, seconds the round took on the run's clock. */
 export function roundSummaryTable(metrics: readonly RoundMetrics[], clock: ClockKind = 'virtual'): string {
-  const actors = [...new Set(metrics.map((m) => m.actor))].sort((a, b) =>
-    a === 'server' ? -1 : b === 'server' ? 1 : naturalCompare(a, b),
-  );
+  const actors = [...new Set(metrics.map((m) => m.actor))].sort((a, b) => (a === 'server' ? -1 : b === 'server' ? 1 : naturalCompare(a, b)));
   if (actors.length > AGGREGATE_ABOVE + 1) return populationTable(metrics, clock);
   const rounds = [...new Set(metrics.map((m) => m.round))].sort((a, b) => a - b);
   const header = ['round', ...actors.map((a) => `acc ${a}`), 'bytes up', 'bytes down', `${clockLabel(clock)} s`];
@@ -48,9 +46,25 @@ function formatTable(header: string[], rows: string[][]): string {
 function populationTable(metrics: readonly RoundMetrics[], clock: ClockKind): string {
   const rounds = [...new Set(metrics.map((m) => m.round))].sort((a, b) => a - b);
   // Clients' accuracy by the template they drew, when there are several.
-  const templates = [...new Set(metrics.filter((m) => m.role === 'client' && typeof m.template === 'number').map((m) => m.template as number))].sort((a, b) => a - b);
+  const templates = [...new Set(metrics.filter((m) => m.role === 'client' && typeof m.template === 'number').map((m) => m.template as number))].sort(
+    (a, b) => a - b,
+  );
   const byTemplate = templates.length > 1 ? templates : [];
-  const header = ['round', 'acc server', 'acc clients', ...byTemplate.map((t) => `acc template ${t}`), 'measured', 'announced', 'uploads', 'stragglers', 'dropouts', 'to quorum s', 'bytes up', 'bytes down', `${clockLabel(clock)} s`];
+  const header = [
+    'round',
+    'acc server',
+    'acc clients',
+    ...byTemplate.map((t) => `acc template ${t}`),
+    'measured',
+    'announced',
+    'uploads',
+    'stragglers',
+    'dropouts',
+    'to quorum s',
+    'bytes up',
+    'bytes down',
+    `${clockLabel(clock)} s`,
+  ];
   const figure = (v: unknown, digits = 0) => (typeof v === 'number' ? v.toFixed(digits) : '-');
   const rows = rounds.map((r) => {
     const ms = metrics.filter((m) => m.round === r);
@@ -88,9 +102,14 @@ export function printRunOutcome(result: RunResult, outDir: string, clock: ClockK
       `population: ${population.count} clients, ${population.announced} announced per round for ${population.perRound} uploads (${population.strategy}); ` +
         `shards of ${population.shardSize} drawn from ${population.poolSize} examples${population.shardsOverlap ? ': more clients than the data, so shards share examples' : ''}\n`,
     );
-  write(`final states: ${Object.entries(result.finalStates).map(([id, s]) => `${id}=${s}`).join(' ')}\n`);
+  write(
+    `final states: ${Object.entries(result.finalStates)
+      .map(([id, s]) => `${id}=${s}`)
+      .join(' ')}\n`,
+  );
   if (result.timedOut) write('the run never ended: it was cut off at its limit of virtual time\n');
-  for (const [id, why] of Object.entries(result.failures)) write(`  ${id} ${result.timedOut && why.startsWith('still in') ? 'did not end' : 'failed'}: ${why}\n`);
+  for (const [id, why] of Object.entries(result.failures))
+    write(`  ${id} ${result.timedOut && why.startsWith('still in') ? 'did not end' : 'failed'}: ${why}\n`);
   const times =
     clock === 'wall'
       ? `wall-clock time ${result.wallSeconds.toFixed(1)} s`

@@ -48,7 +48,7 @@ export class Random {
 
   /** Gamma(shape, 1) (Marsaglia-Tsang), for Dirichlet splits. */
   gamma(shape: number): number {
-    if (shape < 1) return this.gamma(shape + 1) * Math.pow(this.next(), 1 / shape);
+    if (shape < 1) return this.gamma(shape + 1) * this.next() ** (1 / shape);
     const d = shape - 1 / 3;
     const c = 1 / Math.sqrt(9 * d);
     for (;;) {

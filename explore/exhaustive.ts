@@ -81,7 +81,9 @@ export class ExhaustiveSearch {
     if (depth < this.prefix.length) {
       const step = this.prefix[depth] as Step;
       if (step.key !== point.key)
-        throw new Error(`exhaustive search: the run diverged from its own prefix at choice ${depth} (${point.key}, expected ${step.key}): is something outside the schedule nondeterministic?`);
+        throw new Error(
+          `exhaustive search: the run diverged from its own prefix at choice ${depth} (${point.key}, expected ${step.key}): is something outside the schedule nondeterministic?`,
+        );
       this.trail.push(step);
       return step.allowed[step.at] as number;
     }

@@ -160,5 +160,11 @@ export async function explore(target: ExploreTarget, settings: ExploreSettings):
 
 /** What a pool sends back of a schedule's outcome. */
 export function poolOutcome(outcome: ScheduleOutcome): PoolOutcome {
-  return { findings: outcome.findings, coverage: outcome.coverage, made: outcome.findings.length > 0 ? outcome.made : [], faults: outcome.faults, added: outcome.added };
+  return {
+    findings: outcome.findings,
+    coverage: outcome.coverage,
+    made: outcome.findings.length > 0 ? outcome.made : [],
+    faults: outcome.faults,
+    added: outcome.added,
+  };
 }

@@ -230,7 +230,9 @@ export async function natsPool(url: string, options: NatsPoolOptions): Promise<S
       clearInterval(watchdog);
       results.unsubscribe();
       const counts = [...perWorker].map(([worker, n]) => `${worker} ${n}`).join(', ');
-      log(`exploration ${id}: schedules per worker: ${counts || 'none'}${duplicates ? `; ${duplicates} outcomes came again (redelivered tasks) and were dropped` : ''}`);
+      log(
+        `exploration ${id}: schedules per worker: ${counts || 'none'}${duplicates ? `; ${duplicates} outcomes came again (redelivered tasks) and were dropped` : ''}`,
+      );
       // What no worker took yet is of no use to anyone now.
       await q.jsm.streams.purge(EXPLORE_STREAM, { filter: taskSubject(id) }).catch((e: unknown) => log(`could not purge the tasks of ${id}: ${describe(e)}`));
       await q.kv.purge(id).catch((e: unknown) => log(`could not remove the spec of ${id}: ${describe(e)}`));
@@ -245,7 +247,14 @@ export async function natsPool(url: string, options: NatsPoolOptions): Promise<S
  * and the stream holds none of this exploration's tasks, the missing schedules go out again;
  * while tasks are still queued or held, it only says so (no worker yet, or slow schedules).
  */
-function watchStalls(q: Queue, id: string, current: () => Batch | undefined, publish: (tasks: ScheduleTask[]) => Promise<void>, stallMs: number, log: (line: string) => void) {
+function watchStalls(
+  q: Queue,
+  id: string,
+  current: () => Batch | undefined,
+  publish: (tasks: ScheduleTask[]) => Promise<void>,
+  stallMs: number,
+  log: (line: string) => void,
+) {
   let checking = false;
   const check = async (batch: Batch) => {
     const info = await q.jsm.streams.info(EXPLORE_STREAM, { subjects_filter: taskSubject(id) });
@@ -337,7 +346,7 @@ async function targetOf(worker: Worker, id: string): Promise<ExploreTarget | und
   let target = worker.targets.get(id);
   if (!target) {
     const entry = await worker.q.kv.get(id);
-    if (!entry || entry.operation !== 'PUT') return undefined;
+    if (entry?.operation !== 'PUT') return undefined;
     target = specTarget(decode<ExplorationSpec>(entry.value));
     worker.targets.set(id, target);
     for (const old of worker.targets.keys()) if (worker.targets.size > TARGET_CACHE) worker.targets.delete(old);
@@ -367,7 +376,8 @@ async function work(worker: Worker, msg: JsMsg): Promise<void> {
   const send = (body: ResultMessage) => {
     const data = encode(body);
     const max = q.nc.info?.max_payload ?? Infinity;
-    if (data.length > max) throw new Error(`the outcome of schedule ${'index' in body ? body.index : '?'} is ${data.length} bytes, over the server's max_payload of ${max}`);
+    if (data.length > max)
+      throw new Error(`the outcome of schedule ${'index' in body ? body.index : '?'} is ${data.length} bytes, over the server's max_payload of ${max}`);
     return q.nc.request(resultSubject(id), data, { timeout: REPLY_TIMEOUT_MS });
   };
   const heartbeat = setInterval(() => msg.working(), Math.max(100, worker.ackWaitMs / 3));
@@ -383,7 +393,12 @@ async function work(worker: Worker, msg: JsMsg): Promise<void> {
     for (const index of task.indices) {
       if (gone || worker.signal?.aborted) break;
       await runTask(target, { ...task, indices: [index] }, (i, outcome) => {
-        replies.push(send({ worker: worker.name, index: i, outcome }).catch((error: unknown) => ((gone ||= isNoResponders(error)), Promise.reject(error))));
+        replies.push(
+          send({ worker: worker.name, index: i, outcome }).catch((error: unknown) => {
+            gone ||= isNoResponders(error);
+            throw error;
+          }),
+        );
       });
       worker.schedules++;
     }

@@ -40,7 +40,8 @@ export async function reproduce(target: ExploreTarget, failure: FoundFailure, do
   const attempt = (atoms: readonly Atom[]) => runSchedule(target, new ReplayScheduler(choicesOf(atoms)), {}, withScripted(scenario, atoms));
   const atoms = atomsOf(scenario, failure.made);
   const full = await attempt(atoms);
-  if (!same(full)) throw new Error(`the failing schedule did not fail again when replayed (${failure.signature}): something outside the schedule is nondeterministic`);
+  if (!same(full))
+    throw new Error(`the failing schedule did not fail again when replayed (${failure.signature}): something outside the schedule is nondeterministic`);
   const shrunk = await ddmin(atoms, async (subset) => same(await attempt(subset)));
   const kept = shrunk.items;
 
@@ -50,7 +51,7 @@ export async function reproduce(target: ExploreTarget, failure: FoundFailure, do
   const readableScenario = parseScenario(stringify(readableDoc), join(dir, 'scenario.yaml'));
   const runDir = join(dir, 'run');
   let outcome = await runSchedule({ ...target, space: null }, new ReplayScheduler(readable.order), { outDir: runDir }, readableScenario);
-  let isReadable = same(outcome);
+  const isReadable = same(outcome);
   let scheduleChoices: ScheduledChoice[] = readable.order;
   let written: unknown = readableDoc;
   if (!isReadable) {
@@ -99,13 +100,13 @@ function describe(r: Reproducer, kept: readonly Atom[], scenario: Scenario): str
     '',
     r.readable
       ? '`scenario.yaml` states every fault as an ordinary `faults:` entry; `schedule.json` holds only the order of events due at the same virtual time (empty: none needed).'
-      : '`scenario.yaml` keeps the scenario\'s faults that matter; `schedule.json` lists every added fault and order choice (the readable form did not reproduce this failure).',
+      : "`scenario.yaml` keeps the scenario's faults that matter; `schedule.json` lists every added fault and order choice (the readable form did not reproduce this failure).",
     '',
-    'The run\'s records are in `run/` (`npx fedmkt report ' + join(r.dir, 'run') + '`).',
+    `The run's records are in \`run/\` (\`npx fedmkt report ${join(r.dir, 'run')}\`).`,
     '',
     '## As a regression test',
     '',
-    'Fix the protocol, then record the reproducer\'s now-passing run where the suite replays saved runs:',
+    "Fix the protocol, then record the reproducer's now-passing run where the suite replays saved runs:",
     '',
     '```sh',
     `${r.command} --out test/regressions/<name>`,

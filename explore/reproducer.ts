@@ -14,9 +14,7 @@ import type { Scenario } from '../core/scenario/schema.js';
 
 type ScriptedSection = 'crashes' | 'dropout.script' | 'partitions' | 'messages';
 
-export type Atom =
-  | { kind: 'choice'; made: MadeChoice }
-  | { kind: 'scripted'; section: ScriptedSection; index: number };
+export type Atom = { kind: 'choice'; made: MadeChoice } | { kind: 'scripted'; section: ScriptedSection; index: number };
 
 /** The atoms of a run of `scenario` that made these choices. */
 export function atomsOf(scenario: Scenario, made: readonly MadeChoice[]): Atom[] {
@@ -113,11 +111,15 @@ export function readableFaults(scenario: Scenario, atoms: readonly Atom[], space
       const { restartAfterMs, afterMs } = crashParams(param);
       crashes.push({ actor: point.actor, ...at, ...(afterMs > 0 ? { afterMs } : {}), restartAfterMs });
       const when = afterMs > 0 ? `${afterMs} ms after it enters` : 'as it enters';
-      lines.push(`crash ${point.actor} ${when} ${point.state} in round ${point.round}${restartAfterMs === 'never' ? ', for good' : `, restart after ${restartAfterMs} ms`}`);
+      lines.push(
+        `crash ${point.actor} ${when} ${point.state} in round ${point.round}${restartAfterMs === 'never' ? ', for good' : `, restart after ${restartAfterMs} ms`}`,
+      );
     } else if (kind === 'dropout') {
       const rejoin = param === 'rule' ? (point.round as number) + f.dropout.rejoinAfterRounds : param === 'never' ? undefined : (point.round as number) + 1;
       script.push({ client: point.actor, ...at, ...(rejoin !== undefined ? { rejoinRound: rejoin } : {}) });
-      lines.push(`${point.actor} drops out as it enters ${point.state} in round ${point.round}${rejoin !== undefined ? `, rejoins when round ${rejoin} opens` : ', for good'}`);
+      lines.push(
+        `${point.actor} drops out as it enters ${point.state} in round ${point.round}${rejoin !== undefined ? `, rejoins when round ${rejoin} opens` : ', for good'}`,
+      );
     } else if (kind === 'partition') {
       const t = point.t as number;
       partitions.push({ actors: [point.actor], fromMs: t, toMs: t + Number(param) });

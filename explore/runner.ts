@@ -49,7 +49,12 @@ export interface ScheduleHooks {
   outDir?: string;
 }
 
-export async function runSchedule(target: ExploreTarget, scheduler: Scheduler, hooks: ScheduleHooks = {}, scenario: Scenario = target.scenario): Promise<ScheduleOutcome> {
+export async function runSchedule(
+  target: ExploreTarget,
+  scheduler: Scheduler,
+  hooks: ScheduleHooks = {},
+  scenario: Scenario = target.scenario,
+): Promise<ScheduleOutcome> {
   const recording = new RecordingScheduler(scheduler);
   let events = 0;
   let runaway = false;
@@ -84,5 +89,15 @@ export async function runSchedule(target: ExploreTarget, scheduler: Scheduler, h
   let faults = 0;
   for (const kinds of Object.values(coverage.cells)) for (const n of Object.values(kinds)) faults += n as number;
   const added = recording.made.filter((m) => (m.point.kind === 'message' || m.point.kind === 'actor') && m.option !== quietChoice(m.point)).length;
-  return { made: recording.made, findings, coverage, faults, added, stopped, events: result.recorder.events, metrics: result.recorder.metrics, virtualMs: result.virtualMs };
+  return {
+    made: recording.made,
+    findings,
+    coverage,
+    faults,
+    added,
+    stopped,
+    events: result.recorder.events,
+    metrics: result.recorder.metrics,
+    virtualMs: result.virtualMs,
+  };
 }

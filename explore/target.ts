@@ -22,7 +22,10 @@ export async function exploreTarget(given: Scenario, options: TargetOptions = {}
   // Where actors persist changes nothing of what they do; schedules keep it in memory.
   const scenario: Scenario = given.faults.persist === 'disk' ? { ...given, faults: { ...given.faults, persist: 'memory' } } : given;
   const p = scenario.protocol;
-  const space = options.kinds && options.kinds.length === 0 ? null : faultSpace({ uploadMs: p.awaitSLMLogits.deadlineMs, llmLogitsMs: p.awaitLLMLogits.deadlineMs }, options.kinds);
+  const space =
+    options.kinds && options.kinds.length === 0
+      ? null
+      : faultSpace({ uploadMs: p.awaitSLMLogits.deadlineMs, llmLogitsMs: p.awaitLLMLogits.deadlineMs }, options.kinds);
   return {
     scenario,
     data: await loadFederationData(scenario),
@@ -35,4 +38,3 @@ export async function exploreTarget(given: Scenario, options: TargetOptions = {}
     maxEvents: 200 * (scenario.rounds + 2) * (scenario.clients.length + 1) * 20,
   };
 }
-

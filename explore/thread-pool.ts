@@ -21,7 +21,11 @@ export function threadPool(size: number, workerSpec: ExplorationSpec): ScheduleP
   const workers: { worker: Worker; ready: Promise<void> }[] = Array.from({ length: size }, (_, i) => {
     // A larger young generation: a schedule allocates a few MB of short-lived snapshots and
     // messages, and with V8's default the scavenger runs many times per schedule.
-    const worker = projectWorker(entry, { workerData: workerSpec, name: `fedmkt-explore-${i}`, resourceLimits: { maxYoungGenerationSizeMb: YOUNG_GENERATION_MB } });
+    const worker = projectWorker(entry, {
+      workerData: workerSpec,
+      name: `fedmkt-explore-${i}`,
+      resourceLimits: { maxYoungGenerationSizeMb: YOUNG_GENERATION_MB },
+    });
     const ready = new Promise<void>((resolve, reject) => {
       worker.once('message', () => resolve());
       worker.once('error', reject);
@@ -34,8 +38,7 @@ export function threadPool(size: number, workerSpec: ExplorationSpec): ScheduleP
         if ('done' in reply) {
           for (const o of reply.outcomes) each(o.index, o.outcome);
           finish(resolve);
-        }
-        else if ('error' in reply) finish(() => reject(new Error(`explore worker: ${reply.error}`)));
+        } else if ('error' in reply) finish(() => reject(new Error(`explore worker: ${reply.error}`)));
       };
       const onError = (error: Error) => finish(() => reject(error));
       const finish = (then: () => void) => {
@@ -55,7 +58,8 @@ export function threadPool(size: number, workerSpec: ExplorationSpec): ScheduleP
       for (let i = 0; i < indices.length; i += TASK_SIZE) tasks.push(indices.slice(i, i + TASK_SIZE));
       await Promise.all(
         workers.map(async (w) => {
-          for (let task = tasks.shift(); task; task = tasks.shift()) await runOn(w.worker, { indices: task, settings, strategy: strategy as SeededStrategy }, each);
+          for (let task = tasks.shift(); task; task = tasks.shift())
+            await runOn(w.worker, { indices: task, settings, strategy: strategy as SeededStrategy }, each);
         }),
       );
     },

@@ -6,14 +6,7 @@
 import { assign, emit, enqueueActions, fromPromise, setup } from 'xstate';
 import type { AlignedTeacher } from '../core/alignment/aligned-teacher.js';
 import type { ActorId, AdapterTensors, PublicLogits } from '../core/protocol/messages.js';
-import type {
-  AdapterAverageEvent,
-  FinishEvent,
-  IgnoreReason,
-  LlmLogitsEvent,
-  ProtocolRecord,
-  RoundStartEvent,
-} from './protocol-events.js';
+import type { AdapterAverageEvent, FinishEvent, IgnoreReason, LlmLogitsEvent, ProtocolRecord, RoundStartEvent } from './protocol-events.js';
 import { messageName } from './protocol-events.js';
 import { failWith as failStep } from './work-failure.js';
 
@@ -124,10 +117,7 @@ export const clientMachine = setup({
       event.type === 'LLM_LOGITS' && event.round === context.round && context.llmLogits === null && context.missedLLM === null,
     /** A round already announced but not started: keep it for when the client gets there. */
     isLLMLogitsForAnnouncedRound: ({ context, event }) =>
-      event.type === 'LLM_LOGITS' &&
-      event.round > context.round &&
-      event.round <= context.announcedRound &&
-      context.earlyLLMLogits?.round !== event.round,
+      event.type === 'LLM_LOGITS' && event.round > context.round && event.round <= context.announcedRound && context.earlyLLMLogits?.round !== event.round,
     isAverageForThisRound: ({ context, event }) =>
       event.type === 'ADAPTER_AVERAGE' && event.round === context.round && context.adapterAverage === null && !context.averageMissed,
     selfDistilWhenMissing: ({ context }) => context.policy.onMissingLLMLogits === 'self-distil',
@@ -155,8 +145,7 @@ export const clientMachine = setup({
       };
     }),
     keepEarlyLLMLogits: assign({
-      earlyLLMLogits: ({ event }) =>
-        event.type === 'LLM_LOGITS' ? { round: event.round, messageId: event.messageId, logits: event.logits } : null,
+      earlyLLMLogits: ({ event }) => (event.type === 'LLM_LOGITS' ? { round: event.round, messageId: event.messageId, logits: event.logits } : null),
     }),
     /** A round announcement: accepted once; a repeat, an old one or one past the last round changes nothing. */
     noteAnnouncement: enqueueActions(({ context, event, enqueue }) => {
@@ -316,7 +305,12 @@ export const clientMachine = setup({
               target: 'llmLogitsMissing',
               actions: [
                 assign({ missedLLM: 'deadline' }),
-                emit(({ context }) => ({ type: 'deadline' as const, round: context.round, state: 'awaitLLMLogits', action: context.policy.onMissingLLMLogits })),
+                emit(({ context }) => ({
+                  type: 'deadline' as const,
+                  round: context.round,
+                  state: 'awaitLLMLogits',
+                  action: context.policy.onMissingLLMLogits,
+                })),
               ],
             },
           },
@@ -367,7 +361,10 @@ export const clientMachine = setup({
               after: {
                 adapterDeadline: {
                   target: 'skipped',
-                  actions: [assign({ averageMissed: true }), emit(({ context }) => ({ type: 'deadline' as const, round: context.round, state: 'fedAvg', action: 'keep-local-adapter' }))],
+                  actions: [
+                    assign({ averageMissed: true }),
+                    emit(({ context }) => ({ type: 'deadline' as const, round: context.round, state: 'fedAvg', action: 'keep-local-adapter' })),
+                  ],
                 },
               },
             },

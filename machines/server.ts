@@ -141,8 +141,7 @@ export const serverMachine = setup({
     skipOnQuorumLost: ({ context }) => context.policy.onQuorumLost === 'skip-round',
     llmFrozen: ({ context }) => context.policy.llmFrozen,
     fedAvgEnabled: ({ context }) => context.policy.fedAvg,
-    allAdaptersIn: ({ context }) =>
-      Object.keys(context.adapters).length >= (context.perRound === undefined ? context.clients.length : context.uploads.size),
+    allAdaptersIn: ({ context }) => Object.keys(context.adapters).length >= (context.perRound === undefined ? context.clients.length : context.uploads.size),
     adapterCollectionOpen: ({ context }) => context.policy.fedAvg && !context.adaptersClosed,
     anyAdapters: ({ context }) => Object.keys(context.adapters).length > 0,
     moreRounds: ({ context }) => context.round < context.totalRounds,

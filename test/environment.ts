@@ -6,7 +6,7 @@ import { datasetsAvailable, datasetsRoot, DATASETS_ENV } from '../core/data/data
 import { findNatsServerBinary, isExecutable } from '../core/nats/binary.js';
 
 /** Debian's Chromium, or the browser `FEDMKT_CHROMIUM` names. */
-export const CHROMIUM = process.env['FEDMKT_CHROMIUM'] || '/usr/bin/chromium';
+export const CHROMIUM = process.env.FEDMKT_CHROMIUM || '/usr/bin/chromium';
 
 /** Whether the browser suite can run. */
 export const hasChromium = isExecutable(CHROMIUM);
@@ -24,7 +24,7 @@ export function suiteNeeds(): SuiteNeed[] {
       suite: 'NATS suites (test/nats, message faults over NATS, killing a --spawn-nats run)',
       available: findNatsServerBinary() !== undefined,
       missing:
-        'no nats-server ($NATS_SERVER_BIN, /usr/sbin/nats-server, PATH): install Debian\'s with `apt-get install nats-server`, or run `npm run test:all` as root, which does',
+        "no nats-server ($NATS_SERVER_BIN, /usr/sbin/nats-server, PATH): install Debian's with `apt-get install nats-server`, or run `npm run test:all` as root, which does",
     },
     {
       suite: 'browser suite (test/live/browser.test.ts: the live view and report in Chromium)',

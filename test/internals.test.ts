@@ -25,7 +25,7 @@ describe('XState internals (core/faults/persistence.ts, controller.ts)', () => {
     states: { waiting: { after: { soon: 'done' } }, done: { type: 'final' } },
   });
 
-  it("snapshots list their active state nodes in `_nodes`, each with its id and its `after` transitions", () => {
+  it('snapshots list their active state nodes in `_nodes`, each with its id and its `after` transitions', () => {
     const actor = createActor(machine);
     actor.start();
     const nodes = (actor.getSnapshot() as unknown as { _nodes?: { id: string; after?: { eventType: string; delay: unknown }[] }[] })._nodes;

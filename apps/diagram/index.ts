@@ -16,7 +16,7 @@ export { toSvg } from './svg.js';
 export type DiagramFormat = 'mermaid' | 'svg' | 'json';
 
 export function toJson(graph: MachineGraph): string {
-  return JSON.stringify(graph, null, 2) + '\n';
+  return `${JSON.stringify(graph, null, 2)}\n`;
 }
 
 export function drawMachine(machine: AnyStateMachine, format: DiagramFormat, options: DiagramOptions = {}): string {

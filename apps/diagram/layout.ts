@@ -139,7 +139,21 @@ function sizeBoxes(
     const lines = [...node.invokes.map((i) => `invoke ${i.src}`), ...(internal.get(node.id) ?? [])];
     const kids = (children.get(node.id) ?? []).map(size);
     const title = node.parent === null ? `machine ${node.key}` : node.key;
-    const box: Box = { node, w: 0, h: 0, x: 0, y: 0, lines, headerH: 0, children: kids, rows: [], contentW: 0, channels: 0, leftW: 0, rank: ranks.get(node.id) ?? 0 };
+    const box: Box = {
+      node,
+      w: 0,
+      h: 0,
+      x: 0,
+      y: 0,
+      lines,
+      headerH: 0,
+      children: kids,
+      rows: [],
+      contentW: 0,
+      channels: 0,
+      leftW: 0,
+      rank: ranks.get(node.id) ?? 0,
+    };
     const textW = Math.max(textWidth(title, TITLE_SIZE, true), ...lines.map((l) => textWidth(l, SMALL_SIZE)));
     if (kids.length === 0) {
       box.w = Math.max(96, textW + 24);
@@ -149,7 +163,12 @@ function sizeBoxes(
       box.rows = Array.from({ length: rowCount }, () => []);
       for (const k of kids) box.rows[k.rank]!.push(k);
       box.rows = box.rows.filter((r) => r.length > 0);
-      orderRows(box.rows, routed.map((r) => r.edge), byId, node.id);
+      orderRows(
+        box.rows,
+        routed.map((r) => r.edge),
+        byId,
+        node.id,
+      );
       const channels = assignChannels(routed, node.id, box.rows);
       box.channels = channels.right;
       box.leftW = channels.left ? channels.left * CHANNEL_GAP + 8 : 0;

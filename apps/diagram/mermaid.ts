@@ -69,5 +69,5 @@ export function toMermaid(graph: MachineGraph): string {
   const failures = graph.nodes.filter((n) => n.failure).map((n) => ids.get(n.id));
   lines.push('  classDef failure fill:#fde2e2,stroke:#c62828,color:#8e0000');
   if (failures.length) lines.push(`  class ${failures.join(',')} failure`);
-  return lines.join('\n') + '\n';
+  return `${lines.join('\n')}\n`;
 }

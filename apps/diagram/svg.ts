@@ -58,7 +58,9 @@ function drawBox(b: Box, layout: DiagramLayout, compoundSvg: string[], atomicSvg
     compoundSvg.push(
       `<g class="state compound" data-id="${escapeXml(n.id)}"><rect x="${r1(b.x)}" y="${r1(b.y)}" width="${r1(b.w)}" height="${r1(b.h)}" rx="10" fill="${fill}" stroke="${stroke}" stroke-width="1.2"/>` +
         `<text x="${r1(b.x + 12)}" y="${r1(b.y + 18)}" font-size="${TITLE_SIZE}" font-weight="bold" fill="#263238">${escapeXml(n.parent === null ? `machine ${n.key}` : n.key)}</text>` +
-        b.lines.map((l, i) => `<text x="${r1(b.x + 12)}" y="${r1(b.y + 33 + i * 13)}" font-size="${SMALL_SIZE}" fill="#546e7a">${escapeXml(l)}</text>`).join('') +
+        b.lines
+          .map((l, i) => `<text x="${r1(b.x + 12)}" y="${r1(b.y + 33 + i * 13)}" font-size="${SMALL_SIZE}" fill="#546e7a">${escapeXml(l)}</text>`)
+          .join('') +
         '</g>',
     );
     if (n.initial) {
@@ -80,7 +82,7 @@ function drawBox(b: Box, layout: DiagramLayout, compoundSvg: string[], atomicSvg
   b.lines.forEach((l, i) => {
     svg += `<text x="${r1(b.x + b.w / 2)}" y="${r1(b.y + 33 + i * 13)}" font-size="${SMALL_SIZE}" text-anchor="middle" fill="#546e7a" font-style="italic">${escapeXml(l)}</text>`;
   });
-  atomicSvg.push(svg + '</g>');
+  atomicSvg.push(`${svg}</g>`);
 }
 
 function legend(legendY: number): string {

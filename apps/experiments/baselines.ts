@@ -103,8 +103,7 @@ export async function centralizedLLM(ctx: BaselineContext): Promise<MethodScores
   const all: TextSample[] = [...data.privateSets.flat(), ...data.publicSet];
   const llm = await withModel(ctx, 'server', async (model) => {
     const { distillEpochs, learningRate, batchSize } = scenario.server.training;
-    if (distillEpochs > 0)
-      for (let r = 0; r < scenario.rounds; r++) await model.trainEpochs(all, { epochs: distillEpochs, learningRate, batchSize });
+    if (distillEpochs > 0) for (let r = 0; r < scenario.rounds; r++) await model.trainEpochs(all, { epochs: distillEpochs, learningRate, batchSize });
     return scoreParty(model, scenario.server, ctx);
   });
   return { llm, slms: null };

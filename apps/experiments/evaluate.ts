@@ -40,7 +40,14 @@ export async function evaluateModel(model: LanguageModel, data: FederationData, 
       items.map((i) => i.prompt),
       { maxNewTokens: Math.min(options.maxNewTokens, cap) },
     );
-    return { metric: 'rougeL', value: meanRougeLF(items.map((i) => i.reference), outputs), n: items.length };
+    return {
+      metric: 'rougeL',
+      value: meanRougeLF(
+        items.map((i) => i.reference),
+        outputs,
+      ),
+      n: items.length,
+    };
   }
   const items = data.testSet;
   if (items.length === 0) throw new Error('evaluate: the task has no evaluation items');

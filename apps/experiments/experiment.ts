@@ -11,16 +11,7 @@ import { runFederation, type LearningStack } from '../../actors/federation.js';
 import type { LogitEncoding } from '../../core/protocol/codec.js';
 import { ScenarioSchema, type Scenario } from '../../core/scenario/schema.js';
 import type { Tokenizer } from '../../core/tokenizers/tokenizer.js';
-import {
-  centralizedLLM,
-  fedAvg,
-  llmZeroShot,
-  scoreParty,
-  slmZeroShot,
-  standalone,
-  type BaselineContext,
-  type MethodScores,
-} from './baselines.js';
+import { centralizedLLM, fedAvg, llmZeroShot, scoreParty, slmZeroShot, standalone, type BaselineContext, type MethodScores } from './baselines.js';
 import { measureCommunication } from './communication.js';
 import { LOGIT_ENCODINGS, methodsFor, type MethodRun, type MethodSpec, type Setting } from './methods.js';
 import { aggregate, renderCsv, renderMarkdown, type ExperimentTable } from './table.js';
@@ -63,9 +54,7 @@ export function settingProblems(setting: Setting, scenario: Scenario): string[] 
     if (new Set(scenario.clients.map(key)).size > 1) problems.push('homogeneous needs clients with the same model, tokenizer and pretraining');
     if (!scenario.protocol.fedAvg) problems.push('homogeneous: protocol.fedAvg should be true (FedMKT with LoRA FedAvg)');
     if (scenario.clients.some((c) => !c.pretrain))
-      problems.push(
-        'homogeneous: clients without `pretrain` start from different random base models, so averaging their LoRA adapters mixes unrelated models',
-      );
+      problems.push('homogeneous: clients without `pretrain` start from different random base models, so averaging their LoRA adapters mixes unrelated models');
   }
   if (scenario.protocol.llmFrozen) problems.push('protocol.llmFrozen is set in the base scenario: FedMKT rows would be LLM2SLM');
   return problems;
@@ -100,10 +89,13 @@ export interface ExperimentOptions {
 export async function runExperiment(options: ExperimentOptions): Promise<ExperimentTable> {
   const { setting, learning, outDir } = options;
   const log = options.log ?? (() => {});
-  const methods = methodsFor(setting, options.encodings ?? LOGIT_ENCODINGS).filter(
-    (m) => !options.methods || options.methods.includes(m.id),
-  );
-  if (methods.length === 0) throw new Error(`no methods selected; ${setting} has ${methodsFor(setting).map((m) => m.id).join(', ')}`);
+  const methods = methodsFor(setting, options.encodings ?? LOGIT_ENCODINGS).filter((m) => !options.methods || options.methods.includes(m.id));
+  if (methods.length === 0)
+    throw new Error(
+      `no methods selected; ${setting} has ${methodsFor(setting)
+        .map((m) => m.id)
+        .join(', ')}`,
+    );
   if (options.seeds.length === 0) throw new Error('no seeds');
   const first = experimentScenario(options.base, { ...options.overrides, seed: options.seeds[0]! });
   const problems = settingProblems(setting, first);
@@ -119,7 +111,9 @@ export async function runExperiment(options: ExperimentOptions): Promise<Experim
     scenarios.push(scenario);
     const data = await loadFederationData(scenario);
     dataSummaries[seed] = summariseData(data);
-    log(`seed ${seed}: task ${data.task} (${data.kind}), ${scenario.clients.length} clients x ${data.privateSets[0]?.length ?? 0} private, ${data.publicSet.length} public, ${data.kind === 'generation' ? data.generationTestSet.length : data.testSet.length} evaluation items`);
+    log(
+      `seed ${seed}: task ${data.task} (${data.kind}), ${scenario.clients.length} clients x ${data.privateSets[0]?.length ?? 0} private, ${data.publicSet.length} public, ${data.kind === 'generation' ? data.generationTestSet.length : data.testSet.length} evaluation items`,
+    );
     const ctx: BaselineContext = { scenario, data, learning };
     for (const method of methods) {
       const start = process.hrtime.bigint();
@@ -142,7 +136,11 @@ export async function runExperiment(options: ExperimentOptions): Promise<Experim
     ...(options.command ? { command: options.command } : {}),
     clients: first.clients.map((c) => c.id),
     methods: methods.map((m) => ({ id: m.id, label: m.label, kind: m.kind, ...(m.encoding ? { encoding: m.encoding } : {}) })),
-    rows: aggregate(methods, runs, first.clients.map((c) => c.id)),
+    rows: aggregate(
+      methods,
+      runs,
+      first.clients.map((c) => c.id),
+    ),
     runs,
     hyperparameters: hyperparameters(first, options.seeds),
     data: dataSummaries,
@@ -162,7 +160,12 @@ function writeTable(dir: string, name: string, table: ExperimentTable): void {
   writeFileSync(join(dir, `${name}.json`), `${JSON.stringify(table, null, 2)}\n`);
 }
 
-async function runMethod(method: MethodSpec, ctx: BaselineContext, runDir: string, curves: boolean): Promise<Omit<MethodRun, 'method' | 'label' | 'seed' | 'wallSeconds'>> {
+async function runMethod(
+  method: MethodSpec,
+  ctx: BaselineContext,
+  runDir: string,
+  curves: boolean,
+): Promise<Omit<MethodRun, 'method' | 'label' | 'seed' | 'wallSeconds'>> {
   switch (method.kind) {
     case 'slm-zs':
       return slmZeroShot(ctx);
@@ -180,7 +183,12 @@ async function runMethod(method: MethodSpec, ctx: BaselineContext, runDir: strin
   }
 }
 
-async function federation(ctx: BaselineContext, method: MethodSpec, runDir: string, curves: boolean): Promise<Omit<MethodRun, 'method' | 'label' | 'seed' | 'wallSeconds'>> {
+async function federation(
+  ctx: BaselineContext,
+  method: MethodSpec,
+  runDir: string,
+  curves: boolean,
+): Promise<Omit<MethodRun, 'method' | 'label' | 'seed' | 'wallSeconds'>> {
   const scenario = structuredClone(ctx.scenario);
   scenario.protocol.logitEncoding = method.encoding ?? 'f32';
   scenario.protocol.llmFrozen = method.kind === 'llm2slm';

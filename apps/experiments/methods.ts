@@ -53,4 +53,3 @@ export interface MethodRun {
   runDir?: string;
   wallSeconds: number;
 }
-

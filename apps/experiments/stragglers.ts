@@ -202,7 +202,7 @@ function renderStragglersCsv(runs: readonly ModeRun[]): string {
       r.violations,
     ].join(','),
   );
-  return [header, ...rows].join('\n') + '\n';
+  return `${[header, ...rows].join('\n')}\n`;
 }
 
 /** Write table.md, table.csv, runs.json and accuracy-time.svg into `dir`, with `name` as prefix when publishing. */

@@ -150,14 +150,28 @@ export function renderMarkdown(t: ExperimentTable): string {
   }
   const feds = t.rows.filter((r) => r.slmFormula && r.llmFormula);
   if (feds.length) {
-    out.push('', '## Communication per round, measured against the paper\'s N·L·K', '');
+    out.push('', "## Communication per round, measured against the paper's N·L·K", '');
     out.push(
       'One logits message per client up and one broadcast down per round. N public samples, L mean tokens per sample in the sender\'s tokenisation, K top-K; "paper f32" counts N·L·K float32 values plus N·L·K int32 ids. Measured sizes are the encoded messages (ids, token ids, losses and envelope included).',
       '',
     );
     out.push(
       mdTable(
-        ['Method', 'N', 'L (SLM / LLM)', 'K', 'N·L·K up', 'up: measured', 'paper f32', 'measured / paper', 'N·L·K down', 'down: measured', 'paper f32', 'measured / paper', 'vs FedMKT f32'],
+        [
+          'Method',
+          'N',
+          'L (SLM / LLM)',
+          'K',
+          'N·L·K up',
+          'up: measured',
+          'paper f32',
+          'measured / paper',
+          'N·L·K down',
+          'down: measured',
+          'paper f32',
+          'measured / paper',
+          'vs FedMKT f32',
+        ],
         feds.map((r) => {
           const s = r.slmFormula!;
           const l = r.llmFormula!;
@@ -246,5 +260,5 @@ export function renderCsv(t: ExperimentTable): string {
     String(r.failures),
   ]);
   const esc = (v: string) => (/[",\n]/.test(v) ? `"${v.replace(/"/g, '""')}"` : v);
-  return [header, ...rows].map((r) => r.map(esc).join(',')).join('\n') + '\n';
+  return `${[header, ...rows].map((r) => r.map(esc).join(',')).join('\n')}\n`;
 }

@@ -72,7 +72,8 @@ class BoundedMap<K, V> extends Map<K, V> {
   }
 }
 
-const str = (v: unknown): string => (v === undefined || v === null ? '' : typeof v === 'string' ? v : typeof v === 'number' || typeof v === 'boolean' ? String(v) : JSON.stringify(v));
+const str = (v: unknown): string =>
+  v === undefined || v === null ? '' : typeof v === 'string' ? v : typeof v === 'number' || typeof v === 'boolean' ? String(v) : JSON.stringify(v);
 const num = (v: unknown): number | null => (typeof v === 'number' && Number.isFinite(v) ? v : null);
 
 export class LiveState {
@@ -265,7 +266,12 @@ export class LiveState {
     let row: MessageRow;
     if (MESSAGE_FAULTS.has(kind)) {
       const from = str(event.from ?? event.sender);
-      const note = kind === 'delay' ? `+${Math.round(num(event.ms) ?? 0)} ms` : kind === 'duplicate' ? `${str(event.copies) || 1} cop${event.copies === 1 || event.copies === undefined ? 'y' : 'ies'}` : str(event.reason ?? event.cause ?? event.error);
+      const note =
+        kind === 'delay'
+          ? `+${Math.round(num(event.ms) ?? 0)} ms`
+          : kind === 'duplicate'
+            ? `${str(event.copies) || 1} cop${event.copies === 1 || event.copies === undefined ? 'y' : 'ies'}`
+            : str(event.reason ?? event.cause ?? event.error);
       row = this.row(event, kind, from, to, note);
       if (MARKS.has(kind)) {
         const key = `${row.id}>${to}`;
@@ -328,7 +334,7 @@ export class LiveState {
         outcome: null,
         senders: new Set(),
       };
-    } else if (c && c.open) {
+    } else if (c?.open) {
       c.open = false;
       c.closedAt = t;
     }
@@ -411,7 +417,10 @@ export class LiveState {
       const { senders: _senders, ...rest } = this.collection;
       collection = { ...rest, expected: clients, needed: rest.needed ?? (rest.message === 'slm-logits' ? this.quorumSeen : null) };
     }
-    const rounds = [...this.rounds.values()].sort((a, b) => a.round - b.round).slice(-12).map((r) => ({ ...r }));
+    const rounds = [...this.rounds.values()]
+      .sort((a, b) => a.round - b.round)
+      .slice(-12)
+      .map((r) => ({ ...r }));
     return {
       format: 'fedmkt-live/1',
       seq: this.seq,

@@ -24,7 +24,8 @@ export interface LiveServerOptions extends LiveStateOptions {
 }
 
 const LOOPBACK = '127.0.0.1';
-const CSP = "default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; connect-src 'self'; img-src data:; base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
+const CSP =
+  "default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; connect-src 'self'; img-src data:; base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
 
 interface Subscriber {
   res: ServerResponse;
@@ -154,7 +155,9 @@ export class LiveServer {
     switch (url.pathname) {
       case '/':
       case '/index.html':
-        res.writeHead(200, { ...common, 'content-type': 'text/html; charset=utf-8', 'content-security-policy': CSP }).end(livePage(this.options.title ?? 'run'));
+        res
+          .writeHead(200, { ...common, 'content-type': 'text/html; charset=utf-8', 'content-security-policy': CSP })
+          .end(livePage(this.options.title ?? 'run'));
         return;
       case '/charts.json':
         res.writeHead(200, { ...common, 'content-type': 'application/json' }).end(this.chartsJson);

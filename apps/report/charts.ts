@@ -134,7 +134,9 @@ export function accuracyChart(series: readonly AccuracySeries[], maxSeries = 40)
     );
     if (dots)
       for (const [r, v] of pts)
-        f.svg.push(`<circle cx="${n1(f.x(r))}" cy="${n1(f.y(v))}" r="${width + 1}" fill="${colour}"><title>${escapeXml(`${title}, round ${r}: ${v}`)}</title></circle>`);
+        f.svg.push(
+          `<circle cx="${n1(f.x(r))}" cy="${n1(f.y(v))}" r="${width + 1}" fill="${colour}"><title>${escapeXml(`${title}, round ${r}: ${v}`)}</title></circle>`,
+        );
   };
   const swatch = (colour: string, label: string, dash = false, band = false) =>
     `<li><span class="sw${dash ? ' dash' : ''}${band ? ' band' : ''}" style="${band ? 'background' : 'border-color'}:${colour}"></span>${escapeXml(label)}</li>`;
@@ -162,7 +164,10 @@ export function accuracyChart(series: readonly AccuracySeries[], maxSeries = 40)
       .filter((s): s is NonNullable<typeof s> => s !== null);
     const band = (loK: 'min' | 'q1', hiK: 'max' | 'q3', colour: string, title: string) => {
       const top = stats.map((s, i) => `${i ? 'L' : 'M'}${n1(f.x(s.r))} ${n1(f.y(s[hiK]))}`).join(' ');
-      const bottom = [...stats].reverse().map((s) => `L${n1(f.x(s.r))} ${n1(f.y(s[loK]))}`).join(' ');
+      const bottom = [...stats]
+        .reverse()
+        .map((s) => `L${n1(f.x(s.r))} ${n1(f.y(s[loK]))}`)
+        .join(' ');
       f.svg.push(`<path d="${top} ${bottom} Z" fill="${colour}" stroke="none"><title>${escapeXml(title)}</title></path>`);
     };
     band('min', 'max', '#dbe9f6', `clients (${clients.length}): min to max`);

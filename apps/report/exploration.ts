@@ -21,7 +21,17 @@ interface Summary {
   meanAddedFaults: number;
   exhaustive: { states: number; schedules: number; pruned: number; exhausted: boolean; maxDepth: number } | null;
   coverage: { hit: number; possible: number; kinds: FaultKind[]; scope: CoverageScope };
-  failures: { property: string; message: string; round: number | null; actors: string[]; dir: string; faultsBefore: number; faultsAfter: number; readable: boolean; reproduce: string }[];
+  failures: {
+    property: string;
+    message: string;
+    round: number | null;
+    actors: string[];
+    dir: string;
+    faultsBefore: number;
+    faultsAfter: number;
+    readable: boolean;
+    reproduce: string;
+  }[];
 }
 
 export function isExplorationDir(dir: string): boolean {
@@ -44,7 +54,11 @@ ${f.faultsBefore} faults → ${f.faultsAfter}${f.readable ? '' : ' (exact schedu
   const facts = [
     `scenario <code>${escapeXml(summary.scenario)}</code>, strategy ${escapeXml(summary.strategy)}, at most ${summary.maxFaults} added faults, explorer seed ${summary.seed}`,
     `${summary.schedules} schedules in ${(summary.elapsedMs / 1000).toFixed(1)} s (${summary.schedulesPerSecond.toFixed(0)} per second), ${summary.meanAddedFaults.toFixed(2)} added faults per schedule`,
-    ...(e ? [`exhaustive: ${e.states} distinct states, ${e.schedules} schedules (${e.pruned} stopped at a state already seen); the space was ${e.exhausted ? '' : 'not '}exhausted`] : []),
+    ...(e
+      ? [
+          `exhaustive: ${e.states} distinct states, ${e.schedules} schedules (${e.pruned} stopped at a state already seen); the space was ${e.exhausted ? '' : 'not '}exhausted`,
+        ]
+      : []),
     `${summary.failures.length} distinct failure${summary.failures.length === 1 ? '' : 's'}`,
   ];
   const html = `<!doctype html>

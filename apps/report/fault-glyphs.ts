@@ -96,8 +96,7 @@ export function legend(
   if (spans.partition) items.push(`<li>${swatch('#ad145773 0 2px,#fff 2px 5px')}partitioned (cut off)</li>`);
   const msgs = messageTypes.map((m) => `<li><span class="sw" style="border-color:${messageColour(m)}"></span>${escapeXml(m)}</li>`);
   const faults = faultKinds.map(
-    (k) =>
-      `<li><svg class="glyph" viewBox="-6 -6 12 12" width="12" height="12">${glyph(k)}</svg>${escapeXml(FAULT_STYLE[k]?.label ?? k)} (${counts[k]})</li>`,
+    (k) => `<li><svg class="glyph" viewBox="-6 -6 12 12" width="12" height="12">${glyph(k)}</svg>${escapeXml(FAULT_STYLE[k]?.label ?? k)} (${counts[k]})</li>`,
   );
   return (
     `<div class="legends"><div><h4>States</h4><ul class="legend">${items.join('')}</ul></div>` +

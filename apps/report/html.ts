@@ -91,7 +91,9 @@ export function renderReport(run: RunData, options: ReportOptions = {}): { html:
   const laneNote = timeline.aggregated
     ? `<p class="note">${actors.length} actors: the lanes show ${timeline.lanes.length} of them (${escapeXml(timeline.lanes.join(', '))}); below them, every client aggregated by state over time.</p>`
     : '';
-  const accNote = acc.aggregated ? '<p class="note">Too many clients for one line each: the clients are drawn as bands (min to max, interquartile range) and their mean.</p>' : '';
+  const accNote = acc.aggregated
+    ? '<p class="note">Too many clients for one line each: the clients are drawn as bands (min to max, interquartile range) and their mean.</p>'
+    : '';
 
   const html = `<!doctype html>
 <html lang="en">
@@ -148,15 +150,30 @@ ${run.scenarioText === null ? '<p class="note">No scenario.yaml in the run direc
 }
 
 /** The header's list: actors, rounds, events and their time span, fault markers, files cut short. */
-function summaryLines(run: RunData, actors: readonly string[], servers: readonly string[], rounds: readonly number[], timeline: Timeline, timeLabel: string): string[] {
+function summaryLines(
+  run: RunData,
+  actors: readonly string[],
+  servers: readonly string[],
+  rounds: readonly number[],
+  timeline: Timeline,
+  timeLabel: string,
+): string[] {
   const faultTotal = Object.values(timeline.faultCounts).reduce((s, v) => s + v, 0);
   const summary = [
     `${plural(actors.length, 'actor')} (${servers.length ? escapeXml(servers.join(', ')) : 'no server'} and ${plural(actors.length - servers.length, 'client')})`,
     `${rounds.length ? `rounds ${rounds[0]} to ${rounds[rounds.length - 1]}` : 'no rounds in metrics'}`,
     `${run.events.length} events over ${escapeXml(formatDuration(timeline.t1 - timeline.t0))} of ${timeLabel}${
-      run.clock.kind === 'wall' ? ` (a run over NATS; times from its start at ${new Date(run.clock.origin).toISOString().replace('T', ' ').slice(0, 19)} UTC)` : ' (a local run: simulated time)'
+      run.clock.kind === 'wall'
+        ? ` (a run over NATS; times from its start at ${new Date(run.clock.origin).toISOString().replace('T', ' ').slice(0, 19)} UTC)`
+        : ' (a local run: simulated time)'
     }`,
-    `${plural(faultTotal, 'fault marker')}${faultTotal ? ` (${Object.entries(timeline.faultCounts).map(([k, v]) => `${escapeXml(k)} ${v}`).join(', ')})` : ''}`,
+    `${plural(faultTotal, 'fault marker')}${
+      faultTotal
+        ? ` (${Object.entries(timeline.faultCounts)
+            .map(([k, v]) => `${escapeXml(k)} ${v}`)
+            .join(', ')})`
+        : ''
+    }`,
   ];
   for (const c of run.cutShort) summary.push(`<strong>${escapeXml(describeCutShort(c.file, c.line))}</strong>: the report shows what was recorded up to there`);
   if (run.badLines) summary.push(`${plural(run.badLines, 'unreadable line')} skipped`);
@@ -185,7 +202,10 @@ function columnar(metrics: readonly RoundMetrics[]): { columns: string[]; rows: 
 
 /** JSON that cannot close its script element: every `<` is escaped. */
 function jsonForScript(value: unknown): string {
-  return JSON.stringify(value).replace(/</g, '\\u003c').replace(/\u2028/g, '\\u2028').replace(/\u2029/g, '\\u2029');
+  return JSON.stringify(value)
+    .replace(/</g, '\\u003c')
+    .replace(/\u2028/g, '\\u2028')
+    .replace(/\u2029/g, '\\u2029');
 }
 
 /** Reads the data a report embeds (for tests and tools). */

@@ -29,7 +29,13 @@ export function actorSpans(events: readonly RecordedEvent[]): { spans: Span[]; p
   for (const e of events) {
     const t = Number(e.t);
     if (WENT.has(e.kind) && !open.has(e.actor)) {
-      const span: Span = { kind: 'offline', actor: e.actor, t0: t, t1: null, why: `${e.kind} in round ${e.round}${typeof e.state === 'string' ? ` at ${e.state}` : ''}` };
+      const span: Span = {
+        kind: 'offline',
+        actor: e.actor,
+        t0: t,
+        t1: null,
+        why: `${e.kind} in round ${e.round}${typeof e.state === 'string' ? ` at ${e.state}` : ''}`,
+      };
       open.set(e.actor, span);
       spans.push(span);
     } else if (CAME_BACK.has(e.kind)) {
@@ -41,7 +47,13 @@ export function actorSpans(events: readonly RecordedEvent[]): { spans: Span[]; p
         partitionMarkers.push({ ...e, actor });
         const key = `${String(e.partition)}/${actor}`;
         if (e.phase === 'start') {
-          const span: Span = { kind: 'cut', actor, t0: t, t1: null, why: `partition ${String(e.partition)}: ${e.actors.map(String).join(', ')} cut off from the others` };
+          const span: Span = {
+            kind: 'cut',
+            actor,
+            t0: t,
+            t1: null,
+            why: `partition ${String(e.partition)}: ${e.actors.map(String).join(', ')} cut off from the others`,
+          };
           cuts.set(key, span);
           spans.push(span);
         } else if (e.phase === 'end') {

@@ -196,7 +196,17 @@ class SyntheticRecorder {
         // The same announcement again: a transport duplicate the client ignores.
         this.events.push({ t: Math.round(d + 2), actor: c, round: r, kind: 'duplicate', id: startId, type: 'round-start', from: 'server' });
         this.deliver(d + 2, c, r, 'round-start', startId, 'server', r, 180);
-        this.events.push({ t: Math.round(d + 2), actor: c, round: r, kind: 'ignored', messageId: startId, sender: 'server', message: 'round-start', reason: 'duplicate', atRound: r });
+        this.events.push({
+          t: Math.round(d + 2),
+          actor: c,
+          round: r,
+          kind: 'ignored',
+          messageId: startId,
+          sender: 'server',
+          message: 'round-start',
+          reason: 'duplicate',
+          atRound: r,
+        });
       }
       let t = Math.max(d, this.clientFree[i]!);
       this.stateAt(t, c, r, 'trainPrivate');
@@ -231,12 +241,32 @@ class SyntheticRecorder {
     let tServer = Math.max(this.T + 3, ...inTime.map((a) => a.t));
     for (const a of arrivals) {
       this.deliver(a.t, 'server', r, 'slm-logits', a.id, a.client, r, a.bytes);
-      if (a.t <= deadline) this.events.push({ t: Math.round(a.t), actor: 'server', round: r, kind: 'accepted', messageId: a.id, sender: a.client, message: 'slm-logits' });
-      else this.events.push({ t: Math.round(a.t), actor: 'server', round: r, kind: 'ignored', messageId: a.id, sender: a.client, message: 'slm-logits', reason: 'late', atRound: r });
+      if (a.t <= deadline)
+        this.events.push({ t: Math.round(a.t), actor: 'server', round: r, kind: 'accepted', messageId: a.id, sender: a.client, message: 'slm-logits' });
+      else
+        this.events.push({
+          t: Math.round(a.t),
+          actor: 'server',
+          round: r,
+          kind: 'ignored',
+          messageId: a.id,
+          sender: a.client,
+          message: 'slm-logits',
+          reason: 'late',
+          atRound: r,
+        });
     }
     if (inTime.length < arrivals.length || arrivals.length < this.ids.length - this.crashed.size) {
       tServer = deadline;
-      this.events.push({ t: Math.round(deadline), actor: 'server', round: r, kind: 'quorum', accepted: inTime.length, needed: Math.ceil(this.K / 2), outcome: 'proceed' });
+      this.events.push({
+        t: Math.round(deadline),
+        actor: 'server',
+        round: r,
+        kind: 'quorum',
+        accepted: inTime.length,
+        needed: Math.ceil(this.K / 2),
+        outcome: 'proceed',
+      });
     }
     return { tServer, inTime };
   }
@@ -246,7 +276,14 @@ class SyntheticRecorder {
     const { pub } = this;
     this.stateAt(tServer, 'server', r, 'alignSLMTokens');
     tServer += inTime.length * pub * 1;
-    this.events.push({ t: Math.round(tServer), actor: 'server', round: r, kind: 'selected', self: pub * 20, ...Object.fromEntries(inTime.slice(0, 3).map((a) => [a.client, 10])) });
+    this.events.push({
+      t: Math.round(tServer),
+      actor: 'server',
+      round: r,
+      kind: 'selected',
+      self: pub * 20,
+      ...Object.fromEntries(inTime.slice(0, 3).map((a) => [a.client, 10])),
+    });
     this.stateAt(tServer, 'server', r, 'distillFromSLMs');
     tServer += pub * 20 * 4;
     this.stateAt(tServer, 'server', r, 'computeLLMLogits');
@@ -269,7 +306,15 @@ class SyntheticRecorder {
         this.events.push({ t: Math.round(t), actor: c, round: r, kind: 'deadline', state: 'awaitLLMLogits', action: 'self-distil' });
       } else if (faults && r === 1 && i === 3 && K > 4) {
         this.events.push({ t: Math.round(arrival), actor: c, round: r, kind: 'corrupt', id: llmId, type: 'llm-logits', from: 'server' });
-        this.events.push({ t: Math.round(arrival), actor: c, round: r, kind: 'reject', subject: `fedmkt.synthetic.r${r}.llm-logits.server`, bytes: llmBytes, error: 'checksum mismatch' });
+        this.events.push({
+          t: Math.round(arrival),
+          actor: c,
+          round: r,
+          kind: 'reject',
+          subject: `fedmkt.synthetic.r${r}.llm-logits.server`,
+          bytes: llmBytes,
+          error: 'checksum mismatch',
+        });
         t = awaitStart.get(c)! + 1_800_000;
         this.events.push({ t: Math.round(t), actor: c, round: r, kind: 'deadline', state: 'awaitLLMLogits', action: 'self-distil' });
       } else {
@@ -339,7 +384,14 @@ class SyntheticRecorder {
     const zero = { accuracyNorm: null, publicCE: null, trainLoss: null, distillLoss: null, bytesUp: 0, bytesDown: 0, virtualSeconds: 0 };
     for (let r = 0; r <= this.R; r++) {
       this.ids.forEach((c, i) =>
-        this.metrics.push({ round: r, actor: c, role: 'client', baseline: 'standalone', accuracy: asAccuracy(this.clientBase[i]! + 0.6 * this.clientGain[i]! * (1 - Math.exp(-r / 3))), ...zero }),
+        this.metrics.push({
+          round: r,
+          actor: c,
+          role: 'client',
+          baseline: 'standalone',
+          accuracy: asAccuracy(this.clientBase[i]! + 0.6 * this.clientGain[i]! * (1 - Math.exp(-r / 3))),
+          ...zero,
+        }),
       );
       this.metrics.push({ round: r, actor: 'server', role: 'server', baseline: 'LLM-ZS', accuracy: asAccuracy(0.3), ...zero });
     }

@@ -20,7 +20,17 @@ export interface TimelineDataOptions {
 }
 
 /** Kinds that are the normal course of a run; every other kind is drawn as a fault marker. */
-const NON_FAULT_KINDS: ReadonlySet<string> = new Set(['state', 'send', 'deliver', 'accepted', 'selected', 'alignment', 'presence', 'resume-offer', 'resume-cut']);
+const NON_FAULT_KINDS: ReadonlySet<string> = new Set([
+  'state',
+  'send',
+  'deliver',
+  'accepted',
+  'selected',
+  'alignment',
+  'presence',
+  'resume-offer',
+  'resume-cut',
+]);
 
 /** An actor entered `state` at `t`: the interval lasts until its next mark (or the end of the run). */
 export interface StateMark {

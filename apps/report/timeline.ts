@@ -64,9 +64,11 @@ export function buildTimeline(events: readonly RecordedEvent[], roles: ReadonlyM
     ...faultKindsWithDefaults(faultKinds).map((k) => `.tl .f-${k}{fill:${faultColour(k)}}`),
   ].join('');
   out.push(`<style>${style}</style>`);
-  out.push(`<defs>${SPAN_PATTERNS}${faultKindsWithDefaults(faultKinds)
-    .map((k) => `<symbol id="f-${k}" viewBox="-6 -6 12 12">${glyph(k)}</symbol>`)
-    .join('')}</defs>`);
+  out.push(
+    `<defs>${SPAN_PATTERNS}${faultKindsWithDefaults(faultKinds)
+      .map((k) => `<symbol id="f-${k}" viewBox="-6 -6 12 12">${glyph(k)}</symbol>`)
+      .join('')}</defs>`,
+  );
 
   // Detailed lanes.
   out.push(`<g class="lanes">`);
@@ -95,7 +97,10 @@ export function buildTimeline(events: readonly RecordedEvent[], roles: ReadonlyM
   const { spans, faultCounts } = data;
   return {
     svg,
-    legend: legend(stateNames, messageTypes, faultKinds, faultCounts, { offline: spans.some((s) => s.kind === 'offline'), partition: spans.some((s) => s.kind === 'cut') }),
+    legend: legend(stateNames, messageTypes, faultKinds, faultCounts, {
+      offline: spans.some((s) => s.kind === 'offline'),
+      partition: spans.some((s) => s.kind === 'cut'),
+    }),
     aggregated: data.aggregated,
     lanes,
     actors: data.actors,
@@ -162,7 +167,12 @@ function gapBands(scale: TimeScale, x: (t: number) => number, y0: number, y1: nu
 }
 
 /** Each lane's name, background and state bars. */
-function drawLanes({ lanes, states, isServer, t1 }: TimelineData, roles: ReadonlyMap<string, string>, { x, laneY }: LanePlot, stateClass: ReadonlyMap<string, string>): string[] {
+function drawLanes(
+  { lanes, states, isServer, t1 }: TimelineData,
+  roles: ReadonlyMap<string, string>,
+  { x, laneY }: LanePlot,
+  stateClass: ReadonlyMap<string, string>,
+): string[] {
   const out: string[] = [];
   const barCount = lanes.reduce((s, a) => s + (states.get(a)?.length ?? 0), 0);
   const barTitles = barCount <= TITLE_BUDGET;
@@ -180,7 +190,9 @@ function drawLanes({ lanes, states, isServer, t1 }: TimelineData, roles: Readonl
       const xa = x(s.t);
       const w = x(end) - xa;
       if (w < 0.25 && k + 1 < list.length) continue; // invisible: a pass-through state
-      const title = barTitles ? `<title>${escapeXml(`${a}: ${s.state}, round ${s.round}, ${formatDuration(s.t)} to ${formatDuration(end)} (${formatDuration(end - s.t)})`)}</title>` : '';
+      const title = barTitles
+        ? `<title>${escapeXml(`${a}: ${s.state}, round ${s.round}, ${formatDuration(s.t)} to ${formatDuration(end)} (${formatDuration(end - s.t)})`)}</title>`
+        : '';
       out.push(`<rect class="${stateClass.get(s.state)}" x="${n1(xa)}" y="${y}" width="${n1(Math.max(w, 0.6))}" height="${LANE_H}">${title}</rect>`);
     }
   });
@@ -200,8 +212,12 @@ function drawMessages({ sends, delivers }: TimelineData, { x, laneIndex, laneMid
   out.push(`<g class="msgs">`);
   for (const d of drawn) {
     const s = sends.get(d.id)!;
-    const title = lineTitles ? `<title>${escapeXml(`${d.type} ${d.id}: ${s.actor} → ${d.actor}, ${d.bytes} bytes, ${formatDuration(s.t)} to ${formatDuration(d.t)}`)}</title>` : '';
-    out.push(`<line class="${messageClass.get(d.type) ?? messageClass.get(s.type)}" x1="${n1(x(s.t))}" y1="${n1(laneMid(s.actor))}" x2="${n1(x(d.t))}" y2="${n1(laneMid(d.actor))}">${title}</line>`);
+    const title = lineTitles
+      ? `<title>${escapeXml(`${d.type} ${d.id}: ${s.actor} → ${d.actor}, ${d.bytes} bytes, ${formatDuration(s.t)} to ${formatDuration(d.t)}`)}</title>`
+      : '';
+    out.push(
+      `<line class="${messageClass.get(d.type) ?? messageClass.get(s.type)}" x1="${n1(x(s.t))}" y1="${n1(laneMid(s.actor))}" x2="${n1(x(d.t))}" y2="${n1(laneMid(d.actor))}">${title}</line>`,
+    );
   }
   // Sent but delivered nowhere (only meaningful when the run records deliveries at all).
   if (delivers.length > 0) {
@@ -356,4 +372,3 @@ function faultTitle(f: RecordedEvent): string {
   if (detail.length > 200) detail = `${detail.slice(0, 197)}...`;
   return `${kind} at ${actor}, round ${round}, ${formatDuration(Number(t))}${detail === '{}' ? '' : `: ${detail}`}`;
 }
-

@@ -51,8 +51,7 @@ async function runAlign(options: AlignOptions, print: Print): Promise<void> {
   const base = pair.receiver;
   const blendIds = blend.encode(options.text);
   const baseIds = base.encode(options.text);
-  const listing = (ids: readonly number[], name: (id: number) => string) =>
-    ids.map((id, t) => `[${t}] ${show(name(id))}`).join(' ');
+  const listing = (ids: readonly number[], name: (id: number) => string) => ids.map((id, t) => `[${t}] ${show(name(id))}`).join(' ');
   print(`base ${base.name} (receives), ${baseIds.length} tokens:`);
   print(`  ${listing(baseIds, (id) => base.idToToken(id))}`);
   print(`blend ${blend.name} (sends), ${blendIds.length} tokens:`);

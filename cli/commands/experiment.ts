@@ -1,4 +1,4 @@
-import { Command, InvalidArgumentError, Option } from 'commander';
+import { type Command, InvalidArgumentError, Option } from 'commander';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { defaultLearningStack } from '../../actors/default-learning.js';
@@ -11,12 +11,12 @@ import { loadScenario } from '../../core/scenario/load.js';
 import { nonNegativeInt, positiveInt } from '../options.js';
 import { modeList, stragglersCommand, type StragglersCliOptions } from './experiment-stragglers.js';
 
-
-
 function encodingList(value: string): LogitEncoding[] {
-  const list = value.split(',').map((s) => s.trim()).filter(Boolean);
-  for (const e of list)
-    if (!(LOGIT_ENCODINGS as readonly string[]).includes(e)) throw new InvalidArgumentError(`unknown logit encoding "${e}" (f32, f16, q8)`);
+  const list = value
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
+  for (const e of list) if (!(LOGIT_ENCODINGS as readonly string[]).includes(e)) throw new InvalidArgumentError(`unknown logit encoding "${e}" (f32, f16, q8)`);
   return list as LogitEncoding[];
 }
 
@@ -54,13 +54,16 @@ export function registerExperimentCommand(program: Command): void {
     .command('experiment')
     .description("run FedMKT and a setting's baselines on a task; write the table (Markdown, CSV, JSON) into the run folder")
     .addArgument(program.createArgument('<setting>', 'heterogeneous | homogeneous | one-to-one | stragglers').choices([...SETTINGS, 'stragglers']))
-    .option('--task <name>', "task: builtin or a real task (arc_easy, arc_challenge, openbookqa, commonsenseqa, boolq, rte, wic, dialogsum); default the base scenario's")
+    .option(
+      '--task <name>',
+      "task: builtin or a real task (arc_easy, arc_challenge, openbookqa, commonsenseqa, boolq, rte, wic, dialogsum); default the base scenario's",
+    )
     .option('--data <path>', "the task's folder or file (default ../shared/datasets/<task>)")
     .option('--seeds <n>', 'repeat with n seeds (first, first+1, ...) and report mean and spread', positiveInt, 1)
     .option('--seed <n>', "first seed (default the base scenario's)", nonNegativeInt)
     .option('--rounds <n>', 'override the number of rounds', positiveInt)
     .option('--out <dir>', 'output folder (default runs/<time>-experiment-<setting>-<task>)')
-    .option('--scenario <file>', 'base scenario instead of the setting\'s own')
+    .option('--scenario <file>', "base scenario instead of the setting's own")
     .option('--encodings <list>', 'FedMKT rows: logit encodings, comma-separated (default f32,f16,q8)', encodingList)
     .option('--methods <ids>', 'only these rows, comma-separated ids (slm-zs, llm-zs, standalone, fedavg, llm2slm, centralized-llm, fedmkt-f32, ...)')
     .option('--private <n>', 'private samples per client', positiveInt)
@@ -73,15 +76,19 @@ export function registerExperimentCommand(program: Command): void {
     .option('--quiet', 'no progress lines')
     .option('--modes <list>', 'stragglers: protocol modes, comma-separated (default sync,buffered,async)', modeList)
     .option('--no-stragglers', 'stragglers: the same runs without the straggler profile (the contrast)')
-    .option('--buffer-size <n>', 'stragglers: buffered mode\'s buffer (default half the clients)', positiveInt)
+    .option('--buffer-size <n>', "stragglers: buffered mode's buffer (default half the clients)", positiveInt)
     .action(async (setting: Setting | 'stragglers', opts: ExperimentCliOptions & Omit<StragglersCliOptions, keyof ExperimentCliOptions>) => {
       if (setting === 'stragglers') return stragglersCommand(opts);
       const chosen = opts.scenario ? { file: opts.scenario } : baseScenarioFile(setting);
       const base = loadScenario(chosen.file);
       const task = opts.task ?? base.task.name;
-      const methods = opts.methods?.split(',').map((s) => s.trim()).filter(Boolean);
+      const methods = opts.methods
+        ?.split(',')
+        .map((s) => s.trim())
+        .filter(Boolean);
       const known = methodsFor(setting, opts.encodings ?? LOGIT_ENCODINGS).map((m) => m.id);
-      for (const m of methods ?? []) if (!known.includes(m)) throw new InvalidArgumentError(`--methods: "${m}" is not a row of ${setting} (${known.join(', ')})`);
+      for (const m of methods ?? [])
+        if (!known.includes(m)) throw new InvalidArgumentError(`--methods: "${m}" is not a row of ${setting} (${known.join(', ')})`);
       const first = opts.seed ?? base.seed;
       const seeds = Array.from({ length: opts.seeds }, (_, i) => first + i);
       const outDir = opts.out ?? join('runs', `${new Date().toISOString().replace(/[:.]/g, '-')}-experiment-${setting}-${task}`);
@@ -110,7 +117,10 @@ export function registerExperimentCommand(program: Command): void {
           outDir,
           // A base scenario of one's own names its own file: it never overwrites the setting's.
           ...(opts.publish ? { publish: { dir: opts.publish, name: opts.scenario ? `${setting}-${task}-${base.name}` : `${setting}-${task}` } } : {}),
-          command: `npx fedmkt ${process.argv.slice(2).filter((_, i, a) => a[i] !== '--out' && a[i - 1] !== '--out').join(' ')}`,
+          command: `npx fedmkt ${process.argv
+            .slice(2)
+            .filter((_, i, a) => a[i] !== '--out' && a[i - 1] !== '--out')
+            .join(' ')}`,
           ...(opts.curves ? { curves: true } : {}),
           ...(log ? { log } : {}),
         });

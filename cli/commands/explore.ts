@@ -1,4 +1,4 @@
-import { Command, InvalidArgumentError, Option } from 'commander';
+import { type Command, InvalidArgumentError, Option } from 'commander';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
@@ -53,8 +53,17 @@ export function registerExploreCommand(program: Command): void {
     .option('--budget <n|duration>', 'schedules to try, or for how long (30s, 5m, 1h); default 500, exhaustive: until the space is exhausted', parseBudget)
     .addOption(new Option('--strategy <name>', 'how schedules are chosen').choices(STRATEGIES as string[]).default('random'))
     .option('--max-faults <k>', 'most faults added to one run', nonNegativeInt, 2)
-    .option('--faults <kinds>', `fault kinds to add (${FAULT_KINDS.join(',')}; default all)`, usage((v: string) => parseFaultKinds(v, '--faults')))
-    .option('--expect <property>', "a property every run must keep: completed, 'accuracy.<actor> >= X', 'skippedRounds <= N' (repeatable)", usage((v: string, all: Property[]) => [...all, parseProperty(v)]), [])
+    .option(
+      '--faults <kinds>',
+      `fault kinds to add (${FAULT_KINDS.join(',')}; default all)`,
+      usage((v: string) => parseFaultKinds(v, '--faults')),
+    )
+    .option(
+      '--expect <property>',
+      "a property every run must keep: completed, 'accuracy.<actor> >= X', 'skippedRounds <= N' (repeatable)",
+      usage((v: string, all: Property[]) => [...all, parseProperty(v)]),
+      [],
+    )
     .option('--seed <s>', "the explorer's seed (the scenario keeps its own)", nonNegativeInt, 0)
     .option('--rounds <n>', "override the scenario's number of rounds", nonNegativeInt)
     .option('--protocol-only', "explore the protocol alone: every party's model becomes null (no learning; a schedule costs milliseconds)")
@@ -83,11 +92,19 @@ export function registerExploreCommand(program: Command): void {
       const kinds = opts.faults ?? FAULT_KINDS;
       const scope = { fedAvg: scenario.protocol.fedAvg, abort: scenario.protocol.awaitSLMLogits.onQuorumLost === 'abort' };
       const say = (line: string) => process.stderr.write(`[explore] ${line}\n`);
-      say(`${scenario.name}: ${opts.strategy}, at most ${opts.maxFaults} added fault${opts.maxFaults === 1 ? '' : 's'} of ${kinds.join(', ')}; budget ${describeBudget(budget)}`);
+      say(
+        `${scenario.name}: ${opts.strategy}, at most ${opts.maxFaults} added fault${opts.maxFaults === 1 ? '' : 's'} of ${kinds.join(', ')}; budget ${describeBudget(budget)}`,
+      );
       let pool: SchedulePool | undefined;
       if (opts.nats) {
         const { natsPool } = await import('../../explore/nats-queue.js');
-        pool = await natsPool(opts.nats, { file, scenarioText: stringify(doc), kinds: opts.faults ?? null, properties: opts.expect.map((p) => p.text), log: say });
+        pool = await natsPool(opts.nats, {
+          file,
+          scenarioText: stringify(doc),
+          kinds: opts.faults ?? null,
+          properties: opts.expect.map((p) => p.text),
+          log: say,
+        });
       } else if (opts.workers > 1 && opts.strategy !== 'exhaustive')
         // The scenario as overridden here (--rounds, --protocol-only): what the threads must explore too.
         pool = threadPool(opts.workers, { file, scenarioText: stringify(doc), kinds: opts.faults ?? null, properties: opts.expect.map((p) => p.text) });
@@ -158,14 +175,22 @@ function progressLine(p: Progress, kinds: readonly FaultKind[], scope: CoverageS
 function report(r: ExploreResult, reproducers: readonly Reproducer[], kinds: readonly FaultKind[], scope: CoverageScope, outDir: string): string {
   const rate = r.elapsedMs > 0 ? (r.schedules / r.elapsedMs) * 1000 : 0;
   const lines = [formatCoverage(r.coverage, kinds, scope), ''];
-  lines.push(`${r.schedules} schedules in ${(r.elapsedMs / 1000).toFixed(1)} s (${rate.toFixed(0)} per second), ${r.meanFaults.toFixed(2)} added faults per schedule on average`);
+  lines.push(
+    `${r.schedules} schedules in ${(r.elapsedMs / 1000).toFixed(1)} s (${rate.toFixed(0)} per second), ${r.meanFaults.toFixed(2)} added faults per schedule on average`,
+  );
   if (r.exhaustive) {
     const e = r.exhaustive;
-    lines.push(`exhaustive: ${e.states} distinct states, ${e.schedules} schedules (${e.pruned} stopped at a state already seen), deepest ${e.maxDepth} choices; ${e.exhausted ? 'the space was exhausted' : 'the space was NOT exhausted within the budget'}`);
+    lines.push(
+      `exhaustive: ${e.states} distinct states, ${e.schedules} schedules (${e.pruned} stopped at a state already seen), deepest ${e.maxDepth} choices; ${e.exhausted ? 'the space was exhausted' : 'the space was NOT exhausted within the budget'}`,
+    );
   }
   if (reproducers.length === 0) lines.push('no failure found');
   for (const [i, rep] of reproducers.entries()) {
-    lines.push('', `failure ${i + 1}: ${formatFinding(rep.finding)}`, `  ${rep.faultsBefore} faults -> ${rep.faultsAfter} faults${rep.readable ? '' : ' (exact schedule; no readable form reproduced it)'}`);
+    lines.push(
+      '',
+      `failure ${i + 1}: ${formatFinding(rep.finding)}`,
+      `  ${rep.faultsBefore} faults -> ${rep.faultsAfter} faults${rep.readable ? '' : ' (exact schedule; no readable form reproduced it)'}`,
+    );
     for (const l of rep.lines) lines.push(`    ${l}`);
     lines.push(`  reproduce: ${rep.command}`);
   }
@@ -185,6 +210,13 @@ function summary(r: ExploreResult, reproducers: readonly Reproducer[], opts: Exp
     meanAddedFaults: r.meanFaults,
     exhaustive: r.exhaustive ?? null,
     coverage: { ...coverageRatio(r.coverage, opts.faults ?? FAULT_KINDS, scope), kinds: opts.faults ?? FAULT_KINDS, scope },
-    failures: reproducers.map((rep) => ({ ...rep.finding, dir: rep.dir, faultsBefore: rep.faultsBefore, faultsAfter: rep.faultsAfter, readable: rep.readable, reproduce: rep.command })),
+    failures: reproducers.map((rep) => ({
+      ...rep.finding,
+      dir: rep.dir,
+      faultsBefore: rep.faultsBefore,
+      faultsAfter: rep.faultsAfter,
+      readable: rep.readable,
+      reproduce: rep.command,
+    })),
   };
 }

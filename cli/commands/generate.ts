@@ -4,7 +4,7 @@
  * stdout as llama2.c's run.c prints it (the prompt as decoded, then the continuation); timing
  * and backend to stderr. Usage errors exit 2.
  */
-import { Command } from 'commander';
+import type { Command } from 'commander';
 import { existsSync, statSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { backendAdvice, initBackend, type BackendName } from '../../core/models/backend.js';
@@ -64,7 +64,9 @@ export async function runGenerate(options: GenerateOptions, out: GenerateOutput 
   const start = performance.now();
   const model = createModel({ spec: { checkpoint: options.checkpoint }, tokenizer, seed: options.seed });
   try {
-    out.note(`${options.checkpoint}: ${model.config.arch}, ${(parameters / 1e6).toFixed(2)}M parameters, loaded in ${((performance.now() - start) / 1000).toFixed(2)} s on ${backend}`);
+    out.note(
+      `${options.checkpoint}: ${model.config.arch}, ${(parameters / 1e6).toFixed(2)}M parameters, loaded in ${((performance.now() - start) / 1000).toFixed(2)} s on ${backend}`,
+    );
     const bos = tokenizer.specials.bos;
     const promptIds = [...(bos === undefined ? [] : [bos]), ...tokenizer.encode(options.prompt)];
     // llama2.c stops at bos (eos is an ordinary token there); Hugging Face models at eos
@@ -81,7 +83,9 @@ export async function runGenerate(options: GenerateOptions, out: GenerateOutput 
     const before = tokenizer.decode(promptIds);
     const all = tokenizer.decode([...promptIds, ...generated]);
     out.text(all.startsWith(before) ? `${before}${all.slice(before.length)}` : `${before}${tokenizer.decode(generated)}`);
-    out.note(`${generated.length} tokens in ${seconds.toFixed(2)} s (${(generated.length / seconds).toFixed(0)} tokens/s), ${options.greedy ? 'greedy' : `sampled at temperature ${options.temperature}, seed ${options.seed}`}`);
+    out.note(
+      `${generated.length} tokens in ${seconds.toFixed(2)} s (${(generated.length / seconds).toFixed(0)} tokens/s), ${options.greedy ? 'greedy' : `sampled at temperature ${options.temperature}, seed ${options.seed}`}`,
+    );
   } finally {
     model.dispose();
   }

@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { defaultLearningStack } from '../../actors/default-learning.js';
 import { watchEvents } from '../../actors/monitor.js';
 import { runOverNats } from '../../actors/nats-deployment.js';
+import type { RunResult } from '../../actors/federation.js';
 import { startLiveRun } from '../../apps/live/index.js';
 import type { BackendName } from '../../core/models/backend.js';
 import { credentialLogin, readNatsCredential } from '../../core/nats/access-config.js';
@@ -47,17 +48,20 @@ function restartTarget(file: string | undefined, opts: ProcessOptions, dir: stri
 async function runParty(file: string | undefined, party: string, opts: ProcessOptions, command: string): Promise<void> {
   const { scenario, outDir, resuming } = opts.restart !== undefined ? restartTarget(file, opts, opts.restart) : runTarget(file, opts, log, party);
   if (opts.restart !== undefined && scenario.faults.persist !== 'disk') {
-    throw new InvalidArgumentError(`--restart ${opts.restart}: the run persisted no actor state (its scenario needs faults.persist: disk); use --resume to start every process again from round checkpoints`);
+    throw new InvalidArgumentError(
+      `--restart ${opts.restart}: the run persisted no actor state (its scenario needs faults.persist: disk); use --resume to start every process again from round checkpoints`,
+    );
   }
   const credential = opts.creds ? readNatsCredential(opts.creds) : undefined;
-  if (credential && credential.actor !== party) throw new InvalidArgumentError(`--creds ${opts.creds}: the credential is ${credential.actor}'s; this process runs ${party}`);
+  if (credential && credential.actor !== party)
+    throw new InvalidArgumentError(`--creds ${opts.creds}: the credential is ${credential.actor}'s; this process runs ${party}`);
   const clock = { kind: 'wall' as const, origin: Date.now() };
   const checkpoints = opts.checkpoints ?? checkpointsByDefault(scenario);
   const learning = await defaultLearningStack({ ...(opts.backend ? { backend: opts.backend } : {}), workers: opts.workers, log });
   const existed = existsSync(outDir);
   const resumeCommand = `npx fedmkt ${command} --resume ${outDir}${party === 'server' ? '' : ` --client ${party}`} --nats ${opts.nats}${opts.creds ? ` --creds ${opts.creds}` : ''}${opts.uploads === 'jetstream' ? ' --uploads jetstream' : ''}`;
   const stopWatching = exitOnInterrupt({ outDir, actors: [party], checkpoints, resumeCommand });
-  let result;
+  let result: RunResult;
   try {
     result = await runOverNats(scenario, {
       servers: opts.nats.split(','),
@@ -89,15 +93,21 @@ async function runParty(file: string | undefined, party: string, opts: ProcessOp
 function processOptions(command: Command): Command {
   return command
     .requiredOption('--nats <url>', 'NATS server URL (comma-separated for a cluster)')
-    .option('--creds <file>', 'this actor\'s credential file from `fedmkt nats-config`')
+    .option('--creds <file>', "this actor's credential file from `fedmkt nats-config`")
     .addOption(
-      new Option('--uploads <mode>', 'how uploads travel: request-reply (core NATS), or jetstream (durable; the server must run JetStream); the same in every process')
+      new Option(
+        '--uploads <mode>',
+        'how uploads travel: request-reply (core NATS), or jetstream (durable; the server must run JetStream); the same in every process',
+      )
         .choices(['request-reply', 'jetstream'])
         .default('request-reply'),
     )
-    .option('--out <dir>', 'output folder for this actor\'s events, metrics and timings')
-    .option('--resume <dir>', "resume this actor from the round checkpoints in DIR (its earlier --out); every process of the deployment resumes")
-    .option('--restart <dir>', 'bring this actor back where its killed process left it, from the state persisted in DIR (faults.persist: disk); the other processes go on')
+    .option('--out <dir>', "output folder for this actor's events, metrics and timings")
+    .option('--resume <dir>', 'resume this actor from the round checkpoints in DIR (its earlier --out); every process of the deployment resumes')
+    .option(
+      '--restart <dir>',
+      'bring this actor back where its killed process left it, from the state persisted in DIR (faults.persist: disk); the other processes go on',
+    )
     .option('--rounds <n>', 'override the number of rounds (with --resume: go on to round N)', positiveInt)
     .option('--drop-late-faults', "with --rounds shorter than the scenario's fault script: leave out the scripted faults after the last round")
     .option('--checkpoints', 'write round checkpoints, bigram models too (default: after every round unless a party is a bigram model)')
@@ -108,9 +118,9 @@ function processOptions(command: Command): Command {
 }
 
 export function registerNatsProcessCommands(program: Command): void {
-  processOptions(program.command('serve').description('run the server actor of a scenario over NATS').argument('[scenario]', 'scenario YAML file (none with --resume)')).action(
-    (file: string | undefined, opts: ProcessOptions) => runParty(file, 'server', opts, 'serve'),
-  );
+  processOptions(
+    program.command('serve').description('run the server actor of a scenario over NATS').argument('[scenario]', 'scenario YAML file (none with --resume)'),
+  ).action((file: string | undefined, opts: ProcessOptions) => runParty(file, 'server', opts, 'serve'));
   processOptions(
     program
       .command('join')

@@ -8,7 +8,7 @@
  * from the start, comparing what every actor learned. A file cut short by a kill is compared up
  * to its last complete line, and said to be cut short.
  */
-import { Command, InvalidArgumentError } from 'commander';
+import { type Command, InvalidArgumentError } from 'commander';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -72,9 +72,15 @@ export function firstDivergence(file: RecordFile, expected: readonly string[], a
  * Saved against replayed lines: a difference, or the saved file stopping early, which is no
  * difference when the run was stopped there (`stopped`: a line cut short, or a run not finished).
  */
-function compare(file: RecordFile, saved: JsonlText, actual: readonly string[], stopped: boolean): { divergence: Divergence | null; cutShort: CutShort | null } {
+function compare(
+  file: RecordFile,
+  saved: JsonlText,
+  actual: readonly string[],
+  stopped: boolean,
+): { divergence: Divergence | null; cutShort: CutShort | null } {
   const divergence = firstDivergence(file, saved.lines, actual);
-  if (divergence?.expected === null && stopped) return { divergence: null, cutShort: { file, lastLine: saved.lines.length, partialLine: saved.cutShortAt !== null } };
+  if (divergence?.expected === null && stopped)
+    return { divergence: null, cutShort: { file, lastLine: saved.lines.length, partialLine: saved.cutShortAt !== null } };
   return { divergence, cutShort: null };
 }
 
@@ -99,7 +105,7 @@ function readSaved(dir: string, file: RecordFile): JsonlText | null {
 
 /** The last resume of a run: the line its `resume` events start at, the round, and who resumed. */
 function lastResume(lines: readonly string[]): { line: number; afterRound: number; actors: string[] } | null {
-  const isResume = (line: string | undefined) => line !== undefined && line.includes('"kind":"resume"') && (JSON.parse(line) as RunEvent).kind === 'resume';
+  const isResume = (line: string | undefined) => line?.includes('"kind":"resume"') && (JSON.parse(line) as RunEvent).kind === 'resume';
   let end = lines.length - 1;
   while (end >= 0 && !isResume(lines[end])) end--;
   if (end < 0) return null;
@@ -123,8 +129,10 @@ function usedBeforeResume(lines: readonly string[]): Record<string, number> {
 /** What each actor learned, in order of round and actor: what a resumed run must reproduce. */
 function learned(lines: readonly string[]): string[] {
   const rows = lines.map((line) => JSON.parse(line) as Record<string, unknown>);
-  rows.sort((a, b) => Number(a['round']) - Number(b['round']) || String(a['actor']).localeCompare(String(b['actor'])));
-  return rows.map((m) => JSON.stringify({ round: m['round'], actor: m['actor'], accuracy: m['accuracy'], publicCE: m['publicCE'], trainLoss: m['trainLoss'], distillLoss: m['distillLoss'] }));
+  rows.sort((a, b) => Number(a.round) - Number(b.round) || String(a.actor).localeCompare(String(b.actor)));
+  return rows.map((m) =>
+    JSON.stringify({ round: m.round, actor: m.actor, accuracy: m.accuracy, publicCE: m.publicCE, trainLoss: m.trainLoss, distillLoss: m.distillLoss }),
+  );
 }
 
 /**
@@ -154,7 +162,13 @@ export async function replayRunDir(dir: string, learning: LearningStack): Promis
   try {
     if (point && resumed) {
       // The records the resumed run took over, as it found them.
-      writeFileSync(join(scratch, 'events.jsonl'), events.lines.slice(0, resumed.line).map((l) => `${l}\n`).join(''));
+      writeFileSync(
+        join(scratch, 'events.jsonl'),
+        events.lines
+          .slice(0, resumed.line)
+          .map((l) => `${l}\n`)
+          .join(''),
+      );
       writeFileSync(join(scratch, 'metrics.jsonl'), (metrics?.lines ?? []).map((l) => `${l}\n`).join(''));
     }
     // A run made with --schedule (a reproducer) keeps its schedule: replayed with it.

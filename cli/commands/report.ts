@@ -7,7 +7,6 @@ import { isExplorationDir, writeExplorationReport } from '../../apps/report/expl
 import { writeReport } from '../../apps/report/index.js';
 import { positiveInt } from '../options.js';
 
-
 export function registerReportCommand(program: Command): void {
   program
     .command('report')

@@ -1,4 +1,4 @@
-import { Command, InvalidArgumentError, Option } from 'commander';
+import { type Command, InvalidArgumentError, Option } from 'commander';
 import { existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { availableParallelism } from 'node:os';
@@ -131,12 +131,19 @@ export function registerRunCommand(program: Command): void {
       const progress = opts.quiet ? null : progressReporter(ids, clock);
       // The protocol alone (model: null) has no model work for threads to take.
       const learning = await defaultLearningStack({ backend: opts.backend, workers: isProtocolOnly(scenario) ? 0 : opts.workers, log });
-      const onEvent = progress || live ? { onEvent: (event: RunEvent) => {
-            progress?.(event);
-            live?.onEvent(event);
-          } } : {};
+      const onEvent =
+        progress || live
+          ? {
+              onEvent: (event: RunEvent) => {
+                progress?.(event);
+                live?.onEvent(event);
+              },
+            }
+          : {};
       const existed = existsSync(outDir);
-      const resumeCommand = overNats ? `npx fedmkt run --resume ${outDir} ${opts.spawnNats ? '--spawn-nats' : `--nats ${opts.nats ?? 'URL'}`}` : `npx fedmkt run --resume ${outDir}`;
+      const resumeCommand = overNats
+        ? `npx fedmkt run --resume ${outDir} ${opts.spawnNats ? '--spawn-nats' : `--nats ${opts.nats ?? 'URL'}`}`
+        : `npx fedmkt run --resume ${outDir}`;
       const stopWatching = exitOnInterrupt({ outDir, actors: ids, checkpoints, resumeCommand });
       let result: RunResult;
       try {

@@ -4,7 +4,7 @@
  * final accuracy of each model) and writes the table as sweep.csv and sweep.json next to the
  * variants' run folders.
  */
-import { Command, InvalidArgumentError } from 'commander';
+import { type Command, InvalidArgumentError } from 'commander';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parse as parseYaml } from 'yaml';
@@ -78,7 +78,12 @@ export async function runSweep(
     const measured = [...new Set(result.recorder.metrics.filter((m) => m.role === 'client').map((m) => m.actor))];
     const summary = scenario.population
       ? summariseRun(result.recorder.events, result.recorder.metrics, measured, scenario.rounds, perRoundOf(scenario.population, scenario.selection))
-      : summariseRun(result.recorder.events, result.recorder.metrics, scenario.clients.map((c) => c.id), scenario.rounds);
+      : summariseRun(
+          result.recorder.events,
+          result.recorder.metrics,
+          scenario.clients.map((c) => c.id),
+          scenario.rounds,
+        );
     rows.push({ variant, settings, summary, failures: Object.keys(result.failures).length, violations: result.violations.length, outDir: dir });
   }
   return rows;
@@ -133,16 +138,20 @@ function csvCell(text: string): string {
 }
 
 export function toCsv(table: { header: string[]; cells: string[][] }): string {
-  return [table.header, ...table.cells].map((row) => row.map(csvCell).join(',')).join('\n') + '\n';
+  return `${[table.header, ...table.cells].map((row) => row.map(csvCell).join(',')).join('\n')}\n`;
 }
-
 
 export function registerSweepCommand(program: Command): void {
   program
     .command('sweep')
     .description('run a scenario once per combination of --set values; print and save a table (CSV, JSON)')
     .argument('<scenario>', 'scenario YAML file')
-    .option('--set <path=values>', 'a scenario path and comma-separated values, e.g. faults.dropout.p=0,0.1,0.3 (repeatable)', (v: string, prev: SweepAxis[]) => [...prev, parseSetting(v)], [] as SweepAxis[])
+    .option(
+      '--set <path=values>',
+      'a scenario path and comma-separated values, e.g. faults.dropout.p=0,0.1,0.3 (repeatable)',
+      (v: string, prev: SweepAxis[]) => [...prev, parseSetting(v)],
+      [] as SweepAxis[],
+    )
     .option('--out <dir>', 'output folder (default runs/<time>-sweep-<scenario>)')
     .option('--backend <name>', 'tensorflow | wasm | cpu (default: best available)')
     .option('--workers <n>', 'model worker threads (0: in the main thread)', nonNegativeInt, 0)
@@ -162,7 +171,7 @@ export function registerSweepCommand(program: Command): void {
       const table = sweepTable(rows, opts.set);
       process.stdout.write(`\n${formatTable(table)}\n\n`);
       writeFileSync(join(outDir, 'sweep.csv'), toCsv(table));
-      writeFileSync(join(outDir, 'sweep.json'), JSON.stringify({ scenario: file, axes: opts.set, rows }, null, 2) + '\n');
+      writeFileSync(join(outDir, 'sweep.json'), `${JSON.stringify({ scenario: file, axes: opts.set, rows }, null, 2)}\n`);
       process.stdout.write(`table in ${join(outDir, 'sweep.csv')} and ${join(outDir, 'sweep.json')}; each variant's run in its folder there\n`);
       if (rows.some((r) => r.violations > 0)) process.exitCode = 1;
     });

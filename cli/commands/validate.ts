@@ -40,9 +40,7 @@ export function registerValidateCommand(program: Command): void {
             bad++;
             continue;
           }
-          process.stdout.write(
-            `${file}: ok (${s.name}: server + ${partiesText(s)}, ${plural(s.rounds, 'round')}${run ? `; ${run.note}` : ''})\n`,
-          );
+          process.stdout.write(`${file}: ok (${s.name}: server + ${partiesText(s)}, ${plural(s.rounds, 'round')}${run ? `; ${run.note}` : ''})\n`);
         } catch (error) {
           if (!(error instanceof ScenarioError)) throw error;
           process.stderr.write(`${error.message}\n`);

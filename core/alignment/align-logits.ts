@@ -48,9 +48,7 @@ function checkTokens(view: ReceiverTokens, role: string, vocabSize: number): num
     const id = view.tokenIds[p] as number;
     if (id < 0 || id >= vocabSize) {
       const at = p - (sampleEnd - (view.lengths[sample] as number));
-      throw new Error(
-        `${role} logits (${view.tokenizer}): token id ${id} at sample ${sample}, position ${at} is outside the vocabulary [0, ${vocabSize})`,
-      );
+      throw new Error(`${role} logits (${view.tokenizer}): token id ${id} at sample ${sample}, position ${at} is outside the vocabulary [0, ${vocabSize})`);
     }
   }
   return positions;
@@ -102,19 +100,12 @@ const scratchByPair = new WeakMap<VocabPair, SlotScratch>();
  * Lay `sender`'s top-K over `receiver`'s tokenisation. `ce` is the sender's, for DualMinCE.
  * Identical tokenizers and token ids give {@link identityTeacher}: every top-K entry kept.
  */
-export function alignLogits(
-  pair: VocabPair,
-  sender: PublicLogits,
-  receiver: ReceiverTokens,
-  fallback: AlignmentFallback = 'next-token',
-): AlignmentResult {
+export function alignLogits(pair: VocabPair, sender: PublicLogits, receiver: ReceiverTokens, fallback: AlignmentFallback = 'next-token'): AlignmentResult {
   if (!ALIGNMENT_FALLBACKS.includes(fallback)) {
     throw new Error(`alignLogits: unknown fallback "${String(fallback)}" (expected ${ALIGNMENT_FALLBACKS.join(', ')})`);
   }
   if (sender.tokenizer !== pair.sender.name || receiver.tokenizer !== pair.receiver.name) {
-    throw new Error(
-      `alignLogits: logits are ${sender.tokenizer} -> ${receiver.tokenizer} but the vocab pair is ${pair.sender.name} -> ${pair.receiver.name}`,
-    );
+    throw new Error(`alignLogits: logits are ${sender.tokenizer} -> ${receiver.tokenizer} but the vocab pair is ${pair.sender.name} -> ${pair.receiver.name}`);
   }
   checkSender(sender, pair.sender.vocabSize);
   const positions = checkTokens(receiver, 'receiver', pair.receiver.vocabSize);
@@ -156,8 +147,7 @@ export function alignLogits(
           continue;
         }
       }
-      const oneHot =
-        fallback === 'reference' ? position : fallback === 'next-token' && t + 1 < rLength ? position + 1 : -1;
+      const oneHot = fallback === 'reference' ? position : fallback === 'next-token' && t + 1 < rLength ? position + 1 : -1;
       if (oneHot < 0) continue;
       topKIds[out] = receiver.tokenIds[oneHot] as number;
       topKLogits[out] = 0;
@@ -180,15 +170,7 @@ export function alignLogits(
 }
 
 /** Map one sender position's top-K into receiver ids at `out`; returns the slots filled. */
-function carryTopK(
-  sender: PublicLogits,
-  from: number,
-  targetOf: Int32Array,
-  scratch: SlotScratch,
-  ids: Int32Array,
-  logits: Float32Array,
-  out: number,
-): number {
+function carryTopK(sender: PublicLogits, from: number, targetOf: Int32Array, scratch: SlotScratch, ids: Int32Array, logits: Float32Array, out: number): number {
   if (scratch.stamp === 0x3fffffff) {
     scratch.stampOf.fill(0);
     scratch.stamp = 0;

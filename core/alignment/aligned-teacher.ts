@@ -61,11 +61,7 @@ export interface AlignmentStats {
 
 /** Steps 3 and 7 as the learners see them: sender's top-K onto the receiver's tokenisation. */
 export interface TokenAlignment {
-  align(
-    sender: PublicLogits,
-    receiver: PublicLogits,
-    fallback: AlignmentFallback,
-  ): Promise<{ teacher: AlignedTeacher; stats: AlignmentStats }>;
+  align(sender: PublicLogits, receiver: PublicLogits, fallback: AlignmentFallback): Promise<{ teacher: AlignedTeacher; stats: AlignmentStats }>;
   /** Build (or load) the vocabulary mapping of one direction ahead of use: before round 1. */
   prepare?(senderTokenizer: string, receiverTokenizer: string): Promise<void>;
 }

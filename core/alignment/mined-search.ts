@@ -126,9 +126,7 @@ export class MinedSearch {
       for (let c = 0; c < count; c++) expected += binomial(this.candLength[c] as number, j);
       const level = new DeletionLevel(j, expected);
       for (let c = count - 1; c >= 0; c--) {
-        forEachDeletionVariant(this.targetCodes, this.candStart[c] as number, this.candLength[c] as number, j, this.scratch, (hash) =>
-          level.insert(hash, c),
-        );
+        forEachDeletionVariant(this.targetCodes, this.candStart[c] as number, this.candLength[c] as number, j, this.scratch, (hash) => level.insert(hash, c));
       }
       this.levels.push(level);
     }
@@ -377,7 +375,7 @@ export class MinedSearch {
         missing += this.queryBitPositions[(word << 5) | (31 - Math.clz32(low))] as number;
       }
     }
-    return extra > missing ? extra : missing;
+    return Math.max(extra, missing);
   }
 
   /** Exact distance between the query and candidate `item`, remembered for this query. */
@@ -416,10 +414,7 @@ function binomial(n: number, k: number): number {
  * Items grouped by key (counting sort), in visiting order within each group: group k is
  * `items[start[k], start[k + 1])`. `forEach` must visit the same pairs each time it is called.
  */
-function groupItems(
-  keyCount: number,
-  forEach: (visit: (key: number, item: number) => void) => void,
-): { start: Int32Array; items: Int32Array } {
+function groupItems(keyCount: number, forEach: (visit: (key: number, item: number) => void) => void): { start: Int32Array; items: Int32Array } {
   const start = new Int32Array(keyCount + 1);
   forEach((key) => {
     start[key + 1] = (start[key + 1] as number) + 1;

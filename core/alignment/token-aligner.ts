@@ -53,11 +53,7 @@ export class TokenAligner implements TokenAlignment {
    * The sender's top-K as a teacher over the receiver's tokens (`receiver`: its own scored
    * view's `tokenizer`, `tokenIds` and `lengths`). The teacher's `ce` is the sender's.
    */
-  async align(
-    sender: PublicLogits,
-    receiver: ReceiverTokens,
-    fallback: AlignmentFallback = 'next-token',
-  ): Promise<AlignmentResult> {
+  async align(sender: PublicLogits, receiver: ReceiverTokens, fallback: AlignmentFallback = 'next-token'): Promise<AlignmentResult> {
     const pair = await this.pair(sender.tokenizer, receiver.tokenizer);
     return alignLogits(pair, sender, receiver, fallback);
   }

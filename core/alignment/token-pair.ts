@@ -35,9 +35,7 @@ export class VocabPair {
     readonly map: VocabMap,
   ) {
     if (map.source.contentHash !== sender.contentHash || map.target.contentHash !== receiver.contentHash) {
-      throw new Error(
-        `VocabPair: the vocab map goes ${map.source.name} -> ${map.target.name}, not ${sender.name} -> ${receiver.name}`,
-      );
+      throw new Error(`VocabPair: the vocab map goes ${map.source.name} -> ${map.target.name}, not ${sender.name} -> ${receiver.name}`);
     }
     this.senderVocab = normalisedVocab(sender);
     this.receiverVocab = normalisedVocab(receiver);
@@ -104,14 +102,7 @@ export class VocabPair {
    * Warp sender tokens `senderIds[sStart, sStart + sLength)` onto receiver tokens
    * `receiverIds[rStart, rStart + rLength)` (ids must be valid; see align-logits.ts).
    */
-  alignSample(
-    senderIds: ArrayLike<number>,
-    sStart: number,
-    sLength: number,
-    receiverIds: ArrayLike<number>,
-    rStart: number,
-    rLength: number,
-  ): SampleAlignment {
+  alignSample(senderIds: ArrayLike<number>, sStart: number, sLength: number, receiverIds: ArrayLike<number>, rStart: number, rLength: number): SampleAlignment {
     const cells = sLength * rLength;
     if (this.costs.length < cells) this.costs = new Float64Array(2 * cells);
     const costs = this.costs;

@@ -60,10 +60,7 @@ export class VocabMapCache {
 
   /** Cache file of the (source, target) direction. */
   fileFor(source: Tokenizer, target: Tokenizer): string {
-    const key = createHash('sha256')
-      .update(`${VOCAB_MAP_FORMAT}\n${source.contentHash}\n${target.contentHash}`)
-      .digest('hex')
-      .slice(0, 32);
+    const key = createHash('sha256').update(`${VOCAB_MAP_FORMAT}\n${source.contentHash}\n${target.contentHash}`).digest('hex').slice(0, 32);
     return join(this.dir, `${key}.json`);
   }
 

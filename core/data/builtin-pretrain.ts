@@ -16,13 +16,7 @@
  */
 import { Random } from '../random.js';
 import { fillTemplate } from './builtin-vocabulary.js';
-import {
-  balancedValues,
-  builtinWorld,
-  domainSpec,
-  type BuiltinFact,
-  type BuiltinWorldOptions,
-} from './builtin-world.js';
+import { balancedValues, builtinWorld, domainSpec, type BuiltinFact, type BuiltinWorldOptions } from './builtin-world.js';
 
 export interface BuiltinPretrainOptions extends BuiltinWorldOptions {
   /** Share of the task's facts the corpus states, in [0, 1]; rounded per domain. */
@@ -61,8 +55,7 @@ export function builtinPretrainCorpus(seed: number, options: BuiltinPretrainOpti
     const fillerCount = options.fillerEntitiesPerDomain ?? spare.length;
     if (!Number.isInteger(fillerCount) || fillerCount < 0 || fillerCount > spare.length) {
       throw new Error(
-        `builtin pretrain corpus: fillerEntitiesPerDomain must be an integer in [0, ${spare.length}] ` +
-          `(pool minus entitiesPerDomain), got ${fillerCount}`,
+        `builtin pretrain corpus: fillerEntitiesPerDomain must be an integer in [0, ${spare.length}] ` + `(pool minus entitiesPerDomain), got ${fillerCount}`,
       );
     }
     const values = world.values[spec.name] as string[];

@@ -119,16 +119,20 @@ function desiredCounts<T>(
   if (strategy.kind === 'domain') {
     const { ownShare } = strategy;
     if (!(ownShare >= 0 && ownShare <= 1)) throw new Error(`split: domain strategy ownShare must be in [0, 1], got ${ownShare}`);
-    const own = Array.from({ length: K }, (_, k) =>
-      D >= K ? domains.map((_, d) => d).filter((d) => d % K === k) : [k % D],
-    );
+    const own = Array.from({ length: K }, (_, k) => (D >= K ? domains.map((_, d) => d).filter((d) => d % K === k) : [k % D]));
     out.ownDomains = own.map((ds) => ds.map((d) => domains[d] as string));
     return sizes.private.map((size, k) => {
       const mine = new Set(own[k]);
       const others = domains.map((_, d) => d).filter((d) => !mine.has(d));
       const ownCount = others.length === 0 ? size : Math.round(size * ownShare);
-      const ownParts = apportion(ownCount, [...mine].map(() => 1));
-      const otherParts = apportion(size - ownCount, others.map(() => 1));
+      const ownParts = apportion(
+        ownCount,
+        [...mine].map(() => 1),
+      );
+      const otherParts = apportion(
+        size - ownCount,
+        others.map(() => 1),
+      );
       const row = new Array<number>(D).fill(0);
       [...mine].forEach((d, i) => (row[d] = ownParts[i] as number));
       others.forEach((d, i) => (row[d] = otherParts[i] as number));

@@ -71,10 +71,7 @@ export function choiceAccuracy(items: readonly ChoiceItem[], scores: ChoiceScore
 }
 
 /** choiceAccuracy per domain (keys sorted), for items tagged with a domain. */
-export function choiceAccuracyByDomain(
-  items: readonly (ChoiceItem & { domain: string })[],
-  scores: ChoiceScores,
-): Record<string, ChoiceAccuracy> {
+export function choiceAccuracyByDomain(items: readonly (ChoiceItem & { domain: string })[], scores: ChoiceScores): Record<string, ChoiceAccuracy> {
   const groups = new Map<string, number[]>();
   items.forEach((item, i) => groups.set(item.domain, [...(groups.get(item.domain) ?? []), i]));
   const out: Record<string, ChoiceAccuracy> = {};

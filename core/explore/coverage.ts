@@ -101,7 +101,15 @@ export function formatCoverage(cov: Coverage, kinds: readonly FaultKind[] = FAUL
   const width = Math.max(...states.map((s) => s.length), 5);
   const col = (t: string) => t.padStart(Math.max(9, t.length));
   const head = `${'state'.padEnd(width)}  ${kinds.map(col).join(' ')}`;
-  const rows = states.map((s) => `${s.padEnd(width)}  ${kinds.map((k) => col(s.startsWith('server:') && k === 'dropout' ? '-' : String(cov.cells[s]?.[k] ?? '·'))).join(' ')}`);
+  const rows = states.map(
+    (s) => `${s.padEnd(width)}  ${kinds.map((k) => col(s.startsWith('server:') && k === 'dropout' ? '-' : String(cov.cells[s]?.[k] ?? '·'))).join(' ')}`,
+  );
   const { hit, possible } = coverageRatio(cov, kinds, scope);
-  return [head, '-'.repeat(head.length), ...rows, '', `${hit} of ${possible} (state x fault) cells exercised over ${cov.runs} run${cov.runs === 1 ? '' : 's'}`].join('\n');
+  return [
+    head,
+    '-'.repeat(head.length),
+    ...rows,
+    '',
+    `${hit} of ${possible} (state x fault) cells exercised over ${cov.runs} run${cov.runs === 1 ? '' : 's'}`,
+  ].join('\n');
 }

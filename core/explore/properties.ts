@@ -83,10 +83,21 @@ function check(p: Property, facts: RunFacts): Finding[] {
     case 'completed': {
       const out: Finding[] = [];
       const skipped = facts.events.filter((e) => e.kind === 'quorum' && e.outcome === 'skip-round').map((e) => e.round);
-      if (skipped.length > 0) out.push({ property: p.text, message: `round${skipped.length > 1 ? 's' : ''} ${skipped.join(', ')} skipped for want of a quorum`, round: skipped[0] as number, actors: ['server'] });
+      if (skipped.length > 0)
+        out.push({
+          property: p.text,
+          message: `round${skipped.length > 1 ? 's' : ''} ${skipped.join(', ')} skipped for want of a quorum`,
+          round: skipped[0] as number,
+          actors: ['server'],
+        });
       const notDone = Object.entries(facts.finalStates).filter(([, s]) => s !== 'done' && !s.startsWith('offline'));
       if (notDone.length > 0)
-        out.push({ property: p.text, message: `not done at the end: ${notDone.map(([a, s]) => `${a} (${s})`).join(', ')}`, round: lastRound(facts), actors: notDone.map(([a]) => a).sort() });
+        out.push({
+          property: p.text,
+          message: `not done at the end: ${notDone.map(([a, s]) => `${a} (${s})`).join(', ')}`,
+          round: lastRound(facts),
+          actors: notDone.map(([a]) => a).sort(),
+        });
       return out;
     }
     case 'accuracy': {
@@ -94,13 +105,22 @@ function check(p: Property, facts: RunFacts): Finding[] {
       const last = rows[rows.length - 1];
       if (!last) return [{ property: p.text, message: `${p.actor} has no accuracy measured`, round: null, actors: [p.actor] }];
       const acc = last.accuracy as number;
-      return holds(acc, p.op, p.value) ? [] : [{ property: p.text, message: `accuracy of ${p.actor} after round ${last.round} is ${acc.toFixed(3)}`, round: last.round, actors: [p.actor] }];
+      return holds(acc, p.op, p.value)
+        ? []
+        : [{ property: p.text, message: `accuracy of ${p.actor} after round ${last.round} is ${acc.toFixed(3)}`, round: last.round, actors: [p.actor] }];
     }
     case 'skippedRounds': {
       const skipped = facts.events.filter((e) => e.kind === 'quorum' && e.outcome === 'skip-round').map((e) => e.round);
       return holds(skipped.length, p.op, p.value)
         ? []
-        : [{ property: p.text, message: `${skipped.length} round${skipped.length === 1 ? '' : 's'} skipped (${skipped.join(', ') || 'none'})`, round: skipped[skipped.length - 1] ?? null, actors: ['server'] }];
+        : [
+            {
+              property: p.text,
+              message: `${skipped.length} round${skipped.length === 1 ? '' : 's'} skipped (${skipped.join(', ') || 'none'})`,
+              round: skipped[skipped.length - 1] ?? null,
+              actors: ['server'],
+            },
+          ];
     }
   }
 }

@@ -225,7 +225,18 @@ export class FaultController {
       // A down actor comes back as it was persisted.
       const saved = e.online ? null : this.options.store.load(e.id);
       const resume = saved ? [(saved.snapshot as { value?: unknown }).value, (saved.snapshot as { context?: unknown }).context, saved.enteredAt] : null;
-      return [e.id, e.online, e.epoch, e.down?.kind ?? null, e.rejoinRound, snapshot?.value ?? null, snapshot?.context ?? null, local?.endpoint?.sequence ?? null, [...e.entries], resume];
+      return [
+        e.id,
+        e.online,
+        e.epoch,
+        e.down?.kind ?? null,
+        e.rejoinRound,
+        snapshot?.value ?? null,
+        snapshot?.context ?? null,
+        local?.endpoint?.sequence ?? null,
+        [...e.entries],
+        resume,
+      ];
     });
     return stateText([actors, [...this.firedCrashes], [...this.firedScripts], [...this.dropoutDraws], this.pendingRestarts]);
   }
@@ -260,7 +271,7 @@ export class FaultController {
       next: () => {
         // On disk the record follows every change (a folder a person can look at); in memory it
         // is made only when a fault needs it.
-        if (entry.current === inc) (this.options.faults.persist === 'disk' ? this.persist(entry) : this.track(entry));
+        if (entry.current === inc) this.options.faults.persist === 'disk' ? this.persist(entry) : this.track(entry);
       },
       complete: finished,
       error: finished,
@@ -282,7 +293,7 @@ export class FaultController {
    */
   private track(entry: Entry): void {
     const inc = entry.current;
-    if (!this.persisting || !inc || !inc.life.alive) return;
+    if (!this.persisting || !inc?.life.alive) return;
     const snapshot = inc.actor.getSnapshot() as { status: string };
     if (snapshot.status !== 'active' || (snapshot === entry.saved && entry.persistedLeaf === (entry.state?.state ?? null))) return;
     entry.saved = snapshot;
@@ -312,11 +323,17 @@ export class FaultController {
     this.track(entry);
     const inc = entry.current;
     const snapshot = inc?.actor.getSnapshot() as { status: string } | undefined;
-    if (!this.persisting || !inc || !inc.life.alive || snapshot?.status !== 'active') return;
+    if (!this.persisting || !inc?.life.alive || snapshot?.status !== 'active') return;
     const now = this.options.clock.now();
     if (entry.recorded?.snapshot === snapshot && entry.recorded.at === now) return;
     entry.recorded = { snapshot, at: now };
-    this.options.store.save(entry.id, { snapshot: persistedSnapshot(inc.actor), enteredAt: { ...entry.enteredAt }, local: inc.parts.local(), adapter: entry.adapter, at: now });
+    this.options.store.save(entry.id, {
+      snapshot: persistedSnapshot(inc.actor),
+      enteredAt: { ...entry.enteredAt },
+      local: inc.parts.local(),
+      adapter: entry.adapter,
+      at: now,
+    });
   }
 
   /**
@@ -349,10 +366,27 @@ export class FaultController {
       });
       const d = faults.dropout;
       const key = `${entry.id}/${round}`;
-      if (d.p > 0 && state === d.state && round > 0 && !this.dropoutDraws.has(key) && (!d.clients || d.clients.includes(entry.id)) && roundMatches(d.rounds, round)) {
+      if (
+        d.p > 0 &&
+        state === d.state &&
+        round > 0 &&
+        !this.dropoutDraws.has(key) &&
+        (!d.clients || d.clients.includes(entry.id)) &&
+        roundMatches(d.rounds, round)
+      ) {
         this.dropoutDraws.add(key);
         const drawn = Random.stream(seed, `faults/dropout/${key}`).next() < d.p ? 1 : 0;
-        const point = { key: `rule:dropout.p:${key}`, kind: 'rule' as const, options: ['skip', 'apply'], scenarioChoice: drawn, weights: [1 - d.p, d.p], actor: entry.id, state, round, t: clock.now() };
+        const point = {
+          key: `rule:dropout.p:${key}`,
+          kind: 'rule' as const,
+          options: ['skip', 'apply'],
+          scenarioChoice: drawn,
+          weights: [1 - d.p, d.p],
+          actor: entry.id,
+          state,
+          round,
+          t: clock.now(),
+        };
         if (scheduler.choose(point) === 1) this.dropOut(entry, 'dropout.p', round + d.rejoinAfterRounds);
       }
     }
@@ -369,12 +403,13 @@ export class FaultController {
     const options = (this.actorChoices[entry.role] ??= actorOptions(this.options.space as FaultSpace, entry.role));
     const key = `actor:${entry.id}:r${round}:${state}#${nth}`;
     const t = this.options.clock.now();
-    const { kind, param } = parseOption(options[scheduler.choose({ key, kind: 'actor', options, scenarioChoice: 0, actor: entry.id, state, round, t })] as string);
+    const { kind, param } = parseOption(
+      options[scheduler.choose({ key, kind: 'actor', options, scenarioChoice: 0, actor: entry.id, state, round, t })] as string,
+    );
     if (kind === 'crash') {
       const { restartAfterMs, afterMs } = crashParams(param);
       this.crash(entry, 'explore', afterMs, restartAfterMs);
-    }
-    else if (kind === 'dropout') this.dropOut(entry, 'explore', param === 'never' ? null : round + 1);
+    } else if (kind === 'dropout') this.dropOut(entry, 'explore', param === 'never' ? null : round + 1);
     else if (kind === 'partition') this.options.addPartition?.({ actors: [entry.id], fromMs: t, toMs: t + Number(param) }, 'explore');
   }
 

@@ -240,15 +240,17 @@ export class FaultInterceptor {
   private route(sub: Subscriber, message: TransportMessage, meta: MessageMeta): void {
     const { status, clock } = this.options;
     const receiver = sub.receiver;
-    const offline = !status.online(receiver) ? 'offline' : meta.senderEpoch !== null && status.epoch(meta.sender) !== meta.senderEpoch ? 'sender-offline' : null;
+    const offline = !status.online(receiver)
+      ? 'offline'
+      : meta.senderEpoch !== null && status.epoch(meta.sender) !== meta.senderEpoch
+        ? 'sender-offline'
+        : null;
     if (offline) {
       this.record('drop', receiver, meta, { cause: offline });
       return;
     }
     const now = clock.now();
-    const cut = this.partitions.findIndex(
-      (p) => now >= p.fromMs && now < p.toMs && p.actors.includes(receiver) !== p.actors.includes(meta.sender),
-    );
+    const cut = this.partitions.findIndex((p) => now >= p.fromMs && now < p.toMs && p.actors.includes(receiver) !== p.actors.includes(meta.sender));
     if (cut >= 0) {
       this.record('drop', receiver, meta, { cause: `partition[${cut}]` });
       return;

@@ -64,7 +64,15 @@ export class MessageRules {
     private readonly scheduler: Scheduler = scenarioScheduler,
     private readonly space: FaultSpace | null = null,
   ) {
-    this.rules = rules.map((rule) => ({ rule, types: asList(rule.type), from: asList(rule.from), to: asList(rule.to), states: asList(rule.state), matched: 0, uses: 0 }));
+    this.rules = rules.map((rule) => ({
+      rule,
+      types: asList(rule.type),
+      from: asList(rule.from),
+      to: asList(rule.to),
+      states: asList(rule.state),
+      matched: 0,
+      uses: 0,
+    }));
     this.explore = space ? messageOptions(space) : null;
   }
 
@@ -93,7 +101,10 @@ export class MessageRules {
       if (rule.p < 1) {
         const drawn = rng.next() < rule.p ? 1 : 0;
         const key = `rule:messages[${i}]:${meta.id}>${receiver}`;
-        if (this.scheduler.choose({ key, kind: 'rule', options: ['skip', 'apply'], scenarioChoice: drawn, weights: [1 - rule.p, rule.p], message, ...at }) === 0) continue;
+        if (
+          this.scheduler.choose({ key, kind: 'rule', options: ['skip', 'apply'], scenarioChoice: drawn, weights: [1 - rule.p, rule.p], message, ...at }) === 0
+        )
+          continue;
       }
       r.uses++;
       const cause = `messages[${i}]`;
@@ -102,10 +113,17 @@ export class MessageRules {
         return { dropped: cause };
       }
       const param = rule.action === 'delay' ? (rule.ms ?? 0) + (rule.jitterMs ? rng.next() * rule.jitterMs : 0) : undefined;
-      apply(fate, rule.action, { ms: param, copies: rule.copies ?? 1, gapMs: rule.gapMs ?? 0, holdMs: rule.maxHoldMs ?? 60_000, bytes: rule.bytes ?? 1, rng, cause }, record);
+      apply(
+        fate,
+        rule.action,
+        { ms: param, copies: rule.copies ?? 1, gapMs: rule.gapMs ?? 0, holdMs: rule.maxHoldMs ?? 60_000, bytes: rule.bytes ?? 1, rng, cause },
+        record,
+      );
     }
     if (this.explore && this.space) {
-      const option = this.explore[this.scheduler.choose({ key: `msg:${meta.id}>${receiver}`, kind: 'message', options: this.explore, scenarioChoice: 0, message, ...at })] as string;
+      const option = this.explore[
+        this.scheduler.choose({ key: `msg:${meta.id}>${receiver}`, kind: 'message', options: this.explore, scenarioChoice: 0, message, ...at })
+      ] as string;
       const { kind, param } = parseOption(option);
       if (kind === 'drop') {
         record('drop', { cause: 'explore' });
@@ -114,7 +132,12 @@ export class MessageRules {
       if (kind !== 'none') {
         const s = this.space;
         const rng = Random.stream(this.seed, `faults/explore/${meta.id}/${receiver}`);
-        apply(fate, kind, { ms: Number(param), copies: 1, gapMs: s.duplicateGapMs, holdMs: s.reorderHoldMs, bytes: s.corruptBytes, rng, cause: 'explore' }, record);
+        apply(
+          fate,
+          kind,
+          { ms: Number(param), copies: 1, gapMs: s.duplicateGapMs, holdMs: s.reorderHoldMs, bytes: s.corruptBytes, rng, cause: 'explore' },
+          record,
+        );
       }
     }
     return fate;

@@ -181,7 +181,10 @@ export function rearmDelays(actor: AnyActor, enteredAt: Record<string, number>, 
       else if (typeof t.delay === 'function') ms = t.delay({ context: snapshot.context, event: { type: 'xstate.restore' }, self: actor, system: actor.system });
       else {
         const named = delays[t.delay];
-        ms = typeof named === 'function' ? named({ context: snapshot.context, event: { type: 'xstate.restore' }, self: actor, system: actor.system }, undefined) : (named ?? 0);
+        ms =
+          typeof named === 'function'
+            ? named({ context: snapshot.context, event: { type: 'xstate.restore' }, self: actor, system: actor.system }, undefined)
+            : (named ?? 0);
       }
       const remainingMs = Math.max(0, (enteredAt[node.id] ?? now) + ms - now);
       scheduler.schedule(actor, actor, { type: t.eventType }, remainingMs, t.eventType);

@@ -11,7 +11,10 @@ import { CLIENT_STATES, SERVER_STATES } from './states.js';
 const ms = z.number({ error: 'expected milliseconds (a number >= 0)' }).nonnegative('expected milliseconds (a number >= 0)');
 const positiveInt = z.number({ error: 'expected a positive integer' }).int('expected a positive integer').positive('expected a positive integer');
 const round = z.number({ error: 'expected a round number' }).int('expected a round number').nonnegative('expected a round number (>= 0)');
-const probability = z.number({ error: 'expected a probability in [0, 1]' }).min(0, 'expected a probability in [0, 1]').max(1, 'expected a probability in [0, 1]');
+const probability = z
+  .number({ error: 'expected a probability in [0, 1]' })
+  .min(0, 'expected a probability in [0, 1]')
+  .max(1, 'expected a probability in [0, 1]');
 const actorRef = z.string({ error: 'expected an actor id' }).min(1, 'expected an actor id');
 const oneOrMany = <T extends z.ZodType>(item: T) => z.union([item, z.array(item).min(1, 'expected at least one entry')]);
 
@@ -80,7 +83,11 @@ const MessageRuleSchema = z
   .superRefine((rule, ctx) => {
     for (const key of ALL_PARAMS) {
       if (rule[key] !== undefined && !ACTION_PARAMS[rule.action].includes(key))
-        ctx.addIssue({ code: 'custom', path: [key], message: `"${key}" is not a parameter of ${rule.action} (it takes ${ACTION_PARAMS[rule.action].join(', ') || 'none'})` });
+        ctx.addIssue({
+          code: 'custom',
+          path: [key],
+          message: `"${key}" is not a parameter of ${rule.action} (it takes ${ACTION_PARAMS[rule.action].join(', ') || 'none'})`,
+        });
     }
     if (rule.action === 'delay' && rule.ms === undefined && rule.jitterMs === undefined)
       ctx.addIssue({ code: 'custom', path: ['ms'], message: 'delay needs ms (and/or jitterMs)' });
@@ -245,7 +252,10 @@ export function checkFaultRefs(
   scenario: { rounds: number; clients: { id: string }[]; faults: Faults; population?: { count: number; idPrefix: string } | undefined },
   ctx: RefContext,
 ): void {
-  const clients = idsOf(scenario.clients.map((c) => c.id), scenario.population);
+  const clients = idsOf(
+    scenario.clients.map((c) => c.id),
+    scenario.population,
+  );
   const actors = idsOf(['server', ...scenario.clients.map((c) => c.id)], scenario.population);
   const base = ['faults'];
   const issue = (path: PropertyKey[], message: string) => ctx.addIssue({ code: 'custom', path: [...base, ...path], message });
@@ -285,7 +295,8 @@ export function checkFaultRefs(
     if (rule.state !== undefined) {
       const all = new Set<string>([...SERVER_STATES, ...CLIENT_STATES]);
       (Array.isArray(rule.state) ? rule.state : [rule.state]).forEach((s, j) => {
-        if (!all.has(s)) issue(Array.isArray(rule.state) ? ['messages', i, 'state', j] : ['messages', i, 'state'], `"${s}" is not a state an actor can be seen in`);
+        if (!all.has(s))
+          issue(Array.isArray(rule.state) ? ['messages', i, 'state', j] : ['messages', i, 'state'], `"${s}" is not a state an actor can be seen in`);
       });
     }
   });

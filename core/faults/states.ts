@@ -54,7 +54,9 @@ export function statesOf(role: Role): readonly string[] {
 
 /** States a round of this role may end in (the last state recorded with that round). */
 export function roundExitStates(role: Role): readonly string[] {
-  return role === 'server' ? ['evaluateZeroShot', 'roundEnd', 'done', 'failed'] : ['evaluateZeroShot', 'waitForRound', 'roundEnd', 'released', 'done', 'failed'];
+  return role === 'server'
+    ? ['evaluateZeroShot', 'roundEnd', 'done', 'failed']
+    : ['evaluateZeroShot', 'waitForRound', 'roundEnd', 'released', 'done', 'failed'];
 }
 
 /** States where the actor's work changes its adapter: leaving one is a persistence point for it. */

@@ -19,7 +19,7 @@ function sample(dist: Distribution, rng: Random): number {
     case 'lognormal':
       return Math.exp((dist.mu ?? 0) + (dist.sigma as number) * rng.normal());
     case 'pareto':
-      return (dist.scale ?? 1) / Math.pow(1 - rng.next(), 1 / (dist.alpha as number));
+      return (dist.scale ?? 1) / (1 - rng.next()) ** (1 / (dist.alpha as number));
     case 'exponential':
       return -(dist.mean as number) * Math.log(1 - rng.next());
   }
@@ -72,12 +72,7 @@ export function readTraceFile(path: string): TraceRow[] {
 }
 
 /** Profiles of every actor under the straggler model (the scenario's own when there is none). */
-export function straggledProfiles(
-  seed: number,
-  base: Map<string, Profile>,
-  clients: readonly string[],
-  stragglers: Stragglers | undefined,
-): ProfileSource {
+export function straggledProfiles(seed: number, base: Map<string, Profile>, clients: readonly string[], stragglers: Stragglers | undefined): ProfileSource {
   const affected = new Set(stragglers?.clients ?? clients);
   const draw = (kind: string, client: string, dist: Distribution | undefined, roundTag = '') =>
     dist ? sample(dist, Random.stream(seed, `faults/stragglers/${kind}/${client}${roundTag}`)) : 1;
@@ -101,7 +96,9 @@ export function straggledProfiles(
     for (const row of [...rows.filter((r) => r.round === undefined), ...rows.filter((r) => r.round !== undefined)]) {
       out = {
         ...out,
-        ...(row.computeFactor !== undefined ? { msPerTrainSample: out.msPerTrainSample * row.computeFactor, msPerAlignSample: out.msPerAlignSample * row.computeFactor } : {}),
+        ...(row.computeFactor !== undefined
+          ? { msPerTrainSample: out.msPerTrainSample * row.computeFactor, msPerAlignSample: out.msPerAlignSample * row.computeFactor }
+          : {}),
         ...(row.msPerTrainSample !== undefined ? { msPerTrainSample: row.msPerTrainSample } : {}),
         ...(row.bandwidthMbps !== undefined ? { bandwidthMbps: row.bandwidthMbps } : {}),
         ...(row.latencyMs !== undefined ? { latencyMs: row.latencyMs } : {}),

@@ -32,7 +32,13 @@ export interface RunSummary {
 const MESSAGE_FAULTS = new Set(['drop', 'delay', 'duplicate', 'reorder', 'corrupt']);
 
 /** `perRound`: uploads awaited per round (default: one per client); a population's `clients` are those measured. */
-export function summariseRun(events: readonly TraceEvent[], metrics: readonly MetricRow[], clients: readonly string[], rounds: number, perRound = clients.length): RunSummary {
+export function summariseRun(
+  events: readonly TraceEvent[],
+  metrics: readonly MetricRow[],
+  clients: readonly string[],
+  rounds: number,
+  perRound = clients.length,
+): RunSummary {
   let uploads = 0;
   let dropouts = 0;
   let crashes = 0;

@@ -28,7 +28,6 @@ import { roundExitStates, statesOf, type Role } from '../faults/states.js';
 import type { TraceEvent } from '../records.js';
 import { checkLiveness } from './liveness.js';
 
-
 // 'staleness' and 'versions': buffered and asynchronous runs (core/invariants/async.ts).
 type InvariantName = 'round' | 'quorum' | 'once' | 'kept' | 'validated' | 'known-state' | 'selected' | 'liveness' | 'staleness' | 'versions';
 
@@ -68,8 +67,7 @@ export function checkInvariants(events: readonly TraceEvent[], options: Invarian
   /** Each round's announced clients (population runs: `selection` records). */
   const selections = new Map<number, Set<string>>();
   const at = (line: number) => events[line - 1] as TraceEvent;
-  const fail = (invariant: InvariantName, message: string, lines: number[]) =>
-    violations.push({ invariant, message, lines, events: lines.map(at) });
+  const fail = (invariant: InvariantName, message: string, lines: number[]) => violations.push({ invariant, message, lines, events: lines.map(at) });
 
   const current = new Map<string, { round: number; state: string; line: number }>();
   const lastInRound = new Map<string, Map<number, { state: string; line: number }>>();
@@ -165,7 +163,9 @@ export function checkInvariants(events: readonly TraceEvent[], options: Invarian
           fail(
             'round',
             `server accepted ${message} ${id} of round ${msgRound} from ${sender} in round ${serverRound}` +
-              (message === 'slm-logits' ? ` (late uploads count within ${options.acceptWithinRounds} round${options.acceptWithinRounds === 1 ? '' : 's'})` : ''),
+              (message === 'slm-logits'
+                ? ` (late uploads count within ${options.acceptWithinRounds} round${options.acceptWithinRounds === 1 ? '' : 's'})`
+                : ''),
             lines,
           );
       }
@@ -197,26 +197,29 @@ export function checkInvariants(events: readonly TraceEvent[], options: Invarian
     if (e.outcome === 'proceed') return;
     const uploads = uploadsOf.get(e.round) ?? new Map<string, number>();
     if (uploads.size >= options.quorum)
-      fail('kept', `server gave up round ${e.round} for want of a quorum (${String(e.accepted)} of ${options.quorum}) after accepting ${uploads.size} uploads for it (${[...uploads.keys()].join(', ')}): it lost them`, [
-        ...uploads.values(),
-        line,
-      ]);
+      fail(
+        'kept',
+        `server gave up round ${e.round} for want of a quorum (${String(e.accepted)} of ${options.quorum}) after accepting ${uploads.size} uploads for it (${[...uploads.keys()].join(', ')}): it lost them`,
+        [...uploads.values(), line],
+      );
   }
 
   function distilled(e: TraceEvent, line: number): void {
     const teachers = Object.keys(e).filter((k) => !RECORD_FIELDS.has(k));
     const uploads = uploadsOf.get(e.round) ?? new Map<string, number>();
     if (teachers.length < options.quorum) {
-      fail('quorum', `server distilled round ${e.round} from ${teachers.length} upload${teachers.length === 1 ? '' : 's'}, below its quorum of ${options.quorum}`, [
-        ...[...uploads.values()],
-        line,
-      ]);
+      fail(
+        'quorum',
+        `server distilled round ${e.round} from ${teachers.length} upload${teachers.length === 1 ? '' : 's'}, below its quorum of ${options.quorum}`,
+        [...[...uploads.values()], line],
+      );
     }
     for (const t of teachers) {
       if (!uploads.has(t)) fail('kept', `server distilled round ${e.round} from ${t}'s upload, which it never accepted for that round`, [line]);
     }
     for (const [sender, acceptedAt] of uploads) {
-      if (!teachers.includes(sender)) fail('kept', `server accepted ${sender}'s upload for round ${e.round} but did not distil from it (lost)`, [acceptedAt, line]);
+      if (!teachers.includes(sender))
+        fail('kept', `server accepted ${sender}'s upload for round ${e.round} but did not distil from it (lost)`, [acceptedAt, line]);
     }
   }
 
@@ -235,7 +238,9 @@ export function checkInvariants(events: readonly TraceEvent[], options: Invarian
       const downAt = down.get(actor);
       if (downAt !== undefined && downAt >= last.line) continue;
       if (last.state !== 'done' && last.state !== 'failed' && !(role === 'client' && last.state === 'released'))
-        fail('known-state', `${actor} ended the run in round ${round} in "${last.state}", neither done nor failed nor down after a recorded crash`, [last.line]);
+        fail('known-state', `${actor} ended the run in round ${round} in "${last.state}", neither done nor failed nor down after a recorded crash`, [
+          last.line,
+        ]);
     }
   }
   const clients = options.population ? [...lastInRound.keys()].filter((a) => a !== 'server') : options.clients;

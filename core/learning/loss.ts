@@ -110,7 +110,11 @@ export interface LossParts<T> {
 }
 
 function checkLossTargets(batch: LossTargets, n: number, vocab: number): void {
-  for (const [name, arr] of [['targets', batch.targets], ['ceMask', batch.ceMask], ['kdMask', batch.kdMask]] as const) {
+  for (const [name, arr] of [
+    ['targets', batch.targets],
+    ['ceMask', batch.ceMask],
+    ['kdMask', batch.kdMask],
+  ] as const) {
     if (arr && arr.length !== n) throw new Error(`fedmktLoss: ${name} has ${arr.length} entries for ${n} rows`);
   }
   if (batch.teacherProbs && batch.teacherProbs.length !== n * vocab) {
@@ -381,10 +385,7 @@ export function fedmktLoss(logits: tf.Tensor2D, batch: LossTargets, kdAlpha: num
     const logp = tf.logSoftmax(logits);
     const oneHot = tf.cast(tf.oneHot(tf.tensor1d(batch.targets, 'int32'), vocab), 'float32') as tf.Tensor2D;
     const ce = maskedSoftCrossEntropy(logp, oneHot, batch.ceMask);
-    const kd =
-      batch.teacherProbs && batch.kdMask
-        ? maskedSoftCrossEntropy(logp, tf.tensor2d(batch.teacherProbs, [n, vocab]), batch.kdMask)
-        : tf.scalar(0);
+    const kd = batch.teacherProbs && batch.kdMask ? maskedSoftCrossEntropy(logp, tf.tensor2d(batch.teacherProbs, [n, vocab]), batch.kdMask) : tf.scalar(0);
     const total = tf.add(tf.mul(ce, kdAlpha), tf.mul(kd, 1 - kdAlpha)) as tf.Scalar;
     return { total, ce, kd };
   });

@@ -56,7 +56,10 @@ export class AdamW {
     const eps = this.eps * Math.sqrt(1 - this.b2 ** t);
     const { b1, b2 } = this;
     const loops = grads.every(([variable]) => variable.size % 4 === 0 && !this.moments.has(variable)) ? optimizerLoops() : undefined;
-    const clip = this.clipFactor(grads.map(([, g]) => g), loops);
+    const clip = this.clipFactor(
+      grads.map(([, g]) => g),
+      loops,
+    );
     if (loops) {
       grads.forEach(([variable, g]) => {
         if (g.size !== variable.size) throw new Error(`AdamW: gradient of shape [${g.shape}] for a variable of shape [${variable.shape}]`);
@@ -67,7 +70,22 @@ export class AdamW {
         }
         const keep = this.decayed.has(variable) && this.wd > 0 ? 1 - this.lr * this.wd : 1;
         const next = withKernels((k) => k.tensor(k.alloc(variable.shape)));
-        loops.adamw(addressOf(variable), addressOf(state.m), addressOf(state.v), addressOf(g), addressOf(next), variable.size, clip, b1, 1 - b1, b2, 1 - b2, keep, eps, stepSize);
+        loops.adamw(
+          addressOf(variable),
+          addressOf(state.m),
+          addressOf(state.v),
+          addressOf(g),
+          addressOf(next),
+          variable.size,
+          clip,
+          b1,
+          1 - b1,
+          b2,
+          1 - b2,
+          keep,
+          eps,
+          stepSize,
+        );
         variable.assign(next);
         next.dispose();
       });

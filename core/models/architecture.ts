@@ -8,10 +8,7 @@ import type { TransformerConfig } from './config.js';
 import type { LoraTarget } from './lora.js';
 
 /** How a base parameter is initialised. */
-export type ParamInit =
-  | { shape: number[]; init: 'normal'; std: number }
-  | { shape: number[]; init: 'zeros' }
-  | { shape: number[]; init: 'ones' };
+export type ParamInit = { shape: number[]; init: 'normal'; std: number } | { shape: number[]; init: 'zeros' } | { shape: number[]; init: 'ones' };
 
 /** A base projection `${name}.w` ([inDim, outDim]), optionally with bias `${name}.b`. */
 export interface ProjectionDef {

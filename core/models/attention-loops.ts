@@ -27,7 +27,6 @@ export interface Rows {
   stride: number;
 }
 
-
 /** rotateRowsInto a new [rows, heads * hd] array. */
 export function rotateRows(x: Rows, rows: number, heads: number, rotary: { cos: Float32Array; sin: Float32Array }, g: Geometry, sign: number): Float32Array {
   const out = new Float32Array(rows * heads * g.hd);
@@ -40,7 +39,15 @@ export function rotateRows(x: Rows, rows: number, heads: number, rotary: { cos: 
  * (sign -1, the rotation by minus the angle, which is also its transpose):
  * rotateHalf([a, b]) = [-b, a]. Tables [t * hd].
  */
-export function rotateRowsInto(x: Rows, rows: number, heads: number, rotary: { cos: Float32Array; sin: Float32Array }, g: Geometry, sign: number, out: Rows): void {
+export function rotateRowsInto(
+  x: Rows,
+  rows: number,
+  heads: number,
+  rotary: { cos: Float32Array; sin: Float32Array },
+  g: Geometry,
+  sign: number,
+  out: Rows,
+): void {
   const { cos, sin } = rotary;
   const { seqLen, hd } = g;
   const half = hd / 2;

@@ -1,4 +1,4 @@
-import * as tf from '@tensorflow/tfjs';
+import type * as tf from '@tensorflow/tfjs';
 import { type KernelScope, withKernels } from '../tensor/kernels.js';
 import { jsAttentionFlops } from './attention.js';
 import { causalSoftmaxRow, type Geometry, rotateRowsInto } from './attention-loops.js';

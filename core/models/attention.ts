@@ -27,7 +27,12 @@ export function alibiSlopes(heads: number): Float32Array {
   const geometric = (n: number): number[] => Array.from({ length: n }, (_, i) => 2 ** ((-8 * (i + 1)) / n));
   const below = 2 ** Math.floor(Math.log2(heads));
   const slopes = geometric(below);
-  if (below < heads) slopes.push(...geometric(2 * below).filter((_, i) => i % 2 === 0).slice(0, heads - below));
+  if (below < heads)
+    slopes.push(
+      ...geometric(2 * below)
+        .filter((_, i) => i % 2 === 0)
+        .slice(0, heads - below),
+    );
   return Float32Array.from(slopes);
 }
 
@@ -35,8 +40,7 @@ export function alibiSlopes(heads: number): Float32Array {
 export function alibiMask(seqLen: number, slopes: Float32Array): tf.Tensor3D {
   const values = new Float32Array(slopes.length * seqLen * seqLen);
   slopes.forEach((m, h) => {
-    for (let i = 0; i < seqLen; i++)
-      for (let j = 0; j < seqLen; j++) values[(h * seqLen + i) * seqLen + j] = j <= i ? -m * (i - j) : -1e9;
+    for (let i = 0; i < seqLen; i++) for (let j = 0; j < seqLen; j++) values[(h * seqLen + i) * seqLen + j] = j <= i ? -m * (i - j) : -1e9;
   });
   return tf.tensor3d(values, [slopes.length, seqLen, seqLen]);
 }
@@ -66,7 +70,7 @@ export function rotaryTables(seqLen: number, headDim: number, theta: number, sca
 function rotaryFrequencies(headDim: number, theta: number, scaling?: RopeScaling): Float64Array {
   const out = new Float64Array(headDim / 2);
   for (let i = 0; i < out.length; i++) {
-    const f = Math.pow(theta, (-2 * i) / headDim);
+    const f = theta ** ((-2 * i) / headDim);
     if (!scaling) out[i] = f;
     else if (scaling.type === 'linear') out[i] = f / scaling.factor;
     else {
@@ -218,7 +222,11 @@ export function causalSelfAttention(
         const unrotate = (g: tf.Tensor4D, cos: tf.Tensor2D, sin: tf.Tensor2D): tf.Tensor4D => (rotary ? rotate(g, cos, sin, rotary.rT) : g);
         return [
           () => fromHeads(unrotate(tf.matMul(dProduct, saved.kh as tf.Tensor4D), rotary?.cosQ as tf.Tensor2D, rotary?.sinQ as tf.Tensor2D), s),
-          () => fromHeads(unrotate(sumGroups(tf.matMul(dProduct, saved.qh as tf.Tensor4D, true, false), group), rotary?.cos as tf.Tensor2D, rotary?.sin as tf.Tensor2D), kvShape),
+          () =>
+            fromHeads(
+              unrotate(sumGroups(tf.matMul(dProduct, saved.qh as tf.Tensor4D, true, false), group), rotary?.cos as tf.Tensor2D, rotary?.sin as tf.Tensor2D),
+              kvShape,
+            ),
           () => fromHeads(sumGroups(tf.matMul(pr, doh, true, false), group), kvShape),
         ];
       },

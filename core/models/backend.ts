@@ -48,7 +48,10 @@ async function tryNativeBindings(): Promise<boolean> {
 /** What to do when `--backend tensorflow` finds no native bindings. */
 function nativeBindingsHelp(): string {
   const found = NATIVE_PACKAGES.filter((pkg) => nativeFailures.get(pkg) !== 'not installed');
-  const why = found.length > 0 ? found.map((pkg) => `${pkg} is installed but does not load: ${nativeFailures.get(pkg)}`).join('; ') : 'neither @tensorflow/tfjs-node nor @tensorflow/tfjs-node-gpu is installed';
+  const why =
+    found.length > 0
+      ? found.map((pkg) => `${pkg} is installed but does not load: ${nativeFailures.get(pkg)}`).join('; ')
+      : 'neither @tensorflow/tfjs-node nor @tensorflow/tfjs-node-gpu is installed';
   return (
     `the TensorFlow.js backend 'tensorflow' runs on TensorFlow's native library, and ${why}. ` +
     `Install it with \`npm install @tensorflow/tfjs-node@${tf.version_core}\` (the version of @tensorflow/tfjs here; \`@tensorflow/tfjs-node-gpu\` for CUDA GPUs): ` +
@@ -83,7 +86,7 @@ async function activate(name: BackendName): Promise<boolean> {
 
 /** How to get the native backend: it downloads TensorFlow's C library, so it is the user's step. */
 const TENSORFLOW_INSTALL =
-  'npm install @tensorflow/tfjs-node (CPU) or npm install @tensorflow/tfjs-node-gpu (NVIDIA GPU with CUDA); either downloads TensorFlow\'s native library when installed';
+  "npm install @tensorflow/tfjs-node (CPU) or npm install @tensorflow/tfjs-node-gpu (NVIDIA GPU with CUDA); either downloads TensorFlow's native library when installed";
 
 /** Parameters above which a model is slow on wasm (one thread) and wants the native backend. */
 const LARGE_MODEL_PARAMETERS = 100e6;

@@ -6,7 +6,6 @@ import * as tf from '@tensorflow/tfjs';
 import { alias } from '../tensor/kernels.js';
 import { backpropKept } from '../tensor/tape.js';
 
-
 /** Tensors a block's backward needs, by name (kept for backprop, see block). */
 export type Saved = Record<string, tf.Tensor>;
 

@@ -11,7 +11,7 @@
  * weights and their init are GPT-2's (gpt2.ts); BLOOM's fused query_key_value is written as
  * three projections, q, k and v, so that LoRA targets them as in the other architectures.
  */
-import * as tf from '@tensorflow/tfjs';
+import type * as tf from '@tensorflow/tfjs';
 import type { Architecture, ForwardContext, ForwardShape, ParamInit } from './architecture.js';
 import type { TransformerConfig } from './config.js';
 import { gpt2, gpt2Blocks } from './gpt2.js';

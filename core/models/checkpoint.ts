@@ -51,7 +51,9 @@ export async function writeCheckpoint(dir: string, checkpoint: Checkpoint): Prom
   const { base, adapter, ...config } = checkpoint;
   if (!base === !config.pretrainedBase) throw new Error(`writeCheckpoint ${dir}: give the base weights or the pretrained checkpoint they are, one of the two`);
   const metadata = { format: CHECKPOINT_FORMAT, arch: config.config.arch };
-  const baseNamed: Record<string, string> = config.pretrainedBase ? { base_checkpoint: config.pretrainedBase.checkpoint, base_sha256: config.pretrainedBase.sha256 } : {};
+  const baseNamed: Record<string, string> = config.pretrainedBase
+    ? { base_checkpoint: config.pretrainedBase.checkpoint, base_sha256: config.pretrainedBase.sha256 }
+    : {};
   if (base) await writeSafetensors(join(dir, 'base.safetensors'), base, metadata);
   await writeSafetensors(join(dir, 'adapter.safetensors'), adapter, { ...metadata, ...baseNamed, lora_rank: String(config.config.lora.rank) });
   await writeFile(join(dir, 'config.json'), `${JSON.stringify(config, null, 2)}\n`);

@@ -60,7 +60,10 @@ function pretrainedVocab(spec: ModelSpec, checkpoint: string, vocabRows: number,
     if (!options.corpus) throw new Error(`checkpoint ${checkpoint}: a compact vocabulary is built from a corpus; none was given`);
     return ModelVocab.build(tokenizer, options.corpus);
   }
-  return ModelVocab.fromTokenizerIds(tokenizer, Array.from({ length: tokenizer.vocabSize }, (_, id) => id));
+  return ModelVocab.fromTokenizerIds(
+    tokenizer,
+    Array.from({ length: tokenizer.vocabSize }, (_, id) => id),
+  );
 }
 
 /** A network with base weights streamed from `checkpoint`, model id m on stored row vocab.toTokenizer(m). */

@@ -87,7 +87,10 @@ export function stepFlops(config: TransformerConfig, tokens: number, seqLen: num
     for (const p of defs.filter((d) => d.target === 'o')) attention = project(p, attention);
     stream ||= attention;
     const mlp = defs.filter((p) => p.target === 'mlp');
-    let activation = mlp.slice(0, -1).map((p) => project(p, stream)).some(Boolean);
+    let activation = mlp
+      .slice(0, -1)
+      .map((p) => project(p, stream))
+      .some(Boolean);
     for (const p of mlp.slice(-1)) activation = project(p, activation);
     stream ||= activation;
   }
@@ -106,7 +109,7 @@ export function stepFlops(config: TransformerConfig, tokens: number, seqLen: num
  * with tfjs attention (not the JS kernel), LLaMA's rotate-half of queries and keys, 2 T d hd each,
  * forward and backward.
  */
-export function uncountedFlops(config: TransformerConfig, tokens: number, seqLen: number, trained?: TrainedWeights): number {
+export function uncountedFlops(config: TransformerConfig, tokens: number, _seqLen: number, trained?: TrainedWeights): number {
   const T = tokens;
   const r = config.lora.rank;
   const targets = new Set(config.lora.targets);

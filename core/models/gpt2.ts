@@ -12,7 +12,7 @@
  * a small model's logits near 0 (d = 16: |logit| < 0.4), and a frozen base could never become
  * confident through LoRA. At d = 768 the two are of the same order (0.036 vs 0.02).
  */
-import * as tf from '@tensorflow/tfjs';
+import type * as tf from '@tensorflow/tfjs';
 import type { Architecture, ForwardContext, ForwardShape, ParamInit, ProjectionDef } from './architecture.js';
 import type { TransformerConfig } from './config.js';
 import { gelu } from './layers.js';

@@ -204,7 +204,8 @@ export function qkvDense(x: tf.Tensor2D, p: QkvWeights): tf.Tensor2D {
       // each projection's width and first column in q | k | v
       const outs = lora.b.map((t) => t.shape[1]);
       const cols = [0, outs[0] as number, (outs[0] as number) + (outs[1] as number)];
-      if ((cols[2] as number) + (outs[2] as number) !== out3) throw new Error(`qkvDense: adapter widths ${outs.join(' + ')} do not make the ${out3} output columns`);
+      if ((cols[2] as number) + (outs[2] as number) !== out3)
+        throw new Error(`qkvDense: adapter widths ${outs.join(' + ')} do not make the ${out3} output columns`);
       const keep = lora.dropout ? lora.scale / (1 - lora.dropout.rate) : lora.scale;
       // keep * A_j and B_j as JS copies (views do not outlive an allocation)
       const a = lora.a.map((t) => scaledCopy(readView(t), keep));
@@ -212,7 +213,8 @@ export function qkvDense(x: tf.Tensor2D, p: QkvWeights): tf.Tensor2D {
       const drops = lora.dropout ? lora.dropout.seeds.map((seed) => dropPositions(rows * inDim, (lora.dropout as { rate: number }).rate, seed)) : undefined;
       // u = keep (x A_j - the dropped inputs' contributions), for all three side by side
       const aCat = uploadBuffer(inDim * r3);
-      for (let j = 0; j < 3; j++) for (let c = 0; c < inDim; c++) for (let t = 0; t < r; t++) aCat[c * r3 + j * r + t] = (a[j] as Float32Array)[c * r + t] as number;
+      for (let j = 0; j < 3; j++)
+        for (let c = 0; c < inDim; c++) for (let t = 0; t < r; t++) aCat[c * r3 + j * r + t] = (a[j] as Float32Array)[c * r + t] as number;
       const u = k.edit(k.matMul(x, k.upload(aCat, [inDim, r3])), (uv) => {
         if (drops) subtractDropped(uv, r3, r, drops, inDim, readView(x), a, 'rows');
       });
@@ -231,7 +233,8 @@ export function qkvDense(x: tf.Tensor2D, p: QkvWeights): tf.Tensor2D {
           const bDiagT = uploadBuffer(out3 * r3).fill(0);
           for (let j = 0; j < 3; j++) {
             const out = outs[j] as number;
-            for (let t = 0; t < r; t++) for (let o = 0; o < out; o++) bDiagT[((cols[j] as number) + o) * r3 + j * r + t] = (b[j] as Float32Array)[t * out + o] as number;
+            for (let t = 0; t < r; t++)
+              for (let o = 0; o < out; o++) bDiagT[((cols[j] as number) + o) * r3 + j * r + t] = (b[j] as Float32Array)[t * out + o] as number;
           }
           const dU = withKernels((kb) => kb.tensor(kb.matMul(dy, kb.upload(bDiagT, [out3, r3]))));
           let adapterGrads: Float32Array[] | undefined;
@@ -266,7 +269,8 @@ export function qkvDense(x: tf.Tensor2D, p: QkvWeights): tf.Tensor2D {
               withKernels((kb) => {
                 // dx = dy W^T + keep dU [A_q | A_k | A_v]^T, less the dropped elements' share
                 const aCatT = uploadBuffer(r3 * inDim);
-                for (let j = 0; j < 3; j++) for (let t = 0; t < r; t++) for (let c = 0; c < inDim; c++) aCatT[(j * r + t) * inDim + c] = (a[j] as Float32Array)[c * r + t] as number;
+                for (let j = 0; j < 3; j++)
+                  for (let t = 0; t < r; t++) for (let c = 0; c < inDim; c++) aCatT[(j * r + t) * inDim + c] = (a[j] as Float32Array)[c * r + t] as number;
                 const dx = kb.add(kb.matMul(dy, p.wT()), kb.matMul(dU, kb.upload(aCatT, [r3, inDim])));
                 return kb.tensor(
                   kb.edit(dx, (dv) => {
@@ -315,7 +319,16 @@ function scaledCopy(values: Float32Array, scale: number): Float32Array {
  * `columns` mode, y[c, j r ..] -= x[i, c] w[i, j r ..] (w = dU; the A gradient). y has rows of
  * length r3 = 3 r.
  */
-function subtractDropped(y: Float32Array, r3: number, r: number, drops: readonly Int32Array[], inDim: number, x: Float32Array, w: readonly Float32Array[], mode: 'rows' | 'columns'): void {
+function subtractDropped(
+  y: Float32Array,
+  r3: number,
+  r: number,
+  drops: readonly Int32Array[],
+  inDim: number,
+  x: Float32Array,
+  w: readonly Float32Array[],
+  mode: 'rows' | 'columns',
+): void {
   for (let j = 0; j < 3; j++) {
     const dropped = drops[j] as Int32Array;
     const wj = (mode === 'rows' ? w[j] : w[0]) as Float32Array;

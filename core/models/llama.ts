@@ -14,7 +14,7 @@
  * that with |RMSNorm(h)| ~ sqrt(d) a random small model's logits are O(1) rather than capped
  * near 0 (see gpt2.ts).
  */
-import * as tf from '@tensorflow/tfjs';
+import type * as tf from '@tensorflow/tfjs';
 import type { Architecture, ForwardContext, ForwardShape, ParamInit, ProjectionDef } from './architecture.js';
 import type { TransformerConfig } from './config.js';
 import { swiglu } from './layers.js';

@@ -40,7 +40,13 @@ export function initLoraValues(inDim: number, outDim: number, rank: number, rng:
  * dropout(x) * (alpha / r) = x * mask. The dropped elements are dropPositions(size, rate, seed).
  * Written into `out` when given.
  */
-export function dropoutMask(size: number, rate: number, seed: number, scale = 1, out: Float32Array<ArrayBuffer> = new Float32Array(size)): Float32Array<ArrayBuffer> {
+export function dropoutMask(
+  size: number,
+  rate: number,
+  seed: number,
+  scale = 1,
+  out: Float32Array<ArrayBuffer> = new Float32Array(size),
+): Float32Array<ArrayBuffer> {
   if (out.length !== size) throw new Error(`dropoutMask: ${out.length} floats for a mask of ${size}`);
   const dropped = dropPositions(size, rate, seed);
   out.fill(scale / (1 - rate));

@@ -12,7 +12,15 @@ import { createModel, loadModel } from './factory.js';
 import { pretrain } from './pretrain.js';
 import type { TransformerModel } from './transformer-model.js';
 import { ModelVocab } from './vocab.js';
-import { REMOTE_METHODS, type ModelState, type RemoteMethod, type TokenizerSource, type WorkerProgress, type WorkerRequest, type WorkerResponse } from './worker-protocol.js';
+import {
+  REMOTE_METHODS,
+  type ModelState,
+  type RemoteMethod,
+  type TokenizerSource,
+  type WorkerProgress,
+  type WorkerRequest,
+  type WorkerResponse,
+} from './worker-protocol.js';
 
 const port = parentPort;
 if (!port) throw new Error('model-worker.ts must run in a worker thread');

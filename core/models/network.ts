@@ -7,7 +7,25 @@ import { Random } from '../random.js';
 import type { Architecture, ForwardContext, ForwardShape, ParamInit, ProjectionDef } from './architecture.js';
 import type { TransformerConfig } from './config.js';
 import { gpt2 } from './gpt2.js';
-import { alibiMask, alibiSlopes, attentionRunsInJs, causalMask, causalSelfAttention, causalSelfAttentionJs, dense, embedding, qkvDense, residual, type QkvLora, layerNorm, rmsNorm, rotaryTables, rotateHalfMatrix, type LoraBranch, type RotaryInput } from './layers.js';
+import {
+  alibiMask,
+  alibiSlopes,
+  attentionRunsInJs,
+  causalMask,
+  causalSelfAttention,
+  causalSelfAttentionJs,
+  dense,
+  embedding,
+  qkvDense,
+  residual,
+  type QkvLora,
+  layerNorm,
+  rmsNorm,
+  rotaryTables,
+  rotateHalfMatrix,
+  type LoraBranch,
+  type RotaryInput,
+} from './layers.js';
 import { llama } from './llama.js';
 import { bloom } from './bloom.js';
 import { opt } from './opt.js';
@@ -269,7 +287,10 @@ export class TransformerNetwork {
       if (!a || !b) throw new Error(`${where}: adapter weight '${a ? names.b : names.a}' is missing`);
       if (!sameShape(a.shape, shapeA)) throw new Error(`${where}: '${names.a}' has shape [${a.shape}], expected [${shapeA}]`);
       if (!sameShape(b.shape, shapeB)) throw new Error(`${where}: '${names.b}' has shape [${b.shape}], expected [${shapeB}]`);
-      for (const [name, w] of [[names.a, a], [names.b, b]] as const) {
+      for (const [name, w] of [
+        [names.a, a],
+        [names.b, b],
+      ] as const) {
         const size = w.shape.reduce((x, y) => x * y, 1);
         if (w.values.length !== size) throw new Error(`${where}: '${name}' has ${w.values.length} values for shape [${w.shape}]`);
       }
@@ -332,8 +353,7 @@ export class TransformerNetwork {
       config,
       param: (name) => this.param(name),
       project,
-      layerNorm: (x, name) =>
-        layerNorm(x, this.param(`${name}.g`) as tf.Tensor1D, this.param(`${name}.b`) as tf.Tensor1D, config.normEps, pass.trainBase),
+      layerNorm: (x, name) => layerNorm(x, this.param(`${name}.g`) as tf.Tensor1D, this.param(`${name}.b`) as tf.Tensor1D, config.normEps, pass.trainBase),
       rmsNorm: (x, name) => rmsNorm(x, this.param(`${name}.g`) as tf.Tensor1D, config.normEps, pass.trainBase),
       selfAttention: (x, prefix, { batch, seqLen, lengths }, options) => {
         const shape = { batch, seqLen, heads: config.heads, kvHeads: config.kvHeads };
@@ -357,11 +377,24 @@ export class TransformerNetwork {
               train: pass.trainAdapters,
             };
           }
-          const w = this.derived(`${prefix}.qkv.w`, () => tf.concat(names.map((n) => this.param(`${n}.w`)), 1)) as tf.Tensor2D;
+          const w = this.derived(`${prefix}.qkv.w`, () =>
+            tf.concat(
+              names.map((n) => this.param(`${n}.w`)),
+              1,
+            ),
+          ) as tf.Tensor2D;
           const hasBias = this.base.has(`${names[0]}.b`);
-          const bias = hasBias ? (this.derived(`${prefix}.qkv.b`, () => tf.concat(names.map((n) => this.param(`${n}.b`)), 0)) as tf.Tensor1D) : undefined;
+          const bias = hasBias
+            ? (this.derived(`${prefix}.qkv.b`, () =>
+                tf.concat(
+                  names.map((n) => this.param(`${n}.b`)),
+                  0,
+                ),
+              ) as tf.Tensor1D)
+            : undefined;
           const qkv = qkvDense(x, { w, wT: () => this.derived(`${prefix}.qkv.w^T`, () => tf.transpose(w)) as tf.Tensor2D, bias, lora });
-          if (js) return causalSelfAttentionJs(qkv, undefined, undefined, { ...shape, lengths }, rotary && { cos: rotary.cosValues, sin: rotary.sinValues }, alibi);
+          if (js)
+            return causalSelfAttentionJs(qkv, undefined, undefined, { ...shape, lengths }, rotary && { cos: rotary.cosValues, sin: rotary.sinValues }, alibi);
           const [q, k, v] = tf.split(qkv, 3, 1) as [tf.Tensor2D, tf.Tensor2D, tf.Tensor2D];
           return causalSelfAttention(q, k, v, shape, mask(), rotary);
         }

@@ -2,7 +2,7 @@
  * LayerNorm, RMSNorm, GELU and SwiGLU as blocks of layers.ts (one tape node each, hand-written
  * gradients), their loops in WebAssembly SIMD on the wasm backend (simd.ts).
  */
-import * as tf from '@tensorflow/tfjs';
+import type * as tf from '@tensorflow/tfjs';
 import { block } from './block.js';
 import { withKernels } from '../tensor/kernels.js';
 import { activationLoops, addressOf, normLoops, type NormLoops } from './simd.js';
@@ -180,7 +180,14 @@ export function swiglu(gate: tf.Tensor2D, up: tf.Tensor2D): tf.Tensor2D {
             () =>
               withKernels((kb) => {
                 const dg = kb.alloc(gate.shape);
-                loops.swigluGate(addressOf(dy), addressOf(saved.gate as tf.Tensor), addressOf(saved.up as tf.Tensor), addressOf(saved.s as tf.Tensor), addressOf(dg), n);
+                loops.swigluGate(
+                  addressOf(dy),
+                  addressOf(saved.gate as tf.Tensor),
+                  addressOf(saved.up as tf.Tensor),
+                  addressOf(saved.s as tf.Tensor),
+                  addressOf(dg),
+                  n,
+                );
                 return kb.tensor(dg);
               }),
             () =>

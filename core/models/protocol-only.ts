@@ -70,7 +70,7 @@ export class ProtocolOnlyModel implements LanguageModel {
 
   async scoreChoices(items: readonly ChoiceItem[]): Promise<ChoiceScores> {
     const rng = this.rng();
-    const knows = 1 - 0.75 * Math.pow(0.9, this.skill);
+    const knows = 1 - 0.75 * 0.9 ** this.skill;
     const logLikelihood = items.map((item) => {
       const right = rng.next() < knows;
       return item.choices.map((_, i) => (i === item.label ? (right ? -1 : -3) : -2 - rng.next() * 0.5));

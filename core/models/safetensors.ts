@@ -89,7 +89,9 @@ export function parseSafetensorsHeader(
     const entry = raw as Partial<HeaderEntry>;
     const bytes = entry.dtype === undefined ? undefined : SAFETENSORS_DTYPE_BYTES[entry.dtype];
     if (bytes === undefined || !dtypes.includes(entry.dtype as string)) {
-      throw new Error(`safetensors ${source}: tensor '${name}' has dtype ${entry.dtype}; only ${dtypes.join(', ')} ${dtypes.length === 1 ? 'is' : 'are'} supported`);
+      throw new Error(
+        `safetensors ${source}: tensor '${name}' has dtype ${entry.dtype}; only ${dtypes.join(', ')} ${dtypes.length === 1 ? 'is' : 'are'} supported`,
+      );
     }
     const shape = entry.shape;
     const offsets = entry.data_offsets;

@@ -46,7 +46,6 @@ export interface NormLoops {
   backward(dy: number, gain: number, xhat: number, rstd: number, dx: number, rows: number): void;
 }
 
-
 interface WasmBackendInternals {
   wasm: {
     asm: { memory: object };
@@ -133,7 +132,14 @@ function attentionModule(lanes: number): Uint8Array {
         d.v128Zero().set(acc0).v128Zero().set(acc1);
         for (let l = 0; l < lanes; l++) {
           const acc = l % 2 === 0 ? acc0 : acc1;
-          d.get(acc).get(x).v128Load(l * 16).get(yj).v128Load(l * 16).f32x4Mul().f32x4Add().set(acc);
+          d.get(acc)
+            .get(x)
+            .v128Load(l * 16)
+            .get(yj)
+            .v128Load(l * 16)
+            .f32x4Mul()
+            .f32x4Add()
+            .set(acc);
         }
         // w[i, j] = scale * (sum of the lanes)
         d.get(wij);
@@ -160,10 +166,20 @@ function attentionModule(lanes: number): Uint8Array {
       c.get(w).set(wij);
       c.loopUntil(j, jEnd, (d) => {
         d.get(wij).f32Load().f32x4Splat().set(s);
-        for (let l = 0; l < lanes; l++) d.get(acc + l).get(s).get(yj).v128Load(l * 16).f32x4Mul().f32x4Add().set(acc + l);
+        for (let l = 0; l < lanes; l++)
+          d.get(acc + l)
+            .get(s)
+            .get(yj)
+            .v128Load(l * 16)
+            .f32x4Mul()
+            .f32x4Add()
+            .set(acc + l);
         d.incBy(yj, yStride).incConst(wij, 4);
       });
-      for (let l = 0; l < lanes; l++) c.get(out).get(acc + l).v128Store(l * 16);
+      for (let l = 0; l < lanes; l++)
+        c.get(out)
+          .get(acc + l)
+          .v128Store(l * 16);
       c.incBy(out, outStride).incBy(w, wStride);
     });
   }
@@ -172,9 +188,24 @@ function attentionModule(lanes: number): Uint8Array {
   const softmax = softmaxCode();
   return moduleBytes([
     { name: 'scores', params: [I32, I32, I32, I32, I32, I32, I32, F32], locals: [I32, I32, I32, I32, I32, V128, V128], code: scores },
-    { name: 'pairSum', params: [I32, I32, I32, I32, I32, I32, I32], locals: [I32, I32, I32, I32, I32, V128, ...new Array<number>(lanes).fill(V128)], code: pairSum },
-    { name: 'pairSumT', params: [I32, I32, I32, I32, I32, I32, I32], locals: [I32, I32, I32, I32, V128, ...new Array<number>(lanes).fill(V128)], code: pairSumT },
-    { name: 'pairSumTAdd', params: [I32, I32, I32, I32, I32, I32, I32], locals: [I32, I32, I32, I32, V128, ...new Array<number>(lanes).fill(V128)], code: pairSumTAdd },
+    {
+      name: 'pairSum',
+      params: [I32, I32, I32, I32, I32, I32, I32],
+      locals: [I32, I32, I32, I32, I32, V128, ...new Array<number>(lanes).fill(V128)],
+      code: pairSum,
+    },
+    {
+      name: 'pairSumT',
+      params: [I32, I32, I32, I32, I32, I32, I32],
+      locals: [I32, I32, I32, I32, V128, ...new Array<number>(lanes).fill(V128)],
+      code: pairSumT,
+    },
+    {
+      name: 'pairSumTAdd',
+      params: [I32, I32, I32, I32, I32, I32, I32],
+      locals: [I32, I32, I32, I32, V128, ...new Array<number>(lanes).fill(V128)],
+      code: pairSumTAdd,
+    },
     { name: 'softmax', params: [I32, I32, I32], locals: [I32, I32, I32, I32, I32, V128, V128, V128, V128, V128, V128, V128, F32], code: softmax },
   ]);
 }
@@ -246,12 +277,28 @@ function pairSumTCode(lanes: number, add: boolean): Code {
     c.get(w).get(j).get(wStride).mul().add().get(j).i32(4).mul().add().set(wij);
     c.loopUntil(i, len, (d) => {
       d.get(wij).f32Load().f32x4Splat().set(s);
-      for (let l = 0; l < lanes; l++) d.get(acc + l).get(s).get(yi).v128Load(l * 16).f32x4Mul().f32x4Add().set(acc + l);
+      for (let l = 0; l < lanes; l++)
+        d.get(acc + l)
+          .get(s)
+          .get(yi)
+          .v128Load(l * 16)
+          .f32x4Mul()
+          .f32x4Add()
+          .set(acc + l);
       d.incBy(yi, yStride).incBy(wij, wStride);
     });
     for (let l = 0; l < lanes; l++) {
-      if (add) c.get(out).get(out).v128Load(l * 16).get(acc + l).f32x4Add().v128Store(l * 16);
-      else c.get(out).get(acc + l).v128Store(l * 16);
+      if (add)
+        c.get(out)
+          .get(out)
+          .v128Load(l * 16)
+          .get(acc + l)
+          .f32x4Add()
+          .v128Store(l * 16);
+      else
+        c.get(out)
+          .get(acc + l)
+          .v128Store(l * 16);
     }
     c.incBy(out, outStride);
   });
@@ -273,24 +320,47 @@ function normModule(lanes: number, centred: boolean): Uint8Array {
     const xs = 12;
     forward.i32(0).set(r);
     forward.loopUntil(r, rows, (c) => {
-      for (let l = 0; l < lanes; l++) c.get(x).v128Load(l * 16).set(xs + l);
+      for (let l = 0; l < lanes; l++)
+        c.get(x)
+          .v128Load(l * 16)
+          .set(xs + l);
       if (centred) {
         c.get(xs);
         for (let l = 1; l < lanes; l++) c.get(xs + l).f32x4Add();
         c.hsum(sum).f32Const(invD).f32Mul().f32x4Splat().set(v);
-        for (let l = 0; l < lanes; l++) c.get(xs + l).get(v).f32x4Sub().set(xs + l);
+        for (let l = 0; l < lanes; l++)
+          c.get(xs + l)
+            .get(v)
+            .f32x4Sub()
+            .set(xs + l);
       }
       c.get(xs).get(xs).f32x4Mul();
-      for (let l = 1; l < lanes; l++) c.get(xs + l).get(xs + l).f32x4Mul().f32x4Add();
+      for (let l = 1; l < lanes; l++)
+        c.get(xs + l)
+          .get(xs + l)
+          .f32x4Mul()
+          .f32x4Add();
       // rstd = 1 / sqrt(mean of squares + eps)
       c.hsum(sum).f32Const(invD).f32Mul().get(eps).f32Add().f32Sqrt().set(t);
       c.get(rstd).f32Const(1).get(t).f32Div().set(t).get(t).f32Store();
       c.get(t).f32x4Splat().set(v);
       for (let l = 0; l < lanes; l++) {
-        c.get(xs + l).get(v).f32x4Mul().set(xs + l);
-        c.get(xhat).get(xs + l).v128Store(l * 16);
-        c.get(out).get(xs + l).get(gain).v128Load(l * 16).f32x4Mul();
-        if (centred) c.get(bias).v128Load(l * 16).f32x4Add();
+        c.get(xs + l)
+          .get(v)
+          .f32x4Mul()
+          .set(xs + l);
+        c.get(xhat)
+          .get(xs + l)
+          .v128Store(l * 16);
+        c.get(out)
+          .get(xs + l)
+          .get(gain)
+          .v128Load(l * 16)
+          .f32x4Mul();
+        if (centred)
+          c.get(bias)
+            .v128Load(l * 16)
+            .f32x4Add();
         c.v128Store(l * 16);
       }
       c.get(x).i32(rowBytes).add().set(x);
@@ -306,20 +376,38 @@ function normModule(lanes: number, centred: boolean): Uint8Array {
     const gs = 10;
     backward.i32(0).set(r);
     backward.loopUntil(r, rows, (c) => {
-      for (let l = 0; l < lanes; l++) c.get(dy).v128Load(l * 16).get(gain).v128Load(l * 16).f32x4Mul().set(gs + l);
+      for (let l = 0; l < lanes; l++)
+        c.get(dy)
+          .v128Load(l * 16)
+          .get(gain)
+          .v128Load(l * 16)
+          .f32x4Mul()
+          .set(gs + l);
       if (centred) {
         c.get(gs);
         for (let l = 1; l < lanes; l++) c.get(gs + l).f32x4Add();
         c.hsum(sum).f32Const(invD).f32Mul().f32x4Splat().set(meanG);
       }
       c.get(gs).get(xhat).v128Load(0).f32x4Mul();
-      for (let l = 1; l < lanes; l++) c.get(gs + l).get(xhat).v128Load(l * 16).f32x4Mul().f32x4Add();
+      for (let l = 1; l < lanes; l++)
+        c.get(gs + l)
+          .get(xhat)
+          .v128Load(l * 16)
+          .f32x4Mul()
+          .f32x4Add();
       c.hsum(sum).f32Const(invD).f32Mul().f32x4Splat().set(meanGx);
       c.get(rstd).f32Load().f32x4Splat().set(sum);
       for (let l = 0; l < lanes; l++) {
         c.get(dx).get(gs + l);
         if (centred) c.get(meanG).f32x4Sub();
-        c.get(xhat).v128Load(l * 16).get(meanGx).f32x4Mul().f32x4Sub().get(sum).f32x4Mul().v128Store(l * 16);
+        c.get(xhat)
+          .v128Load(l * 16)
+          .get(meanGx)
+          .f32x4Mul()
+          .f32x4Sub()
+          .get(sum)
+          .f32x4Mul()
+          .v128Store(l * 16);
       }
       c.get(dy).i32(rowBytes).add().set(dy);
       c.get(xhat).i32(rowBytes).add().set(xhat);
@@ -378,7 +466,15 @@ function activationModule(): Uint8Array {
     const [xv, t0, t1, sv] = [5, 6, 7, 8];
     b.get(x).v128Load().set(xv);
     // z = x (2c + 2ck x^2)
-    b.get(xv).get(xv).f32x4Mul().f32x4Const(2 * c * k).f32x4Mul().f32x4Const(2 * c).f32x4Add().get(xv).f32x4Mul();
+    b.get(xv)
+      .get(xv)
+      .f32x4Mul()
+      .f32x4Const(2 * c * k)
+      .f32x4Mul()
+      .f32x4Const(2 * c)
+      .f32x4Add()
+      .get(xv)
+      .f32x4Mul();
     b.f32x4Sigmoid(t0, t1).set(sv);
     b.get(s).get(sv).v128Store();
     b.get(y).get(xv).get(sv).f32x4Mul().v128Store();
@@ -388,7 +484,16 @@ function activationModule(): Uint8Array {
     const [xv, sv, t0] = [6, 7, 8];
     b.get(x).v128Load().set(xv).get(s).v128Load().set(sv);
     // x dz/dx = 3 z - 4 c x = x (2c + 6ck x^2)
-    b.get(xv).get(xv).f32x4Mul().f32x4Const(6 * c * k).f32x4Mul().f32x4Const(2 * c).f32x4Add().get(xv).f32x4Mul().set(t0);
+    b.get(xv)
+      .get(xv)
+      .f32x4Mul()
+      .f32x4Const(6 * c * k)
+      .f32x4Mul()
+      .f32x4Const(2 * c)
+      .f32x4Add()
+      .get(xv)
+      .f32x4Mul()
+      .set(t0);
     b.get(dx).get(dy).v128Load();
     b.f32x4Const(1).get(sv).f32x4Sub().get(t0).f32x4Mul().f32x4Const(1).f32x4Add().get(sv).f32x4Mul();
     b.f32x4Mul().v128Store();
@@ -443,7 +548,22 @@ export interface OptimizerLoops {
    * One AdamW step (adamw.ts): with gc = clip g, m = b1 m + c1 gc, v = b2 v + c2 gc^2 in place,
    * out = keep w - step m / (sqrt(v) + eps).
    */
-  adamw(w: number, m: number, v: number, g: number, out: number, n: number, clip: number, b1: number, c1: number, b2: number, c2: number, keep: number, eps: number, step: number): void;
+  adamw(
+    w: number,
+    m: number,
+    v: number,
+    g: number,
+    out: number,
+    n: number,
+    clip: number,
+    b1: number,
+    c1: number,
+    b2: number,
+    c2: number,
+    keep: number,
+    eps: number,
+    step: number,
+  ): void;
   /** sum of x^2 (float32 lanes). */
   sumSquares(x: number, n: number): number;
 }

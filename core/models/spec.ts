@@ -7,7 +7,10 @@ const LoraSpecSchema = z
     alpha: z.number().positive().default(16),
     dropout: z.number().min(0).max(1).default(0.05),
     /** Which projections get adapters: attention q, k, v, o and optionally the MLP. */
-    targets: z.array(z.enum(['q', 'k', 'v', 'o', 'mlp'])).nonempty().default(['q', 'v']),
+    targets: z
+      .array(z.enum(['q', 'k', 'v', 'o', 'mlp']))
+      .nonempty()
+      .default(['q', 'v']),
   })
   .strict();
 

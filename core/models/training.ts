@@ -11,7 +11,6 @@ import { stepFlops, type TrainedWeights } from './flops.js';
 import { withBackpropState } from '../tensor/tape.js';
 import type { TransformerNetwork } from './network.js';
 
-
 /** The scalar loss of a batch, given the network's logits [batch * seqLen, vocab]. */
 export type BatchLoss = (logits: tf.Tensor2D, batch: PaddedBatch) => tf.Scalar;
 

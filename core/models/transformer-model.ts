@@ -11,16 +11,7 @@ import type { Tokenizer } from '../tokenizers/tokenizer.js';
 import { CHECKPOINT_FORMAT, CHECKPOINT_VERSION, writeCheckpoint } from './checkpoint.js';
 import { batchIndices, padBatch, type ModelRow, type PaddedBatch } from './batching.js';
 import type { TransformerConfig } from './config.js';
-import type {
-  AdapterWeights,
-  ChoiceItem,
-  ChoiceScores,
-  DistillOptions,
-  LanguageModel,
-  TextSample,
-  TrainOptions,
-  TrainStats,
-} from './model.js';
+import type { AdapterWeights, ChoiceItem, ChoiceScores, DistillOptions, LanguageModel, TextSample, TrainOptions, TrainStats } from './model.js';
 import { INFERENCE, type TransformerNetwork } from './network.js';
 import { checkpointHash } from './pretrained/open.js';
 import { encodeSample, type EncodedSample } from './sample-encoding.js';
@@ -82,9 +73,7 @@ export class TransformerModel implements LanguageModel {
   async trainEpochs(samples: readonly TextSample[], options: TrainOptions): Promise<TrainStats> {
     checkTrainOptions(options, 'trainEpochs');
     const rows = samples.map((s) => this.modelRow(this.encode(s)));
-    return this.optimiseRows(rows, options, 'adapters', 'train', (logits, batch) =>
-      supervisedLoss(logits, batch.targets, batch.ceMask),
-    );
+    return this.optimiseRows(rows, options, 'adapters', 'train', (logits, batch) => supervisedLoss(logits, batch.targets, batch.ceMask));
   }
 
   async distillEpochs(samples: readonly TextSample[], teacher: AlignedTeacher, options: DistillOptions): Promise<TrainStats> {
@@ -229,7 +218,9 @@ export class TransformerModel implements LanguageModel {
       vocab: this.vocab.tokenizerIds(),
       seed: this.seed,
       calls: this.calls,
-      ...(named ? { pretrainedBase: { checkpoint: this.pretrained.checkpoint, sha256: checkpointHash(this.pretrained.checkpoint) } } : { base: this.network.exportBase() }),
+      ...(named
+        ? { pretrainedBase: { checkpoint: this.pretrained.checkpoint, sha256: checkpointHash(this.pretrained.checkpoint) } }
+        : { base: this.network.exportBase() }),
       adapter: this.network.exportAdapter(),
     });
   }
@@ -242,9 +233,7 @@ export class TransformerModel implements LanguageModel {
   async trainBase(rows: readonly ModelRow[], options: TrainOptions): Promise<TrainStats> {
     checkTrainOptions(options, 'trainBase');
     this.baseChanged = true;
-    return this.optimiseRows(rows, options, 'base', 'pretrain', (logits, batch) =>
-      supervisedLoss(logits, batch.targets, batch.ceMask),
-    );
+    return this.optimiseRows(rows, options, 'base', 'pretrain', (logits, batch) => supervisedLoss(logits, batch.targets, batch.ceMask));
   }
 
   modelRow(e: EncodedSample): ModelRow {
@@ -315,11 +304,7 @@ export class TransformerModel implements LanguageModel {
     return out;
   }
 
-  private topKAndTargetLogp(
-    batch: PaddedBatch,
-    k: number,
-    hideUnk: boolean,
-  ): { values: Float32Array; indices: Int32Array; targetLogp: Float32Array } {
+  private topKAndTargetLogp(batch: PaddedBatch, k: number, hideUnk: boolean): { values: Float32Array; indices: Int32Array; targetLogp: Float32Array } {
     const [values, indices, targetLogp] = tf.tidy(() => {
       const logits = this.network.logits(batch.ids, batch, INFERENCE);
       const ranked = hideUnk ? tf.add(logits, unkMask(this.config.vocabSize)) : logits;

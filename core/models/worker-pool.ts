@@ -14,16 +14,7 @@ import { projectWorker } from '../ts-worker.js';
 import type { PublicLogits } from '../protocol/messages.js';
 import type { AlignedTeacher } from '../alignment/aligned-teacher.js';
 import type { BackendName } from './backend.js';
-import type {
-  AdapterWeights,
-  ChoiceItem,
-  ChoiceScores,
-  DistillOptions,
-  LanguageModel,
-  TextSample,
-  TrainOptions,
-  TrainStats,
-} from './model.js';
+import type { AdapterWeights, ChoiceItem, ChoiceScores, DistillOptions, LanguageModel, TextSample, TrainOptions, TrainStats } from './model.js';
 import type { ModelState, RemoteCreateOptions, RemoteMethod, TokenizerSource, WorkerProgress, WorkerRequest, WorkerResponse } from './worker-protocol.js';
 
 export type { RemoteCreateOptions, TokenizerSource } from './worker-protocol.js';

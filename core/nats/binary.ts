@@ -30,9 +30,7 @@ export function findNatsServerBinary(env: NodeJS.ProcessEnv = process.env): stri
 export function requireNatsServerBinary(): string {
   const binary = findNatsServerBinary();
   if (!binary) {
-    throw new Error(
-      `nats-server not found: set NATS_SERVER_BIN, install it at ${DEBIAN_PATH} (apt-get install nats-server) or put it on PATH`,
-    );
+    throw new Error(`nats-server not found: set NATS_SERVER_BIN, install it at ${DEBIAN_PATH} (apt-get install nats-server) or put it on PATH`);
   }
   return binary;
 }

@@ -339,11 +339,8 @@ async function waitForRoutes(nodes: NatsServerHandle[], expected: number, timeou
     );
     if (counts.every((c) => c >= expected)) return;
     if (Date.now() > deadline) {
-      throw new Error(
-        `nats cluster routes not established within ${timeoutMs} ms: routes per node ${counts.join(', ')}, expected ${expected} each`,
-      );
+      throw new Error(`nats cluster routes not established within ${timeoutMs} ms: routes per node ${counts.join(', ')}, expected ${expected} each`);
     }
     await sleep(50);
   }
 }
-

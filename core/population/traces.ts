@@ -69,15 +69,15 @@ function importFedScaleAvailability(doc: unknown): AvailabilityTable {
   const inactive: number[] = [];
   entries.forEach(([id, raw], d) => {
     const e = (raw ?? {}) as Record<string, unknown>;
-    const on = numbers(e['active'], `client ${id}: active`);
-    const off = numbers(e['inactive'], `client ${id}: inactive`);
+    const on = numbers(e.active, `client ${id}: active`);
+    const off = numbers(e.inactive, `client ${id}: inactive`);
     if (on.length !== off.length) throw new Error(`client ${id}: ${on.length} active but ${off.length} inactive times`);
     on.forEach((a, k) => {
       if (off[k]! < a) throw new Error(`client ${id}: inactive[${k}] = ${off[k]} is before active[${k}] = ${a}`);
       if (k > 0 && a < off[k - 1]!) throw new Error(`client ${id}: active[${k}] = ${a} is before inactive[${k - 1}] = ${off[k - 1]}`);
     });
-    finishTime[d] = finite(e['finish_time'], `client ${id}: finish_time`, true);
-    if (e['duration'] !== undefined) duration[d] = finite(e['duration'], `client ${id}: duration`);
+    finishTime[d] = finite(e.finish_time, `client ${id}: finish_time`, true);
+    if (e.duration !== undefined) duration[d] = finite(e.duration, `client ${id}: duration`);
     active.push(...on);
     inactive.push(...off);
     offsets[d + 1] = active.length;
@@ -92,10 +92,10 @@ export function exportFedScaleAvailability(table: AvailabilityTable): Record<str
     const from = table.offsets[d]!;
     const to = table.offsets[d + 1]!;
     const entry: Record<string, unknown> = {};
-    if (!Number.isNaN(table.duration[d]!)) entry['duration'] = table.duration[d];
-    entry['inactive'] = Array.from(table.inactive.subarray(from, to));
-    entry['finish_time'] = table.finishTime[d];
-    entry['active'] = Array.from(table.active.subarray(from, to));
+    if (!Number.isNaN(table.duration[d]!)) entry.duration = table.duration[d];
+    entry.inactive = Array.from(table.inactive.subarray(from, to));
+    entry.finish_time = table.finishTime[d];
+    entry.active = Array.from(table.active.subarray(from, to));
     out[id] = entry;
   });
   return out;
@@ -110,8 +110,8 @@ function importFedScaleCapacity(doc: unknown): CapacityTable {
   const communication = new Float64Array(entries.length);
   entries.forEach(([id, raw], d) => {
     const e = (raw ?? {}) as Record<string, unknown>;
-    computation[d] = finite(e['computation'], `client ${id}: computation`, true);
-    communication[d] = finite(e['communication'], `client ${id}: communication`, true);
+    computation[d] = finite(e.computation, `client ${id}: computation`, true);
+    communication[d] = finite(e.communication, `client ${id}: communication`, true);
   });
   return { ids: entries.map(([id]) => id), computation, communication };
 }
@@ -145,7 +145,7 @@ function cell(row: Record<string, string>, column: string, line: number): number
 function availabilityCsv(text: string): Record<string, { active: number[]; inactive: number[]; finish_time: number }> {
   const out: Record<string, { active: number[]; inactive: number[]; finish_time: number }> = {};
   for (const { line, row } of csvRows(text, ['client', 'active', 'inactive', 'finish_time'])) {
-    const e = (out[row['client']!] ??= { active: [], inactive: [], finish_time: 0 });
+    const e = (out[row.client!] ??= { active: [], inactive: [], finish_time: 0 });
     e.active.push(cell(row, 'active', line));
     e.inactive.push(cell(row, 'inactive', line));
     e.finish_time = cell(row, 'finish_time', line);
@@ -156,7 +156,7 @@ function availabilityCsv(text: string): Record<string, { active: number[]; inact
 function capacityCsv(text: string): Record<string, { computation: number; communication: number }> {
   const out: Record<string, { computation: number; communication: number }> = {};
   for (const { line, row } of csvRows(text, ['client', 'computation', 'communication']))
-    out[row['client']!] = { computation: cell(row, 'computation', line), communication: cell(row, 'communication', line) };
+    out[row.client!] = { computation: cell(row, 'computation', line), communication: cell(row, 'communication', line) };
   return out;
 }
 

@@ -11,15 +11,7 @@
  */
 
 /** What the wire holds: msgpackr's moreTypes values that FedMKT messages use. */
-export type WireValue =
-  | null
-  | boolean
-  | number
-  | string
-  | Buffer
-  | TypedArray
-  | readonly WireValue[]
-  | { readonly [key: string]: WireValue };
+export type WireValue = null | boolean | number | string | Buffer | TypedArray | readonly WireValue[] | { readonly [key: string]: WireValue };
 
 type TypedArray = Int8Array | Uint8Array | Int16Array | Uint16Array | Int32Array | Uint32Array | Float32Array | Float64Array;
 

@@ -23,15 +23,7 @@ import { encodeFloat16, narrowIds, quantiseLogProbs } from './logit-encodings.js
 import { CHECKSUM_BYTES, ChecksumWriter, FLOAT_MAGNITUDE, hexOf, NON_FINITE_BITS, scanMessage, WHOLE_WORD, type WordRange } from './message-scan.js';
 import { PROTOCOL_VERSION, type Envelope, type MessageBody, type PublicLogits } from './messages.js';
 import { ProtocolError } from './protocol-error.js';
-import {
-  checkLogitsShape,
-  immediateChecks,
-  MessageScope,
-  messageLabel,
-  validateEnvelope,
-  type DecodeContext,
-  type ValueChecks,
-} from './validate.js';
+import { checkLogitsShape, immediateChecks, MessageScope, messageLabel, validateEnvelope, type DecodeContext, type ValueChecks } from './validate.js';
 
 export type { DecodeContext } from './validate.js';
 
@@ -95,7 +87,11 @@ export function decodeMessage(bytes: Uint8Array, context: DecodeContext): Envelo
     failure = error;
   }
   const ranges = envelope ? checks.ranges(bytes, end) : [];
-  const scan = scanMessage(bytes, end, ranges.map((r) => r.range));
+  const scan = scanMessage(
+    bytes,
+    end,
+    ranges.map((r) => r.range),
+  );
   const carried = bytes.subarray(end);
   if (!scan.checksum.every((b, i) => b === carried[i])) {
     throw new ProtocolError(
@@ -225,11 +221,11 @@ function wireBody(scope: MessageScope, body: MessageBody, options: EncodeOptions
       checkTensorShapes(scope, body.tensors);
       return { type: body.type, tensors: body.tensors, contributors: body.contributors };
     case 'round-start':
-      return body.to === undefined ? { type: body.type, uploadDeadline: body.uploadDeadline } : { type: body.type, uploadDeadline: body.uploadDeadline, to: body.to };
+      return body.to === undefined
+        ? { type: body.type, uploadDeadline: body.uploadDeadline }
+        : { type: body.type, uploadDeadline: body.uploadDeadline, to: body.to };
     case 'finish':
-      return body.detail === undefined
-        ? { type: body.type, reason: body.reason }
-        : { type: body.type, reason: body.reason, detail: body.detail };
+      return body.detail === undefined ? { type: body.type, reason: body.reason } : { type: body.type, reason: body.reason, detail: body.detail };
     case 'finish-ack':
       return { type: body.type };
   }

@@ -102,7 +102,7 @@ export function quantiseLogProbs(logits: Float32Array, topK: number, invalid: In
     if (step === 0) continue; // all entries equal: every code is 0
     for (let j = base; j < base + topK; j++) {
       const code = Math.round(((logits[j] as number) - logSumExp - off) / step);
-      codes[j] = code < 0 ? 0 : code > 255 ? 255 : code;
+      codes[j] = code < 0 ? 0 : Math.min(code, 255);
     }
   }
   return { codes, scale, offset };

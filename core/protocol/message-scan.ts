@@ -172,9 +172,7 @@ function scanModule(): Uint8Array {
   largest.incConst(at, 4).op(0x0c, 0, 0x0b, 0x0b);
   largest.get(best);
 
-  return moduleBytes([
-    { name: 'largest', params: [I32, I32, I32], locals: [I32, V128, I32, V128, I32], results: [I32], code: largest },
-  ]);
+  return moduleBytes([{ name: 'largest', params: [I32, I32, I32], locals: [I32, V128, I32, V128, I32], results: [I32], code: largest }]);
 }
 
 // ---------------------------------------------------------------------------------------------

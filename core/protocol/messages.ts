@@ -83,26 +83,11 @@ interface FinishAckBody {
   type: 'finish-ack';
 }
 
-export type MessageBody =
-  | RoundStartBody
-  | SlmLogitsBody
-  | LlmLogitsBody
-  | AdapterBody
-  | AdapterAverageBody
-  | FinishBody
-  | FinishAckBody;
+export type MessageBody = RoundStartBody | SlmLogitsBody | LlmLogitsBody | AdapterBody | AdapterAverageBody | FinishBody | FinishAckBody;
 
 export type MessageType = MessageBody['type'];
 
-export const MESSAGE_TYPES: readonly MessageType[] = [
-  'round-start',
-  'slm-logits',
-  'llm-logits',
-  'adapter',
-  'adapter-average',
-  'finish',
-  'finish-ack',
-];
+export const MESSAGE_TYPES: readonly MessageType[] = ['round-start', 'slm-logits', 'llm-logits', 'adapter', 'adapter-average', 'finish', 'finish-ack'];
 
 export interface Envelope<B extends MessageBody = MessageBody> {
   v: typeof PROTOCOL_VERSION;

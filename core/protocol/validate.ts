@@ -1,13 +1,5 @@
 import { decodeFloat16, dequantiseLogProbs } from './logit-encodings.js';
-import {
-  MESSAGE_TYPES,
-  PROTOCOL_VERSION,
-  type ActorId,
-  type Envelope,
-  type MessageBody,
-  type MessageType,
-  type PublicLogits,
-} from './messages.js';
+import { MESSAGE_TYPES, PROTOCOL_VERSION, type ActorId, type Envelope, type MessageBody, type MessageType, type PublicLogits } from './messages.js';
 import { ProtocolError, type ProtocolErrorCode } from './protocol-error.js';
 import { isFromClient, isUpload } from './subjects.js';
 
@@ -156,14 +148,14 @@ function largestMagnitudeBits(values: Float32Array): number {
     const x = (bits[i + 1] as number) & 0x7fffffff;
     const y = (bits[i + 2] as number) & 0x7fffffff;
     const z = (bits[i + 3] as number) & 0x7fffffff;
-    a = w > a ? w : a;
-    b = x > b ? x : b;
-    c = y > c ? y : c;
-    d = z > d ? z : d;
+    a = Math.max(w, a);
+    b = Math.max(x, b);
+    c = Math.max(y, c);
+    d = Math.max(z, d);
   }
   for (; i < n; i++) {
     const w = (bits[i] as number) & 0x7fffffff;
-    a = w > a ? w : a;
+    a = Math.max(w, a);
   }
   return Math.max(a, b, c, d);
 }
@@ -240,15 +232,8 @@ function idArray(scope: MessageScope, value: unknown, path: string): Int32Array 
   return scope.fail('ill-typed', path, `must be an Int32Array (or a narrowed Uint16Array / Uint8Array), got ${describe(value)}`);
 }
 
-function readTopKLogits(
-  scope: MessageScope,
-  checks: ValueChecks,
-  raw: Record<string, unknown>,
-  path: string,
-  topK: number,
-  positions: number,
-): Float32Array {
-  const encoding = raw['logitEncoding'] ?? 'f32';
+function readTopKLogits(scope: MessageScope, checks: ValueChecks, raw: Record<string, unknown>, path: string, topK: number, positions: number): Float32Array {
+  const encoding = raw.logitEncoding ?? 'f32';
   const entries = positions * topK;
   const why = `sum(lengths) ${positions} * topK ${topK}`;
   const valuesPath = `${path}.topKLogits`;
@@ -332,8 +317,8 @@ function readBody(scope: MessageScope, checks: ValueChecks, type: MessageType, r
   switch (type) {
     case 'round-start': {
       const uploadDeadline = finiteNumber(scope, field(scope, raw, 'uploadDeadline', 'body'), 'body.uploadDeadline');
-      if (raw['to'] === undefined || raw['to'] === null) return { type, uploadDeadline };
-      const to = text(scope, raw['to'], 'body.to');
+      if (raw.to === undefined || raw.to === null) return { type, uploadDeadline };
+      const to = text(scope, raw.to, 'body.to');
       if (!context.knownSenders.has(to)) scope.fail('unknown-sender', 'body.to', `"${to}" is not in the scenario`);
       return { type, uploadDeadline, to };
     }
@@ -363,7 +348,7 @@ function readBody(scope: MessageScope, checks: ValueChecks, type: MessageType, r
       if (reason !== 'completed' && reason !== 'aborted') {
         scope.fail('ill-typed', 'body.reason', `must be 'completed' or 'aborted', got ${describe(reason)}`);
       }
-      const detail = raw['detail'];
+      const detail = raw.detail;
       if (detail === undefined || detail === null) return { type, reason };
       if (typeof detail !== 'string') scope.fail('ill-typed', 'body.detail', `must be a string, got ${describe(detail)}`);
       return { type, reason, detail };

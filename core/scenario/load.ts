@@ -49,10 +49,7 @@ export class ScenarioError extends Error {
     readonly file: string,
     readonly problems: ScenarioProblem[],
   ) {
-    super(
-      `${file}: ${plural(problems.length, 'problem')}\n` +
-        problems.map(formatProblem).join('\n'),
-    );
+    super([`${file}: ${plural(problems.length, 'problem')}`, ...problems.map(formatProblem)].join('\n'));
     this.name = 'ScenarioError';
   }
 }
@@ -141,11 +138,7 @@ export function loadScenario(file: string, options: LoadOptions = {}): Scenario 
 /** A problem with the keys of its path, to tell whether a flag caused it. */
 type KeyedProblem = ScenarioProblem & { keys: readonly PropertyKey[] };
 
-function describeIssues(
-  issues: readonly z.core.$ZodIssue[],
-  raw: unknown,
-  line: (path: readonly PropertyKey[]) => number | undefined,
-): KeyedProblem[] {
+function describeIssues(issues: readonly z.core.$ZodIssue[], raw: unknown, line: (path: readonly PropertyKey[]) => number | undefined): KeyedProblem[] {
   const problems: KeyedProblem[] = [];
   const add = (keys: readonly PropertyKey[], message: string) => problems.push({ path: formatPath(keys), keys, line: line(keys), message });
   for (const issue of issues) {
@@ -153,7 +146,13 @@ function describeIssues(
       // A field that takes one of several shapes: report the branch that got furthest.
       const branches = issue.errors;
       const best = branches.reduce((a, b) => (deepest(b) > deepest(a) ? b : a), branches[0] ?? []);
-      problems.push(...describeIssues(best.map((i) => ({ ...i, path: [...issue.path, ...i.path] })), raw, line));
+      problems.push(
+        ...describeIssues(
+          best.map((i) => ({ ...i, path: [...issue.path, ...i.path] })),
+          raw,
+          line,
+        ),
+      );
       continue;
     }
     if (issue.code === 'unrecognized_keys') {
@@ -163,7 +162,12 @@ function describeIssues(
     }
     const value = valueAt(raw, issue.path);
     // zod's own wording of a bad enum value, not a schema's chosen message.
-    if (issue.code === 'invalid_value' && issue.message.startsWith('Invalid option') && typeof value === 'string' && issue.values.every((v) => typeof v === 'string')) {
+    if (
+      issue.code === 'invalid_value' &&
+      issue.message.startsWith('Invalid option') &&
+      typeof value === 'string' &&
+      issue.values.every((v) => typeof v === 'string')
+    ) {
       const known = issue.values as string[];
       add(issue.path, `expected one of ${known.join(', ')}, got ${JSON.stringify(value)}${didYouMean(value, known)}`);
       continue;

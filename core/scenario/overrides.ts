@@ -64,36 +64,46 @@ const records = (value: unknown): Record<string, unknown>[] =>
   Array.isArray(value) ? value.filter((v): v is Record<string, unknown> => v !== null && typeof v === 'object') : [];
 
 function faultsOf(doc: unknown): Record<string, unknown> {
-  const faults = doc !== null && typeof doc === 'object' ? (doc as Record<string, unknown>)['faults'] : undefined;
+  const faults = doc !== null && typeof doc === 'object' ? (doc as Record<string, unknown>).faults : undefined;
   return faults !== null && typeof faults === 'object' ? (faults as Record<string, unknown>) : {};
 }
 
 function dropoutOf(doc: unknown): Record<string, unknown> {
-  const dropout = faultsOf(doc)['dropout'];
+  const dropout = faultsOf(doc).dropout;
   return dropout !== null && typeof dropout === 'object' ? (dropout as Record<string, unknown>) : {};
 }
 
 /** The scripted faults of a document that name a round after `rounds`. */
 export function scriptedFaultsAfter(doc: unknown, rounds: number): ScriptedFault[] {
   const out: ScriptedFault[] = [];
-  records(faultsOf(doc)['crashes']).forEach((c, i) => {
-    if (typeof c['round'] === 'number' && c['round'] > rounds)
-      out.push({ path: `faults.crashes[${i}]`, round: c['round'], what: `${String(c['actor'])} crashes in round ${c['round']}` });
+  records(faultsOf(doc).crashes).forEach((c, i) => {
+    if (typeof c.round === 'number' && c.round > rounds)
+      out.push({ path: `faults.crashes[${i}]`, round: c.round, what: `${String(c.actor)} crashes in round ${c.round}` });
   });
-  records(dropoutOf(doc)['script']).forEach((d, i) => {
-    if (typeof d['round'] === 'number' && d['round'] > rounds)
-      out.push({ path: `faults.dropout.script[${i}]`, round: d['round'], what: `${String(d['client'])} drops out in round ${d['round']}` });
+  records(dropoutOf(doc).script).forEach((d, i) => {
+    if (typeof d.round === 'number' && d.round > rounds)
+      out.push({ path: `faults.dropout.script[${i}]`, round: d.round, what: `${String(d.client)} drops out in round ${d.round}` });
   });
   return out;
 }
 
 /** The document without its scripted faults after `rounds`. */
 export function withoutScriptedFaultsAfter(doc: unknown, rounds: number): unknown {
-  const late = (entry: Record<string, unknown>) => typeof entry['round'] === 'number' && entry['round'] > rounds;
+  const late = (entry: Record<string, unknown>) => typeof entry.round === 'number' && entry.round > rounds;
   let out = doc;
-  const crashes = faultsOf(doc)['crashes'];
-  if (Array.isArray(crashes)) out = setPath(out, 'faults.crashes', records(crashes).filter((c) => !late(c)));
-  const script = dropoutOf(doc)['script'];
-  if (Array.isArray(script)) out = setPath(out, 'faults.dropout.script', records(script).filter((d) => !late(d)));
+  const crashes = faultsOf(doc).crashes;
+  if (Array.isArray(crashes))
+    out = setPath(
+      out,
+      'faults.crashes',
+      records(crashes).filter((c) => !late(c)),
+    );
+  const script = dropoutOf(doc).script;
+  if (Array.isArray(script))
+    out = setPath(
+      out,
+      'faults.dropout.script',
+      records(script).filter((d) => !late(d)),
+    );
   return out;
 }

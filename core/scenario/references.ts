@@ -48,7 +48,7 @@ function partyProblems(party: Doc, at: (string | number)[], filesHere: boolean):
     const why = modelNameProblem(model);
     if (why) out.push({ path: [...at, 'model'], message: why });
   }
-  const corpus = asDoc(party['pretrain'])?.['corpus'];
+  const corpus = asDoc(party.pretrain)?.corpus;
   if (filesHere && typeof corpus === 'string' && corpus !== 'builtin') {
     const why = fileProblem(corpus);
     if (why) out.push({ path: [...at, 'pretrain', 'corpus'], message: `${why} (a text or JSONL corpus, or "builtin")` });
@@ -61,22 +61,22 @@ export function referenceProblems(document: unknown, filesHere = true): Referenc
   const doc = asDoc(document);
   if (!doc) return [];
   const out: ReferenceProblem[] = [];
-  const server = asDoc(doc['server']);
+  const server = asDoc(doc.server);
   if (server) out.push(...partyProblems(server, ['server'], filesHere));
-  if (Array.isArray(doc['clients']))
-    doc['clients'].forEach((c, i) => {
+  if (Array.isArray(doc.clients))
+    doc.clients.forEach((c, i) => {
       const client = asDoc(c);
       if (client) out.push(...partyProblems(client, ['clients', i], filesHere));
     });
-  out.push(...populationProblems(asDoc(doc['population']), filesHere));
-  const task = asDoc(doc['task']) ?? {};
-  const name = task['name'] ?? 'builtin';
-  const path = task['path'];
+  out.push(...populationProblems(asDoc(doc.population), filesHere));
+  const task = asDoc(doc.task) ?? {};
+  const name = task.name ?? 'builtin';
+  const path = task.path;
   if (typeof name === 'string' && (path === undefined || typeof path === 'string')) {
     const why = datasetProblem(name, path, filesHere);
     if (why) out.push({ path: ['task', why.field], message: why.message });
   }
-  const traceFile = asDoc(asDoc(doc['faults'])?.['stragglers'])?.['traceFile'];
+  const traceFile = asDoc(asDoc(doc.faults)?.stragglers)?.traceFile;
   if (filesHere && typeof traceFile === 'string') {
     const why = fileProblem(traceFile);
     if (why) out.push({ path: ['faults', 'stragglers', 'traceFile'], message: why });
@@ -88,15 +88,18 @@ export function referenceProblems(document: unknown, filesHere = true): Referenc
 function populationProblems(population: Doc | undefined, filesHere: boolean): ReferenceProblem[] {
   if (!population) return [];
   const out: ReferenceProblem[] = [];
-  const templates = population['clients'];
+  const templates = population.clients;
   if (Array.isArray(templates))
     templates.forEach((c, i) => {
       const template = asDoc(c);
       if (template) out.push(...partyProblems(template, ['population', 'clients', i], filesHere));
     });
   if (!filesHere) return out;
-  for (const [field, kind] of [['availability', 'availability'], ['capacity', 'capacity']] as const) {
-    const file = asDoc(population[field])?.['trace'];
+  for (const [field, kind] of [
+    ['availability', 'availability'],
+    ['capacity', 'capacity'],
+  ] as const) {
+    const file = asDoc(population[field])?.trace;
     if (typeof file !== 'string' || file === '') continue;
     const why = fileProblem(file) ?? traceProblem(file, kind);
     if (why) out.push({ path: ['population', field, 'trace'], message: why });

@@ -141,8 +141,7 @@ export const ScenarioSchema = z
     const seen = new Map<string, number>();
     s.clients.forEach((c, i) => {
       const first = seen.get(c.id);
-      if (first !== undefined)
-        ctx.addIssue({ code: 'custom', path: ['clients', i, 'id'], message: `duplicate client id "${c.id}" (also clients[${first}])` });
+      if (first !== undefined) ctx.addIssue({ code: 'custom', path: ['clients', i, 'id'], message: `duplicate client id "${c.id}" (also clients[${first}])` });
       seen.set(c.id, i);
     });
     checkParties(s, ctx);
@@ -153,25 +152,35 @@ type ParsedScenario = z.infer<typeof ScenarioSchema>;
 /** Clients listed or a population (not both), every party's model null or none's, a quorum the round can reach. */
 function checkParties(s: ParsedScenario, ctx: z.core.$RefinementCtx<ParsedScenario>): void {
   const { population, selection } = s;
-  if (population && s.clients.length > 0)
-    ctx.addIssue({ code: 'custom', path: ['population'], message: 'expected clients listed or a population, not both' });
+  if (population && s.clients.length > 0) ctx.addIssue({ code: 'custom', path: ['population'], message: 'expected clients listed or a population, not both' });
   if (!population && s.clients.length === 0) ctx.addIssue({ code: 'custom', path: ['clients'], message: 'expected at least one client (or a population)' });
   if (population && s.protocol.mode !== 'sync')
     ctx.addIssue({ code: 'custom', path: ['protocol', 'mode'], message: `a population runs the paper's synchronous rounds, not ${s.protocol.mode}` });
   if (population && s.faults.stragglers)
-    ctx.addIssue({ code: 'custom', path: ['faults', 'stragglers'], message: "applies to listed clients; a population's speeds come from its templates' profiles and population.capacity" });
-  if (selection && !population) ctx.addIssue({ code: 'custom', path: ['selection'], message: 'selection chooses among a population: add population (or drop selection)' });
+    ctx.addIssue({
+      code: 'custom',
+      path: ['faults', 'stragglers'],
+      message: "applies to listed clients; a population's speeds come from its templates' profiles and population.capacity",
+    });
+  if (selection && !population)
+    ctx.addIssue({ code: 'custom', path: ['selection'], message: 'selection chooses among a population: add population (or drop selection)' });
   if (selection && (selection.perRound === undefined) === (selection.fraction === undefined))
     ctx.addIssue({ code: 'custom', path: ['selection'], message: 'expected one of perRound or fraction' });
   if (population && selection?.perRound !== undefined && selection.perRound > population.count)
-    ctx.addIssue({ code: 'custom', path: ['selection', 'perRound'], message: `expected at most population.count (${population.count}), got ${selection.perRound}` });
-  const parties = population ? population.clients.map((c, i) => ({ model: c.model, path: ['population', 'clients', i, 'model'] })) : s.clients.map((c, i) => ({ model: c.model, path: ['clients', i, 'model'] }));
+    ctx.addIssue({
+      code: 'custom',
+      path: ['selection', 'perRound'],
+      message: `expected at most population.count (${population.count}), got ${selection.perRound}`,
+    });
+  const parties = population
+    ? population.clients.map((c, i) => ({ model: c.model, path: ['population', 'clients', i, 'model'] }))
+    : s.clients.map((c, i) => ({ model: c.model, path: ['clients', i, 'model'] }));
   const nulls = parties.filter((p) => p.model === null).length + (s.server.model === null ? 1 : 0);
   if (nulls > 0 && nulls <= parties.length)
     ctx.addIssue({
       code: 'custom',
       path: s.server.model === null ? parties.find((p) => p.model !== null)!.path : ['server', 'model'],
-      message: 'model: null (the protocol alone, no learning) must be every party\'s model or none\'s',
+      message: "model: null (the protocol alone, no learning) must be every party's model or none's",
     });
   const perRound = population ? perRoundOf(population, selection) : s.clients.length;
   const q = s.protocol.awaitSLMLogits.quorum;

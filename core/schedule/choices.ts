@@ -63,7 +63,7 @@ export interface ScheduleFile {
 export function quietChoice(point: ChoicePoint): number {
   if (point.kind === 'rule') {
     const skip = point.options.indexOf('skip');
-    return skip >= 0 ? skip : 0;
+    return Math.max(skip, 0);
   }
   return 0;
 }

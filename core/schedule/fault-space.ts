@@ -49,7 +49,10 @@ export function faultSpace(deadlines: Deadlines, kinds: Iterable<FaultKind> = FA
 
 /** Parse `--faults drop,delay,...`. */
 export function parseFaultKinds(list: string, where: string): FaultKind[] {
-  const kinds = list.split(',').map((k) => k.trim()).filter((k) => k.length > 0);
+  const kinds = list
+    .split(',')
+    .map((k) => k.trim())
+    .filter((k) => k.length > 0);
   if (kinds.length === 0) throw new Error(`${where}: expected fault kinds (${FAULT_KINDS.join(', ')})`);
   for (const k of kinds)
     if (!(FAULT_KINDS as readonly string[]).includes(k)) throw new Error(`${where}: unknown fault kind "${k}" (known: ${FAULT_KINDS.join(', ')})`);
@@ -70,7 +73,8 @@ export function messageOptions(space: FaultSpace): string[] {
 /** Options as an actor enters a state: `none` first; clients may also drop out. */
 export function actorOptions(space: FaultSpace, role: 'server' | 'client'): string[] {
   const out = ['none'];
-  if (space.kinds.has('crash')) for (const after of space.crashAfterMs) out.push(...space.restarts.map((r) => (after > 0 ? `crash:${r}@${after}` : `crash:${r}`)));
+  if (space.kinds.has('crash'))
+    for (const after of space.crashAfterMs) out.push(...space.restarts.map((r) => (after > 0 ? `crash:${r}@${after}` : `crash:${r}`)));
   if (role === 'client' && space.kinds.has('dropout')) out.push('dropout:rejoin', 'dropout:never');
   if (space.kinds.has('partition')) out.push(...space.partitionsMs.map((ms) => `partition:${ms}`));
   return out;

@@ -25,7 +25,11 @@ export function loadSchedule(path: string, scenario: Scenario): LoadedSchedule {
   if (file.scenario !== scenario.name || file.seed !== scenario.seed)
     throw new Error(`--schedule ${path}: recorded for scenario ${file.scenario} with seed ${file.seed}, not ${scenario.name} with seed ${scenario.seed}`);
   const p = scenario.protocol;
-  return { file, scheduler: new ReplayScheduler(file.choices), space: faultSpace({ uploadMs: p.awaitSLMLogits.deadlineMs, llmLogitsMs: p.awaitLLMLogits.deadlineMs }) };
+  return {
+    file,
+    scheduler: new ReplayScheduler(file.choices),
+    space: faultSpace({ uploadMs: p.awaitSLMLogits.deadlineMs, llmLogitsMs: p.awaitLLMLogits.deadlineMs }),
+  };
 }
 
 /** What did not fit: recorded choices the run never reached, or whose option it did not offer. */

@@ -240,5 +240,9 @@ function heapView(t: { dataId: object; shape: number[]; dtype: string; size: num
  */
 export function alias<T extends tf.Tensor>(t: T): T {
   (tf.backend() as unknown as Backend).incRef(t.dataId);
-  return (tf.engine() as unknown as { makeTensorFromDataId(dataId: object, shape: number[], dtype: string): T }).makeTensorFromDataId(t.dataId, t.shape, t.dtype);
+  return (tf.engine() as unknown as { makeTensorFromDataId(dataId: object, shape: number[], dtype: string): T }).makeTensorFromDataId(
+    t.dataId,
+    t.shape,
+    t.dtype,
+  );
 }

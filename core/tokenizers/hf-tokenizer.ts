@@ -104,9 +104,7 @@ export class HfTokenizer implements Tokenizer {
 
     const byteLevel = [json.pre_tokenizer, json.decoder].some((part) => mentions(part, '"ByteLevel"'));
     this.byteEncoding = byteLevel ? 'byte-level' : json.model.byte_fallback === true ? 'byte-fallback' : 'none';
-    const spaceToMetaspace = [json.normalizer, json.pre_tokenizer, json.decoder].some(
-      (part) => mentions(part, '▁') || mentions(part, '"Metaspace"'),
-    );
+    const spaceToMetaspace = [json.normalizer, json.pre_tokenizer, json.decoder].some((part) => mentions(part, '▁') || mentions(part, '"Metaspace"'));
     this.wordStartMarker = byteLevel ? 'Ġ' : spaceToMetaspace ? '▁' : '';
   }
 

@@ -109,7 +109,8 @@ export class Llama2cTokenizer implements Tokenizer {
       const right = next[left] as number;
       if (left < 0 || right >= n) return;
       const merged = this.idOf.get((this.pieces[ids[left] as number] as string) + (this.pieces[ids[right] as number] as string));
-      if (merged !== undefined && (this.scores[merged] as number) > NO_MERGE) queue.push(this.scores[merged] as number, left, right, ids[left] as number, ids[right] as number, merged);
+      if (merged !== undefined && (this.scores[merged] as number) > NO_MERGE)
+        queue.push(this.scores[merged] as number, left, right, ids[left] as number, ids[right] as number, merged);
     };
     for (let i = 0; i + 1 < n; i++) offer(i);
     for (let pair = queue.pop(); pair; pair = queue.pop()) {
@@ -158,7 +159,8 @@ export class Llama2cTokenizer implements Tokenizer {
   }
 
   private check(id: number): number {
-    if (!Number.isInteger(id) || id < 0 || id >= this.vocabSize) throw new Error(`${this.name}: token id ${id} is outside the vocabulary [0, ${this.vocabSize})`);
+    if (!Number.isInteger(id) || id < 0 || id >= this.vocabSize)
+      throw new Error(`${this.name}: token id ${id} is outside the vocabulary [0, ${this.vocabSize})`);
     return id;
   }
 }

@@ -73,12 +73,7 @@ async function loadFromFolder(name: string, folder: string): Promise<Tokenizer> 
   if (configRead.status === 'rejected') throw configRead.reason;
   const [tokenizerBytes, configBytes] = [tokenizerRead.value, configRead.value];
   const contentHash = createHash('sha256').update(tokenizerBytes).update(configBytes).digest('hex');
-  return new HfTokenizer(
-    name,
-    contentHash,
-    parseJson(tokenizerBytes, TOKENIZER_FILE, name),
-    parseJson(configBytes, CONFIG_FILE, name),
-  );
+  return new HfTokenizer(name, contentHash, parseJson(tokenizerBytes, TOKENIZER_FILE, name), parseJson(configBytes, CONFIG_FILE, name));
 }
 
 /**
@@ -90,7 +85,12 @@ async function loadFromFile(name: string, file: string): Promise<Tokenizer> {
   const configBytes = await readFile(join(dirname(file), CONFIG_FILE)).catch(() => undefined);
   const hash = createHash('sha256').update(tokenizerBytes);
   if (configBytes) hash.update(configBytes);
-  return new HfTokenizer(name, hash.digest('hex'), parseJson(tokenizerBytes, basename(file), name), configBytes ? parseJson(configBytes, CONFIG_FILE, name) : {});
+  return new HfTokenizer(
+    name,
+    hash.digest('hex'),
+    parseJson(tokenizerBytes, basename(file), name),
+    configBytes ? parseJson(configBytes, CONFIG_FILE, name) : {},
+  );
 }
 
 /**
@@ -123,7 +123,10 @@ export function loadTokenizer(nameOrFolder: string): Promise<Tokenizer> {
       if (kind === 'file' && key.endsWith('.json')) return loadFromFile(nameOrFolder, key);
       if (kind === 'file' && key.endsWith('.bin')) return Llama2cTokenizer.fromFile(key, nameOrFolder);
       const names = REGISTRY.map((candidate) => candidate.name).join(', ');
-      const what = kind === 'file' ? `the file ${nameOrFolder} is neither a tokenizer.json (.json) nor a llama2.c tokenizer (.bin)` : `not a registry name (${names}), nor an existing path`;
+      const what =
+        kind === 'file'
+          ? `the file ${nameOrFolder} is neither a tokenizer.json (.json) nor a llama2.c tokenizer (.bin)`
+          : `not a registry name (${names}), nor an existing path`;
       throw new Error(
         `Unknown tokenizer "${nameOrFolder}": ${what}; give a registry name, a folder holding ${TOKENIZER_FILE} and ${CONFIG_FILE}, a ${TOKENIZER_FILE} file or a llama2.c tokenizer .bin`,
       );

@@ -1,12 +1,5 @@
 import { setImmediate as nextMacrotask } from 'node:timers/promises';
-import {
-  type NatsConnection,
-  type Subscription as NatsSubscription,
-  type Status,
-  type TlsOptions,
-  connect,
-  nkeyAuthenticator,
-} from '@nats-io/transport-node';
+import { type NatsConnection, type Subscription as NatsSubscription, type Status, type TlsOptions, connect, nkeyAuthenticator } from '@nats-io/transport-node';
 import type { MessageHandler, PublishOptions, Subscription, Transport } from './transport.js';
 import { encodeFrames } from './nats/frame.js';
 import { JetStreamUploads, type UploadConsumer } from './nats/jetstream-uploads.js';
@@ -237,15 +230,15 @@ export class NatsTransport implements Transport {
         attempt++;
         failure = result;
         if (attempt < maxAttempts) {
-          this.logger.warn(`publish of ${options.messageId} from ${options.sender} to "${subject}" failed (attempt ${attempt} of ${maxAttempts}): ${failure}; retrying`);
+          this.logger.warn(
+            `publish of ${options.messageId} from ${options.sender} to "${subject}" failed (attempt ${attempt} of ${maxAttempts}): ${failure}; retrying`,
+          );
         }
       }
     } finally {
       pending?.done();
     }
-    throw new Error(
-      `NatsTransport.publish of ${options.messageId} from ${options.sender} to "${subject}" failed after ${attempt} attempts: ${failure}`,
-    );
+    throw new Error(`NatsTransport.publish of ${options.messageId} from ${options.sender} to "${subject}" failed after ${attempt} attempts: ${failure}`);
   }
 
   /**

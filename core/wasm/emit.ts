@@ -188,13 +188,18 @@ export class Code {
     this.f32x4Const(-87.3).f32x4Max().f32x4Const(88.3).f32x4Min().set(t0);
     this.get(t0).f32x4Const(Math.LOG2E).f32x4Mul().f32x4Nearest().set(t1);
     // r = x - n ln2_hi - n ln2_lo
-    this.get(t0).get(t1).f32x4Const(0.693359375).f32x4Mul().f32x4Sub().get(t1).f32x4Const(-2.12194440e-4).f32x4Mul().f32x4Sub().set(t0);
-    this.f32x4Const(1.9875691500e-4);
+    this.get(t0).get(t1).f32x4Const(0.693359375).f32x4Mul().f32x4Sub().get(t1).f32x4Const(-2.1219444e-4).f32x4Mul().f32x4Sub().set(t0);
+    this.f32x4Const(1.98756915e-4);
     for (const c of [1.3981999507e-3, 8.3334519073e-3, 4.1665795894e-2, 1.6666665459e-1, 5.0000001201e-1]) this.get(t0).f32x4Mul().f32x4Const(c).f32x4Add();
     // p r^2 + r + 1
     this.get(t0).f32x4Mul().get(t0).f32x4Mul().get(t0).f32x4Add().f32x4Const(1).f32x4Add();
     // 2^n: (n + 127) << 23 as float bits
-    this.get(t1).i32x4TruncSatF32x4().op(0xfd, 0x0c, ...new Uint8Array(Int32Array.of(127, 127, 127, 127).buffer)).i32x4Add().i32(23).i32x4Shl();
+    this.get(t1)
+      .i32x4TruncSatF32x4()
+      .op(0xfd, 0x0c, ...new Uint8Array(Int32Array.of(127, 127, 127, 127).buffer))
+      .i32x4Add()
+      .i32(23)
+      .i32x4Shl();
     return this.f32x4Mul();
   }
   /** 1 / (1 + exp(-z)) of the f32x4 on the stack, with v128 locals t0, t1. */
@@ -260,7 +265,14 @@ export function moduleBytes(fns: FunctionSpec[]): Uint8Array {
     return [...uleb(body.length), ...body];
   });
   return Uint8Array.from([
-    0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00,
+    0x00,
+    0x61,
+    0x73,
+    0x6d,
+    0x01,
+    0x00,
+    0x00,
+    0x00,
     ...section(1, vec(types)),
     ...section(2, imports),
     ...section(3, funcs),

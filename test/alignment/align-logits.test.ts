@@ -129,12 +129,20 @@ describe('sequence alignment of logits', () => {
     const thee = id(gpt2, 'Ġthee');
     const pair = await aligner.pair('gpt2', 'llama2');
     expect(pair.map.targetOf[thee]).toBe(id(llama2, '▁the'));
-    const sorted = senderLogits(gpt2, [sIds], 3, () => [[id(gpt2, 'Ġthe'), 3], [id(gpt2, 'Ġa'), 2], [thee, 1]]);
+    const sorted = senderLogits(gpt2, [sIds], 3, () => [
+      [id(gpt2, 'Ġthe'), 3],
+      [id(gpt2, 'Ġa'), 2],
+      [thee, 1],
+    ]);
     expect(slotsAt((await aligner.align(sorted, receiverTokens(llama2, [rIds]))).teacher, 0)).toEqual([
       [id(llama2, '▁the'), 3],
       [id(llama2, '▁a'), 2],
     ]);
-    const unsorted = senderLogits(gpt2, [sIds], 3, () => [[thee, 1], [id(gpt2, 'Ġa'), 2], [id(gpt2, 'Ġthe'), 3]]);
+    const unsorted = senderLogits(gpt2, [sIds], 3, () => [
+      [thee, 1],
+      [id(gpt2, 'Ġa'), 2],
+      [id(gpt2, 'Ġthe'), 3],
+    ]);
     expect(slotsAt((await aligner.align(unsorted, receiverTokens(llama2, [rIds]))).teacher, 0)).toEqual([
       [id(llama2, '▁the'), 3],
       [id(llama2, '▁a'), 2],
@@ -144,14 +152,20 @@ describe('sequence alignment of logits', () => {
   it('a tokenizer aligned to itself is the identity, every top-K entry kept', async () => {
     const samples = [gpt2.encode(PAPER), gpt2.encode('the the the')];
     // Duplicate ids and an empty slot survive untouched.
-    const sender = senderLogits(gpt2, samples, 3, (_, t, ids) => [[ids[t] as number, 1], [ids[t] as number, 0]]);
+    const sender = senderLogits(gpt2, samples, 3, (_, t, ids) => [
+      [ids[t] as number, 1],
+      [ids[t] as number, 0],
+    ]);
     const { teacher, stats } = await aligner.align(sender, receiverTokens(gpt2, samples));
     expect(teacher).toEqual(identityTeacher(sender));
     expect(stats).toEqual({ positions: 12, teacherPositions: 12, fallbackPositions: 0 });
 
     // Same tokenizer, a different tokenisation of one sample: DTW, with every entry carried where tokens match.
     const other = [samples[0] as number[], gpt2.encode('the the')];
-    const twoSlots = senderLogits(gpt2, samples, 2, (_, t, ids) => [[ids[t] as number, 1], [id(gpt2, 'Ġa'), 0]]);
+    const twoSlots = senderLogits(gpt2, samples, 2, (_, t, ids) => [
+      [ids[t] as number, 1],
+      [id(gpt2, 'Ġa'), 0],
+    ]);
     const aligned = await aligner.align(twoSlots, receiverTokens(gpt2, other));
     // Receiver "the" " the" against sender "the" " the" " the": every cost ties, the diagonal is
     // preferred from the end, so the first receiver position meets two sender tokens.
@@ -191,13 +205,7 @@ describe('sequence alignment of logits', () => {
 
     const reference = await run('reference');
     expect(Array.from(reference.teacher.source)).toEqual([2, 2, 2, 1, 1, 2, 2]);
-    expect([0, 1, 2, 5, 6].map((p) => slotsAt(reference.teacher, p))).toEqual([
-      [[smile, 0]],
-      [[space, 0]],
-      [[emoji, 0]],
-      [[space, 0]],
-      [[emoji, 0]],
-    ]);
+    expect([0, 1, 2, 5, 6].map((p) => slotsAt(reference.teacher, p))).toEqual([[[smile, 0]], [[space, 0]], [[emoji, 0]], [[space, 0]], [[emoji, 0]]]);
 
     const none = await run('none');
     expect(Array.from(none.teacher.source)).toEqual([0, 0, 0, 1, 1, 0, 0]);
@@ -234,7 +242,12 @@ describe('sequence alignment of logits', () => {
   it('aligns each sample on its own, the receiver lengths deciding where samples end', async () => {
     const texts = ['align tokens', 'we utilize', 'the approach'];
     const words = ['one', 'two', 'three'];
-    const sender = senderLogits(gpt2, texts.map((text) => gpt2.encode(text)), 1, (n) => [[id(gpt2, `Ġ${words[n]}`), 1]]);
+    const sender = senderLogits(
+      gpt2,
+      texts.map((text) => gpt2.encode(text)),
+      1,
+      (n) => [[id(gpt2, `Ġ${words[n]}`), 1]],
+    );
     const rSamples = texts.map((text) => llama2.encode(text));
     const { teacher } = await aligner.align(sender, receiverTokens(llama2, rSamples));
     expect(Array.from(teacher.lengths)).toEqual(rSamples.map((ids) => ids.length));
@@ -261,20 +274,12 @@ describe('sequence alignment of logits', () => {
     const sIds = gpt2.encode(PAPER);
     const good = senderLogits(gpt2, [sIds], 1, () => [[0, 0]]);
     const receiver = receiverTokens(llama2, [llama2.encode(PAPER)]);
-    await expect(aligner.align(good, receiverTokens(llama2, [llama2.encode(PAPER), [1]]))).rejects.toThrow(
-      /sender has 1 public samples, receiver 2/,
-    );
+    await expect(aligner.align(good, receiverTokens(llama2, [llama2.encode(PAPER), [1]]))).rejects.toThrow(/sender has 1 public samples, receiver 2/);
     const badId = senderLogits(gpt2, [sIds], 1, (_, t) => [[t === 3 ? 99999 : 0, 0]]);
-    await expect(aligner.align(badId, receiver)).rejects.toThrow(
-      /top-K id 99999 at position 3, slot 0 is outside the vocabulary \[0, 50257\)/,
-    );
-    await expect(aligner.align({ ...good, tokenIds: good.tokenIds.subarray(1) }, receiver)).rejects.toThrow(
-      /tokenIds has 8 entries but lengths sum to 9/,
-    );
+    await expect(aligner.align(badId, receiver)).rejects.toThrow(/top-K id 99999 at position 3, slot 0 is outside the vocabulary \[0, 50257\)/);
+    await expect(aligner.align({ ...good, tokenIds: good.tokenIds.subarray(1) }, receiver)).rejects.toThrow(/tokenIds has 8 entries but lengths sum to 9/);
     const negative = { ...receiver, tokenIds: Int32Array.from(receiver.tokenIds, (v, i) => (i === 2 ? -5 : v)) };
-    await expect(aligner.align(good, negative)).rejects.toThrow(
-      /receiver logits \(llama2\): token id -5 at sample 0, position 2/,
-    );
+    await expect(aligner.align(good, negative)).rejects.toThrow(/receiver logits \(llama2\): token id -5 at sample 0, position 2/);
     await expect(aligner.align(good, receiver, 'current' as AlignmentFallback)).rejects.toThrow(/unknown fallback "current"/);
     await expect(aligner.align({ ...good, tokenizer: 'nope' }, receiver)).rejects.toThrow(/Unknown tokenizer "nope"/);
   });

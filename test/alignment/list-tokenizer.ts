@@ -22,7 +22,9 @@ export class ListTokenizer implements Tokenizer {
     tokens.forEach((token, id) => {
       if (!this.ids.has(token)) this.ids.set(token, id);
     });
-    this.contentHash = createHash('sha256').update(JSON.stringify([wordStartMarker, tokens, specials, specialIds])).digest('hex');
+    this.contentHash = createHash('sha256')
+      .update(JSON.stringify([wordStartMarker, tokens, specials, specialIds]))
+      .digest('hex');
   }
 
   encode(text: string): number[] {

@@ -34,7 +34,7 @@ describe('MinED vocabulary mapping', () => {
     expect(Array.from(map.distance)).toEqual([0, 1, 0, 2]);
   });
 
-  it('replaces the word-start marker by the target\'s (Ġ against ▁)', () => {
+  it("replaces the word-start marker by the target's (Ġ against ▁)", () => {
     const source = new ListTokenizer('s', ['Ġthe', 'the'], 'Ġ', {}, [], 'byte-level');
     const target = new ListTokenizer('t', ['the', '▁the'], '▁');
     expect(Array.from(minedVocabMap(source, target).targetOf)).toEqual([1, 0]);
@@ -73,14 +73,7 @@ describe('MinED vocabulary mapping', () => {
     expect(Array.from(toLlama.targetOf, (id) => llama2.idToToken(id))).toEqual(['<0x0A>', '<0x0A>', '▁', '<0xC3>', '</s>', '▁the']);
     expect(Array.from(toLlama.distance)).toEqual([0, 1, 0, 0, 0, 0]);
     const toGpt2 = minedTargets(llama2, gpt2, [l('<0x0A>'), l('<s>'), l('</s>'), l('<unk>'), l('<0x41>'), l('▁café')]);
-    expect(Array.from(toGpt2.targetOf, (id) => gpt2.idToToken(id))).toEqual([
-      'Ċ',
-      '<|endoftext|>',
-      '<|endoftext|>',
-      '<|endoftext|>',
-      'A',
-      'ĠcafÃ©',
-    ]);
+    expect(Array.from(toGpt2.targetOf, (id) => gpt2.idToToken(id))).toEqual(['Ċ', '<|endoftext|>', '<|endoftext|>', '<|endoftext|>', 'A', 'ĠcafÃ©']);
   });
 
   it('pins across other vocabularies: Qwen3 `<|endoftext|>` by content, LLaMA-3 bos by role', async () => {

@@ -48,7 +48,10 @@ describe('fedmkt generate', () => {
     for (const checkpoint of [join(DIR, 'stories260K.bin'), join(DIR, 'hf')]) {
       const text: string[] = [];
       const notes: string[] = [];
-      await runGenerate({ checkpoint, tokenizer, prompt: expected.prompt, tokens: 24, greedy: true, temperature: 1, seed: 0 }, { text: (l) => text.push(l), note: (l) => notes.push(l) });
+      await runGenerate(
+        { checkpoint, tokenizer, prompt: expected.prompt, tokens: 24, greedy: true, temperature: 1, seed: 0 },
+        { text: (l) => text.push(l), note: (l) => notes.push(l) },
+      );
       expect(text).toEqual([want]);
       expect(notes.join('\n')).toMatch(/llama, 0\.26M parameters, loaded in .* on wasm[\s\S]*24 tokens in/);
     }
@@ -69,7 +72,9 @@ describe('fedmkt generate', () => {
 
 describe('--backend tensorflow without @tensorflow/tfjs-node', () => {
   it('says how to install it', async () => {
-    await expect(initBackend('tensorflow')).rejects.toThrow(/neither @tensorflow\/tfjs-node nor @tensorflow\/tfjs-node-gpu is installed.*npm install @tensorflow\/tfjs-node@/);
+    await expect(initBackend('tensorflow')).rejects.toThrow(
+      /neither @tensorflow\/tfjs-node nor @tensorflow\/tfjs-node-gpu is installed.*npm install @tensorflow\/tfjs-node@/,
+    );
     expect(await initBackend('wasm')).toBe('wasm');
   });
 });

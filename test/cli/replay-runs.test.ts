@@ -76,7 +76,9 @@ describe('replay of a run that was stopped', () => {
     expect(runFinished(lines)).toBe(true);
     expect(runFinished(lines.slice(0, -1))).toBe(false);
     const c4Gone = JSON.stringify({ t: 1, actor: 'c4', round: 3, kind: 'dropout', state: 'trainPrivate' });
-    expect(runFinished([...lines.filter((l) => !l.includes('"actor":"c4"')), ...lines.filter((l) => l.includes('"actor":"c4"')).slice(0, 3), c4Gone])).toBe(true);
+    expect(runFinished([...lines.filter((l) => !l.includes('"actor":"c4"')), ...lines.filter((l) => l.includes('"actor":"c4"')).slice(0, 3), c4Gone])).toBe(
+      true,
+    );
   });
 
   it('refuses a wall-clock run over NATS, saying why', async () => {

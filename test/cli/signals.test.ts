@@ -45,10 +45,16 @@ describe('stopping a run', () => {
     const { dir, file } = scenarioFile(6);
     const out = join(dir, 'run');
     const run = startFedmkt(['run', file, '--out', out, '--quiet', '--workers', '0']);
-    await waitFor('round 1 checkpointed by every actor', () => ['server', 'c1', 'c2', 'c3'].every((a) => existsSync(join(out, 'checkpoints', a, 'round-1', 'actor.json'))), 120_000);
+    await waitFor(
+      'round 1 checkpointed by every actor',
+      () => ['server', 'c1', 'c2', 'c3'].every((a) => existsSync(join(out, 'checkpoints', a, 'round-1', 'actor.json'))),
+      120_000,
+    );
     run.child.kill('SIGINT');
     expect(await run.exited).toBe(130);
-    expect(run.output()).toMatch(new RegExp(`\\[fedmkt\\] interrupted; every actor has checkpointed round \\d+\\. Go on from there with:\\n  npx fedmkt run --resume ${out}\\n`));
+    expect(run.output()).toMatch(
+      new RegExp(`\\[fedmkt\\] interrupted; every actor has checkpointed round \\d+\\. Go on from there with:\\n  npx fedmkt run --resume ${out}\\n`),
+    );
     const resumed = fedmkt(['run', '--resume', out, '--quiet', '--workers', '0']);
     expect(resumed.status, resumed.stderr).toBe(0);
     expect(resumed.stderr).toMatch(/resuming .* after round \d+/);
@@ -84,7 +90,13 @@ describe('pretraining progress', () => {
   it('says where a long pretraining is, every few seconds, and nothing for a quick one', () => {
     const lines: string[] = [];
     let now = 0;
-    const onEpoch = epochProgress('base model llama (gpt2)', 10, (l) => lines.push(l), 2000, () => now);
+    const onEpoch = epochProgress(
+      'base model llama (gpt2)',
+      10,
+      (l) => lines.push(l),
+      2000,
+      () => now,
+    );
     for (let epoch = 1; epoch <= 10; epoch++) {
       now += 900;
       onEpoch(epoch, 1 / epoch);
@@ -96,7 +108,13 @@ describe('pretraining progress', () => {
     ]);
     const quick: string[] = [];
     now = 0;
-    const fast = epochProgress('x', 10, (l) => quick.push(l), 2000, () => now);
+    const fast = epochProgress(
+      'x',
+      10,
+      (l) => quick.push(l),
+      2000,
+      () => now,
+    );
     for (let epoch = 1; epoch <= 10; epoch++) fast(epoch, 1);
     expect(quick).toEqual([]);
   });

@@ -18,7 +18,7 @@ it('names each suite skipped for want of something, and what to install', { time
   expect(r.status, r.stderr).toBe(0);
   const skipped = r.stdout.split('\n').filter((l) => l.startsWith('skipped: '));
   expect(skipped).toContain(
-    'skipped: the browser suite (test/live/browser.test.ts: the live view and report in Chromium): no Chromium at /nonexistent/chromium: install Debian\'s with `apt-get install chromium` (or `npm run test:all` as root), or point FEDMKT_CHROMIUM at a Chromium or Chrome binary',
+    "skipped: the browser suite (test/live/browser.test.ts: the live view and report in Chromium): no Chromium at /nonexistent/chromium: install Debian's with `apt-get install chromium` (or `npm run test:all` as root), or point FEDMKT_CHROMIUM at a Chromium or Chrome binary",
   );
   expect(stripVTControlCharacters(r.stdout)).toMatch(/Tests\s+\d+ skipped/);
 });

@@ -30,10 +30,22 @@ describe('command-line conventions', () => {
     for (const [args, error, pointer] of [
       [['bogus'], "error: unknown command 'bogus'", '(fedmkt --help lists the commands)'],
       [['run', '--bogus'], "error: unknown option '--bogus'", '(fedmkt run --help shows its usage)'],
-      [['run', 'scenarios/quickstart.yaml', '--rounds', '0'], `error: option '--rounds <n>' argument '0' is invalid. expected a positive integer, got "0"`, '(fedmkt run --help shows its usage)'],
-      [['run', 'scenarios/quickstart.yaml', '--backend', 'tf'], "error: option '--backend <name>' argument 'tf' is invalid. Allowed choices are tensorflow, wasm, cpu.", '(fedmkt run --help shows its usage)'],
+      [
+        ['run', 'scenarios/quickstart.yaml', '--rounds', '0'],
+        `error: option '--rounds <n>' argument '0' is invalid. expected a positive integer, got "0"`,
+        '(fedmkt run --help shows its usage)',
+      ],
+      [
+        ['run', 'scenarios/quickstart.yaml', '--backend', 'tf'],
+        "error: option '--backend <name>' argument 'tf' is invalid. Allowed choices are tensorflow, wasm, cpu.",
+        '(fedmkt run --help shows its usage)',
+      ],
       [['run'], 'fedmkt run: give a scenario file, or --resume RUN_DIR', '(fedmkt run --help shows its usage)'],
-      [['run', '--resume', '/nonexistent/run'], 'fedmkt run: --resume /nonexistent/run: no scenario.yaml there, so not a run folder', '(fedmkt run --help shows its usage)'],
+      [
+        ['run', '--resume', '/nonexistent/run'],
+        'fedmkt run: --resume /nonexistent/run: no scenario.yaml there, so not a run folder',
+        '(fedmkt run --help shows its usage)',
+      ],
     ] as const) {
       const r = await fedmktHere(args);
       expect(r.status, args.join(' ')).toBe(2);
@@ -46,11 +58,20 @@ describe('bad input is refused before a run folder exists', () => {
   it('run: an unknown tokenizer, with its line, a did-you-mean, and no folder', async () => {
     const dir = tmp('tok');
     const file = join(dir, 's.yaml');
-    writeFileSync(file, readFileSync(join(ROOT, 'scenarios/nats-small.yaml'), 'utf8').replace('- { id: c2, model: *slm, training: *t }', '- { id: c2, model: *slm, training: *t, tokenizer: gpt7 }'));
+    writeFileSync(
+      file,
+      readFileSync(join(ROOT, 'scenarios/nats-small.yaml'), 'utf8').replace(
+        '- { id: c2, model: *slm, training: *t }',
+        '- { id: c2, model: *slm, training: *t, tokenizer: gpt7 }',
+      ),
+    );
     const out = join(dir, 'run');
     const r = await fedmktHere(['run', file, '--out', out]);
     expect(r.status).toBe(2);
-    expect(lines(r.stderr)).toEqual([`${file}: 1 problem`, '  line 20: clients[1].tokenizer: unknown tokenizer "gpt7" (known: gpt2, opt, llama2, llama3, qwen3, gemma3; did you mean "gpt2"?)']);
+    expect(lines(r.stderr)).toEqual([
+      `${file}: 1 problem`,
+      '  line 20: clients[1].tokenizer: unknown tokenizer "gpt7" (known: gpt2, opt, llama2, llama3, qwen3, gemma3; did you mean "gpt2"?)',
+    ]);
     expect(existsSync(out)).toBe(false);
     const v = await fedmktHere(['validate', file]);
     expect([v.status, v.stderr]).toEqual([2, r.stderr]);
@@ -71,7 +92,10 @@ describe('bad input is refused before a run folder exists', () => {
     const out = join(tmp('sweep'), 'sweep');
     const r = await fedmktHere(['sweep', 'scenarios/nats-small.yaml', '--set', 'protocol.topK=4', '--set', 'faults.dropot.p=0,0.1', '--out', out]);
     expect(r.status).toBe(2);
-    expect(lines(r.stderr)).toEqual(['scenarios/nats-small.yaml: 1 problem', '  --set faults.dropot.p=0: faults.dropot: unknown field (did you mean "dropout"?)']);
+    expect(lines(r.stderr)).toEqual([
+      'scenarios/nats-small.yaml: 1 problem',
+      '  --set faults.dropot.p=0: faults.dropot: unknown field (did you mean "dropout"?)',
+    ]);
     expect(existsSync(out)).toBe(false);
   });
 

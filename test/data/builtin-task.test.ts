@@ -4,7 +4,11 @@ import { BUILTIN_DOMAINS } from '../../core/data/builtin-vocabulary.js';
 import { splitFederated } from '../../core/data/split.js';
 import type { ChoiceExample, DomainChoiceItem } from '../../core/data/task.js';
 
-const words = (text: string) => text.toLowerCase().split(/[^a-z]+/).filter(Boolean);
+const words = (text: string) =>
+  text
+    .toLowerCase()
+    .split(/[^a-z]+/)
+    .filter(Boolean);
 
 /**
  * A memorising learner: for each prompt word, the answers it was seen with. It predicts from
@@ -55,7 +59,10 @@ describe('builtin vocabulary', () => {
   it('keeps entity pools and value sets pairwise disjoint', () => {
     const owner = new Map<string, string>();
     for (const d of BUILTIN_DOMAINS) {
-      for (const [kind, list] of [['entity', d.entities], ['value', d.values]] as const) {
+      for (const [kind, list] of [
+        ['entity', d.entities],
+        ['value', d.values],
+      ] as const) {
         for (const w of list) {
           const key = w.toLowerCase();
           expect(owner.get(key), `${w} is both ${owner.get(key)} and ${d.name}/${kind}`).toBeUndefined();

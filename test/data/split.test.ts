@@ -54,7 +54,9 @@ describe('splitFederated: reference (iid)', () => {
   it('rejects impossible sizes with a clear message', () => {
     expect(() => splitFederated(data, { seed: 1, clients: 2, sizes: { private: [10], public: 5 } })).toThrow(/sizes.private has 1 entries for 2 clients/);
     expect(() => splitFederated(data, { seed: 1, clients: 1, sizes: { private: [100], public: 5 } })).toThrow(/add up to 105 but only 103/);
-    expect(() => splitFederated(data, { seed: 1, clients: 1, sizes: { private: [-1], public: 5 } })).toThrow(/sizes.private\[0\] must be a non-negative integer/);
+    expect(() => splitFederated(data, { seed: 1, clients: 1, sizes: { private: [-1], public: 5 } })).toThrow(
+      /sizes.private\[0\] must be a non-negative integer/,
+    );
     expect(() => splitFederated(examples(2, ['a']), { seed: 1, clients: 2 })).toThrow(/cannot be cut into 3/);
     expect(() => splitFederated(data, { seed: 1, clients: 0 })).toThrow(/clients must be a positive integer/);
   });
@@ -70,7 +72,11 @@ describe('splitFederated: non-IID by domain', () => {
     const split = splitFederated(task.train, { seed: 5, clients: 3, sizes, strategy: { kind: 'domain', ownShare: 1 } });
     const reference = splitFederated(task.train, { seed: 5, clients: 3, sizes });
     expect(split.public).toEqual(reference.public);
-    expect(split.ownDomains).toEqual([['city', 'job'], ['colour', 'sound'], ['food', 'sport']]);
+    expect(split.ownDomains).toEqual([
+      ['city', 'job'],
+      ['colour', 'sound'],
+      ['food', 'sport'],
+    ]);
     split.private.forEach((shard, k) => {
       expect(shard).toHaveLength(60);
       for (const e of shard) expect(split.ownDomains![k]).toContain(e.domain);
@@ -88,7 +94,7 @@ describe('splitFederated: non-IID by domain', () => {
     });
   });
 
-  it('fills a shortfall from the client\'s other own domains first, then from the rest', () => {
+  it("fills a shortfall from the client's other own domains first, then from the rest", () => {
     // Client 0 owns a and c, client 1 owns b; domain a is small.
     const data = [...examples(90, ['b', 'c']), ...examples(10, ['a']).map((e) => ({ ...e, id: e.id + 90 }))];
     const split = splitFederated(data, { seed: 3, clients: 2, sizes: { private: [40, 40], public: 0 }, strategy: { kind: 'domain', ownShare: 1 } });

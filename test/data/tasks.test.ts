@@ -85,7 +85,9 @@ describe.skipIf(!haveData)('real task loaders (shared datasets)', () => {
     expectHeldOut(task, 2490, 498);
     const all = [...task.train, ...task.test];
     const first = all.find((e) => e.prompt.startsWith('No Weapons of Mass Destruction Found in Iraq Yet.'))!;
-    expect(first.prompt).toBe('No Weapons of Mass Destruction Found in Iraq Yet.\nQuestion: Weapons of Mass Destruction Found in Iraq. True or False?\nAnswer:');
+    expect(first.prompt).toBe(
+      'No Weapons of Mass Destruction Found in Iraq Yet.\nQuestion: Weapons of Mass Destruction Found in Iraq. True or False?\nAnswer:',
+    );
     expect(first).toMatchObject({ choices: [' True', ' False'], label: 1, domain: 'not_entailment' });
   });
 
@@ -104,9 +106,10 @@ describe.skipIf(!haveData)('real task loaders (shared datasets)', () => {
     const task = await load('dialogsum');
     if (task.kind !== 'generation') throw new Error('dialogsum must be a generation task');
     expectHeldOut(task, 500, 100);
-    const first = [...task.train.map((e) => ({ prompt: e.prompt, text: e.answer.slice(1), domain: e.domain })), ...task.test.map((i) => ({ prompt: i.prompt, text: i.reference, domain: i.domain }))].find((e) =>
-      e.prompt.startsWith('Summarize the following dialogue.\n#Person1#: Hello, how are you doing today?'),
-    )!;
+    const first = [
+      ...task.train.map((e) => ({ prompt: e.prompt, text: e.answer.slice(1), domain: e.domain })),
+      ...task.test.map((i) => ({ prompt: i.prompt, text: i.reference, domain: i.domain })),
+    ].find((e) => e.prompt.startsWith('Summarize the following dialogue.\n#Person1#: Hello, how are you doing today?'))!;
     expect(first.prompt.endsWith('Thank you for your help, doctor.\nSummary:')).toBe(true);
     expect(first.text.startsWith('#Person2# has trouble breathing.')).toBe(true);
     expect(first.domain).toBe('see a doctor');
@@ -139,10 +142,30 @@ describe.skipIf(!haveData)('real task loaders (shared datasets)', () => {
 describe('loader errors name file, line and field', () => {
   const dir = mkdtempSync(join(tmpdir(), 'fedmkt-data-'));
   const arcLine = (over: Record<string, unknown> = {}) =>
-    JSON.stringify({ id: 'X_1', question: { stem: 'Why?', choices: [{ label: 'A', text: 'a' }, { label: 'B', text: 'b' }] }, answerKey: 'A', ...over });
+    JSON.stringify({
+      id: 'X_1',
+      question: {
+        stem: 'Why?',
+        choices: [
+          { label: 'A', text: 'a' },
+          { label: 'B', text: 'b' },
+        ],
+      },
+      answerKey: 'A',
+      ...over,
+    });
 
   it('reports a missing field', async () => {
-    const bad = JSON.stringify({ id: 'X_2', question: { choices: [{ label: 'A', text: 'a' }, { label: 'B', text: 'b' }] }, answerKey: 'A' });
+    const bad = JSON.stringify({
+      id: 'X_2',
+      question: {
+        choices: [
+          { label: 'A', text: 'a' },
+          { label: 'B', text: 'b' },
+        ],
+      },
+      answerKey: 'A',
+    });
     writeFileSync(join(dir, 'ARC-Easy-Train.jsonl'), `${arcLine()}\n${bad}\n`);
     writeFileSync(join(dir, 'ARC-Easy-Dev.jsonl'), `${arcLine()}\n`);
     await expect(loadTask('arc_easy', { seed: 1, path: dir })).rejects.toThrow(`${join(dir, 'ARC-Easy-Train.jsonl')}:2: field "question.stem"`);
@@ -151,7 +174,9 @@ describe('loader errors name file, line and field', () => {
   it('reports an answer key that names no choice', async () => {
     writeFileSync(join(dir, 'ARC-Easy-Train.jsonl'), `${arcLine()}\n`);
     writeFileSync(join(dir, 'ARC-Easy-Dev.jsonl'), `${arcLine()}\n\n${arcLine({ answerKey: 'E' })}\n`);
-    await expect(loadTask('arc_easy', { seed: 1, path: dir })).rejects.toThrow(/ARC-Easy-Dev\.jsonl:3: field "answerKey": "E" is not one of the choice labels A, B/);
+    await expect(loadTask('arc_easy', { seed: 1, path: dir })).rejects.toThrow(
+      /ARC-Easy-Dev\.jsonl:3: field "answerKey": "E" is not one of the choice labels A, B/,
+    );
   });
 
   it('reports invalid JSON and bad enum values', async () => {
@@ -164,7 +189,7 @@ describe('loader errors name file, line and field', () => {
 
   it('reports a WiC span outside its sentence', async () => {
     const wicDir = mkdtempSync(join(tmpdir(), 'fedmkt-wic-'));
-    writeFileSync(join(wicDir, 'train.jsonl'), JSON.stringify({ sentence1: 'short', sentence2: 's', start1: 2, end1: 9, label: true }) + '\n');
+    writeFileSync(join(wicDir, 'train.jsonl'), `${JSON.stringify({ sentence1: 'short', sentence2: 's', start1: 2, end1: 9, label: true })}\n`);
     await expect(loadTask('wic', { seed: 1, path: wicDir })).rejects.toThrow(/train\.jsonl:1: field "end1": span \[2, 9\)/);
   });
 

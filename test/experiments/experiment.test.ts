@@ -122,9 +122,12 @@ describe('experiments: FedMKT and the baselines on the same data and base models
     const write = process.stdout.write.bind(process.stdout);
     process.stdout.write = (() => true) as typeof process.stdout.write;
     try {
-      await program.parseAsync(['experiment', 'one-to-one', '--scenario', file, '--methods', 'slm-zs,llm-zs', '--seeds', '2', '--seed', '6', '--out', out, '--quiet'], {
-        from: 'user',
-      });
+      await program.parseAsync(
+        ['experiment', 'one-to-one', '--scenario', file, '--methods', 'slm-zs,llm-zs', '--seeds', '2', '--seed', '6', '--out', out, '--quiet'],
+        {
+          from: 'user',
+        },
+      );
     } finally {
       process.stdout.write = write;
     }

@@ -8,7 +8,8 @@ const LLM = '{ arch: llama, layers: 1, heads: 2, dModel: 32, maxSeqLen: 48 }';
 export function tinyExperimentScenario(clients: number, options: { task?: string; protocol?: string; clientPretrain?: string } = {}): Scenario {
   const list = Array.from(
     { length: clients },
-    (_, i) => `  - { id: c${i + 1}, model: ${SLM}, training: { privateEpochs: 1, distillEpochs: 1, learningRate: 0.01, batchSize: 8 }${options.clientPretrain ? `, pretrain: ${options.clientPretrain}` : ''} }`,
+    (_, i) =>
+      `  - { id: c${i + 1}, model: ${SLM}, training: { privateEpochs: 1, distillEpochs: 1, learningRate: 0.01, batchSize: 8 }${options.clientPretrain ? `, pretrain: ${options.clientPretrain}` : ''} }`,
   ).join('\n');
   return parseScenario(
     `

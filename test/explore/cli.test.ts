@@ -33,7 +33,21 @@ describe('fedmkt explore', () => {
 
   it('finds a broken property, exits 1 and writes a reproducer that run --schedule reproduces and report shows', async () => {
     const dir = join(out, 'skips');
-    const r = await fedmktHere(['explore', SMALL, '--budget', '300', '--workers', '1', '--quiet', '--seed', '3', '--expect', 'skippedRounds <= 0', '--out', dir]);
+    const r = await fedmktHere([
+      'explore',
+      SMALL,
+      '--budget',
+      '300',
+      '--workers',
+      '1',
+      '--quiet',
+      '--seed',
+      '3',
+      '--expect',
+      'skippedRounds <= 0',
+      '--out',
+      dir,
+    ]);
     expect(r.status).toBe(1);
     expect(r.stdout).toMatch(/failure 1: \[skippedRounds <= 0\] 1 round skipped/);
     expect(r.stdout).toMatch(/\d+ faults -> [1-3] faults/);
@@ -98,7 +112,13 @@ describe('exhaustive search', () => {
 
   it('finds a planted bug', async () => {
     const bug = PLANTED_BUGS.find((b) => b.name === 'duplicates-counted')!;
-    const result = await explore(await exploreTarget(two(1), { machines: bug.machines }), { strategy: 'exhaustive', budget: { ms: 120_000 }, maxFaults: 1, seed: 0, maxFailures: 1 });
+    const result = await explore(await exploreTarget(two(1), { machines: bug.machines }), {
+      strategy: 'exhaustive',
+      budget: { ms: 120_000 },
+      maxFaults: 1,
+      seed: 0,
+      maxFailures: 1,
+    });
     expect(result.failures[0]?.finding.property).toBe(bug.property);
   });
 });

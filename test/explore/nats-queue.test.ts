@@ -66,7 +66,11 @@ describe.skipIf(!natsServerAvailable)('distributed exploration over a JetStream 
     const seen: number[] = [];
     const pool = await natsPool(server.url, poolOptions(lines, more));
     const counting: SchedulePool = {
-      run: (indices, settings, strategy, each) => pool.run(indices, settings, strategy, (index, outcome) => (seen.push(index), each(index, outcome))),
+      run: (indices, settings, strategy, each) =>
+        pool.run(indices, settings, strategy, (index, outcome) => {
+          seen.push(index);
+          return each(index, outcome);
+        }),
       close: () => pool.close(),
     };
     try {
@@ -135,7 +139,9 @@ describe.skipIf(!natsServerAvailable)('distributed exploration over a JetStream 
     const pool = await natsPool(server.url, poolOptions([], { properties: ['skippedRounds <> 1'] }));
     try {
       const settings = { seed: 0, maxFaults: 1, depth: 3, faultPoints: 10, steps: 10 };
-      await expect(pool.run(range(1, 8), settings, 'random', () => undefined)).rejects.toThrow(/explore worker .+ failed: schedules \d+\.\.\d+ of \w+: --expect "skippedRounds <> 1": expected completed/);
+      await expect(pool.run(range(1, 8), settings, 'random', () => undefined)).rejects.toThrow(
+        /explore worker .+ failed: schedules \d+\.\.\d+ of \w+: --expect "skippedRounds <> 1": expected completed/,
+      );
     } finally {
       await pool.close();
     }

@@ -32,18 +32,29 @@ describe('properties', () => {
   });
 
   it('names the property, the round and the actors of what a run broke', () => {
-    const skipped = facts({ events: [{ t: 5, actor: 'server', round: 2, kind: 'quorum', outcome: 'skip-round' }], finalStates: { server: 'done', c1: 'failed', c2: 'offline (dropout in round 1 at trainPrivate)' } });
+    const skipped = facts({
+      events: [{ t: 5, actor: 'server', round: 2, kind: 'quorum', outcome: 'skip-round' }],
+      finalStates: { server: 'done', c1: 'failed', c2: 'offline (dropout in round 1 at trainPrivate)' },
+    });
     expect(checkRun(skipped, [parseProperty('completed'), parseProperty('skippedRounds <= 0')])).toEqual([
       { property: 'completed', message: 'round 2 skipped for want of a quorum', round: 2, actors: ['server'] },
       { property: 'completed', message: 'not done at the end: c1 (failed)', round: null, actors: ['c1'] },
       { property: 'skippedRounds <= 0', message: '1 round skipped (2)', round: 2, actors: ['server'] },
     ]);
-    const learned = facts({ metrics: [{ round: 1, actor: 'c1', accuracy: 0.5 }, { round: 2, actor: 'c1', accuracy: 0.25 }] });
+    const learned = facts({
+      metrics: [
+        { round: 1, actor: 'c1', accuracy: 0.5 },
+        { round: 2, actor: 'c1', accuracy: 0.25 },
+      ],
+    });
     expect(checkRun(learned, [parseProperty('accuracy.c1 >= 0.3')])).toEqual([
       { property: 'accuracy.c1 >= 0.3', message: 'accuracy of c1 after round 2 is 0.250', round: 2, actors: ['c1'] },
     ]);
     expect(checkRun(learned, [parseProperty('accuracy.c1 >= 0.2')])).toEqual([]);
-    expect(checkRun(facts({ timedOut: true, failures: { c1: 'still in awaitLLMLogits after 99 virtual s' } }), [])[0]).toMatchObject({ property: 'ends', actors: ['c1'] });
+    expect(checkRun(facts({ timedOut: true, failures: { c1: 'still in awaitLLMLogits after 99 virtual s' } }), [])[0]).toMatchObject({
+      property: 'ends',
+      actors: ['c1'],
+    });
   });
 
   it('tells failures apart by what broke, not by ids, numbers or which client', () => {
@@ -92,7 +103,11 @@ describe('delta debugging', () => {
 
   it('returns nothing when the failure needs nothing, and stops at its run budget', async () => {
     expect((await ddmin([1, 2, 3], async () => true)).items).toEqual([]);
-    const capped = await ddmin(Array.from({ length: 64 }, (_, i) => i), async (xs) => xs.includes(5) && xs.includes(50), 3);
+    const capped = await ddmin(
+      Array.from({ length: 64 }, (_, i) => i),
+      async (xs) => xs.includes(5) && xs.includes(50),
+      3,
+    );
     expect(capped.truncated).toBe(true);
     expect(capped.runs).toBeLessThanOrEqual(4);
   });
@@ -142,7 +157,15 @@ describe('schedules', () => {
   it('sizes the fault space from the deadlines and restricts it to the kinds asked for', () => {
     const space = faultSpace({ uploadMs: 20_000, llmLogitsMs: 30_000 }, parseFaultKinds('drop,crash,partition', '--faults'));
     expect(messageOptions(space)).toEqual(['none', 'drop']);
-    expect(actorOptions(space, 'client')).toEqual(['none', 'crash:1000', 'crash:never', 'crash:1000@1000', 'crash:never@1000', 'partition:1000', 'partition:30000']);
+    expect(actorOptions(space, 'client')).toEqual([
+      'none',
+      'crash:1000',
+      'crash:never',
+      'crash:1000@1000',
+      'crash:never@1000',
+      'partition:1000',
+      'partition:30000',
+    ]);
     expect(actorOptions(faultSpace({ uploadMs: 20_000, llmLogitsMs: 30_000 }), 'server')).not.toContain('dropout:rejoin');
     expect(() => parseFaultKinds('drop,typo', '--faults')).toThrow('--faults: unknown fault kind "typo"');
   });
@@ -169,11 +192,16 @@ describe('the virtual clock with a scheduler', () => {
     };
     expect(await run()).toEqual(['a', 'b', 'c', 'later']);
     const asked: string[][] = [];
-    const last: Scheduler = { choose: (p) => {
+    const last: Scheduler = {
+      choose: (p) => {
         asked.push([...p.options]);
         return p.options.length - 1;
-      }, };
+      },
+    };
     expect(await run(last)).toEqual(['c', 'b', 'a', 'later']);
-    expect(asked).toEqual([['a', 'b', 'c'], ['a', 'b']]);
+    expect(asked).toEqual([
+      ['a', 'b', 'c'],
+      ['a', 'b'],
+    ]);
   });
 });

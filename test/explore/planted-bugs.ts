@@ -74,7 +74,9 @@ export const PLANTED_BUGS: PlantedBug[] = [
     what: "the server counts an earlier round's upload toward the open round, outside the staleness bound",
     machines: {
       server: serverMachine.provide({
-        guards: { acceptableLateUpload: ({ context, event }) => event.type === 'SLM_LOGITS' && event.round < context.round && !bookHas(context.uploads, event.sender) },
+        guards: {
+          acceptableLateUpload: ({ context, event }) => event.type === 'SLM_LOGITS' && event.round < context.round && !bookHas(context.uploads, event.sender),
+        },
       }),
     },
     property: 'invariant:round',

@@ -39,7 +39,11 @@ describe('bigram model', () => {
     expect(before.tokenIds).toHaveLength(positions);
     expect(before.topKIds).toHaveLength(positions * 8);
     const bos = tokenizer.specials.bos === undefined ? [] : [tokenizer.specials.bos];
-    expect(Array.from(before.tokenIds.slice(0, before.lengths[0]!))).toEqual([...bos, ...tokenizer.encode(samples[0]!.prompt), ...tokenizer.encode(samples[0]!.answer)]);
+    expect(Array.from(before.tokenIds.slice(0, before.lengths[0]!))).toEqual([
+      ...bos,
+      ...tokenizer.encode(samples[0]!.prompt),
+      ...tokenizer.encode(samples[0]!.answer),
+    ]);
     // Top-K logits come highest first.
     for (let k = 1; k < 8; k++) expect(before.topKLogits[k]!).toBeLessThanOrEqual(before.topKLogits[k - 1]!);
     const stats = await model.trainEpochs(samples, { epochs: 5, learningRate: 0.05, batchSize: 8 });
@@ -95,10 +99,14 @@ describe('bigram model', () => {
     expect(result.violations).toEqual([]);
     const planned = join(root, 'planned');
     await runFederation(bigramScenario({ rounds: 3 }), { outDir: planned, learning, checkpoints: true });
-    const metrics = (dir: string) => readFileSync(join(dir, 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => {
-      const { actor, round, accuracy, publicCE, trainLoss, distillLoss } = JSON.parse(l) as Record<string, unknown>;
-      return { actor, round, accuracy, publicCE, trainLoss, distillLoss };
-    });
+    const metrics = (dir: string) =>
+      readFileSync(join(dir, 'metrics.jsonl'), 'utf8')
+        .trim()
+        .split('\n')
+        .map((l) => {
+          const { actor, round, accuracy, publicCE, trainLoss, distillLoss } = JSON.parse(l) as Record<string, unknown>;
+          return { actor, round, accuracy, publicCE, trainLoss, distillLoss };
+        });
     expect(metrics(extended)).toEqual(metrics(planned));
     await rm(root, { recursive: true, force: true });
   });

@@ -27,7 +27,9 @@ describe('client faults', () => {
     // It resumes where it left: uploading round 2 again (now late), then it catches up.
     const afterRejoin = events.slice(events.indexOf(rejoin));
     expect(statesOf(afterRejoin, 'c3', 2)).toEqual(['uploadLogits', 'awaitLLMLogits', 'alignLLMTokens', 'distillFromLLM', 'roundEnd']);
-    expect(events.filter((e) => e.kind === 'accepted' && e.actor === 'server' && e.sender === 'c3' && e.message === 'slm-logits').map((e) => e.round)).toEqual([1, 3]);
+    expect(events.filter((e) => e.kind === 'accepted' && e.actor === 'server' && e.sender === 'c3' && e.message === 'slm-logits').map((e) => e.round)).toEqual([
+      1, 3,
+    ]);
     expect(finalStates.c3).toBe('done');
   });
 
@@ -61,8 +63,7 @@ describe('client faults', () => {
       return leave.t - enter.t;
     };
     // privateSamplesPerClient 12 x msPerTrainSample x the drawn factor (x 200 for c4 from the trace).
-    for (const [i, c] of ['c1', 'c2', 'c3'].entries())
-      expect(trainMs(c)).toBeCloseTo(12 * (20 + 10 * i) * (drawn[i]!.computeFactor as number), 6);
+    for (const [i, c] of ['c1', 'c2', 'c3'].entries()) expect(trainMs(c)).toBeCloseTo(12 * (20 + 10 * i) * (drawn[i]!.computeFactor as number), 6);
     expect(trainMs('c4')).toBeCloseTo(12 * 50 * (drawn[3]!.computeFactor as number) * 200, 6);
     // c4 needs far longer than the 20 s deadline: the server proceeds without it.
     expect(eventsOf(recorder.events, 'quorum')[0]).toMatchObject({ round: 1, outcome: 'proceed' });

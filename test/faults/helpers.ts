@@ -13,7 +13,11 @@ export function bigramScenario(
   options: { clients?: number; rounds?: number; upload?: string; profiles?: string[]; extra?: string; seed?: number } = {},
 ): Scenario {
   const n = options.clients ?? 4;
-  const clients = Array.from({ length: n }, (_, i) => `  - { id: c${i + 1}, model: bigram, training: { privateEpochs: 1, learningRate: 0.05, batchSize: 4 }, profile: ${options.profiles?.[i] ?? `{ msPerTrainSample: ${20 + 10 * i}, bandwidthMbps: 50, latencyMs: 20 }`} }`).join('\n');
+  const clients = Array.from(
+    { length: n },
+    (_, i) =>
+      `  - { id: c${i + 1}, model: bigram, training: { privateEpochs: 1, learningRate: 0.05, batchSize: 4 }, profile: ${options.profiles?.[i] ?? `{ msPerTrainSample: ${20 + 10 * i}, bandwidthMbps: 50, latencyMs: 20 }`} }`,
+  ).join('\n');
   return parseScenario(
     `
 name: faults-test

@@ -19,7 +19,11 @@ describe('a broken acceptance guard', () => {
     const result = await runFederation(scenario, { learning: bigramLearning() });
     const kinds = new Set(result.violations.map((v) => v.invariant));
     expect(kinds).toEqual(new Set(['round', 'once']));
-    expect(result.violations.find((v) => v.invariant === 'round')!.message).toMatch(/^server accepted slm-logits c4:\d of round \d from c4 in round \d \(late uploads count within 0 rounds\)$/);
-    expect(result.violations.find((v) => v.invariant === 'once')!.message).toMatch(/^server (accepted slm-logits c1:\d twice|counted two slm-logits uploads from c1 toward round \d)$/);
+    expect(result.violations.find((v) => v.invariant === 'round')!.message).toMatch(
+      /^server accepted slm-logits c4:\d of round \d from c4 in round \d \(late uploads count within 0 rounds\)$/,
+    );
+    expect(result.violations.find((v) => v.invariant === 'once')!.message).toMatch(
+      /^server (accepted slm-logits c1:\d twice|counted two slm-logits uploads from c1 toward round \d)$/,
+    );
   });
 });

@@ -32,7 +32,10 @@ describe('invariant checker', () => {
     events.splice(deliver, 1, { t: accepted.t, actor: 'server', round: 2, kind: 'reject', error: 'checksum mismatch' });
     const [v, ...rest] = checkInvariants(events, options);
     expect(rest).toEqual([]);
-    expect(v).toMatchObject({ invariant: 'validated', message: `server accepted slm-logits ${accepted.messageId} from c2, which was never delivered to it (no validated copy arrived)` });
+    expect(v).toMatchObject({
+      invariant: 'validated',
+      message: `server accepted slm-logits ${accepted.messageId} from c2, which was never delivered to it (no validated copy arrived)`,
+    });
     expect(v!.lines).toEqual([events.indexOf(accepted) + 1]);
   });
 
@@ -54,7 +57,10 @@ describe('invariant checker', () => {
     const deliver = events.find((e) => e.kind === 'deliver' && e.actor === 'server' && e.id === accepted.messageId)!;
     deliver.msgRound = 1;
     const [v] = checkInvariants(events, options);
-    expect(v).toMatchObject({ invariant: 'round', message: `server accepted slm-logits ${accepted.messageId} of round 1 from c1 in round 2 (late uploads count within 0 rounds)` });
+    expect(v).toMatchObject({
+      invariant: 'round',
+      message: `server accepted slm-logits ${accepted.messageId} of round 1 from c1 in round 2 (late uploads count within 0 rounds)`,
+    });
     expect(v!.lines).toContain(events.indexOf(deliver) + 1);
     expect(v!.lines).toContain(events.indexOf(accepted) + 1);
     // Within the policy's bound it is allowed.

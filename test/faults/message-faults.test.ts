@@ -18,17 +18,21 @@ const accepted = (events: readonly RunEvent[], actor: string, message: string) =
   events.filter((e) => e.kind === 'accepted' && e.actor === actor && e.message === message);
 
 describe('message faults', () => {
-  it('drop: c1\'s round-1 upload never reaches the server, which proceeds at the deadline with the quorum', async () => {
+  it("drop: c1's round-1 upload never reaches the server, which proceeds at the deadline with the quorum", async () => {
     const { recorder } = await run('  messages: [ { action: drop, type: slm-logits, from: c1, round: 1 } ]');
     const events = recorder.events;
     expect(eventsOf(events, 'drop')).toEqual([expect.objectContaining({ actor: 'server', type: 'slm-logits', id: 'c1:1', msgRound: 1, cause: 'messages[0]' })]);
-    expect(accepted(events, 'server', 'slm-logits').filter((e) => e.round === 1).map((e) => e.sender)).toEqual(['c2', 'c3', 'c4']);
+    expect(
+      accepted(events, 'server', 'slm-logits')
+        .filter((e) => e.round === 1)
+        .map((e) => e.sender),
+    ).toEqual(['c2', 'c3', 'c4']);
     expect(eventsOf(events, 'quorum')[0]).toMatchObject({ round: 1, accepted: 3, needed: 2, outcome: 'proceed', t: 20000 });
     // c1 still gets round 1's LLM logits and works on.
     expect(accepted(events, 'c1', 'llm-logits').map((e) => e.round)).toEqual([1, 2, 3]);
   });
 
-  it('delay: c2\'s upload arrives after the deadline and is ignored as late', async () => {
+  it("delay: c2's upload arrives after the deadline and is ignored as late", async () => {
     // c4 is too slow for any deadline, so every round lasts its full 20 s.
     const slow = { profiles: ['{ msPerTrainSample: 20 }', '{ msPerTrainSample: 20 }', '{ msPerTrainSample: 20 }', '{ msPerTrainSample: 5000 }'] };
     const { recorder } = await run('  messages: [ { action: delay, type: slm-logits, from: c2, round: 1, ms: 25000 } ]', slow);
@@ -52,7 +56,7 @@ describe('message faults', () => {
     }
   });
 
-  it('reorder: round 2\'s announcement reaches c2 only after round 2\'s LLM logits; c2 catches up later', async () => {
+  it("reorder: round 2's announcement reaches c2 only after round 2's LLM logits; c2 catches up later", async () => {
     const { recorder } = await run('  messages: [ { action: reorder, type: round-start, to: c2, round: 2 } ]');
     const events = recorder.events;
     expect(eventsOf(events, 'reorder')).toEqual([expect.objectContaining({ actor: 'c2', type: 'round-start', msgRound: 2 })]);
@@ -60,10 +64,14 @@ describe('message faults', () => {
     expect(delivered).toEqual(['llm-logits', 'round-start']);
     // The early LLM logits of an unannounced round change nothing; the server went on without c2.
     expect(events.find((e) => e.kind === 'ignored' && e.actor === 'c2' && e.message === 'llm-logits')).toMatchObject({ round: 2, reason: 'future' });
-    expect(accepted(events, 'server', 'slm-logits').filter((e) => e.round === 2).map((e) => e.sender)).not.toContain('c2');
+    expect(
+      accepted(events, 'server', 'slm-logits')
+        .filter((e) => e.round === 2)
+        .map((e) => e.sender),
+    ).not.toContain('c2');
   });
 
-  it('corrupt: flipped bytes in c3\'s upload fail the checksum; the endpoint rejects it and the machine never sees it', async () => {
+  it("corrupt: flipped bytes in c3's upload fail the checksum; the endpoint rejects it and the machine never sees it", async () => {
     const { recorder } = await run('  messages: [ { action: corrupt, type: slm-logits, from: c3, round: 1, bytes: 2 } ]');
     const events = recorder.events;
     const corrupt = eventsOf(events, 'corrupt')[0]!;

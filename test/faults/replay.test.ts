@@ -17,7 +17,8 @@ describe('replay', () => {
     const original = await runFederation(chaosBigramScenario(), { outDir: dir, learning: bigramLearning() });
     expect(original.violations).toEqual([]);
     const kinds = new Set(original.recorder.events.map((e) => e.kind));
-    for (const k of ['drop', 'delay', 'duplicate', 'reorder', 'corrupt', 'reject', 'partition', 'crash', 'restart', 'dropout', 'rejoin', 'straggler']) expect(kinds).toContain(k);
+    for (const k of ['drop', 'delay', 'duplicate', 'reorder', 'corrupt', 'reject', 'partition', 'crash', 'restart', 'dropout', 'rejoin', 'straggler'])
+      expect(kinds).toContain(k);
 
     const same = await replayRunDir(dir, bigramLearning());
     expect(same.divergence).toBeNull();

@@ -24,7 +24,13 @@ function problems(text: string): string[] {
 describe('faults in a scenario', () => {
   it('defaults to no faults and to dropping late uploads', () => {
     const s = parseScenario(base);
-    expect(s.faults).toEqual({ dropout: { p: 0, state: 'trainPrivate', rejoinAfterRounds: 1, script: [] }, crashes: [], messages: [], partitions: [], persist: 'memory' });
+    expect(s.faults).toEqual({
+      dropout: { p: 0, state: 'trainPrivate', rejoinAfterRounds: 1, script: [] },
+      crashes: [],
+      messages: [],
+      partitions: [],
+      persist: 'memory',
+    });
     expect(s.protocol.awaitSLMLogits.lateMessages).toBe('drop');
     expect(lateAcceptWithinRounds(s)).toBe(0);
     expect(lateAcceptWithinRounds(parseScenario(`${base}protocol: { awaitSLMLogits: { lateMessages: { acceptWithinRounds: 2 } } }\n`))).toBe(2);

@@ -55,7 +55,10 @@ describe('server crash and restart', () => {
   it('keeps its deadline across the restart; uploads sent while it is down are lost, not counted', async () => {
     // c4 never makes the 20 s deadline; the server is down from 0.5 s to 1.5 s of round 1.
     const profiles = ['{ msPerTrainSample: 20 }', '{ msPerTrainSample: 50 }', '{ msPerTrainSample: 100 }', '{ msPerTrainSample: 5000 }'];
-    const scenario = bigramScenario({ profiles, extra: 'faults: { crashes: [ { actor: server, round: 1, state: awaitSLMLogits, afterMs: 500, restartAfterMs: 1000 } ] }' });
+    const scenario = bigramScenario({
+      profiles,
+      extra: 'faults: { crashes: [ { actor: server, round: 1, state: awaitSLMLogits, afterMs: 500, restartAfterMs: 1000 } ] }',
+    });
     const { recorder, violations } = await runFederation(scenario, { learning: bigramLearning() });
     expect(violations).toEqual([]);
     const events = recorder.events;

@@ -28,12 +28,16 @@ function protocolOnly(file: string, seed: number, roundsFactor = 1) {
 
 describe.each(SCENARIOS)('scenarios/%s.yaml at many seeds', (name) => {
   const file = `scenarios/${name}.yaml`;
-  it.each([...SEEDS.map((seed) => ({ seed, factor: 1 })), { seed: 11, factor: 3 }, { seed: 12, factor: 3 }])('seed $seed, $factor x its rounds', async ({ seed, factor }) => {
-    const scenario = protocolOnly(file, seed, factor);
-    const result = await runFederation(scenario, { learning: protocolOnlyLearningStack() });
-    expect(result.violations.map(formatViolation)).toEqual([]);
-    expect(result.timedOut).toBe(false);
-    // Whoever is up at the end is done: a failure is only an actor the scenario took down for good.
-    for (const [id, state] of Object.entries(result.finalStates)) expect(state === 'done' || state.startsWith('offline'), `${id} ended ${state}: ${result.failures[id] ?? ''}`).toBe(true);
-  });
+  it.each([...SEEDS.map((seed) => ({ seed, factor: 1 })), { seed: 11, factor: 3 }, { seed: 12, factor: 3 }])(
+    'seed $seed, $factor x its rounds',
+    async ({ seed, factor }) => {
+      const scenario = protocolOnly(file, seed, factor);
+      const result = await runFederation(scenario, { learning: protocolOnlyLearningStack() });
+      expect(result.violations.map(formatViolation)).toEqual([]);
+      expect(result.timedOut).toBe(false);
+      // Whoever is up at the end is done: a failure is only an actor the scenario took down for good.
+      for (const [id, state] of Object.entries(result.finalStates))
+        expect(state === 'done' || state.startsWith('offline'), `${id} ended ${state}: ${result.failures[id] ?? ''}`).toBe(true);
+    },
+  );
 });

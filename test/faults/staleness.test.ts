@@ -9,26 +9,55 @@ import { harness, tinyLogits } from '../machines/fixtures.js';
 import { bigramLearning, bigramScenario } from './helpers.js';
 
 const WORK = ['evaluate', 'announceRound', 'alignSLMTokens', 'distillFromSLMs', 'computeLLMLogits', 'broadcastLLMLogits', 'averageAdapters', 'announceFinish'];
-const up = (sender: string, round: number, messageId = `${sender}:r${round}`) => ({ type: 'SLM_LOGITS' as const, round, sender, messageId, logits: tinyLogits() });
+const up = (sender: string, round: number, messageId = `${sender}:r${round}`) => ({
+  type: 'SLM_LOGITS' as const,
+  round,
+  sender,
+  messageId,
+  logits: tinyLogits(),
+});
 
 function server(lateAcceptWithinRounds: number | undefined, plan: Record<number, [number, ReturnType<typeof up>][]>) {
-  const policy: ServerPolicy = { uploadDeadlineMs: 1000, quorum: 1, onQuorumLost: 'skip-round', adapterDeadlineMs: 500, fedAvg: false, llmFrozen: false, lateAcceptWithinRounds, finishRetryMs: 1000, finishAttempts: 1 };
-  return harness(serverMachine, WORK, { totalRounds: 4, clients: ['c1', 'c2', 'c3'], policy }, {
-    durations: { alignSLMTokens: 10, distillFromSLMs: 10, computeLLMLogits: 10, broadcastLLMLogits: 10 },
-    outputs: {
-      alignSLMTokens: (input: { uploads: { client: string }[] }) => ({ teachers: input.uploads.map((u) => ({ client: u.client, teacher: {} })) }),
-      computeLLMLogits: () => ({ logits: tinyLogits() }),
+  const policy: ServerPolicy = {
+    uploadDeadlineMs: 1000,
+    quorum: 1,
+    onQuorumLost: 'skip-round',
+    adapterDeadlineMs: 500,
+    fedAvg: false,
+    llmFrozen: false,
+    lateAcceptWithinRounds,
+    finishRetryMs: 1000,
+    finishAttempts: 1,
+  };
+  return harness(
+    serverMachine,
+    WORK,
+    { totalRounds: 4, clients: ['c1', 'c2', 'c3'], policy },
+    {
+      durations: { alignSLMTokens: 10, distillFromSLMs: 10, computeLLMLogits: 10, broadcastLLMLogits: 10 },
+      outputs: {
+        alignSLMTokens: (input: { uploads: { client: string }[] }) => ({ teachers: input.uploads.map((u) => ({ client: u.client, teacher: {} })) }),
+        computeLLMLogits: () => ({ logits: tinyLogits() }),
+      },
+      hooks: { announceRound: (input: { round: number }, h) => (plan[input.round] ?? []).forEach(([ms, e]) => h.sendAt(ms, e)) },
     },
-    hooks: { announceRound: (input: { round: number }, h) => (plan[input.round] ?? []).forEach(([ms, e]) => h.sendAt(ms, e)) },
-  });
+  );
 }
 
 describe('late uploads', () => {
   // c3's round-1 upload reaches the server while it collects round 2; round-3's... in round 3.
   const plan = {
     1: [[100, up('c1', 1)]] as [number, ReturnType<typeof up>][],
-    2: [[100, up('c1', 2)], [200, up('c3', 1)], [300, up('c3', 2)]] as [number, ReturnType<typeof up>][],
-    4: [[100, up('c1', 4)], [200, up('c2', 1)], [300, up('c2', 3)]] as [number, ReturnType<typeof up>][],
+    2: [
+      [100, up('c1', 2)],
+      [200, up('c3', 1)],
+      [300, up('c3', 2)],
+    ] as [number, ReturnType<typeof up>][],
+    4: [
+      [100, up('c1', 4)],
+      [200, up('c2', 1)],
+      [300, up('c2', 3)],
+    ] as [number, ReturnType<typeof up>][],
   };
 
   it('drop (default): every upload of an earlier round is ignored as late', async () => {
@@ -59,13 +88,17 @@ describe('late uploads', () => {
     expect(align4!.input.uploads.map((u: { client: string }) => u.client)).toEqual(['c1', 'c2']);
   });
 
-  it('in a federation: a straggler\'s upload that misses round r counts toward round r+1', async () => {
+  it("in a federation: a straggler's upload that misses round r counts toward round r+1", async () => {
     const profiles = ['{ msPerTrainSample: 20 }', '{ msPerTrainSample: 30 }', '{ msPerTrainSample: 40 }', '{ msPerTrainSample: 2000 }'];
-    const late = await runFederation(bigramScenario({ rounds: 4, profiles, upload: 'lateMessages: { acceptWithinRounds: 1 }' }), { learning: bigramLearning() });
+    const late = await runFederation(bigramScenario({ rounds: 4, profiles, upload: 'lateMessages: { acceptWithinRounds: 1 }' }), {
+      learning: bigramLearning(),
+    });
     const dropped = await runFederation(bigramScenario({ rounds: 4, profiles }), { learning: bigramLearning() });
     for (const r of [late, dropped]) expect(r.violations).toEqual([]);
     const fromC4 = (events: typeof late.recorder.events) =>
-      events.filter((e) => e.actor === 'server' && (e.kind === 'accepted' || e.kind === 'ignored') && e.sender === 'c4' && e.message === 'slm-logits').map((e) => `${e.kind}:${e.round}${e.msgRound ? `<-${e.msgRound}` : ''}`);
+      events
+        .filter((e) => e.actor === 'server' && (e.kind === 'accepted' || e.kind === 'ignored') && e.sender === 'c4' && e.message === 'slm-logits')
+        .map((e) => `${e.kind}:${e.round}${e.msgRound ? `<-${e.msgRound}` : ''}`);
     expect(fromC4(late.recorder.events)[0]).toBe('accepted:2<-1');
     expect(fromC4(dropped.recorder.events)[0]).toBe('ignored:1');
     expect(fromC4(dropped.recorder.events).some((x) => x.startsWith('accepted'))).toBe(false);

@@ -1,12 +1,7 @@
 /** The state names faults and invariants use are exactly the machines' leaves. */
 import { describe, expect, it } from 'vitest';
 import type { AnyStateMachine, AnyStateNode } from 'xstate';
-import {
-  CLIENT_STATES,
-  CLIENT_TRANSIENT_STATES,
-  SERVER_STATES,
-  SERVER_TRANSIENT_STATES,
-} from '../../core/faults/states.js';
+import { CLIENT_STATES, CLIENT_TRANSIENT_STATES, SERVER_STATES, SERVER_TRANSIENT_STATES } from '../../core/faults/states.js';
 import { clientMachine } from '../../machines/client.js';
 import { serverMachine } from '../../machines/server.js';
 

@@ -19,7 +19,10 @@ const ROUNDS = 6;
 const ACTORS = ['server', 'c1', 'c2', 'c3'];
 
 function jsonl<T>(file: string): T[] {
-  return readFileSync(file, 'utf8').trim().split('\n').map((line) => JSON.parse(line) as T);
+  return readFileSync(file, 'utf8')
+    .trim()
+    .split('\n')
+    .map((line) => JSON.parse(line) as T);
 }
 
 /** What each actor learned, by round: the figures a resumed run must reproduce exactly. */
@@ -104,7 +107,9 @@ describe('resuming a killed run from its round checkpoints', () => {
 
   it('says what is missing when there is nothing to resume from', () => {
     const dir = mkdtempSync(join(tmpdir(), 'fedmkt-none-'));
-    expect(() => resumePoint(dir, ACTORS)).toThrow(/cannot resume .*no round was checkpointed by every actor .*server: none; c1: none.*run it again from the start/);
+    expect(() => resumePoint(dir, ACTORS)).toThrow(
+      /cannot resume .*no round was checkpointed by every actor .*server: none; c1: none.*run it again from the start/,
+    );
     // A checkpoint folder still being written when the run died is not a checkpoint.
     mkdirSync(join(dir, 'checkpoints', 'server', 'round-1.partial'), { recursive: true });
     expect(() => resumePoint(dir, ACTORS)).toThrow(/server: none/);

@@ -31,16 +31,17 @@ describe('a whole federation on the in-memory transport', () => {
     const events = first!.recorder.events;
     for (let round = 1; round <= scenario.rounds; round++) {
       expect(statesOf(events, 'server', round).filter((s) => SERVER_STEPS.includes(s))).toEqual(SERVER_STEPS);
-      for (const c of ['c1', 'c2', 'c3'])
-        expect(statesOf(events, c, round).filter((s) => CLIENT_STEPS.includes(s))).toEqual(CLIENT_STEPS);
+      for (const c of ['c1', 'c2', 'c3']) expect(statesOf(events, c, round).filter((s) => CLIENT_STEPS.includes(s))).toEqual(CLIENT_STEPS);
     }
     // Every upload and broadcast was sent, delivered and accepted exactly once.
     const accepted = events.filter((e) => e.kind === 'accepted' && e.message === 'slm-logits');
     expect(accepted).toHaveLength(3 * scenario.rounds);
     expect(new Set(accepted.map((e) => e.messageId)).size).toBe(accepted.length);
-    for (const file of ['events.jsonl', 'metrics.jsonl'])
-      expect(readFileSync(join(dirs[1]!, file), 'utf8')).toBe(readFileSync(join(dirs[0]!, file), 'utf8'));
-    const metrics = readFileSync(join(dirs[0]!, 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+    for (const file of ['events.jsonl', 'metrics.jsonl']) expect(readFileSync(join(dirs[1]!, file), 'utf8')).toBe(readFileSync(join(dirs[0]!, file), 'utf8'));
+    const metrics = readFileSync(join(dirs[0]!, 'metrics.jsonl'), 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l));
     expect(metrics).toHaveLength(4 * (scenario.rounds + 1));
     expect(metrics.every((m) => typeof m.accuracy === 'number')).toBe(true);
   });

@@ -100,7 +100,10 @@ function tfInputs(): { logits: tf.Tensor2D; batch: Parameters<typeof fedmktLoss>
     if (p.teacher && writeTeacherRow(teacherProbs, row * 3, 3, p.teacher.ids, p.teacher.logits, weights.temperature)) kdMask[row] = 1;
   });
   return {
-    logits: tf.tensor2d(positions.flatMap((p) => p.logits), [3, 3]),
+    logits: tf.tensor2d(
+      positions.flatMap((p) => p.logits),
+      [3, 3],
+    ),
     batch: {
       targets: Int32Array.from([1, 0, 2]),
       ceMask: Float32Array.from([1, 0, 1]),
@@ -122,7 +125,9 @@ describe('fedmktLoss (tfjs, used in training)', () => {
 
   it('has gradient kdAlpha (softmax - onehot) / nCE + (1 - kdAlpha) (softmax - p_teacher) / nKD per row', () => {
     const { logits, batch } = tfInputs();
-    const grad = tf.grad((x: tf.Tensor) => fedmktLoss(x as tf.Tensor2D, batch, weights.kdAlpha).total)(logits).arraySync() as number[][];
+    const grad = tf
+      .grad((x: tf.Tensor) => fedmktLoss(x as tf.Tensor2D, batch, weights.kdAlpha).total)(logits)
+      .arraySync() as number[][];
     // row 0: softmax [1/4, 1/2, 1/4], onehot(1) = [0, 1, 0], p_teacher = [1/4, 3/4, 0], nCE = nKD = 2
     //   0.9 * [1/4, -1/2, 1/4] / 2 + 0.1 * [0, -1/4, 1/4] / 2 = [0.1125, -0.2375, 0.125]
     const row0 = [0.1125, -0.2375, 0.125];
@@ -177,7 +182,11 @@ describe('fedmktTrainingLoss (one tape node, used in training)', () => {
 
   it('is 0 and no function of the logits when no row has a target or a teacher', () => {
     const { logits, batch } = tfInputs();
-    const loss = fedmktTrainingLoss(logits, { targets: batch.targets, ceMask: new Float32Array(3), teacher: { offsets: new Int32Array(4), ids: new Int32Array(0), probs: new Float32Array(0) } }, 0.5);
+    const loss = fedmktTrainingLoss(
+      logits,
+      { targets: batch.targets, ceMask: new Float32Array(3), teacher: { offsets: new Int32Array(4), ids: new Int32Array(0), probs: new Float32Array(0) } },
+      0.5,
+    );
     expect(loss.dataSync()[0]).toBe(0);
     const v = tf.variable(logits);
     expect(() => tf.variableGrads(() => fedmktTrainingLoss(v, { targets: batch.targets, ceMask: new Float32Array(3) }, 1), [v])).toThrow(/connection/);

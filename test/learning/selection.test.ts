@@ -93,7 +93,11 @@ describe('selectTeachers (DualMinCE)', () => {
   describe('refuses candidates that do not fit, naming the candidate and the sample', () => {
     const self = candidate(1, [1, 1, 1]);
     it.each([
-      ['a different length', { lengths: Int32Array.of(1, 3, 1) }, 'selectTeachers: others[1] sample 1 has length 3, self 2: candidates must share the receiver\'s tokenisation'],
+      [
+        'a different length',
+        { lengths: Int32Array.of(1, 3, 1) },
+        "selectTeachers: others[1] sample 1 has length 3, self 2: candidates must share the receiver's tokenisation",
+      ],
       ['a different sample count', { lengths: Int32Array.of(1, 2) }, 'selectTeachers: others[1] covers 2 samples, self 3'],
       ['another tokenizer', { tokenizer: 'gpt2' }, 'selectTeachers: others[1] is over tokenizer gpt2, self over llama2: align it to the receiver first'],
       ['a NaN cross-entropy', { ce: Float32Array.of(1, 1, Number.NaN) }, 'selectTeachers: others[1] sample 2 has cross-entropy NaN: DualMinCE cannot rank it'],

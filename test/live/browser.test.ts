@@ -85,7 +85,10 @@ describe.skipIf(!hasChromium)('in headless Chromium', () => {
     const page = await browser.newPage();
     const errors = watchErrors(page);
     await page.goto(url);
-    await waitFor(page, 'window.fedmktLive && window.fedmktLive.chartsReady && window.fedmktLive.last !== null && Number(document.body.dataset.seq) === window.fedmktLive.last.seq && window.fedmktLive.renders > 0');
+    await waitFor(
+      page,
+      'window.fedmktLive && window.fedmktLive.chartsReady && window.fedmktLive.last !== null && Number(document.body.dataset.seq) === window.fedmktLive.last.seq && window.fedmktLive.renders > 0',
+    );
     return { page, errors };
   }
 

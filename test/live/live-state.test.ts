@@ -29,7 +29,16 @@ describe('LiveState: what the live page is told', () => {
     // The same upload again (a duplicate) counts once.
     s.push(ev(201, 'server', 1, 'accepted', { messageId: 'c1:1', sender: 'c1', message: 'slm-logits' }));
     let snap = s.snapshot();
-    expect(snap.collection).toMatchObject({ round: 1, message: 'slm-logits', open: true, received: 1, expected: 3, needed: 2, openedAt: 0, deadlineAt: 10_000 });
+    expect(snap.collection).toMatchObject({
+      round: 1,
+      message: 'slm-logits',
+      open: true,
+      received: 1,
+      expected: 3,
+      needed: 2,
+      openedAt: 0,
+      deadlineAt: 10_000,
+    });
     expect(snap.actors.rows.find((r) => r.id === 'c1')).toMatchObject({ state: 'awaitLLMLogits', deadlineAt: 30_100 });
     s.push(ev(10_000, 'server', 1, 'deadline', { state: 'awaitSLMLogits' }));
     s.push(ev(10_000, 'server', 1, 'quorum', { accepted: 1, needed: 2, outcome: 'skip-round' }));
@@ -52,7 +61,7 @@ describe('LiveState: what the live page is told', () => {
     const snap = s.snapshot();
     expect(snap.faults.map((f) => f.kind)).toEqual(['drop']);
     expect(snap.actors.rows.find((a) => a.id === 'c1')?.faults).toBe(0);
-    expect(snap.byKind['presence']).toBe(5);
+    expect(snap.byKind.presence).toBe(5);
   });
 
   it('marks delayed and duplicated deliveries, and keeps the lists bounded', () => {

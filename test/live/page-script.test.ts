@@ -13,12 +13,16 @@ const browserDir = join(dirname(fileURLToPath(import.meta.url)), '../../apps/liv
 
 describe('the live page script', () => {
   it('type-checks as a browser module (strict, DOM lib, no Node types)', () => {
-    const config = ts.getParsedCommandLineOfConfigFile(join(browserDir, 'tsconfig.json'), {}, {
-      ...ts.sys,
-      onUnRecoverableConfigFileDiagnostic: (d) => {
-        throw new Error(ts.flattenDiagnosticMessageText(d.messageText, '\n'));
+    const config = ts.getParsedCommandLineOfConfigFile(
+      join(browserDir, 'tsconfig.json'),
+      {},
+      {
+        ...ts.sys,
+        onUnRecoverableConfigFileDiagnostic: (d) => {
+          throw new Error(ts.flattenDiagnosticMessageText(d.messageText, '\n'));
+        },
       },
-    });
+    );
     if (!config) throw new Error('no tsconfig for apps/live/browser');
     expect(config.fileNames.map((f) => f.slice(browserDir.length + 1)).sort()).toContain('main.ts');
     expect(config.options.types).toEqual([]);

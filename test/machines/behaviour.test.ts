@@ -102,7 +102,12 @@ function server(
   return harness(
     serverMachine,
     SERVER_WORK,
-    { totalRounds: opts.totalRounds ?? 1, clients, policy: serverPolicy(opts.policy), ...(opts.resumeAfterRound ? { resumeAfterRound: opts.resumeAfterRound } : {}) },
+    {
+      totalRounds: opts.totalRounds ?? 1,
+      clients,
+      policy: serverPolicy(opts.policy),
+      ...(opts.resumeAfterRound ? { resumeAfterRound: opts.resumeAfterRound } : {}),
+    },
     {
       durations: { ...SERVER_DURATIONS, ...opts.durations },
       outputs: {
@@ -118,7 +123,8 @@ function server(
           for (const [ms, event] of plan) h.sendAt(ms, event);
         },
         // Every client acknowledges the finish 10 ms after each announcement.
-        announceFinish: (input: { round: number }, h) => clients.forEach((c, i) => h.sendAt(10, finishAck(c, input.round, `${c}:fa${h.callsOf('announceFinish').length}.${i}`))),
+        announceFinish: (input: { round: number }, h) =>
+          clients.forEach((c, i) => h.sendAt(10, finishAck(c, input.round, `${c}:fa${h.callsOf('announceFinish').length}.${i}`))),
         ...opts.hooks,
       },
       fail: opts.fail,
@@ -130,7 +136,14 @@ const ROUND_STEPS = ['announceRound', 'awaitSLMLogits', 'alignSLMTokens', 'disti
 
 describe('server machine', () => {
   it('1. all uploads before the deadline: proceeds at once, steps in order every round, finishes after totalRounds', async () => {
-    const s = server({ totalRounds: 3, uploads: (r) => [[100, upload('c1', r)], [150, upload('c2', r)], [300, upload('c3', r)]] });
+    const s = server({
+      totalRounds: 3,
+      uploads: (r) => [
+        [100, upload('c1', r)],
+        [150, upload('c2', r)],
+        [300, upload('c3', r)],
+      ],
+    });
     await s.run();
 
     for (const round of [1, 2, 3]) {
@@ -156,7 +169,12 @@ describe('server machine', () => {
     expect(s.recordsOf('quorum')).toEqual([]);
     expect(s.recordsOf('ignored')).toEqual([]);
     expect(s.recordsOf('accepted').filter((r) => r.message === 'slm-logits')).toHaveLength(9);
-    expect(s.recordsOf('accepted').filter((r) => r.message === 'finish-ack').map((r) => r.sender)).toEqual(['c1', 'c2', 'c3']);
+    expect(
+      s
+        .recordsOf('accepted')
+        .filter((r) => r.message === 'finish-ack')
+        .map((r) => r.sender),
+    ).toEqual(['c1', 'c2', 'c3']);
     expect(s.actor.getSnapshot().status).toBe('done');
     expect(s.actor.getSnapshot().value).toBe('done');
     expect(s.actor.getSnapshot().context).toMatchObject({ round: 3, skippedRounds: [], failure: null });
@@ -188,9 +206,20 @@ describe('server machine', () => {
     ]);
     expect(seen).toEqual([{ state: JSON.stringify({ round: 'alignSLMTokens' }), uploads: ['c1', 'c2'] }]);
     expect(s.callsOf('alignSLMTokens').map((c) => c.input)).toEqual([
-      { round: 1, uploads: [{ client: 'c1', logits: slm('c1', 1) }, { client: 'c2', logits: slm('c2', 1) }] },
+      {
+        round: 1,
+        uploads: [
+          { client: 'c1', logits: slm('c1', 1) },
+          { client: 'c2', logits: slm('c2', 1) },
+        ],
+      },
     ]);
-    expect(s.recordsOf('accepted').filter((r) => r.message === 'slm-logits').map((r) => r.sender)).toEqual(['c1', 'c2']);
+    expect(
+      s
+        .recordsOf('accepted')
+        .filter((r) => r.message === 'slm-logits')
+        .map((r) => r.sender),
+    ).toEqual(['c1', 'c2']);
     expect(s.statesIn(1)).toEqual([...ROUND_STEPS, 'roundEnd', 'finishing', 'awaitFinishAcks', 'done']);
   });
 
@@ -240,7 +269,9 @@ describe('server machine', () => {
       totalRounds: 2,
       uploads: (r, h) => {
         if (r === 1) {
-          h.at(500, () => probes.push(Object.fromEntries(bookIds(h.actor.getSnapshot().context.uploads).map((c) => [c, bookGet(h.actor.getSnapshot().context.uploads, c)]))));
+          h.at(500, () =>
+            probes.push(Object.fromEntries(bookIds(h.actor.getSnapshot().context.uploads).map((c) => [c, bookGet(h.actor.getSnapshot().context.uploads, c)]))),
+          );
           return [
             [100, upload('c1', 1, 'c1:r1:a')],
             [200, upload('c1', 1, 'c1:r1:b')],
@@ -269,7 +300,12 @@ describe('server machine', () => {
       ['c1:r2:again', 'c1', 2, 2, 'duplicate'],
     ]);
     expect(s.recordsOf('ignored').every((r) => r.message === 'slm-logits')).toBe(true);
-    expect(s.recordsOf('accepted').filter((r) => r.message === 'slm-logits').map((r) => r.messageId)).toEqual(['c1:r1:a', 'c1:r2', 'c2:r2', 'c3:r2']);
+    expect(
+      s
+        .recordsOf('accepted')
+        .filter((r) => r.message === 'slm-logits')
+        .map((r) => r.messageId),
+    ).toEqual(['c1:r1:a', 'c1:r2', 'c2:r2', 'c3:r2']);
     // Round 1: only the first c1 upload is held, so at the deadline 1 of 2: skipped.
     expect(probes).toEqual([{ c1: { messageId: 'c1:r1:a', logits: slm('c1', 1) } }]);
     expect(s.recordsOf('quorum')).toEqual([{ type: 'quorum', round: 1, accepted: 1, needed: 2, outcome: 'skip-round' }]);
@@ -314,11 +350,19 @@ describe('server machine', () => {
       const averaging = s.callsOf('averageAdapters').find((c) => c.input.round === round);
       if (round === 1) expect(averaging!.start).toBe(broadcast.start + 60); // all in: no waiting for the deadline
       if (round === 2) expect(averaging!.start).toBe(broadcast.end! + 500); // deadline with one adapter
-      const tail = round === 3 ? ['fedAvg.awaitAdapters', 'roundEnd', 'finishing', 'awaitFinishAcks', 'done'] : ['fedAvg.awaitAdapters', 'fedAvg.averageAdapters', 'roundEnd'];
+      const tail =
+        round === 3
+          ? ['fedAvg.awaitAdapters', 'roundEnd', 'finishing', 'awaitFinishAcks', 'done']
+          : ['fedAvg.awaitAdapters', 'fedAvg.averageAdapters', 'roundEnd'];
       expect(s.statesIn(round)).toEqual([...ROUND_STEPS, ...tail]);
     }
     expect(s.recordsOf('deadline')).toEqual([{ type: 'deadline', round: 3, state: 'fedAvg', action: 'no-adapters' }]);
-    expect(s.recordsOf('accepted').filter((r) => r.message === 'adapter').map((r) => r.messageId)).toEqual(['c1:a1', 'c2:a1', 'c1:a2']);
+    expect(
+      s
+        .recordsOf('accepted')
+        .filter((r) => r.message === 'adapter')
+        .map((r) => r.messageId),
+    ).toEqual(['c1:a1', 'c2:a1', 'c1:a2']);
     expect(s.recordsOf('ignored')).toEqual([
       { type: 'ignored', round: 1, atRound: 1, messageId: 'c2:a1', sender: 'c2', message: 'adapter', reason: 'duplicate' },
     ]);
@@ -345,8 +389,20 @@ function clientPolicy(p: Partial<ClientPolicy> = {}): ClientPolicy {
 
 const roundStart = (round: number, messageId = `rs${round}`) => ({ type: 'ROUND_START' as const, round, sender: 'server', messageId, uploadDeadline: 1000 });
 const llmMessage = (round: number, messageId = `ll${round}`) => ({ type: 'LLM_LOGITS' as const, round, sender: 'server', messageId, logits: llm(round) });
-const finishMessage = (round: number, messageId = `fin${round}`) => ({ type: 'FINISH' as const, round, sender: 'server', messageId, reason: 'completed' as const });
-const averageMessage = (round: number) => ({ type: 'ADAPTER_AVERAGE' as const, round, sender: 'server', messageId: `aa${round}`, tensors: adapter(`avg${round}`) });
+const finishMessage = (round: number, messageId = `fin${round}`) => ({
+  type: 'FINISH' as const,
+  round,
+  sender: 'server',
+  messageId,
+  reason: 'completed' as const,
+});
+const averageMessage = (round: number) => ({
+  type: 'ADAPTER_AVERAGE' as const,
+  round,
+  sender: 'server',
+  messageId: `aa${round}`,
+  tensors: adapter(`avg${round}`),
+});
 
 /**
  * A client. By default the server announces round 1 at t = 1, answers every upload with its
@@ -620,15 +676,27 @@ describe('11. the finish: acknowledged by every client, announced again until it
   it('server: a client whose receipt never comes is told again every finishRetryMs, finishAttempts times, then the server ends naming it', async () => {
     const s = server({
       clients: ['c1', 'c2'],
-      hooks: { announceFinish: (input: { round: number }, h: Server) => h.sendAt(10, finishAck('c1', input.round, `c1:fa${h.callsOf('announceFinish').length}`)) },
+      hooks: {
+        announceFinish: (input: { round: number }, h: Server) => h.sendAt(10, finishAck('c1', input.round, `c1:fa${h.callsOf('announceFinish').length}`)),
+      },
     });
     await s.run();
     const announced = s.callsOf('announceFinish');
     expect(announced.map((c) => c.input.reason)).toEqual(['completed', 'completed', 'completed']);
     // Each announcement 300 ms after the previous one was sent.
     expect(announced.slice(1).map((c, i) => c.start - announced[i]!.end!)).toEqual([300, 300]);
-    expect(s.recordsOf('accepted').filter((r) => r.message === 'finish-ack').map((r) => r.messageId)).toEqual(['c1:fa1']);
-    expect(s.recordsOf('ignored').filter((r) => r.message === 'finish-ack').map((r) => [r.messageId, r.reason])).toEqual([
+    expect(
+      s
+        .recordsOf('accepted')
+        .filter((r) => r.message === 'finish-ack')
+        .map((r) => r.messageId),
+    ).toEqual(['c1:fa1']);
+    expect(
+      s
+        .recordsOf('ignored')
+        .filter((r) => r.message === 'finish-ack')
+        .map((r) => [r.messageId, r.reason]),
+    ).toEqual([
       ['c1:fa2', 'duplicate'],
       ['c1:fa3', 'duplicate'],
     ]);
@@ -670,8 +738,18 @@ describe('11. the finish: acknowledged by every client, announced again until it
     });
     await c.run();
     expect(acks).toEqual([1, 1]);
-    expect(c.recordsOf('accepted').filter((r) => r.message === 'finish').map((r) => r.messageId)).toEqual(['f1']);
-    expect(c.recordsOf('ignored').filter((r) => r.message === 'finish').map((r) => [r.messageId, r.reason])).toEqual([['f2', 'duplicate']]);
+    expect(
+      c
+        .recordsOf('accepted')
+        .filter((r) => r.message === 'finish')
+        .map((r) => r.messageId),
+    ).toEqual(['f1']);
+    expect(
+      c
+        .recordsOf('ignored')
+        .filter((r) => r.message === 'finish')
+        .map((r) => [r.messageId, r.reason]),
+    ).toEqual([['f2', 'duplicate']]);
     expect(c.recordsOf('deadline')).toEqual([]);
     const left = c.trace.find((e) => e.state === 'distillFromLLM')!;
     // The finish came 100 ms after the upload started (the hook runs then): the wait ends there, not at the 1000 ms deadline.
@@ -749,8 +827,7 @@ describe('9. a work actor that throws ends the machine in failed, naming the ste
       fail: [step],
       hooks: {
         broadcastLLMLogits: (input: { round: number }, h: Server) => {
-          for (const c of ['c1', 'c2'])
-            h.sendAt(30, { type: 'ADAPTER', round: input.round, sender: c, messageId: `${c}:a`, tensors: adapter(c), weight: 1 });
+          for (const c of ['c1', 'c2']) h.sendAt(30, { type: 'ADAPTER', round: input.round, sender: c, messageId: `${c}:a`, tensors: adapter(c), weight: 1 });
         },
       },
     });

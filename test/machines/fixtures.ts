@@ -96,7 +96,10 @@ export function harness<M extends AnyStateMachine>(machine: M, actorNames: strin
       }),
     ]),
   );
-  const actor = createActor(machine.provide({ actors: fakes, ...(work.actions ? { actions: work.actions } : {}) } as never) as M, { clock, input } as never) as Actor<M>;
+  const actor = createActor(
+    machine.provide({ actors: fakes, ...(work.actions ? { actions: work.actions } : {}) } as never) as M,
+    { clock, input } as never,
+  ) as Actor<M>;
   actor.on('*' as never, (record: object) => records.push({ ...record, t: clock.now() }));
   let last = '';
   actor.subscribe({

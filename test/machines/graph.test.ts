@@ -32,8 +32,28 @@ function eventsFor(machine: AnyStateMachine, messages: (s: AnySnapshot) => Event
 
 function serialize(s: AnySnapshot): string {
   const c = s.context;
-  const keys = (x: unknown) => Object.keys((x as object | null) ?? {}).sort().join(',');
-  return JSON.stringify([s.value, c.round, c.announcedRound, c.finishRequested, c.uploads ? bookIds(c.uploads as UploadBook<unknown>).sort().join(',') : '', keys(c.adapters), c.llmLogits ? 1 : 0, c.earlyLLMLogits ? 1 : 0, c.missedLLM, c.averageMissed, c.adaptersClosed, c.adapterAverage ? 1 : 0]);
+  const keys = (x: unknown) =>
+    Object.keys((x as object | null) ?? {})
+      .sort()
+      .join(',');
+  return JSON.stringify([
+    s.value,
+    c.round,
+    c.announcedRound,
+    c.finishRequested,
+    c.uploads
+      ? bookIds(c.uploads as UploadBook<unknown>)
+          .sort()
+          .join(',')
+      : '',
+    keys(c.adapters),
+    c.llmLogits ? 1 : 0,
+    c.earlyLLMLogits ? 1 : 0,
+    c.missedLLM,
+    c.averageMissed,
+    c.adaptersClosed,
+    c.adapterAverage ? 1 : 0,
+  ]);
 }
 
 function reachableAndTerminating(machine: AnyStateMachine, input: unknown, messages: (s: AnySnapshot) => EventObject[]) {

@@ -21,7 +21,14 @@ afterAll(async () => {
 
 const tok = colorTokenizer();
 const samples = colorSamples(16, 1);
-const spec = { arch: 'llama' as const, layers: 1, heads: 2, dModel: 16, maxSeqLen: 16, lora: { rank: 2, alpha: 4, dropout: 0.1, targets: ['q' as const, 'v' as const] } };
+const spec = {
+  arch: 'llama' as const,
+  layers: 1,
+  heads: 2,
+  dModel: 16,
+  maxSeqLen: 16,
+  lora: { rank: 2, alpha: 4, dropout: 0.1, targets: ['q' as const, 'v' as const] },
+};
 
 describe('checkpoint', () => {
   it('round-trips: identical logits, and resumed training continues exactly as uninterrupted training', async () => {
@@ -62,7 +69,10 @@ describe('checkpoint', () => {
       // parsed by hand, independently of the decoder under test
       const n = Number(bytes.readBigUInt64LE(0));
       expect(n % 8).toBe(0);
-      const header = JSON.parse(bytes.subarray(8, 8 + n).toString('utf8')) as Record<string, { dtype: string; shape: number[]; data_offsets: [number, number] }>;
+      const header = JSON.parse(bytes.subarray(8, 8 + n).toString('utf8')) as Record<
+        string,
+        { dtype: string; shape: number[]; data_offsets: [number, number] }
+      >;
       const entries = Object.entries(header).filter(([k]) => k !== '__metadata__');
       expect(entries.map(([k]) => k).sort()).toEqual(Object.keys(weights).sort());
       const sorted = entries.map(([, e]) => e.data_offsets).sort((x, y) => x[0] - y[0]);

@@ -7,7 +7,16 @@ import * as tf from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { initBackend } from '../../core/models/backend.js';
 import { resolveConfig } from '../../core/models/config.js';
-import { causalMask, causalSelfAttention, causalSelfAttentionJs, dense, qkvDense, rotaryTables, rotateHalfMatrix, type RotaryInput } from '../../core/models/layers.js';
+import {
+  causalMask,
+  causalSelfAttention,
+  causalSelfAttentionJs,
+  dense,
+  qkvDense,
+  rotaryTables,
+  rotateHalfMatrix,
+  type RotaryInput,
+} from '../../core/models/layers.js';
 import { INFERENCE, TransformerNetwork, type WeightRecord } from '../../core/models/network.js';
 import { simdLoops } from '../../core/models/simd.js';
 import { Random } from '../../core/random.js';
@@ -19,7 +28,10 @@ beforeAll(async () => {
 
 function random(shape: number[], seed: number): tf.Tensor {
   const rng = new Random(seed);
-  return tf.tensor(Float32Array.from({ length: shape.reduce((a, b) => a * b, 1) }, () => rng.normal()), shape);
+  return tf.tensor(
+    Float32Array.from({ length: shape.reduce((a, b) => a * b, 1) }, () => rng.normal()),
+    shape,
+  );
 }
 
 function expectClose(actual: ArrayLike<number>, expected: ArrayLike<number>, tolerance = 1e-4): void {
@@ -32,7 +44,10 @@ function expectClose(actual: ArrayLike<number>, expected: ArrayLike<number>, tol
 /** Value and every input gradient of sum(op(...) * weights) against the same of the reference. */
 function expectSameGradients(op: (...xs: tf.Tensor[]) => tf.Tensor, reference: (...xs: tf.Tensor[]) => tf.Tensor, inputs: tf.Tensor[]): void {
   const weights = random(op(...inputs).shape, 99);
-  const objective = (f: (...xs: tf.Tensor[]) => tf.Tensor) => (...xs: tf.Tensor[]): tf.Scalar => tf.sum(tf.mul(f(...xs), weights));
+  const objective =
+    (f: (...xs: tf.Tensor[]) => tf.Tensor) =>
+    (...xs: tf.Tensor[]): tf.Scalar =>
+      tf.sum(tf.mul(f(...xs), weights));
   expectClose(op(...inputs).dataSync(), reference(...inputs).dataSync());
   const got = tf.grads(objective(op))(inputs);
   const want = tf.grads(objective(reference))(inputs);
@@ -43,7 +58,13 @@ function expectSameGradients(op: (...xs: tf.Tensor[]) => tf.Tensor, reference: (
  * Attention as Hugging Face writes it: heads split, keys and values repeated to the query heads
  * (repeat_kv), rotate-half rotary positions, scores / sqrt(hd), causal softmax; zero on padding.
  */
-function referenceAttention(q: tf.Tensor, k: tf.Tensor, v: tf.Tensor, shape: { batch: number; seqLen: number; heads: number; kvHeads: number; lengths: number[] }, rotary?: RotaryInput): tf.Tensor {
+function referenceAttention(
+  q: tf.Tensor,
+  k: tf.Tensor,
+  v: tf.Tensor,
+  shape: { batch: number; seqLen: number; heads: number; kvHeads: number; lengths: number[] },
+  rotary?: RotaryInput,
+): tf.Tensor {
   const { batch, seqLen, heads, kvHeads } = shape;
   const hd = (q.shape[1] as number) / heads;
   const split = (x: tf.Tensor, n: number): tf.Tensor => tf.transpose(tf.reshape(x, [batch, seqLen, n, hd]), [0, 2, 1, 3]);
@@ -52,7 +73,11 @@ function referenceAttention(q: tf.Tensor, k: tf.Tensor, v: tf.Tensor, shape: { b
     const [a, b] = tf.split(x, 2, 3);
     return tf.add(tf.mul(x, rotary.cos), tf.mul(tf.concat([tf.neg(b as tf.Tensor), a as tf.Tensor], 3), rotary.sin));
   };
-  const repeat = (x: tf.Tensor): tf.Tensor => tf.concat(Array.from({ length: heads }, (_, h) => tf.slice(x, [0, Math.floor((h * kvHeads) / heads), 0, 0], [batch, 1, seqLen, hd])), 1);
+  const repeat = (x: tf.Tensor): tf.Tensor =>
+    tf.concat(
+      Array.from({ length: heads }, (_, h) => tf.slice(x, [0, Math.floor((h * kvHeads) / heads), 0, 0], [batch, 1, seqLen, hd])),
+      1,
+    );
   const scores = tf.div(tf.matMul(rotate(split(q, heads)) as tf.Tensor4D, repeat(rotate(split(k, kvHeads))) as tf.Tensor4D, false, true), Math.sqrt(hd));
   const p = tf.softmax(tf.add(scores, causalMask(seqLen)));
   const o = tf.reshape(tf.transpose(tf.matMul(p as tf.Tensor4D, repeat(split(v, kvHeads)) as tf.Tensor4D), [0, 2, 1, 3]), [batch * seqLen, heads * hd]);
@@ -64,20 +89,38 @@ function rotaryInput(seqLen: number, hd: number): RotaryInput {
   const { cos, sin } = rotaryTables(seqLen, hd, 10000);
   const r = rotateHalfMatrix(hd);
   const scale = 1 / Math.sqrt(hd);
-  return { cos, sin, cosValues: cos.dataSync() as Float32Array, sinValues: sin.dataSync() as Float32Array, cosQ: tf.mul(cos, scale) as tf.Tensor2D, sinQ: tf.mul(sin, scale) as tf.Tensor2D, r, rT: tf.transpose(r) };
+  return {
+    cos,
+    sin,
+    cosValues: cos.dataSync() as Float32Array,
+    sinValues: sin.dataSync() as Float32Array,
+    cosQ: tf.mul(cos, scale) as tf.Tensor2D,
+    sinQ: tf.mul(sin, scale) as tf.Tensor2D,
+    r,
+    rT: tf.transpose(r),
+  };
 }
 
 describe('grouped-query attention: 4 query heads on 2 key/value heads', () => {
   const [batch, seqLen, heads, kvHeads] = [2, 5, 4, 2];
   const lengths = [5, 3];
-  const real = (): tf.Tensor => tf.tensor2d(Float32Array.from({ length: batch * seqLen }, (_, r) => (r % seqLen < (lengths[Math.floor(r / seqLen)] as number) ? 1 : 0)), [batch * seqLen, 1]);
-  const inputs = (hd: number): tf.Tensor[] => [random([batch * seqLen, heads * hd], 1), random([batch * seqLen, kvHeads * hd], 2), random([batch * seqLen, kvHeads * hd], 3)];
+  const real = (): tf.Tensor =>
+    tf.tensor2d(
+      Float32Array.from({ length: batch * seqLen }, (_, r) => (r % seqLen < (lengths[Math.floor(r / seqLen)] as number) ? 1 : 0)),
+      [batch * seqLen, 1],
+    );
+  const inputs = (hd: number): tf.Tensor[] => [
+    random([batch * seqLen, heads * hd], 1),
+    random([batch * seqLen, kvHeads * hd], 2),
+    random([batch * seqLen, kvHeads * hd], 3),
+  ];
   const shape = { batch, seqLen, heads, kvHeads, lengths };
 
   it.each([false, true])('the tfjs block has the value and gradients of repeat_kv attention (rotary %s)', (withRotary) => {
     const hd = 4;
     const rot = withRotary ? rotaryInput(seqLen, hd) : undefined;
-    const op = (q: tf.Tensor, k: tf.Tensor, v: tf.Tensor): tf.Tensor => tf.mul(causalSelfAttention(q as tf.Tensor2D, k as tf.Tensor2D, v as tf.Tensor2D, { batch, seqLen, heads, kvHeads }, causalMask(seqLen), rot), real());
+    const op = (q: tf.Tensor, k: tf.Tensor, v: tf.Tensor): tf.Tensor =>
+      tf.mul(causalSelfAttention(q as tf.Tensor2D, k as tf.Tensor2D, v as tf.Tensor2D, { batch, seqLen, heads, kvHeads }, causalMask(seqLen), rot), real());
     expectSameGradients(op, (q, k, v) => referenceAttention(q as tf.Tensor, k as tf.Tensor, v as tf.Tensor, shape, rot), inputs(hd));
   });
 
@@ -108,7 +151,9 @@ describe('grouped-query attention: 4 query heads on 2 key/value heads', () => {
   it('refuses key/value heads that do not divide the query heads', () => {
     const hd = 4;
     const [q, k, v] = [random([5, 4 * hd], 1), random([5, 3 * hd], 2), random([5, 3 * hd], 3)] as tf.Tensor2D[];
-    expect(() => causalSelfAttentionJs(q as tf.Tensor2D, k, v, { batch: 1, seqLen: 5, heads: 4, kvHeads: 3 })).toThrow(/4 query heads cannot share 3 key\/value heads/);
+    expect(() => causalSelfAttentionJs(q as tf.Tensor2D, k, v, { batch: 1, seqLen: 5, heads: 4, kvHeads: 3 })).toThrow(
+      /4 query heads cannot share 3 key\/value heads/,
+    );
   });
 });
 
@@ -126,7 +171,13 @@ describe('qkvDense with grouped-query widths', () => {
             w: w[j] as tf.Tensor2D,
             bias: bias[j],
             train: false,
-            lora: { a: ab[2 * j] as tf.Tensor2D, b: ab[2 * j + 1] as tf.Tensor2D, scale: 2, dropout: { rate: dropout.rate, seed: dropout.seeds[j] as number }, train: true },
+            lora: {
+              a: ab[2 * j] as tf.Tensor2D,
+              b: ab[2 * j + 1] as tf.Tensor2D,
+              scale: 2,
+              dropout: { rate: dropout.rate, seed: dropout.seeds[j] as number },
+              train: true,
+            },
           }),
         ),
         1,
@@ -145,7 +196,16 @@ describe('qkvDense with grouped-query widths', () => {
 });
 
 describe('LLaMA network with grouped-query attention', () => {
-  const spec = { arch: 'llama' as const, layers: 2, heads: 4, kvHeads: 2, dModel: 16, dFF: 12, maxSeqLen: 8, lora: { rank: 2, alpha: 4, dropout: 0, targets: ['q' as const, 'k' as const, 'v' as const, 'o' as const] } };
+  const spec = {
+    arch: 'llama' as const,
+    layers: 2,
+    heads: 4,
+    kvHeads: 2,
+    dModel: 16,
+    dFF: 12,
+    maxSeqLen: 8,
+    lora: { rank: 2, alpha: 4, dropout: 0, targets: ['q' as const, 'k' as const, 'v' as const, 'o' as const] },
+  };
 
   /** The same network as multi-head attention: each key/value head's columns copied to every query head of its group. */
   function asMultiHead(base: WeightRecord, adapter: WeightRecord): { base: WeightRecord; adapter: WeightRecord } {
@@ -154,10 +214,12 @@ describe('LLaMA network with grouped-query attention', () => {
       const hd = cols / spec.kvHeads;
       const out = new Float32Array(rows * hd * spec.heads);
       for (let r = 0; r < rows; r++)
-        for (let h = 0; h < spec.heads; h++) out.set(w.values.subarray(r * cols + Math.floor(h / 2) * hd, r * cols + (Math.floor(h / 2) + 1) * hd), r * hd * spec.heads + h * hd);
+        for (let h = 0; h < spec.heads; h++)
+          out.set(w.values.subarray(r * cols + Math.floor(h / 2) * hd, r * cols + (Math.floor(h / 2) + 1) * hd), r * hd * spec.heads + h * hd);
       return { shape: [rows, hd * spec.heads], values: out };
     };
-    const wide = (record: WeightRecord, suffix: RegExp): WeightRecord => Object.fromEntries(Object.entries(record).map(([n, w]) => [n, suffix.test(n) ? widen(w) : w]));
+    const wide = (record: WeightRecord, suffix: RegExp): WeightRecord =>
+      Object.fromEntries(Object.entries(record).map(([n, w]) => [n, suffix.test(n) ? widen(w) : w]));
     return { base: wide(base, /attn\.[kv]\.w$/), adapter: wide(adapter, /attn\.[kv]\.lora_b$/) };
   }
 

@@ -15,7 +15,14 @@ beforeAll(async () => {
 
 const tok = colorTokenizer();
 const samples = colorSamples(12, 1);
-const spec = { arch: 'gpt2' as const, layers: 1, heads: 2, dModel: 16, maxSeqLen: 12, lora: { rank: 2, alpha: 4, dropout: 0, targets: ['q' as const, 'v' as const, 'mlp' as const] } };
+const spec = {
+  arch: 'gpt2' as const,
+  layers: 1,
+  heads: 2,
+  dModel: 16,
+  maxSeqLen: 12,
+  lora: { rank: 2, alpha: 4, dropout: 0, targets: ['q' as const, 'v' as const, 'mlp' as const] },
+};
 
 function model(seed = 2): TransformerModel {
   return createModel({ spec, tokenizer: tok, corpus: samples, seed });
@@ -136,8 +143,12 @@ describe('distillEpochs', () => {
     const lengths = own.lengths.slice();
     lengths[3] = (lengths[3] as number) + 1;
     const options = { epochs: 1, learningRate: 1e-3, batchSize: 4, kdAlpha: 0.9, temperature: 1 };
-    await expect(m.distillEpochs(samples, { ...own, lengths }, options)).rejects.toThrow(/sample 3 has \d+ tokens in this model's tokenisation, but the teacher has \d+ positions/);
-    await expect(m.distillEpochs(samples, { ...own, tokenizer: 'gpt2' }, options)).rejects.toThrow(/aligned to tokenizer 'gpt2', not this model's 'test-words'/);
+    await expect(m.distillEpochs(samples, { ...own, lengths }, options)).rejects.toThrow(
+      /sample 3 has \d+ tokens in this model's tokenisation, but the teacher has \d+ positions/,
+    );
+    await expect(m.distillEpochs(samples, { ...own, tokenizer: 'gpt2' }, options)).rejects.toThrow(
+      /aligned to tokenizer 'gpt2', not this model's 'test-words'/,
+    );
     await expect(m.distillEpochs(samples.slice(1), own, options)).rejects.toThrow(/teacher covers 12 samples, but 11 samples were given/);
     await expect(m.distillEpochs(samples, own, { ...options, kdAlpha: 2 })).rejects.toThrow(/kdAlpha must be in \[0, 1\]/);
     m.dispose();

@@ -32,7 +32,10 @@ function expectClose(actual: ArrayLike<number>, expected: ArrayLike<number>, dig
 
 function random(shape: number[], seed: number, offset = 0): tf.Tensor {
   const rng = new Random(seed);
-  return tf.tensor(Float32Array.from({ length: shape.reduce((a, b) => a * b, 1) }, () => offset + rng.normal()), shape);
+  return tf.tensor(
+    Float32Array.from({ length: shape.reduce((a, b) => a * b, 1) }, () => offset + rng.normal()),
+    shape,
+  );
 }
 
 /** A weighted sum, so that dy is non-uniform and transposition mistakes show. */
@@ -65,9 +68,17 @@ describe('dense: x W + b + LoRA', () => {
     const mask = dropoutMask(rows * 3, 0.3, 7, 2);
     const { x, w, b, a, bl } = inputs(rows);
     const op = (xs: tf.Tensor, ws: tf.Tensor, bs: tf.Tensor, as: tf.Tensor, bls: tf.Tensor): tf.Tensor =>
-      dense(xs as tf.Tensor2D, { w: ws as tf.Tensor2D, bias: bs as tf.Tensor1D, train: true, lora: { a: as as tf.Tensor2D, b: bls as tf.Tensor2D, scale: 2, dropout: { rate: 0.3, seed: 7 }, train: true } });
+      dense(xs as tf.Tensor2D, {
+        w: ws as tf.Tensor2D,
+        bias: bs as tf.Tensor1D,
+        train: true,
+        lora: { a: as as tf.Tensor2D, b: bls as tf.Tensor2D, scale: 2, dropout: { rate: 0.3, seed: 7 }, train: true },
+      });
     const reference = (xs: tf.Tensor, ws: tf.Tensor, bs: tf.Tensor, as: tf.Tensor, bls: tf.Tensor): tf.Tensor =>
-      tf.add(tf.add(tf.matMul(xs as tf.Tensor2D, ws as tf.Tensor2D), bs), tf.matMul(tf.matMul(tf.mul(xs, tf.tensor2d(mask, [rows, 3])) as tf.Tensor2D, as as tf.Tensor2D), bls as tf.Tensor2D));
+      tf.add(
+        tf.add(tf.matMul(xs as tf.Tensor2D, ws as tf.Tensor2D), bs),
+        tf.matMul(tf.matMul(tf.mul(xs, tf.tensor2d(mask, [rows, 3])) as tf.Tensor2D, as as tf.Tensor2D), bls as tf.Tensor2D),
+      );
     expectSameGradients(op, reference, [x, w, b, a, bl]);
   });
 
@@ -108,7 +119,13 @@ describe('qkvDense: q, k and v as one block', () => {
             w: w[j] as tf.Tensor2D,
             bias: withBias ? bias[j] : undefined,
             train: false,
-            lora: { a: ab[2 * j] as tf.Tensor2D, b: ab[2 * j + 1] as tf.Tensor2D, scale: 2, dropout: { rate: dropout.rate, seed: dropout.seeds[j] as number }, train: true },
+            lora: {
+              a: ab[2 * j] as tf.Tensor2D,
+              b: ab[2 * j + 1] as tf.Tensor2D,
+              scale: 2,
+              dropout: { rate: dropout.rate, seed: dropout.seeds[j] as number },
+              train: true,
+            },
           }),
         ),
         1,
@@ -174,7 +191,8 @@ describe('normalisations and activations', () => {
     const expected = xs.map((v) => 0.5 * v * (1 + Math.tanh(Math.sqrt(2 / Math.PI) * (v + 0.044715 * v ** 3))));
     expect(expected[3]).toBeCloseTo(0.841192, 5);
     expectClose(gelu(tf.tensor2d([xs])).dataSync(), expected);
-    const reference = (x: tf.Tensor): tf.Tensor => tf.mul(tf.mul(x, 0.5), tf.add(1, tf.tanh(tf.mul(tf.add(x, tf.mul(tf.pow(x, 3), 0.044715)), Math.sqrt(2 / Math.PI)))));
+    const reference = (x: tf.Tensor): tf.Tensor =>
+      tf.mul(tf.mul(x, 0.5), tf.add(1, tf.tanh(tf.mul(tf.add(x, tf.mul(tf.pow(x, 3), 0.044715)), Math.sqrt(2 / Math.PI)))));
     expectSameGradients((x) => gelu(x as tf.Tensor2D), reference, [random([3, width], 6)]);
   });
 
@@ -182,7 +200,10 @@ describe('normalisations and activations', () => {
     // silu(1) = 1 / (1 + e^-1) = 0.731059; silu(-20) = -20 / (1 + e^20) = -4.122307e-8
     const gate = [1, 0, -20, 20, 0.5, -1, 2, 3].slice(0, width);
     const up = [2, 5, 1, 1, 1, 1, 1, 1].slice(0, width);
-    expectClose(swiglu(tf.tensor2d([gate]), tf.tensor2d([up])).dataSync(), gate.map((g, i) => (g / (1 + Math.exp(-g))) * (up[i] as number)));
+    expectClose(
+      swiglu(tf.tensor2d([gate]), tf.tensor2d([up])).dataSync(),
+      gate.map((g, i) => (g / (1 + Math.exp(-g))) * (up[i] as number)),
+    );
     expectClose(swiglu(tf.tensor2d([[1, 0]]), tf.tensor2d([[2, 5]])).dataSync(), [1.462117, 0]);
     const reference = (g: tf.Tensor, u: tf.Tensor): tf.Tensor => tf.mul(tf.mul(g, tf.sigmoid(g)), u);
     expectSameGradients((g, u) => swiglu(g as tf.Tensor2D, u as tf.Tensor2D), reference, [random([3, width], 7), random([3, width], 8)]);
@@ -278,9 +299,21 @@ describe('causal self-attention', () => {
     const lengths = [5, 2, 3];
     const rot = withRotary ? rotaryInput(seqLen, hd) : undefined;
     // objective over real rows only: padded rows' outputs are unspecified
-    const real = tf.tensor2d(Float32Array.from({ length: batch * seqLen }, (_, r) => (r % seqLen < (lengths[Math.floor(r / seqLen)] as number) ? 1 : 0)), [batch * seqLen, 1]);
+    const real = tf.tensor2d(
+      Float32Array.from({ length: batch * seqLen }, (_, r) => (r % seqLen < (lengths[Math.floor(r / seqLen)] as number) ? 1 : 0)),
+      [batch * seqLen, 1],
+    );
     const op = (q: tf.Tensor, k: tf.Tensor, v: tf.Tensor): tf.Tensor =>
-      tf.mul(causalSelfAttentionJs(q as tf.Tensor2D, k as tf.Tensor2D, v as tf.Tensor2D, { batch, seqLen, heads, lengths }, rot && { cos: rot.cosValues, sin: rot.sinValues }), real);
+      tf.mul(
+        causalSelfAttentionJs(
+          q as tf.Tensor2D,
+          k as tf.Tensor2D,
+          v as tf.Tensor2D,
+          { batch, seqLen, heads, lengths },
+          rot && { cos: rot.cosValues, sin: rot.sinValues },
+        ),
+        real,
+      );
     const reference = (q: tf.Tensor, k: tf.Tensor, v: tf.Tensor): tf.Tensor => tf.mul(referenceAttention(q, k, v, batch, seqLen, heads, rot), real);
     const shape = [batch * seqLen, heads * hd];
     expectSameGradients(op, reference, [random(shape, 31), random(shape, 32), random(shape, 33)]);
@@ -290,16 +323,31 @@ describe('causal self-attention', () => {
     const [batch, seqLen, heads, hd] = [2, 4, 2, 4];
     const lengths = [4, 3];
     const rot = withRotary ? rotaryInput(seqLen, hd) : undefined;
-    const real = tf.tensor2d(Float32Array.from({ length: batch * seqLen }, (_, r) => (r % seqLen < (lengths[Math.floor(r / seqLen)] as number) ? 1 : 0)), [batch * seqLen, 1]);
+    const real = tf.tensor2d(
+      Float32Array.from({ length: batch * seqLen }, (_, r) => (r % seqLen < (lengths[Math.floor(r / seqLen)] as number) ? 1 : 0)),
+      [batch * seqLen, 1],
+    );
     const op = (q: tf.Tensor, k: tf.Tensor, v: tf.Tensor): tf.Tensor =>
-      tf.mul(causalSelfAttentionJs(tf.concat([q, k, v], 1) as tf.Tensor2D, undefined, undefined, { batch, seqLen, heads, lengths }, rot && { cos: rot.cosValues, sin: rot.sinValues }), real);
+      tf.mul(
+        causalSelfAttentionJs(
+          tf.concat([q, k, v], 1) as tf.Tensor2D,
+          undefined,
+          undefined,
+          { batch, seqLen, heads, lengths },
+          rot && { cos: rot.cosValues, sin: rot.sinValues },
+        ),
+        real,
+      );
     const reference = (q: tf.Tensor, k: tf.Tensor, v: tf.Tensor): tf.Tensor => tf.mul(referenceAttention(q, k, v, batch, seqLen, heads, rot), real);
     const shape = [batch * seqLen, heads * hd];
     expectSameGradients(op, reference, [random(shape, 41), random(shape, 42), random(shape, 43)]);
   });
 
   it('ALiBi slopes: 2^(-8/n) ... for n a power of two, else filled from 2n (as BLOOM)', () => {
-    expectClose(alibiSlopes(8), [1, 2, 3, 4, 5, 6, 7, 8].map((i) => 2 ** -i));
+    expectClose(
+      alibiSlopes(8),
+      [1, 2, 3, 4, 5, 6, 7, 8].map((i) => 2 ** -i),
+    );
     expectClose(alibiSlopes(6), [2 ** -2, 2 ** -4, 2 ** -6, 2 ** -8, 2 ** -1, 2 ** -3]);
     expectClose(alibiSlopes(1), [2 ** -8]);
   });
@@ -308,15 +356,25 @@ describe('causal self-attention', () => {
     const [batch, seqLen, heads] = [2, 5, 2];
     const slopes = [0.5, 0.125];
     const lengths = [5, 3];
-    const real = tf.tensor2d(Float32Array.from({ length: batch * seqLen }, (_, r) => (r % seqLen < (lengths[Math.floor(r / seqLen)] as number) ? 1 : 0)), [batch * seqLen, 1]);
+    const real = tf.tensor2d(
+      Float32Array.from({ length: batch * seqLen }, (_, r) => (r % seqLen < (lengths[Math.floor(r / seqLen)] as number) ? 1 : 0)),
+      [batch * seqLen, 1],
+    );
     for (const hd of [4, 6]) {
       const shape = [batch * seqLen, heads * hd];
       const inputs = [random(shape, 51), random(shape, 52), random(shape, 53)];
-      const reference = (q: tf.Tensor, k: tf.Tensor, v: tf.Tensor): tf.Tensor => tf.mul(referenceAttention(q, k, v, batch, seqLen, heads, undefined, slopes), real);
+      const reference = (q: tf.Tensor, k: tf.Tensor, v: tf.Tensor): tf.Tensor =>
+        tf.mul(referenceAttention(q, k, v, batch, seqLen, heads, undefined, slopes), real);
       const block = (q: tf.Tensor, k: tf.Tensor, v: tf.Tensor): tf.Tensor =>
-        tf.mul(causalSelfAttention(q as tf.Tensor2D, k as tf.Tensor2D, v as tf.Tensor2D, { batch, seqLen, heads }, alibiMask(seqLen, Float32Array.from(slopes))), real);
+        tf.mul(
+          causalSelfAttention(q as tf.Tensor2D, k as tf.Tensor2D, v as tf.Tensor2D, { batch, seqLen, heads }, alibiMask(seqLen, Float32Array.from(slopes))),
+          real,
+        );
       const kernel = (q: tf.Tensor, k: tf.Tensor, v: tf.Tensor): tf.Tensor =>
-        tf.mul(causalSelfAttentionJs(q as tf.Tensor2D, k as tf.Tensor2D, v as tf.Tensor2D, { batch, seqLen, heads, lengths }, undefined, Float32Array.from(slopes)), real);
+        tf.mul(
+          causalSelfAttentionJs(q as tf.Tensor2D, k as tf.Tensor2D, v as tf.Tensor2D, { batch, seqLen, heads, lengths }, undefined, Float32Array.from(slopes)),
+          real,
+        );
       expectSameGradients(block, reference, inputs);
       expectSameGradients(kernel, reference, inputs);
     }

@@ -45,12 +45,14 @@ async function meanCe(m: TransformerModel, samples: readonly TextSample[]): Prom
 
 function expectBitIdentical(a: WeightRecord, b: WeightRecord): void {
   expect(Object.keys(a).sort()).toEqual(Object.keys(b).sort());
-  for (const name of Object.keys(a)) expect(Buffer.from((b[name] as WeightRecord[string]).values.buffer).equals(Buffer.from((a[name] as WeightRecord[string]).values.buffer))).toBe(true);
+  for (const name of Object.keys(a))
+    expect(Buffer.from((b[name] as WeightRecord[string]).values.buffer).equals(Buffer.from((a[name] as WeightRecord[string]).values.buffer))).toBe(true);
 }
 
 function maxAbsDiff(a: WeightRecord, b: WeightRecord): number {
   let d = 0;
-  for (const [name, w] of Object.entries(a)) w.values.forEach((v, i) => (d = Math.max(d, Math.abs(v - ((b[name] as WeightRecord[string]).values[i] as number)))));
+  for (const [name, w] of Object.entries(a))
+    w.values.forEach((v, i) => (d = Math.max(d, Math.abs(v - ((b[name] as WeightRecord[string]).values[i] as number)))));
   return d;
 }
 

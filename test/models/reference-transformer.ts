@@ -43,7 +43,11 @@ function projection(x: Vec, base: WeightRecord, adapter: WeightRecord, name: str
   const b = base[`${name}.b`];
   if (b) y = add(y, b.values);
   const a = adapter[`${name}.lora_a`];
-  if (a) y = add(y, vecMat(vecMat(x, a), weight(adapter, `${name}.lora_b`)).map((v) => v * scale));
+  if (a)
+    y = add(
+      y,
+      vecMat(vecMat(x, a), weight(adapter, `${name}.lora_b`)).map((v) => v * scale),
+    );
   return y;
 }
 
@@ -53,7 +57,7 @@ function rotate(x: Vec, p: number, theta: number): Vec {
   const half = hd / 2;
   const out = x.slice();
   for (let i = 0; i < half; i++) {
-    const angle = p * Math.pow(theta, (-2 * i) / hd);
+    const angle = p * theta ** ((-2 * i) / hd);
     const [a, b] = [x[i] as number, x[i + half] as number];
     out[i] = a * Math.cos(angle) - b * Math.sin(angle);
     out[i + half] = b * Math.cos(angle) + a * Math.sin(angle);
@@ -64,7 +68,7 @@ function rotate(x: Vec, p: number, theta: number): Vec {
 /** ALiBi slopes as Press et al. define them for n a power of two: 2^(-8 i / n), i = 1..n. */
 function alibiSlopesPowerOfTwo(heads: number): number[] {
   if (!Number.isInteger(Math.log2(heads))) throw new Error('reference: ALiBi for a power-of-two head count only');
-  return Array.from({ length: heads }, (_, i) => Math.pow(2, (-8 * (i + 1)) / heads));
+  return Array.from({ length: heads }, (_, i) => 2 ** ((-8 * (i + 1)) / heads));
 }
 
 /** Causal attention; with `slopes`, ALiBi's penalty -m_h (t - j) on every score. */
@@ -107,7 +111,13 @@ export function referenceLogits(c: TransformerConfig, base: WeightRecord, adapte
     const slopes = c.arch === 'bloom' ? alibiSlopesPowerOfTwo(c.heads) : undefined;
     for (let l = 0; l < c.layers; l++) {
       const a = h.map((x) => ln(x, `h.${l}.ln_1`));
-      const att = attention(a.map((x) => proj(x, `h.${l}.attn.q`)), a.map((x) => proj(x, `h.${l}.attn.k`)), a.map((x) => proj(x, `h.${l}.attn.v`)), c.heads, slopes);
+      const att = attention(
+        a.map((x) => proj(x, `h.${l}.attn.q`)),
+        a.map((x) => proj(x, `h.${l}.attn.k`)),
+        a.map((x) => proj(x, `h.${l}.attn.v`)),
+        c.heads,
+        slopes,
+      );
       h = h.map((x, t) => add(x, proj(att[t] as Vec, `h.${l}.attn.o`)));
       h = h.map((x) => add(x, proj(proj(ln(x, `h.${l}.ln_2`), `h.${l}.mlp.fc`).map(gelu), `h.${l}.mlp.proj`)));
     }
@@ -119,14 +129,18 @@ export function referenceLogits(c: TransformerConfig, base: WeightRecord, adapte
   }
   const norm = (x: Vec, name: string): Vec => rmsNorm(x, weight(base, `${name}.g`).values, c.normEps);
   const hd = c.dModel / c.heads;
-  const rope = (x: Vec, t: number): Vec =>
-    Array.from({ length: c.heads }, (_, h) => rotate(x.slice(h * hd, (h + 1) * hd), t, c.ropeTheta)).flat();
+  const rope = (x: Vec, t: number): Vec => Array.from({ length: c.heads }, (_, h) => rotate(x.slice(h * hd, (h + 1) * hd), t, c.ropeTheta)).flat();
   let h = ids.map((id) => row(weight(base, 'embed'), id));
   for (let l = 0; l < c.layers; l++) {
     const n = h.map((x) => norm(x, `layers.${l}.attn_norm`));
     const q = n.map((x, t) => rope(proj(x, `layers.${l}.attn.q`), t));
     const k = n.map((x, t) => rope(proj(x, `layers.${l}.attn.k`), t));
-    const att = attention(q, k, n.map((x) => proj(x, `layers.${l}.attn.v`)), c.heads);
+    const att = attention(
+      q,
+      k,
+      n.map((x) => proj(x, `layers.${l}.attn.v`)),
+      c.heads,
+    );
     h = h.map((x, t) => add(x, proj(att[t] as Vec, `layers.${l}.attn.o`)));
     h = h.map((x) => {
       const m = norm(x, `layers.${l}.mlp_norm`);

@@ -12,7 +12,14 @@ const tokenizerSource: TokenizerSource = {
   args: [words],
 };
 const samples = colorSamples(16, 1);
-const spec = { arch: 'gpt2' as const, layers: 1, heads: 2, dModel: 16, maxSeqLen: 12, lora: { rank: 2, alpha: 4, dropout: 0.1, targets: ['q' as const, 'v' as const] } };
+const spec = {
+  arch: 'gpt2' as const,
+  layers: 1,
+  heads: 2,
+  dModel: 16,
+  maxSeqLen: 12,
+  lora: { rank: 2, alpha: 4, dropout: 0.1, targets: ['q' as const, 'v' as const] },
+};
 const train = { epochs: 1, learningRate: 1e-2, batchSize: 4 };
 
 let pool: ModelWorkerPool;

@@ -65,7 +65,10 @@ describe('access configuration', () => {
     const dir = mkdtempSync(join(tmpdir(), 'fedmkt-acl-cli-'));
     try {
       const scenario = join(dir, 'scenario.yaml');
-      writeFileSync(scenario, 'name: exp1\nrounds: 1\nserver: { model: llama-tiny }\nclients:\n  - id: c1\n    model: gpt2-tiny\n  - id: c2\n    model: gpt2-tiny\n');
+      writeFileSync(
+        scenario,
+        'name: exp1\nrounds: 1\nserver: { model: llama-tiny }\nclients:\n  - id: c1\n    model: gpt2-tiny\n  - id: c2\n    model: gpt2-tiny\n',
+      );
       const program = new Command().exitOverride();
       registerNatsConfigCommand(program);
       const out = join(dir, 'out');
@@ -95,7 +98,9 @@ describe('access configuration', () => {
       expect(config).not.toMatch(/password|"SU/);
 
       writeFileSync(scenario, 'name: exp1\nrounds: 1\nserver: { model: llama-tiny }\nclients: []\n');
-      await expect(program.parseAsync(['node', 'fedmkt', 'nats-config', scenario, '--out', out])).rejects.toThrow(/scenario.yaml: 1 problem\n {2}line 4: clients: expected at least one client/);
+      await expect(program.parseAsync(['node', 'fedmkt', 'nats-config', scenario, '--out', out])).rejects.toThrow(
+        /scenario.yaml: 1 problem\n {2}line 4: clients: expected at least one client/,
+      );
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
@@ -191,7 +196,7 @@ describe.skipIf(!natsServerAvailable)('access control on a nats-server', () => {
     expect(atServer).toHaveLength(2);
   });
 
-  it('lets the observer read every actor\'s events and publish nothing', async () => {
+  it("lets the observer read every actor's events and publish nothing", async () => {
     const observer = await as('observer');
     const c1 = await as('c1');
     const heard: TransportMessage[] = [];
@@ -199,8 +204,12 @@ describe.skipIf(!natsServerAvailable)('access control on a nats-server', () => {
     await new Promise((r) => setTimeout(r, 200)); // the subscription reaches the server
     await c1.publish(`fedmkt.${run}.events.c1`, new Uint8Array([7]), { sender: 'c1', messageId: 'c1:e1' });
     await waitFor('the event at the observer', () => heard.length === 1);
-    await expect(observer.publish(`fedmkt.${run}.events.server`, new Uint8Array([8]), { sender: 'observer', messageId: 'o:1' })).rejects.toThrow(NatsPermissionError);
-    await expect(observer.publish(`fedmkt.${run}.r1.llm-logits`, new Uint8Array([9]), { sender: 'observer', messageId: 'o:2' })).rejects.toThrow(NatsPermissionError);
+    await expect(observer.publish(`fedmkt.${run}.events.server`, new Uint8Array([8]), { sender: 'observer', messageId: 'o:1' })).rejects.toThrow(
+      NatsPermissionError,
+    );
+    await expect(observer.publish(`fedmkt.${run}.r1.llm-logits`, new Uint8Array([9]), { sender: 'observer', messageId: 'o:2' })).rejects.toThrow(
+      NatsPermissionError,
+    );
   });
 
   it('refuses a key the configuration does not list, and a connection without one, naming the user', async () => {

@@ -44,7 +44,15 @@ describe.skipIf(!natsServerAvailable)('serve, join and watch with the credential
     for (const { p } of resumed) expect(p.output()).toContain('resuming after round 1, the latest round every actor checkpointed');
 
     // The observer saw every actor resume and finish round 2.
-    await waitFor('the last events at the watcher', () => watch.output().split('\n').filter((l) => l.includes('"state":"done"')).length >= 8, 30_000);
+    await waitFor(
+      'the last events at the watcher',
+      () =>
+        watch
+          .output()
+          .split('\n')
+          .filter((l) => l.includes('"state":"done"')).length >= 8,
+      30_000,
+    );
     watch.child.kill('SIGINT');
     expect(await watch.exited).toBe(0);
     const events = watch
@@ -52,9 +60,19 @@ describe.skipIf(!natsServerAvailable)('serve, join and watch with the credential
       .split('\n')
       .filter((line) => line.startsWith('{'))
       .map((line) => JSON.parse(line) as RunEvent);
-    expect(events.filter((e) => e.kind === 'resume').map((e) => e.actor).sort()).toEqual(['c1', 'c2', 'c3', 'server']);
-    expect(new Set(events.filter((e) => e.kind === 'state' && e.state === 'done' && e.round === 2).map((e) => e.actor))).toEqual(new Set(['server', ...CLIENTS]));
-    const metrics = readFileSync(join(out('server'), 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { round: number });
+    expect(
+      events
+        .filter((e) => e.kind === 'resume')
+        .map((e) => e.actor)
+        .sort(),
+    ).toEqual(['c1', 'c2', 'c3', 'server']);
+    expect(new Set(events.filter((e) => e.kind === 'state' && e.state === 'done' && e.round === 2).map((e) => e.actor))).toEqual(
+      new Set(['server', ...CLIENTS]),
+    );
+    const metrics = readFileSync(join(out('server'), 'metrics.jsonl'), 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as { round: number });
     expect(metrics.map((m) => m.round)).toEqual([0, 1, 2]);
     expect(watch.output()).not.toMatch(/denied/);
   });

@@ -43,7 +43,11 @@ describe.skipIf(!natsServerAvailable)('a federation across processes over a 3-no
     ];
     try {
       // Mid-round: the server has announced round 2 and is collecting uploads. c3's node goes.
-      await waitFor('round 2 collection', () => seen.some((e) => e.actor === 'server' && e.kind === 'state' && e.state === 'awaitSLMLogits' && e.round === 2), 180_000);
+      await waitFor(
+        'round 2 collection',
+        () => seen.some((e) => e.actor === 'server' && e.kind === 'state' && e.state === 'awaitSLMLogits' && e.round === 2),
+        180_000,
+      );
       await cluster.stopNode(2);
       const codes = await Promise.all(procs.map((p) => p.exit));
       expect(codes, procs.map((p) => p.output()).join('\n----\n')).toEqual([0, 0, 0, 0]);
@@ -61,6 +65,11 @@ describe.skipIf(!natsServerAvailable)('a federation across processes over a 3-no
     expect(server.filter((e) => e.kind === 'state').at(-1)!.state).toBe('done');
     // The observer saw every actor, over the whole federation.
     expect(new Set(seen.map((e) => e.actor))).toEqual(new Set(['server', 'c1', 'c2', 'c3']));
-    for (const id of ['c1', 'c2', 'c3']) expect(events(dirs[id]!).filter((e) => e.kind === 'state').at(-1)!.state).toBe('done');
+    for (const id of ['c1', 'c2', 'c3'])
+      expect(
+        events(dirs[id]!)
+          .filter((e) => e.kind === 'state')
+          .at(-1)!.state,
+      ).toBe('done');
   });
 });

@@ -77,7 +77,8 @@ describe.skipIf(!natsServerAvailable)('durable uploads through JetStream', () =>
       await receiver.close();
       // Every chunk acknowledged: the work queue is empty.
       let left = stored.messages;
-      for (const deadline = Date.now() + 10_000; left > 0 && Date.now() < deadline; await new Promise((r) => setTimeout(r, 50))) left = (await streamState('kept')).messages;
+      for (const deadline = Date.now() + 10_000; left > 0 && Date.now() < deadline; await new Promise((r) => setTimeout(r, 50)))
+        left = (await streamState('kept')).messages;
       expect(left).toBe(0);
       expect(got).toHaveLength(1);
     } finally {

@@ -80,7 +80,11 @@ describe('reassembler', () => {
     corrupted[corrupted.length - 1] = (corrupted[corrupted.length - 1] as number) ^ 0xff;
     const outcomes = [frames[0], corrupted, ...frames.slice(2)].map((f) => r.accept(SUBJECT, f as Uint8Array));
     expect(outcomes.at(-1)).toMatchObject({ kind: 'corrupt', messageId: 'c1:2' });
-    expect(log.errors).toEqual([expect.stringMatching(/integrity check failed for message c1:2 from c1 on "fedmkt.run.r1.slm-logits.c1": checksum of the reassembled 3000 bytes is [0-9a-f]{16}, the sender declared [0-9a-f]{16}/)]);
+    expect(log.errors).toEqual([
+      expect.stringMatching(
+        /integrity check failed for message c1:2 from c1 on "fedmkt.run.r1.slm-logits.c1": checksum of the reassembled 3000 bytes is [0-9a-f]{16}, the sender declared [0-9a-f]{16}/,
+      ),
+    ]);
     // not remembered as delivered: a clean retry goes through
     const retry = frames.map((f) => r.accept(SUBJECT, f));
     expect(retry.at(-1)?.kind).toBe('complete');

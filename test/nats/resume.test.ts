@@ -20,7 +20,10 @@ const GROUPS = [
 ] as const;
 
 function jsonl<T>(file: string): T[] {
-  return readFileSync(file, 'utf8').trim().split('\n').map((line) => JSON.parse(line) as T);
+  return readFileSync(file, 'utf8')
+    .trim()
+    .split('\n')
+    .map((line) => JSON.parse(line) as T);
 }
 
 /** Per (round, actor): what it learned. */
@@ -108,7 +111,9 @@ describe.skipIf(!natsServerAvailable)('resuming a deployment over NATS', () => {
     );
     for (const r of results) {
       expect(r.status).toBe('rejected');
-      expect(String((r as PromiseRejectedResult).reason)).toMatch(/no round was checkpointed by every actor \(rounds per actor: server: 1; c1: 1; c2: none; c3: 1\)/);
+      expect(String((r as PromiseRejectedResult).reason)).toMatch(
+        /no round was checkpointed by every actor \(rounds per actor: server: 1; c1: 1; c2: none; c3: 1\)/,
+      );
     }
   });
 });

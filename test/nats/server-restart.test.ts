@@ -71,7 +71,10 @@ describe.skipIf(!natsServerAvailable)('a server process killed mid-collection, w
       scenario,
       `${readFileSync(join(ROOT, 'scenarios/nats-small.yaml'), 'utf8')
         .replace('awaitSLMLogits: { deadlineMs: 20000, quorum: 2 }', 'awaitSLMLogits: { deadlineMs: 120000, quorum: 2 }')
-        .replace('{ id: c3, model: *slm, training: *t }', '{ id: c3, model: *slm, training: { privateEpochs: 30, learningRate: 0.003 } }')}faults: { persist: disk }\n`,
+        .replace(
+          '{ id: c3, model: *slm, training: *t }',
+          '{ id: c3, model: *slm, training: { privateEpochs: 30, learningRate: 0.003 } }',
+        )}faults: { persist: disk }\n`,
     );
     const out = (actor: string) => join(dir, `run-${actor}`);
     const observer = await NatsTransport.connect({ servers: url });
@@ -89,7 +92,11 @@ describe.skipIf(!natsServerAvailable)('a server process killed mid-collection, w
       const acceptedBefore = before.filter((e) => isUpload(e, 2)).map((e) => String(e.sender));
       expect(acceptedBefore.length).toBeGreaterThan(0);
       // The clients go on: each makes its round-2 upload, the ones the server had not taken wait in the stream.
-      await waitFor('every round-2 upload', () => CLIENTS.every((c) => seen.some((e) => e.actor === c && e.kind === 'send' && e.type === 'slm-logits' && e.round === 2)), 120_000);
+      await waitFor(
+        'every round-2 upload',
+        () => CLIENTS.every((c) => seen.some((e) => e.actor === c && e.kind === 'send' && e.type === 'slm-logits' && e.round === 2)),
+        120_000,
+      );
       const waiting = await storedChunks(url);
       if (acceptedBefore.length < CLIENTS.length) expect(waiting).toBeGreaterThan(0);
 
@@ -103,7 +110,14 @@ describe.skipIf(!natsServerAvailable)('a server process killed mid-collection, w
       const crash = server.find((e) => e.kind === 'crash');
       expect(crash).toMatchObject({ actor: 'server', round: 2, state: 'awaitSLMLogits', cause: 'process' });
       expect(server.find((e) => e.kind === 'restart')).toMatchObject({ actor: 'server', round: 2, state: 'awaitSLMLogits' });
-      for (const round of [1, 2]) expect(server.filter((e) => isUpload(e, round)).map((e) => e.sender).sort(), `round ${round}`).toEqual(CLIENTS);
+      for (const round of [1, 2])
+        expect(
+          server
+            .filter((e) => isUpload(e, round))
+            .map((e) => e.sender)
+            .sort(),
+          `round ${round}`,
+        ).toEqual(CLIENTS);
       expect(server.filter((e) => e.kind === 'state').at(-1)?.state).toBe('done');
       // The uploads it had accepted before the kill were kept: it distilled round 2 from all three.
       const selected = server.find((e) => e.kind === 'selected' && e.round === 2);
@@ -113,7 +127,12 @@ describe.skipIf(!natsServerAvailable)('a server process killed mid-collection, w
       const trace = [...server, ...CLIENTS.flatMap((c) => events(out(c)))].sort((a, b) => a.t - b.t);
       const violations = checkInvariants(trace, { clients: CLIENTS, quorum: 2, acceptWithinRounds: 0 });
       expect(violations.filter((v) => v.invariant === 'once' || v.invariant === 'kept')).toEqual([]);
-      for (const c of CLIENTS) expect(events(out(c)).filter((e) => e.kind === 'state').at(-1)?.state).toBe('done');
+      for (const c of CLIENTS)
+        expect(
+          events(out(c))
+            .filter((e) => e.kind === 'state')
+            .at(-1)?.state,
+        ).toBe('done');
       expect(await storedChunks(url)).toBe(0);
     } finally {
       for (const p of [serve, restarted, ...clients]) p?.child.kill('SIGKILL');

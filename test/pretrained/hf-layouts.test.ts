@@ -31,7 +31,11 @@ const base: Omit<TinyConfig, 'type'> = { vocab: 16, d: 8, heads: 2, kvHeads: 2, 
 const ids = [1, 7, 4, 9, 3, 8];
 
 let folders = 0;
-function folder(c: TinyConfig, options: Parameters<typeof writeHfFolder>[3] = {}, edit?: (config: Record<string, unknown>, tensors: ReturnType<typeof tinyHfTensors>) => void): string {
+function folder(
+  c: TinyConfig,
+  options: Parameters<typeof writeHfFolder>[3] = {},
+  edit?: (config: Record<string, unknown>, tensors: ReturnType<typeof tinyHfTensors>) => void,
+): string {
   const dir = join(root, `m${folders++}`);
   const config = tinyHfConfig(c);
   const tensors = tinyHfTensors(c, 17);
@@ -55,7 +59,12 @@ describe('Hugging Face checkpoints load with the logits of their own forward pas
     const tensors = tinyHfTensors(c, 17);
     const dir = folder(c, { dtype, sharded: type === 'qwen2' });
     const model = createModel({ spec: { checkpoint: dir }, tokenizer, seed: 1 });
-    expect(model.config).toMatchObject({ arch: type, heads: c.heads, kvHeads: type === 'qwen2' || type === 'llama' ? c.kvHeads : c.heads, tieEmbeddings: c.tied || !['llama', 'qwen2'].includes(type) ? expect.anything() : false });
+    expect(model.config).toMatchObject({
+      arch: type,
+      heads: c.heads,
+      kvHeads: type === 'qwen2' || type === 'llama' ? c.kvHeads : c.heads,
+      tieEmbeddings: c.tied || !['llama', 'qwen2'].includes(type) ? expect.anything() : false,
+    });
     const modelIds = Int32Array.from(ids, (id) => model.vocab.toModel(id));
     const got = model.network.logits(modelIds, { batch: 1, seqLen: ids.length }, INFERENCE).arraySync() as number[][];
     const want = hfReferenceLogits(c, tensors, ids);
@@ -87,10 +96,16 @@ describe('what the loader does not know is refused by name', () => {
   });
 
   it('config settings the architectures do not implement, by field', () => {
-    expect(() => load(folder({ ...base, type: 'gpt2' }, {}, (config) => void (config.activation_function = 'gelu')))).toThrow(/config\.json: "activation_function": "gelu" is not supported/);
+    expect(() => load(folder({ ...base, type: 'gpt2' }, {}, (config) => void (config.activation_function = 'gelu')))).toThrow(
+      /config\.json: "activation_function": "gelu" is not supported/,
+    );
     expect(() => load(folder(llama, {}, (config) => void (config.attention_bias = true)))).toThrow(/"attention_bias": true is not supported/);
-    expect(() => load(folder(llama, {}, (config) => void (config.model_type = 'mistral')))).toThrow(/model_type "mistral" is not supported \(supported: llama, qwen2, gpt2, opt, bloom\)/);
-    expect(() => load(folder({ ...base, type: 'opt' }, {}, (config) => void (config.do_layer_norm_before = false)))).toThrow(/"do_layer_norm_before": false is not supported/);
+    expect(() => load(folder(llama, {}, (config) => void (config.model_type = 'mistral')))).toThrow(
+      /model_type "mistral" is not supported \(supported: llama, qwen2, gpt2, opt, bloom\)/,
+    );
+    expect(() => load(folder({ ...base, type: 'opt' }, {}, (config) => void (config.do_layer_norm_before = false)))).toThrow(
+      /"do_layer_norm_before": false is not supported/,
+    );
   });
 
   it('a tokenizer larger than the embedding, paths that are not checkpoints, a dtype it cannot read', () => {
@@ -106,11 +121,25 @@ describe('what the loader does not know is refused by name', () => {
   });
 
   it('a scenario names a bad checkpoint at its line', () => {
-    const yaml = ['name: t', 'rounds: 1', 'server:', `  model: { checkpoint: ${join(root, 'nowhere')} }`, 'clients:', '  - { id: c1, model: gpt2-tiny }'].join('\n');
+    const yaml = ['name: t', 'rounds: 1', 'server:', `  model: { checkpoint: ${join(root, 'nowhere')} }`, 'clients:', '  - { id: c1, model: gpt2-tiny }'].join(
+      '\n',
+    );
     expect(() => parseScenario(yaml, 's.yaml')).toThrow(/line 4: server\.model\.checkpoint: checkpoint .*nowhere: no such file or folder/);
-    const badTokenizer = ['name: t', 'rounds: 1', 'server: { model: llama-tiny, tokenizer: ./no/tok512.bin }', 'clients:', '  - { id: c1, model: gpt2-tiny }'].join('\n');
+    const badTokenizer = [
+      'name: t',
+      'rounds: 1',
+      'server: { model: llama-tiny, tokenizer: ./no/tok512.bin }',
+      'clients:',
+      '  - { id: c1, model: gpt2-tiny }',
+    ].join('\n');
     expect(() => parseScenario(badTokenizer, 's.yaml')).toThrow(/line 3: server\.tokenizer: tokenizer file \.\/no\/tok512\.bin does not exist/);
-    const typo = ['name: t', 'rounds: 1', 'server: { model: { arch: llama, layers: 1, heads: 2, dModel: 8, lora: {}, extra: 1 } }', 'clients:', '  - { id: c1, model: gpt2-tiny }'].join('\n');
+    const typo = [
+      'name: t',
+      'rounds: 1',
+      'server: { model: { arch: llama, layers: 1, heads: 2, dModel: 8, lora: {}, extra: 1 } }',
+      'clients:',
+      '  - { id: c1, model: gpt2-tiny }',
+    ].join('\n');
     expect(() => parseScenario(typo, 's.yaml')).toThrow(/server\.model\.extra: unknown field/);
   });
 });

@@ -100,7 +100,12 @@ export function tinyHfTensors(c: TinyConfig, seed: number): Tensors {
       const l = `model.layers.${i}`;
       add(`${l}.input_layernorm.weight`, [c.d], 1);
       add(`${l}.post_attention_layernorm.weight`, [c.d], 1);
-      for (const [n, rows] of [['q', c.d], ['k', c.kvHeads * hd], ['v', c.kvHeads * hd], ['o', c.d]] as const) {
+      for (const [n, rows] of [
+        ['q', c.d],
+        ['k', c.kvHeads * hd],
+        ['v', c.kvHeads * hd],
+        ['o', c.d],
+      ] as const) {
         add(`${l}.self_attn.${n}_proj.weight`, [rows, c.d]);
         if (c.type === 'qwen2' && n !== 'o') add(`${l}.self_attn.${n}_proj.bias`, [rows]);
       }
@@ -118,9 +123,41 @@ export function tinyHfTensors(c: TinyConfig, seed: number): Tensors {
 /** config.json of a tiny model, with the fields Hugging Face writes for its type. */
 export function tinyHfConfig(c: TinyConfig): Record<string, unknown> {
   const common = { vocab_size: c.vocab, bos_token_id: 1, eos_token_id: 2 };
-  if (c.type === 'gpt2') return { ...common, model_type: 'gpt2', n_embd: c.d, n_head: c.heads, n_layer: c.layers, n_positions: c.positions, n_inner: c.ff, activation_function: 'gelu_new', layer_norm_epsilon: 1e-5 };
-  if (c.type === 'opt') return { ...common, model_type: 'opt', hidden_size: c.d, num_attention_heads: c.heads, num_hidden_layers: c.layers, ffn_dim: c.ff, max_position_embeddings: c.positions, activation_function: 'relu', do_layer_norm_before: true, word_embed_proj_dim: c.d };
-  if (c.type === 'bloom') return { ...common, model_type: 'bloom', hidden_size: c.d, n_head: c.heads, n_layer: c.layers, layer_norm_epsilon: 1e-5, apply_residual_connection_post_layernorm: false };
+  if (c.type === 'gpt2')
+    return {
+      ...common,
+      model_type: 'gpt2',
+      n_embd: c.d,
+      n_head: c.heads,
+      n_layer: c.layers,
+      n_positions: c.positions,
+      n_inner: c.ff,
+      activation_function: 'gelu_new',
+      layer_norm_epsilon: 1e-5,
+    };
+  if (c.type === 'opt')
+    return {
+      ...common,
+      model_type: 'opt',
+      hidden_size: c.d,
+      num_attention_heads: c.heads,
+      num_hidden_layers: c.layers,
+      ffn_dim: c.ff,
+      max_position_embeddings: c.positions,
+      activation_function: 'relu',
+      do_layer_norm_before: true,
+      word_embed_proj_dim: c.d,
+    };
+  if (c.type === 'bloom')
+    return {
+      ...common,
+      model_type: 'bloom',
+      hidden_size: c.d,
+      n_head: c.heads,
+      n_layer: c.layers,
+      layer_norm_epsilon: 1e-5,
+      apply_residual_connection_post_layernorm: false,
+    };
   return {
     ...common,
     model_type: c.type,
@@ -173,7 +210,12 @@ export function writeSafetensorsAs(file: string, tensors: Tensors, dtype: 'F32' 
 }
 
 /** A model folder: config.json and model.safetensors, or two shards and their index. */
-export function writeHfFolder(dir: string, config: Record<string, unknown>, tensors: Tensors, options: { dtype?: 'F32' | 'F16' | 'BF16'; sharded?: boolean } = {}): void {
+export function writeHfFolder(
+  dir: string,
+  config: Record<string, unknown>,
+  tensors: Tensors,
+  options: { dtype?: 'F32' | 'F16' | 'BF16'; sharded?: boolean } = {},
+): void {
   mkdirSync(dir, { recursive: true });
   writeFileSync(join(dir, 'config.json'), JSON.stringify(config));
   const dtype = options.dtype ?? 'F32';
@@ -280,16 +322,26 @@ function rope(x: Vec, heads: number, p: number, theta: number): Vec {
 
 /** Logits [position][stored vocabulary row] of `ids` under the tiny model. */
 export function hfReferenceLogits(c: TinyConfig, t: Tensors, ids: readonly number[]): Vec[] {
-  const unembed = (h: Vec[], table: string): Vec[] => h.map((x) => Array.from({ length: c.vocab }, (_, r) => row(table, t, r).reduce((s, e, i) => s + e * (x[i] as number), 0)));
+  const unembed = (h: Vec[], table: string): Vec[] =>
+    h.map((x) => Array.from({ length: c.vocab }, (_, r) => row(table, t, r).reduce((s, e, i) => s + e * (x[i] as number), 0)));
   if (c.type === 'gpt2') {
     let h = ids.map((id, p) => add(row('wte.weight', t, id), row('wpe.weight', t, p)));
     for (let l = 0; l < c.layers; l++) {
       const qkv = h.map((x) => conv1d(layerNorm(x, t, `h.${l}.ln_1`), t, `h.${l}.attn.c_attn`));
-      const att = attention(qkv.map((r) => r.slice(0, c.d)), qkv.map((r) => r.slice(c.d, 2 * c.d)), qkv.map((r) => r.slice(2 * c.d)), c.heads, c.heads);
+      const att = attention(
+        qkv.map((r) => r.slice(0, c.d)),
+        qkv.map((r) => r.slice(c.d, 2 * c.d)),
+        qkv.map((r) => r.slice(2 * c.d)),
+        c.heads,
+        c.heads,
+      );
       h = h.map((x, i) => add(x, conv1d(att[i] as Vec, t, `h.${l}.attn.c_proj`)));
       h = h.map((x) => add(x, conv1d(conv1d(layerNorm(x, t, `h.${l}.ln_2`), t, `h.${l}.mlp.c_fc`).map(geluNew), t, `h.${l}.mlp.c_proj`)));
     }
-    return unembed(h.map((x) => layerNorm(x, t, 'ln_f')), 'wte.weight');
+    return unembed(
+      h.map((x) => layerNorm(x, t, 'ln_f')),
+      'wte.weight',
+    );
   }
   if (c.type === 'opt') {
     const p = 'model.decoder';
@@ -299,9 +351,21 @@ export function hfReferenceLogits(c: TinyConfig, t: Tensors, ids: readonly numbe
       const proj = (n: string): Vec[] => a.map((x) => linear(x, t, `${p}.layers.${l}.self_attn.${n}_proj`));
       const att = attention(proj('q'), proj('k'), proj('v'), c.heads, c.heads);
       h = h.map((x, i) => add(x, linear(att[i] as Vec, t, `${p}.layers.${l}.self_attn.out_proj`)));
-      h = h.map((x) => add(x, linear(linear(layerNorm(x, t, `${p}.layers.${l}.final_layer_norm`), t, `${p}.layers.${l}.fc1`).map((v) => Math.max(0, v)), t, `${p}.layers.${l}.fc2`)));
+      h = h.map((x) =>
+        add(
+          x,
+          linear(
+            linear(layerNorm(x, t, `${p}.layers.${l}.final_layer_norm`), t, `${p}.layers.${l}.fc1`).map((v) => Math.max(0, v)),
+            t,
+            `${p}.layers.${l}.fc2`,
+          ),
+        ),
+      );
     }
-    return unembed(h.map((x) => layerNorm(x, t, `${p}.final_layer_norm`)), `${p}.embed_tokens.weight`);
+    return unembed(
+      h.map((x) => layerNorm(x, t, `${p}.final_layer_norm`)),
+      `${p}.embed_tokens.weight`,
+    );
   }
   if (c.type === 'bloom') {
     const p = 'transformer';
@@ -314,9 +378,21 @@ export function hfReferenceLogits(c: TinyConfig, t: Tensors, ids: readonly numbe
       const part = (j: number): Vec[] => fused.map((r) => Array.from({ length: c.heads }, (_, hh) => r.slice((hh * 3 + j) * hd, (hh * 3 + j + 1) * hd)).flat());
       const att = attention(part(0), part(1), part(2), c.heads, c.heads, (hh, _i, j) => (slopes[hh] as number) * j);
       h = h.map((x, i) => add(x, linear(att[i] as Vec, t, `${p}.h.${l}.self_attention.dense`)));
-      h = h.map((x) => add(x, linear(linear(layerNorm(x, t, `${p}.h.${l}.post_attention_layernorm`), t, `${p}.h.${l}.mlp.dense_h_to_4h`).map(geluNew), t, `${p}.h.${l}.mlp.dense_4h_to_h`)));
+      h = h.map((x) =>
+        add(
+          x,
+          linear(
+            linear(layerNorm(x, t, `${p}.h.${l}.post_attention_layernorm`), t, `${p}.h.${l}.mlp.dense_h_to_4h`).map(geluNew),
+            t,
+            `${p}.h.${l}.mlp.dense_4h_to_h`,
+          ),
+        ),
+      );
     }
-    return unembed(h.map((x) => layerNorm(x, t, `${p}.ln_f`)), `${p}.word_embeddings.weight`);
+    return unembed(
+      h.map((x) => layerNorm(x, t, `${p}.ln_f`)),
+      `${p}.word_embeddings.weight`,
+    );
   }
   const bias = c.type === 'qwen2';
   let h = ids.map((id) => row('model.embed_tokens.weight', t, id));
@@ -334,5 +410,8 @@ export function hfReferenceLogits(c: TinyConfig, t: Tensors, ids: readonly numbe
       return add(x, linear(gated, t, `model.layers.${l}.mlp.down_proj`, false));
     });
   }
-  return unembed(h.map((x) => rmsNorm(x, t, 'model.norm', 1e-6)), c.tied ? 'model.embed_tokens.weight' : 'lm_head.weight');
+  return unembed(
+    h.map((x) => rmsNorm(x, t, 'model.norm', 1e-6)),
+    c.tied ? 'model.embed_tokens.weight' : 'lm_head.weight',
+  );
 }

@@ -24,18 +24,29 @@ describe('scenarios/stories-real.yaml', () => {
     ctx.skip(!existsSync(DIR), `stories260K fixture missing: ${DIR} (../shared/models/stories260K from the repository root) does not exist`);
     // the scenario's paths are relative to the repository root
     ctx.skip(process.cwd() !== ROOT, `runs from the repository root (${ROOT}), not ${process.cwd()}`);
-    const d = parse(readFileSync(join(ROOT, 'scenarios/stories-real.yaml'), 'utf8'), { merge: true }) as { rounds: number; task: Record<string, number>; clients: Record<string, unknown>[] };
+    const d = parse(readFileSync(join(ROOT, 'scenarios/stories-real.yaml'), 'utf8'), { merge: true }) as {
+      rounds: number;
+      task: Record<string, number>;
+      clients: Record<string, unknown>[];
+    };
     d.rounds = 1;
     Object.assign(d.task, { privateSamplesPerClient: 8, publicSamples: 8, testSamples: 8 });
     for (const c of d.clients) delete c.pretrain;
     const scenario = parseScenario(stringify(d), join(ROOT, 'scenarios/stories-real.yaml'));
-    expect(scenario.server.model).toMatchObject({ arch: 'llama', heads: 8, kvHeads: 4, tieEmbeddings: true, checkpoint: '../shared/models/stories260K/stories260K.bin' });
+    expect(scenario.server.model).toMatchObject({
+      arch: 'llama',
+      heads: 8,
+      kvHeads: 4,
+      tieEmbeddings: true,
+      checkpoint: '../shared/models/stories260K/stories260K.bin',
+    });
     expect(new Set([scenario.server.tokenizer, ...scenario.clients.map((c) => c.tokenizer)]).size).toBe(3);
     const learning = await defaultLearningStack();
     try {
       const result = await runFederation(scenario, { learning });
       expect(result.failures).toEqual({});
-      const states = (actor: string): string[] => result.recorder.events.filter((e) => e.kind === 'state' && e.actor === actor && e.round === 1).map((e) => String(e.state));
+      const states = (actor: string): string[] =>
+        result.recorder.events.filter((e) => e.kind === 'state' && e.actor === actor && e.round === 1).map((e) => String(e.state));
       expect(states('server').filter((s) => SERVER_STEPS.includes(s))).toEqual(SERVER_STEPS);
       for (const c of scenario.clients) expect(states(c.id).filter((s) => CLIENT_STEPS.includes(s))).toEqual(CLIENT_STEPS);
       const server = result.recorder.metrics.find((m) => m.actor === 'server' && m.round === 1);

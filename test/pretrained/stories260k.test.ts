@@ -20,7 +20,8 @@ import { Llama2cTokenizer } from '../../core/tokenizers/llama2c-tokenizer.js';
 const DIR = fileURLToPath(new URL('../../../shared/models/stories260K', import.meta.url));
 const present = existsSync(join(DIR, 'expected.json'));
 /** Each test skips, saying why, where the fixture is absent. */
-const needFixture = (ctx: TestContext): void => ctx.skip(!present, `stories260K fixture missing: ${DIR} (../shared/models/stories260K from the repository root) does not exist`);
+const needFixture = (ctx: TestContext): void =>
+  ctx.skip(!present, `stories260K fixture missing: ${DIR} (../shared/models/stories260K from the repository root) does not exist`);
 
 interface Expected {
   model_sha256: string;
@@ -63,7 +64,7 @@ function maxDifference(a: readonly (readonly number[])[], b: readonly (readonly 
 }
 
 describe("stories260K against llama2.c's run.c", () => {
-  it("the tokenizer encodes the prompt and every listed text as run.c, and decodes as run.c prints", (ctx) => {
+  it('the tokenizer encodes the prompt and every listed text as run.c, and decodes as run.c prints', (ctx) => {
     needFixture(ctx);
     const e = expected as Expected;
     expect([1, ...tokenizer.encode(e.prompt)]).toEqual(e.prompt_ids);
@@ -75,24 +76,36 @@ describe("stories260K against llama2.c's run.c", () => {
     expect(`${tokenizer.decode([...e.prompt_ids, ...e.greedy_ids])}\n`).toBe(e.run_c_stdout);
   });
 
-  for (const [label, file] of FORMATS) it(`from the ${label} checkpoint: the first positions' logits within 1e-4`, (ctx) => {
-    needFixture(ctx);
-    const e = expected as Expected;
-    const model = load(file);
-    expect(model.config).toMatchObject({ arch: 'llama', layers: 5, heads: 8, kvHeads: 4, dModel: 64, dFF: 172, vocabSize: 512, tieEmbeddings: true, normEps: 1e-5 });
-    expect(maxDifference(logitsOf(model, e.prompt_ids.slice(0, 4)), e.logits_first_positions)).toBeLessThan(1e-4);
-    model.dispose();
-  });
+  for (const [label, file] of FORMATS)
+    it(`from the ${label} checkpoint: the first positions' logits within 1e-4`, (ctx) => {
+      needFixture(ctx);
+      const e = expected as Expected;
+      const model = load(file);
+      expect(model.config).toMatchObject({
+        arch: 'llama',
+        layers: 5,
+        heads: 8,
+        kvHeads: 4,
+        dModel: 64,
+        dFF: 172,
+        vocabSize: 512,
+        tieEmbeddings: true,
+        normEps: 1e-5,
+      });
+      expect(maxDifference(logitsOf(model, e.prompt_ids.slice(0, 4)), e.logits_first_positions)).toBeLessThan(1e-4);
+      model.dispose();
+    });
 
-  for (const [label, file] of FORMATS) it(`from the ${label} checkpoint: the greedy continuation of "Once upon a time" is run.c's, token for token`, (ctx) => {
-    needFixture(ctx);
-    const e = expected as Expected;
-    const model = load(file);
-    expect(continueIds(model, e.prompt_ids, { tokens: e.greedy_ids.length, greedy: true, stop: [1] })).toEqual(e.greedy_ids);
-    model.dispose();
-  });
+  for (const [label, file] of FORMATS)
+    it(`from the ${label} checkpoint: the greedy continuation of "Once upon a time" is run.c's, token for token`, (ctx) => {
+      needFixture(ctx);
+      const e = expected as Expected;
+      const model = load(file);
+      expect(continueIds(model, e.prompt_ids, { tokens: e.greedy_ids.length, greedy: true, stop: [1] })).toEqual(e.greedy_ids);
+      model.dispose();
+    });
 
-  it('both formats load the same base weights (the HF q and k rows are llama2.c\'s, permuted)', (ctx) => {
+  it("both formats load the same base weights (the HF q and k rows are llama2.c's, permuted)", (ctx) => {
     needFixture(ctx);
     const [a, b] = FORMATS.map(([, file]) => load(file));
     const [wa, wb] = [a, b].map((m) => (m as TransformerModel).network.exportBase());
@@ -109,9 +122,22 @@ describe("stories260K against llama2.c's run.c", () => {
  */
 function rewrite(version: 1 | 2, dequantised = false): string {
   const v0 = readFileSync(join(DIR, 'stories260K.bin'));
-  const floats = (offset: number, count: number): Float32Array => new Float32Array(v0.buffer.slice(v0.byteOffset + 28 + 4 * offset, v0.byteOffset + 28 + 4 * (offset + count)));
+  const floats = (offset: number, count: number): Float32Array =>
+    new Float32Array(v0.buffer.slice(v0.byteOffset + 28 + 4 * offset, v0.byteOffset + 28 + 4 * (offset + count)));
   const [L, d, kv, ff, V] = [5, 64, 32, 172, 512];
-  const sizes = { emb: V * d, attNorm: L * d, wq: L * d * d, wk: L * kv * d, wv: L * kv * d, wo: L * d * d, ffnNorm: L * d, w1: L * ff * d, w2: L * d * ff, w3: L * ff * d, norm: d };
+  const sizes = {
+    emb: V * d,
+    attNorm: L * d,
+    wq: L * d * d,
+    wk: L * kv * d,
+    wv: L * kv * d,
+    wo: L * d * d,
+    ffnNorm: L * d,
+    w1: L * ff * d,
+    w2: L * d * ff,
+    w3: L * ff * d,
+    norm: d,
+  };
   const at: Record<string, number> = {};
   let offset = 0;
   for (const [name, size] of Object.entries(sizes)) {
@@ -127,7 +153,12 @@ function rewrite(version: 1 | 2, dequantised = false): string {
   if (version === 2) header.writeInt32LE(64, 37);
   const norms = [part('attNorm'), part('ffnNorm'), part('norm')].map((f) => Buffer.from(f.buffer));
   // each layer's matrix apart (v2 quantises them one by one)
-  const matrices = [part('emb'), ...(['wq', 'wk', 'wv', 'wo', 'w1', 'w2', 'w3'] as const).flatMap((k) => Array.from({ length: L }, (_, l) => part(k).subarray((l * sizes[k]) / L, ((l + 1) * sizes[k]) / L)))];
+  const matrices = [
+    part('emb'),
+    ...(['wq', 'wk', 'wv', 'wo', 'w1', 'w2', 'w3'] as const).flatMap((k) =>
+      Array.from({ length: L }, (_, l) => part(k).subarray((l * sizes[k]) / L, ((l + 1) * sizes[k]) / L)),
+    ),
+  ];
   const q80 = (w: Float32Array): { q: Int8Array; scales: Float32Array } => {
     const q = new Int8Array(w.length);
     const scales = new Float32Array(w.length / 64);
@@ -174,7 +205,7 @@ describe('the loaded base under LoRA, checkpoints and the compact vocabulary', (
     { prompt: 'The sun was', answer: ' warm and bright.' },
   ];
 
-  it('LoRA training changes the adapters only: the base stays bit for bit the checkpoint\'s', async (ctx) => {
+  it("LoRA training changes the adapters only: the base stays bit for bit the checkpoint's", async (ctx) => {
     needFixture(ctx);
     const model = load('hf', { lora: { rank: 4, alpha: 8, dropout: 0.1, targets: ['q', 'k', 'v', 'o', 'mlp'] } });
     const base = model.network.exportBase();
@@ -183,7 +214,9 @@ describe('the loaded base under LoRA, checkpoints and the compact vocabulary', (
     expect(stats.steps).toBe(4);
     const after = model.network.exportBase();
     for (const name of Object.keys(base)) expect(Buffer.from(after[name]!.values.buffer).equals(Buffer.from(base[name]!.values.buffer))).toBe(true);
-    const changed = Object.keys(adapter).filter((name) => !Buffer.from(model.getAdapter()[name]!.values.buffer).equals(Buffer.from(adapter[name]!.values.buffer)));
+    const changed = Object.keys(adapter).filter(
+      (name) => !Buffer.from(model.getAdapter()[name]!.values.buffer).equals(Buffer.from(adapter[name]!.values.buffer)),
+    );
     expect(changed.length).toBe(Object.keys(adapter).length);
     model.dispose();
   });
@@ -210,7 +243,9 @@ describe('the loaded base under LoRA, checkpoints and the compact vocabulary', (
     const bytes = readFileSync(copy);
     bytes.writeFloatLE(bytes.readFloatLE(100) + 1, 100);
     writeFileSync(copy, bytes);
-    await expect(loadModel(saved, tokenizer)).rejects.toThrow(new RegExp(`its base is checkpoint ${copy} with SHA-256 ${e.model_sha256}, but that path now holds [0-9a-f]{64}`));
+    await expect(loadModel(saved, tokenizer)).rejects.toThrow(
+      new RegExp(`its base is checkpoint ${copy} with SHA-256 ${e.model_sha256}, but that path now holds [0-9a-f]{64}`),
+    );
 
     model.mergeAdapter();
     const merged = join(scratch, 'merged');
@@ -229,7 +264,9 @@ describe('the loaded base under LoRA, checkpoints and the compact vocabulary', (
     expect(compact.config.vocabSize).toBe(compact.vocab.size);
     const fullLogits = logitsOf(full, e.prompt_ids);
     const compactLogits = logitsOf(compact, e.prompt_ids);
-    compactLogits.forEach((row, p) => row.forEach((v, m) => expect(Math.abs(v - ((fullLogits[p] as number[])[compact.vocab.toTokenizer(m)] as number))).toBeLessThan(1e-5)));
+    compactLogits.forEach((row, p) =>
+      row.forEach((v, m) => expect(Math.abs(v - ((fullLogits[p] as number[])[compact.vocab.toTokenizer(m)] as number))).toBeLessThan(1e-5)),
+    );
     full.dispose();
     compact.dispose();
   });

@@ -42,7 +42,24 @@ describe('encodeMessage / decodeMessage', () => {
   });
 
   it('reads integers of every width back as numbers (a wall-clock deadline is above 2^32 ms)', () => {
-    for (const uploadDeadline of [0, 127, 128, 255, 65_535, 65_536, 2 ** 32 - 1, 2 ** 32, 1_795_616_837_707, -1, -33, -129, -32_769, -(2 ** 31), -(2 ** 31) - 1, 2 ** 53 - 1]) {
+    for (const uploadDeadline of [
+      0,
+      127,
+      128,
+      255,
+      65_535,
+      65_536,
+      2 ** 32 - 1,
+      2 ** 32,
+      1_795_616_837_707,
+      -1,
+      -33,
+      -129,
+      -32_769,
+      -(2 ** 31),
+      -(2 ** 31) - 1,
+      2 ** 53 - 1,
+    ]) {
       const decoded = decodeMessage(encodeMessage(envelope({ type: 'round-start', uploadDeadline })), context);
       expect(decoded.body, String(uploadDeadline)).toEqual({ type: 'round-start', uploadDeadline });
     }
@@ -107,9 +124,9 @@ describe('the wire format is standard msgpack', () => {
       const bytes = encodeMessage(env);
       const wire = readGenericMsgpack(bytes) as Record<string, unknown>;
       expect(Object.keys(wire)).toEqual(['v', 'run', 'round', 'sender', 'id', 'body', 'sum']);
-      expect([wire['v'], wire['run'], wire['round'], wire['sender'], wire['id']]).toEqual([env.v, env.run, env.round, env.sender, env.id]);
-      expect((wire['body'] as { type: string }).type).toBe(env.body.type);
-      expect(wire['sum']).toBeInstanceOf(Uint8Array);
+      expect([wire.v, wire.run, wire.round, wire.sender, wire.id]).toEqual([env.v, env.run, env.round, env.sender, env.id]);
+      expect((wire.body as { type: string }).type).toBe(env.body.type);
+      expect(wire.sum).toBeInstanceOf(Uint8Array);
     },
   );
 
@@ -117,9 +134,9 @@ describe('the wire format is standard msgpack', () => {
     const env = everyMessage()[1] as Envelope;
     const bytes = encodeMessage(env);
     for (const raw of [new Unpackr({ useRecords: false }).unpack(bytes), unpack(bytes)] as Record<string, unknown>[]) {
-      expect(raw['sender']).toBe('c2');
-      expect(raw['round']).toBe(3);
-      expect((raw['body'] as { type: string }).type).toBe('slm-logits');
+      expect(raw.sender).toBe('c2');
+      expect(raw.round).toBe(3);
+      expect((raw.body as { type: string }).type).toBe('slm-logits');
     }
   });
 });

@@ -30,7 +30,11 @@ export function makeLogits(random: Random, samples: number, maxLength: number, t
   return { tokenizer, topK, lengths, tokenIds, topKIds, topKLogits, ce };
 }
 
-export function envelope<B extends MessageBody>(body: B, sender = body.type === 'slm-logits' || body.type === 'adapter' ? 'c2' : 'server', round = 3): Envelope<B> {
+export function envelope<B extends MessageBody>(
+  body: B,
+  sender = body.type === 'slm-logits' || body.type === 'adapter' ? 'c2' : 'server',
+  round = 3,
+): Envelope<B> {
   return { v: PROTOCOL_VERSION, run: 'run-7', round, sender, id: `${sender}:${round * 10 + 1}`, body };
 }
 

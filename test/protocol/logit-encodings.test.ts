@@ -65,7 +65,12 @@ function logSoftmax(logits: Float32Array, topK: number): Float64Array {
 describe('q8 log-probabilities', () => {
   it('stays within half a step plus float32 rounding of the exact log-softmax', () => {
     const random = new Random(8);
-    for (const [topK, spread] of [[16, 2], [128, 0.5], [4, 40], [2, 1e-4]] as const) {
+    for (const [topK, spread] of [
+      [16, 2],
+      [128, 0.5],
+      [4, 40],
+      [2, 1e-4],
+    ] as const) {
       const logits = new Float32Array(300 * topK).map(() => random.normal() * spread * 5 + 3);
       const q = quantiseLogProbs(logits, topK, never);
       const decoded = dequantiseLogProbs(q, topK);
@@ -131,10 +136,10 @@ describe('compact encodings through the codec', () => {
     const env = upload(tokenizer);
     const bytes = encodeMessage(env, { logits: encoding });
     const wire = (unpack(bytes) as { body: { logits: Record<string, unknown> } }).body.logits;
-    expect(wire['logitEncoding']).toBe(encoding);
-    expect(wire['topKLogits']).toBeInstanceOf(logitArray);
-    expect(wire['topKIds']).toBeInstanceOf(idArray);
-    expect(wire['tokenIds']).toBeInstanceOf(idArray);
+    expect(wire.logitEncoding).toBe(encoding);
+    expect(wire.topKLogits).toBeInstanceOf(logitArray);
+    expect(wire.topKIds).toBeInstanceOf(idArray);
+    expect(wire.tokenIds).toBeInstanceOf(idArray);
 
     const got = bodyLogits(decodeMessage(bytes, context));
     const want = bodyLogits(env);
@@ -161,23 +166,35 @@ describe('compact encodings through the codec', () => {
   it('can keep Int32Array ids with narrowIds: false, or narrow them under f32', () => {
     const env = upload('llama2');
     const wire = (bytes: Uint8Array) => (unpack(bytes) as { body: { logits: Record<string, unknown> } }).body.logits;
-    expect(wire(encodeMessage(env, { logits: 'f16', narrowIds: false }))['topKIds']).toBeInstanceOf(Int32Array);
+    expect(wire(encodeMessage(env, { logits: 'f16', narrowIds: false })).topKIds).toBeInstanceOf(Int32Array);
     const narrowed = encodeMessage(env, { narrowIds: true });
-    expect(wire(narrowed)['topKIds']).toBeInstanceOf(Uint16Array);
+    expect(wire(narrowed).topKIds).toBeInstanceOf(Uint16Array);
     expect(decodeMessage(narrowed, context)).toEqual(env);
   });
 
   it('refuses to send what float16 cannot hold', () => {
     const env = upload('llama2');
     bodyLogits(env).topKLogits[5] = 70_000;
-    expect(() => encodeMessage(env, { logits: 'f16' })).toThrow('encoding slm-logits from c2 (round 3): topKLogits[5] = 70000 is outside the float16 range (|x| < 65520)');
-    expect(() => encodeMessage(env, { logits: 'bf16' as LogitEncoding })).toThrow(`encoding slm-logits from c2 (round 3): logits unknown logit encoding "bf16" (use 'f32', 'f16' or 'q8')`);
+    expect(() => encodeMessage(env, { logits: 'f16' })).toThrow(
+      'encoding slm-logits from c2 (round 3): topKLogits[5] = 70000 is outside the float16 range (|x| < 65520)',
+    );
+    expect(() => encodeMessage(env, { logits: 'bf16' as LogitEncoding })).toThrow(
+      `encoding slm-logits from c2 (round 3): logits unknown logit encoding "bf16" (use 'f32', 'f16' or 'q8')`,
+    );
   });
 
   describe('refuses bad compact payloads', () => {
     const base = envelope({
       type: 'slm-logits',
-      logits: { tokenizer: 'llama2', topK: 2, lengths: Int32Array.of(2), tokenIds: Int32Array.of(1, 2), topKIds: Int32Array.of(1, 2, 3, 4), topKLogits: new Float32Array(4), ce: Float32Array.of(1) },
+      logits: {
+        tokenizer: 'llama2',
+        topK: 2,
+        lengths: Int32Array.of(2),
+        tokenIds: Int32Array.of(1, 2),
+        topKIds: Int32Array.of(1, 2, 3, 4),
+        topKLogits: new Float32Array(4),
+        ce: Float32Array.of(1),
+      },
     });
     const refuse = (patch: Record<string, unknown>) => {
       try {
@@ -190,12 +207,27 @@ describe('compact encodings through the codec', () => {
     };
     it.each([
       [{ logitEncoding: 'f16', topKLogits: Uint16Array.of(0x3c00, 0x7e00, 0, 0) }, 'non-finite: slm-logits from c2 (round 3): topKLogits[1] is NaN'],
-      [{ logitEncoding: 'f16', topKLogits: Uint16Array.of(0x3c00, 0) }, 'shape: slm-logits from c2 (round 3): topKLogits has 2 entries, expected 4 (sum(lengths) 2 * topK 2)'],
+      [
+        { logitEncoding: 'f16', topKLogits: Uint16Array.of(0x3c00, 0) },
+        'shape: slm-logits from c2 (round 3): topKLogits has 2 entries, expected 4 (sum(lengths) 2 * topK 2)',
+      ],
       [{ logitEncoding: 'f16' }, 'ill-typed: slm-logits from c2 (round 3): topKLogits must be a Uint16Array, got a Float32Array'],
-      [{ logitEncoding: 'q8', topKLogits: new Uint8Array(4), logitOffset: new Float32Array(2) }, 'missing-field: slm-logits from c2 (round 3): logitScale is missing'],
-      [{ logitEncoding: 'q8', topKLogits: new Uint8Array(4), logitScale: Float32Array.of(0.1, -0.1), logitOffset: new Float32Array(2) }, 'out-of-range: slm-logits from c2 (round 3): logitScale[1] is -0.10000000149011612, a negative step'],
-      [{ logitEncoding: 'q8', topKLogits: new Uint8Array(4), logitScale: Float32Array.of(0.1), logitOffset: new Float32Array(2) }, 'shape: slm-logits from c2 (round 3): logitScale has 1 entries, expected 2 (one per position)'],
-      [{ logitEncoding: 'q8', topKLogits: new Uint8Array(4), logitScale: Float32Array.of(0.1, 0.1), logitOffset: Float32Array.of(0, Infinity) }, 'non-finite: slm-logits from c2 (round 3): logitOffset[1] is Infinity'],
+      [
+        { logitEncoding: 'q8', topKLogits: new Uint8Array(4), logitOffset: new Float32Array(2) },
+        'missing-field: slm-logits from c2 (round 3): logitScale is missing',
+      ],
+      [
+        { logitEncoding: 'q8', topKLogits: new Uint8Array(4), logitScale: Float32Array.of(0.1, -0.1), logitOffset: new Float32Array(2) },
+        'out-of-range: slm-logits from c2 (round 3): logitScale[1] is -0.10000000149011612, a negative step',
+      ],
+      [
+        { logitEncoding: 'q8', topKLogits: new Uint8Array(4), logitScale: Float32Array.of(0.1), logitOffset: new Float32Array(2) },
+        'shape: slm-logits from c2 (round 3): logitScale has 1 entries, expected 2 (one per position)',
+      ],
+      [
+        { logitEncoding: 'q8', topKLogits: new Uint8Array(4), logitScale: Float32Array.of(0.1, 0.1), logitOffset: Float32Array.of(0, Infinity) },
+        'non-finite: slm-logits from c2 (round 3): logitOffset[1] is Infinity',
+      ],
     ])('%j', (patch, expected) => {
       expect(refuse(patch)).toBe(expected);
     });

@@ -2,15 +2,7 @@ import { xxhash64 } from 'hash-wasm';
 import { afterEach, describe, expect, it } from 'vitest';
 import xxhashWasm from 'xxhash-wasm';
 import { decodeMessage, encodeMessage } from '../../core/protocol/codec.js';
-import {
-  ChecksumWriter,
-  FLOAT_MAGNITUDE,
-  hexOf,
-  NON_FINITE_BITS,
-  scanMessage,
-  usePortableScan,
-  WHOLE_WORD,
-} from '../../core/protocol/message-scan.js';
+import { ChecksumWriter, FLOAT_MAGNITUDE, hexOf, NON_FINITE_BITS, scanMessage, usePortableScan, WHOLE_WORD } from '../../core/protocol/message-scan.js';
 import { ProtocolError } from '../../core/protocol/protocol-error.js';
 import { Random } from '../../core/random.js';
 import { context, envelope, makeLogits } from './fixtures.js';
@@ -38,23 +30,26 @@ describe('the XXH64 checksum', () => {
     expect(hex(scanMessage(ascii('abc'), 3).checksum)).toBe('44bc2cf5ad770999');
   });
 
-  it.each([false, true])('equals two other implementations at every length around the stripe and chunk edges, with and without ranges (portable: %s)', async (portable) => {
-    usePortableScan(portable);
-    const random = new Random(11);
-    for (const n of [0, 1, 3, 4, 7, 8, 15, 16, 31, 32, 33, 63, 64, 100, 4095]) {
-      const bytes = randomBytes(random, n);
-      const [expected, agreed] = await referenceChecksums(bytes);
-      expect(agreed, `n = ${n}`).toBe(expected);
-      expect(hex(scanMessage(bytes, n).checksum), `n = ${n}`).toBe(expected);
-      const ranges = n >= 4 ? [{ offset: 0, words: n >> 2, mask: WHOLE_WORD }] : [];
-      expect(hex(scanMessage(bytes, n, ranges).checksum), `n = ${n}, one range`).toBe(expected);
-    }
-    // across the 1 MiB scan memory: several chunks and a ragged last one, with a range in the second only
-    const big = randomBytes(random, 2 * (1 << 20) + 37);
-    const [expected] = await referenceChecksums(big);
-    expect(hex(scanMessage(big, big.length).checksum)).toBe(expected);
-    expect(hex(scanMessage(big, big.length, [{ offset: (1 << 20) + 8, words: 3, mask: WHOLE_WORD }]).checksum)).toBe(expected);
-  });
+  it.each([false, true])(
+    'equals two other implementations at every length around the stripe and chunk edges, with and without ranges (portable: %s)',
+    async (portable) => {
+      usePortableScan(portable);
+      const random = new Random(11);
+      for (const n of [0, 1, 3, 4, 7, 8, 15, 16, 31, 32, 33, 63, 64, 100, 4095]) {
+        const bytes = randomBytes(random, n);
+        const [expected, agreed] = await referenceChecksums(bytes);
+        expect(agreed, `n = ${n}`).toBe(expected);
+        expect(hex(scanMessage(bytes, n).checksum), `n = ${n}`).toBe(expected);
+        const ranges = n >= 4 ? [{ offset: 0, words: n >> 2, mask: WHOLE_WORD }] : [];
+        expect(hex(scanMessage(bytes, n, ranges).checksum), `n = ${n}, one range`).toBe(expected);
+      }
+      // across the 1 MiB scan memory: several chunks and a ragged last one, with a range in the second only
+      const big = randomBytes(random, 2 * (1 << 20) + 37);
+      const [expected] = await referenceChecksums(big);
+      expect(hex(scanMessage(big, big.length).checksum)).toBe(expected);
+      expect(hex(scanMessage(big, big.length, [{ offset: (1 << 20) + 8, words: 3, mask: WHOLE_WORD }]).checksum)).toBe(expected);
+    },
+  );
 
   it('hashes only the first `end` bytes, and the same whether written in pieces or at once', async () => {
     const random = new Random(12);
@@ -80,7 +75,11 @@ describe('the XXH64 checksum', () => {
       expect(hex(scanMessage(copy, copy.length).checksum), `byte ${at}`).not.toBe(base);
     }
     // +x in one word and -x in another: a sum of the words would not see it
-    for (const [i, j] of [[0, 4], [1, 1021], [2, 514]] as const) {
+    for (const [i, j] of [
+      [0, 4],
+      [1, 1021],
+      [2, 514],
+    ] as const) {
       const copy = bytes.slice();
       const view = new DataView(copy.buffer);
       view.setUint32(4 * i, (view.getUint32(4 * i, true) + 0x80000000) >>> 0, true);

@@ -101,13 +101,26 @@ describe('envelope', () => {
   });
 
   it('refuses a sender outside the scenario', () => {
-    expectRefusal(forge({ ...wireOf(upload()), sender: 'c9' }), 'unknown-sender', 'slm-logits from c9 (round 3): sender "c9" is not in the scenario (server, c1, c2, c3)', 'sender');
+    expectRefusal(
+      forge({ ...wireOf(upload()), sender: 'c9' }),
+      'unknown-sender',
+      'slm-logits from c9 (round 3): sender "c9" is not in the scenario (server, c1, c2, c3)',
+      'sender',
+    );
   });
 
   it('refuses a client broadcasting and the server uploading', () => {
-    expectRefusal(forge({ ...wireOf(upload()), sender: 'server' }), 'wrong-sender', 'slm-logits from server (round 3): sender "server" may not upload slm-logits: only clients do');
+    expectRefusal(
+      forge({ ...wireOf(upload()), sender: 'server' }),
+      'wrong-sender',
+      'slm-logits from server (round 3): sender "server" may not upload slm-logits: only clients do',
+    );
     const finish = envelope({ type: 'finish', reason: 'completed' });
-    expectRefusal(encodeMessage({ ...finish, sender: 'c1' }), 'wrong-sender', 'finish from c1 (round 3): sender "c1" may not send finish: only the server does');
+    expectRefusal(
+      encodeMessage({ ...finish, sender: 'c1' }),
+      'wrong-sender',
+      'finish from c1 (round 3): sender "c1" may not send finish: only the server does',
+    );
   });
 
   it.each([
@@ -136,12 +149,36 @@ describe('logit payloads', () => {
   const base = upload();
 
   it.each([
-    ['topKLogits', Float32Array.of(9, 8, 7, 6, 5, 4, 3, 2, 1, Number.NaN, -1, -2), 'non-finite', 'slm-logits from c2 (round 3): topKLogits[9] is NaN', 'body.logits.topKLogits[9]'],
-    ['topKLogits', Float32Array.of(9, 8, 7, 6, 5, 4, 3, 2, 1, 0, -1, -Infinity), 'non-finite', 'slm-logits from c2 (round 3): topKLogits[11] is -Infinity', undefined],
+    [
+      'topKLogits',
+      Float32Array.of(9, 8, 7, 6, 5, 4, 3, 2, 1, Number.NaN, -1, -2),
+      'non-finite',
+      'slm-logits from c2 (round 3): topKLogits[9] is NaN',
+      'body.logits.topKLogits[9]',
+    ],
+    [
+      'topKLogits',
+      Float32Array.of(9, 8, 7, 6, 5, 4, 3, 2, 1, 0, -1, -Infinity),
+      'non-finite',
+      'slm-logits from c2 (round 3): topKLogits[11] is -Infinity',
+      undefined,
+    ],
     ['ce', Float32Array.of(0.5, Infinity, 2.5), 'non-finite', 'slm-logits from c2 (round 3): ce[1] is Infinity', 'body.logits.ce[1]'],
     ['ce', Float32Array.of(0.5, 1, -2.5), 'out-of-range', 'slm-logits from c2 (round 3): ce[2] is -2.5, a negative cross-entropy', undefined],
-    ['tokenIds', Int32Array.of(1, 2, 3, -4, 5, 6), 'out-of-range', 'slm-logits from c2 (round 3): tokenIds[3] is -4, a negative token id', 'body.logits.tokenIds[3]'],
-    ['topKIds', Int32Array.of(10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 32_000), 'out-of-range', 'slm-logits from c2 (round 3): topKIds[11] is 32000, not below the vocabulary size 32000 of llama2', undefined],
+    [
+      'tokenIds',
+      Int32Array.of(1, 2, 3, -4, 5, 6),
+      'out-of-range',
+      'slm-logits from c2 (round 3): tokenIds[3] is -4, a negative token id',
+      'body.logits.tokenIds[3]',
+    ],
+    [
+      'topKIds',
+      Int32Array.of(10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 32_000),
+      'out-of-range',
+      'slm-logits from c2 (round 3): topKIds[11] is 32000, not below the vocabulary size 32000 of llama2',
+      undefined,
+    ],
     ['tokenIds', Int32Array.of(1, 2, 3), 'shape', 'slm-logits from c2 (round 3): tokenIds has 3 entries, expected 6 (sum(lengths))', 'body.logits.tokenIds'],
     ['topKIds', Int32Array.of(1, 2, 3), 'shape', 'slm-logits from c2 (round 3): topKIds has 3 entries, expected 12 (sum(lengths) 6 * topK 2)', undefined],
     ['topKLogits', new Float32Array(13), 'shape', 'slm-logits from c2 (round 3): topKLogits has 13 entries, expected 12 (sum(lengths) 6 * topK 2)', undefined],
@@ -150,7 +187,13 @@ describe('logit payloads', () => {
     ['topK', 0, 'out-of-range', 'slm-logits from c2 (round 3): topK must be at least 1, got 0', undefined],
     ['topKLogits', new Float64Array(12), 'ill-typed', 'slm-logits from c2 (round 3): topKLogits must be a Float32Array, got a Float64Array', undefined],
     ['lengths', [2, 1, 3], 'ill-typed', 'slm-logits from c2 (round 3): lengths must be an Int32Array, got an array', undefined],
-    ['tokenIds', new Float32Array(6), 'ill-typed', 'slm-logits from c2 (round 3): tokenIds must be an Int32Array (or a narrowed Uint16Array / Uint8Array), got a Float32Array', undefined],
+    [
+      'tokenIds',
+      new Float32Array(6),
+      'ill-typed',
+      'slm-logits from c2 (round 3): tokenIds must be an Int32Array (or a narrowed Uint16Array / Uint8Array), got a Float32Array',
+      undefined,
+    ],
     ['tokenizer', undefined, 'missing-field', 'slm-logits from c2 (round 3): tokenizer is missing', 'body.logits.tokenizer'],
     ['logitEncoding', 'bf16', 'ill-typed', `slm-logits from c2 (round 3): logitEncoding must be 'f32', 'f16' or 'q8', got the string "bf16"`, undefined],
   ] as const)('refuses %s = %s', (key, value, code, message, path) => {
@@ -167,12 +210,18 @@ describe('logit payloads', () => {
 
   it('checks the sample count against the public set size when the context gives one', () => {
     const bytes = encodeMessage(base);
-    expectRefusal(bytes, 'shape', 'slm-logits from c2 (round 3): lengths covers 3 samples, expected 4 (the public set)', 'body.logits.lengths', { ...context, expectedSamples: 4 });
+    expectRefusal(bytes, 'shape', 'slm-logits from c2 (round 3): lengths covers 3 samples, expected 4 (the public set)', 'body.logits.lengths', {
+      ...context,
+      expectedSamples: 4,
+    });
     expect(decodeMessage(bytes, { ...context, expectedSamples: 3 }).id).toBe('c2:31');
   });
 
   it('checks ids against the vocabulary only where the context knows it', () => {
-    const bytes = encodeMessage({ ...base, body: { ...base.body, logits: { ...base.body.logits, tokenizer: 'unheard-of', tokenIds: Int32Array.of(1, 2, 3, 4, 5, 99_999_999) } } });
+    const bytes = encodeMessage({
+      ...base,
+      body: { ...base.body, logits: { ...base.body.logits, tokenizer: 'unheard-of', tokenIds: Int32Array.of(1, 2, 3, 4, 5, 99_999_999) } },
+    });
     expect(decodeMessage(bytes, context).body.type).toBe('slm-logits');
     expectRefusal(bytes, 'out-of-range', 'slm-logits from c2 (round 3): tokenIds[5] is 99999999, not below the vocabulary size 1000 of unheard-of', undefined, {
       ...context,
@@ -195,16 +244,46 @@ describe('other bodies', () => {
     ['finish', finish, { reason: 'bored' }, 'ill-typed', `finish from server (round 3): reason must be 'completed' or 'aborted', got the string "bored"`],
     ['finish', finish, { detail: 42 }, 'ill-typed', 'finish from server (round 3): detail must be a string, got the number 42'],
     ['adapter', adapter, { weight: 0 }, 'out-of-range', 'adapter from c2 (round 3): weight must be positive, got 0'],
-    ['adapter', adapter, { tensors: { a: { shape: [2, 3], values: new Float32Array(5) } } }, 'shape', 'adapter from c2 (round 3): tensors.a.values has 5 entries, expected 6 (the product of shape [2, 3])'],
-    ['adapter', adapter, { tensors: { a: { shape: [2, 1.5], values: new Float32Array(3) } } }, 'ill-typed', 'adapter from c2 (round 3): tensors.a.shape[1] must be an integer, got the number 1.5'],
-    ['adapter', adapter, { tensors: { a: { shape: [2], values: Float32Array.of(1, Number.NaN) } } }, 'non-finite', 'adapter from c2 (round 3): tensors.a.values[1] is NaN'],
+    [
+      'adapter',
+      adapter,
+      { tensors: { a: { shape: [2, 3], values: new Float32Array(5) } } },
+      'shape',
+      'adapter from c2 (round 3): tensors.a.values has 5 entries, expected 6 (the product of shape [2, 3])',
+    ],
+    [
+      'adapter',
+      adapter,
+      { tensors: { a: { shape: [2, 1.5], values: new Float32Array(3) } } },
+      'ill-typed',
+      'adapter from c2 (round 3): tensors.a.shape[1] must be an integer, got the number 1.5',
+    ],
+    [
+      'adapter',
+      adapter,
+      { tensors: { a: { shape: [2], values: Float32Array.of(1, Number.NaN) } } },
+      'non-finite',
+      'adapter from c2 (round 3): tensors.a.values[1] is NaN',
+    ],
     ['adapter', adapter, { tensors: { a: { shape: [2] } } }, 'missing-field', 'adapter from c2 (round 3): tensors.a.values is missing'],
-    ['adapter-average', average, { contributors: ['c1', 'c7'] }, 'unknown-sender', 'adapter-average from server (round 3): contributors[1] "c7" is not in the scenario'],
+    [
+      'adapter-average',
+      average,
+      { contributors: ['c1', 'c7'] },
+      'unknown-sender',
+      'adapter-average from server (round 3): contributors[1] "c7" is not in the scenario',
+    ],
     ['adapter-average', average, { contributors: ['c1', 'c1'] }, 'out-of-range', 'adapter-average from server (round 3): contributors[1] "c1" is listed twice'],
-    ['adapter-average', average, { contributors: 'c1' }, 'ill-typed', 'adapter-average from server (round 3): contributors must be an array of actor ids, got the string "c1"'],
+    [
+      'adapter-average',
+      average,
+      { contributors: 'c1' },
+      'ill-typed',
+      'adapter-average from server (round 3): contributors must be an array of actor ids, got the string "c1"',
+    ],
   ] as const)('refuses a bad %s body (%#)', (_label, env, patch, code, message) => {
     const wire = wireOf(env as Envelope);
-    const body: Record<string, unknown> = { ...(wire['body'] as object), ...patch };
+    const body: Record<string, unknown> = { ...(wire.body as object), ...patch };
     for (const key of Object.keys(body)) if (body[key] === undefined) delete body[key];
     expectRefusal(forge({ ...wire, body }), code, message);
   });

@@ -54,7 +54,9 @@ describe('scenario files', () => {
 
   it('rejects duplicate client ids and an impossible quorum', () => {
     expect(problems(base.replace('id: c3', 'id: c1'))).toEqual(['7 clients[2].id: duplicate client id "c1" (also clients[0])']);
-    expect(problems(`${base}protocol: { awaitSLMLogits: { quorum: 4 } }\n`)[0]).toMatch(/quorum: expected a fraction below 1 or a whole count of at most 3 clients, got 4/);
+    expect(problems(`${base}protocol: { awaitSLMLogits: { quorum: 4 } }\n`)[0]).toMatch(
+      /quorum: expected a fraction below 1 or a whole count of at most 3 clients, got 4/,
+    );
   });
 
   it('reports YAML syntax errors with their line', () => {

@@ -34,7 +34,9 @@ describe('names a run would not know', () => {
       '6 clients[1].tokenizer: unknown tokenizer "gpt7" (known: gpt2, opt, llama2, llama3, qwen3, gemma3; did you mean "gpt2"?)',
     ]);
     // Nothing close: no guess.
-    expect(problems(base.replace('model: llama-tiny }', 'model: llama-tiny, tokenizer: sentencepiece }'))[0]).toMatch(/^3 server.tokenizer: unknown tokenizer "sentencepiece" \(known: gpt2, [^;]*\)$/);
+    expect(problems(base.replace('model: llama-tiny }', 'model: llama-tiny, tokenizer: sentencepiece }'))[0]).toMatch(
+      /^3 server.tokenizer: unknown tokenizer "sentencepiece" \(known: gpt2, [^;]*\)$/,
+    );
   });
 
   it('a tokenizer folder that is not there, or lacks its files', () => {
@@ -53,7 +55,9 @@ describe('names a run would not know', () => {
     expect(problems(base.replace('{ id: c1, model: gpt2-tiny }', '{ id: c1, model: { arch: lama, layers: 1, heads: 2, dModel: 32 } }'))).toEqual([
       '5 clients[0].model.arch: expected one of gpt2, llama, bloom, qwen2, opt, got "lama" (did you mean "llama"?)',
     ]);
-    expect(problems(base.replace('{ model: llama-tiny }', '{ model: bigram-r999 }'))).toEqual(['3 server.model: model "bigram-r999": rank must be between 1 and 256']);
+    expect(problems(base.replace('{ model: llama-tiny }', '{ model: bigram-r999 }'))).toEqual([
+      '3 server.model: model "bigram-r999": rank must be between 1 and 256',
+    ]);
   });
 
   it('an unknown task, and a dataset that is not there', () => {
@@ -63,18 +67,25 @@ describe('names a run would not know', () => {
     expect(problems(`${base}task: { name: boolq, path: /nonexistent/boolq }\n`)).toEqual(['7 task.path: /nonexistent/boolq does not exist']);
     const dir = mkdtempSync(join(tmpdir(), 'fedmkt-arc-'));
     writeFileSync(join(dir, 'ARC-Easy-Train.jsonl'), '');
-    expect(problems(`${base}task: { name: arc_easy, path: ${dir} }\n`)).toEqual([`7 task.path: arc_easy reads ARC-Easy-Train.jsonl, ARC-Easy-Dev.jsonl; ${dir} has no ARC-Easy-Dev.jsonl`]);
+    expect(problems(`${base}task: { name: arc_easy, path: ${dir} }\n`)).toEqual([
+      `7 task.path: arc_easy reads ARC-Easy-Train.jsonl, ARC-Easy-Dev.jsonl; ${dir} has no ARC-Easy-Dev.jsonl`,
+    ]);
   });
 
   it('a pretraining corpus or straggler trace that is not there', () => {
     const text = base.replace('{ model: llama-tiny }', '{ model: llama-tiny, pretrain: { corpus: /nonexistent/corpus.txt } }');
     expect(problems(text)).toEqual(['3 server.pretrain.corpus: /nonexistent/corpus.txt does not exist (a text or JSONL corpus, or "builtin")']);
-    expect(problems(`${base}faults: { stragglers: { traceFile: /nonexistent/trace.csv } }\n`)).toEqual(['7 faults.stragglers.traceFile: /nonexistent/trace.csv does not exist']);
+    expect(problems(`${base}faults: { stragglers: { traceFile: /nonexistent/trace.csv } }\n`)).toEqual([
+      '7 faults.stragglers.traceFile: /nonexistent/trace.csv does not exist',
+    ]);
   });
 
   it('lists these with the schema problems in one report, and suggests known fields', () => {
     const text = base.replace('{ id: c1, model: gpt2-tiny }', '{ id: c1, model: gpt2-tiny, tokenizer: gtp2, traning: {} }');
-    expect(problems(text)).toEqual(['5 clients[0].traning: unknown field (did you mean "training"?)', '5 clients[0].tokenizer: unknown tokenizer "gtp2" (known: gpt2, opt, llama2, llama3, qwen3, gemma3; did you mean "gpt2"?)']);
+    expect(problems(text)).toEqual([
+      '5 clients[0].traning: unknown field (did you mean "training"?)',
+      '5 clients[0].tokenizer: unknown tokenizer "gtp2" (known: gpt2, opt, llama2, llama3, qwen3, gemma3; did you mean "gpt2"?)',
+    ]);
   });
 });
 
@@ -87,7 +98,9 @@ it('where no actor runs (nats-config, watch), files need not be here; names are 
 
 describe('problems caused by flags', () => {
   it('name the flag instead of a line of the file', () => {
-    expect(problems(base, { overrides: [{ path: 'rounds', value: 0, flag: '--rounds 0' }] })).toEqual(['--rounds 0 rounds: expected a positive integer, got 0']);
+    expect(problems(base, { overrides: [{ path: 'rounds', value: 0, flag: '--rounds 0' }] })).toEqual([
+      '--rounds 0 rounds: expected a positive integer, got 0',
+    ]);
     expect(problems(base, { overrides: [{ path: 'faults.dropot.p', value: 0.1, flag: '--set faults.dropot.p=0.1' }] })).toEqual([
       '--set faults.dropot.p=0.1 faults.dropot: unknown field (did you mean "dropout"?)',
     ]);

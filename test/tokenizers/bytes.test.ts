@@ -1,11 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import {
-  BYTE_TO_UNICODE,
-  byteFallbackValue,
-  byteLevelToBytes,
-  ESCAPED_BYTE_BASE,
-  utf8CodePointsEscaped,
-} from '../../core/tokenizers/bytes.js';
+import { BYTE_TO_UNICODE, byteFallbackValue, byteLevelToBytes, ESCAPED_BYTE_BASE, utf8CodePointsEscaped } from '../../core/tokenizers/bytes.js';
 
 describe("GPT-2's byte-level alphabet", () => {
   it('spells space as Ġ and newline as Ċ, printable ASCII as itself, and is a bijection', () => {
@@ -35,11 +29,7 @@ describe('UTF-8 with escaped bytes', () => {
   it('decodes valid sequences and escapes bytes outside one', () => {
     const smile = [0xf0, 0x9f, 0x98, 0x80];
     expect(utf8CodePointsEscaped(new Uint8Array(smile))).toEqual([0x1f600]);
-    expect(utf8CodePointsEscaped(new Uint8Array(smile.slice(0, 3)))).toEqual([
-      ESCAPED_BYTE_BASE + 0xf0,
-      ESCAPED_BYTE_BASE + 0x9f,
-      ESCAPED_BYTE_BASE + 0x98,
-    ]);
+    expect(utf8CodePointsEscaped(new Uint8Array(smile.slice(0, 3)))).toEqual([ESCAPED_BYTE_BASE + 0xf0, ESCAPED_BYTE_BASE + 0x9f, ESCAPED_BYTE_BASE + 0x98]);
     expect(utf8CodePointsEscaped(new Uint8Array([0x61, 0xc3]))).toEqual([0x61, ESCAPED_BYTE_BASE + 0xc3]);
     // Overlong encoding of "/" and an encoded surrogate are not valid UTF-8.
     expect(utf8CodePointsEscaped(new Uint8Array([0xc0, 0xaf]))).toEqual([ESCAPED_BYTE_BASE + 0xc0, ESCAPED_BYTE_BASE + 0xaf]);

@@ -49,7 +49,10 @@ describe.each(machines)('%s machine diagram', (name, machine) => {
     // Deadlines are marked with their delay and the ms the input gives.
     for (const e of o.delayedEvents) {
       const delay = e.split('.')[2]!;
-      expect(marked.some((l) => l.includes(`after ${delay} (`)), delay).toBe(true);
+      expect(
+        marked.some((l) => l.includes(`after ${delay} (`)),
+        delay,
+      ).toBe(true);
     }
     expect(mermaid).toMatch(/^\s*class .*failed.* failure$/m);
   });
@@ -93,7 +96,11 @@ describe.each(machines)('%s machine diagram', (name, machine) => {
 describe('delays', () => {
   it('are resolved in ms from the input, and left null without one', () => {
     const withInput = machineGraph(serverMachine as unknown as AnyStateMachine, {
-      input: { totalRounds: 2, clients: ['a'], policy: { uploadDeadlineMs: 1234, quorum: 1, onQuorumLost: 'abort', adapterDeadlineMs: 99, fedAvg: true, llmFrozen: false } },
+      input: {
+        totalRounds: 2,
+        clients: ['a'],
+        policy: { uploadDeadlineMs: 1234, quorum: 1, onQuorumLost: 'abort', adapterDeadlineMs: 99, fedAvg: true, llmFrozen: false },
+      },
     });
     expect(withInput.edges.filter((e) => e.delay === 'uploadDeadline').map((e) => e.delayMs)).toEqual([1234, 1234, 1234]);
     expect(withInput.edges.find((e) => e.delay === 'adapterDeadline')?.delayMs).toBe(99);

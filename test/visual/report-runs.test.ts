@@ -69,7 +69,9 @@ describe('the report of a run with faults', () => {
     expect([...html.matchAll(/<rect class="span-offline"[^>]*><title>([^<]*)<\/title>/g)].map((m) => m[1])).toEqual([
       'c2: offline (dropout in round 1 at trainPrivate), 2 s to 5.1 s',
     ]);
-    expect([...html.matchAll(/<rect class="span-cut"[^>]*><title>([^<]*)<\/title>/g)].map((m) => m[1])).toEqual(['c1: partition 0: c1 cut off from the others, 2.5 s to 4 s']);
+    expect([...html.matchAll(/<rect class="span-cut"[^>]*><title>([^<]*)<\/title>/g)].map((m) => m[1])).toEqual([
+      'c1: partition 0: c1 cut off from the others, 2.5 s to 4 s',
+    ]);
     expect(html).toContain('offline (dropped out or crashed)');
   });
 

@@ -153,7 +153,7 @@ describe('report edge cases', () => {
     const dir2 = tempDir('metrics-only');
     writeFileSync(
       join(dir2, 'metrics.jsonl'),
-      JSON.stringify({ round: 0, actor: 'server', role: 'server', accuracy: 0.5, accuracyNorm: null, publicCE: null, trainLoss: null, distillLoss: null, bytesUp: 0, bytesDown: 0, virtualSeconds: 0, model: 'llama-tiny' }) + '\n',
+      `${JSON.stringify({ round: 0, actor: 'server', role: 'server', accuracy: 0.5, accuracyNorm: null, publicCE: null, trainLoss: null, distillLoss: null, bytesUp: 0, bytesDown: 0, virtualSeconds: 0, model: 'llama-tiny' })}\n`,
     );
     const data = extractReportData(readFileSync(writeReport(dir2), 'utf8'));
     expect(data.accuracy.map((s) => s.label)).toEqual(['server (llama-tiny)']);
@@ -162,7 +162,7 @@ describe('report edge cases', () => {
 
   it('escapes what it prints from the run', () => {
     const dir = tempDir('escape');
-    writeFileSync(join(dir, 'events.jsonl'), JSON.stringify({ t: 0, actor: 'a<b>&"c', round: 0, kind: 'state', state: '</script><x>' }) + '\n');
+    writeFileSync(join(dir, 'events.jsonl'), `${JSON.stringify({ t: 0, actor: 'a<b>&"c', round: 0, kind: 'state', state: '</script><x>' })}\n`);
     writeFileSync(join(dir, 'scenario.yaml'), 'name: x\ndescription: "</pre><script>alert(1)</script>"\n');
     const html = readFileSync(writeReport(dir), 'utf8');
     expect(html).not.toContain('<x>');
@@ -238,7 +238,12 @@ describe('time axis', () => {
     expect(idle.u(200)).toBe(200);
     expect(idle.u(10_100) - idle.u(10_000)).toBeCloseTo(100);
     expect(idle.t(idle.u(5000))).toBeCloseTo(5000);
-    const busy = timeScale(times, 0, 10_100, { busy: mergeIntervals([[150, 9_000], [8_000, 9_500]]) });
+    const busy = timeScale(times, 0, 10_100, {
+      busy: mergeIntervals([
+        [150, 9_000],
+        [8_000, 9_500],
+      ]),
+    });
     expect(busy.gaps).toEqual([]);
     expect(busy.u(5000)).toBe(5000);
     expect(timeScale(times, 0, 10_100, { compress: false }).gaps).toEqual([]);

@@ -28,7 +28,11 @@ describe('the emitter', () => {
     sumTo.op(0x02, 0x40, 0x03, 0x40).get(i).get(n).op(0x4a).op(0x0d, 1); // block, loop; i > n (signed): leave
     sumTo.incBy(total, i).incConst(i, 1).op(0x0c, 0, 0x0b, 0x0b); // br 0, end, end
     sumTo.i32(8).get(total).op(0x36, 2, 0).get(total); // i32.store
-    const wide = new Code().get(0).op(0xac).i64(1n << 40n).op(0x7e); // i64.extend_i32_s, i64.mul
+    const wide = new Code()
+      .get(0)
+      .op(0xac)
+      .i64(1n << 40n)
+      .op(0x7e); // i64.extend_i32_s, i64.mul
     const bytes = moduleBytes([
       { name: 'sumTo', params: [I32], locals: [I32, I32], results: [I32], code: sumTo },
       { name: 'wide', params: [I32], locals: [], results: [I64], code: wide },

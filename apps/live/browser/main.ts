@@ -67,9 +67,12 @@ function clockLine(s: LiveSnapshot, now: number): string {
   const first = rates[0];
   const last = rates[rates.length - 1];
   const rate = first && last && rates.length > 1 ? (last[1] - first[1]) / Math.max(0.001, (last[0] - first[0]) / 1000) : 0;
-  const clock = s.clock === 'wall' ? `wall clock: ${dur(now)} since the run started` : `virtual clock (simulated): ${dur(now)} · wall ${dur(s.wall)} since the view started`;
+  const clock =
+    s.clock === 'wall'
+      ? `wall clock: ${dur(now)} since the run started`
+      : `virtual clock (simulated): ${dur(now)} · wall ${dur(s.wall)} since the view started`;
   const events = ` · ${s.events.toLocaleString('en')} events${rate > 0 && !s.ended ? ` (${Math.round(rate).toLocaleString('en')}/s)` : ''}`;
-  return clock + events + (s.ended && s.ended.text ? ` · ${s.ended.text}` : '');
+  return clock + events + (s.ended?.text ? ` · ${s.ended.text}` : '');
 }
 
 function renderCharts(s: LiveSnapshot): void {

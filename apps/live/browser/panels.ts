@@ -65,7 +65,8 @@ function showUploads(up: HTMLElement, c: CollectionProgress): void {
     mark.style.left = `${Math.min(100, (100 * c.needed) / n)}%`;
   } else mark.style.display = 'none';
   up.classList.toggle('met', c.needed !== null && c.received >= c.needed);
-  part(up, '.label').textContent = `uploads ${c.received} of ${c.expected}${c.needed ? ` · quorum ${c.needed}` : ''}${c.ignored ? ` · ${c.ignored} ignored` : ''}`;
+  part(up, '.label').textContent =
+    `uploads ${c.received} of ${c.expected}${c.needed ? ` · quorum ${c.needed}` : ''}${c.ignored ? ` · ${c.ignored} ignored` : ''}`;
 }
 
 function showDeadline(dl: HTMLElement, c: CollectionProgress, now: number, clock: LiveSnapshot['clock']): void {
@@ -126,7 +127,9 @@ function showStateCounts(counts: Record<string, number>, clients: number): void 
     const n = counts[st] ?? 0;
     const share = (100 * n) / Math.max(1, clients);
     stack.appendChild(el('span', { style: `width:${share}%;background:${colourOfState(st)}`, title: `${st}: ${n}` }));
-    legend.appendChild(el('li', { 'data-state': st, 'data-count': String(n) }, [el('span', { cls: 'sw', style: `background:${colourOfState(st)}` }), `${st} ${n}`]));
+    legend.appendChild(
+      el('li', { 'data-state': st, 'data-count': String(n) }, [el('span', { cls: 'sw', style: `background:${colourOfState(st)}` }), `${st} ${n}`]),
+    );
   }
 }
 

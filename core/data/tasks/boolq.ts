@@ -17,12 +17,7 @@ export async function loadBoolq(dir: string, seed: number, evalFraction: number)
   const file = join(dir, 'val.jsonl');
   const records = await readJsonl(file, BoolqSchema);
   const examples = records.map(({ value }) =>
-    choiceExample(
-      `${value.passage}\nQuestion: ${value.question}?\nAnswer:`,
-      [' no', ' yes'],
-      value.label ? 1 : 0,
-      value.label ? 'yes' : 'no',
-    ),
+    choiceExample(`${value.passage}\nQuestion: ${value.question}?\nAnswer:`, [' no', ' yes'], value.label ? 1 : 0, value.label ? 'yes' : 'no'),
   );
   return heldOutChoiceTask('boolq', file, examples, seed, evalFraction);
 }

@@ -14,7 +14,6 @@ export const ChoiceQuestionSchema = z.object({
   answerKey: z.string(),
 });
 
-
 /** Index of `answerKey` among the choice labels (ARC mixes letters and digits "1".."5"). */
 export function answerIndex(record: JsonlRecord<{ question: { choices: { label: string }[] }; answerKey: string }>, file: string): number {
   const { choices } = record.value.question;

@@ -28,7 +28,12 @@ export async function loadCommonsenseQa(dir: string, seed: number, evalFraction:
       throw new DatasetFormatError(file, r.line, 'question.choices', `expected ${LETTERS.length} choices, found ${choices.length}`);
     }
     const listed = choices.map((c, i) => `${LETTERS[i]}. ${c.text}`).join('\n');
-    return choiceExample(`Question: ${stem.trim()}\n${listed}\nAnswer:`, LETTERS.map((l) => ` ${l}`), answerIndex(r, file), question_concept);
+    return choiceExample(
+      `Question: ${stem.trim()}\n${listed}\nAnswer:`,
+      LETTERS.map((l) => ` ${l}`),
+      answerIndex(r, file),
+      question_concept,
+    );
   });
   return heldOutChoiceTask('commonsenseqa', file, examples, seed, evalFraction);
 }

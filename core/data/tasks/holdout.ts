@@ -27,7 +27,11 @@ export function sampleInOrder<T>(items: readonly T[], limit: number | undefined,
   if (limit === undefined) return items.slice();
   if (!Number.isInteger(limit) || limit < 0) throw new Error(`limit must be a non-negative integer, got ${limit}`);
   if (limit >= items.length) return items.slice();
-  const keep = new Set(Random.stream(seed, `limit/${name}`).shuffle(items.map((_, i) => i)).slice(0, limit));
+  const keep = new Set(
+    Random.stream(seed, `limit/${name}`)
+      .shuffle(items.map((_, i) => i))
+      .slice(0, limit),
+  );
   return items.filter((_, i) => keep.has(i));
 }
 

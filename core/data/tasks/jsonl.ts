@@ -24,7 +24,10 @@ export class DatasetFormatError extends Error {
 }
 
 function fieldPath(path: readonly PropertyKey[]): string {
-  return path.map((p) => (typeof p === 'number' ? `[${p}]` : `.${String(p)}`)).join('').replace(/^\./, '');
+  return path
+    .map((p) => (typeof p === 'number' ? `[${p}]` : `.${String(p)}`))
+    .join('')
+    .replace(/^\./, '');
 }
 
 function parseJsonl<S extends z.ZodType>(text: string, file: string, schema: S): JsonlRecord<z.infer<S>>[] {

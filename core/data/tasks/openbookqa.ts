@@ -12,7 +12,12 @@ import { readJsonl } from './jsonl.js';
 async function readOpenBookQa(file: string) {
   const records = await readJsonl(file, ChoiceQuestionSchema);
   return records.map((r) =>
-    choiceExample(r.value.question.stem, r.value.question.choices.map((c) => ` ${c.text}`), answerIndex(r, file), 'openbookqa'),
+    choiceExample(
+      r.value.question.stem,
+      r.value.question.choices.map((c) => ` ${c.text}`),
+      answerIndex(r, file),
+      'openbookqa',
+    ),
   );
 }
 

@@ -16,16 +16,7 @@ import { loadOpenBookQa } from './openbookqa.js';
 import { loadRte } from './rte.js';
 import { loadWic } from './wic.js';
 
-export const REAL_TASK_NAMES = [
-  'arc_easy',
-  'arc_challenge',
-  'openbookqa',
-  'commonsenseqa',
-  'boolq',
-  'rte',
-  'wic',
-  'dialogsum',
-] as const;
+export const REAL_TASK_NAMES = ['arc_easy', 'arc_challenge', 'openbookqa', 'commonsenseqa', 'boolq', 'rte', 'wic', 'dialogsum'] as const;
 
 export type RealTaskName = (typeof REAL_TASK_NAMES)[number];
 

@@ -35,7 +35,9 @@ function prefixOf(arch: Arch, source: TensorSource): string {
   const { embedding, prefixes } = PREFIXES[arch];
   const found = prefixes.find((p) => source.has(`${p}${embedding}`));
   if (found === undefined) {
-    throw new Error(`checkpoint ${source.where}: no token embedding ${prefixes.map((p) => `'${p}${embedding}'`).join(' or ')}: not a ${arch} layout this loader knows`);
+    throw new Error(
+      `checkpoint ${source.where}: no token embedding ${prefixes.map((p) => `'${p}${embedding}'`).join(' or ')}: not a ${arch} layout this loader knows`,
+    );
   }
   return found;
 }
@@ -60,7 +62,8 @@ function positionRows(name: string, d: number, from: number, count: number): Rec
     from: [{ name }],
     make: (s) => {
       const [rows, cols] = s.shape(name) as [number, number];
-      if (cols !== d || rows < from + count) throw new Error(`checkpoint ${s.where}: tensor '${name}' has shape [${rows}, ${cols}], need [>= ${from + count}, ${d}] for ${count} positions`);
+      if (cols !== d || rows < from + count)
+        throw new Error(`checkpoint ${s.where}: tensor '${name}' has shape [${rows}, ${cols}], need [>= ${from + count}, ${d}] for ${count} positions`);
       return rowRange(s.read(name), d, from, count);
     },
   };
@@ -82,7 +85,11 @@ function llamaRecipes(c: TransformerConfig, rows: Int32Array, vocabRows: number,
     const [to, from] = [`layers.${i}`, `${p}layers.${i}`];
     out.set(`${to}.attn_norm.g`, copy(`${from}.input_layernorm.weight`, [d]));
     out.set(`${to}.mlp_norm.g`, copy(`${from}.post_attention_layernorm.weight`, [d]));
-    for (const [name, width] of [['q', d], ['k', kv], ['v', kv]] as const) {
+    for (const [name, width] of [
+      ['q', d],
+      ['k', kv],
+      ['v', kv],
+    ] as const) {
       out.set(`${to}.attn.${name}.w`, linear(`${from}.self_attn.${name}_proj.weight`, width, d));
       if (c.arch === 'qwen2') out.set(`${to}.attn.${name}.b`, copy(`${from}.self_attn.${name}_proj.bias`, [width]));
     }
@@ -109,8 +116,14 @@ function gpt2Recipes(c: TransformerConfig, rows: Int32Array, vocabRows: number, 
     // c_attn: [d, 3d] with q, k, v in column thirds
     const fused = `${from}.attn.c_attn`;
     ['q', 'k', 'v'].forEach((name, j) => {
-      out.set(`${to}.attn.${name}.w`, { from: [{ name: `${fused}.weight`, shape: [d, 3 * d] }], make: (s) => columnRange(s.read(`${fused}.weight`), d, 3 * d, j * d, d) });
-      out.set(`${to}.attn.${name}.b`, { from: [{ name: `${fused}.bias`, shape: [3 * d] }], make: (s) => columnRange(s.read(`${fused}.bias`), 1, 3 * d, j * d, d) });
+      out.set(`${to}.attn.${name}.w`, {
+        from: [{ name: `${fused}.weight`, shape: [d, 3 * d] }],
+        make: (s) => columnRange(s.read(`${fused}.weight`), d, 3 * d, j * d, d),
+      });
+      out.set(`${to}.attn.${name}.b`, {
+        from: [{ name: `${fused}.bias`, shape: [3 * d] }],
+        make: (s) => columnRange(s.read(`${fused}.bias`), 1, 3 * d, j * d, d),
+      });
     });
     for (const [to2, from2, shape] of [
       ['attn.o', 'attn.c_proj', [d, d]],
@@ -172,8 +185,14 @@ function bloomRecipes(c: TransformerConfig, rows: Int32Array, vocabRows: number,
     layerNorm(out, `${to}.ln_2`, `${from}.post_attention_layernorm`, d);
     const fused = `${from}.self_attention.query_key_value`;
     ['q', 'k', 'v'].forEach((name, j) => {
-      out.set(`${to}.attn.${name}.w`, { from: [{ name: `${fused}.weight`, shape: [3 * d, d] }], make: (s) => transpose(bloomPart(s.read(`${fused}.weight`), c.heads, hd, d, j), d, d) });
-      out.set(`${to}.attn.${name}.b`, { from: [{ name: `${fused}.bias`, shape: [3 * d] }], make: (s) => bloomPart(s.read(`${fused}.bias`), c.heads, hd, 1, j) });
+      out.set(`${to}.attn.${name}.w`, {
+        from: [{ name: `${fused}.weight`, shape: [3 * d, d] }],
+        make: (s) => transpose(bloomPart(s.read(`${fused}.weight`), c.heads, hd, d, j), d, d),
+      });
+      out.set(`${to}.attn.${name}.b`, {
+        from: [{ name: `${fused}.bias`, shape: [3 * d] }],
+        make: (s) => bloomPart(s.read(`${fused}.bias`), c.heads, hd, 1, j),
+      });
     });
     linearWithBias(out, `${to}.attn.o`, `${from}.self_attention.dense`, d, d);
     linearWithBias(out, `${to}.mlp.fc`, `${from}.mlp.dense_h_to_4h`, c.dFF, d);

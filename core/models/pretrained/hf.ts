@@ -110,7 +110,15 @@ export function hfModelSpec(config: HfConfig, folder: string): Pick<OpenedCheckp
     expect('activation_function', 'gelu_new', "GPT-2's MLP uses the tanh GELU here");
     expect('scale_attn_by_inverse_layer_idx', false, 'scores are scaled by 1/sqrt(head size) only');
     const dModel = int('n_embd');
-    const spec = { arch: 'gpt2', layers: int('n_layer'), heads: int('n_head'), dModel, dFF: int('n_inner', 4 * dModel), maxSeqLen: int('n_positions'), normEps: number('layer_norm_epsilon', 1e-5) } as const;
+    const spec = {
+      arch: 'gpt2',
+      layers: int('n_layer'),
+      heads: int('n_head'),
+      dModel,
+      dFF: int('n_inner', 4 * dModel),
+      maxSeqLen: int('n_positions'),
+      normEps: number('layer_norm_epsilon', 1e-5),
+    } as const;
     return { spec, vocabRows, specials };
   }
   if (type === 'opt') {
@@ -120,7 +128,15 @@ export function hfModelSpec(config: HfConfig, folder: string): Pick<OpenedCheckp
     expect('word_embed_proj_dim', dModel, 'embeddings are not projected here');
     expect('enable_bias', true, 'projections have biases');
     expect('layer_norm_elementwise_affine', true, 'LayerNorms have gains and biases');
-    const spec = { arch: 'opt', layers: int('num_hidden_layers'), heads: int('num_attention_heads'), dModel, dFF: int('ffn_dim'), maxSeqLen: int('max_position_embeddings'), normEps: 1e-5 } as const;
+    const spec = {
+      arch: 'opt',
+      layers: int('num_hidden_layers'),
+      heads: int('num_attention_heads'),
+      dModel,
+      dFF: int('ffn_dim'),
+      maxSeqLen: int('max_position_embeddings'),
+      normEps: 1e-5,
+    } as const;
     return { spec, vocabRows, specials };
   }
   if (type === 'bloom') {
@@ -170,7 +186,8 @@ function safetensorsTensors(files: readonly string[], folder: string): Map<strin
       const lengthBytes = Buffer.alloc(8);
       readSync(fd, lengthBytes, 0, 8, 0);
       const headerLength = Number(lengthBytes.readBigUInt64LE(0));
-      if (size < 8 || 8 + headerLength > size) throw new Error(`safetensors ${file}: header length ${headerLength} runs past the end of the file (${size} bytes)`);
+      if (size < 8 || 8 + headerLength > size)
+        throw new Error(`safetensors ${file}: header length ${headerLength} runs past the end of the file (${size} bytes)`);
       const json = Buffer.alloc(headerLength);
       readSync(fd, json, 0, headerLength, 8);
       const dataStart = 8 + headerLength;

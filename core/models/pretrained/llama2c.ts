@@ -176,8 +176,14 @@ function llama2cRecipes(c: TransformerConfig, rows: Int32Array, h: Llama2cHeader
     const p = `layers.${i}`;
     out.set(`${p}.attn_norm.g`, copy(`${p}.attention_norm.weight`, [c.dModel]));
     out.set(`${p}.mlp_norm.g`, copy(`${p}.ffn_norm.weight`, [c.dModel]));
-    out.set(`${p}.attn.q.w`, linear(`${p}.attention.wq.weight`, c.dModel, c.dModel, (v) => interleavedToHalfRows(v, c.heads, hd, c.dModel)));
-    out.set(`${p}.attn.k.w`, linear(`${p}.attention.wk.weight`, c.kvHeads * hd, c.dModel, (v) => interleavedToHalfRows(v, c.kvHeads, hd, c.dModel)));
+    out.set(
+      `${p}.attn.q.w`,
+      linear(`${p}.attention.wq.weight`, c.dModel, c.dModel, (v) => interleavedToHalfRows(v, c.heads, hd, c.dModel)),
+    );
+    out.set(
+      `${p}.attn.k.w`,
+      linear(`${p}.attention.wk.weight`, c.kvHeads * hd, c.dModel, (v) => interleavedToHalfRows(v, c.kvHeads, hd, c.dModel)),
+    );
     out.set(`${p}.attn.v.w`, linear(`${p}.attention.wv.weight`, c.kvHeads * hd, c.dModel));
     out.set(`${p}.attn.o.w`, linear(`${p}.attention.wo.weight`, c.dModel, c.dModel));
     out.set(`${p}.mlp.gate.w`, linear(`${p}.feed_forward.w1.weight`, c.dFF, c.dModel));

@@ -37,7 +37,6 @@ export type DecodeResult = { ok: true; frame: Frame } | { ok: false; reason: str
 const encoder = new TextEncoder();
 const decoder = new TextDecoder('utf-8', { fatal: true });
 
-
 export function headerBytes(sender: string, messageId: string): number {
   return FIXED_HEADER_BYTES + 1 + encoder.encode(sender).length + 2 + encoder.encode(messageId).length;
 }

@@ -170,7 +170,8 @@ export class JetStreamUploads {
         failure = describe(error);
         const left = deadline - Date.now();
         if (left <= 0) break;
-        if (attempt === 0) this.options.logger.warn(`JetStream publish of chunk ${msgID} to "${subject}" failed: ${failure}; retrying for up to ${Math.round(left)} ms`);
+        if (attempt === 0)
+          this.options.logger.warn(`JetStream publish of chunk ${msgID} to "${subject}" failed: ${failure}; retrying for up to ${Math.round(left)} ms`);
         // A stream lost with a memory store comes back on the next attempt.
         if (/no responders|not enabled|stream not found/i.test(failure)) this.stream = undefined;
         await delay(Math.min(left, delays.backoff(attempt)));
@@ -221,8 +222,7 @@ export class JetStreamUploads {
     };
     let stopped = false;
     let messages: ConsumerMessages | undefined;
-    const report = (error: unknown) =>
-      this.options.logger.error(`JetStream consumer for "${pattern}" on stream ${this.streamName} failed: ${describe(error)}`);
+    const report = (error: unknown) => this.options.logger.error(`JetStream consumer for "${pattern}" on stream ${this.streamName} failed: ${describe(error)}`);
     const start = async (): Promise<void> => {
       const started = await this.startConsumer(pattern, take);
       messages = started;

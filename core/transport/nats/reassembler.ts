@@ -42,7 +42,6 @@ interface Partial {
   timer: NodeJS.Timeout;
 }
 
-
 /**
  * Reassembles chunked messages of one subscription: checks each frame, collects chunks by
  * index (duplicated chunks of a retry are ignored), verifies the checksum of the whole and
