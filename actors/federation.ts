@@ -9,10 +9,9 @@ import type { TokenAlignment } from '../core/alignment/aligned-teacher.js';
 import type { Clock, WallClock } from '../core/clock/clock.js';
 import { VirtualClock } from '../core/clock/virtual-clock.js';
 import { FaultController } from '../core/faults/controller.js';
-import { longestMessageHoldMs } from '../core/faults/schema.js';
 import { FaultInterceptor } from '../core/faults/interceptor.js';
 import { DiskStateStore, MemoryStateStore } from '../core/faults/persistence.js';
-import { readTraceFile, straggledProfiles, type ProfileSource } from '../core/faults/stragglers.js';
+import { straggledProfiles, type ProfileSource, withTraceInlined } from '../core/faults/stragglers.js';
 import { checkInvariants, type Violation } from '../core/invariants/check.js';
 import { ClientLearner, type LearnerSettings } from '../core/learning/client-learner.js';
 import { ServerLearner } from '../core/learning/server-learner.js';
@@ -47,7 +46,7 @@ import type { Spawn } from '../core/faults/controller.js';
 import { createAsyncClientActor } from './async-client-actor.js';
 import { createAsyncServerActor } from './async-server-actor.js';
 import { asyncInvariantChecker } from '../core/invariants/async.js';
-import { linkOfProfile, roundWorkMs, type ComputeQueue } from './work.js';
+import { clientEndBounds, linkOfProfile, type ComputeQueue } from './work.js';
 
 /** What the learning side must supply to run a scenario: models and token alignment. */
 export interface LearningStack {
@@ -143,17 +142,69 @@ export async function runFederation(given: Scenario, options: RunOptions): Promi
 
 async function federate(given: Scenario, options: RunOptions, recorder: RunRecorder): Promise<RunResult> {
   const wallStart = process.hrtime.bigint();
+  const frame = openRun(given, options, recorder);
+  const parts = await prepareLearning(frame);
+  const { models, host, asyncMode } = await addActors(frame, parts);
+  const ran = await runToEnd(frame);
+  const { finalStates, failures } = endStates(frame, ran);
+  frame.controller.stop();
+  host?.close();
+  await frame.transport.close();
+  const violations = traceViolations(frame, parts.data, asyncMode, ran.stopped);
+  try {
+    if (options.onFinish) await options.onFinish(models, parts.data);
+  } finally {
+    for (const m of models) m.model.dispose();
+  }
+  await options.learning.close?.();
+  const { virtualMs, roundsWallSeconds, stopped, timedOut } = ran;
+  return {
+    recorder,
+    finalStates,
+    failures,
+    violations,
+    virtualMs,
+    roundsWallSeconds,
+    wallSeconds: Number(process.hrtime.bigint() - wallStart) / 1e9,
+    stopped,
+    timedOut,
+  };
+}
+
+/** What every part of a run shares once its records, clock, profiles and faults are set up. */
+interface RunFrame {
+  scenario: Scenario;
+  run: string;
+  options: RunOptions;
+  recorder: RunRecorder;
+  population: PopulationModel | null;
+  clock: Clock;
+  clientIds: string[];
+  /** The actors this process runs (all of them, but in a deployment). */
+  local: Set<string>;
+  localClients: string[];
+  localIds: string[];
+  profiles: ProfileSource;
+  controller: FaultController;
+  /** The one interceptor between actors and the transport: every message fault happens here. */
+  transport: FaultInterceptor;
+  /** The records of the run before its resume point. */
+  earlier: ReturnType<typeof recordsBeforeResume> | undefined;
+}
+
+/** The run's records, clock, straggler profiles, fault controller and transport, after checking the options fit the scenario. */
+function openRun(given: Scenario, options: RunOptions, recorder: RunRecorder): RunFrame {
   // A population every client of which takes part in every round runs as the same clients listed.
   const scenario = residentScenario(withTraceInlined(given));
   const population = scenario.population ? PopulationModel.of(scenario) : null;
   if (population && (options.deployment || options.resume))
     throw new Error('population: a population runs locally, from its start (over NATS and resuming: clients listed)');
-  const run = scenario.name;
   if (options.onEvent) recorder.onEvent(options.onEvent);
-  const { deployment, resume, outDir, restart } = options;
+  const { deployment, resume, outDir, restart, schedule } = options;
   if (resume && !outDir) throw new Error('resume: a run resumes in its output folder (outDir), where its checkpoints and records are');
   if (restart && (resume || !outDir || scenario.faults.persist !== 'disk'))
     throw new Error('restart: actors come back from what they persisted in their run folder (outDir): the scenario needs faults.persist: disk (and no resume)');
+  if (options.checkpoints && !outDir) throw new Error('checkpoints: they go into the output folder (run --out DIR)');
   const earlier = resume ? recordsBeforeResume(outDir!, resume) : undefined;
   if (scenario.faults.persist === 'disk' && !outDir) throw new Error('faults.persist: disk needs an output folder (run --out DIR)');
   const store = scenario.faults.persist === 'disk' ? new DiskStateStore(join(outDir!, 'state')) : new MemoryStateStore();
@@ -163,7 +214,6 @@ async function federate(given: Scenario, options: RunOptions, recorder: RunRecor
     writeFileSync(join(outDir, 'scenario.yaml'), stringify(scenario));
   }
   const clock: Clock = deployment?.clock ?? new VirtualClock(resume?.at ?? 0);
-  const schedule = options.schedule;
   if (schedule && !(clock instanceof VirtualClock)) throw new Error('schedules (exploration, --schedule) need the virtual clock of an in-memory run');
   if (schedule && clock instanceof VirtualClock) clock.useScheduler(schedule.scheduler);
   const clientIds = scenario.clients.map((c) => c.id);
@@ -192,7 +242,6 @@ async function federate(given: Scenario, options: RunOptions, recorder: RunRecor
     profiles,
     ...(schedule ? { scheduler: schedule.scheduler, space: schedule.space ?? null, addPartition: (p, cause) => transport.addPartition(p, cause) } : {}),
   });
-  // The one interceptor between actors and the transport: every message fault happens here.
   const transport = new FaultInterceptor(inner, {
     clock,
     seed: scenario.seed,
@@ -202,7 +251,35 @@ async function federate(given: Scenario, options: RunOptions, recorder: RunRecor
     partitions: scenario.faults.partitions,
     ...(schedule ? { scheduler: schedule.scheduler, space: schedule.space ?? null } : {}),
   });
+  const localIds = [...(local.has('server') ? ['server'] : []), ...localClients];
+  return {
+    scenario,
+    run: scenario.name,
+    options,
+    recorder,
+    population,
+    clock,
+    clientIds,
+    local,
+    localClients,
+    localIds,
+    profiles,
+    controller,
+    transport,
+    earlier,
+  };
+}
 
+/** What the learners are made from: data, tokenizers, the decoder's limits, the aligner. */
+interface LearningParts {
+  data: FederationData;
+  tokenizers: Map<string, Tokenizer>;
+  decode: DecodeContext;
+  aligner: TokenAlignment;
+  settings: (party: ServerConfig | ClientConfig) => LearnerSettings;
+}
+
+async function prepareLearning({ scenario, options, population, clientIds, local }: RunFrame): Promise<LearningParts> {
   const data = options.data ?? (await loadFederationData(scenario));
   const { learning } = options;
   const tokenizers = new Map<string, Tokenizer>();
@@ -234,7 +311,17 @@ async function federate(given: Scenario, options: RunOptions, recorder: RunRecor
     alignmentFallback: scenario.protocol.alignmentFallback,
     ...party.training,
   });
+  return { data, tokenizers, decode, aligner, settings };
+}
 
+/** Every local actor handed to the fault controller (which creates, crashes and restarts them), with its model and learner. */
+async function addActors(
+  frame: RunFrame,
+  parts: LearningParts,
+): Promise<{ models: { id: string; model: LanguageModel }[]; host: PopulationHost | null; asyncMode: boolean }> {
+  const { scenario, run, options, recorder, population, clock, local, controller, transport, earlier } = frame;
+  const { data, tokenizers, decode, aligner, settings } = parts;
+  const { learning, resume, outDir } = options;
   const partyModel = async (id: string, party: ServerConfig | ClientConfig, seed: number): Promise<LanguageModel> => {
     const tokenizer = tokenizers.get(party.tokenizer)!;
     const checkpoint = resume?.actors[id];
@@ -242,35 +329,30 @@ async function federate(given: Scenario, options: RunOptions, recorder: RunRecor
     if (!learning.restoreModel) throw new Error(`resume: this learning stack cannot restore ${id}'s model from ${checkpoint.dir}`);
     return learning.restoreModel(checkpoint.dir, tokenizer);
   };
-  if (options.checkpoints && !outDir) throw new Error('checkpoints: they go into the output folder (run --out DIR)');
   const writeCheckpoints = outDir !== undefined && options.checkpoints === true;
   /** An actor's round checkpoints to write, and the one it resumes from. */
   const checkpointing = (id: string, model: LanguageModel) => ({
     ...(writeCheckpoints ? { checkpoints: actorCheckpoints(outDir, id, model, clock) } : {}),
     ...(resume && earlier ? { resume: { afterRound: resume.afterRound, local: resume.actors[id]?.local, usedSequence: earlier.usedSequence[id] ?? 0 } } : {}),
   });
-
   // Buffered and asynchronous FedMKT run their own machines (docs/async.md); the paper's round otherwise.
   const asyncMode = scenario.protocol.mode !== 'sync';
   if (asyncMode && (resume || options.machines || population))
     throw new Error(`protocol.mode ${scenario.protocol.mode}: resuming, machine variants and populations are for sync runs only`);
+  const common = { scenario, run, clock, recorder, decode, computeQueue: learning.computeQueue };
+  const onRestore = (id: string) => (options.machines?.onRestore ? { onRestore: (s: unknown) => options.machines!.onRestore!(id, s) } : {});
   /** A client's actor, for the fault controller to spawn (and respawn after a crash). */
   const clientActor =
     (config: ClientConfig, learner: ClientLearner, extra: { population?: { round: number; evaluate: boolean; template: number } } = {}): Spawn =>
     (hooks) => {
       const deps = {
-        scenario,
+        ...common,
         config,
-        run,
         learner,
         transport: transport.view(config.id),
-        clock,
-        recorder,
-        decode,
-        computeQueue: learning.computeQueue,
         hooks,
         ...(options.machines?.client ? { machine: options.machines.client } : {}),
-        ...(options.machines?.onRestore ? { onRestore: (s: unknown) => options.machines!.onRestore!(config.id, s) } : {}),
+        ...onRestore(config.id),
         ...(extra.population ? {} : checkpointing(config.id, learner.model)),
       };
       if (asyncMode) return createAsyncClientActor(deps);
@@ -283,7 +365,7 @@ async function federate(given: Scenario, options: RunOptions, recorder: RunRecor
         controller,
         clock,
         recorder,
-        profiles: profiles as PopulationProfiles,
+        profiles: frame.profiles as PopulationProfiles,
         pool: data.pool ?? [],
         learner: async (config, index, privateSet) =>
           new ClientLearner(
@@ -304,17 +386,12 @@ async function federate(given: Scenario, options: RunOptions, recorder: RunRecor
     const serverLearner = new ServerLearner(serverModel, { publicSet: data.publicSet, testSet: data.testSet }, aligner, settings(scenario.server));
     controller.add('server', 'server', (hooks) =>
       (asyncMode ? createAsyncServerActor : createServerActor)({
-        scenario,
-        run,
+        ...common,
         learner: serverLearner,
         transport: transport.view('server'),
-        clock,
-        recorder,
-        decode,
-        computeQueue: learning.computeQueue,
         hooks,
         ...(options.machines?.server ? { machine: options.machines.server } : {}),
-        ...(options.machines?.onRestore ? { onRestore: (s: unknown) => options.machines!.onRestore!('server', s) } : {}),
+        ...onRestore('server'),
         ...checkpointing('server', serverModel),
         ...(host ? { population: { select: (round: number) => host.select(round), dropouts: (round: number) => host.dropouts(round) } } : {}),
       }),
@@ -328,10 +405,23 @@ async function federate(given: Scenario, options: RunOptions, recorder: RunRecor
     const learner = new ClientLearner(model, { privateSet: data.privateSets[i]!, publicSet: data.publicSet, testSet: data.testSet }, aligner, settings(config));
     controller.add(config.id, 'client', clientActor(config, learner));
   }
+  return { models, host, asyncMode };
+}
 
+interface Ran {
+  virtualMs: number;
+  roundsWallSeconds: number;
+  stopped: boolean;
+  timedOut: boolean;
+  /** The virtual time by which a run that has not ended never will. */
+  limitMs: number;
+}
+
+/** Creates (or restores) and starts the actors, then runs the clock until they have all stopped, or the schedule stops the run. */
+async function runToEnd({ scenario, options, recorder, clock, controller, transport, local, localClients, localIds }: RunFrame): Promise<Ran> {
+  const { resume, restart, deployment, schedule } = options;
   // Created server first; started clients first, so they listen before the server's first
   // announcement is delivered.
-  const localIds = [...(local.has('server') ? ['server'] : []), ...localClients];
   if (resume)
     for (const id of localIds)
       recorder.event({ t: clock.now(), actor: id, round: resume.afterRound, kind: 'resume', fromRound: resume.actors[id]?.round ?? 0 });
@@ -358,8 +448,14 @@ async function federate(given: Scenario, options: RunOptions, recorder: RunRecor
   const virtualMs =
     clock instanceof VirtualClock ? await clock.run({ until, limitMs, ...(options.pace ? { pace: options.pace } : {}) }) : await wallClockSettled(controller);
   const timedOut = !stopped && !controller.settled();
+  return { virtualMs, roundsWallSeconds: Number(process.hrtime.bigint() - roundsStart) / 1e9, stopped, timedOut, limitMs };
+}
 
-  const roundsWallSeconds = Number(process.hrtime.bigint() - roundsStart) / 1e9;
+/** Where each local actor ended, and why one that did not end `done` failed or stalled. */
+function endStates(
+  { controller, localIds }: RunFrame,
+  { stopped, timedOut, limitMs }: Ran,
+): { finalStates: Record<string, string>; failures: Record<string, string> } {
   const finalStates: Record<string, string> = {};
   const failures: Record<string, string> = {};
   for (const id of localIds) {
@@ -381,74 +477,24 @@ async function federate(given: Scenario, options: RunOptions, recorder: RunRecor
         ? `still in ${finalStates[id]} after ${(limitMs / 1000).toFixed(0)} virtual s`
         : `stalled in ${finalStates[id]}: no event left to process`;
   }
-  controller.stop();
-  host?.close();
-  await transport.close();
-  // The invariants read the whole federation's trace: checked where every actor ran.
-  // A run stopped early has no end to check, only what it did.
-  const checkTrace = asyncMode ? asyncInvariantChecker(scenario) : checkInvariants;
-  const violations = population
-    ? checkInvariants(recorder.events, {
-        partial: stopped,
-        clients: [],
-        population: true,
-        quorum: quorumCount(scenario),
-        acceptWithinRounds: lateAcceptWithinRounds(scenario),
-      })
-    : localIds.length === clientIds.length + 1
-      ? checkTrace(recorder.events, {
-          partial: stopped,
-          clients: clientIds,
-          quorum: quorumCount(scenario),
-          acceptWithinRounds: lateAcceptWithinRounds(scenario),
-          ...(clock instanceof VirtualClock ? { endWithinMs: clientEndBounds(scenario, data, profiles, schedule?.space ?? null) } : {}),
-        })
-      : [];
-  try {
-    if (options.onFinish) await options.onFinish(models, data);
-  } finally {
-    for (const m of models) m.model.dispose();
-  }
-  await learning.close?.();
-
-  return {
-    recorder,
-    finalStates,
-    failures,
-    violations,
-    virtualMs,
-    roundsWallSeconds,
-    wallSeconds: Number(process.hrtime.bigint() - wallStart) / 1e9,
-    stopped,
-    timedOut,
-  };
+  return { finalStates, failures };
 }
 
 /**
- * Liveness bound per client (virtual time): after the server's end a client may still finish the
- * round it is in (its longest round of work), and the finish may take the links' latency and the
- * longest hold the message rules allow to reach it.
+ * The invariants the trace breaks. They read the whole federation's trace: checked where every
+ * actor ran. A run stopped early has no end to check, only what it did.
  */
-function clientEndBounds(scenario: Scenario, data: FederationData, profiles: ProfileSource, space: FaultSpace | null): Record<string, number> {
-  const added = space ? Math.max(0, ...space.delaysMs, space.reorderHoldMs) : 0;
-  const hold = longestMessageHoldMs(scenario.faults.messages) + added;
-  const serverLatency = profiles.linkProfile('server').latencyMs;
-  return Object.fromEntries(
-    scenario.clients.map((c, i) => {
-      const work = roundWorkMs(
-        (round) => profiles.profile(c.id, round),
-        scenario.rounds,
-        {
-          privateSamples: data.privateSets[i]?.length ?? 0,
-          publicSamples: data.publicSet.length,
-          privateEpochs: c.training.privateEpochs,
-          distillEpochs: c.training.distillEpochs,
-        },
-        scenario.protocol.mode === 'sync' ? 1 : 0,
-      );
-      return [c.id, work + 2 * (serverLatency + profiles.linkProfile(c.id).latencyMs) + hold];
-    }),
-  );
+function traceViolations(frame: RunFrame, data: FederationData, asyncMode: boolean, stopped: boolean): Violation[] {
+  const { scenario, recorder, population, clock, clientIds, localIds, profiles, options } = frame;
+  const common = { partial: stopped, quorum: quorumCount(scenario), acceptWithinRounds: lateAcceptWithinRounds(scenario) };
+  if (population) return checkInvariants(recorder.events, { ...common, clients: [], population: true });
+  if (localIds.length !== clientIds.length + 1) return [];
+  const checkTrace = asyncMode ? asyncInvariantChecker(scenario) : checkInvariants;
+  return checkTrace(recorder.events, {
+    ...common,
+    clients: clientIds,
+    ...(clock instanceof VirtualClock ? { endWithinMs: clientEndBounds(scenario, data, profiles, options.schedule?.space ?? null) } : {}),
+  });
 }
 
 /** With the wall clock, actors run on real timers: wait until every one has stopped. */
@@ -456,14 +502,6 @@ async function wallClockSettled(controller: FaultController): Promise<number> {
   const start = Date.now();
   while (!controller.settled()) await new Promise((resolve) => setTimeout(resolve, 2));
   return Date.now() - start;
-}
-
-/** The scenario with its straggler trace file read into `faults.stragglers.trace`: what the run writes, and replays. */
-function withTraceInlined(scenario: Scenario): Scenario {
-  const stragglers = scenario.faults.stragglers;
-  if (!stragglers?.traceFile) return scenario;
-  const { traceFile, ...rest } = stragglers;
-  return { ...scenario, faults: { ...scenario.faults, stragglers: { ...rest, trace: [...rest.trace, ...readTraceFile(traceFile)] } } };
 }
 
 function omitClient<T extends { client: string }>(row: T): Omit<T, 'client'> {

@@ -3,7 +3,11 @@
  * the scenario, not from how long the CPU took; the CPU time is recorded in timings.jsonl.
  */
 import type { Clock } from '../core/clock/clock.js';
-import type { Profile } from '../core/scenario/schema.js';
+import { longestMessageHoldMs } from '../core/faults/schema.js';
+import type { ProfileSource } from '../core/faults/stragglers.js';
+import type { FaultSpace } from '../core/schedule/fault-space.js';
+import type { Profile, Scenario } from '../core/scenario/schema.js';
+import type { FederationData } from './federation-data.js';
 import type { Link } from '../core/transport/memory.js';
 import type { RunRecorder } from './run-recorder.js';
 
@@ -28,7 +32,7 @@ function workDuration(profile: Profile, kind: WorkKind, samples: number): number
  * The longest a client's round of work can take, on its slowest round's profile: what it may
  * still have to do when it hears the finish (waits end at the finish, so none is counted).
  */
-export function roundWorkMs(
+function roundWorkMs(
   profileOf: (round: number) => Profile,
   rounds: number,
   samples: { privateSamples: number; publicSamples: number; privateEpochs: number; distillEpochs: number },
@@ -93,4 +97,31 @@ export class WorkRunner {
     };
     return this.clock.charge(workDuration(this.profile, kind, samples), () => (this.queue ? this.queue.run(timed) : timed()), `${this.actor}:${state}`);
   }
+}
+
+/**
+ * Liveness bound per client (virtual time): after the server's end a client may still finish the
+ * round it is in (its longest round of work), and the finish may take the links' latency and the
+ * longest hold the message rules allow to reach it.
+ */
+export function clientEndBounds(scenario: Scenario, data: FederationData, profiles: ProfileSource, space: FaultSpace | null): Record<string, number> {
+  const added = space ? Math.max(0, ...space.delaysMs, space.reorderHoldMs) : 0;
+  const hold = longestMessageHoldMs(scenario.faults.messages) + added;
+  const serverLatency = profiles.linkProfile('server').latencyMs;
+  return Object.fromEntries(
+    scenario.clients.map((c, i) => {
+      const work = roundWorkMs(
+        (round) => profiles.profile(c.id, round),
+        scenario.rounds,
+        {
+          privateSamples: data.privateSets[i]?.length ?? 0,
+          publicSamples: data.publicSet.length,
+          privateEpochs: c.training.privateEpochs,
+          distillEpochs: c.training.distillEpochs,
+        },
+        scenario.protocol.mode === 'sync' ? 1 : 0,
+      );
+      return [c.id, work + 2 * (serverLatency + profiles.linkProfile(c.id).latencyMs) + hold];
+    }),
+  );
 }

@@ -7,7 +7,7 @@
 import { readFileSync } from 'node:fs';
 import { parse as parseYaml } from 'yaml';
 import { Random } from '../random.js';
-import type { Profile } from '../scenario/schema.js';
+import type { Profile, Scenario } from '../scenario/schema.js';
 import { TraceRowSchema, type Distribution, type Stragglers, type TraceRow } from './schema.js';
 
 function sample(dist: Distribution, rng: Random): number {
@@ -35,7 +35,7 @@ export interface ProfileSource {
 }
 
 /** Read a straggler trace file: CSV with a header row, or a YAML/JSON list of rows. */
-export function readTraceFile(path: string): TraceRow[] {
+function readTraceFile(path: string): TraceRow[] {
   let text: string;
   try {
     text = readFileSync(path, 'utf8');
@@ -142,4 +142,12 @@ export function straggledProfiles(seed: number, base: Map<string, Profile>, clie
       return p;
     },
   };
+}
+
+/** The scenario with its straggler trace file read into `faults.stragglers.trace`: what the run writes, and replays. */
+export function withTraceInlined(scenario: Scenario): Scenario {
+  const stragglers = scenario.faults.stragglers;
+  if (!stragglers?.traceFile) return scenario;
+  const { traceFile, ...rest } = stragglers;
+  return { ...scenario, faults: { ...scenario.faults, stragglers: { ...rest, trace: [...rest.trace, ...readTraceFile(traceFile)] } } };
 }

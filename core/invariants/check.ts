@@ -60,192 +60,229 @@ const GONE = '(dropped out)';
 const RECORD_FIELDS = new Set(['t', 'actor', 'round', 'kind', 'self']);
 
 export function checkInvariants(events: readonly TraceEvent[], options: InvariantOptions): Violation[] {
-  const violations: Violation[] = [];
-  const roles = new Map<string, Role>([['server', 'server'], ...options.clients.map((c) => [c, 'client'] as const)]);
-  // A population names its clients as they take part: any other actor is one.
-  const roleOf = (actor: string): Role | undefined => roles.get(actor) ?? (options.population && actor !== 'server' ? 'client' : undefined);
+  const checker = new TraceChecker(events, options);
+  events.forEach((e, i) => checker.read(e, i + 1));
+  if (!options.partial) checker.end();
+  return checker.violations;
+}
+
+/** The invariants over one trace, read in order: what each actor is doing, and what the server collected and used. */
+class TraceChecker {
+  readonly violations: Violation[] = [];
+  private readonly roles: Map<string, Role>;
   /** Each round's announced clients (population runs: `selection` records). */
-  const selections = new Map<number, Set<string>>();
-  const at = (line: number) => events[line - 1] as TraceEvent;
-  const fail = (invariant: InvariantName, message: string, lines: number[]) => violations.push({ invariant, message, lines, events: lines.map(at) });
-
-  const current = new Map<string, { round: number; state: string; line: number }>();
-  const lastInRound = new Map<string, Map<number, { state: string; line: number }>>();
-  const down = new Map<string, number>();
-  const delivered = new Map<string, Map<string, { line: number; msgRound: number }>>();
-  const acceptedIds = new Map<string, number>();
-  const counted = new Map<string, number>();
-  const uploadsOf = new Map<number, Map<string, number>>();
+  private readonly selections = new Map<number, Set<string>>();
+  private readonly current = new Map<string, { round: number; state: string; line: number }>();
+  private readonly lastInRound = new Map<string, Map<number, { state: string; line: number }>>();
+  private readonly down = new Map<string, number>();
+  private readonly delivered = new Map<string, Map<string, { line: number; msgRound: number }>>();
+  private readonly acceptedIds = new Map<string, number>();
+  private readonly counted = new Map<string, number>();
+  private readonly uploadsOf = new Map<number, Map<string, number>>();
   /** Line of each actor's latest entry into `<round>/<state>`. */
-  const entered = new Map<string, number>();
+  private readonly entered = new Map<string, number>();
 
-  events.forEach((e, i) => {
-    const line = i + 1;
+  constructor(
+    private readonly events: readonly TraceEvent[],
+    private readonly options: InvariantOptions,
+  ) {
+    this.roles = new Map<string, Role>([['server', 'server'], ...options.clients.map((c) => [c, 'client'] as const)]);
+  }
+
+  /** A population names its clients as they take part: any other actor is one. */
+  private roleOf(actor: string): Role | undefined {
+    return this.roles.get(actor) ?? (this.options.population && actor !== 'server' ? 'client' : undefined);
+  }
+
+  private fail(invariant: InvariantName, message: string, lines: number[]): void {
+    this.violations.push({ invariant, message, lines, events: lines.map((line) => this.events[line - 1] as TraceEvent) });
+  }
+
+  read(e: TraceEvent, line: number): void {
     switch (e.kind) {
-      case 'state': {
-        const role = roleOf(e.actor);
-        if (!role) return;
-        const state = String(e.state);
-        if (role === 'client' && state === 'trainPrivate') notSelected(e.actor, e.round, `${e.actor} worked on round ${e.round}`, line);
-        if (!statesOf(role).includes(state)) fail('known-state', `${e.actor} is in "${state}", not a state of the ${role} machine`, [line]);
-        current.set(e.actor, { round: e.round, state, line });
-        entered.set(`${e.actor}/${e.round}/${state}`, line);
-        let rounds = lastInRound.get(e.actor);
-        if (!rounds) lastInRound.set(e.actor, (rounds = new Map()));
-        rounds.set(e.round, { state, line });
+      case 'state':
+        this.state(e, line);
         return;
-      }
       case 'crash':
-      case 'dropout': {
-        down.set(e.actor, line);
-        // The actor goes down as it was on entering the state the fault names: whatever it did
-        // since, entering later rounds included, is undone.
-        const rounds = lastInRound.get(e.actor);
-        if (rounds && typeof e.state === 'string' && e.state !== '') {
-          for (const r of [...rounds.keys()]) if (r > e.round) rounds.delete(r);
-          // A dropout for good ends its round there (a population's client may take part again later, in a new life).
-          rounds.set(e.round, { state: e.kind === 'dropout' && e.rejoinRound === null ? GONE : e.state, line });
-        }
-        const since = entered.get(`${e.actor}/${e.round}/${String(e.state)}`);
-        if (e.asEntered === true && e.actor === 'server' && since !== undefined) {
-          for (const [r, byClient] of uploadsOf) for (const [c, at] of byClient) if (r >= e.round && at > since) byClient.delete(c);
-        }
+      case 'dropout':
+        this.wentDown(e, line);
         return;
-      }
       case 'quorum':
-        if (e.actor === 'server') gaveUp(e, line);
+        if (e.actor === 'server') this.gaveUp(e, line);
         return;
       case 'selection':
-        if (e.actor === 'server') selections.set(e.round, new Set(e.clients as string[]));
+        if (e.actor === 'server') this.selections.set(e.round, new Set(e.clients as string[]));
         return;
       case 'restart':
       case 'rejoin':
-        down.delete(e.actor);
+        this.down.delete(e.actor);
         return;
       case 'deliver': {
-        let mine = delivered.get(e.actor);
-        if (!mine) delivered.set(e.actor, (mine = new Map()));
+        let mine = this.delivered.get(e.actor);
+        if (!mine) this.delivered.set(e.actor, (mine = new Map()));
         mine.set(String(e.id), { line, msgRound: Number(e.msgRound) });
         return;
       }
       case 'accepted':
-        return accepted(e, line);
+        this.accepted(e, line);
+        return;
       case 'selected':
-        if (e.actor === 'server') distilled(e, line);
+        if (e.actor === 'server') this.distilled(e, line);
         return;
     }
-  });
+  }
 
-  function accepted(e: TraceEvent, line: number): void {
+  private state(e: TraceEvent, line: number): void {
+    const role = this.roleOf(e.actor);
+    if (!role) return;
+    const state = String(e.state);
+    if (role === 'client' && state === 'trainPrivate') this.notSelected(e.actor, e.round, `${e.actor} worked on round ${e.round}`, line);
+    if (!statesOf(role).includes(state)) this.fail('known-state', `${e.actor} is in "${state}", not a state of the ${role} machine`, [line]);
+    this.current.set(e.actor, { round: e.round, state, line });
+    this.entered.set(`${e.actor}/${e.round}/${state}`, line);
+    let rounds = this.lastInRound.get(e.actor);
+    if (!rounds) this.lastInRound.set(e.actor, (rounds = new Map()));
+    rounds.set(e.round, { state, line });
+  }
+
+  private wentDown(e: TraceEvent, line: number): void {
+    this.down.set(e.actor, line);
+    // The actor goes down as it was on entering the state the fault names: whatever it did
+    // since, entering later rounds included, is undone.
+    const rounds = this.lastInRound.get(e.actor);
+    if (rounds && typeof e.state === 'string' && e.state !== '') {
+      for (const r of [...rounds.keys()]) if (r > e.round) rounds.delete(r);
+      // A dropout for good ends its round there (a population's client may take part again later, in a new life).
+      rounds.set(e.round, { state: e.kind === 'dropout' && e.rejoinRound === null ? GONE : e.state, line });
+    }
+    const since = this.entered.get(`${e.actor}/${e.round}/${String(e.state)}`);
+    if (e.asEntered === true && e.actor === 'server' && since !== undefined) {
+      for (const [r, byClient] of this.uploadsOf) for (const [c, at] of byClient) if (r >= e.round && at > since) byClient.delete(c);
+    }
+  }
+
+  private accepted(e: TraceEvent, line: number): void {
     const id = String(e.messageId);
     const message = String(e.message);
     const sender = String(e.sender);
     const idKey = `${e.actor}\u0000${id}`;
-    const earlier = acceptedIds.get(idKey);
-    if (earlier !== undefined) fail('once', `${e.actor} accepted ${message} ${id} twice`, [earlier, line]);
-    else acceptedIds.set(idKey, line);
-    const delivery = delivered.get(e.actor)?.get(id);
+    const earlier = this.acceptedIds.get(idKey);
+    if (earlier !== undefined) this.fail('once', `${e.actor} accepted ${message} ${id} twice`, [earlier, line]);
+    else this.acceptedIds.set(idKey, line);
+    const delivery = this.delivered.get(e.actor)?.get(id);
     if (!delivery) {
-      fail('validated', `${e.actor} accepted ${message} ${id} from ${sender}, which was never delivered to it (no validated copy arrived)`, [line]);
+      this.fail('validated', `${e.actor} accepted ${message} ${id} from ${sender}, which was never delivered to it (no validated copy arrived)`, [line]);
     }
     const msgRound = delivery?.msgRound ?? (typeof e.msgRound === 'number' ? e.msgRound : e.round);
-    const where = current.get(e.actor);
+    const where = this.current.get(e.actor);
     const lines = (delivery ? [delivery.line] : []).concat(where ? [where.line] : [], [line]).sort((a, b) => a - b);
-    if (e.actor === 'server' && message === 'slm-logits') notSelected(sender, msgRound, `server counted ${sender}'s upload ${id} of round ${msgRound}`, line);
+    if (e.actor === 'server' && message === 'slm-logits')
+      this.notSelected(sender, msgRound, `server counted ${sender}'s upload ${id} of round ${msgRound}`, line);
     if (e.actor === 'server' && UPLOADS.has(message)) {
-      const serverRound = where?.round ?? 0;
-      if (e.round !== serverRound) {
-        fail('round', `server counted ${message} ${id} from ${sender} toward round ${e.round} while collecting round ${serverRound}`, lines);
-      } else if (msgRound !== serverRound) {
-        const k = serverRound - msgRound;
-        const allowed = message === 'slm-logits' && k > 0 && k <= options.acceptWithinRounds;
-        if (!allowed)
-          fail(
-            'round',
-            `server accepted ${message} ${id} of round ${msgRound} from ${sender} in round ${serverRound}` +
-              (message === 'slm-logits'
-                ? ` (late uploads count within ${options.acceptWithinRounds} round${options.acceptWithinRounds === 1 ? '' : 's'})`
-                : ''),
-            lines,
-          );
-      }
-      const key = `${e.round}\u0000${message}\u0000${sender}`;
-      const first = counted.get(key);
-      if (first !== undefined) fail('once', `server counted two ${message} uploads from ${sender} toward round ${e.round}`, [first, line]);
-      else counted.set(key, line);
-      if (message === 'slm-logits') {
-        let byRound = uploadsOf.get(e.round);
-        if (!byRound) uploadsOf.set(e.round, (byRound = new Map()));
-        if (!byRound.has(sender)) byRound.set(sender, line);
-      }
+      this.countedUpload(e, { id, message, sender, msgRound, serverRound: where?.round ?? 0 }, lines, line);
       return;
     }
-    if (roleOf(e.actor) === 'client' && (message === 'llm-logits' || message === 'adapter-average')) {
+    if (this.roleOf(e.actor) === 'client' && (message === 'llm-logits' || message === 'adapter-average')) {
       const clientRound = where?.round ?? 0;
       const stale = message === 'llm-logits' ? msgRound < clientRound : msgRound !== clientRound;
-      if (stale) fail('round', `${e.actor} accepted ${message} ${id} of round ${msgRound} in round ${clientRound}`, lines);
+      if (stale) this.fail('round', `${e.actor} accepted ${message} ${id} of round ${msgRound} in round ${clientRound}`, lines);
     }
   }
 
-  function notSelected(client: string, round: number, what: string, line: number): void {
-    const chosen = selections.get(round);
-    if (chosen && !chosen.has(client)) fail('selected', `${what}, though it was not selected for that round`, [line]);
+  /** An upload the server counted: toward the round it collects, made for it (or late within the bound), once. */
+  private countedUpload(
+    e: TraceEvent,
+    u: { id: string; message: string; sender: string; msgRound: number; serverRound: number },
+    lines: number[],
+    line: number,
+  ): void {
+    const { id, message, sender, msgRound, serverRound } = u;
+    const within = this.options.acceptWithinRounds;
+    if (e.round !== serverRound) {
+      this.fail('round', `server counted ${message} ${id} from ${sender} toward round ${e.round} while collecting round ${serverRound}`, lines);
+    } else if (msgRound !== serverRound) {
+      const k = serverRound - msgRound;
+      const allowed = message === 'slm-logits' && k > 0 && k <= within;
+      if (!allowed)
+        this.fail(
+          'round',
+          `server accepted ${message} ${id} of round ${msgRound} from ${sender} in round ${serverRound}` +
+            (message === 'slm-logits' ? ` (late uploads count within ${within} round${within === 1 ? '' : 's'})` : ''),
+          lines,
+        );
+    }
+    const key = `${e.round}\u0000${message}\u0000${sender}`;
+    const first = this.counted.get(key);
+    if (first !== undefined) this.fail('once', `server counted two ${message} uploads from ${sender} toward round ${e.round}`, [first, line]);
+    else this.counted.set(key, line);
+    if (message === 'slm-logits') {
+      let byRound = this.uploadsOf.get(e.round);
+      if (!byRound) this.uploadsOf.set(e.round, (byRound = new Map()));
+      if (!byRound.has(sender)) byRound.set(sender, line);
+    }
+  }
+
+  private notSelected(client: string, round: number, what: string, line: number): void {
+    const chosen = this.selections.get(round);
+    if (chosen && !chosen.has(client)) this.fail('selected', `${what}, though it was not selected for that round`, [line]);
   }
 
   /** Skipping or aborting a round for want of a quorum that was in fact met loses the uploads accepted for it. */
-  function gaveUp(e: TraceEvent, line: number): void {
+  private gaveUp(e: TraceEvent, line: number): void {
     if (e.outcome === 'proceed') return;
-    const uploads = uploadsOf.get(e.round) ?? new Map<string, number>();
-    if (uploads.size >= options.quorum)
-      fail(
+    const uploads = this.uploadsOf.get(e.round) ?? new Map<string, number>();
+    const { quorum } = this.options;
+    if (uploads.size >= quorum)
+      this.fail(
         'kept',
-        `server gave up round ${e.round} for want of a quorum (${String(e.accepted)} of ${options.quorum}) after accepting ${uploads.size} uploads for it (${[...uploads.keys()].join(', ')}): it lost them`,
+        `server gave up round ${e.round} for want of a quorum (${String(e.accepted)} of ${quorum}) after accepting ${uploads.size} uploads for it (${[...uploads.keys()].join(', ')}): it lost them`,
         [...uploads.values(), line],
       );
   }
 
-  function distilled(e: TraceEvent, line: number): void {
+  private distilled(e: TraceEvent, line: number): void {
     const teachers = Object.keys(e).filter((k) => !RECORD_FIELDS.has(k));
-    const uploads = uploadsOf.get(e.round) ?? new Map<string, number>();
-    if (teachers.length < options.quorum) {
-      fail(
+    const uploads = this.uploadsOf.get(e.round) ?? new Map<string, number>();
+    const { quorum } = this.options;
+    if (teachers.length < quorum) {
+      this.fail(
         'quorum',
-        `server distilled round ${e.round} from ${teachers.length} upload${teachers.length === 1 ? '' : 's'}, below its quorum of ${options.quorum}`,
+        `server distilled round ${e.round} from ${teachers.length} upload${teachers.length === 1 ? '' : 's'}, below its quorum of ${quorum}`,
         [...[...uploads.values()], line],
       );
     }
     for (const t of teachers) {
-      if (!uploads.has(t)) fail('kept', `server distilled round ${e.round} from ${t}'s upload, which it never accepted for that round`, [line]);
+      if (!uploads.has(t)) this.fail('kept', `server distilled round ${e.round} from ${t}'s upload, which it never accepted for that round`, [line]);
     }
     for (const [sender, acceptedAt] of uploads) {
       if (!teachers.includes(sender))
-        fail('kept', `server accepted ${sender}'s upload for round ${e.round} but did not distil from it (lost)`, [acceptedAt, line]);
+        this.fail('kept', `server accepted ${sender}'s upload for round ${e.round} but did not distil from it (lost)`, [acceptedAt, line]);
     }
   }
 
-  if (options.partial) return violations;
-  for (const [actor, rounds] of lastInRound) {
-    const role = roleOf(actor) as Role;
-    const exits = [...roundExitStates(role), GONE];
-    const ordered = [...rounds.entries()].sort((a, b) => a[1].line - b[1].line);
-    const final = ordered[ordered.length - 1];
-    for (const [round, last] of ordered.slice(0, -1)) {
-      if (!exits.includes(last.state))
-        fail('known-state', `${actor} left round ${round} in "${last.state}" (a round ends in ${exits.join(', ')})`, [last.line]);
-    }
-    if (final) {
+  /** How the run ended: every round left in a round-ending state, every actor done, failed or down; liveness. */
+  end(): void {
+    for (const [actor, rounds] of this.lastInRound) {
+      const role = this.roleOf(actor) as Role;
+      const exits = [...roundExitStates(role), GONE];
+      const ordered = [...rounds.entries()].sort((a, b) => a[1].line - b[1].line);
+      const final = ordered[ordered.length - 1];
+      for (const [round, last] of ordered.slice(0, -1)) {
+        if (!exits.includes(last.state))
+          this.fail('known-state', `${actor} left round ${round} in "${last.state}" (a round ends in ${exits.join(', ')})`, [last.line]);
+      }
+      if (!final) continue;
       const [round, last] = final;
-      const downAt = down.get(actor);
+      const downAt = this.down.get(actor);
       if (downAt !== undefined && downAt >= last.line) continue;
       if (last.state !== 'done' && last.state !== 'failed' && !(role === 'client' && last.state === 'released'))
-        fail('known-state', `${actor} ended the run in round ${round} in "${last.state}", neither done nor failed nor down after a recorded crash`, [
+        this.fail('known-state', `${actor} ended the run in round ${round} in "${last.state}", neither done nor failed nor down after a recorded crash`, [
           last.line,
         ]);
     }
+    const clients = this.options.population ? [...this.lastInRound.keys()].filter((a) => a !== 'server') : this.options.clients;
+    for (const finding of checkLiveness(this.events, { ...this.options, clients })) this.fail('liveness', finding.message, finding.lines);
   }
-  const clients = options.population ? [...lastInRound.keys()].filter((a) => a !== 'server') : options.clients;
-  for (const finding of checkLiveness(events, { ...options, clients })) fail('liveness', finding.message, finding.lines);
-  return violations;
 }
 
 /** One violation as text: the invariant, the sentence, then each event with its line. */
