@@ -11,6 +11,7 @@ import type { ClientConfig, Scenario } from '../core/scenario/schema.js';
 import { asyncClientMachine, type AsyncClientEvent, type AsyncClientInput, type AsyncClientWork } from '../machines/async-client.js';
 import { ActorShell, type ActorDeps } from './actor-shell.js';
 import { WorkBinding } from './bound-work.js';
+import { clientSteps } from './client-steps.js';
 
 export interface AsyncClientActorDeps extends ActorDeps {
   config: ClientConfig;
@@ -52,44 +53,15 @@ export function createAsyncClientActor(deps: AsyncClientActorDeps): Actor<typeof
   const { scenario, config, learner, clock, recorder } = deps;
   const id = config.id;
   const shell = new ActorShell(id, 'client', config.profile, deps);
-  const { endpoint, meter, work: charged } = shell;
-  const nPrivate = learner.data.privateSet.length;
-  const nPublic = learner.data.publicSet.length;
+  const { meter, work: charged } = shell;
 
   const work: AsyncClientActorWork = {
-    trainPrivate: async ({ round }) => {
-      const stats = await charged.run('trainPrivate', round, 'train', nPrivate * config.training.privateEpochs, () => learner.trainPrivate());
-      meter.trainLoss = stats.loss;
-      return { loss: stats.loss };
-    },
-    computePublicLogits: async ({ round }) => {
-      const logits = await charged.run('computePublicLogits', round, 'infer', nPublic, () => learner.computePublicLogits());
-      meter.publicCE = logits.ce;
-      return { logits };
-    },
-    uploadLogits: async ({ round, logits }) => {
-      await endpoint.send(round, { type: 'slm-logits', logits });
-    },
-    alignLLMTokens: async ({ round, llmLogits, ownLogits }) => {
-      const { teacher, stats } = await charged.run('alignLLMTokens', round, 'align', nPublic, () => learner.alignLLMTokens(llmLogits, ownLogits));
-      recorder.event({ t: clock.now(), actor: id, round, kind: 'alignment', from: 'server', ...stats });
-      return { teacher };
-    },
-    distillFromLLM: async ({ round, llmTeacher, ownLogits }) => {
-      const result = await charged.run('distillFromLLM', round, 'train', nPublic * config.training.distillEpochs, () =>
-        learner.distillFromLLM(llmTeacher, ownLogits),
-      );
-      const fromLLM = result.chosen.reduce((n, c) => n + (c === 0 ? 1 : 0), 0);
-      recorder.event({ t: clock.now(), actor: id, round, kind: 'selected', llm: fromLLM, self: result.chosen.length - fromLLM });
-      meter.distillLoss = result.stats.loss;
-      return { loss: result.stats.loss };
-    },
+    ...clientSteps(shell, config, learner, deps),
     evaluate: async ({ round }) => {
       const evaluation = await charged.run('evaluate', round, 'measure', 0, () => learner.evaluate());
       meter.close(round, evaluation, recorder);
       await shell.checkpoint(round);
     },
-    acknowledgeFinish: (round) => void endpoint.send(round, { type: 'finish-ack' }),
   };
 
   const actor = createActor(withWork(asyncClientMachine), {

@@ -10,6 +10,7 @@ import type { ClientConfig } from '../core/scenario/schema.js';
 import { clientMachine, type ClientEvent, type ClientWork } from '../machines/client.js';
 import { ActorShell, type ActorDeps } from './actor-shell.js';
 import { WorkBinding } from './bound-work.js';
+import { clientSteps } from './client-steps.js';
 import { clientMachineInput } from './machine-inputs.js';
 
 export interface ClientActorDeps extends ActorDeps {
@@ -51,39 +52,10 @@ export function createClientActor(deps: ClientActorDeps): Actor<typeof clientMac
   const id = config.id;
   const shell = new ActorShell(id, 'client', config.profile, deps.population ? { ...deps, life: `@${deps.population.round}` } : deps);
   const { endpoint, meter, work: charged } = shell;
-  const nPrivate = learner.data.privateSet.length;
   const nPublic = learner.data.publicSet.length;
 
   const work: ClientActorWork = {
-    trainPrivate: async ({ round }) => {
-      const stats = await charged.run('trainPrivate', round, 'train', nPrivate * config.training.privateEpochs, () => learner.trainPrivate());
-      meter.trainLoss = stats.loss;
-      return { loss: stats.loss };
-    },
-    computePublicLogits: async ({ round }) => {
-      const logits = await charged.run('computePublicLogits', round, 'infer', nPublic, () => learner.computePublicLogits());
-      meter.publicCE = logits.ce;
-      return { logits };
-    },
-    uploadLogits: async ({ round, logits }) => {
-      await endpoint.send(round, { type: 'slm-logits', logits });
-    },
-    alignLLMTokens: async ({ round, llmLogits, ownLogits }) => {
-      const { teacher, stats } = await charged.run('alignLLMTokens', round, 'align', nPublic, () => learner.alignLLMTokens(llmLogits, ownLogits));
-      recorder.event({ t: clock.now(), actor: id, round, kind: 'alignment', from: 'server', ...stats });
-      meter.note('teacherShare', stats.positions ? stats.teacherPositions / stats.positions : 0);
-      return { teacher };
-    },
-    distillFromLLM: async ({ round, llmTeacher, ownLogits }) => {
-      const result = await charged.run('distillFromLLM', round, 'train', nPublic * config.training.distillEpochs, () =>
-        learner.distillFromLLM(llmTeacher, ownLogits),
-      );
-      const fromLLM = result.chosen.reduce((n, c) => n + (c === 0 ? 1 : 0), 0);
-      recorder.event({ t: clock.now(), actor: id, round, kind: 'selected', llm: fromLLM, self: result.chosen.length - fromLLM });
-      meter.note('llmTeacherShare', result.chosen.length ? fromLLM / result.chosen.length : 0);
-      meter.distillLoss = result.stats.loss;
-      return { loss: result.stats.loss };
-    },
+    ...clientSteps(shell, config, learner, deps),
     uploadAdapter: async ({ round }) => {
       await endpoint.send(round, { type: 'adapter', tensors: learner.getAdapter(), weight: nPublic });
     },
@@ -97,7 +69,6 @@ export function createClientActor(deps: ClientActorDeps): Actor<typeof clientMac
       meter.close(round, evaluation, recorder);
       await shell.checkpoint(round);
     },
-    acknowledgeFinish: (round) => void endpoint.send(round, { type: 'finish-ack' }),
   };
 
   const actor = createActor(withWork(deps.machine ?? clientMachine), {
