@@ -14,6 +14,7 @@ import type { Scenario } from '../core/scenario/schema.js';
 import { asyncServerMachine, type AsyncServerEvent, type AsyncServerInput, type AsyncServerWork } from '../machines/async-server.js';
 import { ActorShell, type ActorDeps } from './actor-shell.js';
 import { WorkBinding } from './bound-work.js';
+import { serverSteps } from './server-steps.js';
 
 export interface AsyncServerActorDeps extends ActorDeps {
   learner: ServerLearner;
@@ -56,53 +57,18 @@ export function createAsyncServerActor(deps: AsyncServerActorDeps): Actor<typeof
   const { scenario, learner, clock, recorder } = deps;
   const id = 'server';
   const shell = new ActorShell(id, 'server', scenario.server.profile, deps);
-  const { endpoint, meter, work: charged } = shell;
-  const nPublic = learner.data.publicSet.length;
+  const { meter, work: charged } = shell;
   const weighting = weightingOf(scenario.protocol.staleness);
+  const steps = serverSteps(shell, scenario, learner, deps, true);
 
   const work: AsyncServerWork = {
-    alignSLMTokens: async ({ round, uploads }) => {
-      const aligned = await charged.run('alignSLMTokens', round, 'align', nPublic * uploads.length, () => learner.alignSLMTokens(uploads.map((u) => u.logits)));
-      const teachers = uploads.map((u, i) => {
-        const { teacher, stats } = aligned[i]!;
-        recorder.event({ t: clock.now(), actor: id, round, kind: 'alignment', from: u.client, ...stats });
-        return { client: u.client, teacher };
-      });
-      meter.note('uploads', uploads.length);
-      return { teachers };
-    },
+    ...steps,
     distillFromSLMs: async ({ round, slmTeachers, staleness }) => {
       const weights = staleness.map((s) => stalenessWeight(weighting, s));
-      // All fresh: exactly the synchronous step (no weights passed at all).
-      const fresh = weights.every((w) => w === 1);
-      const result = await charged.run('distillFromSLMs', round, 'train', nPublic * scenario.server.training.distillEpochs, () =>
-        learner.distillFromSLMs(
-          slmTeachers.map((t) => t.teacher),
-          fresh ? undefined : weights,
-        ),
-      );
-      const picks: Record<string, number> = { self: 0 };
-      for (const t of slmTeachers) picks[t.client] = 0;
-      for (const c of result.chosen) {
-        const key = c < 0 ? 'self' : slmTeachers[c]!.client;
-        picks[key] = (picks[key] ?? 0) + 1;
-      }
-      recorder.event({ t: clock.now(), actor: id, round, kind: 'selected', ...picks });
       meter.note('staleness', staleness);
       meter.note('stalenessWeights', weights);
-      meter.distillLoss = result.stats.loss;
-      return { loss: result.stats.loss };
-    },
-    computeLLMLogits: async ({ round }) => {
-      const logits = await charged.run('computeLLMLogits', round, 'infer', nPublic, () => learner.computeLLMLogits());
-      meter.publicCE = logits.ce;
-      return { logits };
-    },
-    broadcastLLMLogits: async ({ round, logits }) => {
-      await endpoint.send(round, { type: 'llm-logits', logits });
-    },
-    announceFinish: async ({ round, reason, detail }) => {
-      await endpoint.send(round, { type: 'finish', reason, ...(detail ? { detail } : {}) });
+      // All fresh: exactly the synchronous step (no weights passed at all).
+      return steps.distillFromSLMs(round, slmTeachers, weights.every((w) => w === 1) ? undefined : weights);
     },
     evaluate: async ({ round }) => {
       const evaluation = await charged.run('evaluate', round, 'measure', 0, () => learner.evaluate());

@@ -9,6 +9,7 @@ import { serverInbox } from '../core/protocol/subjects.js';
 import { serverMachine, type ServerEvent, type ServerWork } from '../machines/server.js';
 import { ActorShell, type ActorDeps } from './actor-shell.js';
 import { WorkBinding } from './bound-work.js';
+import { serverSteps } from './server-steps.js';
 import { serverMachineInput } from './machine-inputs.js';
 
 export interface ServerActorDeps extends ActorDeps {
@@ -48,8 +49,9 @@ export function createServerActor(deps: ServerActorDeps): Actor<typeof serverMac
   const profile = scenario.server.profile;
   const shell = new ActorShell(id, 'server', profile, deps);
   const { endpoint, meter, work: charged } = shell;
-  const nPublic = learner.data.publicSet.length;
   let announcedAt = 0;
+  // A population's round has too many clients for a figure each.
+  const steps = serverSteps(shell, scenario, learner, deps, !deps.population);
 
   const work: ServerWork = {
     announceRound: async ({ round, uploadDeadline }) => {
@@ -65,47 +67,16 @@ export function createServerActor(deps: ServerActorDeps): Actor<typeof serverMac
       for (const to of selected) await endpoint.send(round, { type: 'round-start', uploadDeadline: due, to });
       return { selected };
     },
-    alignSLMTokens: async ({ round, uploads }) => {
-      const aligned = await charged.run('alignSLMTokens', round, 'align', nPublic * uploads.length, () => learner.alignSLMTokens(uploads.map((u) => u.logits)));
-      const teachers = uploads.map((u, i) => {
-        const { teacher, stats } = aligned[i]!;
-        recorder.event({ t: clock.now(), actor: id, round, kind: 'alignment', from: u.client, ...stats });
-        // A population's round has too many clients for a figure each.
-        if (!deps.population) meter.note(`teacherShare.${u.client}`, stats.positions ? stats.teacherPositions / stats.positions : 0);
-        return { client: u.client, teacher };
-      });
-      meter.note('uploads', uploads.length);
+    ...steps,
+    alignSLMTokens: async (input) => {
+      const aligned = await steps.alignSLMTokens(input);
       if (deps.population) meter.note('timeToQuorumS', (clock.now() - announcedAt) / 1000);
-      return { teachers };
+      return aligned;
     },
-    distillFromSLMs: async ({ round, slmTeachers }) => {
-      const result = await charged.run('distillFromSLMs', round, 'train', nPublic * scenario.server.training.distillEpochs, () =>
-        learner.distillFromSLMs(slmTeachers.map((t) => t.teacher)),
-      );
-      const picks: Record<string, number> = { self: 0 };
-      for (const t of slmTeachers) picks[t.client] = 0;
-      for (const c of result.chosen) {
-        const key = c < 0 ? 'self' : slmTeachers[c]!.client;
-        picks[key] = (picks[key] ?? 0) + 1;
-      }
-      recorder.event({ t: clock.now(), actor: id, round, kind: 'selected', ...picks });
-      meter.distillLoss = result.stats.loss;
-      return { loss: result.stats.loss };
-    },
-    computeLLMLogits: async ({ round }) => {
-      const logits = await charged.run('computeLLMLogits', round, 'infer', nPublic, () => learner.computeLLMLogits());
-      meter.publicCE = logits.ce;
-      return { logits };
-    },
-    broadcastLLMLogits: async ({ round, logits }) => {
-      await endpoint.send(round, { type: 'llm-logits', logits });
-    },
+    distillFromSLMs: ({ round, slmTeachers }) => steps.distillFromSLMs(round, slmTeachers),
     averageAdapters: async ({ round, adapters }) => {
       const tensors = learner.averageAdapters(adapters.map((a) => ({ weights: a.upload.tensors, weight: a.upload.weight })));
       await endpoint.send(round, { type: 'adapter-average', tensors, contributors: adapters.map((a) => a.client) });
-    },
-    announceFinish: async ({ round, reason, detail }) => {
-      await endpoint.send(round, { type: 'finish', reason, ...(detail ? { detail } : {}) });
     },
     evaluate: async ({ round }) => {
       if (deps.population && round > 0) meter.note('dropouts', deps.population.dropouts(round));
