@@ -1,4 +1,4 @@
-import { readdirSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { loadScenario, parseScenario, ScenarioError } from '../../core/scenario/load.js';
 import { quorumCount } from '../../core/scenario/schema.js';
@@ -23,8 +23,12 @@ clients:
 `;
 
 describe('scenario files', () => {
-  it('every shipped scenario validates', () => {
-    for (const f of readdirSync('scenarios').filter((f) => f.endsWith('.yaml'))) expect(() => loadScenario(`scenarios/${f}`)).not.toThrow();
+  it.for(readdirSync('scenarios').filter((f) => f.endsWith('.yaml')))('shipped scenario %s validates', (f, ctx) => {
+    const file = `scenarios/${f}`;
+    // A scenario with a real checkpoint reads it from ../shared, which a clone on its own lacks.
+    const shared = /\.\.\/shared\/[^\s,}]+/.exec(readFileSync(file, 'utf8').replace(/#.*$/gm, ''))?.[0];
+    ctx.skip(shared !== undefined && !existsSync(shared), `${file} reads ${shared}, which does not exist here (../shared from the repository root)`);
+    expect(() => loadScenario(file)).not.toThrow();
   });
 
   it('fills defaults and resolves quorum fractions', () => {
