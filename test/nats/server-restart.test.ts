@@ -62,7 +62,7 @@ describe.skipIf(!natsServerAvailable)('a server process killed mid-collection, w
     if (!process.env.KEEP) rmSync(dir, { recursive: true, force: true });
   });
 
-  it('comes back with `serve --restart` and counts every upload exactly once', { timeout: 300_000 }, async () => {
+  it('comes back with `serve --restart` and counts every upload exactly once', { timeout: 480_000 }, async () => {
     nats = await startNatsServer({ jetstream: true });
     const url = nats.url;
     // c3 trains longer, so that its round-2 upload is made while the server is down; the deadline outlasts the restart.
@@ -101,8 +101,17 @@ describe.skipIf(!natsServerAvailable)('a server process killed mid-collection, w
       if (acceptedBefore.length < CLIENTS.length) expect(waiting).toBeGreaterThan(0);
 
       restarted = startFedmkt(['serve', '--restart', out('server'), ...common]);
-      const codes = await Promise.all([restarted.exited, ...clients.map((c) => c.exited)]);
-      expect(codes, [restarted, ...clients].map((p) => p.output()).join('\n----\n')).toEqual([0, 0, 0, 0]);
+      const processes = [restarted, ...clients];
+      const outputs = () => processes.map((p, i) => `${i === 0 ? 'server' : CLIENTS[i - 1]}:\n${p.output()}`).join('\n----\n');
+      // Bounded, so that a run that does not end fails with what each process said.
+      let ended = false;
+      const exits = Promise.all(processes.map((p) => p.exited)).finally(() => {
+        ended = true;
+      });
+      await waitFor('the restarted server and the clients to end', () => ended, 150_000).catch((error: Error) => {
+        throw new Error(`${error.message}\n${outputs()}`);
+      });
+      expect(await exits, outputs()).toEqual([0, 0, 0, 0]);
 
       const server = events(out('server'));
       // The killed process's records are kept, and the new one says where it came back.
