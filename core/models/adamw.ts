@@ -8,7 +8,8 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { readView, uploadBuffer, withKernels } from '../tensor/kernels.js';
-import { addressOf, optimizerLoops, type OptimizerLoops } from './simd.js';
+import { addressOf } from './simd.js';
+import { optimizerLoops, type OptimizerLoops } from './simd-elementwise.js';
 
 export interface AdamWOptions {
   learningRate: number;

@@ -31,7 +31,8 @@ import * as tf from '@tensorflow/tfjs';
 import { block, type Saved } from './block.js';
 import { alias, readView, uploadBuffer, withKernels } from '../tensor/kernels.js';
 import { dropoutMask, dropPositions } from './lora.js';
-import { activationLoops, addressOf, heapF32 } from './simd.js';
+import { addressOf, heapF32 } from './simd.js';
+import { activationLoops } from './simd-elementwise.js';
 
 export * from './attention.js';
 export { causalSelfAttentionJs } from './attention-kernel.js';

@@ -5,7 +5,8 @@
 import type * as tf from '@tensorflow/tfjs';
 import { block } from './block.js';
 import { withKernels } from '../tensor/kernels.js';
-import { activationLoops, addressOf, normLoops, type NormLoops } from './simd.js';
+import { addressOf, normLoops, type NormLoops } from './simd.js';
+import { activationLoops } from './simd-elementwise.js';
 
 /**
  * LayerNorm over the last axis: xhat gain + bias, xhat = (x - mean) / sqrt(var + eps).

@@ -5,7 +5,8 @@
  */
 import { beforeAll, describe, expect, it } from 'vitest';
 import { initBackend } from '../../core/models/backend.js';
-import { activationLoops, attentionLoops, normLoops, optimizerLoops, simdLoops } from '../../core/models/simd.js';
+import { attentionLoops, normLoops, simdLoops } from '../../core/models/simd.js';
+import { activationLoops, optimizerLoops } from '../../core/models/simd-elementwise.js';
 import { Code, I32, I64, moduleBytes, sleb, uleb, wasmGlobal } from '../../core/wasm/emit.js';
 
 describe('the emitter', () => {
