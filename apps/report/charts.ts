@@ -1,6 +1,6 @@
 /**
  * Per-round charts of a report: accuracy of every model (one line per actor, the server
- * highlighted, baselines dashed; many clients become a band) and bytes each way.
+ * highlighted, baselines dashed; many clients become a band, a population's one line per template) and bytes each way.
  */
 import type { RoundMetrics } from '../../core/records.js';
 import { escapeXml, formatBytes, naturalCompare } from '../../core/format.js';
@@ -31,7 +31,9 @@ const str = (v: unknown): string | null => (typeof v === 'string' && v !== '' ? 
 
 export function accuracySeries(metrics: readonly RoundMetrics[]): AccuracySeries[] {
   const byKey = new Map<string, AccuracySeries>();
+  const templated = (m: RoundMetrics) => m.role === 'client' && typeof m.template === 'number' && !str(m.baseline);
   for (const m of metrics) {
+    if (templated(m)) continue;
     const baseline = str(m.baseline);
     const model = str(m.model);
     const key = baseline ? `baseline:${baseline}:${m.actor}` : model ? `${m.actor}:${model}` : m.actor;
@@ -44,9 +46,36 @@ export function accuracySeries(metrics: readonly RoundMetrics[]): AccuracySeries
     if (typeof m.accuracy === 'number' && Number.isFinite(m.accuracy)) s.points.push([m.round, m.accuracy]);
   }
   const rank = (s: AccuracySeries) => (s.baseline ? 2 : s.role === 'server' ? 0 : 1);
-  const out = [...byKey.values()];
+  const out = [...byKey.values(), ...templateSeries(metrics.filter(templated))];
   for (const s of out) s.points.sort((a, b) => a[0] - b[0]);
   return out.sort((a, b) => rank(a) - rank(b) || naturalCompare(a.label, b.label));
+}
+
+/**
+ * A population's clients by the template they drew: each round's mean over the clients measured
+ * after it (a different sample every round, so a line per client would say nothing).
+ */
+function templateSeries(rows: readonly RoundMetrics[]): AccuracySeries[] {
+  const sums = new Map<number, Map<number, { total: number; n: number }>>();
+  for (const m of rows) {
+    if (typeof m.accuracy !== 'number' || !Number.isFinite(m.accuracy)) continue;
+    const template = m.template as number;
+    let byRound = sums.get(template);
+    if (!byRound) sums.set(template, (byRound = new Map()));
+    const cell = byRound.get(m.round) ?? { total: 0, n: 0 };
+    cell.total += m.accuracy;
+    cell.n++;
+    byRound.set(m.round, cell);
+  }
+  return [...sums].map(([template, byRound]) => ({
+    key: `template:${template}`,
+    label: `template ${template} clients (mean of those measured)`,
+    actor: `template ${template}`,
+    role: 'client',
+    baseline: null,
+    model: null,
+    points: [...byRound].map(([round, { total, n }]): [number, number] => [round, total / n]),
+  }));
 }
 
 export function bytesPerRound(metrics: readonly RoundMetrics[]): BytesRow[] {

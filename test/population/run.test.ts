@@ -150,6 +150,20 @@ describe('seeing a population', () => {
     expect(measured.length).toBeGreaterThan(0);
     expect(measured.every((m) => m.template === 0 || m.template === 1)).toBe(true);
     expect(table).toHaveLength(2 + 5);
+    // The report draws the measured clients as one line per template: each round's mean.
+    const { accuracySeries } = await import('../../apps/report/charts.js');
+    const series = accuracySeries(r.recorder.metrics);
+    expect(
+      series
+        .filter((s) => s.role === 'client')
+        .map((s) => s.key)
+        .sort(),
+    ).toEqual(['template:0', 'template:1']);
+    for (const s of series.filter((s) => s.role === 'client'))
+      for (const [round, accuracy] of s.points) {
+        const rows = measured.filter((m) => m.round === round && `template:${m.template}` === s.key).map((m) => m.accuracy as number);
+        expect(accuracy).toBeCloseTo(rows.reduce((a, b) => a + b, 0) / rows.length, 12);
+      }
   });
 });
 
