@@ -1,19 +1,10 @@
 import { describe, expect, it } from 'vitest';
-import { parseScenario, ScenarioError } from '../../core/scenario/load.js';
+import { parseScenario } from '../../core/scenario/load.js';
 import { bufferSizeOf, weightingOf } from '../../core/scenario/async-protocol.js';
 import { discountedCE, stalenessWeight } from '../../core/learning/staleness.js';
 import { SELF, selectTeachers } from '../../core/learning/selection.js';
 import type { AlignedTeacher } from '../../core/alignment/aligned-teacher.js';
-
-function problems(text: string): string[] {
-  try {
-    parseScenario(text, 'x.yaml');
-  } catch (error) {
-    if (error instanceof ScenarioError) return error.problems.map((p) => `${p.line ?? '?'} ${p.path}: ${p.message}`);
-    throw error;
-  }
-  return [];
-}
+import { problems } from '../scenario/problems.js';
 
 const base = (protocol: string) => `name: t
 rounds: 2

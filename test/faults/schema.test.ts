@@ -1,7 +1,8 @@
 /** The `faults` section and the late-upload policy: defaults, and clear errors with their place. */
 import { describe, expect, it } from 'vitest';
-import { parseScenario, ScenarioError } from '../../core/scenario/load.js';
+import { parseScenario } from '../../core/scenario/load.js';
 import { lateAcceptWithinRounds } from '../../core/scenario/schema.js';
+import { problems } from '../scenario/problems.js';
 
 const base = `name: t
 rounds: 3
@@ -10,16 +11,6 @@ clients:
   - { id: c1, model: bigram }
   - { id: c2, model: bigram }
 `;
-
-function problems(text: string): string[] {
-  try {
-    parseScenario(text, 'x.yaml');
-  } catch (error) {
-    if (error instanceof ScenarioError) return error.problems.map((p) => `${p.line ?? '?'} ${p.path}: ${p.message}`);
-    throw error;
-  }
-  return [];
-}
 
 describe('faults in a scenario', () => {
   it('defaults to no faults and to dropping late uploads', () => {

@@ -2,20 +2,11 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { parseScenario, ScenarioError } from '../../core/scenario/load.js';
+import { parseScenario } from '../../core/scenario/load.js';
 import { quorumCount } from '../../core/scenario/schema.js';
 import { PopulationModel } from '../../core/population/population.js';
 import { fedmktHere } from '../cli/helpers.js';
-
-function problems(text: string): string[] {
-  try {
-    parseScenario(text, 'x.yaml');
-  } catch (error) {
-    if (error instanceof ScenarioError) return error.problems.map((p) => `${p.line ?? '?'} ${p.path}: ${p.message}`);
-    throw error;
-  }
-  return [];
-}
+import { problems } from '../scenario/problems.js';
 
 const population = (extra = '', selection = 'selection: { perRound: 100, overcommit: 1.3, strategy: random }') => `name: p
 rounds: 2

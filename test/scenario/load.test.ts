@@ -1,17 +1,8 @@
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { loadScenario, parseScenario, ScenarioError } from '../../core/scenario/load.js';
+import { loadScenario, parseScenario } from '../../core/scenario/load.js';
 import { quorumCount } from '../../core/scenario/schema.js';
-
-function problems(text: string): string[] {
-  try {
-    parseScenario(text, 'x.yaml');
-  } catch (error) {
-    if (error instanceof ScenarioError) return error.problems.map((p) => `${p.line ?? '?'} ${p.path}: ${p.message}`);
-    throw error;
-  }
-  return [];
-}
+import { problems } from './problems.js';
 
 const base = `name: t
 rounds: 2

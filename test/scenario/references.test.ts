@@ -7,8 +7,9 @@ import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { parseScenario, ScenarioError, type LoadOptions } from '../../core/scenario/load.js';
+import { parseScenario } from '../../core/scenario/load.js';
 import { closestName } from '../../core/suggest.js';
+import { problems } from './problems.js';
 
 const base = `name: t
 rounds: 3
@@ -17,16 +18,6 @@ clients:
   - { id: c1, model: gpt2-tiny }
   - { id: c2, model: gpt2-tiny }
 `;
-
-function problems(text: string, options: LoadOptions = {}): string[] {
-  try {
-    parseScenario(text, 'x.yaml', options);
-  } catch (error) {
-    if (error instanceof ScenarioError) return error.problems.map((p) => `${p.flag ?? p.line ?? '?'} ${p.path}: ${p.message}`);
-    throw error;
-  }
-  return [];
-}
 
 describe('names a run would not know', () => {
   it('an unknown tokenizer, listing the known ones and the close one', () => {
