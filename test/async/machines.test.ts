@@ -1,25 +1,11 @@
 /** The asynchronous machines' state lists, and the invariants their traces must keep. */
 import { describe, expect, it } from 'vitest';
-import type { AnyStateMachine, AnyStateNode } from 'xstate';
 import { ASYNC_CLIENT_STATES, ASYNC_CLIENT_TRANSIENT_STATES, ASYNC_SERVER_STATES, ASYNC_SERVER_TRANSIENT_STATES } from '../../core/faults/async-states.js';
 import { checkAsyncInvariants } from '../../core/invariants/async.js';
 import type { TraceEvent } from '../../core/records.js';
 import { asyncClientMachine } from '../../machines/async-client.js';
 import { asyncServerMachine } from '../../machines/async-server.js';
-
-function leaves(machine: AnyStateMachine): string[] {
-  const out: string[] = [];
-  const walk = (node: AnyStateNode, path: string[]) => {
-    const children = Object.entries(node.states);
-    if (children.length === 0) {
-      out.push((path[0] === 'round' ? path.slice(1) : path).join('.'));
-      return;
-    }
-    for (const [key, child] of children) walk(child as AnyStateNode, [...path, key]);
-  };
-  walk(machine.root, []);
-  return out.sort();
-}
+import { leaves } from '../machines/leaves.js';
 
 describe('asynchronous machines', () => {
   it('state lists cover each machine exactly', () => {
