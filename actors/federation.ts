@@ -41,6 +41,7 @@ import { RunRecorder } from './run-recorder.js';
 import { actorCheckpoints, recordsBeforeResume, recordsSoFar, type ResumePoint } from './round-checkpoints.js';
 import { createServerActor } from './server-actor.js';
 import { PopulationHost, PopulationProfiles } from './population-host.js';
+import { populationRoles, type DeploymentPopulation } from './population-remote.js';
 import { PopulationModel, residentScenario } from '../core/population/population.js';
 import type { Spawn } from '../core/faults/controller.js';
 import { createAsyncClientActor } from './async-client-actor.js';
@@ -78,7 +79,14 @@ export interface RunOptions {
    * Deployment over a shared transport (NATS): the transport and a wall clock, and which
    * actors live in this process (default: all). Without it: in-memory transport, virtual clock.
    */
-  deployment?: { transport: Transport; clock: WallClock; parties?: readonly string[]; beforeServer?: () => Promise<void> };
+  deployment?: {
+    transport: Transport;
+    clock: WallClock;
+    parties?: readonly string[];
+    beforeServer?: () => Promise<void>;
+    /** A population hosted by several processes (actors/population-remote.ts); none: hosted with the server. */
+    population?: DeploymentPopulation;
+  };
   /** Write round checkpoints into `outDir`/checkpoints, which a run resumes from (needs `outDir`). */
   checkpoints?: boolean;
   /** Resume the run in `outDir` from these checkpoints (see round-checkpoints.ts): its records so far are kept. */
@@ -144,10 +152,11 @@ async function federate(given: Scenario, options: RunOptions, recorder: RunRecor
   const wallStart = process.hrtime.bigint();
   const frame = openRun(given, options, recorder);
   const parts = await prepareLearning(frame);
-  const { models, host, asyncMode } = await addActors(frame, parts);
-  const ran = await runToEnd(frame);
+  const { models, host, roles, asyncMode } = await addActors(frame, parts);
+  const ran = await runToEnd(frame, roles?.done);
   const { finalStates, failures } = endStates(frame, ran);
   frame.controller.stop();
+  roles?.close();
   host?.close();
   await frame.transport.close();
   const violations = traceViolations(frame, parts.data, asyncMode, ran.stopped);
@@ -197,8 +206,8 @@ function openRun(given: Scenario, options: RunOptions, recorder: RunRecorder): R
   // A population every client of which takes part in every round runs as the same clients listed.
   const scenario = residentScenario(withTraceInlined(given));
   const population = scenario.population ? PopulationModel.of(scenario) : null;
-  if (population && (options.deployment || options.resume))
-    throw new Error('population: a population runs locally, from its start (over NATS and resuming: clients listed)');
+  if (population && options.resume) throw new Error('population: a population runs from its start (resuming: clients listed)');
+  if (options.deployment?.population && !population) throw new Error('a population split over processes needs a scenario with a population');
   if (options.onEvent) recorder.onEvent(options.onEvent);
   const { deployment, resume, outDir, restart, schedule } = options;
   if (resume && !outDir) throw new Error('resume: a run resumes in its output folder (outDir), where its checkpoints and records are');
@@ -318,7 +327,12 @@ async function prepareLearning({ scenario, options, population, clientIds, local
 async function addActors(
   frame: RunFrame,
   parts: LearningParts,
-): Promise<{ models: { id: string; model: LanguageModel }[]; host: PopulationHost | null; asyncMode: boolean }> {
+): Promise<{
+  models: { id: string; model: LanguageModel }[];
+  host: PopulationHost | null;
+  roles: ReturnType<typeof populationRoles> | null;
+  asyncMode: boolean;
+}> {
   const { scenario, run, options, recorder, population, clock, local, controller, transport, earlier } = frame;
   const { data, tokenizers, decode, aligner, settings } = parts;
   const { learning, resume, outDir } = options;
@@ -377,7 +391,20 @@ async function addActors(
         actor: (config, learner, part) => clientActor(config, learner, { population: part }),
       })
     : null;
-  if (host) recorder.event({ t: clock.now(), actor: 'server', round: 0, kind: 'population', ...host.describe() });
+  const split = options.deployment?.population;
+  const roles =
+    host && population
+      ? populationRoles({
+          host,
+          model: population,
+          run,
+          clock,
+          serverSilenceMs: scenario.protocol.serverSilenceMs,
+          serverHere: local.has('server'),
+          ...(split ? { split: { transport: options.deployment!.transport, population: split } } : {}),
+        })
+      : null;
+  if (host && local.has('server')) recorder.event({ t: clock.now(), actor: 'server', round: 0, kind: 'population', ...host.describe() });
 
   const models: { id: string; model: LanguageModel }[] = [];
   if (local.has('server')) {
@@ -393,7 +420,7 @@ async function addActors(
         ...(options.machines?.server ? { machine: options.machines.server } : {}),
         ...onRestore('server'),
         ...checkpointing('server', serverModel),
-        ...(host ? { population: { select: (round: number) => host.select(round), dropouts: (round: number) => host.dropouts(round) } } : {}),
+        ...(roles ? { population: roles.selection } : {}),
       }),
     );
   }
@@ -405,7 +432,7 @@ async function addActors(
     const learner = new ClientLearner(model, { privateSet: data.privateSets[i]!, publicSet: data.publicSet, testSet: data.testSet }, aligner, settings(config));
     controller.add(config.id, 'client', clientActor(config, learner));
   }
-  return { models, host, asyncMode };
+  return { models, host, roles, asyncMode };
 }
 
 interface Ran {
@@ -418,7 +445,11 @@ interface Ran {
 }
 
 /** Creates (or restores) and starts the actors, then runs the clock until they have all stopped, or the schedule stops the run. */
-async function runToEnd({ scenario, options, recorder, clock, controller, transport, local, localClients, localIds }: RunFrame): Promise<Ran> {
+async function runToEnd(
+  { scenario, options, recorder, clock, controller, transport, local, localClients, localIds }: RunFrame,
+  /** Besides every local actor having stopped: a process hosting part of a population is done only when the run is. */
+  hostDone: () => boolean = () => true,
+): Promise<Ran> {
   const { resume, restart, deployment, schedule } = options;
   // Created server first; started clients first, so they listen before the server's first
   // announcement is delivered.
@@ -446,7 +477,9 @@ async function runToEnd({ scenario, options, recorder, clock, controller, transp
   // A virtual-clock run that has not ended by then never will (a wait without a deadline, say).
   const limitMs = schedule?.limitMs ?? neverEndsAfterMs(scenario) + clock.now();
   const virtualMs =
-    clock instanceof VirtualClock ? await clock.run({ until, limitMs, ...(options.pace ? { pace: options.pace } : {}) }) : await wallClockSettled(controller);
+    clock instanceof VirtualClock
+      ? await clock.run({ until, limitMs, ...(options.pace ? { pace: options.pace } : {}) })
+      : await wallClockSettled(() => controller.settled() && hostDone());
   const timedOut = !stopped && !controller.settled();
   return { virtualMs, roundsWallSeconds: Number(process.hrtime.bigint() - roundsStart) / 1e9, stopped, timedOut, limitMs };
 }
@@ -487,7 +520,8 @@ function endStates(
 function traceViolations(frame: RunFrame, data: FederationData, asyncMode: boolean, stopped: boolean): Violation[] {
   const { scenario, recorder, population, clock, clientIds, localIds, profiles, options } = frame;
   const common = { partial: stopped, quorum: quorumCount(scenario), acceptWithinRounds: lateAcceptWithinRounds(scenario) };
-  if (population) return checkInvariants(recorder.events, { ...common, clients: [], population: true });
+  // Split over processes, a population's trace is whole in none of them.
+  if (population) return options.deployment?.population ? [] : checkInvariants(recorder.events, { ...common, clients: [], population: true });
   if (localIds.length !== clientIds.length + 1) return [];
   const checkTrace = asyncMode ? asyncInvariantChecker(scenario) : checkInvariants;
   return checkTrace(recorder.events, {
@@ -498,9 +532,9 @@ function traceViolations(frame: RunFrame, data: FederationData, asyncMode: boole
 }
 
 /** With the wall clock, actors run on real timers: wait until every one has stopped. */
-async function wallClockSettled(controller: FaultController): Promise<number> {
+async function wallClockSettled(settled: () => boolean): Promise<number> {
   const start = Date.now();
-  while (!controller.settled()) await new Promise((resolve) => setTimeout(resolve, 2));
+  while (!settled()) await new Promise((resolve) => setTimeout(resolve, 2));
   return Date.now() - start;
 }
 

@@ -23,6 +23,7 @@ import type { Scenario } from '../core/scenario/schema.js';
 import { NatsTransport, type UploadAckMode } from '../core/transport/nats-transport.js';
 import { runFederation, type LearningStack, type RunResult } from './federation.js';
 import { publishEvents, watchEvents } from './monitor.js';
+import { populationPartActor } from '../core/pseudo-actors.js';
 import { checkpointedRounds, commonRound, resumePointAt, type ResumePoint } from './round-checkpoints.js';
 import type { RunEvent } from '../core/records.js';
 
@@ -54,24 +55,37 @@ export interface NatsRunOptions {
   resumeTimeoutMs?: number;
   /** This process replaces one that was killed: its actors go on from the state they persisted in `outDir` (faults.persist: disk). */
   restart?: boolean;
+  /**
+   * A population split over processes: `parts` of them host its clients, this one part `part`
+   * (with `parties` empty) or none (the server's process). Without it, a population's clients
+   * are hosted where the server runs.
+   */
+  population?: { parts: number; part?: number };
   log?: (line: string) => void;
 }
 
 export async function runOverNats(scenario: Scenario, options: NatsRunOptions): Promise<RunResult> {
   const run = scenario.name;
   const clientIds = scenario.clients.map((c) => c.id);
-  const parties = options.parties ?? ['server', ...clientIds];
+  const split = options.population;
+  if (split && !scenario.population) throw new Error(`population parts: scenario ${run} lists its clients; it has no population to split`);
+  if (scenario.population && (options.resume || options.restart)) throw new Error('a population over NATS runs from its start (no --resume or --restart)');
+  if (split && options.credentialFile) throw new Error('a population split over processes runs without per-actor credentials (--creds) for now');
+  const hostsPart = split?.part !== undefined;
+  const parties = options.parties ?? (hostsPart ? [] : ['server', ...clientIds]);
+  // Whom the server waits for before round 1: the listed clients, or the processes hosting the population's parts.
+  const expected = split ? Array.from({ length: split.parts }, (_, k) => populationPartActor(k)) : clientIds;
   const durable = options.uploads === 'jetstream';
   const spawned = options.spawn ? await startNatsServer({ jetstream: durable }) : null;
   const servers = spawned?.url ?? options.servers;
   if (!servers) throw new Error('NATS: give a server URL (--nats URL) or --spawn-nats');
   if (spawned) options.log?.(`started nats-server at ${spawned.url}`);
   const login = options.credentialFile ? credentialLogin(readNatsCredential(options.credentialFile)) : undefined;
-  if (login && (parties.length !== 1 || parties[0] !== login.name))
+  if (login && !hostsPart && (parties.length !== 1 || parties[0] !== login.name))
     throw new Error(`NATS credential ${options.credentialFile} is for "${login.name}"; this process runs ${parties.join(', ')}`);
   const transport = await NatsTransport.connect({
     servers,
-    name: parties.length === 1 ? `fedmkt-${run}-${parties[0]}` : `fedmkt-${run}`,
+    name: hostsPart ? `fedmkt-${run}-${populationPartActor(split!.part!)}` : parties.length === 1 ? `fedmkt-${run}-${parties[0]}` : `fedmkt-${run}`,
     ...(login ? { user: login.user, nkeySeed: login.nkeySeed, inboxPrefix: login.inboxPrefix } : {}),
     ...(durable ? { uploadAcks: 'jetstream' as const, run } : {}),
     logger: { warn: (line: string) => options.log?.(line), error: (line: string) => options.log?.(line) },
@@ -114,6 +128,27 @@ export async function runOverNats(scenario: Scenario, options: NatsRunOptions): 
     }
   };
 
+  // A process hosting part of a population is present from when it listens for the server's requests until the first one.
+  const partActor = hostsPart ? populationPartActor(split!.part!) : null;
+  const population = split
+    ? {
+        ...split,
+        ...(partActor
+          ? {
+              onListening: () => {
+                beat(partActor);
+                heartbeats.set(
+                  partActor,
+                  setInterval(() => beat(partActor), 500),
+                );
+              },
+              onRequest: () => clearInterval(heartbeats.get(partActor)),
+            }
+          : {}),
+        ...(options.log ? { log: options.log } : {}),
+      }
+    : undefined;
+
   try {
     const resume = negotiation ? await negotiation.cut() : undefined;
     // The rounds after the cut are run again, their uploads made again: what the interrupted run stored is stale.
@@ -134,14 +169,16 @@ export async function runOverNats(scenario: Scenario, options: NatsRunOptions): 
         transport,
         clock: new WallClock(),
         parties,
+        ...(population ? { population } : {}),
         beforeServer: async () => {
           // A restarted server goes on in its round: the clients are there already.
           if (options.restart) return;
           const deadline = Date.now() + (options.presenceTimeoutMs ?? 60_000);
-          while (Date.now() < deadline && clientIds.some((id) => !present.has(id))) await sleep(50);
-          const missing = clientIds.filter((id) => !present.has(id));
+          while (Date.now() < deadline && expected.some((id) => !present.has(id))) await sleep(50);
+          const missing = expected.filter((id) => !present.has(id));
+          const who = split ? `${expected.length} population parts` : scenario.population ? 'the population here' : `${clientIds.length} clients`;
           options.log?.(
-            `${missing.length ? `opening round ${(resume?.afterRound ?? 0) + 1} without ${missing.join(', ')} (no presence)` : `all ${clientIds.length} clients present`}`,
+            `${missing.length ? `opening round ${(resume?.afterRound ?? 0) + 1} without ${missing.join(', ')} (no presence)` : `all ${who} present`}`,
           );
           negotiation?.stop();
         },

@@ -33,6 +33,12 @@ export interface PopulationHostDeps {
   actor(config: ClientConfig, learner: ClientLearner, part: { round: number; evaluate: boolean; template: number }): Parameters<FaultController['add']>[2];
 }
 
+/** A client chosen for a round, and whether its accuracy is measured after it. */
+export interface ChosenClient {
+  index: number;
+  evaluate: boolean;
+}
+
 interface Live {
   index: number;
   model: LanguageModel;
@@ -76,12 +82,19 @@ export class PopulationHost {
 
   /** The server's selection for `round`: the chosen clients' actors are up before it announces the round to them. */
   async select(round: number): Promise<ActorId[]> {
+    return this.bringUpChosen(round, this.choose(round, new Set(this.liveIndices())));
+  }
+
+  /**
+   * Who takes part in `round`, in announcement order, and whether each is measured after it.
+   * `busy`: clients still in an earlier round (stragglers), not chosen again.
+   */
+  choose(round: number, busy: ReadonlySet<number>): ChosenClient[] {
     const { model, scenario, clock } = this.deps;
     const now = clock.now();
-    // A client still busy with an earlier round (a straggler) is not chosen again.
     const availability: Availability = {
-      alwaysOn: model.availability.alwaysOn && this.live.size === 0,
-      onlineUntil: (i, t) => (this.live.has(model.idOf(i)) ? null : model.availability.onlineUntil(i, t)),
+      alwaysOn: model.availability.alwaysOn && busy.size === 0,
+      onlineUntil: (i, t) => (busy.has(i) ? null : model.availability.onlineUntil(i, t)),
     };
     const { selected } = this.selector.select({
       seed: scenario.seed,
@@ -93,8 +106,18 @@ export class PopulationHost {
       availability,
     });
     const evaluated = scenario.population!.evaluateClients;
+    return selected.map((index, k) => ({ index, evaluate: k < evaluated }));
+  }
+
+  /** Bring up the actors of `chosen` for `round` (one still up from an earlier round is refused). */
+  async bringUpChosen(round: number, chosen: readonly ChosenClient[]): Promise<ActorId[]> {
+    const { model, clock } = this.deps;
+    const now = clock.now();
     const ids: ActorId[] = [];
-    for (const [k, index] of selected.entries()) ids.push(await this.bringUp(index, round, k < evaluated, availability.onlineUntil(index, now)));
+    for (const { index, evaluate } of chosen) {
+      if (this.live.has(model.idOf(index))) continue;
+      ids.push(await this.bringUp(index, round, evaluate, model.availability.onlineUntil(index, now)));
+    }
     return ids;
   }
 
@@ -166,6 +189,11 @@ export class PopulationHost {
   /** Clients selected for `round` that dropped out of it. */
   dropouts(round: number): number {
     return this.droppedOut.get(round) ?? 0;
+  }
+
+  /** The indices of the clients still up. */
+  liveIndices(): number[] {
+    return [...this.live.values()].map((e) => e.index);
   }
 
   /** Clients still up (stragglers of the last round), for the run's final states. */

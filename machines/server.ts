@@ -64,6 +64,12 @@ export interface ServerContext extends ServerInput {
   selected: ActorId[];
   /** Accepted step-2 uploads of the open round, by client. */
   uploads: UploadBook<Upload>;
+  /**
+   * Uploads that reached the server while it was still announcing the round (over a real
+   * network a fast client of a population can answer before the last announcement is out),
+   * taken or ignored as collection opens, once the server knows whom it announced to.
+   */
+  earlyUploads: SlmLogitsEvent[];
   /** Step 3 output: each upload aligned to the LLM's tokenisation, in `clients` order. */
   slmTeachers: { client: ActorId; teacher: AlignedTeacher }[];
   /** Step 5 output. */
@@ -156,19 +162,32 @@ export const serverMachine = setup({
     /** Step 2 upload: accepted once per client and round; everything else is recorded and dropped. */
     takeUpload: enqueueActions(({ context, event, enqueue }) => {
       if (event.type !== 'SLM_LOGITS') return;
-      const reason = rejectReason(context, event, bookHas(context.uploads, event.sender));
-      if (reason) {
-        enqueue.emit(ignored(context, event, 'slm-logits', reason));
-        return;
-      }
-      enqueue.assign({ uploads: bookWith(context.uploads, event.sender, { messageId: event.messageId, logits: event.logits }) });
-      enqueue.emit({ type: 'accepted', round: event.round, messageId: event.messageId, sender: event.sender, message: 'slm-logits' });
+      const taken = receiveUpload(context, context.uploads, event);
+      if (taken.uploads !== context.uploads) enqueue.assign({ uploads: taken.uploads });
+      enqueue.emit(taken.record);
     }),
     /** A late upload the staleness policy lets count toward the open round. */
     takeLateUpload: enqueueActions(({ context, event, enqueue }) => {
       if (event.type !== 'SLM_LOGITS') return;
       enqueue.assign({ uploads: bookWith(context.uploads, event.sender, { messageId: event.messageId, logits: event.logits }) });
       enqueue.emit(lateAccepted(context, event));
+    }),
+    holdEarlyUpload: assign({ earlyUploads: ({ context, event }) => (event.type === 'SLM_LOGITS' ? [...context.earlyUploads, event] : context.earlyUploads) }),
+    /** Collection opens: the uploads that came during the announcement, in their order, as if they came now. */
+    takeEarlyUploads: enqueueActions(({ context, enqueue }) => {
+      if (context.earlyUploads.length === 0) return;
+      let uploads = context.uploads;
+      for (const event of context.earlyUploads) {
+        // Collection closes once the uploads it awaits are in: the rest came too late, as they would have one by one.
+        if (uploads.size >= uploadsAwaited(context)) {
+          enqueue.emit(ignored(context, event, 'slm-logits', closedReason({ ...context, uploads }, event)));
+          continue;
+        }
+        const taken = receiveUpload(context, uploads, event);
+        uploads = taken.uploads;
+        enqueue.emit(taken.record);
+      }
+      enqueue.assign({ uploads, earlyUploads: [] });
     }),
     takeAdapter: enqueueActions(({ context, event, enqueue }) => {
       if (event.type !== 'ADAPTER') return;
@@ -228,6 +247,7 @@ export const serverMachine = setup({
     round: input.resumeAfterRound ?? 0,
     selected: input.clients,
     uploads: emptyBook<Upload>(),
+    earlyUploads: [],
     slmTeachers: [],
     llmLogits: null,
     adapters: {},
@@ -276,8 +296,10 @@ export const serverMachine = setup({
             onDone: { target: 'awaitSLMLogits', actions: assign({ selected: ({ context, event }) => event.output?.selected ?? context.clients }) },
             onError: { target: '#server.failed', actions: failWith('announceRound') },
           },
+          on: { SLM_LOGITS: { actions: 'holdEarlyUpload' } },
         },
         awaitSLMLogits: {
+          entry: 'takeEarlyUploads',
           exit: 'noteStragglers',
           on: { SLM_LOGITS: [{ guard: 'acceptableLateUpload', actions: 'takeLateUpload' }, { actions: 'takeUpload' }] },
           always: { guard: 'allUploadsIn', target: 'alignSLMTokens' },
@@ -466,9 +488,21 @@ function rejectReason(context: ServerContext, event: SlmLogitsEvent | AdapterEve
   return context.perRound !== undefined && !took ? 'not-selected' : null;
 }
 
-function isAcceptableLate(context: ServerContext, event: SlmLogitsEvent): boolean {
+function isAcceptableLate(context: ServerContext, event: SlmLogitsEvent, uploads = context.uploads): boolean {
   const k = context.round - event.round;
-  return k > 0 && k <= (context.policy.lateAcceptWithinRounds ?? 0) && isMember(context, event.sender) && !bookHas(context.uploads, event.sender);
+  return k > 0 && k <= (context.policy.lateAcceptWithinRounds ?? 0) && isMember(context, event.sender) && !bookHas(uploads, event.sender);
+}
+
+/** A step-2 upload received into `uploads` (a late one under the staleness policy too): the book with it, and what became of it. */
+function receiveUpload(context: ServerContext, uploads: UploadBook<Upload>, event: SlmLogitsEvent): { uploads: UploadBook<Upload>; record: ProtocolRecord } {
+  const entry = { messageId: event.messageId, logits: event.logits };
+  if (isAcceptableLate(context, event, uploads)) return { uploads: bookWith(uploads, event.sender, entry), record: lateAccepted(context, event) };
+  const reason = rejectReason(context, event, bookHas(uploads, event.sender));
+  if (reason) return { uploads, record: ignored(context, event, 'slm-logits', reason) };
+  return {
+    uploads: bookWith(uploads, event.sender, entry),
+    record: { type: 'accepted', round: event.round, messageId: event.messageId, sender: event.sender, message: 'slm-logits' },
+  };
 }
 
 /** Accepted toward the open round (`round`); `msgRound` is the round the upload was made for. */

@@ -8,6 +8,8 @@ import { join } from 'node:path';
 import { defaultLearningStack } from '../../actors/default-learning.js';
 import { watchEvents } from '../../actors/monitor.js';
 import { runOverNats } from '../../actors/nats-deployment.js';
+import { parsePopulationPart, type PopulationPart } from '../../actors/population-remote.js';
+import { populationPartActor } from '../../core/pseudo-actors.js';
 import type { RunResult } from '../../actors/federation.js';
 import { startLiveRun } from '../../apps/live/index.js';
 import type { BackendName } from '../../core/models/backend.js';
@@ -45,8 +47,20 @@ function restartTarget(file: string | undefined, opts: ProcessOptions, dir: stri
   return { scenario: loadScenario(join(dir, 'scenario.yaml'), { onNote: log }), outDir: dir, resuming: false };
 }
 
-async function runParty(file: string | undefined, party: string, opts: ProcessOptions, command: string): Promise<void> {
+async function runParty(
+  file: string | undefined,
+  party: string,
+  opts: ProcessOptions,
+  command: string,
+  /** A population split over processes: this one's part (a hosting process) or none (the server's). */
+  population?: PopulationPart | { parts: number },
+): Promise<void> {
   const { scenario, outDir, resuming } = opts.restart !== undefined ? restartTarget(file, opts, opts.restart) : runTarget(file, opts, log, party);
+  if (scenario.population && command === 'serve' && !population)
+    throw new InvalidArgumentError(
+      `scenario ${scenario.name} describes a population: say how many processes host it (serve --population-parts N, each started with join --population-part K/N)`,
+    );
+  if (population && !scenario.population) throw new InvalidArgumentError(`--population-part(s): scenario ${scenario.name} lists its clients; join --client ID`);
   if (opts.restart !== undefined && scenario.faults.persist !== 'disk') {
     throw new InvalidArgumentError(
       `--restart ${opts.restart}: the run persisted no actor state (its scenario needs faults.persist: disk); use --resume to start every process again from round checkpoints`,
@@ -63,9 +77,11 @@ async function runParty(file: string | undefined, party: string, opts: ProcessOp
   const stopWatching = exitOnInterrupt({ outDir, actors: [party], checkpoints, resumeCommand });
   let result: RunResult;
   try {
+    const hosting = population && 'part' in population;
     result = await runOverNats(scenario, {
       servers: opts.nats.split(','),
-      parties: [party],
+      parties: hosting ? [] : [party],
+      ...(population ? { population } : {}),
       ...(opts.creds ? { credentialFile: opts.creds } : {}),
       uploads: opts.uploads,
       learning,
@@ -83,10 +99,18 @@ async function runParty(file: string | undefined, party: string, opts: ProcessOp
     stopWatching();
   }
   process.stdout.write(`${roundSummaryTable(result.recorder.metrics, clock.kind)}\n`);
-  process.stdout.write(`${party}: ${result.finalStates[party]}; outputs in ${outDir}\n`);
+  process.stdout.write(`${party}: ${result.finalStates[party] ?? 'done'}; outputs in ${outDir}\n`);
   if (Object.keys(result.failures).length > 0) {
     for (const [id, why] of Object.entries(result.failures)) process.stdout.write(`  ${id} failed: ${why}\n`);
     process.exitCode = 1;
+  }
+}
+
+function populationPart(text: string): PopulationPart {
+  try {
+    return parsePopulationPart(text);
+  } catch (error) {
+    throw new InvalidArgumentError((error as Error).message);
   }
 }
 
@@ -119,15 +143,27 @@ function processOptions(command: Command): Command {
 
 export function registerNatsProcessCommands(program: Command): void {
   processOptions(
-    program.command('serve').description('run the server actor of a scenario over NATS').argument('[scenario]', 'scenario YAML file (none with --resume)'),
-  ).action((file: string | undefined, opts: ProcessOptions) => runParty(file, 'server', opts, 'serve'));
+    program
+      .command('serve')
+      .description('run the server actor of a scenario over NATS')
+      .argument('[scenario]', 'scenario YAML file (none with --resume)')
+      .option('--population-parts <n>', "a population's clients are hosted by N processes (join --population-part K/N)", positiveInt),
+  ).action((file: string | undefined, opts: ProcessOptions & { populationParts?: number }) =>
+    runParty(file, 'server', opts, 'serve', opts.populationParts !== undefined ? { parts: opts.populationParts } : undefined),
+  );
   processOptions(
     program
       .command('join')
-      .description('run one client actor of a scenario over NATS (it reads only its own private data)')
+      .description("run one client actor of a scenario over NATS (it reads only its own private data), or part of a population's clients")
       .argument('[scenario]', 'scenario YAML file (none with --resume)')
-      .requiredOption('--client <id>', 'the client id from the scenario'),
-  ).action((file: string | undefined, opts: ProcessOptions & { client: string }) => runParty(file, opts.client, opts, 'join'));
+      .option('--client <id>', 'the client id from the scenario')
+      .option('--population-part <K/N>', 'host the clients of the population whose index is K mod N, brought up as the server selects them', populationPart),
+  ).action((file: string | undefined, opts: ProcessOptions & { client?: string; populationPart?: PopulationPart }) => {
+    if ((opts.client === undefined) === (opts.populationPart === undefined))
+      throw new InvalidArgumentError('give --client ID (a listed client) or --population-part K/N (part of a population), one of them');
+    if (opts.populationPart) return runParty(file, populationPartActor(opts.populationPart.part), opts, 'join', opts.populationPart);
+    return runParty(file, opts.client!, opts, 'join');
+  });
   program
     .command('watch')
     .description("print every actor's events (the records of events.jsonl) from the monitoring subject, as JSON lines")

@@ -12,6 +12,8 @@ import type { ActorId, MessageType } from './messages.js';
  *   fedmkt.<run>.r<round>.finish                 server -> clients
  *   fedmkt.<run>.r<round>.finish-ack.<client>    client -> server   (receipt of finish)
  *   fedmkt.<run>.events.<actor>                  any -> observers   (monitoring)
+ *   fedmkt.<run>.population.<part>               server -> a process hosting part of a population
+ *   fedmkt.<run>.population-reply.<part>         that process -> server
  *
  * A client publishes only on subjects ending in its own id; the server only on broadcast
  * subjects. NATS permissions (one credential per actor) are derived from exactly this table.
@@ -61,6 +63,11 @@ export function serverInbox(run: string): string[] {
 /** What a client subscribes to: every broadcast of every round. */
 export function clientInbox(run: string): string[] {
   return SERVER_TYPES.map((t) => `fedmkt.${run}.*.${t}`);
+}
+
+/** Requests to the process hosting part `part` of a population (`*`: any part), and its replies. */
+export function populationSubjects(run: string, part: number | '*'): { request: string; reply: string } {
+  return { request: `fedmkt.${run}.population.${part}`, reply: `fedmkt.${run}.population-reply.${part}` };
 }
 
 export function eventsSubject(run: string, actor: ActorId): string {

@@ -93,6 +93,8 @@ function server(
     clients?: string[];
     totalRounds?: number;
     resumeAfterRound?: number;
+    /** A population's round: uploads awaited of those announced. */
+    perRound?: number;
     policy?: Partial<ServerPolicy>;
     uploads?: (round: number, h: Server) => [number, ReturnType<typeof upload> | Parameters<Server['sendAt']>[1]][];
     durations?: Partial<typeof SERVER_DURATIONS>;
@@ -107,6 +109,7 @@ function server(
       clients,
       policy: serverPolicy(opts.policy),
       ...(opts.resumeAfterRound ? { resumeAfterRound: opts.resumeAfterRound } : {}),
+      ...(opts.perRound ? { perRound: opts.perRound } : {}),
     },
     {
       durations: { ...SERVER_DURATIONS, ...opts.durations },
@@ -221,6 +224,42 @@ describe('server machine', () => {
         .map((r) => r.sender),
     ).toEqual(['c1', 'c2']);
     expect(s.statesIn(1)).toEqual([...ROUND_STEPS, 'roundEnd', 'finishing', 'awaitFinishAcks', 'done']);
+  });
+
+  it('2b. uploads that come while the round is still being announced count when collection opens; past the uploads awaited, they are late', async () => {
+    // Over a real network a fast client can answer before the last announcement is out.
+    const early = (perRound?: number) =>
+      server({
+        durations: { announceRound: 100 },
+        ...(perRound ? { perRound } : {}),
+        uploads: (r) => [
+          [10, upload('c2', r)],
+          [20, upload('c1', r)],
+          [30, upload('c3', r)],
+        ],
+      });
+    const all = early();
+    await all.run();
+    // announceRound runs 5..105: the three are taken as it ends, and collection closes at once.
+    const slmAccepted = (h: Server) => h.records.filter((r) => r.type === 'accepted' && r.message === 'slm-logits').map((r) => [r.sender, r.t]);
+    expect(slmAccepted(all)).toEqual([
+      ['c2', 105],
+      ['c1', 105],
+      ['c3', 105],
+    ]);
+    expect(all.records.filter((r) => r.type === 'ignored')).toEqual([]);
+    expect(all.callsOf('alignSLMTokens')[0]!.input.uploads.map((u: { client: string }) => u.client)).toEqual(['c1', 'c2', 'c3']);
+    const two = early(2);
+    await two.run();
+    expect(slmAccepted(two)).toEqual([
+      ['c2', 105],
+      ['c1', 105],
+    ]);
+    expect(two.records.filter((r) => r.type === 'ignored')).toEqual([
+      { type: 'ignored', round: 1, atRound: 1, messageId: 'c3:r1', sender: 'c3', message: 'slm-logits', reason: 'late', t: 105 },
+    ]);
+    // Announced, its upload not used: a straggler, as when it comes after the others.
+    expect(two.records.filter((r) => r.type === 'stragglers')).toEqual([{ type: 'stragglers', round: 1, clients: ['c3'], t: 105 }]);
   });
 
   it('3a. below quorum with skip-round: the round is skipped and the next one announced', async () => {
