@@ -13,6 +13,7 @@ import type { AdapterWeights, LanguageModel, TextSample } from '../core/models/m
 import type { Availability } from '../core/population/availability.js';
 import type { PopulationModel } from '../core/population/population.js';
 import { Selector } from '../core/population/selection.js';
+import { templateKind } from '../core/population/templates.js';
 import { shardOf, shardPool, shardsOverlap, type PopulationSplit, type ShardPool } from '../core/population/shards.js';
 import type { ActorId } from '../core/protocol/messages.js';
 import type { ClientConfig, Profile, Scenario } from '../core/scenario/schema.js';
@@ -71,11 +72,12 @@ export class PopulationHost {
       shardSize,
       poolSize: this.pool.all.length,
       shardsOverlap: shardsOverlap(this.pool, model.count, shardSize),
+      templates: scenario.population!.clients.map(templateKind),
     };
   }
 
-  /** The server's selection for `round`: the chosen clients' actors are up before it announces the round to them. */
-  async select(round: number): Promise<ActorId[]> {
+  /** The server's selection for `round` and the template each chosen client drew: their actors are up before it announces the round to them. */
+  async select(round: number): Promise<{ clients: ActorId[]; templates: number[] }> {
     const { model, scenario, clock } = this.deps;
     const now = clock.now();
     // A client still busy with an earlier round (a straggler) is not chosen again.
@@ -93,12 +95,17 @@ export class PopulationHost {
       availability,
     });
     const evaluated = scenario.population!.evaluateClients;
-    const ids: ActorId[] = [];
-    for (const [k, index] of selected.entries()) ids.push(await this.bringUp(index, round, k < evaluated, availability.onlineUntil(index, now)));
-    return ids;
+    const clients: ActorId[] = [];
+    const templates: number[] = [];
+    for (const [k, index] of selected.entries()) {
+      const template = model.templateOf(index);
+      clients.push(await this.bringUp(index, { round, evaluate: k < evaluated, template }, availability.onlineUntil(index, now)));
+      templates.push(template);
+    }
+    return { clients, templates };
   }
 
-  private async bringUp(index: number, round: number, evaluate: boolean, onlineUntil: number | null): Promise<ActorId> {
+  private async bringUp(index: number, part: { round: number; evaluate: boolean; template: number }, onlineUntil: number | null): Promise<ActorId> {
     const { model, controller, clock, scenario } = this.deps;
     const config = model.configOf(index);
     this.deps.profiles.keep(index, config.profile);
@@ -107,9 +114,9 @@ export class PopulationHost {
     const adapter = this.adapters.get(index);
     if (adapter) learner.model.setAdapter(adapter);
     const id = config.id;
-    const entry = { index, round, model: learner.model, offlineTimer: null as TimerId | null };
+    const entry = { index, round: part.round, model: learner.model, offlineTimer: null as TimerId | null };
     this.live.set(id, entry);
-    const spawn = this.deps.actor(config, learner, { round, evaluate, template: model.templateOf(index) });
+    const spawn = this.deps.actor(config, learner, part);
     controller.add(
       id,
       'client',
