@@ -118,7 +118,15 @@ describe('seeing a population', () => {
       expect(m.dropouts).toBe(mine.length);
     }
     expect(server.some((m) => (m.dropouts as number) > 0)).toBe(true);
-    const { roundSummaryTable } = await import('../../cli/summary.js');
+    // Each selection names the template of every client chosen; the population event what each template is.
+    const { PopulationModel } = await import('../../core/population/population.js');
+    const model = PopulationModel.of(parseScenario(population(4, 400, '{ perRound: 15, overcommit: 1.3 }', availability, 4)));
+    for (const s of of(r.recorder.events, 'selection')) expect(s.templates).toEqual((s.clients as string[]).map((c) => model.templateOf(model.indexOf(c)!)));
+    expect(of(r.recorder.events, 'population')[0]!.templates).toEqual(['no model, gpt2', 'no model, llama2']);
+    const { printRunOutcome, roundSummaryTable } = await import('../../cli/summary.js');
+    let printed = '';
+    printRunOutcome(r, 'out', 'virtual', (text) => (printed += text));
+    expect(printed).toContain('\ntemplates: template 0 (no model, gpt2), template 1 (no model, llama2)\n');
     const table = roundSummaryTable(r.recorder.metrics).split('\n');
     expect(table[0]).toMatch(/round +acc server +acc clients +acc template 0 +acc template 1 +measured +announced +uploads +stragglers +dropouts +to quorum s/);
     const measured = r.recorder.metrics.filter((m) => m.role === 'client');
