@@ -14,7 +14,7 @@ export interface MetricRow {
 }
 
 /** A population's clients of one template (`selection` events name each chosen client's template). */
-export interface TemplateSummary {
+interface TemplateSummary {
   template: number;
   /** Its clients announced over the rounds, and the uploads of theirs the server counted. */
   announced: number;
