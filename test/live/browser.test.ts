@@ -259,7 +259,15 @@ describe.skipIf(!hasChromium)('in headless Chromium', () => {
       live = await LiveServer.start({ ...liveOptionsFromScenario(scenario), charts: liveCharts(scenario), intervalMs: 50 });
       const { page, errors } = await open(live.url);
       expect(await evaluate<boolean>(page, "document.getElementById('by-template').hidden")).toBe(true);
-      for (const e of result.recorder.events) live.push(e);
+      // Mid-run: a column per state of the bar, its name whole (it may wrap where its words meet).
+      const events = result.recorder.events;
+      const middle = events.findIndex((e) => e.kind === 'state' && e.state === 'awaitLLMLogits' && e.round === 2);
+      for (const e of events.slice(0, middle + 1)) live.push(e);
+      await waitFor(page, `Number(document.body.dataset.seq) === ${live.snapshot().seq}`);
+      const midHeader = await evaluate<string[]>(page, "Array.from(document.querySelectorAll('#templates thead th[data-state]')).map((th) => th.textContent)");
+      expect(midHeader.sort()).toEqual(Object.keys((await evaluate<PageView>(page, VIEW)).legend).sort());
+      expect(midHeader).toContain('awaitLLMLogits');
+      for (const e of events.slice(middle + 1)) live.push(e);
       live.end();
       await waitFor(page, "document.getElementById('status').textContent === 'run ended'");
       const table = await evaluate<{
@@ -285,7 +293,6 @@ describe.skipIf(!hasChromium)('in headless Chromium', () => {
         ['1', 'template 1 / no model, llama2'],
       ]);
       expect(table.header.slice(0, 2)).toEqual(['template', 'clients']);
-      expect(table.header).toContain('awaitLLMLogits');
       expect(table.header.slice(-4)).toEqual(['announced', 'uploads', 'stragglers', 'dropouts']);
       // Each state of the bar is a column, and the templates' cells add up to its count.
       expect(Object.keys(view.legend).sort()).toEqual(Object.keys(table.rows[0]!.states).sort());
