@@ -13,6 +13,7 @@ import type { AdapterWeights, LanguageModel, TextSample } from '../core/models/m
 import type { Availability } from '../core/population/availability.js';
 import type { PopulationModel } from '../core/population/population.js';
 import { Selector } from '../core/population/selection.js';
+import { templateKind } from '../core/population/templates.js';
 import { shardOf, shardPool, shardsOverlap, type PopulationSplit, type ShardPool } from '../core/population/shards.js';
 import type { ActorId } from '../core/protocol/messages.js';
 import type { ClientConfig, Profile, Scenario } from '../core/scenario/schema.js';
@@ -31,6 +32,12 @@ export interface PopulationHostDeps {
   profiles: PopulationProfiles;
   /** The client's actor, for the controller to spawn (see federation.ts). */
   actor(config: ClientConfig, learner: ClientLearner, part: { round: number; evaluate: boolean; template: number }): Parameters<FaultController['add']>[2];
+}
+
+/** The clients of a round, up and listening, in announcement order, and the template each drew. */
+export interface Chosen {
+  clients: ActorId[];
+  templates: number[];
 }
 
 /** A client chosen for a round, and whether its accuracy is measured after it. */
@@ -77,11 +84,12 @@ export class PopulationHost {
       shardSize,
       poolSize: this.pool.all.length,
       shardsOverlap: shardsOverlap(this.pool, model.count, shardSize),
+      templates: scenario.population!.clients.map(templateKind),
     };
   }
 
   /** The server's selection for `round`: the chosen clients' actors are up before it announces the round to them. */
-  async select(round: number): Promise<ActorId[]> {
+  async select(round: number): Promise<Chosen> {
     return this.bringUpChosen(round, this.choose(round, new Set(this.liveIndices())));
   }
 
@@ -109,19 +117,22 @@ export class PopulationHost {
     return selected.map((index, k) => ({ index, evaluate: k < evaluated }));
   }
 
-  /** Bring up the actors of `chosen` for `round` (one still up from an earlier round is refused). */
-  async bringUpChosen(round: number, chosen: readonly ChosenClient[]): Promise<ActorId[]> {
+  /** Bring up the actors of `chosen` for `round` (one still up from an earlier round is refused), with the template each drew. */
+  async bringUpChosen(round: number, chosen: readonly ChosenClient[]): Promise<Chosen> {
     const { model, clock } = this.deps;
     const now = clock.now();
-    const ids: ActorId[] = [];
+    const clients: ActorId[] = [];
+    const templates: number[] = [];
     for (const { index, evaluate } of chosen) {
       if (this.live.has(model.idOf(index))) continue;
-      ids.push(await this.bringUp(index, round, evaluate, model.availability.onlineUntil(index, now)));
+      const template = model.templateOf(index);
+      clients.push(await this.bringUp(index, { round, evaluate, template }, model.availability.onlineUntil(index, now)));
+      templates.push(template);
     }
-    return ids;
+    return { clients, templates };
   }
 
-  private async bringUp(index: number, round: number, evaluate: boolean, onlineUntil: number | null): Promise<ActorId> {
+  private async bringUp(index: number, part: { round: number; evaluate: boolean; template: number }, onlineUntil: number | null): Promise<ActorId> {
     const { model, controller, clock, scenario } = this.deps;
     const config = model.configOf(index);
     this.deps.profiles.keep(index, config.profile);
@@ -130,9 +141,9 @@ export class PopulationHost {
     const adapter = this.adapters.get(index);
     if (adapter) learner.model.setAdapter(adapter);
     const id = config.id;
-    const entry = { index, round, model: learner.model, offlineTimer: null as TimerId | null };
+    const entry = { index, round: part.round, model: learner.model, offlineTimer: null as TimerId | null };
     this.live.set(id, entry);
-    const spawn = this.deps.actor(config, learner, { round, evaluate, template: model.templateOf(index) });
+    const spawn = this.deps.actor(config, learner, part);
     controller.add(
       id,
       'client',

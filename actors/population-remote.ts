@@ -19,7 +19,7 @@ import type { PopulationModel } from '../core/population/population.js';
 import type { RunEvent } from '../core/records.js';
 import type { Subscription, Transport } from '../core/transport/transport.js';
 import { watchEvents } from './monitor.js';
-import type { ChosenClient, PopulationHost } from './population-host.js';
+import type { Chosen, ChosenClient, PopulationHost } from './population-host.js';
 
 /** Part `part` (0-based) of `parts`: the clients whose index is `part` mod `parts`. */
 export interface PopulationPart {
@@ -116,7 +116,7 @@ class RemoteSelection {
     ];
   }
 
-  async select(round: number): Promise<ActorId[]> {
+  async select(round: number): Promise<Chosen> {
     const { parts, host, model } = this.deps;
     const everyPart = Array.from({ length: parts }, (_, part) => part);
     const statuses = await Promise.all(everyPart.map((part) => this.ask(part, { kind: 'status', round })));
@@ -128,7 +128,8 @@ class RemoteSelection {
       [...byPart].map(([part, clients]) => this.ask(part, { kind: 'bring-up', round, clients: clients.map((c) => [c.index, c.evaluate]) })),
     );
     const up = new Set(replies.flatMap((reply) => reply?.up ?? []));
-    return chosen.map((c) => model.idOf(c.index)).filter((id) => up.has(id));
+    const announced = chosen.filter((c) => up.has(model.idOf(c.index)));
+    return { clients: announced.map((c) => model.idOf(c.index)), templates: announced.map((c) => model.templateOf(c.index)) };
   }
 
   dropouts(round: number): number {
@@ -231,7 +232,7 @@ class PopulationPartService {
     let up: ActorId[] = [];
     if (request.kind === 'bring-up') {
       const mine = request.clients.filter(([index]) => index % part.parts === part.part).map(([index, evaluate]) => ({ index, evaluate }));
-      up = await host.bringUpChosen(request.round, mine);
+      up = (await host.bringUpChosen(request.round, mine)).clients;
     }
     const reply: Reply = { id: request.id, busy: host.liveIndices(), up };
     const actor = populationPartActor(part.part);
@@ -268,7 +269,7 @@ export function populationRoles(args: {
   serverHere: boolean;
   /** The deployment's own transport (outside the fault layer), with the split; none: a local run. */
   split?: { transport: Transport; population: DeploymentPopulation };
-}): { selection: { select(round: number): Promise<ActorId[]>; dropouts(round: number): number }; done: () => boolean; close(): void } {
+}): { selection: { select(round: number): Promise<Chosen>; dropouts(round: number): number }; done: () => boolean; close(): void } {
   const { host, model, run, clock, split } = args;
   if (!split) return { selection: host, done: () => true, close: () => undefined };
   const { transport, population } = split;

@@ -18,7 +18,8 @@ export interface ServerActorDeps extends ActorDeps {
   machine?: typeof serverMachine;
   /** A population: chooses each round's clients (and brings their actors up) before they are told. */
   population?: {
-    select(round: number): Promise<ActorId[]>;
+    /** The chosen clients, and the template each drew (recorded with the selection, for views that aggregate by template). */
+    select(round: number): Promise<{ clients: ActorId[]; templates: number[] }>;
     /** Clients of the round that dropped out (their device went offline, or a fault). */
     dropouts(round: number): number;
   };
@@ -60,9 +61,9 @@ export function createServerActor(deps: ServerActorDeps): Actor<typeof serverMac
         await endpoint.send(round, { type: 'round-start', uploadDeadline: due });
         return undefined;
       }
-      const selected = await deps.population.select(round);
+      const { clients: selected, templates } = await deps.population.select(round);
       announcedAt = clock.now();
-      recorder.event({ t: announcedAt, actor: id, round, kind: 'selection', clients: selected });
+      recorder.event({ t: announcedAt, actor: id, round, kind: 'selection', clients: selected, templates });
       meter.note('announced', selected.length);
       for (const to of selected) await endpoint.send(round, { type: 'round-start', uploadDeadline: due, to });
       return { selected };

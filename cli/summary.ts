@@ -2,6 +2,7 @@ import type { RunResult } from '../actors/federation.js';
 import type { RoundMetrics } from '../core/records.js';
 import { formatBytes, naturalCompare } from '../core/format.js';
 import { formatViolation } from '../core/invariants/check.js';
+import { templateLabel } from '../core/population/templates.js';
 import { plural } from '../core/wording.js';
 import { clockLabel, type ClockKind } from '../core/run-clock.js';
 
@@ -54,7 +55,7 @@ function populationTable(metrics: readonly RoundMetrics[], clock: ClockKind): st
     'round',
     'acc server',
     'acc clients',
-    ...byTemplate.map((t) => `acc template ${t}`),
+    ...byTemplate.map((t) => `acc ${templateLabel(t)}`),
     'measured',
     'announced',
     'uploads',
@@ -97,11 +98,14 @@ function populationTable(metrics: readonly RoundMetrics[], clock: ClockKind): st
 export function printRunOutcome(result: RunResult, outDir: string, clock: ClockKind, write: (text: string) => void = (t) => process.stdout.write(t)): string {
   write(`\n${roundSummaryTable(result.recorder.metrics, clock)}\n\n`);
   const population = result.recorder.events.find((e) => e.kind === 'population');
-  if (population)
+  if (population) {
+    const kinds = Array.isArray(population.templates) ? (population.templates as unknown[]) : [];
     write(
       `population: ${population.count} clients, ${population.announced} announced per round for ${population.perRound} uploads (${population.strategy}); ` +
         `shards of ${population.shardSize} drawn from ${population.poolSize} examples${population.shardsOverlap ? ': more clients than the data, so shards share examples' : ''}\n`,
     );
+    if (kinds.length > 1) write(`templates: ${kinds.map((k, i) => `${templateLabel(i)} (${String(k)})`).join(', ')}\n`);
+  }
   write(
     `final states: ${Object.entries(result.finalStates)
       .map(([id, s]) => `${id}=${s}`)

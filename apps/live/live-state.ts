@@ -9,6 +9,7 @@
 import { naturalCompare } from '../../core/format.js';
 import { isPseudoActor } from '../../core/pseudo-actors.js';
 import type { ActorRow, CollectionProgress, LiveEvent, LiveSnapshot, MessageRow, Role, RoundRow } from './snapshot.js';
+import { LiveTemplates } from './templates.js';
 
 export interface LiveStateOptions {
   /** The run's name, shown in the page title. */
@@ -34,7 +35,7 @@ export interface LiveStateOptions {
 
 const MESSAGE_FAULTS = new Set(['drop', 'delay', 'duplicate', 'reorder', 'corrupt', 'reject', 'ignored']);
 const ACTOR_FAULTS = new Set(['crash', 'restart', 'dropout', 'rejoin', 'straggler']);
-const DECISIONS = new Set(['quorum', 'deadline']);
+const DECISIONS = new Set(['quorum', 'deadline', 'selection', 'population']);
 /** Counted only: no row of their own (the NATS deployment's handshakes repeat every 500 ms). */
 const QUIET = new Set(['state', 'accepted', 'selected', 'alignment', 'presence', 'resume-offer', 'resume-cut']);
 const MARKS = new Set(['delay', 'duplicate', 'reorder', 'corrupt']);
@@ -76,6 +77,19 @@ const str = (v: unknown): string =>
   v === undefined || v === null ? '' : typeof v === 'string' ? v : typeof v === 'number' || typeof v === 'boolean' ? String(v) : JSON.stringify(v);
 const num = (v: unknown): number | null => (typeof v === 'number' && Number.isFinite(v) ? v : null);
 
+function decisionNote(event: LiveEvent, kind: string): string {
+  switch (kind) {
+    case 'quorum':
+      return `${str(event.accepted)} of ${str(event.needed)} needed: ${str(event.outcome)}`;
+    case 'selection':
+      return `${Array.isArray(event.clients) ? event.clients.length : '?'} announced`;
+    case 'population':
+      return `${str(event.count)} clients, ${str(event.perRound)} uploads per round`;
+    default:
+      return [str(event.state), str(event.action)].filter(Boolean).join(' → ');
+  }
+}
+
 export class LiveState {
   private readonly options: LiveStateOptions;
   private readonly actors = new Map<string, ActorRow>();
@@ -89,6 +103,7 @@ export class LiveState {
   private readonly delivered = new BoundedMap<string, true>(50_000);
   private readonly byKind: Record<string, number> = {};
   private readonly rounds = new Map<number, RoundRow>();
+  private readonly templates = new LiveTemplates();
   private readonly wallStart: number;
   private collection: (CollectionProgress & { senders: Set<string> }) | null = null;
   private serverRound = 0;
@@ -144,7 +159,7 @@ export class LiveState {
   private roundRow(round: number, t: number): RoundRow {
     let row = this.rounds.get(round);
     if (!row) {
-      row = { round, startedAt: t, endedAt: null, uploads: 0, outcome: null, messages: 0, faults: 0 };
+      row = { round, startedAt: t, endedAt: null, uploads: 0, announced: null, outcome: null, messages: 0, faults: 0 };
       this.rounds.set(round, row);
     }
     return row;
@@ -176,6 +191,7 @@ export class LiveState {
     const isParty = !isPseudoActor(event.actor) && kind !== 'partition';
     const actor = isParty ? this.actor(event.actor) : null;
     this.follow(event, kind, actor);
+    this.templates.push(event, kind);
     if (QUIET.has(kind) || kind === 'send' || kind === 'deliver') return;
     this.faultRow(event, kind, actor);
   }
@@ -227,6 +243,9 @@ export class LiveState {
         }
         break;
       }
+      case 'selection':
+        if (actor?.role === 'server' && Array.isArray(event.clients)) this.roundRow(round, event.t).announced = event.clients.length;
+        break;
       case 'quorum': {
         const needed = num(event.needed);
         if (needed !== null) this.quorumSeen = needed;
@@ -282,11 +301,7 @@ export class LiveState {
     } else if (ACTOR_FAULTS.has(kind)) {
       row = this.row(event, kind, to, to, [str(event.state) && `at ${str(event.state)}`, str(event.cause ?? event.reason)].filter(Boolean).join(', '));
     } else if (DECISIONS.has(kind)) {
-      const note =
-        kind === 'quorum'
-          ? `${str(event.accepted)} of ${str(event.needed)} needed: ${str(event.outcome)}`
-          : [str(event.state), str(event.action)].filter(Boolean).join(' → ');
-      row = this.row(event, kind, to, to, note);
+      row = this.row(event, kind, to, to, decisionNote(event, kind));
     } else if (kind === 'partition') {
       row = this.row(event, kind, 'network', 'network', `${str(event.phase)} ${str(event.actors)}`);
     } else {
@@ -415,7 +430,9 @@ export class LiveState {
     let collection: CollectionProgress | null = null;
     if (this.collection) {
       const { senders: _senders, ...rest } = this.collection;
-      collection = { ...rest, expected: clients, needed: rest.needed ?? (rest.message === 'slm-logits' ? this.quorumSeen : null) };
+      // A population's round expects the clients announced to, not every client seen.
+      const expected = this.rounds.get(rest.round)?.announced ?? clients;
+      collection = { ...rest, expected, needed: rest.needed ?? (rest.message === 'slm-logits' ? this.quorumSeen : null) };
     }
     const rounds = [...this.rounds.values()]
       .sort((a, b) => a.round - b.round)
@@ -433,6 +450,10 @@ export class LiveState {
       ended: this.ended,
       actors: { total: ids.length, clients, detailed, rows },
       counts,
+      templates: this.templates.breakdown((id) => {
+        const a = this.actors.get(id);
+        return a ? (a.down ? 'offline' : a.state) : null;
+      }),
       round: this.serverRound,
       collection,
       rounds,

@@ -35,6 +35,7 @@ export function livePage(title: string): string {
 <section id="actors-panel">
 <h2>Actors <span id="actor-count" class="muted"></span></h2>
 <div id="counts"><div class="stack"></div><ul class="legend"></ul></div>
+<div id="by-template" hidden><h3>By template <span id="template-round" class="muted"></span></h3><div class="scroll"><table id="templates" class="grid small"><thead></thead><tbody></tbody></table></div></div>
 <p id="sample-note" class="muted" hidden></p>
 <label class="muted">focus <input id="focus-input" list="focus-list" placeholder="actor id" size="12"></label><datalist id="focus-list"></datalist>
 <div class="scroll"><table id="actors" class="grid"><thead><tr><th>actor</th><th>round</th><th>state</th><th>in state</th><th>deadline</th><th>sent</th><th>recv</th><th>faults</th></tr></thead><tbody></tbody></table></div>
@@ -87,6 +88,7 @@ table.small{font-size:12px}
 table.small td:last-child{white-space:normal;overflow-wrap:anywhere;min-width:12em}
 #actors tbody tr{cursor:pointer}#actors tbody tr:hover{background:#f5f7f8}#actors tr.focus{background:#fff8e1}
 tr.down td{color:#b71c1c}
+#templates th{white-space:normal;vertical-align:bottom}#templates td:first-child span{display:block;font-size:11px}
 .sw{display:inline-block;width:10px;height:10px;border-radius:2px;margin-right:5px;vertical-align:-1px;border:1px solid #0002}
 .scroll{overflow:auto;max-height:420px}.scroll.tall{max-height:320px}
 .stack{display:flex;height:18px;border-radius:3px;overflow:hidden;background:#eceff1;margin:4px 0}

@@ -80,9 +80,28 @@ export interface RoundRow {
   startedAt: number;
   endedAt: number | null;
   uploads: number;
+  /** A population's round: the clients announced (its selection); null for listed clients. */
+  announced: number | null;
   outcome: string | null;
   messages: number;
   faults: number;
+}
+
+/** A population's clients of one template (see {@link LiveSnapshot.templates}). */
+export interface TemplateRow {
+  template: number;
+  /** `template 0`, as `run`'s table, the report and `sweep` name it. */
+  label: string;
+  /** Its model and tokenizer (`bigram, gpt2`), when the run's `population` event says. */
+  kind: string | null;
+  /** Its clients selected so far, and how many of them are in each state now (`offline`: down). */
+  clients: number;
+  counts: Record<string, number>;
+  /** The current round: its clients announced, their uploads accepted, stragglers and dropouts. */
+  announced: number;
+  uploads: number;
+  stragglers: number;
+  dropouts: number;
 }
 
 export interface LiveSnapshot {
@@ -106,6 +125,12 @@ export interface LiveSnapshot {
   };
   /** Actors per state, per role (`offline` for actors that are down). */
   counts: Record<Role, Record<string, number>>;
+  /**
+   * A population's clients by the template they drew (the server's `selection` events name it),
+   * `round` the round the participation figures are of; null when the events do not say (listed
+   * clients, runs recorded before selections named templates).
+   */
+  templates: { round: number; rows: TemplateRow[] } | null;
   round: number;
   collection: CollectionProgress | null;
   rounds: RoundRow[];

@@ -4,6 +4,7 @@
  */
 import type { RoundMetrics } from '../../core/records.js';
 import { escapeXml, formatBytes, naturalCompare } from '../../core/format.js';
+import { templateLabel } from '../../core/population/templates.js';
 import { n1, seriesColour, ticks } from './svg.js';
 
 export interface AccuracySeries {
@@ -69,8 +70,8 @@ function templateSeries(rows: readonly RoundMetrics[]): AccuracySeries[] {
   }
   return [...sums].map(([template, byRound]) => ({
     key: `template:${template}`,
-    label: `template ${template} clients (mean of those measured)`,
-    actor: `template ${template}`,
+    label: `${templateLabel(template)} clients (mean of those measured)`,
+    actor: templateLabel(template),
     role: 'client',
     baseline: null,
     model: null,

@@ -1,7 +1,7 @@
 /**
  * `fedmkt sweep SCENARIO --set path=v1,v2,... [--set ...]`: runs every combination of the
  * values, then prints one row per variant (participation, rounds completed, time to quorum,
- * final accuracy of each model) and writes the table as sweep.csv and sweep.json next to the
+ * final accuracy of each model; a population's figures per template) and writes the table as sweep.csv and sweep.json next to the
  * variants' run folders.
  */
 import { type Command, InvalidArgumentError } from 'commander';
@@ -11,6 +11,7 @@ import { parse as parseYaml } from 'yaml';
 import { defaultLearningStack } from '../../actors/default-learning.js';
 import { runFederation, type LearningStack } from '../../actors/federation.js';
 import { summariseRun, type RunSummary } from '../../core/faults/summary.js';
+import { templateLabel } from '../../core/population/templates.js';
 import { perRoundOf } from '../../core/scenario/population-schema.js';
 import type { BackendName } from '../../core/models/backend.js';
 import { loadScenario } from '../../core/scenario/load.js';
@@ -91,11 +92,19 @@ export async function runSweep(
 
 const fmt = (x: number | null, digits = 3) => (x === null ? '-' : x.toFixed(digits));
 
-/** Columns: the swept settings, participation, rounds, time to quorum, accuracy of each model. */
+/**
+ * Columns: the swept settings, participation, rounds, time to quorum, accuracy of each model; for
+ * a population of several templates, each template's share of its announced clients that uploaded
+ * in time and its measured clients' final accuracy.
+ */
 export function sweepTable(rows: readonly SweepRow[], axes: readonly SweepAxis[]): { header: string[]; cells: string[][] } {
   const actors = [...new Set(rows.flatMap((r) => Object.keys(r.summary.finalAccuracy)))];
   const clients = actors.filter((a) => a !== 'server');
-  const perClient = clients.length <= 8 ? clients : [];
+  const templates = [...new Set(rows.flatMap((r) => r.summary.templates.map((t) => t.template)))].sort((a, b) => a - b);
+  // A population's measured clients differ from round to round: a column each would say little.
+  const perClient = templates.length === 0 && clients.length <= 8 ? clients : [];
+  const perTemplate = templates.length > 1 ? templates : [];
+  const templateOf = (r: SweepRow, t: number) => r.summary.templates.find((x) => x.template === t);
   const header = [
     ...axes.map((a) => a.path),
     'participation',
@@ -104,6 +113,7 @@ export function sweepTable(rows: readonly SweepRow[], axes: readonly SweepAxis[]
     'acc server',
     'acc clients (mean)',
     ...perClient.map((c) => `acc ${c}`),
+    ...perTemplate.flatMap((t) => [`uploads/announced ${templateLabel(t)}`, `acc ${templateLabel(t)}`]),
     'dropouts',
     'crashes',
     'message faults',
@@ -118,6 +128,10 @@ export function sweepTable(rows: readonly SweepRow[], axes: readonly SweepAxis[]
     fmt(r.summary.finalAccuracy.server ?? null),
     fmt(r.summary.clientAccuracy),
     ...perClient.map((c) => fmt(r.summary.finalAccuracy[c] ?? null)),
+    ...perTemplate.flatMap((t) => {
+      const f = templateOf(r, t);
+      return [fmt(f && f.announced > 0 ? f.uploads / f.announced : null), fmt(f?.clientAccuracy ?? null)];
+    }),
     String(r.summary.dropouts),
     String(r.summary.crashes),
     String(r.summary.messageFaults),

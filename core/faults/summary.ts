@@ -9,6 +9,19 @@ export interface MetricRow {
   actor: string;
   role: string;
   accuracy: number | null;
+  /** A population's measured client: the template it drew. */
+  template?: unknown;
+}
+
+/** A population's clients of one template (`selection` events name each chosen client's template). */
+interface TemplateSummary {
+  template: number;
+  /** Its clients announced over the rounds, and the uploads of theirs the server counted. */
+  announced: number;
+  uploads: number;
+  /** Its measured clients, and their mean final accuracy. */
+  measured: number;
+  clientAccuracy: number | null;
 }
 
 export interface RunSummary {
@@ -23,6 +36,8 @@ export interface RunSummary {
   finalAccuracy: Record<string, number | null>;
   /** Mean final accuracy of the clients. */
   clientAccuracy: number | null;
+  /** A population's figures per template (empty for listed clients, and for runs whose events do not name templates). */
+  templates: TemplateSummary[];
   dropouts: number;
   crashes: number;
   /** Decisions of message rules and partitions (not messages lost to an actor being down). */
@@ -47,8 +62,12 @@ export function summariseRun(
   const opened = new Map<number, number>();
   const quorumTimes: number[] = [];
   let serverState: { round: number; state: string } | null = null;
+  const templates = new TemplateTally();
   for (const e of events) {
-    if (e.kind === 'accepted' && e.actor === 'server' && e.message === 'slm-logits') uploads++;
+    if (e.kind === 'accepted' && e.actor === 'server' && e.message === 'slm-logits') {
+      uploads++;
+      templates.upload(String(e.sender));
+    } else if (e.kind === 'selection' && e.actor === 'server') templates.select(e.clients, e.templates);
     else if (e.kind === 'dropout') dropouts++;
     else if (e.kind === 'crash') crashes++;
     else if (MESSAGE_FAULTS.has(e.kind) && /^(messages|partition)\[/.test(String(e.cause))) messageFaults++;
@@ -74,9 +93,57 @@ export function summariseRun(
     rounds,
     timeToQuorumS: quorumTimes.length ? quorumTimes.reduce((a, b) => a + b, 0) / quorumTimes.length : null,
     finalAccuracy,
-    clientAccuracy: clientAcc.length ? clientAcc.reduce((a, b) => a + b, 0) / clientAcc.length : null,
+    clientAccuracy: mean(clientAcc),
+    templates: templates.summary(clients.map((c) => ({ template: last.get(c)?.template, accuracy: finalAccuracy[c] }))),
     dropouts,
     crashes,
     messageFaults,
   };
+}
+
+const mean = (xs: readonly number[]): number | null => (xs.length ? xs.reduce((a, b) => a + b, 0) / xs.length : null);
+
+/** Announced clients and uploads per template, as the selections name them; then the measured clients' accuracy. */
+class TemplateTally {
+  private readonly templateOf = new Map<string, number>();
+  private readonly figures = new Map<number, { announced: number; uploads: number }>();
+
+  private of(template: number) {
+    let f = this.figures.get(template);
+    if (!f) this.figures.set(template, (f = { announced: 0, uploads: 0 }));
+    return f;
+  }
+
+  select(clients: unknown, templates: unknown): void {
+    if (!Array.isArray(clients) || !Array.isArray(templates) || clients.length !== templates.length) return;
+    for (const [k, id] of clients.entries()) {
+      const template = templates[k];
+      if (typeof template !== 'number') continue;
+      this.templateOf.set(String(id), template);
+      this.of(template).announced++;
+    }
+  }
+
+  upload(sender: string): void {
+    const template = this.templateOf.get(sender);
+    if (template !== undefined) this.of(template).uploads++;
+  }
+
+  summary(measured: readonly { template: unknown; accuracy: number | null | undefined }[]): TemplateSummary[] {
+    const accuracy = new Map<number, number[]>();
+    for (const m of measured) {
+      if (typeof m.template !== 'number') continue;
+      this.of(m.template);
+      if (typeof m.accuracy !== 'number') continue;
+      const list = accuracy.get(m.template) ?? [];
+      list.push(m.accuracy);
+      accuracy.set(m.template, list);
+    }
+    return [...this.figures]
+      .sort(([a], [b]) => a - b)
+      .map(([template, f]) => {
+        const accs = accuracy.get(template) ?? [];
+        return { template, ...f, measured: accs.length, clientAccuracy: mean(accs) };
+      });
+  }
 }

@@ -6,6 +6,10 @@ import { stringify } from 'yaml';
 import { describe, expect, it } from 'vitest';
 import { combinations, formatTable, parseSetting, runSweep, sweepTable, toCsv } from '../../cli/commands/sweep.js';
 import { setPath } from '../../core/scenario/overrides.js';
+import { protocolOnlyLearningStack } from '../../actors/protocol-only-learning.js';
+import { PopulationModel } from '../../core/population/population.js';
+import { loadScenario } from '../../core/scenario/load.js';
+import { population } from '../population/scenario.js';
 import { bigramLearning, bigramScenario } from './helpers.js';
 
 describe('sweep', () => {
@@ -41,5 +45,55 @@ describe('sweep', () => {
     expect(table.cells[0]!.slice(0, 3)).toEqual(['0', '1.000', '3/3']);
     expect(formatTable(table).split('\n')).toHaveLength(4);
     expect(toCsv(table).split('\n')[0]).toBe(table.header.join(','));
+  });
+
+  it("sweeps a population: each template's uploads of its announced clients and its measured clients' final accuracy", async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'fedmkt-sweep-population-'));
+    const file = join(dir, 'scenario.yaml');
+    writeFileSync(file, population(5, 300, '{ perRound: 8, overcommit: 1.5 }', '  evaluateClients: 4', 3));
+    const axes = [parseSetting('selection.overcommit=1,1.5')];
+    const rows = await runSweep(file, axes, dir, async () => protocolOnlyLearningStack());
+    const model = PopulationModel.of(loadScenario(file));
+    const templateOf = (id: string) => model.templateOf(model.indexOf(id)!);
+    for (const [i, row] of rows.entries()) {
+      const announced = [8, 12][i]!;
+      const { summary } = row;
+      expect(summary.templates.map((t) => t.template)).toEqual([0, 1]);
+      expect(summary.templates.reduce((a, t) => a + t.announced, 0)).toBe(3 * announced);
+      expect(summary.templates.reduce((a, t) => a + t.uploads, 0)).toBe(3 * 8);
+      // Each template's measured clients and their mean final accuracy, grouped here by the template each client draws.
+      const measured = Object.entries(summary.finalAccuracy).filter(([id]) => id !== 'server');
+      expect(measured.length).toBeGreaterThan(4);
+      for (const t of summary.templates) {
+        const mine = measured.filter(([id]) => templateOf(id) === t.template).map(([, a]) => a as number);
+        expect(t.measured).toBe(mine.length);
+        expect(t.clientAccuracy).toBeCloseTo(mine.reduce((a, b) => a + b, 0) / mine.length, 12);
+      }
+    }
+    // Over-committed, the slow template (0) straggles more: a smaller share of its announced clients upload in time.
+    const share = (i: number, t: number) => rows[i]!.summary.templates[t]!.uploads / rows[i]!.summary.templates[t]!.announced;
+    expect(share(0, 0)).toBe(1);
+    expect(share(1, 0)).toBeLessThan(share(1, 1));
+    const table = sweepTable(rows, axes);
+    expect(table.header).toEqual([
+      'selection.overcommit',
+      'participation',
+      'rounds completed',
+      'time to quorum s',
+      'acc server',
+      'acc clients (mean)',
+      'uploads/announced template 0',
+      'acc template 0',
+      'uploads/announced template 1',
+      'acc template 1',
+      'dropouts',
+      'crashes',
+      'message faults',
+      'violations',
+      'failures',
+    ]);
+    const cell = (i: number, name: string) => table.cells[i]![table.header.indexOf(name)];
+    expect(cell(1, 'uploads/announced template 0')).toBe(share(1, 0).toFixed(3));
+    expect(cell(1, 'acc template 1')).toBe(rows[1]!.summary.templates[1]!.clientAccuracy!.toFixed(3));
   });
 });

@@ -10,10 +10,13 @@ import type { BrowserContext, Page } from 'playwright-core';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { defaultLearningStack } from '../../actors/default-learning.js';
 import { runFederation } from '../../actors/federation.js';
+import { protocolOnlyLearningStack } from '../../actors/protocol-only-learning.js';
 import { LiveServer, liveCharts, liveOptionsFromScenario, replay, type LiveSnapshot } from '../../apps/live/index.js';
 import { writeReport } from '../../apps/report/index.js';
 import { syntheticRun, writeSyntheticRun } from '../../apps/report/synthetic.js';
+import { parseScenario } from '../../core/scenario/load.js';
 import { tinyScenario } from '../federation/tiny-scenario.js';
+import { population } from '../population/scenario.js';
 import { hasChromium, launchBrowser, sleep, waitFor, watchErrors } from './helpers.js';
 
 const TEST_MS = 30_000;
@@ -243,6 +246,66 @@ describe.skipIf(!hasChromium)('in headless Chromium', () => {
       expect(snapshots).toBeLessThanOrEqual(Math.ceil(streamMs / 100) + 5);
       expect(await evaluate<number>(page, "document.querySelectorAll('#messages tbody tr').length")).toBeLessThanOrEqual(80);
       expect(views).toBeGreaterThan(0);
+      expect(errors).toEqual([]);
+    },
+    TEST_MS,
+  );
+
+  it(
+    'live page of a population: a row per template, its clients per state adding up to the bar, and its part in the round',
+    async () => {
+      const scenario = parseScenario(population(4, 300, '{ perRound: 8, overcommit: 1.5 }', '', 3));
+      const result = await runFederation(scenario, { learning: protocolOnlyLearningStack() });
+      live = await LiveServer.start({ ...liveOptionsFromScenario(scenario), charts: liveCharts(scenario), intervalMs: 50 });
+      const { page, errors } = await open(live.url);
+      expect(await evaluate<boolean>(page, "document.getElementById('by-template').hidden")).toBe(true);
+      // Mid-run: a column per state of the bar, its name whole (it may wrap where its words meet).
+      const events = result.recorder.events;
+      const middle = events.findIndex((e) => e.kind === 'state' && e.state === 'awaitLLMLogits' && e.round === 2);
+      for (const e of events.slice(0, middle + 1)) live.push(e);
+      await waitFor(page, `Number(document.body.dataset.seq) === ${live.snapshot().seq}`);
+      const midHeader = await evaluate<string[]>(page, "Array.from(document.querySelectorAll('#templates thead th[data-state]')).map((th) => th.textContent)");
+      expect(midHeader.sort()).toEqual(Object.keys((await evaluate<PageView>(page, VIEW)).legend).sort());
+      expect(midHeader).toContain('awaitLLMLogits');
+      for (const e of events.slice(middle + 1)) live.push(e);
+      live.end();
+      await waitFor(page, "document.getElementById('status').textContent === 'run ended'");
+      const table = await evaluate<{
+        header: string[];
+        rows: { template: string; label: string; states: Record<string, number>; parts: Record<string, number> }[];
+      }>(
+        page,
+        `(() => ({
+          header: Array.from(document.querySelectorAll('#templates thead th')).map((th) => th.textContent),
+          rows: Array.from(document.querySelectorAll('#templates tbody tr')).map((tr) => ({
+            template: tr.dataset.template,
+            label: tr.querySelector('td').firstChild.textContent + ' / ' + tr.querySelector('td .muted').textContent,
+            states: Object.fromEntries(Array.from(tr.querySelectorAll('td[data-state]')).map((td) => [td.dataset.state, Number(td.dataset.count)])),
+            parts: Object.fromEntries(Array.from(tr.querySelectorAll('td[data-part]')).map((td) => [td.dataset.part, Number(td.textContent)])),
+          })),
+        }))()`,
+      );
+      const view = await evaluate<PageView>(page, VIEW);
+      const snap = live.snapshot();
+      expect(await evaluate<boolean>(page, "document.getElementById('by-template').hidden")).toBe(false);
+      expect(table.rows.map((r) => [r.template, r.label])).toEqual([
+        ['0', 'template 0 / no model, gpt2'],
+        ['1', 'template 1 / no model, llama2'],
+      ]);
+      expect(table.header.slice(0, 2)).toEqual(['template', 'clients']);
+      expect(table.header.slice(-4)).toEqual(['announced', 'uploads', 'stragglers', 'dropouts']);
+      // Each state of the bar is a column, and the templates' cells add up to its count.
+      expect(Object.keys(view.legend).sort()).toEqual(Object.keys(table.rows[0]!.states).sort());
+      for (const [state, n] of Object.entries(view.legend)) expect(table.rows.reduce((a, r) => a + (r.states[state] ?? 0), 0)).toBe(n);
+      for (const [i, r] of table.rows.entries()) {
+        const row = snap.templates!.rows[i]!;
+        expect(Object.fromEntries(Object.entries(r.states).filter(([, n]) => n > 0))).toEqual(row.counts);
+        expect(r.parts).toEqual({ announced: row.announced, uploads: row.uploads, stragglers: row.stragglers, dropouts: row.dropouts });
+      }
+      expect(table.rows.reduce((a, r) => a + (r.parts.announced ?? 0), 0)).toBe(12);
+      expect(table.rows.reduce((a, r) => a + (r.parts.uploads ?? 0), 0)).toBe(8);
+      const [scrollWidth, clientWidth] = await evaluate<[number, number]>(page, '[document.documentElement.scrollWidth, document.documentElement.clientWidth]');
+      expect(scrollWidth).toBeLessThanOrEqual(clientWidth);
       expect(errors).toEqual([]);
     },
     TEST_MS,

@@ -7,32 +7,7 @@ import { protocolOnlyLearningStack } from '../../actors/protocol-only-learning.j
 import { parseScenario } from '../../core/scenario/load.js';
 import type { RunEvent } from '../../core/records.js';
 import { datasetsAvailable } from '../../core/data/datasets-root.js';
-
-const head = (seed: number, rounds = 3) => `name: pop
-seed: ${seed}
-rounds: ${rounds}
-task: { name: builtin, privateSamplesPerClient: 4, publicSamples: 4, testSamples: 8 }
-protocol:
-  topK: 4
-  awaitSLMLogits: { deadlineMs: 60000, quorum: 0.5 }
-  awaitLLMLogits: { deadlineMs: 60000 }
-  serverSilenceMs: 600000
-server: { model: null, tokenizer: gpt2, profile: { msPerTrainSample: 1, bandwidthMbps: 1000, latencyMs: 5 } }
-`;
-
-const profile = '{ msPerTrainSample: 30, bandwidthMbps: 50, latencyMs: 10 }';
-
-function population(seed: number, count: number, selection: string, extra = '', rounds = 3): string {
-  return `${head(seed, rounds)}population:
-  count: ${count}
-  clients:
-    - { weight: 0.6, model: null, tokenizer: gpt2, profile: { msPerTrainSample: { lognormal: { median: 40, sigma: 0.8 } }, bandwidthMbps: { lognormal: { median: 20, sigma: 1 } } } }
-    - { weight: 0.4, model: null, tokenizer: llama2 }
-  data: { split: dirichlet, alpha: 0.3 }
-${extra}
-selection: ${selection}
-`;
-}
+import { head, population, profile } from './scenario.js';
 
 async function run(text: string) {
   const result = await runFederation(parseScenario(text), { learning: protocolOnlyLearningStack() });
@@ -143,7 +118,15 @@ describe('seeing a population', () => {
       expect(m.dropouts).toBe(mine.length);
     }
     expect(server.some((m) => (m.dropouts as number) > 0)).toBe(true);
-    const { roundSummaryTable } = await import('../../cli/summary.js');
+    // Each selection names the template of every client chosen; the population event what each template is.
+    const { PopulationModel } = await import('../../core/population/population.js');
+    const model = PopulationModel.of(parseScenario(population(4, 400, '{ perRound: 15, overcommit: 1.3 }', availability, 4)));
+    for (const s of of(r.recorder.events, 'selection')) expect(s.templates).toEqual((s.clients as string[]).map((c) => model.templateOf(model.indexOf(c)!)));
+    expect(of(r.recorder.events, 'population')[0]!.templates).toEqual(['no model, gpt2', 'no model, llama2']);
+    const { printRunOutcome, roundSummaryTable } = await import('../../cli/summary.js');
+    let printed = '';
+    printRunOutcome(r, 'out', 'virtual', (text) => (printed += text));
+    expect(printed).toContain('\ntemplates: template 0 (no model, gpt2), template 1 (no model, llama2)\n');
     const table = roundSummaryTable(r.recorder.metrics).split('\n');
     expect(table[0]).toMatch(/round +acc server +acc clients +acc template 0 +acc template 1 +measured +announced +uploads +stragglers +dropouts +to quorum s/);
     const measured = r.recorder.metrics.filter((m) => m.role === 'client');

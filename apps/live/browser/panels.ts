@@ -41,7 +41,7 @@ export function renderRound(s: LiveSnapshot, now: number): void {
           el('td', { text: String(r.round) }),
           el('td', { text: dur(r.startedAt) }),
           el('td', { text: r.endedAt === null ? '…' : dur(r.endedAt - r.startedAt) }),
-          el('td', { text: String(r.uploads) }),
+          el('td', { text: r.announced === null ? String(r.uploads) : `${r.uploads} of ${r.announced}` }),
           el('td', { text: r.outcome || '' }),
           el('td', { text: String(r.messages) }),
           el('td', { text: r.faults ? String(r.faults) : '' }),
@@ -93,6 +93,7 @@ export function renderActors(s: LiveSnapshot, ctx: PanelContext): void {
   const a = s.actors;
   $('actor-count').textContent = `${a.total} (${a.clients} clients)`;
   showStateCounts(s.counts.client, a.clients);
+  showTemplates(s.templates);
   const note = $('sample-note');
   note.hidden = a.detailed;
   if (!a.detailed)
@@ -133,6 +134,44 @@ function showStateCounts(counts: Record<string, number>, clients: number): void 
   }
 }
 
+const PARTICIPATION = ['announced', 'uploads', 'stragglers', 'dropouts'] as const;
+
+/** A population's clients by template: a row each, its clients per state now (the bar's states, most occupied first), then the round's participation. */
+function showTemplates(t: LiveSnapshot['templates']): void {
+  const box = $('by-template');
+  box.hidden = t === null;
+  if (!t) return;
+  const totals: Record<string, number> = {};
+  for (const r of t.rows) for (const [st, n] of Object.entries(r.counts)) totals[st] = (totals[st] ?? 0) + n;
+  const states = Object.keys(totals).sort((x, y) => (totals[y] ?? 0) - (totals[x] ?? 0) || x.localeCompare(y));
+  $('template-round').textContent = `clients per state now; round ${t.round}: ${PARTICIPATION.join(', ')}`;
+  const table = $('templates', HTMLTableElement);
+  table.tHead?.replaceChildren(
+    el('tr', null, [
+      el('th', { text: 'template' }),
+      el('th', { text: 'clients' }),
+      ...states.map((st) => el('th', { 'data-state': st }, [el('span', { cls: 'sw', style: `background:${colourOfState(st)}` }), ...breakable(st)])),
+      ...PARTICIPATION.map((p) => el('th', { text: p })),
+    ]),
+  );
+  replaceBody(
+    table,
+    t.rows.map((r) =>
+      el('tr', { 'data-template': String(r.template) }, [
+        el('td', null, [r.label, r.kind ? el('span', { cls: 'muted', text: r.kind }) : null]),
+        el('td', { text: String(r.clients) }),
+        ...states.map((st) => el('td', { 'data-state': st, 'data-count': String(r.counts[st] ?? 0), text: r.counts[st] ? String(r.counts[st]) : '' })),
+        ...PARTICIPATION.map((p) => el('td', { 'data-part': p, text: String(r[p]) })),
+      ]),
+    ),
+  );
+}
+
+/** A state name that may wrap where its words meet (`await|LLM|Logits`): a narrow column per state. */
+function breakable(name: string): (string | HTMLElement)[] {
+  return name.split(/(?<=[a-z.])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])/).flatMap((part, i) => (i === 0 ? [part] : [el('wbr'), part]));
+}
+
 function actorRow(r: ActorRow, ctx: PanelContext): HTMLElement {
   const now = ctx.now;
   const st = r.down ? `offline (${r.down} at ${r.state})` : r.state;
@@ -151,7 +190,7 @@ function actorRow(r: ActorRow, ctx: PanelContext): HTMLElement {
 }
 
 const MARK_GLYPH: Record<string, string> = { delay: 'delayed', duplicate: 'duplicated', again: 'delivered again', reorder: 'reordered', corrupt: 'corrupted' };
-const NOT_FAULTS = ['send', 'deliver', 'state', 'accepted', 'selected', 'alignment'];
+const NOT_FAULTS = ['send', 'deliver', 'state', 'accepted', 'selected', 'alignment', 'selection', 'population'];
 
 export function renderMessages(s: LiveSnapshot): void {
   const kinds = $('kinds');
