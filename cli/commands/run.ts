@@ -91,8 +91,11 @@ export function registerRunCommand(program: Command): void {
     .option('--rounds <n>', 'override the number of rounds', positiveInt)
     .option(DROP_LATE_FAULTS_FLAG, "with --rounds shorter than the scenario's fault script: leave out the scripted faults after the last round")
     .option('--out <dir>', 'output folder (default runs/<time>-<scenario>)')
-    .option('--resume <dir>', 'resume the run in DIR from its latest round checkpoints (with --rounds N: go on to round N)')
-    .option('--checkpoints', 'write round checkpoints, bigram models too (default: after every round unless a party is a bigram model)')
+    .option('--resume <dir>', "resume the run in DIR from its latest round checkpoints, a population's included (with --rounds N: go on to round N)")
+    .option(
+      '--checkpoints',
+      "write round checkpoints, bigram models too (default: after every round unless a party or a population's template is a bigram model or none)",
+    )
     .option('--no-checkpoints', 'write no round checkpoints')
     .addOption(backendOption())
     .option('--workers <n>', 'model worker threads (0: in the main thread)', nonNegativeInt, Math.min(availableParallelism(), 4))
