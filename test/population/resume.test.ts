@@ -130,7 +130,7 @@ async function killAndResume(text: string, learning: LearningStack): Promise<{ p
 
 describe('a population run resumed after round 2 records what the uninterrupted run records', () => {
   for (const seed of [1, 2, 3]) {
-    it(`diurnal availability, stragglers counted late (random selection, seed ${seed})`, async () => {
+    it(`diurnal availability, over-commit, late uploads accepted for a round (random selection, seed ${seed})`, async () => {
       const { point, whole } = await killAndResume(protocolOnly(seed, 'random'), protocolOnlyLearningStack());
       // Clients were still busy at the cut (the round's, distilling; stragglers): their rounds were replayed.
       expect(point.population!.cut.live.length).toBeGreaterThan(0);
