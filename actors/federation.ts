@@ -31,16 +31,17 @@ import {
   type Scenario,
   type ServerConfig,
 } from '../core/scenario/schema.js';
-import { MemoryTransport } from '../core/transport/memory.js';
+import { MemoryTransport, type ScheduledDelivery } from '../core/transport/memory.js';
 import type { Transport } from '../core/transport/transport.js';
 import type { Tokenizer } from '../core/tokenizers/tokenizer.js';
 import { createClientActor } from './client-actor.js';
 import { loadFederationData, type FederationData } from './federation-data.js';
 import type { RunEvent } from '../core/records.js';
 import { RunRecorder } from './run-recorder.js';
-import { actorCheckpoints, recordsBeforeResume, recordsSoFar, type ResumePoint } from './round-checkpoints.js';
+import { actorCheckpoints, recordsBeforeResume, recordsSoFar, removeCheckpointsAfter, checkpointOwnLogits, type ResumePoint } from './round-checkpoints.js';
 import { createServerActor } from './server-actor.js';
-import { PopulationHost, PopulationProfiles } from './population-host.js';
+import { type PopulationHost, PopulationProfiles } from './population-host.js';
+import { populationHost, replayPopulationCut } from './population-run.js';
 import { populationRoles, type DeploymentPopulation } from './population-remote.js';
 import { PopulationModel, residentScenario } from '../core/population/population.js';
 import type { Spawn } from '../core/faults/controller.js';
@@ -48,6 +49,7 @@ import { createAsyncClientActor } from './async-client-actor.js';
 import { createAsyncServerActor } from './async-server-actor.js';
 import { asyncInvariantChecker } from '../core/invariants/async.js';
 import { clientEndBounds, linkOfProfile, type ComputeQueue } from './work.js';
+import { endStates, wallClockSettled } from './run-end.js';
 
 /** What the learning side must supply to run a scenario: models and token alignment. */
 export interface LearningStack {
@@ -152,12 +154,12 @@ async function federate(given: Scenario, options: RunOptions, recorder: RunRecor
   const wallStart = process.hrtime.bigint();
   const frame = openRun(given, options, recorder);
   const parts = await prepareLearning(frame);
-  const { models, host, roles, asyncMode } = await addActors(frame, parts);
+  const { models, roles, asyncMode } = await addActors(frame, parts);
   const ran = await runToEnd(frame, roles?.done);
-  const { finalStates, failures } = endStates(frame, ran);
+  const { finalStates, failures } = endStates(frame.controller, frame.localIds, ran);
   frame.controller.stop();
   roles?.close();
-  host?.close();
+  frame.host?.close();
   await frame.transport.close();
   const violations = traceViolations(frame, parts.data, asyncMode, ran.stopped);
   try {
@@ -199,6 +201,12 @@ interface RunFrame {
   transport: FaultInterceptor;
   /** The records of the run before its resume point. */
   earlier: ReturnType<typeof recordsBeforeResume> | undefined;
+  /** The in-memory transport (none in a deployment). */
+  memory: MemoryTransport | null;
+  /** Who is told of every publish the in-memory transport schedules (a population's checkpoints). */
+  taps: { delivery?: (delivery: ScheduledDelivery) => void };
+  /** A population's host (set once the actors are added). */
+  host?: PopulationHost;
 }
 
 /** The run's records, clock, straggler profiles, fault controller and transport, after checking the options fit the scenario. */
@@ -206,8 +214,12 @@ function openRun(given: Scenario, options: RunOptions, recorder: RunRecorder): R
   // A population every client of which takes part in every round runs as the same clients listed.
   const scenario = residentScenario(withTraceInlined(given));
   const population = scenario.population ? PopulationModel.of(scenario) : null;
-  if (population && options.resume) throw new Error('population: a population runs from its start (resuming: clients listed)');
+  if (population && options.deployment && options.resume) throw new Error('population: a population over NATS runs from its start (resuming: locally)');
   if (options.deployment?.population && !population) throw new Error('a population split over processes needs a scenario with a population');
+  if (options.resume && (population !== null) !== (options.resume.population !== undefined))
+    throw new Error(
+      `resume: ${population ? 'a population run resumes from its population checkpoint too' : 'a population checkpoint is for a population run'}`,
+    );
   if (options.onEvent) recorder.onEvent(options.onEvent);
   const { deployment, resume, outDir, restart, schedule } = options;
   if (resume && !outDir) throw new Error('resume: a run resumes in its output folder (outDir), where its checkpoints and records are');
@@ -215,6 +227,7 @@ function openRun(given: Scenario, options: RunOptions, recorder: RunRecorder): R
     throw new Error('restart: actors come back from what they persisted in their run folder (outDir): the scenario needs faults.persist: disk (and no resume)');
   if (options.checkpoints && !outDir) throw new Error('checkpoints: they go into the output folder (run --out DIR)');
   const earlier = resume ? recordsBeforeResume(outDir!, resume) : undefined;
+  if (resume?.population) removeCheckpointsAfter(outDir!, { actors: ['server'], population: true }, resume.afterRound);
   if (scenario.faults.persist === 'disk' && !outDir) throw new Error('faults.persist: disk needs an output folder (run --out DIR)');
   const store = scenario.faults.persist === 'disk' ? new DiskStateStore(join(outDir!, 'state')) : new MemoryStateStore();
   if (outDir) {
@@ -222,7 +235,8 @@ function openRun(given: Scenario, options: RunOptions, recorder: RunRecorder): R
     recorder.streamTo(outDir, restart ? recordsSoFar(outDir, recordedOf) : earlier?.records);
     writeFileSync(join(outDir, 'scenario.yaml'), stringify(scenario));
   }
-  const clock: Clock = deployment?.clock ?? new VirtualClock(resume?.at ?? 0);
+  // A resumed population starts where its clients still busy at the checkpoint were selected.
+  const clock: Clock = deployment?.clock ?? new VirtualClock(Math.min(resume?.at ?? 0, ...(resume?.population?.cut.live.map((c) => c.since) ?? [])));
   if (schedule && !(clock instanceof VirtualClock)) throw new Error('schedules (exploration, --schedule) need the virtual clock of an in-memory run');
   if (schedule && clock instanceof VirtualClock) clock.useScheduler(schedule.scheduler);
   const clientIds = scenario.clients.map((c) => c.id);
@@ -241,7 +255,10 @@ function openRun(given: Scenario, options: RunOptions, recorder: RunRecorder): R
   // Drawn again from the seed when resuming; recorded once, by the run that started.
   if (!resume && !restart)
     for (const d of profiles.drawn) recorder.event({ t: 0, actor: d.client, round: 0, kind: 'straggler', ...profiles.linkProfile(d.client), ...omitClient(d) });
-  const inner = deployment?.transport ?? new MemoryTransport(clock, (sender) => linkOfProfile(profiles.linkProfile(sender)));
+  const taps: RunFrame['taps'] = {};
+  const tap = population && options.checkpoints ? (d: ScheduledDelivery) => taps.delivery?.(d) : undefined;
+  const memory = deployment ? null : new MemoryTransport(clock, (sender) => linkOfProfile(profiles.linkProfile(sender)), tap);
+  const inner = deployment?.transport ?? memory!;
   const controller = new FaultController({
     seed: scenario.seed,
     faults: scenario.faults,
@@ -276,6 +293,8 @@ function openRun(given: Scenario, options: RunOptions, recorder: RunRecorder): R
     controller,
     transport,
     earlier,
+    memory,
+    taps,
   };
 }
 
@@ -327,12 +346,7 @@ async function prepareLearning({ scenario, options, population, clientIds, local
 async function addActors(
   frame: RunFrame,
   parts: LearningParts,
-): Promise<{
-  models: { id: string; model: LanguageModel }[];
-  host: PopulationHost | null;
-  roles: ReturnType<typeof populationRoles> | null;
-  asyncMode: boolean;
-}> {
+): Promise<{ models: { id: string; model: LanguageModel }[]; roles: ReturnType<typeof populationRoles> | null; asyncMode: boolean }> {
   const { scenario, run, options, recorder, population, clock, local, controller, transport, earlier } = frame;
   const { data, tokenizers, decode, aligner, settings } = parts;
   const { learning, resume, outDir } = options;
@@ -345,8 +359,8 @@ async function addActors(
   };
   const writeCheckpoints = outDir !== undefined && options.checkpoints === true;
   /** An actor's round checkpoints to write, and the one it resumes from. */
-  const checkpointing = (id: string, model: LanguageModel) => ({
-    ...(writeCheckpoints ? { checkpoints: actorCheckpoints(outDir, id, model, clock) } : {}),
+  const checkpointing = (id: string, model: LanguageModel, also?: Parameters<typeof actorCheckpoints>[4]) => ({
+    ...(writeCheckpoints ? { checkpoints: actorCheckpoints(outDir, id, model, clock, also) } : {}),
     ...(resume && earlier ? { resume: { afterRound: resume.afterRound, local: resume.actors[id]?.local, usedSequence: earlier.usedSequence[id] ?? 0 } } : {}),
   });
   // Buffered and asynchronous FedMKT run their own machines (docs/async.md); the paper's round otherwise.
@@ -373,7 +387,7 @@ async function addActors(
       return createClientActor({ ...deps, ...(extra.population ? { population: extra.population } : {}) });
     };
   const host = population
-    ? new PopulationHost({
+    ? (frame.host = populationHost({
         scenario,
         model: population,
         controller,
@@ -389,7 +403,12 @@ async function addActors(
             settings(config),
           ),
         actor: (config, learner, part) => clientActor(config, learner, { population: part }),
-      })
+        memory: frame.memory,
+        taps: frame.taps,
+        checkpoints: writeCheckpoints,
+        resume: resume?.population,
+        serverHere: local.has('server'),
+      }))
     : null;
   const split = options.deployment?.population;
   const roles =
@@ -404,13 +423,14 @@ async function addActors(
           ...(split ? { split: { transport: options.deployment!.transport, population: split } } : {}),
         })
       : null;
-  if (host && local.has('server')) recorder.event({ t: clock.now(), actor: 'server', round: 0, kind: 'population', ...host.describe() });
 
   const models: { id: string; model: LanguageModel }[] = [];
   if (local.has('server')) {
     const serverModel = await partyModel('server', scenario.server, scenario.seed);
     models.push({ id: 'server', model: serverModel });
     const serverLearner = new ServerLearner(serverModel, { publicSet: data.publicSet, testSet: data.testSet }, aligner, settings(scenario.server));
+    const kept = resume?.actors.server ? checkpointOwnLogits(resume.actors.server.dir) : null;
+    if (kept) serverLearner.restoreOwnLogits(kept);
     controller.add('server', 'server', (hooks) =>
       (asyncMode ? createAsyncServerActor : createServerActor)({
         ...common,
@@ -419,7 +439,7 @@ async function addActors(
         hooks,
         ...(options.machines?.server ? { machine: options.machines.server } : {}),
         ...onRestore('server'),
-        ...checkpointing('server', serverModel),
+        ...checkpointing('server', serverModel, { ownLogits: () => serverLearner.cachedOwnLogits(), ...(host ? { population: host } : {}) }),
         ...(roles ? { population: roles.selection } : {}),
       }),
     );
@@ -432,7 +452,7 @@ async function addActors(
     const learner = new ClientLearner(model, { privateSet: data.privateSets[i]!, publicSet: data.publicSet, testSet: data.testSet }, aligner, settings(config));
     controller.add(config.id, 'client', clientActor(config, learner));
   }
-  return { models, host, roles, asyncMode };
+  return { models, roles, asyncMode };
 }
 
 interface Ran {
@@ -446,34 +466,42 @@ interface Ran {
 
 /** Creates (or restores) and starts the actors, then runs the clock until they have all stopped, or the schedule stops the run. */
 async function runToEnd(
-  { scenario, options, recorder, clock, controller, transport, local, localClients, localIds }: RunFrame,
+  frame: RunFrame,
   /** Besides every local actor having stopped: a process hosting part of a population is done only when the run is. */
   hostDone: () => boolean = () => true,
 ): Promise<Ran> {
+  const { scenario, options, recorder, clock, controller, transport, local, localClients, localIds } = frame;
   const { resume, restart, deployment, schedule } = options;
-  // Created server first; started clients first, so they listen before the server's first
-  // announcement is delivered.
-  if (resume)
-    for (const id of localIds)
-      recorder.event({ t: clock.now(), actor: id, round: resume.afterRound, kind: 'resume', fromRound: resume.actors[id]?.round ?? 0 });
-  if (restart) controller.restore(localIds);
-  else controller.create(localIds);
   let roundsStart = process.hrtime.bigint();
-  controller.start([...localClients].reverse());
-  // Over NATS, the server waits until the clients are listening (their presence) before round 1:
-  // deployment setup, not round time.
-  if (local.has('server')) {
-    if (deployment?.beforeServer) {
-      await deployment.beforeServer();
-      roundsStart = process.hrtime.bigint();
+  let started = false;
+  const start = async () => {
+    // Created server first; started clients first, so they listen before the server's first
+    // announcement is delivered.
+    if (resume)
+      for (const id of localIds)
+        recorder.event({ t: clock.now(), actor: id, round: resume.afterRound, kind: 'resume', fromRound: resume.actors[id]?.round ?? 0 });
+    if (restart) controller.restore(localIds);
+    else controller.create(localIds);
+    controller.start([...localClients].reverse());
+    // Over NATS, the server waits until the clients are listening (their presence) before round 1:
+    // deployment setup, not round time.
+    if (local.has('server')) {
+      if (deployment?.beforeServer) {
+        await deployment.beforeServer();
+        roundsStart = process.hrtime.bigint();
+      }
+      controller.start(['server']);
     }
-    controller.start(['server']);
-  }
+    started = true;
+  };
+  // A resumed population first replays the rounds its busy clients were in (population-run.ts).
+  const replaying = frame.host && resume?.population ? replayPopulationCut(frame.host, resume.population, frame, start) : false;
+  if (!replaying) await start();
   schedule?.onStart?.({
     digest: () => `${clock.now()}|${(clock as VirtualClock).pendingDigest()}|${controller.digest()}|${transport.digest()}|${recorder.acceptedDigest()}`,
   });
   let stopped = false;
-  const until = () => controller.settled() || (schedule?.stopWhen?.() === true && (stopped = true));
+  const until = () => (started && controller.settled()) || (schedule?.stopWhen?.() === true && (stopped = true));
   // A virtual-clock run that has not ended by then never will (a wait without a deadline, say).
   const limitMs = schedule?.limitMs ?? neverEndsAfterMs(scenario) + clock.now();
   const virtualMs =
@@ -482,35 +510,6 @@ async function runToEnd(
       : await wallClockSettled(() => controller.settled() && hostDone());
   const timedOut = !stopped && !controller.settled();
   return { virtualMs, roundsWallSeconds: Number(process.hrtime.bigint() - roundsStart) / 1e9, stopped, timedOut, limitMs };
-}
-
-/** Where each local actor ended, and why one that did not end `done` failed or stalled. */
-function endStates(
-  { controller, localIds }: RunFrame,
-  { stopped, timedOut, limitMs }: Ran,
-): { finalStates: Record<string, string>; failures: Record<string, string> } {
-  const finalStates: Record<string, string> = {};
-  const failures: Record<string, string> = {};
-  for (const id of localIds) {
-    const actor = controller.actorOf(id);
-    const down = controller.offline(id);
-    if (stopped) {
-      finalStates[id] = 'stopped';
-      continue;
-    }
-    if (!actor || down) {
-      finalStates[id] = down ? `offline (${down.kind} in round ${down.round} at ${down.state})` : 'offline';
-      continue;
-    }
-    const snapshot = actor.getSnapshot() as { value: unknown; status: string; context: { failure: string | null } };
-    finalStates[id] = typeof snapshot.value === 'string' ? snapshot.value : JSON.stringify(snapshot.value);
-    if (snapshot.context.failure) failures[id] = snapshot.context.failure;
-    else if (snapshot.status === 'active')
-      failures[id] = timedOut
-        ? `still in ${finalStates[id]} after ${(limitMs / 1000).toFixed(0)} virtual s`
-        : `stalled in ${finalStates[id]}: no event left to process`;
-  }
-  return { finalStates, failures };
 }
 
 /**
@@ -529,13 +528,6 @@ function traceViolations(frame: RunFrame, data: FederationData, asyncMode: boole
     clients: clientIds,
     ...(clock instanceof VirtualClock ? { endWithinMs: clientEndBounds(scenario, data, profiles, options.schedule?.space ?? null) } : {}),
   });
-}
-
-/** With the wall clock, actors run on real timers: wait until every one has stopped. */
-async function wallClockSettled(settled: () => boolean): Promise<number> {
-  const start = Date.now();
-  while (!settled()) await new Promise((resolve) => setTimeout(resolve, 2));
-  return Date.now() - start;
 }
 
 function omitClient<T extends { client: string }>(row: T): Omit<T, 'client'> {

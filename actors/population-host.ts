@@ -4,6 +4,9 @@
  * part in, a client is its index (id, template, profile, shard and availability follow from the
  * seed) and, once it has learnt something, its adapter: memory grows with the clients of a
  * round, not with the population.
+ *
+ * With round checkpoints, the host also says what a checkpoint of the population holds
+ * (population-checkpoints.ts), and a resumed run's host starts from one.
  */
 import type { Clock, TimerId } from '../core/clock/clock.js';
 import type { FaultController } from '../core/faults/controller.js';
@@ -17,6 +20,8 @@ import { templateKind } from '../core/population/templates.js';
 import { shardOf, shardPool, shardsOverlap, type PopulationSplit, type ShardPool } from '../core/population/shards.js';
 import type { ActorId } from '../core/protocol/messages.js';
 import type { ClientConfig, Profile, Scenario } from '../core/scenario/schema.js';
+import type { ScheduledDelivery } from '../core/transport/memory.js';
+import type { LiveAtCut, PopulationCut, PopulationResume, ServerDelivery } from './population-checkpoints.js';
 import type { RunRecorder } from './run-recorder.js';
 
 export interface PopulationHostDeps {
@@ -32,6 +37,12 @@ export interface PopulationHostDeps {
   profiles: PopulationProfiles;
   /** The client's actor, for the controller to spawn (see federation.ts). */
   actor(config: ClientConfig, learner: ClientLearner, part: { round: number; evaluate: boolean; template: number }): Parameters<FaultController['add']>[2];
+  /** The in-memory transport's uplinks: a checkpoint keeps those still busy. */
+  uplinks?: { freeAt(sender: string): number | undefined; setFreeAt(sender: string, atMs: number): void };
+  /** Round checkpoints are written: follow what they hold. */
+  checkpoints?: boolean;
+  /** A resumed run: the population's checkpoint it goes on from. */
+  resume?: PopulationResume;
 }
 
 /** The clients of a round, up and listening, in announcement order, and the template each drew. */
@@ -46,22 +57,30 @@ export interface ChosenClient {
   evaluate: boolean;
 }
 
-interface Live {
-  index: number;
+interface Live extends Omit<LiveAtCut, 'id'> {
   model: LanguageModel;
   offlineTimer: TimerId | null;
 }
 
 export class PopulationHost {
-  private readonly selector = new Selector();
+  private readonly selector: Selector;
   private readonly pool: ShardPool<TextSample & { domain: string }>;
   private readonly split: PopulationSplit;
   /** What a client keeps between the rounds it takes part in. */
-  private readonly adapters = new Map<number, AdapterWeights>();
-  private readonly live = new Map<ActorId, Live & { round: number }>();
+  private readonly adapters: Map<number, AdapterWeights>;
+  /** In the order the clients were brought up. */
+  private readonly live = new Map<ActorId, Live>();
   private readonly droppedOut = new Map<number, number>();
+  /** With checkpoints: adapters that changed since the last one, and the server's messages the live clients may hear. */
+  private readonly changed: Map<number, AdapterWeights> | null;
+  private serverMessages: ServerDelivery[] = [];
 
   constructor(private readonly deps: PopulationHostDeps) {
+    this.adapters = new Map(deps.resume?.adapters);
+    this.selector = new Selector(deps.resume?.cut.cursor ?? 0);
+    this.changed = deps.checkpoints ? new Map() : null;
+    // The server's messages the replayed clients hear: a later checkpoint may still need them.
+    if (deps.checkpoints) this.serverMessages = [...(deps.resume?.cut.deliveries ?? [])];
     this.pool = shardPool(deps.pool);
     const data = deps.scenario.population!.data;
     this.split =
@@ -124,16 +143,77 @@ export class PopulationHost {
     const clients: ActorId[] = [];
     const templates: number[] = [];
     for (const { index, evaluate } of chosen) {
-      if (this.live.has(model.idOf(index))) continue;
-      const template = model.templateOf(index);
-      clients.push(await this.bringUp(index, { round, evaluate, template }, model.availability.onlineUntil(index, now)));
-      templates.push(template);
+      const id = model.idOf(index);
+      if (this.live.has(id)) continue;
+      const busyUntil = this.deps.uplinks?.freeAt(id);
+      const uplinkFreeAt = busyUntil !== undefined && busyUntil > now ? busyUntil : null;
+      clients.push(await this.bringUp({ index, round, evaluate, since: now, uplinkFreeAt }, model.availability.onlineUntil(index, now)));
+      templates.push(model.templateOf(index));
     }
     return { clients, templates };
   }
 
-  private async bringUp(index: number, part: { round: number; evaluate: boolean; template: number }, onlineUntil: number | null): Promise<ActorId> {
+  /**
+   * What the population's checkpoint of `round`, taken with the server's, holds: the adapters
+   * changed since the last one, the cursor, the clients still in a round now, and the server's
+   * messages they heard since the first of them was brought up or are still to hear.
+   */
+  checkpoint(round: number): PopulationCut {
+    const now = this.deps.clock.now();
+    const live = [...this.live].map(([id, { index, round: r, evaluate, since, uplinkFreeAt }]) => ({ id, index, round: r, evaluate, since, uplinkFreeAt }));
+    const sinceOf = new Map(live.map((c) => [c.id, c.since]));
+    const first = Math.min(now, ...sinceOf.values());
+    // Addressed to one client: needed only by it, from its selection on.
+    const deliveries = this.serverMessages.filter((d) => {
+      const to = addressee(d.subject);
+      return d.at >= (to === null ? first : (sinceOf.get(to) ?? Infinity));
+    });
+    this.serverMessages = this.serverMessages.filter((d) => d.at >= first);
+    const adapters = [...(this.changed ?? [])].map(([index, tensors]) => ({ index, tensors }));
+    this.changed?.clear();
+    const serverBusy = this.deps.uplinks?.freeAt('server');
+    return {
+      round,
+      at: now,
+      cursor: this.selector.position,
+      adapters,
+      live,
+      deliveries,
+      serverUplinkFreeAt: serverBusy !== undefined && serverBusy > now ? serverBusy : null,
+    };
+  }
+
+  /** With checkpoints: a publish the transport scheduled (the server's are kept a while, for the clients live at a checkpoint). */
+  noteDelivery(delivery: ScheduledDelivery): void {
+    if (this.changed === null || delivery.sender !== 'server') return;
+    const { at, subject, messageId, data } = delivery;
+    this.serverMessages.push({ at, subject, messageId, data });
+  }
+
+  /**
+   * A resumed run: the clients that were in a round at the checkpoint come up again when they
+   * were selected, in the same order, to run their round as they did then (the run's records
+   * stay muted until the checkpoint's time). Returns when the first of them comes up.
+   */
+  replayCut(): number | null {
+    const cut = this.deps.resume?.cut;
+    if (!cut || cut.live.length === 0) return null;
+    const { clock, model } = this.deps;
+    const times = [...new Set(cut.live.map((c) => c.since))].sort((a, b) => a - b);
+    for (const since of times)
+      clock.setTimeout(
+        async () => {
+          for (const c of cut.live.filter((l) => l.since === since)) await this.bringUp(c, model.availability.onlineUntil(c.index, since));
+        },
+        Math.max(0, since - clock.now()),
+        `population:resume@${since}`,
+      );
+    return times[0]!;
+  }
+
+  private async bringUp(part: Omit<LiveAtCut, 'id'>, onlineUntil: number | null): Promise<ActorId> {
     const { model, controller, clock, scenario } = this.deps;
+    const { index, round, evaluate } = part;
     const config = model.configOf(index);
     this.deps.profiles.keep(index, config.profile);
     const shard = shardOf(this.pool, scenario.seed, index, scenario.task.privateSamplesPerClient, this.split);
@@ -141,9 +221,10 @@ export class PopulationHost {
     const adapter = this.adapters.get(index);
     if (adapter) learner.model.setAdapter(adapter);
     const id = config.id;
-    const entry = { index, round: part.round, model: learner.model, offlineTimer: null as TimerId | null };
+    const entry: Live = { ...part, model: learner.model, offlineTimer: null };
     this.live.set(id, entry);
-    const spawn = this.deps.actor(config, learner, part);
+    if (part.uplinkFreeAt !== null) this.deps.uplinks?.setFreeAt(id, part.uplinkFreeAt);
+    const spawn = this.deps.actor(config, learner, { round, evaluate, template: model.templateOf(index) });
     controller.add(
       id,
       'client',
@@ -185,8 +266,11 @@ export class PopulationHost {
     if (!entry) return;
     this.live.delete(id);
     if (entry.offlineTimer !== null) this.deps.clock.clearTimeout(entry.offlineTimer);
-    if (finished) this.adapters.set(entry.index, entry.model.getAdapter());
-    else this.droppedOut.set(entry.round, (this.droppedOut.get(entry.round) ?? 0) + 1);
+    if (finished) {
+      const adapter = entry.model.getAdapter();
+      this.adapters.set(entry.index, adapter);
+      this.changed?.set(entry.index, adapter);
+    } else this.droppedOut.set(entry.round, (this.droppedOut.get(entry.round) ?? 0) + 1);
     this.deps.profiles.forget(entry.index);
     entry.model.dispose();
   }
@@ -211,6 +295,12 @@ export class PopulationHost {
   liveClients(): ActorId[] {
     return [...this.live.keys()];
   }
+}
+
+/** The one client a server message is addressed to (`...round-start.<client>`), or null for a broadcast. */
+function addressee(subject: string): string | null {
+  const parts = subject.split('.');
+  return parts.length > 4 ? parts[parts.length - 1]! : null;
 }
 
 /** Profiles of the server and of a population's clients (a client's drawn from the seed, kept while it is up). */

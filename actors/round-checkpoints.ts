@@ -11,6 +11,11 @@
  * the records of the killed run up to each actor's checkpoint, and starts the actors at round
  * r + 1 on a clock set to the latest of those checkpoints' times. Learning replays exactly: a
  * checkpoint holds the model's count of random draws, and every other draw is keyed by round.
+ *
+ * A population's clients are no actors with checkpoints of their own: with the server's checkpoint
+ * of round r goes RUN_DIR/checkpoints/population/round-<r>.msgpack (docs/populations.md), the
+ * adapters of the clients that finished a round since the previous one, the selector's cursor,
+ * and the clients still busy at that moment with what the server had sent them.
  */
 import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -18,6 +23,18 @@ import type { Clock } from '../core/clock/clock.js';
 import { splitJsonl } from '../core/jsonl.js';
 import { checkpointProblem } from '../core/models/checkpoint-check.js';
 import type { LanguageModel } from '../core/models/model.js';
+import type { PublicLogits } from '../core/protocol/messages.js';
+import { packCheckpoint, unpackCheckpoint } from './checkpoint-msgpack.js';
+import { residentScenario } from '../core/population/population.js';
+import type { Scenario } from '../core/scenario/schema.js';
+import {
+  POPULATION_PARTY,
+  populationResume,
+  populationRounds,
+  writePopulationCheckpoint,
+  type PopulationCut,
+  type PopulationResume,
+} from './population-checkpoints.js';
 import type { RunRecords } from './run-recorder.js';
 import type { RunEvent, RoundMetrics, Timing } from '../core/records.js';
 
@@ -61,9 +78,24 @@ export interface ResumePoint {
    * records show (a replay of a resumed run: the killed run's later records are gone).
    */
   usedSequence?: Record<string, number>;
+  /** A population's state at the server's checkpoint of `afterRound`. */
+  population?: PopulationResume;
+}
+
+/** Who writes the checkpoints a run of `scenario` resumes from: its actors, and its population if it has one. */
+export interface CheckpointParties {
+  actors: readonly string[];
+  population: boolean;
+}
+
+/** The checkpointing parties of a run of `scenario` (a population every client of which takes part each round runs as its clients listed). */
+export function checkpointParties(scenario: Scenario): CheckpointParties {
+  const resident = residentScenario(scenario);
+  return { actors: ['server', ...resident.clients.map((c) => c.id)], population: resident.population !== undefined };
 }
 
 const ACTOR_FILE = 'actor.json';
+const OWN_LOGITS_FILE = 'own-logits.msgpack';
 const ROUND_DIR = /^round-(\d+)$/;
 
 function checkpointsDir(runDir: string): string {
@@ -71,20 +103,57 @@ function checkpointsDir(runDir: string): string {
 }
 
 /** The checkpoint writer of one actor. */
-export function actorCheckpoints(runDir: string, actor: string, model: LanguageModel, clock: Clock): RoundCheckpointing {
+export function actorCheckpoints(
+  runDir: string,
+  actor: string,
+  model: LanguageModel,
+  clock: Clock,
+  also: {
+    /** The server's public logits of its current weights, when computed (kept in `own-logits.msgpack`). */
+    ownLogits?: () => PublicLogits | null;
+    /** A population run's server: with each of its checkpoints goes the population's, taken at the same moment. */
+    population?: { checkpoint(round: number): PopulationCut };
+  } = {},
+): RoundCheckpointing {
   const dir = join(checkpointsDir(runDir), actor);
   return {
     async save(round, { recorded, local }) {
+      const cut = also.population?.checkpoint(round);
+      const own = also.ownLogits?.() ?? null;
       mkdirSync(dir, { recursive: true });
       const final = join(dir, `round-${round}`);
       const partial = `${final}.partial`;
       rmSync(partial, { recursive: true, force: true });
       await model.save(partial);
+      if (own) writeFileSync(join(partial, OWN_LOGITS_FILE), packCheckpoint(own));
       writeFileSync(join(partial, ACTOR_FILE), `${JSON.stringify({ round, at: clock.now(), recorded, local })}\n`);
       rmSync(final, { recursive: true, force: true });
       renameSync(partial, final);
+      if (cut) writePopulationCheckpoint(checkpointsDir(runDir), cut);
     },
   };
+}
+
+/** The server's public logits kept with its checkpoint in `dir` (null: none were computed). */
+export function checkpointOwnLogits(dir: string): PublicLogits | null {
+  const file = join(dir, OWN_LOGITS_FILE);
+  if (!existsSync(file)) return null;
+  let logits: Partial<PublicLogits>;
+  try {
+    logits = unpackCheckpoint(readFileSync(file)) as Partial<PublicLogits>;
+  } catch (error) {
+    throw new Error(`checkpoint ${file}: not readable (${(error as Error).message})`);
+  }
+  const arrays = [logits.lengths, logits.tokenIds, logits.topKIds].every((a) => a instanceof Int32Array);
+  if (
+    typeof logits.tokenizer !== 'string' ||
+    !Number.isInteger(logits.topK) ||
+    !arrays ||
+    !(logits.topKLogits instanceof Float32Array) ||
+    !(logits.ce instanceof Float32Array)
+  )
+    throw new Error(`checkpoint ${file}: expected public logits { tokenizer, topK, lengths, tokenIds, topKIds, topKLogits, ce }`);
+  return logits as PublicLogits;
 }
 
 /** An actor's complete checkpoints, by round. */
@@ -113,9 +182,11 @@ function checkpointsOf(runDir: string, actor: string): ActorCheckpoint[] {
   return found.sort((a, b) => a.round - b.round);
 }
 
-/** Per actor, the rounds it checkpointed in `runDir` (ascending). */
-export function checkpointedRounds(runDir: string, actors: readonly string[]): Record<string, number[]> {
-  return Object.fromEntries(actors.map((id) => [id, checkpointsOf(runDir, id).map((c) => c.round)]));
+/** Per actor (and the population, with `population`), the rounds it checkpointed in `runDir` (ascending). */
+export function checkpointedRounds(runDir: string, actors: readonly string[], population = false): Record<string, number[]> {
+  const rounds: Record<string, number[]> = Object.fromEntries(actors.map((id) => [id, checkpointsOf(runDir, id).map((c) => c.round)]));
+  if (population) rounds[POPULATION_PARTY] = populationRounds(checkpointsDir(runDir));
+  return rounds;
 }
 
 /**
@@ -139,13 +210,25 @@ export function commonRound(rounds: Record<string, readonly number[]>, where: st
   return cut;
 }
 
-/** Where a run in `runDir` resumes: the latest round every actor checkpointed. */
-export function resumePoint(runDir: string, actors: readonly string[]): ResumePoint {
-  return resumePointAt(runDir, actors, commonRound(checkpointedRounds(runDir, actors), `${runDir} (${checkpointsDir(runDir)})`));
+/** Where a run in `runDir` resumes: the latest round every actor (and the population, with `population`) checkpointed. */
+export function resumePoint(runDir: string, actors: readonly string[], population = false): ResumePoint {
+  const cut = commonRound(checkpointedRounds(runDir, actors, population), `${runDir} (${checkpointsDir(runDir)})`);
+  return resumePointAt(runDir, actors, cut, population);
 }
 
-/** The resume point of `actors` (those whose checkpoints are in `runDir`) after round `cut`. */
-export function resumePointAt(runDir: string, actors: readonly string[], cut: number): ResumePoint {
+/** The resume point of `actors` (those whose checkpoints are in `runDir`) after round `cut`, with the population's when `population`. */
+export function resumePointAt(runDir: string, actors: readonly string[], cut: number, population = false): ResumePoint {
+  const point = actorsResumePointAt(runDir, actors, cut);
+  if (!population) return point;
+  const state = populationResume(checkpointsDir(runDir), cut);
+  if (state.cut.at !== point.at)
+    throw new Error(
+      `cannot resume ${runDir}: the population's checkpoint of round ${cut} was taken at ${state.cut.at} ms, the server's at ${point.at} ms: not of the same run`,
+    );
+  return { ...point, population: state };
+}
+
+function actorsResumePointAt(runDir: string, actors: readonly string[], cut: number): ResumePoint {
   const found = new Map(actors.map((id) => [id, checkpointsOf(runDir, id)] as const));
   for (const id of actors) {
     if (!found.get(id)?.some((c) => c.round === cut))
@@ -164,16 +247,12 @@ export function resumePointAt(runDir: string, actors: readonly string[], cut: nu
  * round r + 1, which the resumed server sends again).
  */
 export function recordsBeforeResume(runDir: string, point: ResumePoint): { records: RunRecords; usedSequence: Record<string, number> } {
+  if (point.population) return populationRecordsBeforeResume(runDir, point, point.population);
   const roundOf = (actor: string): number => point.actors[actor]?.round ?? 0;
   const recordedOf = (actor: string): number => (point.actors[actor] ?? point.actors.server)?.recorded ?? 0;
   const events = readJsonl<RunEvent>(join(runDir, 'events.jsonl'));
   // Message ids are `<sender>:<sequence>`: every id the killed run sent, kept or not, stays its own.
-  const usedSequence: Record<string, number> = { ...point.usedSequence };
-  for (const e of events) {
-    if (e.kind !== 'send' || typeof e.id !== 'string') continue;
-    const sequence = Number(e.id.slice(e.id.lastIndexOf(':') + 1));
-    if (Number.isInteger(sequence)) usedSequence[e.actor] = Math.max(usedSequence[e.actor] ?? 0, sequence);
-  }
+  const usedSequence = usedSequenceOf(events, point.usedSequence);
   return {
     records: {
       events: events.filter((e, line) => line < recordedOf(e.actor) && e.round <= roundOf(e.actor)),
@@ -182,6 +261,56 @@ export function recordsBeforeResume(runDir: string, point: ResumePoint): { recor
     },
     usedSequence,
   };
+}
+
+/**
+ * A population run's records up to the server's checkpoint: every event before it (the clients'
+ * included), the metrics and timings of the rounds it covers but those of clients still busy
+ * then, whose rounds the resumed run replays (muted until the checkpoint's time: what they did
+ * before it is kept here). The server goes on with the ids after its checkpoint, as the
+ * uninterrupted run does: nothing kept names a later one.
+ */
+function populationRecordsBeforeResume(
+  runDir: string,
+  point: ResumePoint,
+  population: PopulationResume,
+): { records: RunRecords; usedSequence: Record<string, number> } {
+  const recorded = point.actors.server?.recorded ?? 0;
+  const replayed = new Set(population.cut.live.map((c) => `${c.id}/${c.round}`));
+  const keep = (row: { actor: string; round: number }) => row.round <= point.afterRound && !replayed.has(`${row.actor}/${row.round}`);
+  const events = readJsonl<RunEvent>(join(runDir, 'events.jsonl')).filter((_, line) => line < recorded);
+  return {
+    records: {
+      events,
+      metrics: readJsonl<RoundMetrics>(join(runDir, 'metrics.jsonl')).filter(keep),
+      timings: readJsonl<Timing>(join(runDir, 'timings.jsonl')).filter(keep),
+    },
+    usedSequence: usedSequenceOf(events, point.usedSequence),
+  };
+}
+
+/** Per sender, the highest message sequence number in `events` (or in `known`). */
+function usedSequenceOf(events: readonly RunEvent[], known: Record<string, number> | undefined): Record<string, number> {
+  const usedSequence: Record<string, number> = { ...known };
+  for (const e of events) {
+    if (e.kind !== 'send' || typeof e.id !== 'string') continue;
+    const sequence = Number(e.id.slice(e.id.lastIndexOf(':') + 1));
+    if (Number.isInteger(sequence)) usedSequence[e.actor] = Math.max(usedSequence[e.actor] ?? 0, sequence);
+  }
+  return usedSequence;
+}
+
+/**
+ * Checkpoints of rounds after `cut`, which the resumed run writes again: left from the killed
+ * run, they would mix with the resumed run's if it were killed in turn before rewriting them.
+ */
+export function removeCheckpointsAfter(runDir: string, parties: CheckpointParties, cut: number): void {
+  const rounds = checkpointedRounds(runDir, parties.actors, parties.population);
+  for (const [party, list] of Object.entries(rounds))
+    for (const round of list.filter((r) => r > cut)) {
+      const name = party === POPULATION_PARTY && parties.population ? `round-${round}.msgpack` : `round-${round}`;
+      rmSync(join(checkpointsDir(runDir), party, name), { recursive: true, force: true });
+    }
 }
 
 /**
@@ -213,10 +342,10 @@ function readJsonl<T>(file: string): T[] {
   return rows;
 }
 
-/** The latest round every actor checkpointed in `runDir`, or null when there is none (or a checkpoint is unreadable). */
-export function checkedCommonRound(runDir: string, actors: readonly string[]): number | null {
+/** The latest round every actor (and the population) checkpointed in `runDir`, or null when there is none (or a checkpoint is unreadable). */
+export function checkedCommonRound(runDir: string, actors: readonly string[], population = false): number | null {
   try {
-    return commonRound(checkpointedRounds(runDir, actors), runDir);
+    return commonRound(checkpointedRounds(runDir, actors, population), runDir);
   } catch {
     return null;
   }

@@ -25,11 +25,13 @@ export class RunRecorder {
   readonly timings: Timing[] = [];
   private readonly listeners: EventListener[] = [];
   private files: Record<FileName, number> | null = null;
+  private muted = false;
 
   /** `<actor>/<message id>` of every accepted message, for the state of a run under exploration. */
   private readonly accepted: string[] = [];
 
   event(event: RunEvent): void {
+    if (this.muted) return;
     this.events.push(event);
     if (event.kind === 'accepted') this.accepted.push(`${event.actor}/${String(event.messageId)}`);
     this.append('events.jsonl', event);
@@ -42,6 +44,7 @@ export class RunRecorder {
   }
 
   metric(m: RoundMetrics): void {
+    if (this.muted) return;
     this.metrics.push(m);
     this.append('metrics.jsonl', m);
   }
@@ -49,6 +52,15 @@ export class RunRecorder {
   timing(t: Timing): void {
     this.timings.push(t);
     this.append('timings.jsonl', t);
+  }
+
+  /**
+   * While muted, events and metrics are not recorded: a resumed population run replays the
+   * rounds of clients still busy at its checkpoint from their start, and what they did before
+   * the checkpoint is in the records already.
+   */
+  mute(on: boolean): void {
+    this.muted = on;
   }
 
   onEvent(listener: EventListener): void {

@@ -11,6 +11,8 @@ const SIGNALS = { SIGINT: 130, SIGTERM: 143, SIGHUP: 129 } as const;
 export interface InterruptInfo {
   outDir: string;
   actors: readonly string[];
+  /** A population run: its population checkpoints go with the server's. */
+  population?: boolean;
   /** Whether this run writes round checkpoints. */
   checkpoints: boolean;
   /** The command that goes on from them, e.g. `npx fedmkt run --resume runs/x`. */
@@ -21,7 +23,7 @@ export interface InterruptInfo {
 function interruptMessage(info: InterruptInfo): string {
   if (!info.checkpoints)
     return `interrupted; this run writes no round checkpoints (--no-checkpoints, or bigram models without --checkpoints), so it cannot resume: run it again (records so far in ${info.outDir})`;
-  const round = checkedCommonRound(info.outDir, info.actors);
+  const round = checkedCommonRound(info.outDir, info.actors, info.population === true);
   if (round === null)
     return `interrupted before every actor had checkpointed a round: nothing to resume from yet; run it again (records so far in ${info.outDir})`;
   return `interrupted; every actor has checkpointed round ${round}. Go on from there with:\n  ${info.resumeCommand}`;

@@ -15,7 +15,7 @@ import { join } from 'node:path';
 import { defaultLearningStack } from '../../actors/default-learning.js';
 import { runFederation, type LearningStack, type RunResult } from '../../actors/federation.js';
 import { loadSchedule, type LoadedSchedule } from '../../core/schedule/load.js';
-import { resumePointAt, type ResumePoint } from '../../actors/round-checkpoints.js';
+import { checkpointParties, resumePointAt, type ResumePoint } from '../../actors/round-checkpoints.js';
 import type { RunEvent } from '../../core/records.js';
 import { describeCutShort, splitJsonl, type JsonlText } from '../../core/jsonl.js';
 import type { BackendName } from '../../core/models/backend.js';
@@ -153,7 +153,8 @@ export async function replayRunDir(dir: string, learning: LearningStack): Promis
   let point: ResumePoint | null = null;
   if (resumed) {
     try {
-      point = { ...resumePointAt(dir, resumed.actors, resumed.afterRound), usedSequence: usedBeforeResume(events.lines.slice(resumed.line)) };
+      const { population } = checkpointParties(scenario);
+      point = { ...resumePointAt(dir, resumed.actors, resumed.afterRound, population), usedSequence: usedBeforeResume(events.lines.slice(resumed.line)) };
     } catch {
       point = null; // its checkpoints are gone: from the start
     }

@@ -5,7 +5,7 @@ import { availableParallelism } from 'node:os';
 import { defaultLearningStack } from '../../actors/default-learning.js';
 import { type RunResult, runFederation } from '../../actors/federation.js';
 import { runOverNats } from '../../actors/nats-deployment.js';
-import { resumePoint, unreadableCheckpoints, type ResumePoint } from '../../actors/round-checkpoints.js';
+import { type CheckpointParties, checkpointParties, resumePoint, unreadableCheckpoints, type ResumePoint } from '../../actors/round-checkpoints.js';
 import type { RunEvent } from '../../core/records.js';
 import type { BackendName } from '../../core/models/backend.js';
 import { parseBigramSpec } from '../../core/models/bigram-base.js';
@@ -22,12 +22,14 @@ import { removeIfNothingRecorded, runTarget } from '../run-target.js';
 import { printRunOutcome } from '../summary.js';
 
 /**
- * Round checkpoints by default unless a party is a bigram model or none (model: null):
- * protocol-scale runs have up to thousands of those, each checkpoint with its V x V base table
- * (`--checkpoints` writes them).
+ * Round checkpoints by default unless a party (or a population's template) is a bigram model or
+ * none (model: null): protocol-scale runs have up to thousands of those, each checkpoint with its
+ * V x V base table (`--checkpoints` writes them).
  */
 export function checkpointsByDefault(scenario: Scenario): boolean {
-  return [scenario.server, ...scenario.clients].every((party) => party.model !== null && parseBigramSpec(party.model) === null);
+  return [scenario.server, ...scenario.clients, ...(scenario.population?.clients ?? [])].every(
+    (party) => party.model !== null && parseBigramSpec(party.model) === null,
+  );
 }
 
 interface RunOpts {
@@ -68,10 +70,10 @@ function keepSchedule(replayed: LoadedSchedule, outDir: string): void {
 }
 
 /** Where a resumed local run goes on from, once its checkpoints are known to read back. */
-async function checkedResumePoint(outDir: string, actors: readonly string[]): Promise<ResumePoint> {
+async function checkedResumePoint(outDir: string, { actors, population }: CheckpointParties): Promise<ResumePoint> {
   let point: ResumePoint;
   try {
-    point = resumePoint(outDir, actors);
+    point = resumePoint(outDir, actors, population);
   } catch (error) {
     throw new InvalidArgumentError(`--resume ${outDir}: ${(error as Error).message}`);
   }
@@ -89,8 +91,11 @@ export function registerRunCommand(program: Command): void {
     .option('--rounds <n>', 'override the number of rounds', positiveInt)
     .option(DROP_LATE_FAULTS_FLAG, "with --rounds shorter than the scenario's fault script: leave out the scripted faults after the last round")
     .option('--out <dir>', 'output folder (default runs/<time>-<scenario>)')
-    .option('--resume <dir>', 'resume the run in DIR from its latest round checkpoints (with --rounds N: go on to round N)')
-    .option('--checkpoints', 'write round checkpoints, bigram models too (default: after every round unless a party is a bigram model)')
+    .option('--resume <dir>', "resume the run in DIR from its latest round checkpoints, a population's included (with --rounds N: go on to round N)")
+    .option(
+      '--checkpoints',
+      "write round checkpoints, bigram models too (default: after every round unless a party or a population's template is a bigram model or none)",
+    )
     .option('--no-checkpoints', 'write no round checkpoints')
     .addOption(backendOption())
     .option('--workers <n>', 'model worker threads (0: in the main thread)', nonNegativeInt, Math.min(availableParallelism(), 4))
@@ -106,17 +111,19 @@ export function registerRunCommand(program: Command): void {
     .option('--schedule <file>', 'make every choice as this schedule records it (a reproducer of fedmkt explore); fresh in-memory runs only')
     .action(async (file: string | undefined, opts: RunOpts) => {
       const { scenario, outDir, resuming } = runTarget(file, opts, log);
-      const ids = ['server', ...scenario.clients.map((c) => c.id)];
+      const parties = checkpointParties(scenario);
+      const ids = [...parties.actors];
       const overNats = opts.transport === 'nats' || opts.nats !== undefined || opts.spawnNats === true;
       if (opts.schedule !== undefined && (resuming || overNats))
         throw new InvalidArgumentError('--schedule: a schedule replays a fresh in-memory run (virtual clock); drop --resume and NATS');
       const replayed = opts.schedule !== undefined ? scheduleOrUsageError(opts.schedule, scenario) : undefined;
       if (overNats && opts.uiPace !== undefined) throw new InvalidArgumentError('--ui-pace: a run over NATS is on the wall clock already; drop --ui-pace');
-      const resume = resuming && !overNats ? await checkedResumePoint(outDir, ids) : undefined;
+      const resume = resuming && !overNats ? await checkedResumePoint(outDir, parties) : undefined;
       const clock: RunClock = overNats ? { kind: 'wall', origin: Date.now() } : VIRTUAL_CLOCK;
       log(`${scenario.name}: server + ${partiesText(scenario)}, ${plural(scenario.rounds, 'round')}, seed ${scenario.seed}`);
       if (resume) {
         const from = Object.entries(resume.actors).map(([id, c]) => `${id}@${c?.round ?? 'base'}`);
+        if (resume.population) from.push(`population@${resume.afterRound} (${plural(resume.population.cut.live.length, 'client')} busy then, replayed)`);
         log(`resuming ${outDir} after round ${resume.afterRound} (${from.join(' ')}) at ${runTime(resume.at, clock)}`);
       }
       const checkpoints = opts.checkpoints ?? checkpointsByDefault(scenario);
@@ -144,7 +151,7 @@ export function registerRunCommand(program: Command): void {
       const resumeCommand = overNats
         ? `npx fedmkt run --resume ${outDir} ${opts.spawnNats ? '--spawn-nats' : `--nats ${opts.nats ?? 'URL'}`}`
         : `npx fedmkt run --resume ${outDir}`;
-      const stopWatching = exitOnInterrupt({ outDir, actors: ids, checkpoints, resumeCommand });
+      const stopWatching = exitOnInterrupt({ outDir, actors: ids, population: parties.population, checkpoints, resumeCommand });
       let result: RunResult;
       try {
         result = overNats

@@ -1,22 +1,31 @@
 import type { Command } from 'commander';
 import { existsSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { checkpointedRounds, type ResumePoint, resumePoint, unreadableCheckpoints } from '../../actors/round-checkpoints.js';
+import {
+  checkedCommonRound,
+  checkpointedRounds,
+  checkpointParties,
+  type ResumePoint,
+  resumePoint,
+  unreadableCheckpoints,
+} from '../../actors/round-checkpoints.js';
 import { loadScenario, ScenarioError } from '../../core/scenario/load.js';
 import { partiesText, type Scenario } from '../../core/scenario/schema.js';
 import { plural } from '../../core/wording.js';
 
 /** A run folder: its scenario, and the checkpoints `run --resume` would read. Returns the problems. */
 async function runFolderProblems(dir: string, scenario: Scenario): Promise<{ problems: string[]; note: string }> {
-  const actors = ['server', ...scenario.clients.map((c) => c.id)];
-  const rounds = checkpointedRounds(dir, actors);
+  const { actors, population } = checkpointParties(scenario);
+  const rounds = checkpointedRounds(dir, actors, population);
   if (Object.values(rounds).every((list) => list.length === 0)) return { problems: [], note: 'no round checkpoints' };
+  const cut = checkedCommonRound(dir, actors, population);
+  // A finished run need not be resumable; `run --resume` says why when asked to.
+  if (cut === null) return { problems: [], note: 'not resumable: no round that every actor checkpointed' };
   let point: ResumePoint;
   try {
-    point = resumePoint(dir, actors);
-  } catch {
-    // A finished run need not be resumable; `run --resume` says why when asked to.
-    return { problems: [], note: 'not resumable: no round that every actor checkpointed' };
+    point = resumePoint(dir, actors, population);
+  } catch (error) {
+    return { problems: [(error as Error).message], note: '' };
   }
   return { problems: await unreadableCheckpoints(point), note: `resumable after round ${point.afterRound}` };
 }

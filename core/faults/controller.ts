@@ -212,6 +212,10 @@ export class FaultController {
   epoch(actor: string): number {
     return this.entries.get(actor)?.epoch ?? 0;
   }
+  gone(actor: string): boolean {
+    const entry = this.entries.get(actor);
+    return entry?.transient === true && entry.down?.kind === 'dropout';
+  }
 
   stop(): void {
     for (const e of this.entries.values()) e.current?.actor.stop();

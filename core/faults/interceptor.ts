@@ -39,6 +39,8 @@ interface ActorStatus {
   online(actor: string): boolean;
   /** Times the actor has gone offline so far. */
   epoch(actor: string): number;
+  /** Down for good (a population's client that dropped out: a later selection is a new life). Absent: never. */
+  gone?(actor: string): boolean;
 }
 
 export interface InterceptorOptions {
@@ -64,7 +66,7 @@ interface PatternEntry {
   inner: Subscription;
   /**
    * Receivers in the order they first subscribed (a restarted actor keeps its place: it is down,
-   * not gone). One that is up without a subscription (ended, or a population's client released)
+   * not gone). One that is up without a subscription (ended, or a population's client released or dropped out)
    * leaves the list: nothing is delivered to it or recorded for it.
    */
   receivers: Map<string, null>;
@@ -136,6 +138,14 @@ export class FaultInterceptor {
     };
   }
 
+  /**
+   * Bytes that reach the inner transport without a publish here (a resumed run replays what the
+   * server had sent before its checkpoint) are known by their sender and id, as if sent now.
+   */
+  adopt(data: Uint8Array, options: PublishOptions): void {
+    this.sent.set(data, { id: options.messageId, sender: options.sender, epoch: this.options.status.epoch(options.sender) });
+  }
+
   async close(): Promise<void> {
     for (const entry of this.patterns.values()) entry.inner.unsubscribe();
     this.patterns.clear();
@@ -174,7 +184,9 @@ export class FaultInterceptor {
         if (rest.length > 0) owner.live.set(receiver, rest);
         else {
           owner.live.delete(receiver);
-          if (this.options.status.online(receiver)) this.leave(pattern, owner, receiver);
+          // Down, it keeps its place for its restart; gone for good, it leaves now, as one that ended does.
+          const { status } = this.options;
+          if (status.online(receiver) || status.gone?.(receiver)) this.leave(pattern, owner, receiver);
         }
       },
     };

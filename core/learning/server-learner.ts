@@ -27,6 +27,16 @@ export class ServerLearner {
     return this.own;
   }
 
+  /** The top-K of the current weights when already computed: a round checkpoint keeps them, so that a resumed run goes on as the uninterrupted one does (without scoring again). */
+  cachedOwnLogits(): PublicLogits | null {
+    return this.own;
+  }
+
+  /** A resumed run: the top-K its checkpoint kept, for the weights it restored. */
+  restoreOwnLogits(logits: PublicLogits): void {
+    this.own = logits;
+  }
+
   /** Step 3: each SLM's upload onto the LLM's tokenisation. */
   async alignSLMTokens(uploads: readonly PublicLogits[]): Promise<{ teacher: AlignedTeacher; stats: AlignmentStats }[]> {
     const own = await this.ownLogits();

@@ -36,7 +36,13 @@ export interface SelectionResult {
 
 /** Chooses each round's clients; round-robin's cursor is all it keeps. */
 export class Selector {
-  private cursor = 0;
+  /** `cursor`: round-robin's next client (a resumed run's, from its checkpoint). */
+  constructor(private cursor = 0) {}
+
+  /** Round-robin's next client: what a checkpoint keeps of the selector. */
+  get position(): number {
+    return this.cursor;
+  }
 
   select(request: SelectionRequest): SelectionResult {
     if (request.strategy === 'round-robin') return this.roundRobin(request);

@@ -10,6 +10,16 @@ export interface Link {
 
 export type LinkOf = (sender: string) => Link;
 
+/** A publish as the transport scheduled it: who sent what, and when it arrives. */
+export interface ScheduledDelivery {
+  subject: string;
+  data: Uint8Array;
+  sender: string;
+  messageId: string;
+  /** Clock ms at which it is delivered. */
+  at: number;
+}
+
 /**
  * The embedded transport: every publish is delivered to the matching subscriptions after the
  * sender's link delay on the (virtual) clock. A sender's uplink is a serial pipe, as a TCP
@@ -40,6 +50,8 @@ export class MemoryTransport implements Transport {
   constructor(
     private readonly clock: Clock,
     private readonly linkOf: LinkOf = () => ({ transmitMs: () => 0, latencyMs: 0 }),
+    /** Told of every publish once its arrival is scheduled (a population's checkpoints keep the server's). */
+    private readonly onScheduled?: (delivery: ScheduledDelivery) => void,
   ) {}
 
   async publish(subject: string, data: Uint8Array, options: PublishOptions): Promise<void> {
@@ -49,6 +61,22 @@ export class MemoryTransport implements Transport {
     const sent = Math.max(now, this.linkFreeAt.get(options.sender) ?? now) + link.transmitMs(data.byteLength);
     this.linkFreeAt.set(options.sender, sent);
     this.clock.setTimeout(() => this.deliver(subject, data), sent + link.latencyMs - now, `net:${subject}`);
+    this.onScheduled?.({ subject, data, sender: options.sender, messageId: options.messageId, at: sent + link.latencyMs });
+  }
+
+  /** Deliver `data` at clock time `atMs` (not before now) as if it had been published to arrive then: a resumed run's replay. */
+  deliverAt(atMs: number, subject: string, data: Uint8Array): void {
+    this.clock.setTimeout(() => this.deliver(subject, data), Math.max(0, atMs - this.clock.now()), `net:${subject}`);
+  }
+
+  /** When `sender`'s uplink is free again (undefined: it never sent). */
+  uplinkFreeAt(sender: string): number | undefined {
+    return this.linkFreeAt.get(sender);
+  }
+
+  /** A resumed run's uplink: busy until `atMs`, as it was at the checkpoint. */
+  setUplinkFreeAt(sender: string, atMs: number): void {
+    this.linkFreeAt.set(sender, atMs);
   }
 
   subscribe(pattern: string, handler: MessageHandler): Subscription {
