@@ -3,10 +3,12 @@
  * awaited per round with over-commit 1.3, 50 rounds, the protocol alone, in-memory transport.
  * Each run in its own process, so that its peak resident memory is its own. Goals: at most 120 s
  * and 2 GiB on 2 cores, at least 100,000 events per second; 1,000,000 clients within 1.2x the
- * memory of 100,000.
+ * memory of 100,000. Also what XState alone allows: the client machine's own cost per round, and
+ * the events per second a run could reach at that pace.
  */
 import { execFileSync } from 'node:child_process';
 import type { Benchmark, Figure } from './harness.js';
+import { xstateMicrosPerClientRound } from './population-xstate.js';
 
 interface Outcome {
   count: number;
@@ -34,10 +36,28 @@ const benchmarks: Benchmark[] = [
     async run() {
       const base = runPopulation(100_000, ROUNDS);
       const large = runPopulation(1_000_000, ROUNDS);
+      // The most events per second a run with an XState actor per client can reach: its events per
+      // client and round over what the client machine alone takes for one round (bench/population-xstate.ts).
+      const announced = 1300;
+      const eventsPerClientRound = base.events / (ROUNDS * announced);
+      const xstateMicros = await xstateMicrosPerClientRound(announced, 10);
       const figures: Figure[] = [
         { name: 'population-100k.wall', value: base.wallSeconds, unit: 's', rounds: ROUNDS, roundsWallSeconds: base.roundsWallSeconds, goal: '<= 120' },
         { name: 'population-100k.peak_rss', value: base.peakRssMiB, unit: 'MiB', goal: '<= 2048' },
         { name: 'population-100k.events_per_s', value: base.events / base.roundsWallSeconds, unit: 'events/s', events: base.events, goal: '>= 100000' },
+        {
+          name: 'population.xstate_client_round',
+          value: xstateMicros,
+          unit: 'µs per client and round',
+          detail: "the client machine alone (work instant, no transport, records or checks): XState's share of a client's round",
+        },
+        {
+          name: 'population.xstate_events_per_s_ceiling',
+          value: eventsPerClientRound / (xstateMicros / 1e6),
+          unit: 'events/s',
+          eventsPerClientRound,
+          detail: 'events a run records per client and round, at the pace of XState alone: what one XState actor per client allows',
+        },
         { name: 'population-100k.violations', value: base.violations, unit: 'invariant violations', goal: '0' },
         { name: 'population-1m.wall', value: large.wallSeconds, unit: 's', rounds: ROUNDS },
         {
