@@ -12,7 +12,7 @@ import { FaultController } from '../core/faults/controller.js';
 import { FaultInterceptor } from '../core/faults/interceptor.js';
 import { DiskStateStore, MemoryStateStore } from '../core/faults/persistence.js';
 import { straggledProfiles, type ProfileSource, withTraceInlined } from '../core/faults/stragglers.js';
-import { checkInvariants, type Violation } from '../core/invariants/check.js';
+import type { Violation } from '../core/invariants/check.js';
 import { ClientLearner, type LearnerSettings } from '../core/learning/client-learner.js';
 import { ServerLearner } from '../core/learning/server-learner.js';
 import type { LanguageModel } from '../core/models/model.js';
@@ -22,15 +22,7 @@ import type { FaultSpace } from '../core/schedule/fault-space.js';
 import type { clientMachine } from '../machines/client.js';
 import type { serverMachine } from '../machines/server.js';
 import type { DecodeContext } from '../core/protocol/codec.js';
-import {
-  isProtocolOnly,
-  lateAcceptWithinRounds,
-  neverEndsAfterMs,
-  quorumCount,
-  type ClientConfig,
-  type Scenario,
-  type ServerConfig,
-} from '../core/scenario/schema.js';
+import { isProtocolOnly, neverEndsAfterMs, type ClientConfig, type Scenario, type ServerConfig } from '../core/scenario/schema.js';
 import { MemoryTransport, type ScheduledDelivery } from '../core/transport/memory.js';
 import type { Transport } from '../core/transport/transport.js';
 import type { Tokenizer } from '../core/tokenizers/tokenizer.js';
@@ -41,15 +33,14 @@ import { RunRecorder } from './run-recorder.js';
 import { actorCheckpoints, recordsBeforeResume, recordsSoFar, removeCheckpointsAfter, checkpointOwnLogits, type ResumePoint } from './round-checkpoints.js';
 import { createServerActor } from './server-actor.js';
 import { type PopulationHost, PopulationProfiles } from './population-host.js';
-import { populationHost, replayPopulationCut } from './population-run.js';
-import { populationRoles, type DeploymentPopulation } from './population-remote.js';
+import { populationSide, replayPopulationCut, type PopulationRoles } from './population-run.js';
+import type { DeploymentPopulation } from './population-remote.js';
 import { PopulationModel, residentScenario } from '../core/population/population.js';
 import type { Spawn } from '../core/faults/controller.js';
 import { createAsyncClientActor } from './async-client-actor.js';
 import { createAsyncServerActor } from './async-server-actor.js';
-import { asyncInvariantChecker } from '../core/invariants/async.js';
 import { clientEndBounds, linkOfProfile, type ComputeQueue } from './work.js';
-import { endStates, wallClockSettled } from './run-end.js';
+import { endStates, traceViolations, wallClockSettled } from './run-end.js';
 
 /** What the learning side must supply to run a scenario: models and token alignment. */
 export interface LearningStack {
@@ -161,7 +152,17 @@ async function federate(given: Scenario, options: RunOptions, recorder: RunRecor
   roles?.close();
   frame.host?.close();
   await frame.transport.close();
-  const violations = traceViolations(frame, parts.data, asyncMode, ran.stopped);
+  const { scenario, population, clock, clientIds, localIds, profiles } = frame;
+  const violations = traceViolations(recorder.events, {
+    scenario,
+    population: population !== null,
+    split: options.deployment?.population !== undefined,
+    clientIds,
+    local: localIds.length,
+    endWithinMs: clock instanceof VirtualClock ? () => clientEndBounds(scenario, parts.data, profiles, options.schedule?.space ?? null) : null,
+    asyncMode,
+    stopped: ran.stopped,
+  });
   try {
     if (options.onFinish) await options.onFinish(models, parts.data);
   } finally {
@@ -346,7 +347,7 @@ async function prepareLearning({ scenario, options, population, clientIds, local
 async function addActors(
   frame: RunFrame,
   parts: LearningParts,
-): Promise<{ models: { id: string; model: LanguageModel }[]; roles: ReturnType<typeof populationRoles> | null; asyncMode: boolean }> {
+): Promise<{ models: { id: string; model: LanguageModel }[]; roles: PopulationRoles | null; asyncMode: boolean }> {
   const { scenario, run, options, recorder, population, clock, local, controller, transport, earlier } = frame;
   const { data, tokenizers, decode, aligner, settings } = parts;
   const { learning, resume, outDir } = options;
@@ -386,8 +387,8 @@ async function addActors(
       if (asyncMode) return createAsyncClientActor(deps);
       return createClientActor({ ...deps, ...(extra.population ? { population: extra.population } : {}) });
     };
-  const host = population
-    ? (frame.host = populationHost({
+  const side = population
+    ? populationSide({
         scenario,
         model: population,
         controller,
@@ -408,21 +409,12 @@ async function addActors(
         checkpoints: writeCheckpoints,
         resume: resume?.population,
         serverHere: local.has('server'),
-      }))
+        ...(options.deployment?.population ? { split: { transport: options.deployment.transport, population: options.deployment.population } } : {}),
+      })
     : null;
-  const split = options.deployment?.population;
-  const roles =
-    host && population
-      ? populationRoles({
-          host,
-          model: population,
-          run,
-          clock,
-          serverSilenceMs: scenario.protocol.serverSilenceMs,
-          serverHere: local.has('server'),
-          ...(split ? { split: { transport: options.deployment!.transport, population: split } } : {}),
-        })
-      : null;
+  if (side) frame.host = side.host;
+  const host = side?.host;
+  const roles = side?.roles ?? null;
 
   const models: { id: string; model: LanguageModel }[] = [];
   if (local.has('server')) {
@@ -510,24 +502,6 @@ async function runToEnd(
       : await wallClockSettled(() => controller.settled() && hostDone());
   const timedOut = !stopped && !controller.settled();
   return { virtualMs, roundsWallSeconds: Number(process.hrtime.bigint() - roundsStart) / 1e9, stopped, timedOut, limitMs };
-}
-
-/**
- * The invariants the trace breaks. They read the whole federation's trace: checked where every
- * actor ran. A run stopped early has no end to check, only what it did.
- */
-function traceViolations(frame: RunFrame, data: FederationData, asyncMode: boolean, stopped: boolean): Violation[] {
-  const { scenario, recorder, population, clock, clientIds, localIds, profiles, options } = frame;
-  const common = { partial: stopped, quorum: quorumCount(scenario), acceptWithinRounds: lateAcceptWithinRounds(scenario) };
-  // Split over processes, a population's trace is whole in none of them.
-  if (population) return options.deployment?.population ? [] : checkInvariants(recorder.events, { ...common, clients: [], population: true });
-  if (localIds.length !== clientIds.length + 1) return [];
-  const checkTrace = asyncMode ? asyncInvariantChecker(scenario) : checkInvariants;
-  return checkTrace(recorder.events, {
-    ...common,
-    clients: clientIds,
-    ...(clock instanceof VirtualClock ? { endWithinMs: clientEndBounds(scenario, data, profiles, options.schedule?.space ?? null) } : {}),
-  });
 }
 
 function omitClient<T extends { client: string }>(row: T): Omit<T, 'client'> {

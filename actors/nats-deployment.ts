@@ -24,6 +24,7 @@ import { NatsTransport, type UploadAckMode } from '../core/transport/nats-transp
 import { runFederation, type LearningStack, type RunResult } from './federation.js';
 import { publishEvents, watchEvents } from './monitor.js';
 import { populationPartActor } from '../core/pseudo-actors.js';
+import type { DeploymentPopulation } from './population-remote.js';
 import { checkpointedRounds, commonRound, resumePointAt, type ResumePoint } from './round-checkpoints.js';
 import type { RunEvent } from '../core/records.js';
 
@@ -68,9 +69,7 @@ export async function runOverNats(scenario: Scenario, options: NatsRunOptions): 
   const run = scenario.name;
   const clientIds = scenario.clients.map((c) => c.id);
   const split = options.population;
-  if (split && !scenario.population) throw new Error(`population parts: scenario ${run} lists its clients; it has no population to split`);
-  if (scenario.population && (options.resume || options.restart)) throw new Error('a population over NATS runs from its start (no --resume or --restart)');
-  if (split && options.credentialFile) throw new Error('a population split over processes runs without per-actor credentials (--creds) for now');
+  checkPopulation(scenario, options);
   const hostsPart = split?.part !== undefined;
   const parties = options.parties ?? (hostsPart ? [] : ['server', ...clientIds]);
   // Whom the server waits for before round 1: the listed clients, or the processes hosting the population's parts.
@@ -94,8 +93,8 @@ export async function runOverNats(scenario: Scenario, options: NatsRunOptions): 
 
   // Presence: each local client says it is listening until the server's first announcement reaches it.
   const present = new Set<string>();
-  const heartbeats = new Map<string, NodeJS.Timeout>();
   const monitor = publishEvents(transport, run, (error) => options.log?.(`monitoring publish failed: ${error.message}`));
+  const presence = new PresenceBeats(monitor);
   if (options.restart && (options.resume || !options.outDir))
     throw new Error('restart over NATS: give the output folder of the killed process (and not resume)');
   const negotiation = options.resume ? new ResumeNegotiation(monitor, parties, ['server', ...clientIds], options) : null;
@@ -112,42 +111,13 @@ export async function runOverNats(scenario: Scenario, options: NatsRunOptions): 
     undefined,
     hearsAll ? '*' : 'server',
   );
-  const beat = (id: string) => monitor({ t: Date.now(), actor: id, round: 0, kind: 'presence' });
   const onEvent = (event: RunEvent) => {
     monitor(event);
     options.onEvent?.(event);
-    if (event.kind === 'state' && event.actor !== 'server' && parties.includes(event.actor) && !heartbeats.has(event.actor)) {
-      beat(event.actor);
-      heartbeats.set(
-        event.actor,
-        setInterval(() => beat(event.actor), 500),
-      );
-    }
-    if (event.kind === 'accepted' && event.message === 'round-start') {
-      clearInterval(heartbeats.get(event.actor));
-    }
+    if (event.kind === 'state' && event.actor !== 'server' && parties.includes(event.actor)) presence.start(event.actor);
+    if (event.kind === 'accepted' && event.message === 'round-start') presence.stop(event.actor);
   };
-
-  // A process hosting part of a population is present from when it listens for the server's requests until the first one.
-  const partActor = hostsPart ? populationPartActor(split!.part!) : null;
-  const population = split
-    ? {
-        ...split,
-        ...(partActor
-          ? {
-              onListening: () => {
-                beat(partActor);
-                heartbeats.set(
-                  partActor,
-                  setInterval(() => beat(partActor), 500),
-                );
-              },
-              onRequest: () => clearInterval(heartbeats.get(partActor)),
-            }
-          : {}),
-        ...(options.log ? { log: options.log } : {}),
-      }
-    : undefined;
+  const population = split ? splitPopulation(split, presence, options.log) : undefined;
 
   try {
     const resume = negotiation ? await negotiation.cut() : undefined;
@@ -185,7 +155,7 @@ export async function runOverNats(scenario: Scenario, options: NatsRunOptions): 
       },
     });
   } finally {
-    for (const t of heartbeats.values()) clearInterval(t);
+    presence.stopAll();
     negotiation?.stop();
     try {
       watcher.unsubscribe();
@@ -194,6 +164,47 @@ export async function runOverNats(scenario: Scenario, options: NatsRunOptions): 
     }
     await transport.close();
     await spawned?.stop();
+  }
+}
+
+/** What a population's split needs of a deployment; see NatsRunOptions.population. */
+function checkPopulation(scenario: Scenario, options: NatsRunOptions): void {
+  const split = options.population;
+  if (split && !scenario.population) throw new Error(`population parts: scenario ${scenario.name} lists its clients; it has no population to split`);
+  if (scenario.population && (options.resume || options.restart)) throw new Error('a population over NATS runs from its start (no --resume or --restart)');
+  if (split && options.credentialFile) throw new Error('a population split over processes runs without per-actor credentials (--creds) for now');
+}
+
+/** A process hosting part of a population is present from when it listens for the server's requests until the first one. */
+function splitPopulation(split: { parts: number; part?: number }, presence: PresenceBeats, log: ((line: string) => void) | undefined): DeploymentPopulation {
+  const actor = split.part === undefined ? null : populationPartActor(split.part);
+  return {
+    ...split,
+    ...(actor ? { onListening: () => presence.start(actor), onRequest: () => presence.stop(actor) } : {}),
+    ...(log ? { log } : {}),
+  };
+}
+
+/** Presence on the monitoring subject: an actor (or a hosting process) says every 500 ms that it listens, until stopped. */
+class PresenceBeats {
+  private readonly timers = new Map<string, NodeJS.Timeout>();
+
+  constructor(private readonly monitor: (event: RunEvent) => void) {}
+
+  /** Once per actor: beats are not taken up again after they stop. */
+  start(id: string): void {
+    if (this.timers.has(id)) return;
+    const beat = () => this.monitor({ t: Date.now(), actor: id, round: 0, kind: 'presence' });
+    beat();
+    this.timers.set(id, setInterval(beat, 500));
+  }
+
+  stop(id: string): void {
+    clearInterval(this.timers.get(id));
+  }
+
+  stopAll(): void {
+    for (const t of this.timers.values()) clearInterval(t);
   }
 }
 

@@ -21,6 +21,8 @@ import type { Scenario } from '../core/scenario/schema.js';
 import type { MemoryTransport, ScheduledDelivery } from '../core/transport/memory.js';
 import type { PopulationResume } from './population-checkpoints.js';
 import { PopulationHost, type PopulationHostDeps, type PopulationProfiles } from './population-host.js';
+import { populationRoles, type DeploymentPopulation } from './population-remote.js';
+import type { Transport } from '../core/transport/transport.js';
 import type { RunRecorder } from './run-recorder.js';
 
 export interface PopulationRunDeps {
@@ -45,8 +47,32 @@ export interface PopulationRunDeps {
   serverHere: boolean;
 }
 
+export type PopulationRoles = ReturnType<typeof populationRoles>;
+
+/**
+ * A run's population: its host, and what the host is to this process (the server's selection,
+ * over the processes hosting the population's parts when `split`).
+ */
+export function populationSide(deps: PopulationRunDeps & { split?: { transport: Transport; population: DeploymentPopulation } }): {
+  host: PopulationHost;
+  roles: PopulationRoles;
+} {
+  const host = populationHost(deps);
+  const { scenario, model, clock, serverHere, split } = deps;
+  const roles = populationRoles({
+    host,
+    model,
+    run: scenario.name,
+    clock,
+    serverSilenceMs: scenario.protocol.serverSilenceMs,
+    serverHere,
+    ...(split ? { split } : {}),
+  });
+  return { host, roles };
+}
+
 /** The run's population host; it says what the population is (a fresh run records it). */
-export function populationHost(deps: PopulationRunDeps): PopulationHost {
+function populationHost(deps: PopulationRunDeps): PopulationHost {
   const { memory, checkpoints, resume, recorder, clock } = deps;
   const host = new PopulationHost({
     ...deps,

@@ -1,7 +1,12 @@
 /**
- * The end of a local run (federation.ts): waiting for it on the wall clock, and where each actor ended.
+ * The end of a local run (federation.ts): waiting for it on the wall clock, where each actor
+ * ended, and the invariants its trace breaks.
  */
 import type { FaultController } from '../core/faults/controller.js';
+import { asyncInvariantChecker } from '../core/invariants/async.js';
+import { checkInvariants, type Violation } from '../core/invariants/check.js';
+import type { RunEvent } from '../core/records.js';
+import { lateAcceptWithinRounds, quorumCount, type Scenario } from '../core/scenario/schema.js';
 
 /** With the wall clock, actors run on real timers: wait until every one has stopped (`settled`). */
 export async function wallClockSettled(settled: () => boolean): Promise<number> {
@@ -38,4 +43,32 @@ export function endStates(
         : `stalled in ${finalStates[id]}: no event left to process`;
   }
   return { finalStates, failures };
+}
+
+/**
+ * The invariants the trace breaks. They read the whole federation's trace: checked where every
+ * actor ran. A run stopped early has no end to check, only what it did.
+ */
+export function traceViolations(
+  events: readonly RunEvent[],
+  run: {
+    scenario: Scenario;
+    population: boolean;
+    /** A population split over processes: its trace is whole in none of them. */
+    split: boolean;
+    clientIds: readonly string[];
+    /** Actors run here. */
+    local: number;
+    /** Liveness bounds per client (virtual-clock runs). */
+    endWithinMs: (() => Record<string, number>) | null;
+    asyncMode: boolean;
+    stopped: boolean;
+  },
+): Violation[] {
+  const { scenario, population, split, clientIds, local, endWithinMs, asyncMode, stopped } = run;
+  const common = { partial: stopped, quorum: quorumCount(scenario), acceptWithinRounds: lateAcceptWithinRounds(scenario) };
+  if (population) return split ? [] : checkInvariants(events, { ...common, clients: [], population: true });
+  if (local !== clientIds.length + 1) return [];
+  const checkTrace = asyncMode ? asyncInvariantChecker(scenario) : checkInvariants;
+  return checkTrace(events, { ...common, clients: [...clientIds], ...(endWithinMs ? { endWithinMs: endWithinMs() } : {}) });
 }
