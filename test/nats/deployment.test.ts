@@ -1,4 +1,3 @@
-import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -7,18 +6,9 @@ import { watchEvents } from '../../actors/monitor.js';
 import type { RunEvent } from '../../core/records.js';
 import { startNatsCluster } from '../../core/nats/server-process.js';
 import { NatsTransport } from '../../core/transport/nats-transport.js';
-import { natsServerAvailable, waitFor } from './helpers.js';
+import { fedmktProcess as fedmkt, natsServerAvailable, waitFor } from './helpers.js';
 
 const SCENARIO = 'scenarios/nats-small.yaml';
-
-function fedmkt(args: string[]): { child: ChildProcess; output: () => string; exit: Promise<number> } {
-  let out = '';
-  const child = spawn(process.execPath, ['bin/fedmkt.js', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
-  child.stdout!.on('data', (d) => (out += String(d)));
-  child.stderr!.on('data', (d) => (out += String(d)));
-  const exit = new Promise<number>((resolve) => child.on('exit', (code) => resolve(code ?? 1)));
-  return { child, output: () => out, exit };
-}
 
 function events(dir: string): RunEvent[] {
   return readFileSync(join(dir, 'events.jsonl'), 'utf8')

@@ -1,3 +1,4 @@
+import { spawn, type ChildProcess } from 'node:child_process';
 import { findNatsServerBinary } from '../../core/nats/binary.js';
 import type { NatsTransportLogger } from '../../core/transport/nats/logger.js';
 
@@ -39,4 +40,14 @@ export function patternBytes(length: number, seed = 1): Uint8Array {
 
 export function equalBytes(a: Uint8Array, b: Uint8Array): boolean {
   return a.length === b.length && Buffer.from(a.buffer, a.byteOffset, a.byteLength).equals(Buffer.from(b.buffer, b.byteOffset, b.byteLength));
+}
+
+/** `fedmkt ARGS` in a child process (a deployment's process): its output so far, and its exit code once it ends. */
+export function fedmktProcess(args: string[]): { child: ChildProcess; output: () => string; exit: Promise<number> } {
+  let out = '';
+  const child = spawn(process.execPath, ['bin/fedmkt.js', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+  child.stdout!.on('data', (d) => (out += String(d)));
+  child.stderr!.on('data', (d) => (out += String(d)));
+  const exit = new Promise<number>((resolve) => child.on('exit', (code) => resolve(code ?? 1)));
+  return { child, output: () => out, exit };
 }

@@ -4,7 +4,6 @@
  * --population-part K/N`), on a real nats-server, with devices going offline mid-round. Also the
  * whole population in one process over NATS, and the usage errors.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -16,7 +15,7 @@ import { checkInvariants } from '../../core/invariants/check.js';
 import { startNatsServer } from '../../core/nats/server-process.js';
 import type { RoundMetrics, RunEvent } from '../../core/records.js';
 import { loadScenario } from '../../core/scenario/load.js';
-import { natsServerAvailable } from './helpers.js';
+import { fedmktProcess as fedmkt, natsServerAvailable } from './helpers.js';
 
 const COUNT = 30;
 const PER_ROUND = 4;
@@ -49,15 +48,6 @@ function scenarioFile(dir: string, seed: number): string {
     }),
   );
   return file;
-}
-
-function fedmkt(args: string[]): { child: ChildProcess; output: () => string; exit: Promise<number> } {
-  let out = '';
-  const child = spawn(process.execPath, ['bin/fedmkt.js', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
-  child.stdout!.on('data', (d) => (out += String(d)));
-  child.stderr!.on('data', (d) => (out += String(d)));
-  const exit = new Promise<number>((resolve) => child.on('exit', (code) => resolve(code ?? 1)));
-  return { child, output: () => out, exit };
 }
 
 function jsonl<T>(file: string): T[] {

@@ -15,6 +15,7 @@ import { protocolOnlyLearningStack } from '../../actors/protocol-only-learning.j
 import { checkedCommonRound, resumePoint, type ResumePoint } from '../../actors/round-checkpoints.js';
 import { loadScenario, parseScenario } from '../../core/scenario/load.js';
 import type { Scenario } from '../../core/scenario/schema.js';
+import { population } from './scenario.js';
 
 const ROUNDS = 5;
 const CUT = 2;
@@ -23,25 +24,7 @@ const diurnal = '  availability: { diurnal: { periodMs: 20000, onlineFraction: 0
 
 /** A protocol-only population: 40 clients, 4 uploads awaited of 6 announced, late uploads counted toward the next round. */
 function protocolOnly(seed: number, strategy: string, extra = diurnal, count = 40, perRound = 4): string {
-  return `name: pop
-seed: ${seed}
-rounds: ${ROUNDS}
-task: { name: builtin, privateSamplesPerClient: 4, publicSamples: 4, testSamples: 8 }
-protocol:
-  topK: 4
-  awaitSLMLogits: { deadlineMs: 60000, quorum: 0.5, lateMessages: { acceptWithinRounds: 1 } }
-  awaitLLMLogits: { deadlineMs: 60000 }
-  serverSilenceMs: 600000
-server: { model: null, tokenizer: gpt2, profile: { msPerTrainSample: 1, bandwidthMbps: 1000, latencyMs: 5 } }
-population:
-  count: ${count}
-  clients:
-    - { weight: 0.6, model: null, tokenizer: gpt2, profile: { msPerTrainSample: { lognormal: { median: 40, sigma: 0.8 } }, bandwidthMbps: { lognormal: { median: 20, sigma: 1 } } } }
-    - { weight: 0.4, model: null, tokenizer: llama2 }
-  data: { split: dirichlet, alpha: 0.3 }
-${extra}
-selection: { perRound: ${perRound}, overcommit: 1.5, strategy: ${strategy} }
-`;
+  return population(seed, count, `{ perRound: ${perRound}, overcommit: 1.5, strategy: ${strategy} }`, extra, ROUNDS, 1);
 }
 
 /** Bigram clients that learn (two tokenizers), the server a bigram too. */
