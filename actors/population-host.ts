@@ -114,9 +114,10 @@ export class PopulationHost {
 
   /**
    * Who takes part in `round`, in announcement order, and whether each is measured after it.
-   * `busy`: clients still in an earlier round (stragglers), not chosen again.
+   * `busy`: clients still in an earlier round (stragglers) or out of reach, not chosen; `size`
+   * 0 when there are none.
    */
-  choose(round: number, busy: ReadonlySet<number>): ChosenClient[] {
+  choose(round: number, busy: Pick<ReadonlySet<number>, 'has' | 'size'>): ChosenClient[] {
     const { model, scenario, clock } = this.deps;
     const now = clock.now();
     const availability: Availability = {

@@ -83,7 +83,7 @@ function isReply(value: unknown): value is Reply {
 /**
  * The server's side: what the server actor's `population` asks for (select, dropouts), over
  * the hosting processes. A part that does not answer within `timeoutMs` has none of its
- * clients announced that round (the run says so in its log).
+ * clients chosen or announced that round (the run says so in its log).
  */
 class RemoteSelection {
   private readonly pending = new Map<number, (reply: Reply) => void>();
@@ -121,7 +121,9 @@ class RemoteSelection {
     const everyPart = Array.from({ length: parts }, (_, part) => part);
     const statuses = await Promise.all(everyPart.map((part) => this.ask(part, { kind: 'status', round })));
     const busy = new Set(statuses.flatMap((reply) => reply?.busy ?? []));
-    const chosen = host.choose(round, busy);
+    // A part that did not answer (its process gone, say) has its clients out of reach this round; it is asked again the next.
+    const silent = new Set(everyPart.filter((part) => statuses[part] === null));
+    const chosen = host.choose(round, { has: (index) => busy.has(index) || silent.has(index % parts), size: busy.size + silent.size });
     const byPart = new Map<number, ChosenClient[]>();
     for (const c of chosen) byPart.set(c.index % parts, [...(byPart.get(c.index % parts) ?? []), c]);
     const replies = await Promise.all(

@@ -17,7 +17,7 @@ import { credentialLogin, readNatsCredential } from '../../core/nats/access-conf
 import { loadScenario } from '../../core/scenario/load.js';
 import { NatsTransport, type UploadAckMode } from '../../core/transport/nats-transport.js';
 import { exitOnInterrupt } from '../interrupt.js';
-import { backendOption, nonNegativeInt, positiveInt } from '../options.js';
+import { backendOption, nonNegativeInt, positiveInt, positiveNumber } from '../options.js';
 import { log, progressReporter } from '../progress.js';
 import { removeIfNothingRecorded, runTarget, type RunTarget } from '../run-target.js';
 import { roundSummaryTable } from '../summary.js';
@@ -53,7 +53,7 @@ async function runParty(
   opts: ProcessOptions,
   command: string,
   /** A population split over processes: this one's part (a hosting process) or none (the server's). */
-  population?: PopulationPart | { parts: number },
+  population?: PopulationPart | { parts: number; timeoutMs: number },
 ): Promise<void> {
   const { scenario, outDir, resuming } = opts.restart !== undefined ? restartTarget(file, opts, opts.restart) : runTarget(file, opts, log, party);
   if (scenario.population && command === 'serve' && !population)
@@ -147,9 +147,16 @@ export function registerNatsProcessCommands(program: Command): void {
       .command('serve')
       .description('run the server actor of a scenario over NATS')
       .argument('[scenario]', 'scenario YAML file (none with --resume)')
-      .option('--population-parts <n>', "a population's clients are hosted by N processes (join --population-part K/N)", positiveInt),
-  ).action((file: string | undefined, opts: ProcessOptions & { populationParts?: number }) =>
-    runParty(file, 'server', opts, 'serve', opts.populationParts !== undefined ? { parts: opts.populationParts } : undefined),
+      .option('--population-parts <n>', "a population's clients are hosted by N processes (join --population-part K/N)", positiveInt)
+      .option('--population-timeout <s>', 'seconds to wait for a hosting process to answer before doing without its clients that round', positiveNumber, 30),
+  ).action((file: string | undefined, opts: ProcessOptions & { populationParts?: number; populationTimeout: number }) =>
+    runParty(
+      file,
+      'server',
+      opts,
+      'serve',
+      opts.populationParts !== undefined ? { parts: opts.populationParts, timeoutMs: opts.populationTimeout * 1000 } : undefined,
+    ),
   );
   processOptions(
     program

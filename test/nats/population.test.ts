@@ -15,21 +15,23 @@ import { checkInvariants } from '../../core/invariants/check.js';
 import { startNatsServer } from '../../core/nats/server-process.js';
 import type { RoundMetrics, RunEvent } from '../../core/records.js';
 import { loadScenario } from '../../core/scenario/load.js';
-import { fedmktProcess as fedmkt, natsServerAvailable } from './helpers.js';
+import { fedmktProcess as fedmkt, natsServerAvailable, waitFor } from './helpers.js';
+import { watchEvents } from '../../actors/monitor.js';
+import { NatsTransport } from '../../core/transport/nats-transport.js';
 
 const COUNT = 30;
 const PER_ROUND = 4;
 const ANNOUNCED = 6;
 const ROUNDS = 3;
 
-function scenarioFile(dir: string, seed: number): string {
+function scenarioFile(dir: string, seed: number, options: { rounds?: number; alwaysOn?: boolean } = {}): string {
   const file = join(dir, `population-${seed}.yaml`);
   writeFileSync(
     file,
     stringify({
       name: `pop-nats-${seed}`,
       seed,
-      rounds: ROUNDS,
+      rounds: options.rounds ?? ROUNDS,
       task: { name: 'builtin', privateSamplesPerClient: 8, publicSamples: 16, testSamples: 20 },
       // Short deadlines: a device gone offline mid-round leaves the server waiting for them.
       protocol: { topK: 4, awaitSLMLogits: { deadlineMs: 3000, quorum: 0.5 }, awaitLLMLogits: { deadlineMs: 3000 } },
@@ -41,7 +43,7 @@ function scenarioFile(dir: string, seed: number): string {
           { weight: 0.5, model: 'bigram', tokenizer: 'llama2', profile: { msPerTrainSample: 1 } },
         ],
         // Wall-clock days of 4 s with sessions of about 0.6 s: some devices go offline mid-round.
-        availability: { diurnal: { periodMs: 4000, onlineFraction: 0.6, sessionMs: 600 } },
+        availability: options.alwaysOn ? 'always-on' : { diurnal: { periodMs: 4000, onlineFraction: 0.6, sessionMs: 600 } },
         evaluateClients: 2,
       },
       selection: { perRound: PER_ROUND, overcommit: ANNOUNCED / PER_ROUND, strategy: 'random' },
@@ -127,6 +129,35 @@ describe.skipIf(!natsServerAvailable)('a population over NATS', () => {
         expect(m.announced).toBe((selections.find((s) => s.round === m.round)!.clients as string[]).length);
       }
     });
+
+  it('goes on without a hosting process that is killed: its clients are out of reach, the other part takes every round', { timeout: 120_000 }, async () => {
+    const file = scenarioFile(dir, 41, { rounds: 4, alwaysOn: true });
+    const out = (name: string) => join(dir, `41-${name}`);
+    const observer = await NatsTransport.connect({ servers: nats.url });
+    const seen: RunEvent[] = [];
+    watchEvents(observer, 'pop-nats-41', (e) => seen.push(e));
+    const parts = [0, 1].map((k) => fedmkt(['join', file, '--population-part', `${k}/2`, '--nats', nats.url, '--out', out(`p${k}`), '--quiet']));
+    const server = fedmkt(['serve', file, '--population-parts', '2', '--population-timeout', '1', '--nats', nats.url, '--out', out('server'), '--quiet']);
+    try {
+      await waitFor('round 1 to end', () => seen.some((e) => e.actor === 'server' && e.kind === 'state' && e.state === 'roundEnd' && e.round === 1), 60_000);
+      parts[1]!.child.kill('SIGKILL');
+      const codes = await Promise.all([server.exit, parts[0]!.exit]);
+      expect(codes, `${server.output()}\n----\n${parts[0]!.output()}`).toEqual([0, 0]);
+    } finally {
+      for (const p of [server, ...parts]) p.child.kill();
+      await observer.close();
+    }
+    expect(server.output()).toMatch(/population part 1 did not answer the status request of round \d within 1 s/);
+    const events = jsonl<RunEvent>(join(out('server'), 'events.jsonl'));
+    expect(events.filter((e) => e.kind === 'state').at(-1)!.state).toBe('done');
+    // From round 3 on, certainly after the kill, only part 0's clients (even indices) are chosen, and enough of them upload.
+    for (const round of [3, 4]) {
+      const clients = events.find((e) => e.kind === 'selection' && e.round === round)!.clients as string[];
+      expect(clients.length).toBe(ANNOUNCED);
+      expect(clients.filter((id) => Number(id.slice(1)) % 2 !== 0)).toEqual([]);
+      expect(events.filter((e) => e.kind === 'accepted' && e.message === 'slm-logits' && e.round === round)).toHaveLength(PER_ROUND);
+    }
+  });
 
   it('runs whole in one process over NATS: selection, uploads and invariants as locally', { timeout: 120_000 }, async () => {
     const scenario = loadScenario(scenarioFile(dir, 21));
