@@ -176,7 +176,11 @@ function checkPopulation(scenario: Scenario, options: NatsRunOptions): void {
 }
 
 /** A process hosting part of a population is present from when it listens for the server's requests until the first one. */
-function splitPopulation(split: { parts: number; part?: number; timeoutMs?: number }, presence: PresenceBeats, log: ((line: string) => void) | undefined): DeploymentPopulation {
+function splitPopulation(
+  split: { parts: number; part?: number; timeoutMs?: number },
+  presence: PresenceBeats,
+  log: ((line: string) => void) | undefined,
+): DeploymentPopulation {
   const actor = split.part === undefined ? null : populationPartActor(split.part);
   return {
     ...split,
