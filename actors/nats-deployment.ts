@@ -101,12 +101,15 @@ export async function runOverNats(scenario: Scenario, options: NatsRunOptions): 
   // The server's process hears every actor (presence, offers); a client's only the server (the
   // round to resume after), which is all its credential lets it read.
   const hearsAll = parties.includes('server');
+  // Others that follow the run's events here (a split population's selection: the parts' dropouts).
+  const listeners: ((event: RunEvent) => void)[] = [];
   const watcher = watchEvents(
     transport,
     run,
     (e) => {
       if (hearsAll && (e.kind === 'presence' || (e.actor !== 'server' && e.kind !== 'resume-offer'))) present.add(e.actor);
       negotiation?.heard(e);
+      for (const listener of listeners) listener(e);
     },
     undefined,
     hearsAll ? '*' : 'server',
@@ -117,7 +120,7 @@ export async function runOverNats(scenario: Scenario, options: NatsRunOptions): 
     if (event.kind === 'state' && event.actor !== 'server' && parties.includes(event.actor)) presence.start(event.actor);
     if (event.kind === 'accepted' && event.message === 'round-start') presence.stop(event.actor);
   };
-  const population = split ? splitPopulation(split, presence, options.log) : undefined;
+  const population = split ? splitPopulation(split, presence, listeners, options.log) : undefined;
 
   try {
     const resume = negotiation ? await negotiation.cut() : undefined;
@@ -179,11 +182,15 @@ function checkPopulation(scenario: Scenario, options: NatsRunOptions): void {
 function splitPopulation(
   split: { parts: number; part?: number; timeoutMs?: number },
   presence: PresenceBeats,
+  listeners: ((event: RunEvent) => void)[],
   log: ((line: string) => void) | undefined,
 ): DeploymentPopulation {
   const actor = split.part === undefined ? null : populationPartActor(split.part);
   return {
     ...split,
+    watch: (listener) => {
+      listeners.push(listener);
+    },
     ...(actor ? { onListening: () => presence.start(actor), onRequest: () => presence.stop(actor) } : {}),
     ...(log ? { log } : {}),
   };

@@ -12,13 +12,12 @@
  * deployment's own connection, outside the protocol's messages (no message faults apply).
  */
 import type { Clock } from '../core/clock/clock.js';
-import { populationSubjects } from '../core/protocol/subjects.js';
+import { broadcastsOf, populationSubjects } from '../core/protocol/subjects.js';
 import { populationPartActor } from '../core/pseudo-actors.js';
 import type { ActorId } from '../core/protocol/messages.js';
 import type { PopulationModel } from '../core/population/population.js';
 import type { RunEvent } from '../core/records.js';
 import type { Subscription, Transport } from '../core/transport/transport.js';
-import { watchEvents } from './monitor.js';
 import type { Chosen, ChosenClient, PopulationHost } from './population-host.js';
 
 /** Part `part` (0-based) of `parts`: the clients whose index is `part` mod `parts`. */
@@ -99,10 +98,13 @@ class RemoteSelection {
       host: PopulationHost;
       model: PopulationModel;
       timeoutMs: number;
+      /** The run's events as the deployment hears them (from every process). */
+      watch: (listener: (event: RunEvent) => void) => void;
       log?: (line: string) => void;
     },
   ) {
     const { transport, run } = deps;
+    deps.watch((event) => this.heard(event));
     this.subscriptions = [
       transport.subscribe(populationSubjects(run, '*').reply, ({ subject, data }) => {
         const reply = parseJson(data);
@@ -112,7 +114,6 @@ class RemoteSelection {
         }
         this.pending.get(reply.id)?.(reply);
       }),
-      watchEvents(transport, run, (event) => this.heard(event)),
     ];
   }
 
@@ -125,7 +126,11 @@ class RemoteSelection {
     const silent = new Set(everyPart.filter((part) => statuses[part] === null));
     const chosen = host.choose(round, { has: (index) => busy.has(index) || silent.has(index % parts), size: busy.size + silent.size });
     const byPart = new Map<number, ChosenClient[]>();
-    for (const c of chosen) byPart.set(c.index % parts, [...(byPart.get(c.index % parts) ?? []), c]);
+    for (const c of chosen) {
+      const part = c.index % parts;
+      if (!byPart.has(part)) byPart.set(part, []);
+      byPart.get(part)!.push(c);
+    }
     const replies = await Promise.all(
       [...byPart].map(([part, clients]) => this.ask(part, { kind: 'bring-up', round, clients: clients.map((c) => [c.index, c.evaluate]) })),
     );
@@ -207,7 +212,7 @@ class PopulationPartService {
         deps.onRequest?.();
         void this.answer(request);
       }),
-      transport.subscribe(`fedmkt.${run}.*.finish`, () => {
+      transport.subscribe(broadcastsOf(run, 'finish'), () => {
         this.finished = true;
       }),
     ];
@@ -255,6 +260,8 @@ export interface DeploymentPopulation {
   onListening?: () => void;
   /** Called on each of the server's requests (a hosting process's presence ends at the first). */
   onRequest?: () => void;
+  /** The run's events as the deployment hears them (the server's process: from every process). */
+  watch: (listener: (event: RunEvent) => void) => void;
   log?: (line: string) => void;
 }
 
@@ -291,7 +298,16 @@ export function populationRoles(args: {
           ...(log ? { log } : {}),
         });
   const remote = args.serverHere
-    ? new RemoteSelection({ transport, run, parts: population.parts, host, model, timeoutMs: population.timeoutMs ?? 30_000, ...(log ? { log } : {}) })
+    ? new RemoteSelection({
+        transport,
+        run,
+        parts: population.parts,
+        host,
+        model,
+        timeoutMs: population.timeoutMs ?? 30_000,
+        watch: population.watch,
+        ...(log ? { log } : {}),
+      })
     : null;
   return {
     selection: remote ?? host,

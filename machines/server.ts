@@ -162,9 +162,13 @@ export const serverMachine = setup({
     /** Step 2 upload: accepted once per client and round; everything else is recorded and dropped. */
     takeUpload: enqueueActions(({ context, event, enqueue }) => {
       if (event.type !== 'SLM_LOGITS') return;
-      const taken = receiveUpload(context, context.uploads, event);
-      if (taken.uploads !== context.uploads) enqueue.assign({ uploads: taken.uploads });
-      enqueue.emit(taken.record);
+      const reason = rejectReason(context, event, bookHas(context.uploads, event.sender));
+      if (reason) {
+        enqueue.emit(ignored(context, event, 'slm-logits', reason));
+        return;
+      }
+      enqueue.assign({ uploads: bookWith(context.uploads, event.sender, { messageId: event.messageId, logits: event.logits }) });
+      enqueue.emit({ type: 'accepted', round: event.round, messageId: event.messageId, sender: event.sender, message: 'slm-logits' });
     }),
     /** A late upload the staleness policy lets count toward the open round. */
     takeLateUpload: enqueueActions(({ context, event, enqueue }) => {
@@ -173,21 +177,15 @@ export const serverMachine = setup({
       enqueue.emit(lateAccepted(context, event));
     }),
     holdEarlyUpload: assign({ earlyUploads: ({ context, event }) => (event.type === 'SLM_LOGITS' ? [...context.earlyUploads, event] : context.earlyUploads) }),
-    /** Collection opens: the uploads that came during the announcement, in their order, as if they came now. */
+    /**
+     * Collection opens: the uploads that came during the announcement, raised again in their
+     * order, so that each goes through collection's own transitions as if it came now (collection
+     * closing once the uploads it awaits are in, the rest then late).
+     */
     takeEarlyUploads: enqueueActions(({ context, enqueue }) => {
       if (context.earlyUploads.length === 0) return;
-      let uploads = context.uploads;
-      for (const event of context.earlyUploads) {
-        // Collection closes once the uploads it awaits are in: the rest came too late, as they would have one by one.
-        if (uploads.size >= uploadsAwaited(context)) {
-          enqueue.emit(ignored(context, event, 'slm-logits', closedReason({ ...context, uploads }, event)));
-          continue;
-        }
-        const taken = receiveUpload(context, uploads, event);
-        uploads = taken.uploads;
-        enqueue.emit(taken.record);
-      }
-      enqueue.assign({ uploads, earlyUploads: [] });
+      for (const event of context.earlyUploads) enqueue.raise(event);
+      enqueue.assign({ earlyUploads: [] });
     }),
     takeAdapter: enqueueActions(({ context, event, enqueue }) => {
       if (event.type !== 'ADAPTER') return;
@@ -488,21 +486,9 @@ function rejectReason(context: ServerContext, event: SlmLogitsEvent | AdapterEve
   return context.perRound !== undefined && !took ? 'not-selected' : null;
 }
 
-function isAcceptableLate(context: ServerContext, event: SlmLogitsEvent, uploads = context.uploads): boolean {
+function isAcceptableLate(context: ServerContext, event: SlmLogitsEvent): boolean {
   const k = context.round - event.round;
-  return k > 0 && k <= (context.policy.lateAcceptWithinRounds ?? 0) && isMember(context, event.sender) && !bookHas(uploads, event.sender);
-}
-
-/** A step-2 upload received into `uploads` (a late one under the staleness policy too): the book with it, and what became of it. */
-function receiveUpload(context: ServerContext, uploads: UploadBook<Upload>, event: SlmLogitsEvent): { uploads: UploadBook<Upload>; record: ProtocolRecord } {
-  const entry = { messageId: event.messageId, logits: event.logits };
-  if (isAcceptableLate(context, event, uploads)) return { uploads: bookWith(uploads, event.sender, entry), record: lateAccepted(context, event) };
-  const reason = rejectReason(context, event, bookHas(uploads, event.sender));
-  if (reason) return { uploads, record: ignored(context, event, 'slm-logits', reason) };
-  return {
-    uploads: bookWith(uploads, event.sender, entry),
-    record: { type: 'accepted', round: event.round, messageId: event.messageId, sender: event.sender, message: 'slm-logits' },
-  };
+  return k > 0 && k <= (context.policy.lateAcceptWithinRounds ?? 0) && isMember(context, event.sender) && !bookHas(context.uploads, event.sender);
 }
 
 /** Accepted toward the open round (`round`); `msgRound` is the round the upload was made for. */

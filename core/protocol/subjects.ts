@@ -47,7 +47,7 @@ function addressedSubjects(run: string, client: ActorId): string[] {
 
 /** What a population's client subscribes to: its own announcements and the other broadcasts. */
 export function populationClientInbox(run: string, client: ActorId): string[] {
-  return [...SERVER_TYPES.filter((t) => t !== 'round-start').map((t) => `fedmkt.${run}.*.${t}`), ...addressedSubjects(run, client)];
+  return [...SERVER_TYPES.filter((t) => t !== 'round-start').map((t) => broadcastsOf(run, t)), ...addressedSubjects(run, client)];
 }
 
 /** The subjects `client` publishes its messages on (`*` for any client). */
@@ -60,9 +60,14 @@ export function serverInbox(run: string): string[] {
   return clientSubjects(run, '*');
 }
 
+/** The server's broadcasts of `type`, in every round. */
+export function broadcastsOf(run: string, type: MessageType): string {
+  return `fedmkt.${run}.*.${type}`;
+}
+
 /** What a client subscribes to: every broadcast of every round. */
 export function clientInbox(run: string): string[] {
-  return SERVER_TYPES.map((t) => `fedmkt.${run}.*.${t}`);
+  return SERVER_TYPES.map((t) => broadcastsOf(run, t));
 }
 
 /** Requests to the process hosting part `part` of a population (`*`: any part), and its replies. */
