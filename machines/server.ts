@@ -50,6 +50,8 @@ export interface ServerInput {
 interface Upload {
   messageId: string;
   logits: PublicLogits;
+  /** The round it was made for (earlier than the open round when the staleness policy took it late). */
+  madeFor: number;
 }
 
 interface AdapterUpload {
@@ -64,6 +66,11 @@ export interface ServerContext extends ServerInput {
   selected: ActorId[];
   /** Accepted step-2 uploads of the open round, by client. */
   uploads: UploadBook<Upload>;
+  /**
+   * The uploads accepted in earlier rounds that a late copy could still come from (the staleness
+   * window): a copy of one is a duplicate, never a late upload to count again.
+   */
+  acceptedEarlier: { client: ActorId; madeFor: number }[];
   /**
    * Uploads that reached the server while it was still announcing the round (over a real
    * network a fast client of a population can answer before the last announcement is out),
@@ -167,13 +174,13 @@ export const serverMachine = setup({
         enqueue.emit(ignored(context, event, 'slm-logits', reason));
         return;
       }
-      enqueue.assign({ uploads: bookWith(context.uploads, event.sender, { messageId: event.messageId, logits: event.logits }) });
+      enqueue.assign({ uploads: bookWith(context.uploads, event.sender, { messageId: event.messageId, logits: event.logits, madeFor: event.round }) });
       enqueue.emit({ type: 'accepted', round: event.round, messageId: event.messageId, sender: event.sender, message: 'slm-logits' });
     }),
     /** A late upload the staleness policy lets count toward the open round. */
     takeLateUpload: enqueueActions(({ context, event, enqueue }) => {
       if (event.type !== 'SLM_LOGITS') return;
-      enqueue.assign({ uploads: bookWith(context.uploads, event.sender, { messageId: event.messageId, logits: event.logits }) });
+      enqueue.assign({ uploads: bookWith(context.uploads, event.sender, { messageId: event.messageId, logits: event.logits, madeFor: event.round }) });
       enqueue.emit(lateAccepted(context, event));
     }),
     holdEarlyUpload: assign({ earlyUploads: ({ context, event }) => (event.type === 'SLM_LOGITS' ? [...context.earlyUploads, event] : context.earlyUploads) }),
@@ -231,6 +238,7 @@ export const serverMachine = setup({
     }),
     openNextRound: assign(({ context }) => ({
       round: context.round + 1,
+      acceptedEarlier: acceptedWithinWindow(context, context.round + 1),
       uploads: emptyBook<Upload>(),
       slmTeachers: [],
       llmLogits: null,
@@ -245,6 +253,7 @@ export const serverMachine = setup({
     round: input.resumeAfterRound ?? 0,
     selected: input.clients,
     uploads: emptyBook<Upload>(),
+    acceptedEarlier: [],
     earlyUploads: [],
     slmTeachers: [],
     llmLogits: null,
@@ -478,7 +487,7 @@ function uploadOrder(context: ServerContext): ActorId[] {
 
 function rejectReason(context: ServerContext, event: SlmLogitsEvent | AdapterEvent, alreadyHave: boolean): IgnoreReason | null {
   if (!isMember(context, event.sender)) return 'unknown-sender';
-  if (event.round < context.round) return 'late';
+  if (event.round < context.round) return acceptedBefore(context, event) ? 'duplicate' : 'late';
   if (event.round > context.round) return 'future';
   if (alreadyHave) return 'duplicate';
   // Adapters come from the clients whose logits were taken, late ones included.
@@ -488,7 +497,26 @@ function rejectReason(context: ServerContext, event: SlmLogitsEvent | AdapterEve
 
 function isAcceptableLate(context: ServerContext, event: SlmLogitsEvent): boolean {
   const k = context.round - event.round;
-  return k > 0 && k <= (context.policy.lateAcceptWithinRounds ?? 0) && isMember(context, event.sender) && !bookHas(context.uploads, event.sender);
+  return (
+    k > 0 &&
+    k <= (context.policy.lateAcceptWithinRounds ?? 0) &&
+    isMember(context, event.sender) &&
+    !bookHas(context.uploads, event.sender) &&
+    !acceptedBefore(context, event)
+  );
+}
+
+/** The step-2 upload `event` is a copy of one accepted in an earlier round (within the staleness window). */
+function acceptedBefore(context: ServerContext, event: SlmLogitsEvent | AdapterEvent): boolean {
+  return event.type === 'SLM_LOGITS' && context.acceptedEarlier.some((u) => u.client === event.sender && u.madeFor === event.round);
+}
+
+/** As `round` opens: the uploads accepted so far that a late copy arriving in it or later could still be taken for. */
+function acceptedWithinWindow(context: ServerContext, round: number): ServerContext['acceptedEarlier'] {
+  const window = context.policy.lateAcceptWithinRounds ?? 0;
+  if (window === 0) return [];
+  const closing = bookIds(context.uploads).map((client) => ({ client, madeFor: (bookGet(context.uploads, client) as Upload).madeFor }));
+  return [...context.acceptedEarlier, ...closing].filter((u) => round - u.madeFor <= window);
 }
 
 /** Accepted toward the open round (`round`); `msgRound` is the round the upload was made for. */
@@ -507,7 +535,7 @@ function lateAccepted(context: ServerContext, event: SlmLogitsEvent): ProtocolRe
 function closedReason(context: ServerContext, event: SlmLogitsEvent | AdapterEvent): IgnoreReason {
   if (!isMember(context, event.sender)) return 'unknown-sender';
   if (event.round > context.round) return 'future';
-  if (event.round < context.round) return 'late';
+  if (event.round < context.round) return acceptedBefore(context, event) ? 'duplicate' : 'late';
   // Same round, but collection has closed (deadline passed or everyone was in).
   const have = event.type === 'SLM_LOGITS' ? bookHas(context.uploads, event.sender) : event.sender in context.adapters;
   return have ? 'duplicate' : 'late';

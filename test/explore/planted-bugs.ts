@@ -26,7 +26,7 @@ export const PLANTED_BUGS: PlantedBug[] = [
         actions: {
           takeUpload: enqueueActions(({ context, event, enqueue }) => {
             if (event.type !== 'SLM_LOGITS' || event.round !== context.round || !context.clients.includes(event.sender)) return;
-            enqueue.assign({ uploads: bookWith(context.uploads, event.sender, { messageId: event.messageId, logits: event.logits }) });
+            enqueue.assign({ uploads: bookWith(context.uploads, event.sender, { messageId: event.messageId, logits: event.logits, madeFor: event.round }) });
             enqueue.emit({ type: 'accepted', round: event.round, messageId: event.messageId, sender: event.sender, message: 'slm-logits' });
           }),
         },

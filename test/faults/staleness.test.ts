@@ -88,6 +88,37 @@ describe('late uploads', () => {
     expect(align4!.input.uploads.map((u: { client: string }) => u.client)).toEqual(['c1', 'c2']);
   });
 
+  it('a copy of an upload already counted, in its own round or late, is a duplicate and never counts again', async () => {
+    // A duplicated or delayed copy can reach the server rounds after the original counted.
+    const s = server(2, {
+      1: [[100, up('c1', 1)]],
+      2: [
+        [50, up('c1', 1)],
+        [100, up('c2', 1)],
+        [150, up('c1', 2)],
+      ],
+      3: [
+        [50, up('c2', 1)],
+        [60, up('c1', 1)],
+        [100, up('c1', 3)],
+      ],
+      4: [
+        [50, up('c1', 2)],
+        [60, up('c1', 1)],
+        [100, up('c1', 4)],
+      ],
+    });
+    await s.run();
+    expect(s.recordsOf('accepted').map((r) => `${r.messageId}@${r.round}`)).toEqual(['c1:r1@1', 'c2:r1@2', 'c1:r2@2', 'c1:r3@3', 'c1:r4@4']);
+    expect(s.recordsOf('ignored').map((r) => `${r.messageId}@${r.atRound}:${r.reason}`)).toEqual([
+      'c1:r1@2:duplicate',
+      'c2:r1@3:duplicate', // counted late in round 2
+      'c1:r1@3:duplicate',
+      'c1:r2@4:duplicate',
+      'c1:r1@4:late', // past the staleness window: late, as any upload that old
+    ]);
+  });
+
   it("in a federation: a straggler's upload that misses round r counts toward round r+1", async () => {
     const profiles = ['{ msPerTrainSample: 20 }', '{ msPerTrainSample: 30 }', '{ msPerTrainSample: 40 }', '{ msPerTrainSample: 2000 }'];
     const late = await runFederation(bigramScenario({ rounds: 4, profiles, upload: 'lateMessages: { acceptWithinRounds: 1 }' }), {

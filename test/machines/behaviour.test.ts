@@ -346,7 +346,7 @@ describe('server machine', () => {
         .map((r) => r.messageId),
     ).toEqual(['c1:r1:a', 'c1:r2', 'c2:r2', 'c3:r2']);
     // Round 1: only the first c1 upload is held, so at the deadline 1 of 2: skipped.
-    expect(probes).toEqual([{ c1: { messageId: 'c1:r1:a', logits: slm('c1', 1) } }]);
+    expect(probes).toEqual([{ c1: { messageId: 'c1:r1:a', logits: slm('c1', 1), madeFor: 1 } }]);
     expect(s.recordsOf('quorum')).toEqual([{ type: 'quorum', round: 1, accepted: 1, needed: 2, outcome: 'skip-round' }]);
     expect(s.callsOf('alignSLMTokens').map((c) => c.input.uploads.map((u: { client: string }) => u.client))).toEqual([['c1', 'c2', 'c3']]);
     expect(s.actor.getSnapshot().value).toBe('done');
