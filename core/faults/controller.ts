@@ -430,7 +430,7 @@ export class FaultController {
   }
 
   private async crashAndRestart(entry: Entry, cause: string, restartAfterMs: number | 'never', pinned: PersistedActor | undefined): Promise<void> {
-    const crashed = await this.goDown(entry, 'crash', { cause, rejoinRound: null, pinned });
+    const crashed = await this.goDown(entry, 'crash', { cause, rejoinRound: null, pinned, forGood: restartAfterMs === 'never' });
     if (!crashed || restartAfterMs === 'never') return;
     this.pendingRestarts++;
     this.options.clock.setTimeout(
@@ -447,7 +447,7 @@ export class FaultController {
   private async goDown(
     entry: Entry,
     kind: 'crash' | 'dropout',
-    detail: { cause: string; rejoinRound: number | null; pinned?: PersistedActor | undefined },
+    detail: { cause: string; rejoinRound: number | null; pinned?: PersistedActor | undefined; forGood?: boolean },
   ): Promise<boolean> {
     const inc = entry.current;
     if (!inc || !entry.online || (inc.actor.getSnapshot() as { status: string }).status !== 'active') return false;
@@ -478,7 +478,8 @@ export class FaultController {
     this.release(inc);
     inc.actor.stop();
     entry.current = undefined;
-    if (entry.transient && kind === 'dropout') this.entries.delete(entry.id);
+    // A population's client down for good is gone, entry and all: selected again later, it is a new life.
+    if (entry.transient && (kind === 'dropout' || detail.forGood === true)) this.entries.delete(entry.id);
     await inc.life.kill();
     return true;
   }

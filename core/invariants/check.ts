@@ -74,7 +74,8 @@ class TraceChecker {
   private readonly selections = new Map<number, Set<string>>();
   private readonly current = new Map<string, { round: number; state: string; line: number }>();
   private readonly lastInRound = new Map<string, Map<number, { state: string; line: number }>>();
-  private readonly down = new Map<string, number>();
+  /** Actors down (crashed or dropped out, not back): the line and round they went down in. */
+  private readonly down = new Map<string, { line: number; round: number }>();
   private readonly delivered = new Map<string, Map<string, { line: number; msgRound: number }>>();
   private readonly acceptedIds = new Map<string, number>();
   private readonly counted = new Map<string, number>();
@@ -136,6 +137,8 @@ class TraceChecker {
     const role = this.roleOf(e.actor);
     if (!role) return;
     const state = String(e.state);
+    const down = this.down.get(e.actor);
+    if (down && this.options.population) this.newLife(e.actor, down.round);
     if (role === 'client' && state === 'trainPrivate') this.notSelected(e.actor, e.round, `${e.actor} worked on round ${e.round}`, line);
     if (!statesOf(role).includes(state)) this.fail('known-state', `${e.actor} is in "${state}", not a state of the ${role} machine`, [line]);
     this.current.set(e.actor, { round: e.round, state, line });
@@ -145,8 +148,19 @@ class TraceChecker {
     rounds.set(e.round, { state, line });
   }
 
+  /**
+   * A population's client down for good (a crash never restarted) that is selected again starts a
+   * new life: the round it went down in ended there.
+   */
+  private newLife(actor: string, downRound: number): void {
+    this.down.delete(actor);
+    const rounds = this.lastInRound.get(actor);
+    const last = rounds?.get(downRound);
+    if (rounds && last) rounds.set(downRound, { state: GONE, line: last.line });
+  }
+
   private wentDown(e: TraceEvent, line: number): void {
-    this.down.set(e.actor, line);
+    this.down.set(e.actor, { line, round: e.round });
     // The actor goes down as it was on entering the state the fault names: whatever it did
     // since, entering later rounds included, is undone.
     const rounds = this.lastInRound.get(e.actor);
@@ -273,7 +287,7 @@ class TraceChecker {
       }
       if (!final) continue;
       const [round, last] = final;
-      const downAt = this.down.get(actor);
+      const downAt = this.down.get(actor)?.line;
       if (downAt !== undefined && downAt >= last.line) continue;
       if (last.state !== 'done' && last.state !== 'failed' && !(role === 'client' && last.state === 'released'))
         this.fail('known-state', `${actor} ended the run in round ${round} in "${last.state}", neither done nor failed nor down after a recorded crash`, [

@@ -10,7 +10,7 @@ import { formatViolation } from '../../core/invariants/check.js';
 import { loadScenario } from '../../core/scenario/load.js';
 import type { ScenarioOverride } from '../../core/scenario/overrides.js';
 
-const SCENARIOS = ['chaos', 'dropout-30', 'stragglers', 'server-crash'];
+const SCENARIOS = ['chaos', 'dropout-30', 'stragglers', 'server-crash', 'population-chaos'];
 const SEEDS = [1, 2, 3, 4, 5, 6, 7, 8];
 
 function protocolOnly(file: string, seed: number, roundsFactor = 1) {

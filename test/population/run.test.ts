@@ -167,6 +167,26 @@ describe('faults in a population', () => {
   }
 });
 
+describe('a client crashed for good', () => {
+  for (const seed of [1, 2, 3]) {
+    it(`is gone from its round at once and, selected again, takes part in a new life (seed ${seed})`, async () => {
+      const crash = `faults:
+  crashes:
+    - { actor: c2, round: 1, state: computePublicLogits, restartAfterMs: never }
+`;
+      const r = await run(`${population(seed, 10, '{ perRound: 5, overcommit: 1, strategy: round-robin }', '', 4)}${crash}`);
+      const c2 = r.recorder.events.filter((e) => e.actor === 'c2');
+      expect(c2.filter((e) => e.kind === 'crash').map((e) => e.round)).toEqual([1]);
+      // Round-robin over 10, 5 a round: c2's turn comes again in round 3.
+      expect([...new Set(c2.filter((e) => e.kind === 'state').map((e) => e.round))]).toEqual([0, 1, 2, 3]);
+      expect(c2.filter((e) => e.kind === 'state' && e.round === 3).pop()?.state).toBe('released');
+      const server = r.recorder.metrics.filter((m) => m.actor === 'server' && m.round > 0);
+      expect(server.map((m) => m.dropouts)).toEqual([1, 0, 0, 0]);
+      expect(r.finalStates).toEqual({ server: 'done' });
+    });
+  }
+});
+
 describe.skipIf(!datasetsAvailable())('a population on a real task (shared datasets)', () => {
   it('draws Dirichlet shards of RTE over 5,000 clients, says they overlap, keeps every invariant', async () => {
     const text = population(6, 5000, '{ perRound: 20, overcommit: 1.3 }').replace(
