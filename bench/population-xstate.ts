@@ -6,7 +6,7 @@
  * can do a client's round in less; with the events a run records per client and round, this
  * bounds the events per second a run with one XState actor per client can reach.
  */
-import { createActor, fromPromise } from 'xstate';
+import { createActor, fromPromise, setup } from 'xstate';
 import { loadScenario } from '../core/scenario/load.js';
 import type { PublicLogits } from '../core/protocol/messages.js';
 import type { AlignedTeacher } from '../core/alignment/aligned-teacher.js';
@@ -58,4 +58,27 @@ export async function xstateMicrosPerClientRound(announced: number, rounds: numb
     if (round > 1) micros += Number(process.hrtime.bigint() - start) / 1e3;
   }
   return micros / (announced * rounds);
+}
+
+/** A bare machine that invokes an instant promise `steps` times in a row: XState's own price of an invoked step. */
+const STEPS = 7;
+const bare = setup({ actors: { step: fromPromise(() => Promise.resolve(1)) } }).createMachine({
+  initial: 's0',
+  states: Object.fromEntries([
+    ...Array.from({ length: STEPS }, (_, i) => [`s${i}`, { invoke: { src: 'step' as const, onDone: i + 1 < STEPS ? `s${i + 1}` : 'end' } }]),
+    ['end', { type: 'final' as const }],
+  ]),
+});
+
+/** Wall microseconds per invoked step of a bare machine, `actors` machines at a time (the first batch a warm-up). */
+export async function xstateMicrosPerInvokedStep(actors: number, batches: number): Promise<number> {
+  let micros = 0;
+  for (let batch = 0; batch <= batches; batch++) {
+    const start = process.hrtime.bigint();
+    const running = Array.from({ length: actors }, () => createActor(bare).start());
+    for (let k = 0; k < STEPS + 2; k++) await turn();
+    if (running.some((a) => a.getSnapshot().status !== 'done')) throw new Error('xstate bare machine: not every actor finished');
+    if (batch > 0) micros += Number(process.hrtime.bigint() - start) / 1e3;
+  }
+  return micros / (actors * batches * STEPS);
 }

@@ -8,7 +8,7 @@
  */
 import { execFileSync } from 'node:child_process';
 import type { Benchmark, Figure } from './harness.js';
-import { xstateMicrosPerClientRound } from './population-xstate.js';
+import { xstateMicrosPerClientRound, xstateMicrosPerInvokedStep } from './population-xstate.js';
 
 interface Outcome {
   count: number;
@@ -41,6 +41,7 @@ const benchmarks: Benchmark[] = [
       const announced = 1300;
       const eventsPerClientRound = base.events / (ROUNDS * announced);
       const xstateMicros = await xstateMicrosPerClientRound(announced, 10);
+      const invokedStepMicros = await xstateMicrosPerInvokedStep(announced, 10);
       const figures: Figure[] = [
         { name: 'population-100k.wall', value: base.wallSeconds, unit: 's', rounds: ROUNDS, roundsWallSeconds: base.roundsWallSeconds, goal: '<= 120' },
         { name: 'population-100k.peak_rss', value: base.peakRssMiB, unit: 'MiB', goal: '<= 2048' },
@@ -50,6 +51,12 @@ const benchmarks: Benchmark[] = [
           value: xstateMicros,
           unit: 'µs per client and round',
           detail: "the client machine alone (work instant, no transport, records or checks): XState's share of a client's round",
+        },
+        {
+          name: 'population.xstate_invoked_step',
+          value: invokedStepMicros,
+          unit: 'µs per invoked step',
+          detail: "a bare XState machine invoking an instant promise (child actor, promise, done event): XState's own price of one of a client's steps",
         },
         {
           name: 'population.xstate_events_per_s_ceiling',
