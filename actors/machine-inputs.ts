@@ -28,6 +28,7 @@ export function clientMachineInput(scenario: Scenario, id: string, resumeAfterRo
       onMissingLLMLogits: p.awaitLLMLogits.onMissing,
       adapterDeadlineMs: p.awaitSLMLogits.deadlineMs,
       serverSilenceMs: p.serverSilenceMs,
+      announcementDeadlineMs: p.awaitSLMLogits.deadlineMs,
       fedAvg: p.fedAvg,
     },
   };

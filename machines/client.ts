@@ -20,6 +20,8 @@ export interface ClientPolicy {
   adapterDeadlineMs: number;
   /** Silence from the server after which it is declared gone. */
   serverSilenceMs: number;
+  /** A population's client, brought up for its round: how long it waits for the round's announcement. */
+  announcementDeadlineMs: number;
   fedAvg: boolean;
 }
 
@@ -109,6 +111,7 @@ export const clientMachine = setup({
     llmLogitsDeadline: ({ context }) => context.policy.llmLogitsDeadlineMs,
     adapterDeadline: ({ context }) => context.policy.adapterDeadlineMs,
     serverSilence: ({ context }) => context.policy.serverSilenceMs,
+    announcementDeadline: ({ context }) => context.policy.announcementDeadlineMs,
   },
   guards: {
     hasLLMLogits: ({ context }) => context.llmLogits !== null,
@@ -227,7 +230,7 @@ export const clientMachine = setup({
   states: {
     /** A fresh run measures the zero-shot SLM first; a resumed one waits for its next round. */
     start: {
-      always: [{ guard: 'resuming', target: 'waitForRound' }, { guard: 'selectedForOneRound', target: 'waitForRound' }, { target: 'evaluateZeroShot' }],
+      always: [{ guard: 'resuming', target: 'waitForRound' }, { guard: 'selectedForOneRound', target: 'awaitAnnouncement' }, { target: 'evaluateZeroShot' }],
     },
     evaluateZeroShot: {
       invoke: {
@@ -256,6 +259,23 @@ export const clientMachine = setup({
                 ? 'server gone: no finish announced after the last round before the silence deadline'
                 : 'server gone: no round announcement before the silence deadline',
           }),
+        },
+      },
+    },
+    /**
+     * A population's client, brought up as the server selects it: the announcement of its round
+     * comes at once. Lost on the way, it is not coming: by the server's upload deadline the round
+     * is going on without this client, which leaves (a device never reached stays idle).
+     */
+    awaitAnnouncement: {
+      always: [
+        { guard: 'newerRoundAnnounced', target: 'round', actions: 'startAnnouncedRound' },
+        { guard: 'finishRequested', target: 'done' },
+      ],
+      after: {
+        announcementDeadline: {
+          target: 'released',
+          actions: emit(({ context }) => ({ type: 'deadline' as const, round: context.round, state: 'awaitAnnouncement', action: 'leave' })),
         },
       },
     },

@@ -61,6 +61,7 @@ const STATE_COLOURS: Record<string, string> = {
   evaluateZeroShot: '#b39ddb',
   roundEnd: '#9575cd',
   waitForRound: '#eceff1',
+  awaitAnnouncement: '#eceff1',
   trainPrivate: '#42a5f5',
   computePublicLogits: '#26a69a',
   uploadLogits: '#ffca28',

@@ -10,6 +10,7 @@ export type Role = 'server' | 'client';
 export const CLIENT_STATES = [
   'evaluateZeroShot',
   'waitForRound',
+  'awaitAnnouncement',
   'trainPrivate',
   'computePublicLogits',
   'uploadLogits',
@@ -56,7 +57,7 @@ export function statesOf(role: Role): readonly string[] {
 export function roundExitStates(role: Role): readonly string[] {
   return role === 'server'
     ? ['evaluateZeroShot', 'roundEnd', 'done', 'failed']
-    : ['evaluateZeroShot', 'waitForRound', 'roundEnd', 'released', 'done', 'failed'];
+    : ['evaluateZeroShot', 'waitForRound', 'awaitAnnouncement', 'roundEnd', 'released', 'done', 'failed'];
 }
 
 /** States where the actor's work changes its adapter: leaving one is a persistence point for it. */

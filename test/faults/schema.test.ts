@@ -77,7 +77,7 @@ describe('faults in a scenario', () => {
       '10 faults.crashes[0].actor: unknown actor "c9" (the scenario has server, c1, c2)',
       '11 faults.crashes[1].state: "trainPrivate" is not a server state an actor can be seen in; expected one of evaluateZeroShot, announceRound, awaitSLMLogits, alignSLMTokens, distillFromSLMs, computeLLMLogits, broadcastLLMLogits, fedAvg.awaitAdapters, fedAvg.averageAdapters, roundEnd, finishing, aborting, awaitFinishAcks, done, failed',
       '11 faults.crashes[1].round: round 7 is after the last round (3)',
-      '8 faults.dropout.state: "sleeping" is not a client state an actor can be seen in; expected one of evaluateZeroShot, waitForRound, trainPrivate, computePublicLogits, uploadLogits, awaitLLMLogits, alignLLMTokens, distillFromLLM, fedAvg.uploadAdapter, fedAvg.awaitAverage, fedAvg.applyAverage, roundEnd, released, done, failed',
+      '8 faults.dropout.state: "sleeping" is not a client state an actor can be seen in; expected one of evaluateZeroShot, waitForRound, awaitAnnouncement, trainPrivate, computePublicLogits, uploadLogits, awaitLLMLogits, alignLLMTokens, distillFromLLM, fedAvg.uploadAdapter, fedAvg.awaitAverage, fedAvg.applyAverage, roundEnd, released, done, failed',
       '12 faults.messages[0].from: unknown actor "c7" (the scenario has server, c1, c2)',
     ]);
     expect(problems(`${base}protocol: { awaitSLMLogits: { lateMessages: keep } }\n`)).toEqual([

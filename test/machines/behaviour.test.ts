@@ -423,7 +423,15 @@ const CLIENT_DURATIONS = {
 };
 
 function clientPolicy(p: Partial<ClientPolicy> = {}): ClientPolicy {
-  return { llmLogitsDeadlineMs: 1000, onMissingLLMLogits: 'self-distil', adapterDeadlineMs: 500, serverSilenceMs: 10_000, fedAvg: false, ...p };
+  return {
+    llmLogitsDeadlineMs: 1000,
+    onMissingLLMLogits: 'self-distil',
+    adapterDeadlineMs: 500,
+    serverSilenceMs: 10_000,
+    announcementDeadlineMs: 1000,
+    fedAvg: false,
+    ...p,
+  };
 }
 
 const roundStart = (round: number, messageId = `rs${round}`) => ({ type: 'ROUND_START' as const, round, sender: 'server', messageId, uploadDeadline: 1000 });
@@ -449,17 +457,18 @@ const averageMessage = (round: number) => ({
  * while the client evaluates its last round; `hooks` override that.
  */
 function client(
-  opts: { totalRounds?: number; resumeAfterRound?: number; policy?: Partial<ClientPolicy>; announceFirst?: boolean } & Pick<
+  opts: { totalRounds?: number; resumeAfterRound?: number; selectedRound?: number; policy?: Partial<ClientPolicy>; announceFirst?: boolean } & Pick<
     FakeWork<typeof clientMachine>,
     'fail' | 'hooks' | 'actions'
   > = {},
 ): Client {
   const totalRounds = opts.totalRounds ?? 1;
   const resume = opts.resumeAfterRound ? { resumeAfterRound: opts.resumeAfterRound } : {};
+  const selected = opts.selectedRound ? { selectedRound: opts.selectedRound } : {};
   const h = harness(
     clientMachine,
     CLIENT_WORK,
-    { id: 'c1', totalRounds, policy: clientPolicy(opts.policy), ...resume },
+    { id: 'c1', totalRounds, policy: clientPolicy(opts.policy), ...resume, ...selected },
     {
       durations: CLIENT_DURATIONS,
       outputs: {
@@ -483,7 +492,7 @@ function client(
       ...(opts.actions ? { actions: opts.actions } : {}),
     },
   );
-  if (opts.announceFirst ?? true) h.sendAt(1, roundStart((opts.resumeAfterRound ?? 0) + 1));
+  if (opts.announceFirst ?? true) h.sendAt(1, roundStart(opts.selectedRound ?? (opts.resumeAfterRound ?? 0) + 1));
   return h;
 }
 
@@ -854,6 +863,28 @@ describe('10. resuming from the checkpoints of round r', () => {
     expect(c.callsOf('trainPrivate').map((call) => call.input.round)).toEqual([2, 3]);
     expect(c.statesIn(2)).toEqual(FULL_ROUND);
     expect(c.actor.getSnapshot().value).toBe('done');
+  });
+});
+
+describe("13. a population's client lives for the round it was selected for", () => {
+  it('waits for its announcement, works that round and is released, with no zero-shot evaluation', async () => {
+    const c = client({ totalRounds: 3, selectedRound: 2 });
+    await c.run();
+    expect(c.statesIn(1)).toEqual(['awaitAnnouncement']);
+    expect(c.statesIn(2)).toEqual([...FULL_ROUND, 'released']);
+    expect(c.callsOf('evaluate').map((call) => call.input.round)).toEqual([2]);
+    expect(c.actor.getSnapshot().value).toBe('released');
+  });
+
+  it('its announcement lost: leaves at the deadline, recorded, without waiting out the server', async () => {
+    const c = client({ totalRounds: 3, selectedRound: 2, announceFirst: false, policy: { announcementDeadlineMs: 800 } });
+    await c.run();
+    expect(c.trace.map((e) => [e.state, e.t])).toEqual([
+      ['awaitAnnouncement', 0],
+      ['released', 800],
+    ]);
+    expect(c.recordsOf('deadline')).toEqual([{ type: 'deadline', round: 1, state: 'awaitAnnouncement', action: 'leave' }]);
+    expect(c.callsOf('trainPrivate')).toEqual([]);
   });
 });
 
