@@ -78,7 +78,7 @@ export function createClientActor(deps: ClientActorDeps): Actor<typeof clientMac
   });
   binding.bind(actor, work);
   shell.attach(actor, {
-    inbox: deps.population ? populationClientInbox(deps.run, id) : clientInbox(deps.run),
+    inbox: deps.population ? populationClientInbox(deps.run, id, deps.population.round) : clientInbox(deps.run),
     toEvent: toClientEvent,
     records: ['accepted', 'ignored', 'deadline'],
     adapter: { get: () => learner.getAdapter(), set: (weights) => learner.setAdapter(weights) },

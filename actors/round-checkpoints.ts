@@ -86,12 +86,15 @@ export interface ResumePoint {
 export interface CheckpointParties {
   actors: readonly string[];
   population: boolean;
+  /** Actors without a model (`model: null`): their checkpoints hold none to read back. */
+  modelless: readonly string[];
 }
 
 /** The checkpointing parties of a run of `scenario` (a population every client of which takes part each round runs as its clients listed). */
 export function checkpointParties(scenario: Scenario): CheckpointParties {
   const resident = residentScenario(scenario);
-  return { actors: ['server', ...resident.clients.map((c) => c.id)], population: resident.population !== undefined };
+  const modelless = [...(resident.server.model === null ? ['server'] : []), ...resident.clients.filter((c) => c.model === null).map((c) => c.id)];
+  return { actors: ['server', ...resident.clients.map((c) => c.id)], population: resident.population !== undefined, modelless };
 }
 
 const ACTOR_FILE = 'actor.json';
@@ -304,7 +307,7 @@ function usedSequenceOf(events: readonly RunEvent[], known: Record<string, numbe
  * Checkpoints of rounds after `cut`, which the resumed run writes again: left from the killed
  * run, they would mix with the resumed run's if it were killed in turn before rewriting them.
  */
-export function removeCheckpointsAfter(runDir: string, parties: CheckpointParties, cut: number): void {
+export function removeCheckpointsAfter(runDir: string, parties: Omit<CheckpointParties, 'modelless'>, cut: number): void {
   const rounds = checkpointedRounds(runDir, parties.actors, parties.population);
   for (const [party, list] of Object.entries(rounds))
     for (const round of list.filter((r) => r > cut)) {
@@ -351,11 +354,11 @@ export function checkedCommonRound(runDir: string, actors: readonly string[], po
   }
 }
 
-/** Why the models of a resume point cannot be read back, one line per actor; empty when they all can. */
-export async function unreadableCheckpoints(point: ResumePoint): Promise<string[]> {
+/** Why the models of a resume point cannot be read back, one line per actor (`modelless` ones have none); empty when they all can. */
+export async function unreadableCheckpoints(point: ResumePoint, modelless: readonly string[]): Promise<string[]> {
   const problems: string[] = [];
   for (const [actor, checkpoint] of Object.entries(point.actors)) {
-    if (!checkpoint) continue;
+    if (!checkpoint || modelless.includes(actor)) continue;
     const why = await checkpointProblem(checkpoint.dir);
     if (why) problems.push(`${actor}'s checkpoint of round ${checkpoint.round} (${checkpoint.dir}) cannot be read: ${why}`);
   }

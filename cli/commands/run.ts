@@ -70,14 +70,14 @@ function keepSchedule(replayed: LoadedSchedule, outDir: string): void {
 }
 
 /** Where a resumed local run goes on from, once its checkpoints are known to read back. */
-async function checkedResumePoint(outDir: string, { actors, population }: CheckpointParties): Promise<ResumePoint> {
+async function checkedResumePoint(outDir: string, { actors, population, modelless }: CheckpointParties): Promise<ResumePoint> {
   let point: ResumePoint;
   try {
     point = resumePoint(outDir, actors, population);
   } catch (error) {
     throw new InvalidArgumentError(`--resume ${outDir}: ${(error as Error).message}`);
   }
-  const unreadable = await unreadableCheckpoints(point);
+  const unreadable = await unreadableCheckpoints(point, modelless);
   if (unreadable.length > 0) throw new InvalidArgumentError(`--resume ${outDir}: ${unreadable.join('; ')}`);
   return point;
 }

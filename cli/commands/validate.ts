@@ -15,7 +15,7 @@ import { plural } from '../../core/wording.js';
 
 /** A run folder: its scenario, and the checkpoints `run --resume` would read. Returns the problems. */
 async function runFolderProblems(dir: string, scenario: Scenario): Promise<{ problems: string[]; note: string }> {
-  const { actors, population } = checkpointParties(scenario);
+  const { actors, population, modelless } = checkpointParties(scenario);
   const rounds = checkpointedRounds(dir, actors, population);
   if (Object.values(rounds).every((list) => list.length === 0)) return { problems: [], note: 'no round checkpoints' };
   const cut = checkedCommonRound(dir, actors, population);
@@ -27,7 +27,7 @@ async function runFolderProblems(dir: string, scenario: Scenario): Promise<{ pro
   } catch (error) {
     return { problems: [(error as Error).message], note: '' };
   }
-  return { problems: await unreadableCheckpoints(point), note: `resumable after round ${point.afterRound}` };
+  return { problems: await unreadableCheckpoints(point, modelless), note: `resumable after round ${point.afterRound}` };
 }
 
 export function registerValidateCommand(program: Command): void {

@@ -119,8 +119,9 @@ export class FaultInterceptor {
     const mark = (phase: 'start' | 'end') => () =>
       recorder.event({ t: clock.now(), actor: 'network', round: this.serverRound(), kind: 'partition', partition: i, phase, actors: p.actors, cause });
     // Labelled by who is cut off, not by index: a reproducer lists the same partition at another index.
-    clock.setTimeout(mark('start'), Math.max(0, p.fromMs - at), `partition:${p.actors.join('+')}:start`);
-    clock.setTimeout(mark('end'), Math.max(0, p.toMs - at), `partition:${p.actors.join('+')}:end`);
+    // A resumed run's clock starts at its checkpoint: what came before is in the records it keeps.
+    if (p.fromMs >= at) clock.setTimeout(mark('start'), p.fromMs - at, `partition:${p.actors.join('+')}:start`);
+    if (p.toMs >= at) clock.setTimeout(mark('end'), p.toMs - at, `partition:${p.actors.join('+')}:end`);
   }
 
   /** Messages held back, partitions and rule counters: the interceptor's part of a run's state. */

@@ -45,9 +45,15 @@ function addressedSubjects(run: string, client: ActorId): string[] {
   return [`fedmkt.${run}.*.round-start.${client}`];
 }
 
-/** What a population's client subscribes to: its own announcements and the other broadcasts. */
-export function populationClientInbox(run: string, client: ActorId): string[] {
-  return [...SERVER_TYPES.filter((t) => t !== 'round-start').map((t) => broadcastsOf(run, t)), ...addressedSubjects(run, client)];
+/**
+ * What a population's client selected for `round` subscribes to: its announcement, the broadcasts
+ * of that round, and the finish (of whichever round the run ends in). Another round's broadcast is
+ * nothing to a client that lives for one round; one still on its way as the client is brought up
+ * would reach it in one run and not in its resumed copy.
+ */
+export function populationClientInbox(run: string, client: ActorId, round: number): string[] {
+  const ofTheRound = SERVER_TYPES.filter((t) => t !== 'round-start' && t !== 'finish').map((t) => messageSubject(run, round, t, 'server'));
+  return [...ofTheRound, broadcastsOf(run, 'finish'), ...addressedSubjects(run, client)];
 }
 
 /** The subjects `client` publishes its messages on (`*` for any client). */

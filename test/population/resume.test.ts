@@ -133,6 +133,18 @@ describe('a population run resumed after round 2 records what the uninterrupted 
     });
   }
 
+  for (const seed of [1, 2, 3]) {
+    it(`under every fault at once: scenarios/population-chaos.yaml (seed ${seed})`, async () => {
+      const text = readFileSync('scenarios/population-chaos.yaml', 'utf8')
+        .replace(/^seed: \d+$/m, `seed: ${seed}`)
+        .replace(/^rounds: \d+$/m, `rounds: ${ROUNDS}`);
+      const { point, whole } = await killAndResume(text, protocolOnlyLearningStack());
+      const after = lines(join(whole, 'events.jsonl')).slice(point.actors.server!.recorded);
+      // Faults go on after the cut: a partition spanning it, messages delayed, duplicated, dropped.
+      for (const kind of ['delay', 'duplicate', 'drop']) expect(after.some((l) => l.includes(`"kind":"${kind}"`))).toBe(true);
+    });
+  }
+
   it('a late upload of a straggler busy at the cut counts in the round after it, as it did uninterrupted', async () => {
     const late: string[] = [];
     for (const seed of [1, 2, 3]) {
@@ -251,6 +263,35 @@ describe('fedmkt run, killed (SIGKILL) after round 2 of a population, goes on wi
     expect(stderr).toMatch(new RegExp(`resuming .* after round ${cut} \\(server@${cut} population@${cut} \\(\\d+ clients? busy then, replayed\\)\\)`));
     expect(events(killed)).toEqual(lines(join(whole, 'events.jsonl')));
     expect(lines(join(killed, 'metrics.jsonl')).sort()).toEqual(lines(join(whole, 'metrics.jsonl')).sort());
+  });
+});
+
+describe('fedmkt run --resume of a run with no models (model: null: its checkpoints hold none)', () => {
+  it('validate finds it resumable, and it goes on as the longer run does', { timeout: 120_000 }, async () => {
+    const root = mkdtempSync(join(tmpdir(), 'fedmkt-pop-modelless-'));
+    const fedmkt = (args: string[]) =>
+      new Promise<{ code: number | null; stderr: string }>((resolve) => {
+        const child = spawn(process.execPath, ['--import', 'tsx', 'cli/main.ts', ...args], { stdio: 'pipe' });
+        let stderr = '';
+        child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+        child.on('exit', (code) => resolve({ code, stderr }));
+      });
+    const short = join(root, 'short');
+    const first = await fedmkt(['run', 'scenarios/population-chaos.yaml', '--seed', '4', '--rounds', '3', '--checkpoints', '--quiet', '--out', short]);
+    expect(first.code, first.stderr).toBe(0);
+    const checked = await fedmkt(['validate', short]);
+    expect(checked.code, checked.stderr).toBe(0);
+    const resumed = await fedmkt(['run', '--resume', short, '--rounds', '5', '--quiet']);
+    expect(resumed.code, resumed.stderr).toBe(0);
+    const whole = join(root, 'whole');
+    const scenario = loadScenario('scenarios/population-chaos.yaml', {
+      overrides: [
+        { path: 'seed', value: 4 },
+        { path: 'rounds', value: 5 },
+      ],
+    });
+    await runFederation(scenario, { outDir: whole, learning: protocolOnlyLearningStack(), checkpoints: true });
+    expect(events(short)).toEqual(lines(join(whole, 'events.jsonl')));
   });
 });
 
