@@ -90,6 +90,12 @@ function notProvided<K extends keyof ClientWork>(name: K) {
   });
 }
 
+/** Waiting for a round: its announcement starts it; the finish ends the client. */
+const announcedOrFinished = () => [
+  { guard: 'newerRoundAnnounced' as const, target: 'round', actions: 'startAnnouncedRound' as const },
+  { guard: 'finishRequested' as const, target: 'done' },
+];
+
 export const clientMachine = setup({
   types: {
     context: {} as ClientContext,
@@ -246,10 +252,7 @@ export const clientMachine = setup({
      * end (and it has acknowledged that), so that the server knows every client heard it.
      */
     waitForRound: {
-      always: [
-        { guard: 'newerRoundAnnounced', target: 'round', actions: 'startAnnouncedRound' },
-        { guard: 'finishRequested', target: 'done' },
-      ],
+      always: announcedOrFinished(),
       after: {
         serverSilence: {
           target: 'failed',
@@ -268,10 +271,7 @@ export const clientMachine = setup({
      * is going on without this client, which leaves (a device never reached stays idle).
      */
     awaitAnnouncement: {
-      always: [
-        { guard: 'newerRoundAnnounced', target: 'round', actions: 'startAnnouncedRound' },
-        { guard: 'finishRequested', target: 'done' },
-      ],
+      always: announcedOrFinished(),
       after: {
         announcementDeadline: {
           target: 'released',
