@@ -16,6 +16,8 @@ export interface RoundMeterState {
   distillLoss: number | null;
   publicCE: number | null;
   extra: Record<string, unknown>;
+  /** Clock times of this round's moments that later figures are timed from (the announcement, ...). */
+  marks?: Record<string, number>;
 }
 
 export class RoundMeter {
@@ -28,7 +30,7 @@ export class RoundMeter {
     private readonly endpoint: ActorEndpoint,
     saved?: RoundMeterState,
   ) {
-    this.s = saved ? { ...saved, extra: { ...saved.extra } } : this.fresh();
+    this.s = saved ? { ...saved, extra: { ...saved.extra }, marks: { ...saved.marks } } : this.fresh();
   }
 
   set trainLoss(loss: number) {
@@ -46,6 +48,17 @@ export class RoundMeter {
   /** A figure of this round beyond the common ones (teacher shares, uploads, ...). */
   note(key: string, value: unknown): void {
     this.s.extra[key] = value;
+  }
+
+  /** Note when a moment of this round happens, kept with the meter's state: a restarted actor times from it still. */
+  mark(name: string): void {
+    this.s.marks = { ...this.s.marks, [name]: this.clock.now() };
+  }
+
+  /** Seconds since this round's `mark(name)`, or null when it was not marked. */
+  secondsSince(name: string): number | null {
+    const at = this.s.marks?.[name];
+    return at === undefined ? null : (this.clock.now() - at) / 1000;
   }
 
   /** Record the round's metrics with its evaluation, and start counting the next round. */
@@ -69,7 +82,7 @@ export class RoundMeter {
   }
 
   state(): RoundMeterState {
-    return { ...this.s, extra: { ...this.s.extra } };
+    return { ...this.s, extra: { ...this.s.extra }, marks: { ...this.s.marks } };
   }
 
   private fresh(): RoundMeterState {
@@ -81,6 +94,7 @@ export class RoundMeter {
       distillLoss: null,
       publicCE: null,
       extra: {},
+      marks: {},
     };
   }
 }

@@ -50,7 +50,6 @@ export function createServerActor(deps: ServerActorDeps): Actor<typeof serverMac
   const profile = scenario.server.profile;
   const shell = new ActorShell(id, 'server', profile, deps);
   const { endpoint, meter, work: charged } = shell;
-  let announcedAt = 0;
   // A population's round has too many clients for a figure each.
   const steps = serverSteps(shell, scenario, learner, deps, !deps.population);
 
@@ -62,17 +61,17 @@ export function createServerActor(deps: ServerActorDeps): Actor<typeof serverMac
         return undefined;
       }
       const { clients: selected, templates } = await deps.population.select(round);
-      announcedAt = clock.now();
-      recorder.event({ t: announcedAt, actor: id, round, kind: 'selection', clients: selected, templates });
+      meter.mark('announced');
+      recorder.event({ t: clock.now(), actor: id, round, kind: 'selection', clients: selected, templates });
       meter.note('announced', selected.length);
       for (const to of selected) await endpoint.send(round, { type: 'round-start', uploadDeadline: due, to });
       return { selected };
     },
     ...steps,
     alignSLMTokens: async (input) => {
-      const aligned = await steps.alignSLMTokens(input);
-      if (deps.population) meter.note('timeToQuorumS', (clock.now() - announcedAt) / 1000);
-      return aligned;
+      // Collection is over as alignment starts.
+      if (deps.population) meter.note('timeToQuorumS', meter.secondsSince('announced'));
+      return steps.alignSLMTokens(input);
     },
     distillFromSLMs: ({ round, slmTeachers }) => steps.distillFromSLMs(round, slmTeachers),
     averageAdapters: async ({ round, adapters }) => {

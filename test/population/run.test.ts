@@ -157,12 +157,21 @@ describe('faults in a population', () => {
   dropout: { p: 0.3, state: computePublicLogits, rejoinAfterRounds: 1 }
   crashes:
     - { actor: server, round: 2, state: awaitSLMLogits, restartAfterMs: 500 }
+    - { actor: server, round: 3, state: alignSLMTokens, restartAfterMs: 500 }
 `;
       const r = await run(`${population(seed, 60, '{ perRound: 8, overcommit: 1.5 }', '', 5)}${faults}`);
       const dropouts = of(r.recorder.events, 'dropout');
       expect(dropouts.length).toBeGreaterThan(0);
       expect(dropouts.every((e) => e.rejoinRound === null)).toBe(true);
       expect(r.finalStates.server).toBe('done');
+      // From the announcement to the end of collection (alignment starting), as the server restarted in round 3 still knows.
+      for (const m of r.recorder.metrics.filter((row) => row.actor === 'server' && typeof row.timeToQuorumS === 'number')) {
+        const announced = of(r.recorder.events, 'selection').find((e) => e.round === m.round)!.t;
+        const closed = r.recorder.events.find((e) => e.actor === 'server' && e.round === m.round && e.state === 'alignSLMTokens')!.t;
+        const downMs = m.round === 3 ? 500 : 0;
+        expect(m.timeToQuorumS as number).toBeGreaterThanOrEqual((closed - announced) / 1000 - 1e-9);
+        expect(m.timeToQuorumS as number).toBeLessThanOrEqual((closed - announced + downMs) / 1000 + 1e-9);
+      }
     });
   }
 });
