@@ -7,8 +7,19 @@ import { and, assign, emit, enqueueActions, fromPromise, setup } from 'xstate';
 import type { AlignedTeacher } from '../core/alignment/aligned-teacher.js';
 import type { ActorId, AdapterTensors, PublicLogits } from '../core/protocol/messages.js';
 import { failWith as failStep } from './work-failure.js';
-import { bookGet, bookHas, bookIds, bookWith, emptyBook, type UploadBook } from '../core/upload-book.js';
+import { bookGet, bookHas, bookWith, emptyBook, type UploadBook } from '../core/upload-book.js';
 import type { AdapterEvent, FinishAckEvent, IgnoreReason, ProtocolRecord, SlmLogitsEvent } from './protocol-events.js';
+import {
+  acceptedWithinWindow,
+  closedReason,
+  isMember,
+  isAcceptableLate,
+  lateAccepted,
+  rejectReason,
+  type Upload,
+  uploadOrder,
+  uploadsAwaited,
+} from './server-uploads.js';
 
 export interface ServerPolicy {
   /** How long the server collects SLM uploads after announcing a round. */
@@ -45,13 +56,6 @@ export interface ServerInput {
    */
   perRound?: number;
   policy: ServerPolicy;
-}
-
-interface Upload {
-  messageId: string;
-  logits: PublicLogits;
-  /** The round it was made for (earlier than the open round when the staleness policy took it late). */
-  madeFor: number;
 }
 
 interface AdapterUpload {
@@ -467,79 +471,6 @@ export const serverMachine = setup({
     failed: { type: 'final' },
   },
 });
-
-/** A listed client, or any sender in a population run (the endpoint rejects senders outside the population). */
-function isMember(context: ServerContext, sender: ActorId): boolean {
-  return context.perRound !== undefined || context.clients.includes(sender);
-}
-
-/** Uploads that close the collection: every listed client's, or a population's `perRound` (fewer when fewer were reachable). */
-function uploadsAwaited(context: ServerContext): number {
-  return context.perRound === undefined ? context.clients.length : Math.min(context.perRound, context.selected.length);
-}
-
-/** Uploads in announcement order (late ones the staleness policy took, after). */
-function uploadOrder(context: ServerContext): ActorId[] {
-  if (context.perRound === undefined) return context.clients.filter((c) => bookHas(context.uploads, c));
-  const announced = context.selected.filter((c) => bookHas(context.uploads, c));
-  return announced.length === context.uploads.size ? announced : [...announced, ...bookIds(context.uploads).filter((c) => !context.selected.includes(c))];
-}
-
-function rejectReason(context: ServerContext, event: SlmLogitsEvent | AdapterEvent, alreadyHave: boolean): IgnoreReason | null {
-  if (!isMember(context, event.sender)) return 'unknown-sender';
-  if (event.round < context.round) return acceptedBefore(context, event) ? 'duplicate' : 'late';
-  if (event.round > context.round) return 'future';
-  if (alreadyHave) return 'duplicate';
-  // Adapters come from the clients whose logits were taken, late ones included.
-  const took = event.type === 'ADAPTER' ? bookHas(context.uploads, event.sender) : context.selected.includes(event.sender);
-  return context.perRound !== undefined && !took ? 'not-selected' : null;
-}
-
-function isAcceptableLate(context: ServerContext, event: SlmLogitsEvent): boolean {
-  const k = context.round - event.round;
-  return (
-    k > 0 &&
-    k <= (context.policy.lateAcceptWithinRounds ?? 0) &&
-    isMember(context, event.sender) &&
-    !bookHas(context.uploads, event.sender) &&
-    !acceptedBefore(context, event)
-  );
-}
-
-/** The step-2 upload `event` is a copy of one accepted in an earlier round (within the staleness window). */
-function acceptedBefore(context: ServerContext, event: SlmLogitsEvent | AdapterEvent): boolean {
-  return event.type === 'SLM_LOGITS' && context.acceptedEarlier.some((u) => u.client === event.sender && u.madeFor === event.round);
-}
-
-/** As `round` opens: the uploads accepted so far that a late copy arriving in it or later could still be taken for. */
-function acceptedWithinWindow(context: ServerContext, round: number): ServerContext['acceptedEarlier'] {
-  const window = context.policy.lateAcceptWithinRounds ?? 0;
-  if (window === 0) return [];
-  const closing = bookIds(context.uploads).map((client) => ({ client, madeFor: (bookGet(context.uploads, client) as Upload).madeFor }));
-  return [...context.acceptedEarlier, ...closing].filter((u) => round - u.madeFor <= window);
-}
-
-/** Accepted toward the open round (`round`); `msgRound` is the round the upload was made for. */
-function lateAccepted(context: ServerContext, event: SlmLogitsEvent): ProtocolRecord {
-  const record: Extract<ProtocolRecord, { type: 'accepted' }> & { msgRound: number } = {
-    type: 'accepted',
-    round: context.round,
-    messageId: event.messageId,
-    sender: event.sender,
-    message: 'slm-logits',
-    msgRound: event.round,
-  };
-  return record;
-}
-
-function closedReason(context: ServerContext, event: SlmLogitsEvent | AdapterEvent): IgnoreReason {
-  if (!isMember(context, event.sender)) return 'unknown-sender';
-  if (event.round > context.round) return 'future';
-  if (event.round < context.round) return acceptedBefore(context, event) ? 'duplicate' : 'late';
-  // Same round, but collection has closed (deadline passed or everyone was in).
-  const have = event.type === 'SLM_LOGITS' ? bookHas(context.uploads, event.sender) : event.sender in context.adapters;
-  return have ? 'duplicate' : 'late';
-}
 
 function ignored(context: ServerContext, event: ServerEvent, message: string, reason: IgnoreReason): ProtocolRecord {
   return { type: 'ignored', round: event.round, atRound: context.round, messageId: event.messageId, sender: event.sender, message, reason };
