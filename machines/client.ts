@@ -124,9 +124,12 @@ export const clientMachine = setup({
     /** Usable: this round's, not yet had, and the client has not given up waiting for it. */
     isLLMLogitsForThisRound: ({ context, event }) =>
       event.type === 'LLM_LOGITS' && event.round === context.round && context.llmLogits === null && context.missedLLM === null,
-    /** A round already announced but not started: keep it for when the client gets there. */
+    /** A round already announced (or a population's client's own, its announcement still on the way) but not started: keep it for when the client gets there. */
     isLLMLogitsForAnnouncedRound: ({ context, event }) =>
-      event.type === 'LLM_LOGITS' && event.round > context.round && event.round <= context.announcedRound && context.earlyLLMLogits?.round !== event.round,
+      event.type === 'LLM_LOGITS' &&
+      event.round > context.round &&
+      event.round <= Math.max(context.announcedRound, context.selectedRound ?? 0) &&
+      context.earlyLLMLogits?.round !== event.round,
     isAverageForThisRound: ({ context, event }) =>
       event.type === 'ADAPTER_AVERAGE' && event.round === context.round && context.adapterAverage === null && !context.averageMissed,
     selfDistilWhenMissing: ({ context }) => context.policy.onMissingLLMLogits === 'self-distil',

@@ -876,6 +876,22 @@ describe("13. a population's client lives for the round it was selected for", ()
     expect(c.actor.getSnapshot().value).toBe('released');
   });
 
+  it("its round's LLM logits before its announcement (reordered) are kept and used", async () => {
+    const c = client({
+      totalRounds: 3,
+      selectedRound: 2,
+      announceFirst: false,
+      hooks: { uploadLogits: () => undefined, evaluate: () => undefined },
+    });
+    c.sendAt(1, llmMessage(2));
+    c.sendAt(5, roundStart(2));
+    await c.run();
+    // The logits already in hand, it does not wait for them.
+    expect(c.statesIn(2)).toEqual([...FULL_ROUND.filter((state) => state !== 'awaitLLMLogits'), 'released']);
+    expect(c.callsOf('alignLLMTokens').map((call) => call.input.llmLogits)).toEqual([llm(2)]);
+    expect(c.recordsOf('ignored')).toEqual([]);
+  });
+
   it('its announcement lost: leaves at the deadline, recorded, without waiting out the server', async () => {
     const c = client({ totalRounds: 3, selectedRound: 2, announceFirst: false, policy: { announcementDeadlineMs: 800 } });
     await c.run();
