@@ -52,7 +52,7 @@ export class RoundMeter {
 
   /** Note when a moment of this round happens, kept with the meter's state: a restarted actor times from it still. */
   mark(name: string): void {
-    this.s.marks = { ...this.s.marks, [name]: this.clock.now() };
+    (this.s.marks ??= {})[name] = this.clock.now();
   }
 
   /** Seconds since this round's `mark(name)`, or null when it was not marked. */

@@ -16,6 +16,7 @@ import { checkedCommonRound, resumePoint, type ResumePoint } from '../../actors/
 import { loadScenario, parseScenario } from '../../core/scenario/load.js';
 import type { Scenario } from '../../core/scenario/schema.js';
 import { population } from './scenario.js';
+import { fedmkt } from '../cli/helpers.js';
 
 const ROUNDS = 5;
 const CUT = 2;
@@ -96,11 +97,17 @@ async function resumeIn(dir: string, learning: LearningStack, point: ResumePoint
   return result;
 }
 
+/** The uninterrupted run of `scenario` with checkpoints, in a fresh folder (`root/whole`). */
+async function wholeRun(name: string, scenario: Scenario, learning: LearningStack) {
+  const root = mkdtempSync(join(tmpdir(), `fedmkt-pop-${name}-`));
+  const whole = join(root, 'whole');
+  const result = await runFederation(scenario, { outDir: whole, learning, checkpoints: true });
+  return { root, whole, result };
+}
+
 /** The uninterrupted run with checkpoints, then a copy killed after round CUT and resumed: the same records. */
 async function killAndResume(text: string, learning: LearningStack): Promise<{ point: ResumePoint; whole: string }> {
-  const root = mkdtempSync(join(tmpdir(), 'fedmkt-pop-resume-'));
-  const whole = join(root, 'whole');
-  const reference = await runFederation(parseScenario(text), { outDir: whole, learning, checkpoints: true });
+  const { root, whole, result: reference } = await wholeRun('resume', parseScenario(text), learning);
   expect(reference.violations).toEqual([]);
   const killed = join(root, 'killed');
   killedCopy(whole, killed, CUT);
@@ -159,10 +166,8 @@ describe('a population run resumed after round 2 records what the uninterrupted 
   });
 
   it('a run of 2 rounds goes on to 5 as the 5-round run does', async () => {
-    const root = mkdtempSync(join(tmpdir(), 'fedmkt-pop-extend-'));
     const learning = protocolOnlyLearningStack();
-    const whole = join(root, 'whole');
-    await runFederation(parseScenario(protocolOnly(7, 'random')), { outDir: whole, learning, checkpoints: true });
+    const { root, whole } = await wholeRun('extend', parseScenario(protocolOnly(7, 'random')), learning);
     const short = join(root, 'short');
     const scenario: Scenario = { ...parseScenario(protocolOnly(7, 'random')), rounds: CUT };
     await runFederation(scenario, { outDir: short, learning, checkpoints: true });
@@ -178,10 +183,8 @@ describe('a population run resumed after round 2 records what the uninterrupted 
   });
 
   it('without replaying the clients busy at the cut, the resumed run is another run (what the comparison catches)', async () => {
-    const root = mkdtempSync(join(tmpdir(), 'fedmkt-pop-noreplay-'));
     const learning = protocolOnlyLearningStack();
-    const whole = join(root, 'whole');
-    await runFederation(parseScenario(protocolOnly(1, 'random')), { outDir: whole, learning, checkpoints: true });
+    const { root, whole } = await wholeRun('noreplay', parseScenario(protocolOnly(1, 'random')), learning);
     const killed = join(root, 'killed');
     killedCopy(whole, killed, CUT);
     const point = resumePoint(killed, ['server'], true);
@@ -268,29 +271,20 @@ describe('fedmkt run, killed (SIGKILL) after round 2 of a population, goes on wi
 
 describe('fedmkt run --resume of a run with no models (model: null: its checkpoints hold none)', () => {
   it('validate finds it resumable, and it goes on as the longer run does', { timeout: 120_000 }, async () => {
-    const root = mkdtempSync(join(tmpdir(), 'fedmkt-pop-modelless-'));
-    const fedmkt = (args: string[]) =>
-      new Promise<{ code: number | null; stderr: string }>((resolve) => {
-        const child = spawn(process.execPath, ['--import', 'tsx', 'cli/main.ts', ...args], { stdio: 'pipe' });
-        let stderr = '';
-        child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-        child.on('exit', (code) => resolve({ code, stderr }));
-      });
-    const short = join(root, 'short');
-    const first = await fedmkt(['run', 'scenarios/population-chaos.yaml', '--seed', '4', '--rounds', '3', '--checkpoints', '--quiet', '--out', short]);
-    expect(first.code, first.stderr).toBe(0);
-    const checked = await fedmkt(['validate', short]);
-    expect(checked.code, checked.stderr).toBe(0);
-    const resumed = await fedmkt(['run', '--resume', short, '--rounds', '5', '--quiet']);
-    expect(resumed.code, resumed.stderr).toBe(0);
-    const whole = join(root, 'whole');
     const scenario = loadScenario('scenarios/population-chaos.yaml', {
       overrides: [
         { path: 'seed', value: 4 },
         { path: 'rounds', value: 5 },
       ],
     });
-    await runFederation(scenario, { outDir: whole, learning: protocolOnlyLearningStack(), checkpoints: true });
+    const { root, whole } = await wholeRun('modelless', scenario, protocolOnlyLearningStack());
+    const short = join(root, 'short');
+    const first = fedmkt(['run', 'scenarios/population-chaos.yaml', '--seed', '4', '--rounds', '3', '--checkpoints', '--quiet', '--out', short]);
+    expect(first.status, first.stderr).toBe(0);
+    const checked = fedmkt(['validate', short]);
+    expect(checked.status, checked.stderr).toBe(0);
+    const resumed = fedmkt(['run', '--resume', short, '--rounds', '5', '--quiet']);
+    expect(resumed.status, resumed.stderr).toBe(0);
     expect(events(short)).toEqual(lines(join(whole, 'events.jsonl')));
   });
 });
