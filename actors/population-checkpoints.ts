@@ -12,8 +12,9 @@
  * at the time they were and runs through their round as the uninterrupted run did, with the
  * server's messages they heard or were still to hear (docs/populations.md).
  */
-import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { replaceFile } from '../core/files.js';
 import type { AdapterWeights } from '../core/models/model.js';
 import { packCheckpoint, unpackCheckpoint } from './checkpoint-msgpack.js';
 
@@ -77,10 +78,7 @@ function roundFile(checkpointsDir: string, round: number): string {
 
 export function writePopulationCheckpoint(checkpointsDir: string, cut: PopulationCut): void {
   mkdirSync(populationDir(checkpointsDir), { recursive: true });
-  const final = roundFile(checkpointsDir, cut.round);
-  const partial = `${final}.partial`;
-  writeFileSync(partial, packCheckpoint({ format: FORMAT, version: VERSION, ...cut }));
-  renameSync(partial, final);
+  replaceFile(roundFile(checkpointsDir, cut.round), packCheckpoint({ format: FORMAT, version: VERSION, ...cut }));
 }
 
 /** The rounds whose population checkpoint is in `checkpointsDir` (ascending). */

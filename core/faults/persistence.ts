@@ -5,10 +5,12 @@
  * actor-side counters, and its LoRA adapter. In memory by default; on disk (msgpack with
  * typed arrays, as the wire codec writes them) under RUN_DIR/state/<actor>/.
  */
+import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Packr, Unpackr } from 'msgpackr';
 import type { AnyActor, AnyStateMachine, Snapshot } from 'xstate';
+import { replaceFile } from '../files.js';
 import type { AdapterWeights } from '../models/model.js';
 import { bookGet, bookIds, bookWith, emptyBook, isBook } from '../upload-book.js';
 
@@ -47,14 +49,42 @@ const unpackr = new Unpackr({ moreTypes: true, useRecords: false, structuredClon
 /** Context maps written one file per entry, so a save rewrites only what changed. */
 const ENTRY_MAPS = ['uploads', 'adapters'] as const;
 
+/** What this process wrote for an actor: by identity (machine contexts are immutable), and under which file names. */
+interface Written {
+  adapter: { value: unknown; file: string } | null;
+  entries: Map<string, { value: unknown; file: string }>;
+  /** Files written since the last snapshot, or replaced by it, that no snapshot refers to any more. */
+  stale: string[];
+  /** The first save of this process: files a killed one left behind are swept after it. */
+  first: boolean;
+}
+
+/** The snapshot file: which entry and adapter files make up the actor's state (a `string[]` index and `adapter.msgpack` in older folders). */
+interface SnapshotFile {
+  snapshot: { context: Record<string, unknown> };
+  index: Record<string, Record<string, string> | string[]>;
+  /** Entry maps that were {@link UploadBook}s. */
+  books?: string[];
+  adapterFile?: string | null;
+  enteredAt: Record<string, number>;
+  local: Record<string, unknown>;
+  at: number;
+}
+
 /**
- * RUN_DIR/state/<actor>/: `snapshot.msgpack` (snapshot without the entry maps, enteredAt,
- * local), `adapter.msgpack`, and `uploads/<client>.msgpack`, `adapters/<client>.msgpack` for
- * the server's accepted uploads of the open round. Each file is written when its content
- * changed (by identity: machine contexts are immutable).
+ * RUN_DIR/state/<actor>/: `snapshot.msgpack` (snapshot without the entry maps, enteredAt, local,
+ * and the names of the files below), the adapter, and one file per entry of the server's accepted
+ * uploads and adapters of the open round (`uploads/`, `adapters/`). Each entry and adapter file is
+ * written under a name of its own when its content changed (by identity) and never rewritten;
+ * the snapshot file, replaced whole (core/files.ts), is what commits a save. An actor killed in
+ * the middle of one therefore comes back with the state of its last save or of this one, never a
+ * mix: files not yet named by a snapshot are left over, and are removed once a save has committed.
  */
 export class DiskStateStore implements StateStore {
-  private readonly written = new Map<string, { adapter: unknown; entries: Map<string, unknown> }>();
+  private readonly written = new Map<string, Written>();
+  /** Entry and adapter file names of this process, apart from those of an earlier one in the same folder. */
+  private readonly prefix = randomBytes(4).toString('hex');
+  private saves = 0;
 
   constructor(readonly dir: string) {}
 
@@ -63,12 +93,13 @@ export class DiskStateStore implements StateStore {
     let seen = this.written.get(actor);
     if (!seen) {
       mkdirSync(dir, { recursive: true });
-      seen = { adapter: undefined, entries: new Map() };
+      seen = { adapter: null, entries: new Map(), stale: [], first: true };
       this.written.set(actor, seen);
     }
+    const version = `${this.prefix}-${++this.saves}`;
     const context = (record.snapshot as { context?: Record<string, unknown> }).context ?? {};
     const light: Record<string, unknown> = { ...context };
-    const index: Record<string, string[]> = {};
+    const index: Record<string, Record<string, string>> = {};
     const books: string[] = [];
     for (const key of ENTRY_MAPS) {
       const value = context[key];
@@ -76,53 +107,69 @@ export class DiskStateStore implements StateStore {
       if (isBook(value)) books.push(key);
       const map = isBook(value) ? Object.fromEntries(bookIds(value).map((id) => [id, bookGet(value, id)])) : (value as Record<string, unknown>);
       delete light[key];
-      index[key] = Object.keys(map);
       mkdirSync(join(dir, key), { recursive: true });
-      for (const [entry, value] of Object.entries(map)) {
+      index[key] = {};
+      for (const [entry, v] of Object.entries(map)) {
         const id = `${key}/${entry}`;
-        if (seen.entries.get(id) === value) continue;
-        writeFileSync(join(dir, key, `${entry}.msgpack`), packr.pack(value));
-        seen.entries.set(id, value);
-      }
-      for (const id of [...seen.entries.keys()]) {
-        if (id.startsWith(`${key}/`) && !(id.slice(key.length + 1) in map)) {
-          rmSync(join(dir, `${id}.msgpack`), { force: true });
-          seen.entries.delete(id);
+        const had = seen.entries.get(id);
+        if (had?.value !== v) {
+          const file = `${key}/${entry}.${version}.msgpack`;
+          writeFileSync(join(dir, file), packr.pack(v));
+          if (had) seen.stale.push(had.file);
+          seen.entries.set(id, { value: v, file });
         }
+        index[key][entry] = seen.entries.get(id)!.file;
       }
     }
+    for (const [id, { file }] of seen.entries) {
+      const [key, entry] = [id.slice(0, id.indexOf('/')), id.slice(id.indexOf('/') + 1)];
+      if (!(key in index) || !(entry in index[key]!)) {
+        seen.stale.push(file);
+        seen.entries.delete(id);
+      }
+    }
+    if (record.adapter !== seen.adapter?.value || seen.adapter === null) {
+      const file = `adapter.${version}.msgpack`;
+      writeFileSync(join(dir, file), packr.pack(record.adapter));
+      if (seen.adapter) seen.stale.push(seen.adapter.file);
+      seen.adapter = { value: record.adapter, file };
+    }
     const snapshot = { ...(record.snapshot as object), context: light };
-    writeFileSync(join(dir, 'snapshot.msgpack'), packr.pack({ snapshot, index, books, enteredAt: record.enteredAt, local: record.local, at: record.at }));
-    if (record.adapter !== seen.adapter) {
-      writeFileSync(join(dir, 'adapter.msgpack'), packr.pack(record.adapter));
-      seen.adapter = record.adapter;
+    const file: SnapshotFile = {
+      snapshot: snapshot as SnapshotFile['snapshot'],
+      index,
+      books,
+      adapterFile: seen.adapter.file,
+      enteredAt: record.enteredAt,
+      local: record.local,
+      at: record.at,
+    };
+    replaceFile(join(dir, 'snapshot.msgpack'), packr.pack(file));
+    for (const stale of seen.stale) rmSync(join(dir, stale), { force: true });
+    seen.stale = [];
+    if (seen.first) {
+      seen.first = false;
+      sweepUnnamed(dir, file);
     }
   }
 
   load(actor: string): PersistedActor | undefined {
     const dir = join(this.dir, actor);
-    if (!existsSync(join(dir, 'snapshot.msgpack'))) return undefined;
-    const saved = unpackr.unpack(readFileSync(join(dir, 'snapshot.msgpack'))) as {
-      snapshot: { context: Record<string, unknown> };
-      index: Record<string, string[]>;
-      /** Entry maps that were {@link UploadBook}s. */
-      books?: string[];
-      enteredAt: Record<string, number>;
-      local: Record<string, unknown>;
-      at: number;
-    };
+    const snapshotFile = join(dir, 'snapshot.msgpack');
+    if (!existsSync(snapshotFile)) return undefined;
+    const saved = readState<SnapshotFile>(actor, snapshotFile);
     const context = { ...saved.snapshot.context };
     for (const [key, entries] of Object.entries(saved.index)) {
+      const files = Array.isArray(entries) ? Object.fromEntries(entries.map((e) => [e, `${key}/${e}.msgpack`])) : entries;
       const map: Record<string, unknown> = {};
-      const files = new Set(existsSync(join(dir, key)) ? readdirSync(join(dir, key)) : []);
-      for (const entry of entries) {
-        if (!files.has(`${entry}.msgpack`)) throw new Error(`state of ${actor}: ${key}/${entry}.msgpack is missing`);
-        map[entry] = unpackr.unpack(readFileSync(join(dir, key, `${entry}.msgpack`)));
+      for (const [entry, file] of Object.entries(files)) {
+        if (!existsSync(join(dir, file))) throw new Error(`state of ${actor}: ${file} is missing (${dir})`);
+        map[entry] = readState(actor, join(dir, file));
       }
       context[key] = saved.books?.includes(key) ? Object.entries(map).reduce((book, [id, v]) => bookWith(book, id, v), emptyBook<unknown>()) : map;
     }
-    const adapterFile = join(dir, 'adapter.msgpack');
-    const adapter = existsSync(adapterFile) ? (unpackr.unpack(readFileSync(adapterFile)) as AdapterWeights | null) : null;
+    const adapterFile = join(dir, saved.adapterFile ?? 'adapter.msgpack');
+    const adapter = existsSync(adapterFile) ? readState<AdapterWeights | null>(actor, adapterFile) : null;
     return {
       snapshot: { ...saved.snapshot, context } as unknown as Snapshot<unknown>,
       enteredAt: saved.enteredAt,
@@ -131,6 +178,22 @@ export class DiskStateStore implements StateStore {
       at: saved.at,
     };
   }
+}
+
+function readState<T>(actor: string, file: string): T {
+  try {
+    return unpackr.unpack(readFileSync(file)) as T;
+  } catch (error) {
+    throw new Error(`state of ${actor}: ${file} cannot be read: ${(error as Error).message}`);
+  }
+}
+
+/** Remove the entry and adapter files of `dir` that `committed` does not name: what a process killed mid-save left. */
+function sweepUnnamed(dir: string, committed: SnapshotFile): void {
+  const named = new Set([committed.adapterFile, ...Object.values(committed.index).flatMap((files) => Object.values(files))]);
+  for (const key of ENTRY_MAPS)
+    if (existsSync(join(dir, key))) for (const f of readdirSync(join(dir, key))) if (!named.has(`${key}/${f}`)) rmSync(join(dir, key, f), { force: true });
+  for (const f of readdirSync(dir)) if (f.startsWith('adapter.') && !named.has(f)) rmSync(join(dir, f), { force: true });
 }
 
 /**
