@@ -101,6 +101,7 @@ export class DiskStateStore implements StateStore {
     const light: Record<string, unknown> = { ...context };
     const index: Record<string, Record<string, string>> = {};
     const books: string[] = [];
+    const kept = new Set<string>();
     for (const key of ENTRY_MAPS) {
       const value = context[key];
       if (!value || typeof value !== 'object') continue;
@@ -111,6 +112,7 @@ export class DiskStateStore implements StateStore {
       index[key] = {};
       for (const [entry, v] of Object.entries(map)) {
         const id = `${key}/${entry}`;
+        kept.add(id);
         const had = seen.entries.get(id);
         if (had?.value !== v) {
           const file = `${key}/${entry}.${version}.msgpack`;
@@ -122,11 +124,9 @@ export class DiskStateStore implements StateStore {
       }
     }
     for (const [id, { file }] of seen.entries) {
-      const [key, entry] = [id.slice(0, id.indexOf('/')), id.slice(id.indexOf('/') + 1)];
-      if (!(key in index) || !(entry in index[key]!)) {
-        seen.stale.push(file);
-        seen.entries.delete(id);
-      }
+      if (kept.has(id)) continue;
+      seen.stale.push(file);
+      seen.entries.delete(id);
     }
     if (record.adapter !== seen.adapter?.value || seen.adapter === null) {
       const file = `adapter.${version}.msgpack`;
